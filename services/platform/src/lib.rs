@@ -1,1 +1,16 @@
-//! platform
+//! What every yimen service runs on, written once: configuration, telemetry, the event bus,
+//! the transactional outbox and inbox, the consumer loop, storage, the gRPC server and its
+//! error mapping.
+
+pub mod bus;
+pub mod config;
+pub mod consumer;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod inbox;
+pub mod outbox;
+pub mod server;
+pub mod time;
+pub mod telemetry;
+pub mod testing;

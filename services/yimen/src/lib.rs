@@ -1,1 +1,6 @@
-//! yimen
+//! The one yimen binary's library: settings, composing services into a process, and the
+//! operator client. `main.rs` only parses the command line and calls these.
+
+pub mod client;
+pub mod run;
+pub mod settings;

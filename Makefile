@@ -1,0 +1,36 @@
+# yimen — the two commands are `make run` and `make test`.
+# Builds share one target directory outside the clone, so a fresh clone reuses earlier builds.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/yimen/target
+CARGO ?= cargo
+DATA_DIR ?= data
+
+.PHONY: run test lint fmt build services
+
+## run: yimen standalone — every service in one process on SQLite, departments seeded
+run:
+	$(CARGO) run --bin yimen -- standalone --data-dir $(DATA_DIR) --seed deploy/departments.toml
+
+## build: the yimen binary
+build:
+	$(CARGO) build --bin yimen
+
+## services: start PostgreSQL and RabbitMQ when they are not running
+services:
+	deploy/dev/ensure-services.sh
+
+## test: every suite, against real PostgreSQL and RabbitMQ
+test: services build
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+		$(CARGO) test --workspace --no-fail-fast; \
+	fi
+
+## lint: formatting and clippy, warnings are errors
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## fmt: format the workspace
+fmt:
+	$(CARGO) fmt --all

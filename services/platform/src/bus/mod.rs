@@ -1,0 +1,246 @@
+//! The event bus: one trait, two implementations — AMQP (RabbitMQ, through lapin) for
+//! distributed deployments and in-process for standalone — with the same at-least-once
+//! semantics: a publish returns only once the broker has confirmed it, deliveries are acked
+//! by hand, an unacked delivery comes back, and a message that fails more than the delivery
+//! limit is moved to the queue's dead-letter queue so the consumer keeps serving.
+
+pub mod amqp;
+pub mod memory;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use amqp::AmqpBus;
+pub use memory::MemoryBus;
+
+/// The name of the topic exchange every event is published to (before the prefix).
+pub const EVENTS_EXCHANGE: &str = "yimen.events";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("broker unreachable: {0}")]
+    Unavailable(String),
+    #[error("the broker refused the message: {0}")]
+    Nacked(String),
+    #[error("bus error: {0}")]
+    Other(String),
+}
+
+/// One message on the bus. `id` becomes the AMQP `message_id`; `headers` carry the W3C trace
+/// context (`traceparent`, `tracestate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: String,
+    pub routing_key: String,
+    pub body: Vec<u8>,
+    pub headers: BTreeMap<String, String>,
+}
+
+/// What became of a confirmed publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// At least one queue took it.
+    Routed,
+    /// No queue is bound to the routing key; the broker returned it (`mandatory`).
+    Unroutable,
+}
+
+/// A durable queue of one consumer (a service, or a department's own system), bound to the
+/// routing-key patterns it needs (`*` one word, `#` zero or more words).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSpec {
+    /// The queue name before the prefix, e.g. `yimen.intake` or `yimen.dept.civil-affairs`.
+    pub name: String,
+    pub bindings: Vec<String>,
+}
+
+impl QueueSpec {
+    pub fn new(name: impl Into<String>, bindings: &[&str]) -> Self {
+        Self {
+            name: name.into(),
+            bindings: bindings.iter().map(|b| b.to_string()).collect(),
+        }
+    }
+
+    /// The queue a department's own system consumes its work from: every case event that
+    /// ends in the department's code (`case.assigned.<code>`, `case.accepted.<code>`, ...).
+    pub fn department(code: &str) -> Self {
+        Self {
+            name: format!("yimen.dept.{code}"),
+            bindings: vec![format!("case.*.{code}")],
+        }
+    }
+}
+
+/// Settles one delivery. Implemented by each backend.
+#[async_trait]
+pub trait Acker: Send + Sync {
+    async fn ack(&self) -> Result<(), BusError>;
+    /// `requeue = true` gives the message back (counting a delivery attempt); past the
+    /// delivery limit the broker dead-letters it. `requeue = false` dead-letters at once.
+    async fn nack(&self, requeue: bool) -> Result<(), BusError>;
+}
+
+/// A message handed to a consumer, to be acked or nacked exactly once.
+pub struct Delivery {
+    pub message: Message,
+    /// True when this message was delivered before and not acked.
+    pub redelivered: bool,
+    acker: Box<dyn Acker>,
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("id", &self.message.id)
+            .field("routing_key", &self.message.routing_key)
+            .field("redelivered", &self.redelivered)
+            .finish()
+    }
+}
+
+impl Delivery {
+    pub fn new(message: Message, redelivered: bool, acker: Box<dyn Acker>) -> Self {
+        Self {
+            message,
+            redelivered,
+            acker,
+        }
+    }
+
+    pub async fn ack(self) -> Result<(), BusError> {
+        self.acker.ack().await
+    }
+
+    pub async fn nack(self, requeue: bool) -> Result<(), BusError> {
+        self.acker.nack(requeue).await
+    }
+}
+
+/// A stream of deliveries from one queue. Dropping it gives every unacked delivery back.
+#[async_trait]
+pub trait Subscription: Send {
+    /// The next delivery; `None` once the subscription has ended (connection lost for good,
+    /// or the bus closed), after which the caller subscribes again.
+    async fn next(&mut self) -> Option<Delivery>;
+}
+
+#[async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Publishes to the events exchange and waits for the broker's confirm.
+    async fn publish(&self, message: &Message) -> Result<Published, BusError>;
+
+    /// Declares the queue, its dead-letter queue and its bindings (idempotent).
+    async fn declare_queue(&self, spec: &QueueSpec) -> Result<(), BusError>;
+
+    /// Declares the queue and starts consuming it with the configured prefetch.
+    async fn subscribe(&self, spec: &QueueSpec) -> Result<Box<dyn Subscription>, BusError>;
+
+    /// Consumes the dead-letter queue of `queue` (the name before the prefix).
+    async fn subscribe_dead_letters(&self, queue: &str) -> Result<Box<dyn Subscription>, BusError>;
+
+    /// Ok when the broker is reachable; used by the readiness check.
+    async fn ping(&self) -> Result<(), BusError>;
+
+    /// Stops the bus: no more publishes; subscriptions end.
+    async fn close(&self);
+}
+
+/// Settings shared by both backends.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusConfig {
+    /// `amqp://user:pass@host:5672/%2f` for RabbitMQ, or `memory` for the in-process bus.
+    pub url: String,
+    /// Prepended to every exchange and queue name, so several installations (or tests) share
+    /// one broker without colliding.
+    pub prefix: String,
+    /// Unacked deliveries a consumer holds at once.
+    pub prefetch: u16,
+    /// Deliveries of one message before it is dead-lettered.
+    pub delivery_limit: u32,
+    /// Optional idle expiry of queues (seconds); tests set it so their queues clean up.
+    pub queue_expires_secs: Option<u64>,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            url: "memory".into(),
+            prefix: String::new(),
+            prefetch: 32,
+            delivery_limit: 5,
+            queue_expires_secs: None,
+        }
+    }
+}
+
+/// Opens the bus the URL names.
+pub async fn connect(config: &BusConfig) -> Result<Arc<dyn Bus>, BusError> {
+    if config.url == "memory" {
+        Ok(Arc::new(MemoryBus::new(config.clone())))
+    } else if config.url.starts_with("amqp://") || config.url.starts_with("amqps://") {
+        Ok(Arc::new(AmqpBus::connect(config.clone()).await?))
+    } else {
+        Err(BusError::Other(format!(
+            "bus.url must be `memory` or an amqp:// URL, not `{}`",
+            redact_url(&config.url)
+        )))
+    }
+}
+
+/// A URL with any password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..scheme], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Topic-exchange matching: `*` matches exactly one word, `#` zero or more.
+pub fn topic_matches(pattern: &str, routing_key: &str) -> bool {
+    fn go(p: &[&str], k: &[&str]) -> bool {
+        match (p.first(), k.first()) {
+            (None, None) => true,
+            (Some(&"#"), _) => go(&p[1..], k) || (!k.is_empty() && go(p, &k[1..])),
+            (Some(&"*"), Some(_)) => go(&p[1..], &k[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &k[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<&str> = pattern.split('.').collect();
+    let k: Vec<&str> = routing_key.split('.').collect();
+    go(&p, &k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn star_matches_exactly_one_word() {
+        assert!(topic_matches("case.*.civil-affairs", "case.assigned.civil-affairs"));
+        assert!(!topic_matches("case.*", "case.assigned.civil-affairs"));
+        assert!(!topic_matches("case.*.x", "case.x"));
+    }
+
+    #[test]
+    fn hash_matches_zero_or_more_words() {
+        assert!(topic_matches("case.#", "case"));
+        assert!(topic_matches("case.#", "case.assigned.x"));
+        assert!(topic_matches("#", "department.joined"));
+        assert!(!topic_matches("case.#", "department.joined"));
+    }
+
+    #[test]
+    fn redact_url_hides_the_password() {
+        assert_eq!(redact_url("amqp://guest:secret@127.0.0.1:5672/%2f"), "amqp://guest:***@127.0.0.1:5672/%2f");
+        assert_eq!(redact_url("memory"), "memory");
+    }
+}

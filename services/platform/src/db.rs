@@ -1,0 +1,215 @@
+//! Storage: one interface over PostgreSQL (production: each service its own schema) and SQLite
+//! (standalone: each service its own file), through sqlx's `Any` driver, so a service's store is
+//! written once and its contract suite runs against both.
+//!
+//! Portable SQL, by convention: `$1`-style placeholders (SQLite accepts them), TEXT for ids,
+//! BIGINT for timestamps (unix milliseconds) and money (fen), BIGINT 0/1 for flags, and
+//! `ON CONFLICT ... DO NOTHING` for idempotent inserts.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, ConnectOptions, Executor};
+use tokio::sync::Notify;
+
+pub use sqlx::Any;
+
+/// A transaction on a service's store.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// The platform's own tables (outbox, inbox), migrated into every service's store.
+static PLATFORM_POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+static PLATFORM_SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://user@host:5432/db` (each service uses its own schema in that database) or
+    /// `sqlite://DIR` (each service uses the file `DIR/<service>.db`, created when missing).
+    pub url: String,
+    /// Pool size per service (PostgreSQL; SQLite always uses one writer connection).
+    pub max_connections: u32,
+    /// How long a caller waits for a connection before the call fails as unavailable.
+    pub acquire_timeout_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data".into(),
+            max_connections: 10,
+            acquire_timeout_secs: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// The two migration sets of a service, one per backend (their DDL dialects differ).
+/// Service migrations are numbered from 100 so they never collide with the platform's.
+#[derive(Clone, Copy)]
+pub struct Migrations {
+    pub postgres: &'static Migrator,
+    pub sqlite: &'static Migrator,
+}
+
+/// A service's store: its pool, which backend it is, and the outbox relay's wake-up.
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+    service: &'static str,
+    outbox_ready: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("service", &self.service)
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Db {
+    /// Connects the store of `service` (a lowercase identifier, used as schema or file name).
+    pub async fn connect(config: &DatabaseConfig, service: &'static str) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        anyhow::ensure!(
+            service.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "service name `{service}` must be lowercase letters"
+        );
+        let acquire = Duration::from_secs(config.acquire_timeout_secs.max(1));
+        let (pool, backend) = if config.url.starts_with("postgres://")
+            || config.url.starts_with("postgresql://")
+        {
+            // The schema must exist before connections point their search_path at it.
+            let mut admin = AnyConnectOptions::from_str(&config.url)?.connect().await?;
+            admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "CREATE SCHEMA IF NOT EXISTS {service}"
+                )))
+                .await?;
+            drop(admin);
+            let pool = AnyPoolOptions::new()
+                .max_connections(config.max_connections.max(1))
+                .acquire_timeout(acquire)
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        conn.execute(sqlx::AssertSqlSafe(format!(
+                            "SET search_path TO {service}"
+                        )))
+                        .await?;
+                        Ok(())
+                    })
+                })
+                .connect(&config.url)
+                .await?;
+            (pool, Backend::Postgres)
+        } else if let Some(dir) = config.url.strip_prefix("sqlite://") {
+            let dir = PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                anyhow::anyhow!("cannot create data directory {}: {e}", dir.display())
+            })?;
+            let file = dir.join(format!("{service}.db"));
+            let url = format!("sqlite://{}?mode=rwc", file.display());
+            // One connection: SQLite has one writer, and a single connection never meets
+            // `database is locked` between our own transactions.
+            let pool = AnyPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(acquire.max(Duration::from_secs(30)))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                        Ok(())
+                    })
+                })
+                .connect(&url)
+                .await?;
+            (pool, Backend::Sqlite)
+        } else {
+            anyhow::bail!(
+                "database.url must start with postgres:// or sqlite://, not `{}`",
+                crate::bus::redact_url(&config.url)
+            );
+        };
+        Ok(Self {
+            pool,
+            backend,
+            service,
+            outbox_ready: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Brings the platform tables and the service's own tables up to date.
+    pub async fn migrate(&self, migrations: Migrations) -> anyhow::Result<()> {
+        let (platform, service) = match self.backend {
+            Backend::Postgres => (&PLATFORM_POSTGRES, migrations.postgres),
+            Backend::Sqlite => (&PLATFORM_SQLITE, migrations.sqlite),
+        };
+        // Both sets share one migrations table; each ignores the other's versions.
+        for set in [platform, service] {
+            let mut migrator = Migrator::with_migrations(set.iter().cloned().collect());
+            migrator.set_ignore_missing(true);
+            migrator
+                .run(&self.pool)
+                .await
+                .map_err(|e| anyhow::anyhow!("migrating {}: {e}", self.service))?;
+        }
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn service(&self) -> &'static str {
+        self.service
+    }
+
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// Commits a transaction and wakes the outbox relay, which publishes any event the
+    /// transaction wrote.
+    pub async fn commit(&self, tx: Tx) -> Result<(), sqlx::Error> {
+        tx.commit().await?;
+        self.outbox_ready.notify_one();
+        Ok(())
+    }
+
+    /// Ok when the database answers; used by the readiness check.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+    }
+
+    pub(crate) fn outbox_ready(&self) -> &Notify {
+        &self.outbox_ready
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Milliseconds since the epoch, the one time representation in every store.
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

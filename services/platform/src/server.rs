@@ -1,0 +1,174 @@
+//! The one gRPC server setup: the service's routes, `grpc.health.v1` (with a `readiness`
+//! service name that is SERVING only while the database and broker answer, and NOT_SERVING
+//! from the moment shutdown starts), server reflection, a trace span per call, and graceful
+//! shutdown bounded by a grace period.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+
+use crate::bus::Bus;
+use crate::db::Db;
+
+/// The health service name probes ask for (`grpc_health_probe -service readiness`).
+pub const READINESS: &str = "readiness";
+
+/// What must answer before the server says it is ready.
+#[derive(Clone)]
+pub struct Readiness {
+    pub stores: Vec<Db>,
+    pub bus: Arc<dyn Bus>,
+}
+
+impl Readiness {
+    /// Ok when every store and the broker answer; otherwise what did not.
+    pub async fn check(&self) -> Result<(), String> {
+        for db in &self.stores {
+            db.ping()
+                .await
+                .map_err(|e| format!("{} database: {e}", db.service()))?;
+        }
+        self.bus.ping().await.map_err(|e| format!("broker: {e}"))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// For logs: which services this server carries.
+    pub name: String,
+    /// How long in-flight calls may run on after shutdown starts.
+    pub grace: Duration,
+    /// How often readiness is checked.
+    pub readiness_interval: Duration,
+}
+
+impl ServeOptions {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            grace: Duration::from_secs(10),
+            readiness_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Serves `routes` on `listener` until `shutdown`, then drains in-flight calls within the
+/// grace period.
+pub async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    readiness: Readiness,
+    options: ServeOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status(READINESS, ServingStatus::NotServing)
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(yimen_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    let watcher = {
+        let reporter = reporter.clone();
+        let shutdown = shutdown.clone();
+        let interval = options.readiness_interval;
+        let name = options.name.clone();
+        tokio::spawn(async move {
+            let mut ready = false;
+            loop {
+                let result = readiness.check().await;
+                if shutdown.is_cancelled() {
+                    break;
+                }
+                match (&result, ready) {
+                    (Ok(()), false) => tracing::info!(server = %name, "ready"),
+                    (Err(why), true) => tracing::warn!(server = %name, why = %why, "not ready"),
+                    _ => {}
+                }
+                ready = result.is_ok();
+                let status = if ready { ServingStatus::Serving } else { ServingStatus::NotServing };
+                reporter.set_service_status(READINESS, status).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+            reporter
+                .set_service_status(READINESS, ServingStatus::NotServing)
+                .await;
+        })
+    };
+
+    tracing::info!(server = %options.name, %addr, "serving gRPC");
+    let signal = {
+        let shutdown = shutdown.clone();
+        async move { shutdown.cancelled().await }
+    };
+    let server = tonic::transport::Server::builder()
+        .trace_fn(crate::telemetry::grpc_server_span)
+        .add_routes(routes)
+        .add_service(health)
+        .add_service(reflection)
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), signal);
+    tokio::pin!(server);
+    let result = tokio::select! {
+        r = &mut server => r.map_err(anyhow::Error::from),
+        _ = shutdown.cancelled() => {
+            // Shutdown started: readiness turns NOT_SERVING now; in-flight calls get the grace.
+            reporter.set_service_status(READINESS, ServingStatus::NotServing).await;
+            match tokio::time::timeout(options.grace, &mut server).await {
+                Ok(r) => r.map_err(anyhow::Error::from),
+                Err(_) => {
+                    tracing::warn!(server = %options.name, "grace period over; dropping calls still in flight");
+                    Ok(())
+                }
+            }
+        }
+    };
+    watcher.abort();
+    tracing::info!(server = %options.name, "stopped");
+    result
+}
+
+/// Binds a listener, with the address in the error.
+pub async fn bind(addr: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+}
+
+/// Cancels `token` on SIGTERM or ctrl-c.
+pub fn cancel_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                        let _ = ctrl_c.await;
+                        token.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutdown requested");
+        token.cancel();
+    });
+}

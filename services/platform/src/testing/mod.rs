@@ -1,0 +1,2 @@
+//! Test support shared by every crate's tests: isolated stores, brokers and collectors.
+pub mod stores;

@@ -1,0 +1,189 @@
+//! Composes services into one process: for each target its store (migrated), its gRPC server,
+//! its consumer and its outbox relay, all on one bus; and stops them in order — servers and
+//! consumers first, then the relay drains what they committed, then the bus closes.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use yimen_platform::bus::Bus;
+use yimen_platform::db::{Db, Migrations};
+use yimen_platform::server::{Readiness, ServeOptions};
+
+use crate::settings::Settings;
+
+/// A service the binary can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+pub enum Target {
+    Intake,
+    Dispatch,
+}
+
+impl Target {
+    pub const ALL: [Target; 2] = [Target::Intake, Target::Dispatch];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Intake => yimen_intake::SERVICE,
+            Target::Dispatch => yimen_dispatch::SERVICE,
+        }
+    }
+
+    pub fn migrations(self) -> Migrations {
+        match self {
+            Target::Intake => yimen_intake::MIGRATIONS,
+            Target::Dispatch => yimen_dispatch::MIGRATIONS,
+        }
+    }
+
+    pub fn listen(self, settings: &Settings) -> &str {
+        match self {
+            Target::Intake => &settings.intake.listen,
+            Target::Dispatch => &settings.dispatch.listen,
+        }
+    }
+
+    /// The default port, for clients (`yimen case ...`, `yimen healthcheck`).
+    pub fn default_port(self) -> u16 {
+        match self {
+            Target::Intake => 50051,
+            Target::Dispatch => 50052,
+        }
+    }
+}
+
+/// Connects and migrates the store of each target.
+pub async fn migrate(settings: &Settings, targets: &[Target]) -> anyhow::Result<Vec<(Target, Db)>> {
+    let mut stores = Vec::new();
+    for &target in targets {
+        let db = Db::connect(&settings.database, target.name()).await?;
+        db.migrate(target.migrations()).await?;
+        tracing::info!(service = target.name(), "store migrated");
+        stores.push((target, db));
+    }
+    Ok(stores)
+}
+
+/// Services running in this process.
+pub struct Running {
+    pub addrs: BTreeMap<Target, SocketAddr>,
+    bus: Arc<dyn Bus>,
+    stores: Vec<Db>,
+    shutdown: CancellationToken,
+    relay_stop: CancellationToken,
+    front: Vec<JoinHandle<()>>,
+    relays: Vec<JoinHandle<()>>,
+    grace: Duration,
+}
+
+/// Starts `targets` on `bus`. `seed` joins departments not registered yet (dispatch only).
+pub async fn start(
+    settings: &Settings,
+    targets: &[Target],
+    bus: Arc<dyn Bus>,
+    seed: &[yimen_proto::v1::JoinDepartmentRequest],
+) -> anyhow::Result<Running> {
+    let shutdown = CancellationToken::new();
+    let relay_stop = CancellationToken::new();
+    let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
+    let mut running = Running {
+        addrs: BTreeMap::new(),
+        bus: bus.clone(),
+        stores: Vec::new(),
+        shutdown: shutdown.clone(),
+        relay_stop: relay_stop.clone(),
+        front: Vec::new(),
+        relays: Vec::new(),
+        grace,
+    };
+    for (target, db) in migrate(settings, targets).await? {
+        let listener = yimen_platform::server::bind(target.listen(settings)).await?;
+        running.addrs.insert(target, listener.local_addr()?);
+        let (routes, queue, handler) = match target {
+            Target::Intake => (
+                yimen_intake::routes(db.clone(), &settings.intake),
+                yimen_intake::queue(),
+                yimen_intake::handler(db.clone()),
+            ),
+            Target::Dispatch => {
+                if settings.dispatch.department_queues {
+                    yimen_dispatch::declare_department_queues(&db, &bus).await?;
+                }
+                if !seed.is_empty() {
+                    let joined =
+                        yimen_dispatch::seed_departments(&db, &bus, &settings.dispatch, seed).await?;
+                    tracing::info!(joined, "departments seeded");
+                }
+                (
+                    yimen_dispatch::routes(db.clone(), bus.clone(), &settings.dispatch),
+                    yimen_dispatch::queue(),
+                    yimen_dispatch::handler(db.clone(), &settings.dispatch),
+                )
+            }
+        };
+        let readiness = Readiness {
+            stores: vec![db.clone()],
+            bus: bus.clone(),
+        };
+        let mut options = ServeOptions::new(target.name());
+        options.grace = grace;
+        let server_stop = shutdown.clone();
+        running.front.push(tokio::spawn(async move {
+            if let Err(e) =
+                yimen_platform::server::serve(listener, routes, readiness, options, server_stop.clone()).await
+            {
+                tracing::error!(error = %e, "server failed");
+                server_stop.cancel();
+            }
+        }));
+        running.front.push(tokio::spawn(yimen_platform::consumer::run_consumer(
+            db.clone(),
+            bus.clone(),
+            queue,
+            handler,
+            shutdown.clone(),
+        )));
+        running.relays.push(tokio::spawn(yimen_platform::outbox::run_relay(
+            db.clone(),
+            bus.clone(),
+            relay_stop.clone(),
+        )));
+        running.stores.push(db);
+    }
+    Ok(running)
+}
+
+impl Running {
+    /// A token that stops everything when cancelled (signals, a failed server).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Runs until the shutdown token is cancelled, then stops in order.
+    pub async fn wait(self) {
+        self.shutdown.cancelled().await;
+        self.stop().await;
+    }
+
+    /// Stops in order, each step bounded by the grace period.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let front = futures::future::join_all(self.front);
+        if tokio::time::timeout(self.grace + Duration::from_secs(1), front).await.is_err() {
+            tracing::warn!("servers or consumers still busy after the grace period");
+        }
+        // Servers and consumers are done: whatever they committed is in the outboxes.
+        self.relay_stop.cancel();
+        let relays = futures::future::join_all(self.relays);
+        if tokio::time::timeout(self.grace, relays).await.is_err() {
+            tracing::warn!("outbox not fully drained; the rest is published on the next start");
+        }
+        self.bus.close().await;
+        for db in self.stores {
+            db.close().await;
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The typed configuration of the `yimen` binary: one section per platform part and per
+//! service. Loaded by `yimen_platform::config` (defaults → `--config` file → `YIMEN__SECTION__KEY`).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use yimen_dispatch::DispatchConfig;
+use yimen_intake::IntakeConfig;
+use yimen_platform::bus::BusConfig;
+use yimen_platform::db::DatabaseConfig;
+use yimen_platform::telemetry::TelemetryConfig;
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub database: DatabaseConfig,
+    pub bus: BusConfig,
+    pub telemetry: TelemetryConfig,
+    pub server: ServerConfig,
+    pub standalone: StandaloneConfig,
+    pub intake: IntakeConfig,
+    pub dispatch: DispatchConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// How long in-flight calls, deliveries and the outbox may run on after SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StandaloneConfig {
+    /// Where standalone keeps its SQLite files (one per service).
+    pub data_dir: PathBuf,
+    /// Departments joined on start when not registered yet; empty to join none.
+    pub seed_departments: String,
+}
+
+impl Default for StandaloneConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            seed_departments: "deploy/departments.toml".into(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn load(file: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        yimen_platform::config::load(file)
+    }
+
+    /// Standalone: embedded storage and the in-process bus, whatever the file said of them.
+    pub fn into_standalone(mut self) -> Self {
+        self.database.url = format!("sqlite://{}", self.standalone.data_dir.display());
+        self.bus.url = "memory".into();
+        // Nobody outside the process could read department queues on the in-process bus.
+        self.dispatch.department_queues = false;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_work_without_file_or_environment() {
+        let s: Settings = yimen_platform::config::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.intake.listen, "0.0.0.0:50051");
+        assert_eq!(s.dispatch.listen, "0.0.0.0:50052");
+        assert_eq!(s.dispatch.accept_days, 15);
+        assert_eq!(s.dispatch.handle_days, 60);
+        assert_eq!(s.bus.url, "memory");
+    }
+
+    #[test]
+    fn environment_overrides_a_nested_key() {
+        let s: Settings = yimen_platform::config::load_from(
+            None,
+            env(&[
+                ("YIMEN__DISPATCH__ACCEPT_DAYS", "10"),
+                ("YIMEN__BUS__PREFIX", "staging."),
+                ("YIMEN__DATABASE__URL", "postgres://u@h/db"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.dispatch.accept_days, 10);
+        assert_eq!(s.bus.prefix, "staging.");
+        assert_eq!(s.database.url, "postgres://u@h/db");
+    }
+
+    #[test]
+    fn file_layer_sits_between_defaults_and_environment() {
+        let dir = std::env::temp_dir().join(format!("yimen-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("yimen.toml");
+        std::fs::write(&file, "[dispatch]\naccept_days = 7\nhandle_days = 30\n").unwrap();
+        let s: Settings = yimen_platform::config::load_from(
+            Some(&file),
+            env(&[("YIMEN__DISPATCH__HANDLE_DAYS", "45")]),
+        )
+        .unwrap();
+        assert_eq!(s.dispatch.accept_days, 7);
+        assert_eq!(s.dispatch.handle_days, 45);
+    }
+
+    #[test]
+    fn bad_value_fails_naming_the_key() {
+        let err = yimen_platform::config::load_from::<Settings>(
+            None,
+            env(&[("YIMEN__DISPATCH__ACCEPT_DAYS", "soon")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("accept_days"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_rejected() {
+        let dir = std::env::temp_dir().join(format!("yimen-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("yimen.toml");
+        std::fs::write(&file, "[dispatch]\naccept_dayz = 7\n").unwrap();
+        let err = yimen_platform::config::load_from::<Settings>(Some(&file), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("accept_dayz"), "{err}");
+    }
+}

@@ -1,0 +1,293 @@
+//! End to end over gRPC, in both deployment modes: standalone (one process, SQLite, the
+//! in-process bus) and distributed (intake and dispatch as separate processes on PostgreSQL
+//! and RabbitMQ). Each behaviour is one async fn run against both.
+
+use std::time::Duration;
+
+use tonic::Code;
+use tonic_types::StatusExt;
+use yimen_e2e::*;
+use yimen_proto::v1::*;
+
+macro_rules! both_modes {
+    ($($name:ident),* $(,)?) => {
+        mod standalone {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let s = yimen_e2e::Standalone::start().await.expect("start standalone");
+                    super::$name(&s.clients).await;
+                    s.stop().await;
+                }
+            )*
+        }
+        mod distributed {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(d) = yimen_e2e::Distributed::start().await else { return };
+                    super::$name(&d.clients).await;
+                    d.stop().await;
+                }
+            )*
+        }
+    };
+}
+
+both_modes!(
+    submit_assigned_accepted_replied_each_step_in_timeline,
+    leaving_department_hands_open_cases_to_new_owner,
+    joined_department_receives_new_cases_of_its_category,
+    returned_case_is_rerouted_and_timeline_says_so,
+    invalid_submission_names_every_bad_field_and_writes_nothing,
+    reflection_lists_the_yimen_services,
+);
+
+mod trace;
+
+fn kinds(case: &Case) -> Vec<String> {
+    case.timeline.iter().map(|t| t.kind.clone()).collect()
+}
+
+async fn submit(clients: &Clients, request: SubmitCaseRequest) -> SubmitCaseResponse {
+    clients
+        .intake
+        .clone()
+        .submit_case(request)
+        .await
+        .expect("submit case")
+        .into_inner()
+}
+
+async fn assignment_of(clients: &Clients, department: &str, case_id: &str) -> Assignment {
+    let mut dispatch = clients.dispatch.clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let list = dispatch
+            .list_assignments(ListAssignmentsRequest {
+                department: department.into(),
+                states: vec![AssignmentState::Pending as i32, AssignmentState::Accepted as i32],
+                page: None,
+            })
+            .await
+            .expect("list assignments")
+            .into_inner();
+        if let Some(a) = list.assignments.into_iter().find(|a| a.case_id == case_id) {
+            return a;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "case {case_id} never reached {department}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn join(clients: &Clients, code: &str, categories: &[Category]) {
+    clients
+        .dispatch
+        .clone()
+        .join_department(JoinDepartmentRequest {
+            code: code.into(),
+            name: format!("{code} office"),
+            level: DepartmentLevel::City as i32,
+            area: None,
+            categories: categories.iter().map(|c| *c as i32).collect(),
+        })
+        .await
+        .expect("join department");
+}
+
+async fn submit_assigned_accepted_replied_each_step_in_timeline(clients: &Clients) {
+    let case = submit(
+        clients,
+        submission(Category::SocialAssistance, "洋梓镇", "subsistence allowance stopped"),
+    )
+    .await;
+    assert!(case.case_number.starts_with("YM-"), "{}", case.case_number);
+
+    let assigned = wait_for_case(clients, &case.case_number, |c| {
+        c.status == CaseStatus::Assigned as i32
+    })
+    .await;
+    assert_eq!(assigned.department, "civil-affairs");
+
+    let assignment = assignment_of(clients, "civil-affairs", &case.case_id).await;
+    let mut dispatch = clients.dispatch.clone();
+    dispatch
+        .accept_assignment(AcceptAssignmentRequest {
+            assignment_id: assignment.assignment_id.clone(),
+            handler: String::new(),
+        })
+        .await
+        .expect("accept");
+    wait_for_case(clients, &case.case_id, |c| c.status == CaseStatus::Accepted as i32).await;
+    dispatch
+        .reply_assignment(ReplyAssignmentRequest {
+            assignment_id: assignment.assignment_id,
+            reply: "allowance restored from next month".into(),
+        })
+        .await
+        .expect("reply");
+    let replied =
+        wait_for_case(clients, &case.case_id, |c| c.status == CaseStatus::Replied as i32).await;
+    assert_eq!(replied.status, CaseStatus::Replied as i32, "{:?}", kinds(&replied));
+
+    let kinds = kinds(&replied);
+    let position = |prefix: &str| {
+        kinds
+            .iter()
+            .position(|k| k.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in timeline {kinds:?}"))
+    };
+    let steps = [
+        position("case.registered"),
+        position("case.assigned"),
+        position("case.accepted"),
+        position("case.replied"),
+    ];
+    assert!(steps.windows(2).all(|w| w[0] < w[1]), "out of order: {kinds:?}");
+}
+
+async fn leaving_department_hands_open_cases_to_new_owner(clients: &Clients) {
+    join(clients, "commerce-a", &[Category::CivilCommercial]).await;
+    join(clients, "commerce-b", &[Category::CivilCommercial]).await;
+    let case = submit(
+        clients,
+        submission(Category::CivilCommercial, "郢中街道", "expo cancelled, deposits kept"),
+    )
+    .await;
+    let held = wait_for_case(clients, &case.case_id, |c| c.department == "commerce-a").await;
+    assert_eq!(held.department, "commerce-a");
+
+    let left = clients
+        .dispatch
+        .clone()
+        .leave_department(LeaveDepartmentRequest {
+            code: "commerce-a".into(),
+            reason: "merged".into(),
+        })
+        .await
+        .expect("leave")
+        .into_inner();
+    assert!(
+        left.handovers
+            .iter()
+            .any(|h| h.case_id == case.case_id && h.to_department == "commerce-b"),
+        "{:?}",
+        left.handovers
+    );
+    let moved = wait_for_case(clients, &case.case_id, |c| c.department == "commerce-b").await;
+    assert_eq!(moved.department, "commerce-b");
+    assert_eq!(moved.status, CaseStatus::Assigned as i32);
+    assert!(
+        moved
+            .timeline
+            .iter()
+            .any(|t| t.department == "commerce-b" && t.summary.contains("commerce-a")),
+        "the new assignment says why: {:?}",
+        moved.timeline
+    );
+    assignment_of(clients, "commerce-b", &case.case_id).await;
+}
+
+async fn joined_department_receives_new_cases_of_its_category(clients: &Clients) {
+    let before = submit(
+        clients,
+        submission(Category::MarriageFamily, "胡集镇", "custody after divorce"),
+    )
+    .await;
+    let at_center = wait_for_case(clients, &before.case_id, |c| !c.department.is_empty()).await;
+    assert_eq!(at_center.department, "city-center", "nobody owned it yet");
+
+    join(clients, "family-office", &[Category::MarriageFamily]).await;
+    let after = submit(
+        clients,
+        submission(Category::MarriageFamily, "胡集镇", "maintenance unpaid"),
+    )
+    .await;
+    let routed = wait_for_case(clients, &after.case_id, |c| !c.department.is_empty()).await;
+    assert_eq!(routed.department, "family-office");
+}
+
+async fn returned_case_is_rerouted_and_timeline_says_so(clients: &Clients) {
+    let case = submit(
+        clients,
+        submission(Category::Transport, "石牌镇", "bus route cut"),
+    )
+    .await;
+    let first = wait_for_case(clients, &case.case_id, |c| !c.department.is_empty()).await;
+    let assignment = assignment_of(clients, &first.department, &case.case_id).await;
+    let answer = clients
+        .dispatch
+        .clone()
+        .return_assignment(ReturnAssignmentRequest {
+            assignment_id: assignment.assignment_id,
+            reason: "a road matter for the town".into(),
+        })
+        .await
+        .expect("return")
+        .into_inner();
+    let next = answer.reassigned.expect("reassigned").department;
+    assert_ne!(next, first.department, "never back to the same department");
+    let moved = wait_for_case(clients, &case.case_id, |c| c.department == next).await;
+    assert_eq!(moved.department, next);
+    assert!(
+        kinds(&moved).iter().any(|k| k.starts_with("case.returned")),
+        "{:?}",
+        kinds(&moved)
+    );
+}
+
+async fn invalid_submission_names_every_bad_field_and_writes_nothing(clients: &Clients) {
+    let mut request = submission(Category::SocialAssistance, "洋梓镇", "");
+    request.headcount = 0;
+    let status = clients
+        .intake
+        .clone()
+        .submit_case(request)
+        .await
+        .expect_err("invalid input is refused");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let fields: Vec<String> = status
+        .get_details_bad_request()
+        .expect("field violations")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert!(fields.contains(&"subject".to_string()), "{fields:?}");
+    assert!(fields.contains(&"headcount".to_string()), "{fields:?}");
+    let listed = clients
+        .intake
+        .clone()
+        .list_cases(ListCasesRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(listed.cases.is_empty(), "nothing was written");
+}
+
+async fn reflection_lists_the_yimen_services(clients: &Clients) {
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    let mut reflection = ServerReflectionClient::new(clients.intake_channel.clone());
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = reflection
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("reflection")
+        .into_inner();
+    let answer = answers.message().await.expect("answer").expect("one answer");
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("unexpected reflection answer");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(names.contains(&"yimen.v1.IntakeService".to_string()), "{names:?}");
+    assert!(names.contains(&"grpc.health.v1.Health".to_string()), "{names:?}");
+}

@@ -1,0 +1,153 @@
+//! The DispatchService gRPC API: a thin edge over the dispatch process; every answer maps the
+//! platform's errors onto status codes (INVALID_ARGUMENT with field violations, NOT_FOUND, ...).
+
+use std::sync::Arc;
+
+use futures::stream::BoxStream;
+use tonic::{Request, Response, Status};
+use yimen_platform::bus::Bus;
+use yimen_platform::db::Db;
+use yimen_proto::v1::dispatch_service_server::DispatchService;
+use yimen_proto::v1::*;
+
+use crate::DispatchConfig;
+use crate::process::{self, Deadlines};
+
+pub struct DispatchApi {
+    db: Db,
+    bus: Arc<dyn Bus>,
+    config: DispatchConfig,
+    deadlines: Deadlines,
+}
+
+impl DispatchApi {
+    pub fn new(db: Db, bus: Arc<dyn Bus>, config: &DispatchConfig) -> Self {
+        Self {
+            db,
+            bus,
+            config: config.clone(),
+            deadlines: Deadlines::new(config),
+        }
+    }
+}
+
+fn later(what: &str) -> Status {
+    Status::unimplemented(format!("{what} arrives in a later release"))
+}
+
+#[tonic::async_trait]
+impl DispatchService for DispatchApi {
+    async fn join_department(
+        &self,
+        request: Request<JoinDepartmentRequest>,
+    ) -> Result<Response<Department>, Status> {
+        process::join_department(&self.db, &self.bus, &self.config, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn leave_department(
+        &self,
+        request: Request<LeaveDepartmentRequest>,
+    ) -> Result<Response<LeaveDepartmentResponse>, Status> {
+        process::leave_department(&self.db, self.deadlines, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn list_departments(
+        &self,
+        request: Request<ListDepartmentsRequest>,
+    ) -> Result<Response<ListDepartmentsResponse>, Status> {
+        process::list_departments(&self.db, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn list_assignments(
+        &self,
+        request: Request<ListAssignmentsRequest>,
+    ) -> Result<Response<ListAssignmentsResponse>, Status> {
+        process::list_assignments(&self.db, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn accept_assignment(
+        &self,
+        request: Request<AcceptAssignmentRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        process::accept(&self.db, self.deadlines, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn return_assignment(
+        &self,
+        request: Request<ReturnAssignmentRequest>,
+    ) -> Result<Response<ReturnAssignmentResponse>, Status> {
+        process::return_assignment(&self.db, self.deadlines, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn reply_assignment(
+        &self,
+        request: Request<ReplyAssignmentRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        process::reply(&self.db, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn set_routing_rules(
+        &self,
+        _request: Request<SetRoutingRulesRequest>,
+    ) -> Result<Response<SetRoutingRulesResponse>, Status> {
+        Err(later("SetRoutingRules"))
+    }
+
+    async fn request_extension(
+        &self,
+        _request: Request<RequestExtensionRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        Err(later("RequestExtension"))
+    }
+
+    async fn decide_extension(
+        &self,
+        _request: Request<DecideExtensionRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        Err(later("DecideExtension"))
+    }
+
+    async fn escalate(
+        &self,
+        _request: Request<EscalateRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        Err(later("Escalate"))
+    }
+
+    async fn assign_leader(
+        &self,
+        _request: Request<AssignLeaderRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        Err(later("AssignLeader"))
+    }
+
+    type WatchAssignmentsStream = BoxStream<'static, Result<Assignment, Status>>;
+
+    async fn watch_assignments(
+        &self,
+        _request: Request<ListAssignmentsRequest>,
+    ) -> Result<Response<Self::WatchAssignmentsStream>, Status> {
+        Err(later("WatchAssignments"))
+    }
+}

@@ -1,0 +1,224 @@
+//! The life of one assignment (交办): a department accepts it (受理) and replies (答复), or
+//! returns it as the wrong department (退回), or it is handed over when the department leaves.
+
+use yimen_platform::error::{Error, FieldViolation};
+use yimen_proto::v1 as pb;
+
+pub const REPLY_MAX: usize = 5000;
+pub const RETURN_REASON_MAX: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AssignmentState {
+    /// Waiting for the department to accept.
+    Pending,
+    Accepted,
+    Replied,
+    Returned,
+    HandedOver,
+}
+
+/// What may happen to an assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Accept,
+    Reply,
+    Return,
+    /// The department left; the case went to the new owner of its category.
+    HandOver,
+}
+
+impl AssignmentState {
+    pub const ALL: [AssignmentState; 5] = [
+        Self::Pending,
+        Self::Accepted,
+        Self::Replied,
+        Self::Returned,
+        Self::HandedOver,
+    ];
+
+    /// Open assignments still wait on their department; a case has at most one.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Pending | Self::Accepted)
+    }
+
+    /// The state after `transition`, or FAILED_PRECONDITION naming the state it is in.
+    pub fn apply(self, transition: Transition) -> Result<Self, Error> {
+        use AssignmentState::*;
+        match (self, transition) {
+            (Pending, Transition::Accept) => Ok(Accepted),
+            (Accepted, Transition::Reply) => Ok(Replied),
+            (Pending | Accepted, Transition::Return) => Ok(Returned),
+            (Pending | Accepted, Transition::HandOver) => Ok(HandedOver),
+            (state, transition) => {
+                let allowed = match transition {
+                    Transition::Accept => "only a PENDING assignment can be accepted",
+                    Transition::Reply => "only an ACCEPTED assignment can be replied to",
+                    Transition::Return => "only a PENDING or ACCEPTED assignment can be returned",
+                    Transition::HandOver => {
+                        "only a PENDING or ACCEPTED assignment can be handed over"
+                    }
+                };
+                Err(Error::precondition(format!(
+                    "the assignment is {}: {allowed}",
+                    state.as_str()
+                )))
+            }
+        }
+    }
+
+    /// The name in the store and in messages: the proto name without its prefix.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Accepted => "ACCEPTED",
+            Self::Replied => "REPLIED",
+            Self::Returned => "RETURNED",
+            Self::HandedOver => "HANDED_OVER",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    pub fn to_proto(self) -> pb::AssignmentState {
+        match self {
+            Self::Pending => pb::AssignmentState::Pending,
+            Self::Accepted => pb::AssignmentState::Accepted,
+            Self::Replied => pb::AssignmentState::Replied,
+            Self::Returned => pb::AssignmentState::Returned,
+            Self::HandedOver => pb::AssignmentState::HandedOver,
+        }
+    }
+
+    pub fn from_proto(value: i32) -> Option<Self> {
+        match pb::AssignmentState::try_from(value).ok()? {
+            pb::AssignmentState::Pending => Some(Self::Pending),
+            pb::AssignmentState::Accepted => Some(Self::Accepted),
+            pb::AssignmentState::Replied => Some(Self::Replied),
+            pb::AssignmentState::Returned => Some(Self::Returned),
+            pb::AssignmentState::HandedOver => Some(Self::HandedOver),
+            pb::AssignmentState::Unspecified => None,
+        }
+    }
+}
+
+/// Free text a department writes (a reply, a reason): trimmed, not empty, at most `max`
+/// characters.
+pub fn required_text(field: &str, text: &str, max: usize) -> Result<String, FieldViolation> {
+    let text = text.trim();
+    if text.is_empty() {
+        Err(FieldViolation::new(field, "must not be empty"))
+    } else if text.chars().count() > max {
+        Err(FieldViolation::new(
+            field,
+            format!("must be at most {max} characters"),
+        ))
+    } else {
+        Ok(text.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AssignmentState::*;
+    use super::*;
+
+    fn refused(state: AssignmentState, t: Transition) -> String {
+        match state.apply(t) {
+            Err(Error::FailedPrecondition(m)) => m,
+            other => panic!("{state:?} {t:?} should be refused, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pending_is_accepted() {
+        assert_eq!(Pending.apply(Transition::Accept).unwrap(), Accepted);
+    }
+
+    #[test]
+    fn accepted_is_replied() {
+        assert_eq!(Accepted.apply(Transition::Reply).unwrap(), Replied);
+    }
+
+    #[test]
+    fn pending_and_accepted_can_be_returned() {
+        assert_eq!(Pending.apply(Transition::Return).unwrap(), Returned);
+        assert_eq!(Accepted.apply(Transition::Return).unwrap(), Returned);
+    }
+
+    #[test]
+    fn pending_and_accepted_are_handed_over_when_the_department_leaves() {
+        assert_eq!(Pending.apply(Transition::HandOver).unwrap(), HandedOver);
+        assert_eq!(Accepted.apply(Transition::HandOver).unwrap(), HandedOver);
+    }
+
+    #[test]
+    fn pending_cannot_be_replied_before_acceptance() {
+        let m = refused(Pending, Transition::Reply);
+        assert!(m.contains("PENDING"), "{m}");
+    }
+
+    #[test]
+    fn accepted_cannot_be_accepted_again() {
+        let m = refused(Accepted, Transition::Accept);
+        assert!(m.contains("ACCEPTED"), "{m}");
+    }
+
+    #[test]
+    fn closed_assignments_refuse_every_transition() {
+        for state in [Replied, Returned, HandedOver] {
+            for t in [
+                Transition::Accept,
+                Transition::Reply,
+                Transition::Return,
+                Transition::HandOver,
+            ] {
+                let m = refused(state, t);
+                assert!(m.contains(state.as_str()), "{m}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_pending_and_accepted_are_open() {
+        let open: Vec<_> = AssignmentState::ALL
+            .into_iter()
+            .filter(|s| s.is_open())
+            .collect();
+        assert_eq!(open, [Pending, Accepted]);
+    }
+
+    #[test]
+    fn state_names_round_trip() {
+        for s in AssignmentState::ALL {
+            assert_eq!(AssignmentState::parse(s.as_str()), Some(s));
+            assert_eq!(AssignmentState::from_proto(s.to_proto() as i32), Some(s));
+        }
+        assert_eq!(AssignmentState::from_proto(0), None);
+    }
+
+    #[test]
+    fn empty_reply_is_rejected() {
+        assert_eq!(
+            required_text("reply", "  ", REPLY_MAX).unwrap_err().field,
+            "reply"
+        );
+    }
+
+    #[test]
+    fn reply_over_five_thousand_characters_is_rejected() {
+        assert!(required_text("reply", &"答".repeat(REPLY_MAX + 1), REPLY_MAX).is_err());
+        assert!(required_text("reply", &"答".repeat(REPLY_MAX), REPLY_MAX).is_ok());
+    }
+
+    #[test]
+    fn return_reason_over_one_thousand_characters_is_rejected() {
+        let e = required_text(
+            "reason",
+            &"x".repeat(RETURN_REASON_MAX + 1),
+            RETURN_REASON_MAX,
+        );
+        assert_eq!(e.unwrap_err().field, "reason");
+    }
+}

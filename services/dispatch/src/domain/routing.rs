@@ -1,0 +1,418 @@
+//! Routing (分流): who owns a case. The owner of the category closest to where the matter
+//! arose wins — a village department over a town one over a city one — and when nobody is
+//! left, the city center, the terminus (终点站), owns it to the end.
+
+use std::collections::BTreeSet;
+
+use yimen_proto::v1::{AssignmentCause, Category};
+
+use super::category;
+use super::department::{CITY_CENTER, CITY_CENTER_NAME, Department, Level};
+
+/// The facts of a case that routing looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseFacts<'a> {
+    pub category: Category,
+    pub town: &'a str,
+    pub village: &'a str,
+}
+
+/// Why the case is being routed now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger<'a> {
+    /// A newly registered case.
+    Registered,
+    /// `from` returned it as the wrong department (退回).
+    Returned { from: &'a str, reason: &'a str },
+    /// `from` left the center while holding it.
+    DepartmentLeft { from: &'a str, reason: &'a str },
+}
+
+/// Where a case goes, and why, in words a clerk and a petitioner can read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub department: String,
+    pub department_name: String,
+    pub cause: AssignmentCause,
+    pub reason: String,
+}
+
+/// How close a department sits to the matter: lower is closer. `None`: it does not serve the
+/// place where the matter arose.
+fn closeness(department: &Department, facts: &CaseFacts<'_>) -> Option<u8> {
+    let spec = &department.spec;
+    match spec.level {
+        Level::Village => (!spec.town.is_empty()
+            && spec.town == facts.town.trim()
+            && spec.village == facts.village.trim())
+        .then_some(0),
+        Level::Town => (!spec.town.is_empty() && spec.town == facts.town.trim()).then_some(1),
+        Level::City => Some(2),
+    }
+}
+
+/// Routes a case among `departments` (inactive ones are ignored), skipping every code in
+/// `excluded`. Ties at the same level go to the earliest joined, then the smallest code, so
+/// the same facts always give the same owner.
+pub fn route(
+    facts: &CaseFacts<'_>,
+    departments: &[Department],
+    excluded: &BTreeSet<String>,
+    trigger: Trigger<'_>,
+) -> Route {
+    let category_name = category::name(facts.category);
+    let leaving = match trigger {
+        Trigger::DepartmentLeft { from, .. } => Some(from),
+        _ => None,
+    };
+    // Owners that serve this place, leaving aside a department that is leaving right now.
+    let serving: Vec<(u8, &Department)> = departments
+        .iter()
+        .filter(|d| d.active && d.spec.owns(facts.category) && Some(d.code()) != leaving)
+        .filter_map(|d| closeness(d, facts).map(|rank| (rank, d)))
+        .collect();
+    let best = serving
+        .iter()
+        .filter(|(_, d)| !excluded.contains(d.code()))
+        .min_by(|(ra, a), (rb, b)| (ra, a.joined_at, a.code()).cmp(&(rb, b.joined_at, b.code())));
+
+    let (department, department_name, found, why) = match best {
+        Some((_, d)) => {
+            let spec = &d.spec;
+            let place = match spec.level {
+                Level::Village => format!("in village {}, {}", spec.village, spec.town),
+                Level::Town => format!("in town {}", spec.town),
+                Level::City => "at city level".to_string(),
+            };
+            (
+                d.code().to_string(),
+                spec.name.clone(),
+                true,
+                format!("{} ({}) owns {category_name} {place}", spec.name, d.code()),
+            )
+        }
+        None => {
+            let name = departments
+                .iter()
+                .find(|d| d.code() == CITY_CENTER)
+                .map(|d| d.spec.name.clone())
+                .unwrap_or_else(|| CITY_CENTER_NAME.to_string());
+            let nobody = if serving.is_empty() {
+                let other = if leaving.is_some() { "other " } else { "" };
+                format!("no {other}department owns {category_name}")
+            } else {
+                format!("every owner of {category_name} returned it")
+            };
+            let why = format!("{nobody}: the city center ({name}) owns it to the end");
+            (CITY_CENTER.to_string(), name, false, why)
+        }
+    };
+
+    let (cause, reason) = match trigger {
+        Trigger::Registered if found => (AssignmentCause::Routed, why),
+        Trigger::Registered => (AssignmentCause::NoOwner, why),
+        Trigger::Returned { from, reason } => (
+            AssignmentCause::Returned,
+            format!("returned by {from} ({reason}); {why}"),
+        ),
+        Trigger::DepartmentLeft { from, reason: "" } => (
+            AssignmentCause::DepartmentLeft,
+            format!("{from} left the center; {why}"),
+        ),
+        Trigger::DepartmentLeft { from, reason } => (
+            AssignmentCause::DepartmentLeft,
+            format!("{from} left the center ({reason}); {why}"),
+        ),
+    };
+    Route {
+        department,
+        department_name,
+        cause,
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::department::{DepartmentCode, DepartmentSpec};
+
+    fn dept(
+        code: &str,
+        level: Level,
+        area: (&str, &str),
+        categories: &[Category],
+        joined_at: i64,
+    ) -> Department {
+        Department {
+            spec: DepartmentSpec {
+                code: DepartmentCode::parse(code).expect("valid code"),
+                name: format!("{code} office"),
+                level,
+                town: area.0.into(),
+                village: area.1.into(),
+                categories: categories.to_vec(),
+            },
+            active: true,
+            joined_at,
+        }
+    }
+
+    fn center() -> Department {
+        Department {
+            spec: DepartmentSpec::city_center(),
+            active: true,
+            joined_at: 0,
+        }
+    }
+
+    const LABOUR: Category = Category::LabourWages;
+
+    fn facts(town: &'static str, village: &'static str) -> CaseFacts<'static> {
+        CaseFacts {
+            category: LABOUR,
+            town,
+            village,
+        }
+    }
+
+    fn registry() -> Vec<Department> {
+        vec![
+            center(),
+            dept("human-resources", Level::City, ("", ""), &[LABOUR], 10),
+            dept(
+                "yingzhong-justice",
+                Level::Town,
+                ("郢中街道", ""),
+                &[LABOUR],
+                20,
+            ),
+            dept(
+                "longshan-mediation",
+                Level::Village,
+                ("郢中街道", "龙山社区"),
+                &[LABOUR],
+                30,
+            ),
+            dept(
+                "civil-affairs",
+                Level::City,
+                ("", ""),
+                &[Category::SocialAssistance],
+                5,
+            ),
+        ]
+    }
+
+    fn none() -> BTreeSet<String> {
+        BTreeSet::new()
+    }
+
+    #[test]
+    fn village_owner_wins_when_town_and_village_match() {
+        let r = route(
+            &facts("郢中街道", "龙山社区"),
+            &registry(),
+            &none(),
+            Trigger::Registered,
+        );
+        assert_eq!(r.department, "longshan-mediation");
+        assert_eq!(r.cause, AssignmentCause::Routed);
+        assert!(r.reason.contains("labour_wages"), "{}", r.reason);
+    }
+
+    #[test]
+    fn town_owner_wins_when_only_the_town_matches() {
+        let r = route(
+            &facts("郢中街道", "东坡社区"),
+            &registry(),
+            &none(),
+            Trigger::Registered,
+        );
+        assert_eq!(r.department, "yingzhong-justice");
+        assert_eq!(r.cause, AssignmentCause::Routed);
+    }
+
+    #[test]
+    fn city_owner_takes_matters_from_other_towns() {
+        let r = route(
+            &facts("洋梓镇", "龙山社区"),
+            &registry(),
+            &none(),
+            Trigger::Registered,
+        );
+        assert_eq!(r.department, "human-resources");
+        assert!(r.reason.contains("city level"), "{}", r.reason);
+    }
+
+    #[test]
+    fn village_department_of_another_town_does_not_serve() {
+        let departments = vec![
+            center(),
+            dept(
+                "other-village",
+                Level::Village,
+                ("洋梓镇", "龙山社区"),
+                &[LABOUR],
+                1,
+            ),
+        ];
+        let r = route(
+            &facts("郢中街道", "龙山社区"),
+            &departments,
+            &none(),
+            Trigger::Registered,
+        );
+        assert_eq!(r.department, CITY_CENTER);
+    }
+
+    #[test]
+    fn unowned_category_goes_to_city_center_saying_so() {
+        let f = CaseFacts {
+            category: Category::MarriageFamily,
+            town: "胡集镇",
+            village: "",
+        };
+        let r = route(&f, &registry(), &none(), Trigger::Registered);
+        assert_eq!(r.department, CITY_CENTER);
+        assert_eq!(r.department_name, CITY_CENTER_NAME);
+        assert_eq!(r.cause, AssignmentCause::NoOwner);
+        assert!(
+            r.reason.contains("no department owns marriage_family"),
+            "{}",
+            r.reason
+        );
+    }
+
+    #[test]
+    fn inactive_departments_are_not_candidates() {
+        let mut departments = registry();
+        for d in departments
+            .iter_mut()
+            .filter(|d| d.code() == "longshan-mediation")
+        {
+            d.active = false;
+        }
+        let r = route(
+            &facts("郢中街道", "龙山社区"),
+            &departments,
+            &none(),
+            Trigger::Registered,
+        );
+        assert_eq!(r.department, "yingzhong-justice");
+    }
+
+    #[test]
+    fn excluded_departments_are_skipped() {
+        let excluded: BTreeSet<String> = [
+            "longshan-mediation".to_string(),
+            "yingzhong-justice".to_string(),
+        ]
+        .into();
+        let r = route(
+            &facts("郢中街道", "龙山社区"),
+            &registry(),
+            &excluded,
+            Trigger::Returned {
+                from: "yingzhong-justice",
+                reason: "not ours",
+            },
+        );
+        assert_eq!(r.department, "human-resources");
+        assert_eq!(r.cause, AssignmentCause::Returned);
+        assert!(
+            r.reason.contains("returned by yingzhong-justice"),
+            "{}",
+            r.reason
+        );
+    }
+
+    #[test]
+    fn every_owner_returned_goes_to_city_center_saying_so() {
+        let excluded: BTreeSet<String> = ["human-resources".to_string()].into();
+        let r = route(
+            &facts("洋梓镇", ""),
+            &registry(),
+            &excluded,
+            Trigger::Returned {
+                from: "human-resources",
+                reason: "not ours",
+            },
+        );
+        assert_eq!(r.department, CITY_CENTER);
+        assert_eq!(r.cause, AssignmentCause::Returned);
+        assert!(
+            r.reason.contains("every owner of labour_wages returned it"),
+            "{}",
+            r.reason
+        );
+    }
+
+    #[test]
+    fn leaving_department_is_replaced_and_named_in_the_reason() {
+        let r = route(
+            &facts("郢中街道", ""),
+            &registry(),
+            &["yingzhong-justice".to_string()].into(),
+            Trigger::DepartmentLeft {
+                from: "yingzhong-justice",
+                reason: "merged",
+            },
+        );
+        assert_eq!(r.department, "human-resources");
+        assert_eq!(r.cause, AssignmentCause::DepartmentLeft);
+        assert!(r.reason.contains("yingzhong-justice left"), "{}", r.reason);
+    }
+
+    #[test]
+    fn leaving_sole_owner_hands_to_city_center() {
+        let departments = vec![
+            center(),
+            dept("human-resources", Level::City, ("", ""), &[LABOUR], 1),
+        ];
+        let r = route(
+            &facts("洋梓镇", ""),
+            &departments,
+            &["human-resources".to_string()].into(),
+            Trigger::DepartmentLeft {
+                from: "human-resources",
+                reason: "",
+            },
+        );
+        assert_eq!(r.department, CITY_CENTER);
+        assert_eq!(r.cause, AssignmentCause::DepartmentLeft);
+        assert!(
+            r.reason.contains("no other department owns labour_wages"),
+            "{}",
+            r.reason
+        );
+    }
+
+    #[test]
+    fn ties_go_to_the_earliest_joined_then_the_smallest_code() {
+        let mut departments = vec![
+            center(),
+            dept("commerce-b", Level::City, ("", ""), &[LABOUR], 5),
+            dept("commerce-c", Level::City, ("", ""), &[LABOUR], 5),
+            dept("commerce-a", Level::City, ("", ""), &[LABOUR], 9),
+        ];
+        let r = route(
+            &facts("洋梓镇", ""),
+            &departments,
+            &none(),
+            Trigger::Registered,
+        );
+        assert_eq!(r.department, "commerce-b", "earliest joined, then code");
+        departments.reverse();
+        let again = route(
+            &facts("洋梓镇", ""),
+            &departments,
+            &none(),
+            Trigger::Registered,
+        );
+        assert_eq!(
+            again.department, "commerce-b",
+            "the order of the list does not matter"
+        );
+    }
+}

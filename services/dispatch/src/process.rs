@@ -1,0 +1,583 @@
+//! The dispatch process, one operation per transaction: register and route a case, accept,
+//! reply, return, join and leave. Each writes its state change and its events (through the
+//! outbox) together, so a department never sees work that was not recorded, or the reverse.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use sqlx::AnyConnection;
+use yimen_platform::bus::{Bus, QueueSpec};
+use yimen_platform::db::{Db, Tx, now_millis};
+use yimen_platform::error::{Error, Violations};
+use yimen_platform::events::new_event;
+use yimen_platform::outbox;
+use yimen_platform::time::{DAY_MILLIS, timestamp};
+use yimen_proto::v1::{self as pb, event::Payload};
+
+use crate::domain::assignment::{REPLY_MAX, RETURN_REASON_MAX, required_text};
+use crate::domain::{
+    AssignmentState, CITY_CENTER, CaseFacts, Department, DepartmentCode, DepartmentSpec,
+    Transition, Trigger, route,
+};
+use crate::store::{self, AssignmentRecord, CaseRecord};
+use crate::{DispatchConfig, SERVICE};
+
+const LEAVE_REASON_MAX: usize = 1000;
+const HANDLER_MAX: usize = 100;
+/// Routing retries when the chosen department leaves in the same instant.
+const ROUTING_ATTEMPTS: usize = 5;
+
+/// The deadlines of an assignment (信访工作条例: accept within 15 days, handle within 60).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    accept_millis: i64,
+    handle_millis: i64,
+}
+
+impl Deadlines {
+    pub fn new(config: &DispatchConfig) -> Self {
+        Self {
+            accept_millis: i64::from(config.accept_days) * DAY_MILLIS,
+            handle_millis: i64::from(config.handle_days) * DAY_MILLIS,
+        }
+    }
+}
+
+async fn enqueue(
+    tx: &mut Tx,
+    event_type: String,
+    case_id: &str,
+    payload: Payload,
+) -> Result<(), Error> {
+    let event = new_event(event_type, case_id, SERVICE, payload);
+    outbox::enqueue(tx, &event).await?;
+    Ok(())
+}
+
+/// Routes `case` and gives it to its owner as a new PENDING assignment, announcing
+/// `case.assigned.<code>`. `excluded` departments are never chosen.
+async fn assign(
+    tx: &mut Tx,
+    case: &CaseRecord,
+    excluded: &BTreeSet<String>,
+    trigger: Trigger<'_>,
+    deadlines: Deadlines,
+    now: i64,
+) -> Result<AssignmentRecord, Error> {
+    let facts = CaseFacts {
+        category: case.category,
+        town: &case.town,
+        village: &case.village,
+    };
+    for _ in 0..ROUTING_ATTEMPTS {
+        let departments = store::departments(tx, false).await?;
+        let chosen = route(&facts, &departments, excluded, trigger);
+        if !store::lock_active_department(tx, &chosen.department).await? {
+            // It left between reading and locking: route again among who is still here.
+            continue;
+        }
+        let previous_department = match trigger {
+            Trigger::Registered => String::new(),
+            Trigger::Returned { from, .. } | Trigger::DepartmentLeft { from, .. } => from.into(),
+        };
+        let record = AssignmentRecord {
+            assignment_id: uuid::Uuid::now_v7().to_string(),
+            case: case.clone(),
+            department: chosen.department,
+            state: AssignmentState::Pending,
+            cause: chosen.cause,
+            reason: chosen.reason,
+            previous_department,
+            assigned_at: now,
+            accept_by: now + deadlines.accept_millis,
+            accepted_at: None,
+            handle_by: None,
+            replied_at: None,
+            reply: String::new(),
+            return_reason: String::new(),
+        };
+        store::insert_assignment(tx, &record).await?;
+        let payload = Payload::CaseAssigned(pb::CaseAssigned {
+            assignment_id: record.assignment_id.clone(),
+            case_number: case.case_number.clone(),
+            department: record.department.clone(),
+            department_name: chosen.department_name,
+            cause: record.cause as i32,
+            reason: record.reason.clone(),
+            previous_department: record.previous_department.clone(),
+            accept_by: Some(timestamp(record.accept_by)),
+            category: case.category as i32,
+            location: Some(case.location()),
+            subject: case.subject.clone(),
+        });
+        enqueue(
+            tx,
+            format!("case.assigned.{}", record.department),
+            &case.case_id,
+            payload,
+        )
+        .await?;
+        tracing::info!(
+            case_id = %case.case_id,
+            assignment_id = %record.assignment_id,
+            department = %record.department,
+            cause = record.cause.as_str_name(),
+            "case assigned"
+        );
+        return Ok(record);
+    }
+    Err(Error::Unavailable(
+        "departments kept changing while the case was routed; try again".into(),
+    ))
+}
+
+/// `case.registered`: records the case's routing facts and assigns it, once per case.
+pub async fn register_case(
+    tx: &mut Tx,
+    event: &pb::Event,
+    deadlines: Deadlines,
+) -> anyhow::Result<()> {
+    let Some(Payload::CaseRegistered(registered)) = &event.payload else {
+        anyhow::bail!(
+            "{} event {} carries no CaseRegistered",
+            event.r#type,
+            event.id
+        );
+    };
+    anyhow::ensure!(
+        !event.case_id.is_empty(),
+        "case.registered event {} without case_id",
+        event.id
+    );
+    let location = registered.location.clone().unwrap_or_default();
+    let now = now_millis();
+    let case = CaseRecord {
+        case_id: event.case_id.clone(),
+        case_number: registered.case_number.clone(),
+        category: pb::Category::try_from(registered.category).unwrap_or(pb::Category::Unspecified),
+        town: location.town.trim().to_string(),
+        village: location.village.trim().to_string(),
+        subject: registered.subject.clone(),
+        registered_at: event
+            .occurred_at
+            .as_ref()
+            .map(yimen_platform::time::millis)
+            .unwrap_or(now),
+    };
+    if !store::insert_case(tx, &case).await? {
+        // The same case announced again under another event id: it already has its owner.
+        tracing::info!(case_id = %case.case_id, event_id = %event.id, "case already registered; not assigned twice");
+        return Ok(());
+    }
+    assign(
+        tx,
+        &case,
+        &BTreeSet::new(),
+        Trigger::Registered,
+        deadlines,
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+fn parse_assignment_id(id: &str, violations: &mut Violations) -> Option<String> {
+    match uuid::Uuid::parse_str(id.trim()) {
+        Ok(uuid) => Some(uuid.to_string()),
+        Err(_) if id.trim().is_empty() => {
+            violations.add("assignment_id", "must not be empty");
+            None
+        }
+        Err(_) => {
+            violations.add("assignment_id", "must be an assignment id (a UUID)");
+            None
+        }
+    }
+}
+
+async fn load_assignment(conn: &mut AnyConnection, id: &str) -> Result<AssignmentRecord, Error> {
+    store::assignment(conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("assignment {id} not found")))
+}
+
+/// A concurrent call moved the assignment first.
+fn moved_on(id: &str) -> Error {
+    Error::precondition(format!("assignment {id} changed meanwhile; read it again"))
+}
+
+/// 受理: the department takes the case on; the handling deadline starts.
+pub async fn accept(
+    db: &Db,
+    deadlines: Deadlines,
+    request: &pb::AcceptAssignmentRequest,
+) -> Result<pb::Assignment, Error> {
+    let mut violations = Violations::new();
+    let id = parse_assignment_id(&request.assignment_id, &mut violations);
+    let handler = request.handler.trim();
+    if handler.chars().count() > HANDLER_MAX {
+        violations.add(
+            "handler",
+            format!("must be at most {HANDLER_MAX} characters"),
+        );
+    }
+    violations.finish()?;
+    let id = id.unwrap_or_default();
+
+    let mut tx = db.begin().await?;
+    let current = load_assignment(&mut tx, &id).await?;
+    current.state.apply(Transition::Accept)?;
+    let now = now_millis();
+    let handle_by = now + deadlines.handle_millis;
+    if !store::mark_accepted(&mut tx, &id, handler, now, handle_by).await? {
+        return Err(moved_on(&id));
+    }
+    let payload = Payload::CaseAccepted(pb::CaseAccepted {
+        assignment_id: id.clone(),
+        department: current.department.clone(),
+        handle_by: Some(timestamp(handle_by)),
+    });
+    enqueue(
+        &mut tx,
+        format!("case.accepted.{}", current.department),
+        &current.case.case_id,
+        payload,
+    )
+    .await?;
+    let updated = load_assignment(&mut tx, &id).await?;
+    db.commit(tx).await?;
+    tracing::info!(assignment_id = %id, department = %updated.department, "assignment accepted");
+    Ok(updated.to_proto())
+}
+
+/// 答复: the department answers the petitioner; on time when by the handling deadline.
+pub async fn reply(db: &Db, request: &pb::ReplyAssignmentRequest) -> Result<pb::Assignment, Error> {
+    let mut violations = Violations::new();
+    let id = parse_assignment_id(&request.assignment_id, &mut violations);
+    let text = violations.check(required_text("reply", &request.reply, REPLY_MAX));
+    violations.finish()?;
+    let (id, text) = (id.unwrap_or_default(), text.unwrap_or_default());
+
+    let mut tx = db.begin().await?;
+    let current = load_assignment(&mut tx, &id).await?;
+    current.state.apply(Transition::Reply)?;
+    let now = now_millis();
+    if !store::mark_replied(&mut tx, &id, &text, now).await? {
+        return Err(moved_on(&id));
+    }
+    let within_deadline = current.handle_by.is_some_and(|by| now <= by);
+    let payload = Payload::CaseReplied(pb::CaseReplied {
+        assignment_id: id.clone(),
+        department: current.department.clone(),
+        reply: text,
+        within_deadline,
+    });
+    enqueue(
+        &mut tx,
+        format!("case.replied.{}", current.department),
+        &current.case.case_id,
+        payload,
+    )
+    .await?;
+    let updated = load_assignment(&mut tx, &id).await?;
+    db.commit(tx).await?;
+    tracing::info!(assignment_id = %id, department = %updated.department, within_deadline, "assignment replied");
+    Ok(updated.to_proto())
+}
+
+/// 退回: the wrong department gives the case back; it is routed again, never to a department
+/// that returned it before.
+pub async fn return_assignment(
+    db: &Db,
+    deadlines: Deadlines,
+    request: &pb::ReturnAssignmentRequest,
+) -> Result<pb::ReturnAssignmentResponse, Error> {
+    let mut violations = Violations::new();
+    let id = parse_assignment_id(&request.assignment_id, &mut violations);
+    let reason = violations.check(required_text("reason", &request.reason, RETURN_REASON_MAX));
+    violations.finish()?;
+    let (id, reason) = (id.unwrap_or_default(), reason.unwrap_or_default());
+
+    let mut tx = db.begin().await?;
+    let current = load_assignment(&mut tx, &id).await?;
+    if current.department == CITY_CENTER {
+        return Err(Error::precondition(
+            "the city center is the terminus (终点站): it owns the matter to the end and cannot return it",
+        ));
+    }
+    let closed = current.state.apply(Transition::Return)?;
+    let now = now_millis();
+    if !store::mark_closed(&mut tx, &id, closed, &reason, now).await? {
+        return Err(moved_on(&id));
+    }
+    let payload = Payload::CaseReturned(pb::CaseReturned {
+        assignment_id: id.clone(),
+        department: current.department.clone(),
+        reason: reason.clone(),
+    });
+    enqueue(
+        &mut tx,
+        format!("case.returned.{}", current.department),
+        &current.case.case_id,
+        payload,
+    )
+    .await?;
+    let mut excluded = store::returned_by(&mut tx, &current.case.case_id).await?;
+    excluded.insert(current.department.clone());
+    let trigger = Trigger::Returned {
+        from: &current.department,
+        reason: &reason,
+    };
+    let reassigned = assign(&mut tx, &current.case, &excluded, trigger, deadlines, now).await?;
+    let returned = load_assignment(&mut tx, &id).await?;
+    db.commit(tx).await?;
+    tracing::info!(assignment_id = %id, from = %returned.department, to = %reassigned.department, "assignment returned and re-routed");
+    Ok(pb::ReturnAssignmentResponse {
+        returned: Some(returned.to_proto()),
+        reassigned: Some(reassigned.to_proto()),
+    })
+}
+
+/// Registers a department, or brings back one that left with its new definition; then,
+/// after commit, declares its own queue when department queues are on.
+pub async fn join_department(
+    db: &Db,
+    bus: &Arc<dyn Bus>,
+    config: &DispatchConfig,
+    request: &pb::JoinDepartmentRequest,
+) -> Result<pb::Department, Error> {
+    let spec = DepartmentSpec::parse(request)?;
+    let code = spec.code.to_string();
+    let now = now_millis();
+    let mut tx = db.begin().await?;
+    let joined = match store::department(&mut tx, &code).await? {
+        Some(existing) if existing.active => false,
+        Some(_) => store::rejoin_department(&mut tx, &spec, now).await?,
+        None => store::insert_department(&mut tx, &spec, now).await?,
+    };
+    if !joined {
+        return Err(Error::AlreadyExists(format!(
+            "department {code} is already registered"
+        )));
+    }
+    let department = Department {
+        spec,
+        active: true,
+        joined_at: now,
+    }
+    .to_proto(0);
+    let payload = Payload::DepartmentJoined(pb::DepartmentJoined {
+        department: Some(department.clone()),
+    });
+    enqueue(&mut tx, "department.joined".into(), "", payload).await?;
+    db.commit(tx).await?;
+    tracing::info!(department = %code, "department joined");
+
+    if config.department_queues
+        && let Err(e) = bus.declare_queue(&QueueSpec::department(&code)).await
+    {
+        // The department is registered; its queue is declared again on the next start.
+        tracing::warn!(department = %code, error = %e, "department queue not declared yet");
+    }
+    Ok(department)
+}
+
+/// A department leaves; in the same transaction every open case it held goes to the new owner
+/// of its category, so no case is lost or stalled.
+pub async fn leave_department(
+    db: &Db,
+    deadlines: Deadlines,
+    request: &pb::LeaveDepartmentRequest,
+) -> Result<pb::LeaveDepartmentResponse, Error> {
+    let mut violations = Violations::new();
+    let code = violations.check(DepartmentCode::parse(request.code.trim()));
+    let reason = request.reason.trim().to_string();
+    if reason.chars().count() > LEAVE_REASON_MAX {
+        violations.add(
+            "reason",
+            format!("must be at most {LEAVE_REASON_MAX} characters"),
+        );
+    }
+    violations.finish()?;
+    let code = code.map(|c| c.to_string()).unwrap_or_default();
+    if code == CITY_CENTER {
+        return Err(Error::precondition(
+            "the city center is the terminus (终点站) and cannot leave",
+        ));
+    }
+
+    let now = now_millis();
+    let mut tx = db.begin().await?;
+    let Some(department) = store::department(&mut tx, &code).await? else {
+        return Err(Error::not_found(format!("department {code} not found")));
+    };
+    if !department.active || !store::deactivate_department(&mut tx, &code, &reason, now).await? {
+        return Err(Error::precondition(format!(
+            "department {code} has already left"
+        )));
+    }
+    let mut handovers = Vec::new();
+    for open in store::open_assignments_of(&mut tx, &code).await? {
+        let closed = open.state.apply(Transition::HandOver)?;
+        if !store::mark_closed(&mut tx, &open.assignment_id, closed, "", now).await? {
+            continue;
+        }
+        let mut excluded = store::returned_by(&mut tx, &open.case.case_id).await?;
+        excluded.insert(code.clone());
+        let trigger = Trigger::DepartmentLeft {
+            from: &code,
+            reason: &reason,
+        };
+        let next = assign(&mut tx, &open.case, &excluded, trigger, deadlines, now).await?;
+        handovers.push(pb::Handover {
+            case_id: open.case.case_id.clone(),
+            from_department: code.clone(),
+            to_department: next.department,
+            assignment_id: next.assignment_id,
+        });
+    }
+    let payload = Payload::DepartmentLeft(pb::DepartmentLeft {
+        code: code.clone(),
+        reason: reason.clone(),
+        handed_over: u32::try_from(handovers.len()).unwrap_or(u32::MAX),
+    });
+    enqueue(&mut tx, "department.left".into(), "", payload).await?;
+    let left = store::department(&mut tx, &code)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("department {code} not found")))?;
+    db.commit(tx).await?;
+    tracing::info!(department = %code, handed_over = handovers.len(), "department left");
+    Ok(pb::LeaveDepartmentResponse {
+        department: Some(left.to_proto(0)),
+        handovers,
+    })
+}
+
+/// Departments (active only unless `include_inactive`), with their open assignments counted.
+pub async fn list_departments(
+    db: &Db,
+    request: &pb::ListDepartmentsRequest,
+) -> Result<pb::ListDepartmentsResponse, Error> {
+    let mut conn = db.pool().acquire().await?;
+    let departments = store::departments(&mut conn, request.include_inactive).await?;
+    let open = store::open_counts(&mut conn).await?;
+    Ok(pb::ListDepartmentsResponse {
+        departments: departments
+            .iter()
+            .map(|d| d.to_proto(open.get(d.code()).copied().unwrap_or(0)))
+            .collect(),
+    })
+}
+
+const PAGE_DEFAULT: u32 = 50;
+const PAGE_MAX: u32 = 500;
+
+/// `<assigned_at millis>:<assignment id>` of the last row of a page.
+fn page_token(a: &AssignmentRecord) -> String {
+    format!("{}:{}", a.assigned_at, a.assignment_id)
+}
+
+fn parse_page_token(token: &str) -> Option<(i64, String)> {
+    let (millis, id) = token.split_once(':')?;
+    let millis = millis.parse().ok()?;
+    let id = uuid::Uuid::parse_str(id).ok()?;
+    Some((millis, id.to_string()))
+}
+
+/// A department's work list, oldest first, page by page.
+pub async fn list_assignments(
+    db: &Db,
+    request: &pb::ListAssignmentsRequest,
+) -> Result<pb::ListAssignmentsResponse, Error> {
+    let mut violations = Violations::new();
+    let department = request.department.trim();
+    if department.is_empty() {
+        violations.add("department", "must not be empty");
+    }
+    let mut states = Vec::new();
+    for (i, &value) in request.states.iter().enumerate() {
+        match AssignmentState::from_proto(value) {
+            Some(state) => states.push(state),
+            None => violations.add(
+                format!("states[{i}]"),
+                format!("{value} is not an assignment state"),
+            ),
+        }
+    }
+    let page = request.page.clone().unwrap_or_default();
+    let after = match page.page_token.as_str() {
+        "" => None,
+        token => {
+            let parsed = parse_page_token(token);
+            if parsed.is_none() {
+                violations.add("page.page_token", "is not a token this server gave");
+            }
+            parsed
+        }
+    };
+    violations.finish()?;
+    let size = match page.page_size {
+        0 => PAGE_DEFAULT,
+        n => n.min(PAGE_MAX),
+    };
+
+    let mut conn = db.pool().acquire().await?;
+    if store::department(&mut conn, department).await?.is_none() {
+        return Err(Error::not_found(format!(
+            "department {department} not found"
+        )));
+    }
+    let mut rows = store::list_assignments(&mut conn, department, &states, after, size + 1).await?;
+    let next_page_token = if rows.len() > size as usize {
+        rows.truncate(size as usize);
+        rows.last().map(page_token).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Ok(pb::ListAssignmentsResponse {
+        assignments: rows.iter().map(AssignmentRecord::to_proto).collect(),
+        next_page_token,
+    })
+}
+
+/// Joins every seed department whose code is not registered at all; one that left stays gone.
+pub async fn seed_departments(
+    db: &Db,
+    bus: &Arc<dyn Bus>,
+    config: &DispatchConfig,
+    seed: &[pb::JoinDepartmentRequest],
+) -> anyhow::Result<usize> {
+    let mut joined = 0;
+    for request in seed {
+        let known = {
+            let mut conn = db.pool().acquire().await?;
+            store::department(&mut conn, request.code.trim())
+                .await?
+                .is_some()
+        };
+        if known {
+            continue;
+        }
+        match join_department(db, bus, config, request).await {
+            Ok(_) => joined += 1,
+            // Joined by another instance starting at the same time.
+            Err(Error::AlreadyExists(_)) => {}
+            Err(e) => return Err(anyhow::anyhow!("seed department {}: {e}", request.code)),
+        }
+    }
+    Ok(joined)
+}
+
+/// Declares `yimen.dept.<code>` for every active department.
+pub async fn declare_department_queues(db: &Db, bus: &Arc<dyn Bus>) -> anyhow::Result<()> {
+    let departments = {
+        let mut conn = db.pool().acquire().await?;
+        store::departments(&mut conn, false).await?
+    };
+    for department in &departments {
+        bus.declare_queue(&QueueSpec::department(department.code()))
+            .await
+            .map_err(|e| anyhow::anyhow!("declaring the queue of {}: {e}", department.code()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,469 @@
+//! Dispatch's store: departments, the routing facts of cases and their assignments, in
+//! portable SQL over PostgreSQL and SQLite. Every function works on the caller's connection
+//! or transaction, so an operation and its outbox events commit together.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sqlx::{AnyConnection, Row, any::AnyRow};
+use yimen_platform::error::Error;
+use yimen_platform::time::{opt_timestamp, timestamp};
+use yimen_proto::v1::{self as pb, AssignmentCause, Category};
+
+use crate::domain::{AssignmentState, Department, DepartmentCode, DepartmentSpec, Level, category};
+
+/// What dispatch keeps of a registered case: only what routing and departments need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRecord {
+    pub case_id: String,
+    pub case_number: String,
+    pub category: Category,
+    pub town: String,
+    pub village: String,
+    pub subject: String,
+    pub registered_at: i64,
+}
+
+impl CaseRecord {
+    pub fn location(&self) -> pb::Location {
+        pb::Location {
+            town: self.town.clone(),
+            village: self.village.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignmentRecord {
+    pub assignment_id: String,
+    pub case: CaseRecord,
+    pub department: String,
+    pub state: AssignmentState,
+    pub cause: AssignmentCause,
+    pub reason: String,
+    pub previous_department: String,
+    pub assigned_at: i64,
+    pub accept_by: i64,
+    pub accepted_at: Option<i64>,
+    pub handle_by: Option<i64>,
+    pub replied_at: Option<i64>,
+    pub reply: String,
+    pub return_reason: String,
+}
+
+impl AssignmentRecord {
+    pub fn to_proto(&self) -> pb::Assignment {
+        pb::Assignment {
+            assignment_id: self.assignment_id.clone(),
+            case_id: self.case.case_id.clone(),
+            case_number: self.case.case_number.clone(),
+            department: self.department.clone(),
+            state: self.state.to_proto() as i32,
+            reason: self.reason.clone(),
+            category: self.case.category as i32,
+            location: Some(self.case.location()),
+            subject: self.case.subject.clone(),
+            assigned_at: Some(timestamp(self.assigned_at)),
+            accept_by: Some(timestamp(self.accept_by)),
+            accepted_at: opt_timestamp(self.accepted_at),
+            handle_by: opt_timestamp(self.handle_by),
+            replied_at: opt_timestamp(self.replied_at),
+            reply: self.reply.clone(),
+            return_reason: self.return_reason.clone(),
+        }
+    }
+}
+
+fn corrupt(what: impl std::fmt::Display) -> Error {
+    Error::Internal(anyhow::anyhow!("dispatch store holds {what}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Departments
+
+fn department_from_row(row: &AnyRow) -> Result<Department, Error> {
+    let code: String = row.try_get("code")?;
+    let level: i64 = row.try_get("level")?;
+    let categories: String = row.try_get("categories")?;
+    let categories = categories
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(|c| category::parse(c).ok_or_else(|| corrupt(format!("unknown category `{c}`"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Department {
+        spec: DepartmentSpec {
+            code: DepartmentCode::parse(&code)
+                .map_err(|_| corrupt(format!("a bad department code `{code}`")))?,
+            name: row.try_get("name")?,
+            level: i32::try_from(level)
+                .ok()
+                .and_then(Level::from_proto)
+                .ok_or_else(|| corrupt(format!("unknown level {level}")))?,
+            town: row.try_get("town")?,
+            village: row.try_get("village")?,
+            categories,
+        },
+        active: row.try_get::<i64, _>("active")? == 1,
+        joined_at: row.try_get("joined_at")?,
+    })
+}
+
+fn categories_text(spec: &DepartmentSpec) -> String {
+    spec.categories
+        .iter()
+        .map(|c| category::name(*c))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Every department (or only the active ones), earliest joined first.
+pub async fn departments(
+    conn: &mut AnyConnection,
+    include_inactive: bool,
+) -> Result<Vec<Department>, Error> {
+    let rows = sqlx::query(
+        "SELECT code, name, level, town, village, categories, active, joined_at FROM departments \
+         WHERE ($1 = 1 OR active = 1) ORDER BY joined_at, code",
+    )
+    .bind(i64::from(include_inactive))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(department_from_row).collect()
+}
+
+pub async fn department(conn: &mut AnyConnection, code: &str) -> Result<Option<Department>, Error> {
+    let row = sqlx::query(
+        "SELECT code, name, level, town, village, categories, active, joined_at FROM departments \
+         WHERE code = $1",
+    )
+    .bind(code)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(department_from_row).transpose()
+}
+
+/// Registers a new code; false when the code is already taken.
+pub async fn insert_department(
+    conn: &mut AnyConnection,
+    spec: &DepartmentSpec,
+    now: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "INSERT INTO departments (code, name, level, town, village, categories, active, joined_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7) ON CONFLICT (code) DO NOTHING",
+    )
+    .bind(spec.code.as_str())
+    .bind(&spec.name)
+    .bind(spec.level.to_proto() as i64)
+    .bind(&spec.town)
+    .bind(&spec.village)
+    .bind(categories_text(spec))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Brings a department that left back with a new definition; false unless it had left.
+pub async fn rejoin_department(
+    conn: &mut AnyConnection,
+    spec: &DepartmentSpec,
+    now: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE departments SET name = $2, level = $3, town = $4, village = $5, categories = $6, \
+         active = 1, joined_at = $7, left_at = NULL, leave_reason = '' \
+         WHERE code = $1 AND active = 0",
+    )
+    .bind(spec.code.as_str())
+    .bind(&spec.name)
+    .bind(spec.level.to_proto() as i64)
+    .bind(&spec.town)
+    .bind(&spec.village)
+    .bind(categories_text(spec))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks an active department as left; false unless it was active. On PostgreSQL the row stays
+/// locked until commit, so a concurrent assignment to it waits and then sees it gone.
+pub async fn deactivate_department(
+    conn: &mut AnyConnection,
+    code: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE departments SET active = 0, left_at = $2, leave_reason = $3 \
+         WHERE code = $1 AND active = 1",
+    )
+    .bind(code)
+    .bind(now)
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Locks the department's row while it is active; false when it has left. Taken before a
+/// case is assigned to it, so a department that is leaving at the same moment either waits
+/// for this assignment (and hands it over) or is seen gone here (and the case is re-routed).
+pub async fn lock_active_department(conn: &mut AnyConnection, code: &str) -> Result<bool, Error> {
+    let done = sqlx::query("UPDATE departments SET active = 1 WHERE code = $1 AND active = 1")
+        .bind(code)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Open (PENDING or ACCEPTED) assignments per department.
+pub async fn open_counts(conn: &mut AnyConnection) -> Result<BTreeMap<String, u32>, Error> {
+    let rows = sqlx::query(
+        "SELECT department, COUNT(*) AS open FROM assignments \
+         WHERE state IN ('PENDING', 'ACCEPTED') GROUP BY department",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let open: i64 = row.try_get("open")?;
+            Ok((
+                row.try_get("department")?,
+                u32::try_from(open).unwrap_or(u32::MAX),
+            ))
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases
+
+/// Records a case's routing facts; false when the case was registered before.
+pub async fn insert_case(conn: &mut AnyConnection, case: &CaseRecord) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "INSERT INTO cases (case_id, case_number, category, town, village, subject, registered_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (case_id) DO NOTHING",
+    )
+    .bind(&case.case_id)
+    .bind(&case.case_number)
+    .bind(case.category as i64)
+    .bind(&case.town)
+    .bind(&case.village)
+    .bind(&case.subject)
+    .bind(case.registered_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Every department that ever returned this case: routing never sends it back to them.
+pub async fn returned_by(
+    conn: &mut AnyConnection,
+    case_id: &str,
+) -> Result<BTreeSet<String>, Error> {
+    let codes: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT department FROM assignments WHERE case_id = $1 AND state = 'RETURNED'",
+    )
+    .bind(case_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(codes.into_iter().collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assignments
+
+macro_rules! assignment_select {
+    () => {
+        "SELECT a.assignment_id, a.case_id, c.case_number, c.category, c.town, c.village, \
+         c.subject, c.registered_at, a.department, a.state, a.cause, a.reason, \
+         a.previous_department, a.assigned_at, a.accept_by, a.accepted_at, a.handle_by, \
+         a.replied_at, a.reply, a.return_reason \
+         FROM assignments a JOIN cases c ON c.case_id = a.case_id "
+    };
+}
+
+fn assignment_from_row(row: &AnyRow) -> Result<AssignmentRecord, Error> {
+    let state: String = row.try_get("state")?;
+    let cause: i64 = row.try_get("cause")?;
+    let category: i64 = row.try_get("category")?;
+    Ok(AssignmentRecord {
+        assignment_id: row.try_get("assignment_id")?,
+        case: CaseRecord {
+            case_id: row.try_get("case_id")?,
+            case_number: row.try_get("case_number")?,
+            category: i32::try_from(category)
+                .ok()
+                .and_then(|c| Category::try_from(c).ok())
+                .unwrap_or(Category::Unspecified),
+            town: row.try_get("town")?,
+            village: row.try_get("village")?,
+            subject: row.try_get("subject")?,
+            registered_at: row.try_get("registered_at")?,
+        },
+        department: row.try_get("department")?,
+        state: AssignmentState::parse(&state)
+            .ok_or_else(|| corrupt(format!("unknown assignment state `{state}`")))?,
+        cause: i32::try_from(cause)
+            .ok()
+            .and_then(|c| AssignmentCause::try_from(c).ok())
+            .unwrap_or(AssignmentCause::Unspecified),
+        reason: row.try_get("reason")?,
+        previous_department: row.try_get("previous_department")?,
+        assigned_at: row.try_get("assigned_at")?,
+        accept_by: row.try_get("accept_by")?,
+        accepted_at: row.try_get("accepted_at")?,
+        handle_by: row.try_get("handle_by")?,
+        replied_at: row.try_get("replied_at")?,
+        reply: row.try_get("reply")?,
+        return_reason: row.try_get("return_reason")?,
+    })
+}
+
+pub async fn insert_assignment(
+    conn: &mut AnyConnection,
+    a: &AssignmentRecord,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO assignments (assignment_id, case_id, department, state, cause, reason, \
+         previous_department, assigned_at, accept_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&a.assignment_id)
+    .bind(&a.case.case_id)
+    .bind(&a.department)
+    .bind(a.state.as_str())
+    .bind(a.cause as i64)
+    .bind(&a.reason)
+    .bind(&a.previous_department)
+    .bind(a.assigned_at)
+    .bind(a.accept_by)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn assignment(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+) -> Result<Option<AssignmentRecord>, Error> {
+    let row = sqlx::query(concat!(assignment_select!(), "WHERE a.assignment_id = $1"))
+        .bind(assignment_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(assignment_from_row).transpose()
+}
+
+/// The department's open assignments, oldest first.
+pub async fn open_assignments_of(
+    conn: &mut AnyConnection,
+    department: &str,
+) -> Result<Vec<AssignmentRecord>, Error> {
+    let rows = sqlx::query(concat!(
+        assignment_select!(),
+        "WHERE a.department = $1 AND a.state IN ('PENDING', 'ACCEPTED') \
+         ORDER BY a.assigned_at, a.assignment_id"
+    ))
+    .bind(department)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(assignment_from_row).collect()
+}
+
+/// One page of a department's assignments in `states` (all when empty), oldest first, after
+/// the keyset position `after` (assigned_at, assignment_id).
+pub async fn list_assignments(
+    conn: &mut AnyConnection,
+    department: &str,
+    states: &[AssignmentState],
+    after: Option<(i64, String)>,
+    limit: u32,
+) -> Result<Vec<AssignmentRecord>, Error> {
+    // Five fixed slots instead of dynamic SQL: unused slots repeat a wanted state.
+    let wanted: Vec<AssignmentState> = if states.is_empty() {
+        AssignmentState::ALL.to_vec()
+    } else {
+        states.to_vec()
+    };
+    let slot = |i: usize| wanted.get(i).unwrap_or(&wanted[0]).as_str();
+    let (after_at, after_id) = after.unwrap_or((i64::MIN, String::new()));
+    let rows = sqlx::query(concat!(
+        assignment_select!(),
+        "WHERE a.department = $1 AND a.state IN ($2, $3, $4, $5, $6) \
+         AND (a.assigned_at > $7 OR (a.assigned_at = $7 AND a.assignment_id > $8)) \
+         ORDER BY a.assigned_at, a.assignment_id LIMIT $9"
+    ))
+    .bind(department)
+    .bind(slot(0))
+    .bind(slot(1))
+    .bind(slot(2))
+    .bind(slot(3))
+    .bind(slot(4))
+    .bind(after_at)
+    .bind(after_id)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(assignment_from_row).collect()
+}
+
+/// PENDING → ACCEPTED; false when the assignment was no longer pending.
+pub async fn mark_accepted(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+    handler: &str,
+    now: i64,
+    handle_by: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE assignments SET state = 'ACCEPTED', accepted_at = $2, handle_by = $3, handler = $4 \
+         WHERE assignment_id = $1 AND state = 'PENDING'",
+    )
+    .bind(assignment_id)
+    .bind(now)
+    .bind(handle_by)
+    .bind(handler)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// ACCEPTED → REPLIED; false when the assignment was no longer accepted.
+pub async fn mark_replied(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+    reply: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE assignments SET state = 'REPLIED', replied_at = $2, reply = $3, closed_at = $2 \
+         WHERE assignment_id = $1 AND state = 'ACCEPTED'",
+    )
+    .bind(assignment_id)
+    .bind(now)
+    .bind(reply)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Open → RETURNED or HANDED_OVER; false when the assignment was no longer open.
+pub async fn mark_closed(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+    state: AssignmentState,
+    return_reason: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE assignments SET state = $2, return_reason = $3, closed_at = $4 \
+         WHERE assignment_id = $1 AND state IN ('PENDING', 'ACCEPTED')",
+    )
+    .bind(assignment_id)
+    .bind(state.as_str())
+    .bind(return_reason)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,946 @@
+//! Dispatch's contract over both stores (PostgreSQL and SQLite): routing, the assignment
+//! process and the department registry, driven the way the consumer loop and the gRPC server
+//! drive them, checked through the records and the events left in the outbox.
+
+use std::sync::Arc;
+
+use sqlx::Row;
+use tonic::{Code, Request};
+use yimen_dispatch::DispatchConfig;
+use yimen_dispatch::api::DispatchApi;
+use yimen_platform::bus::{Bus, MemoryBus};
+use yimen_platform::db::Db;
+use yimen_platform::time::{DAY_MILLIS, millis};
+use yimen_proto::v1::dispatch_service_server::DispatchService;
+use yimen_proto::v1::event::Payload;
+use yimen_proto::v1::*;
+
+yimen_platform::store_contract!(
+    yimen_dispatch::SERVICE,
+    yimen_dispatch::MIGRATIONS,
+    [
+        registered_case_is_assigned_to_category_owner_with_deadline,
+        town_unit_owns_matters_of_its_town_before_the_city,
+        unowned_category_goes_to_city_center_and_says_so,
+        accept_then_reply_emits_events_in_order,
+        returned_case_is_rerouted_never_back_to_same_department,
+        leaving_department_hands_open_cases_to_new_owner,
+        leaving_department_with_no_successor_hands_cases_to_city_center,
+        joined_department_receives_new_cases_of_its_category,
+        duplicate_registration_creates_one_assignment,
+        rejoining_a_left_department_reactivates_it,
+        city_center_cannot_leave_or_return,
+        unknown_or_malformed_assignment_ids_are_refused,
+        invalid_department_is_refused_naming_every_field,
+        assignments_are_listed_oldest_first_page_by_page,
+        departments_are_listed_with_open_assignment_counts,
+        seeding_joins_only_departments_not_registered,
+    ]
+);
+
+// --- helpers -------------------------------------------------------------------------------
+
+fn bus() -> Arc<dyn Bus> {
+    Arc::new(MemoryBus::new(Default::default()))
+}
+
+fn config() -> DispatchConfig {
+    DispatchConfig {
+        // The in-memory bus has nobody reading department queues.
+        department_queues: false,
+        ..DispatchConfig::default()
+    }
+}
+
+fn api(db: &Db) -> DispatchApi {
+    DispatchApi::new(db.clone(), bus(), &config())
+}
+
+async fn join(
+    api: &DispatchApi,
+    code: &str,
+    level: DepartmentLevel,
+    area: (&str, &str),
+    categories: &[Category],
+) -> Department {
+    api.join_department(Request::new(JoinDepartmentRequest {
+        code: code.into(),
+        name: format!("{code} office"),
+        level: level as i32,
+        area: Some(Location {
+            town: area.0.into(),
+            village: area.1.into(),
+        }),
+        categories: categories.iter().map(|c| *c as i32).collect(),
+    }))
+    .await
+    .expect("join department")
+    .into_inner()
+}
+
+async fn join_city(api: &DispatchApi, code: &str, categories: &[Category]) -> Department {
+    join(api, code, DepartmentLevel::City, ("", ""), categories).await
+}
+
+fn registered(case_id: &str, category: Category, town: &str, village: &str) -> Event {
+    yimen_platform::events::new_event(
+        "case.registered",
+        case_id,
+        "intake",
+        Payload::CaseRegistered(CaseRegistered {
+            case_number: format!("YM-2026-{case_id}"),
+            channel: Channel::Visit as i32,
+            category: category as i32,
+            location: Some(Location {
+                town: town.into(),
+                village: village.into(),
+            }),
+            headcount: 1,
+            subject: format!("subject of {case_id}"),
+            amount_claimed: None,
+            petitioner_keys: vec![],
+        }),
+    )
+}
+
+/// Delivers an event the way the consumer loop does: in a transaction that commits after.
+async fn deliver(db: &Db, event: &Event) {
+    let handler = yimen_dispatch::handler(db.clone(), &config());
+    let mut tx = db.begin().await.expect("begin");
+    handler.handle(&mut tx, event).await.expect("handle");
+    db.commit(tx).await.expect("commit");
+}
+
+async fn register(db: &Db, case_id: &str, category: Category, town: &str) {
+    deliver(db, &registered(case_id, category, town, "")).await;
+}
+
+async fn keys(db: &Db) -> Vec<String> {
+    yimen_platform::outbox::unsent_routing_keys(db)
+        .await
+        .expect("outbox keys")
+}
+
+async fn events(db: &Db) -> Vec<Event> {
+    sqlx::query("SELECT payload FROM outbox ORDER BY seq")
+        .fetch_all(db.pool())
+        .await
+        .expect("outbox rows")
+        .iter()
+        .map(|row| {
+            let body: Vec<u8> = row.try_get("payload").expect("payload");
+            yimen_platform::events::decode(&body).expect("an event")
+        })
+        .collect()
+}
+
+/// The CaseAssigned payloads in the outbox, in order.
+async fn assigned_events(db: &Db) -> Vec<CaseAssigned> {
+    events(db)
+        .await
+        .into_iter()
+        .filter_map(|e| match e.payload {
+            Some(Payload::CaseAssigned(a)) => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn assignments(
+    api: &DispatchApi,
+    department: &str,
+    states: &[AssignmentState],
+) -> Vec<Assignment> {
+    api.list_assignments(Request::new(ListAssignmentsRequest {
+        department: department.into(),
+        states: states.iter().map(|s| *s as i32).collect(),
+        page: None,
+    }))
+    .await
+    .expect("list assignments")
+    .into_inner()
+    .assignments
+}
+
+async fn only_assignment(api: &DispatchApi, department: &str, case_id: &str) -> Assignment {
+    let mut found: Vec<Assignment> = assignments(api, department, &[])
+        .await
+        .into_iter()
+        .filter(|a| a.case_id == case_id)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one assignment of {case_id} at {department}: {found:?}"
+    );
+    found.remove(0)
+}
+
+fn ms(ts: &Option<prost_types::Timestamp>) -> i64 {
+    millis(ts.as_ref().expect("timestamp set"))
+}
+
+// --- the contract ----------------------------------------------------------------------------
+
+async fn registered_case_is_assigned_to_category_owner_with_deadline(db: Db) {
+    let api = api(&db);
+    join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+
+    register(&db, "case-1", Category::SocialAssistance, "洋梓镇").await;
+
+    let a = only_assignment(&api, "civil-affairs", "case-1").await;
+    assert_eq!(a.state, AssignmentState::Pending as i32);
+    assert_eq!(a.case_number, "YM-2026-case-1");
+    assert_eq!(a.category, Category::SocialAssistance as i32);
+    assert_eq!(a.location.as_ref().map(|l| l.town.as_str()), Some("洋梓镇"));
+    assert_eq!(a.subject, "subject of case-1");
+    assert_eq!(ms(&a.accept_by) - ms(&a.assigned_at), 15 * DAY_MILLIS);
+    assert!(
+        a.handle_by.is_none(),
+        "the handling deadline starts at acceptance"
+    );
+    assert!(assignments(&api, "human-resources", &[]).await.is_empty());
+
+    assert!(
+        keys(&db)
+            .await
+            .contains(&"case.assigned.civil-affairs".to_string())
+    );
+    let sent = assigned_events(&db).await;
+    assert_eq!(sent.len(), 1);
+    let e = &sent[0];
+    assert_eq!(e.assignment_id, a.assignment_id);
+    assert_eq!(e.department, "civil-affairs");
+    assert_eq!(e.department_name, "civil-affairs office");
+    assert_eq!(e.cause, AssignmentCause::Routed as i32);
+    assert!(e.reason.contains("social_assistance"), "{}", e.reason);
+    assert_eq!(e.accept_by, a.accept_by);
+    assert_eq!(e.case_number, "YM-2026-case-1");
+    assert_eq!(e.category, Category::SocialAssistance as i32);
+    assert_eq!(e.subject, "subject of case-1");
+    assert_eq!(e.location.as_ref().map(|l| l.town.as_str()), Some("洋梓镇"));
+}
+
+async fn town_unit_owns_matters_of_its_town_before_the_city(db: Db) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    join(
+        &api,
+        "yingzhong-justice",
+        DepartmentLevel::Town,
+        ("郢中街道", ""),
+        &[Category::LabourWages],
+    )
+    .await;
+    join(
+        &api,
+        "longshan-mediation",
+        DepartmentLevel::Village,
+        ("郢中街道", "龙山社区"),
+        &[Category::LabourWages],
+    )
+    .await;
+
+    deliver(
+        &db,
+        &registered("in-village", Category::LabourWages, "郢中街道", "龙山社区"),
+    )
+    .await;
+    register(&db, "in-town", Category::LabourWages, "郢中街道").await;
+    register(&db, "elsewhere", Category::LabourWages, "洋梓镇").await;
+
+    only_assignment(&api, "longshan-mediation", "in-village").await;
+    only_assignment(&api, "yingzhong-justice", "in-town").await;
+    only_assignment(&api, "human-resources", "elsewhere").await;
+}
+
+async fn unowned_category_goes_to_city_center_and_says_so(db: Db) {
+    let api = api(&db);
+    join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
+
+    register(&db, "custody", Category::MarriageFamily, "胡集镇").await;
+
+    let a = only_assignment(&api, "city-center", "custody").await;
+    assert_eq!(a.state, AssignmentState::Pending as i32);
+    assert!(
+        a.reason.contains("no department owns marriage_family"),
+        "{}",
+        a.reason
+    );
+    assert_eq!(
+        keys(&db).await.last().map(String::as_str),
+        Some("case.assigned.city-center")
+    );
+    let e = assigned_events(&db).await.pop().expect("case.assigned");
+    assert_eq!(e.cause, AssignmentCause::NoOwner as i32);
+    assert_eq!(e.department_name, "市信访超市");
+}
+
+async fn accept_then_reply_emits_events_in_order(db: Db) {
+    let api = api(&db);
+    join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
+    register(&db, "allowance", Category::SocialAssistance, "洋梓镇").await;
+    let a = only_assignment(&api, "civil-affairs", "allowance").await;
+
+    let early = api
+        .reply_assignment(Request::new(ReplyAssignmentRequest {
+            assignment_id: a.assignment_id.clone(),
+            reply: "too soon".into(),
+        }))
+        .await
+        .expect_err("no reply before acceptance");
+    assert_eq!(early.code(), Code::FailedPrecondition);
+    assert!(early.message().contains("PENDING"), "{}", early.message());
+
+    let accepted = api
+        .accept_assignment(Request::new(AcceptAssignmentRequest {
+            assignment_id: a.assignment_id.clone(),
+            handler: "staff-17".into(),
+        }))
+        .await
+        .expect("accept")
+        .into_inner();
+    assert_eq!(accepted.state, AssignmentState::Accepted as i32);
+    assert_eq!(
+        ms(&accepted.handle_by) - ms(&accepted.accepted_at),
+        60 * DAY_MILLIS
+    );
+
+    let again = api
+        .accept_assignment(Request::new(AcceptAssignmentRequest {
+            assignment_id: a.assignment_id.clone(),
+            handler: String::new(),
+        }))
+        .await
+        .expect_err("accepted once");
+    assert_eq!(again.code(), Code::FailedPrecondition);
+
+    let empty = api
+        .reply_assignment(Request::new(ReplyAssignmentRequest {
+            assignment_id: a.assignment_id.clone(),
+            reply: " ".into(),
+        }))
+        .await
+        .expect_err("an empty reply is refused");
+    assert_eq!(empty.code(), Code::InvalidArgument);
+
+    let replied = api
+        .reply_assignment(Request::new(ReplyAssignmentRequest {
+            assignment_id: a.assignment_id.clone(),
+            reply: "allowance restored from next month".into(),
+        }))
+        .await
+        .expect("reply")
+        .into_inner();
+    assert_eq!(replied.state, AssignmentState::Replied as i32);
+    assert_eq!(replied.reply, "allowance restored from next month");
+    assert!(replied.replied_at.is_some());
+
+    assert_eq!(
+        keys(&db).await,
+        [
+            "department.joined",
+            "case.assigned.civil-affairs",
+            "case.accepted.civil-affairs",
+            "case.replied.civil-affairs",
+        ]
+    );
+    let all = events(&db).await;
+    assert!(
+        all[1..]
+            .iter()
+            .all(|e| e.case_id == "allowance" && e.producer == "dispatch")
+    );
+    match &all[2].payload {
+        Some(Payload::CaseAccepted(e)) => {
+            assert_eq!(e.assignment_id, a.assignment_id);
+            assert_eq!(e.handle_by, accepted.handle_by);
+        }
+        other => panic!("expected CaseAccepted, got {other:?}"),
+    }
+    match &all[3].payload {
+        Some(Payload::CaseReplied(e)) => {
+            assert_eq!(e.department, "civil-affairs");
+            assert!(e.within_deadline);
+        }
+        other => panic!("expected CaseReplied, got {other:?}"),
+    }
+}
+
+async fn returned_case_is_rerouted_never_back_to_same_department(db: Db) {
+    let api = api(&db);
+    join_city(&api, "commerce-a", &[Category::CivilCommercial]).await;
+    join_city(&api, "commerce-b", &[Category::CivilCommercial]).await;
+    register(&db, "expo", Category::CivilCommercial, "郢中街道").await;
+    let first = only_assignment(&api, "commerce-a", "expo").await;
+
+    let no_reason = api
+        .return_assignment(Request::new(ReturnAssignmentRequest {
+            assignment_id: first.assignment_id.clone(),
+            reason: String::new(),
+        }))
+        .await
+        .expect_err("a return needs a reason");
+    assert_eq!(no_reason.code(), Code::InvalidArgument);
+
+    let answer = api
+        .return_assignment(Request::new(ReturnAssignmentRequest {
+            assignment_id: first.assignment_id.clone(),
+            reason: "a contract matter for commerce-b".into(),
+        }))
+        .await
+        .expect("return")
+        .into_inner();
+    let returned = answer.returned.expect("returned");
+    let second = answer.reassigned.expect("reassigned");
+    assert_eq!(returned.state, AssignmentState::Returned as i32);
+    assert_eq!(returned.return_reason, "a contract matter for commerce-b");
+    assert_eq!(second.department, "commerce-b");
+    assert_eq!(second.state, AssignmentState::Pending as i32);
+
+    // commerce-b returns it too: nobody who returned it gets it back; the city center does.
+    let answer = api
+        .return_assignment(Request::new(ReturnAssignmentRequest {
+            assignment_id: second.assignment_id.clone(),
+            reason: "not ours either".into(),
+        }))
+        .await
+        .expect("second return")
+        .into_inner();
+    let third = answer.reassigned.expect("reassigned");
+    assert_eq!(third.department, "city-center");
+    assert!(
+        third
+            .reason
+            .contains("every owner of civil_commercial returned it"),
+        "{}",
+        third.reason
+    );
+    assert!(
+        assignments(&api, "commerce-a", &[AssignmentState::Pending])
+            .await
+            .is_empty()
+    );
+
+    let keys = keys(&db).await;
+    let tail: Vec<&str> = keys.iter().skip(2).map(String::as_str).collect();
+    assert_eq!(
+        tail,
+        [
+            "case.assigned.commerce-a",
+            "case.returned.commerce-a",
+            "case.assigned.commerce-b",
+            "case.returned.commerce-b",
+            "case.assigned.city-center",
+        ]
+    );
+    let sent = assigned_events(&db).await;
+    assert_eq!(sent[1].cause, AssignmentCause::Returned as i32);
+    assert_eq!(sent[1].previous_department, "commerce-a");
+    assert_eq!(sent[2].cause, AssignmentCause::Returned as i32);
+    assert_eq!(sent[2].previous_department, "commerce-b");
+}
+
+async fn leaving_department_hands_open_cases_to_new_owner(db: Db) {
+    let api = api(&db);
+    join_city(&api, "commerce-a", &[Category::CivilCommercial]).await;
+    join_city(&api, "commerce-b", &[Category::CivilCommercial]).await;
+    register(&db, "pending-case", Category::CivilCommercial, "郢中街道").await;
+    register(&db, "accepted-case", Category::CivilCommercial, "郢中街道").await;
+    register(&db, "replied-case", Category::CivilCommercial, "郢中街道").await;
+    let accepted = only_assignment(&api, "commerce-a", "accepted-case").await;
+    api.accept_assignment(Request::new(AcceptAssignmentRequest {
+        assignment_id: accepted.assignment_id.clone(),
+        handler: String::new(),
+    }))
+    .await
+    .expect("accept");
+    let replied = only_assignment(&api, "commerce-a", "replied-case").await;
+    api.accept_assignment(Request::new(AcceptAssignmentRequest {
+        assignment_id: replied.assignment_id.clone(),
+        handler: String::new(),
+    }))
+    .await
+    .expect("accept");
+    api.reply_assignment(Request::new(ReplyAssignmentRequest {
+        assignment_id: replied.assignment_id.clone(),
+        reply: "settled".into(),
+    }))
+    .await
+    .expect("reply");
+
+    let left = api
+        .leave_department(Request::new(LeaveDepartmentRequest {
+            code: "commerce-a".into(),
+            reason: "merged".into(),
+        }))
+        .await
+        .expect("leave")
+        .into_inner();
+    let department = left.department.expect("department");
+    assert!(!department.active);
+    let mut moved: Vec<(&str, &str, &str)> = left
+        .handovers
+        .iter()
+        .map(|h| {
+            (
+                h.case_id.as_str(),
+                h.from_department.as_str(),
+                h.to_department.as_str(),
+            )
+        })
+        .collect();
+    moved.sort();
+    assert_eq!(
+        moved,
+        [
+            ("accepted-case", "commerce-a", "commerce-b"),
+            ("pending-case", "commerce-a", "commerce-b"),
+        ]
+    );
+
+    let old = assignments(&api, "commerce-a", &[]).await;
+    let states: Vec<(String, i32)> = old.iter().map(|a| (a.case_id.clone(), a.state)).collect();
+    assert!(states.contains(&("pending-case".into(), AssignmentState::HandedOver as i32)));
+    assert!(states.contains(&("accepted-case".into(), AssignmentState::HandedOver as i32)));
+    assert!(states.contains(&("replied-case".into(), AssignmentState::Replied as i32)));
+    for case in ["pending-case", "accepted-case"] {
+        let new = only_assignment(&api, "commerce-b", case).await;
+        assert_eq!(new.state, AssignmentState::Pending as i32);
+        assert!(new.reason.contains("commerce-a left"), "{}", new.reason);
+        assert!(
+            left.handovers
+                .iter()
+                .any(|h| h.assignment_id == new.assignment_id)
+        );
+    }
+
+    let sent = assigned_events(&db).await;
+    let handed: Vec<&CaseAssigned> = sent
+        .iter()
+        .filter(|e| e.cause == AssignmentCause::DepartmentLeft as i32)
+        .collect();
+    assert_eq!(handed.len(), 2);
+    assert!(
+        handed
+            .iter()
+            .all(|e| e.department == "commerce-b" && e.previous_department == "commerce-a")
+    );
+    match events(&db).await.pop().and_then(|e| e.payload) {
+        Some(Payload::DepartmentLeft(e)) => {
+            assert_eq!(e.code, "commerce-a");
+            assert_eq!(e.reason, "merged");
+            assert_eq!(e.handed_over, 2);
+        }
+        other => panic!("expected DepartmentLeft last, got {other:?}"),
+    }
+
+    // New cases of the category go to the new owner too.
+    register(&db, "after-leaving", Category::CivilCommercial, "郢中街道").await;
+    only_assignment(&api, "commerce-b", "after-leaving").await;
+
+    let again = api
+        .leave_department(Request::new(LeaveDepartmentRequest {
+            code: "commerce-a".into(),
+            reason: String::new(),
+        }))
+        .await
+        .expect_err("it left already");
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    let unknown = api
+        .leave_department(Request::new(LeaveDepartmentRequest {
+            code: "nobody".into(),
+            reason: String::new(),
+        }))
+        .await
+        .expect_err("unknown department");
+    assert_eq!(unknown.code(), Code::NotFound);
+}
+
+async fn leaving_department_with_no_successor_hands_cases_to_city_center(db: Db) {
+    let api = api(&db);
+    join_city(&api, "environment", &[Category::Environment]).await;
+    register(&db, "smoke", Category::Environment, "石牌镇").await;
+
+    let left = api
+        .leave_department(Request::new(LeaveDepartmentRequest {
+            code: "environment".into(),
+            reason: "clean-up year over".into(),
+        }))
+        .await
+        .expect("leave")
+        .into_inner();
+    assert_eq!(left.handovers.len(), 1);
+    assert_eq!(left.handovers[0].to_department, "city-center");
+
+    let a = only_assignment(&api, "city-center", "smoke").await;
+    assert_eq!(a.state, AssignmentState::Pending as i32);
+    assert!(a.reason.contains("environment left"), "{}", a.reason);
+    assert!(
+        a.reason.contains("no other department owns environment"),
+        "{}",
+        a.reason
+    );
+    let e = assigned_events(&db).await.pop().expect("case.assigned");
+    assert_eq!(e.department, "city-center");
+    assert_eq!(e.cause, AssignmentCause::DepartmentLeft as i32);
+    assert_eq!(
+        keys(&db)
+            .await
+            .iter()
+            .rev()
+            .take(2)
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["department.left", "case.assigned.city-center"]
+    );
+}
+
+async fn joined_department_receives_new_cases_of_its_category(db: Db) {
+    let api = api(&db);
+    register(&db, "before", Category::MarriageFamily, "胡集镇").await;
+    only_assignment(&api, "city-center", "before").await;
+
+    let joined = join_city(&api, "family-office", &[Category::MarriageFamily]).await;
+    assert!(joined.active);
+    assert_eq!(joined.categories, [Category::MarriageFamily as i32]);
+    match events(&db).await.pop().and_then(|e| e.payload) {
+        Some(Payload::DepartmentJoined(e)) => {
+            assert_eq!(e.department.map(|d| d.code), Some("family-office".into()))
+        }
+        other => panic!("expected DepartmentJoined, got {other:?}"),
+    }
+
+    register(&db, "after", Category::MarriageFamily, "胡集镇").await;
+    let a = only_assignment(&api, "family-office", "after").await;
+    assert_eq!(a.state, AssignmentState::Pending as i32);
+    // The earlier case stays where it was: joining takes new work, it does not grab old work.
+    only_assignment(&api, "city-center", "before").await;
+}
+
+async fn duplicate_registration_creates_one_assignment(db: Db) {
+    let api = api(&db);
+    join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
+    let first = registered("twice", Category::SocialAssistance, "洋梓镇", "");
+    let second = registered("twice", Category::SocialAssistance, "洋梓镇", "");
+    assert_ne!(first.id, second.id);
+    deliver(&db, &first).await;
+    deliver(&db, &second).await;
+
+    only_assignment(&api, "civil-affairs", "twice").await;
+    let assigned: Vec<String> = keys(&db)
+        .await
+        .into_iter()
+        .filter(|k| k.starts_with("case.assigned."))
+        .collect();
+    assert_eq!(assigned, ["case.assigned.civil-affairs"]);
+}
+
+async fn rejoining_a_left_department_reactivates_it(db: Db) {
+    let api = api(&db);
+    join_city(&api, "health", &[Category::HealthMedical]).await;
+    let twice = api
+        .join_department(Request::new(JoinDepartmentRequest {
+            code: "health".into(),
+            name: "卫健局".into(),
+            level: DepartmentLevel::City as i32,
+            area: None,
+            categories: vec![],
+        }))
+        .await
+        .expect_err("already a member");
+    assert_eq!(twice.code(), Code::AlreadyExists);
+
+    api.leave_department(Request::new(LeaveDepartmentRequest {
+        code: "health".into(),
+        reason: "reorganised".into(),
+    }))
+    .await
+    .expect("leave");
+    let back = join_city(
+        &api,
+        "health",
+        &[Category::HealthMedical, Category::FoodDrug],
+    )
+    .await;
+    assert!(back.active);
+    assert_eq!(
+        back.categories,
+        [Category::HealthMedical as i32, Category::FoodDrug as i32]
+    );
+
+    let listed = api
+        .list_departments(Request::new(ListDepartmentsRequest {
+            include_inactive: false,
+        }))
+        .await
+        .expect("list")
+        .into_inner();
+    let health = listed
+        .departments
+        .iter()
+        .find(|d| d.code == "health")
+        .expect("listed as active again");
+    assert_eq!(health.categories, back.categories);
+
+    register(&db, "clinic", Category::FoodDrug, "郢中街道").await;
+    only_assignment(&api, "health", "clinic").await;
+    assert_eq!(
+        keys(&db)
+            .await
+            .iter()
+            .filter(|k| *k == "department.joined")
+            .count(),
+        2
+    );
+}
+
+async fn city_center_cannot_leave_or_return(db: Db) {
+    let api = api(&db);
+    let leave = api
+        .leave_department(Request::new(LeaveDepartmentRequest {
+            code: "city-center".into(),
+            reason: "tired".into(),
+        }))
+        .await
+        .expect_err("the terminus stays");
+    assert_eq!(leave.code(), Code::FailedPrecondition);
+
+    register(&db, "orphan", Category::Other, "胡集镇").await;
+    let a = only_assignment(&api, "city-center", "orphan").await;
+    let returned = api
+        .return_assignment(Request::new(ReturnAssignmentRequest {
+            assignment_id: a.assignment_id.clone(),
+            reason: "not ours".into(),
+        }))
+        .await
+        .expect_err("the terminus owns it to the end");
+    assert_eq!(returned.code(), Code::FailedPrecondition);
+
+    let still = only_assignment(&api, "city-center", "orphan").await;
+    assert_eq!(still.state, AssignmentState::Pending as i32);
+    let listed = api
+        .list_departments(Request::new(ListDepartmentsRequest {
+            include_inactive: false,
+        }))
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(
+        listed
+            .departments
+            .iter()
+            .any(|d| d.code == "city-center" && d.active)
+    );
+    assert!(
+        !keys(&db)
+            .await
+            .iter()
+            .any(|k| k.starts_with("case.returned") || k == "department.left")
+    );
+}
+
+async fn unknown_or_malformed_assignment_ids_are_refused(db: Db) {
+    let api = api(&db);
+    let unknown = api
+        .accept_assignment(Request::new(AcceptAssignmentRequest {
+            assignment_id: uuid::Uuid::now_v7().to_string(),
+            handler: String::new(),
+        }))
+        .await
+        .expect_err("unknown");
+    assert_eq!(unknown.code(), Code::NotFound);
+    let malformed = api
+        .reply_assignment(Request::new(ReplyAssignmentRequest {
+            assignment_id: "not-an-id".into(),
+            reply: "done".into(),
+        }))
+        .await
+        .expect_err("malformed");
+    assert_eq!(malformed.code(), Code::InvalidArgument);
+    let malformed = api
+        .return_assignment(Request::new(ReturnAssignmentRequest {
+            assignment_id: "42".into(),
+            reason: "wrong".into(),
+        }))
+        .await
+        .expect_err("malformed");
+    assert_eq!(malformed.code(), Code::InvalidArgument);
+}
+
+async fn invalid_department_is_refused_naming_every_field(db: Db) {
+    use tonic_types::StatusExt;
+    let api = api(&db);
+    let status = api
+        .join_department(Request::new(JoinDepartmentRequest {
+            code: "Bad Code".into(),
+            name: String::new(),
+            level: DepartmentLevel::Town as i32,
+            area: None,
+            categories: vec![Category::Land as i32, Category::Land as i32],
+        }))
+        .await
+        .expect_err("invalid");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let fields: Vec<String> = status
+        .get_details_bad_request()
+        .expect("field violations")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(fields, ["code", "name", "area.town", "categories[1]"]);
+    assert!(keys(&db).await.is_empty(), "nothing was written");
+}
+
+async fn assignments_are_listed_oldest_first_page_by_page(db: Db) {
+    let api = api(&db);
+    join_city(&api, "tax", &[Category::Taxation]).await;
+    let cases: Vec<String> = (0..5).map(|i| format!("tax-{i}")).collect();
+    for case in &cases {
+        register(&db, case, Category::Taxation, "洋梓镇").await;
+    }
+    let first = only_assignment(&api, "tax", "tax-0").await;
+    api.accept_assignment(Request::new(AcceptAssignmentRequest {
+        assignment_id: first.assignment_id,
+        handler: String::new(),
+    }))
+    .await
+    .expect("accept");
+
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = api
+            .list_assignments(Request::new(ListAssignmentsRequest {
+                department: "tax".into(),
+                states: vec![],
+                page: Some(PageRequest {
+                    page_size: 2,
+                    page_token: token.clone(),
+                }),
+            }))
+            .await
+            .expect("page")
+            .into_inner();
+        assert!(page.assignments.len() <= 2);
+        seen.extend(page.assignments.into_iter().map(|a| a.case_id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, cases, "every assignment once, oldest first");
+
+    let pending = assignments(&api, "tax", &[AssignmentState::Pending]).await;
+    assert_eq!(pending.len(), 4);
+    let accepted = assignments(&api, "tax", &[AssignmentState::Accepted]).await;
+    assert_eq!(
+        accepted
+            .iter()
+            .map(|a| a.case_id.as_str())
+            .collect::<Vec<_>>(),
+        ["tax-0"]
+    );
+
+    let bad_token = api
+        .list_assignments(Request::new(ListAssignmentsRequest {
+            department: "tax".into(),
+            states: vec![],
+            page: Some(PageRequest {
+                page_size: 2,
+                page_token: "yesterday".into(),
+            }),
+        }))
+        .await
+        .expect_err("bad token");
+    assert_eq!(bad_token.code(), Code::InvalidArgument);
+    let unknown = api
+        .list_assignments(Request::new(ListAssignmentsRequest {
+            department: "nobody".into(),
+            states: vec![],
+            page: None,
+        }))
+        .await
+        .expect_err("unknown department");
+    assert_eq!(unknown.code(), Code::NotFound);
+    let missing = api
+        .list_assignments(Request::new(ListAssignmentsRequest::default()))
+        .await
+        .expect_err("department required");
+    assert_eq!(missing.code(), Code::InvalidArgument);
+}
+
+async fn departments_are_listed_with_open_assignment_counts(db: Db) {
+    let api = api(&db);
+    join_city(&api, "court", &[Category::Litigation]).await;
+    join_city(&api, "justice", &[Category::LegalAid]).await;
+    register(&db, "grain-1", Category::Litigation, "石牌镇").await;
+    register(&db, "grain-2", Category::Litigation, "石牌镇").await;
+    api.leave_department(Request::new(LeaveDepartmentRequest {
+        code: "justice".into(),
+        reason: String::new(),
+    }))
+    .await
+    .expect("leave");
+
+    let active = api
+        .list_departments(Request::new(ListDepartmentsRequest {
+            include_inactive: false,
+        }))
+        .await
+        .expect("list")
+        .into_inner()
+        .departments;
+    let codes: Vec<&str> = active.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["city-center", "court"]);
+    assert_eq!(active[1].open_assignments, 2);
+    assert_eq!(active[0].open_assignments, 0);
+
+    let all = api
+        .list_departments(Request::new(ListDepartmentsRequest {
+            include_inactive: true,
+        }))
+        .await
+        .expect("list")
+        .into_inner()
+        .departments;
+    assert!(all.iter().any(|d| d.code == "justice" && !d.active));
+}
+
+async fn seeding_joins_only_departments_not_registered(db: Db) {
+    let seed = yimen_dispatch::parse_seed(include_str!("../../../deploy/departments.toml"))
+        .expect("the deployed seed parses");
+    let bus = bus();
+    let joined = yimen_dispatch::seed_departments(&db, &bus, &config(), &seed)
+        .await
+        .expect("seed");
+    assert_eq!(joined, seed.len());
+    assert_eq!(
+        yimen_dispatch::seed_departments(&db, &bus, &config(), &seed)
+            .await
+            .expect("seed again"),
+        0
+    );
+
+    let api = api(&db);
+    api.leave_department(Request::new(LeaveDepartmentRequest {
+        code: "environment".into(),
+        reason: String::new(),
+    }))
+    .await
+    .expect("leave");
+    assert_eq!(
+        yimen_dispatch::seed_departments(&db, &bus, &config(), &seed)
+            .await
+            .expect("seed after a leave"),
+        0,
+        "a department that left is not brought back by a restart"
+    );
+
+    register(&db, "wages", Category::LabourWages, "郢中街道").await;
+    only_assignment(&api, "yingzhong-justice", "wages").await;
+    register(&db, "allowance", Category::SocialAssistance, "洋梓镇").await;
+    only_assignment(&api, "civil-affairs", "allowance").await;
+}

@@ -1,1 +1,91 @@
-//! intake
+//! Intake, the one door (群众信访接待服务中心): registers every matter that reaches the center
+//! and answers the petitioner-facing view of a case — its status and full timeline — kept
+//! current from dispatch's events.
+//!
+//! Layout: `domain` (pure rules), `store` (SQL), `api` (gRPC), `consumers` (events).
+
+pub mod api;
+pub mod consumers;
+pub mod domain;
+pub mod store;
+
+use std::sync::Arc;
+
+use sqlx::migrate::Migrator;
+use yimen_platform::bus::QueueSpec;
+use yimen_platform::consumer::EventHandler;
+use yimen_platform::db::{Db, Migrations};
+use yimen_proto::v1::intake_service_server::IntakeServiceServer;
+
+pub const SERVICE: &str = "intake";
+
+static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+
+pub const MIGRATIONS: Migrations = Migrations {
+    postgres: &POSTGRES,
+    sqlite: &SQLITE,
+};
+
+/// The development default of [`IntakeConfig::petitioner_key`]; a deployment must change it.
+pub const DEV_PETITIONER_KEY: &str = "yimen-dev-petitioner-key";
+
+#[derive(Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntakeConfig {
+    /// Where the gRPC server listens.
+    pub listen: String,
+    /// The HMAC key of the petitioner fingerprints carried in `case.registered` (keyed hashes
+    /// of identity numbers, for matching repeat petitioners). MUST be changed in a deployment
+    /// and kept secret (set `YIMEN__INTAKE__PETITIONER_KEY`); changing it later breaks the
+    /// matching of earlier cases.
+    pub petitioner_key: String,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:50051".into(),
+            petitioner_key: DEV_PETITIONER_KEY.into(),
+        }
+    }
+}
+
+// By hand, so the key never reaches a log line.
+impl std::fmt::Debug for IntakeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntakeConfig")
+            .field("listen", &self.listen)
+            .field("petitioner_key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The routing keys of dispatch's events that move a case (`<dept>` is the last word).
+pub const CONSUMED: [&str; 4] = [
+    "case.assigned.*",
+    "case.accepted.*",
+    "case.returned.*",
+    "case.replied.*",
+];
+
+/// Intake's queue: dispatch's events, which keep each case's status and timeline current.
+pub fn queue() -> QueueSpec {
+    QueueSpec::new("yimen.intake", &CONSUMED)
+}
+
+/// The IntakeService routes.
+pub fn routes(db: Db, config: &IntakeConfig) -> tonic::service::Routes {
+    if config.petitioner_key == DEV_PETITIONER_KEY || config.petitioner_key.is_empty() {
+        tracing::warn!(
+            "intake.petitioner_key is the development default; set YIMEN__INTAKE__PETITIONER_KEY in any real deployment"
+        );
+    }
+    tonic::service::Routes::new(IntakeServiceServer::new(api::IntakeApi::new(db, config)))
+}
+
+/// The handler of intake's queue. It works in the consumer loop's transaction, so it needs no
+/// store of its own.
+pub fn handler(_db: Db) -> Arc<dyn EventHandler> {
+    Arc::new(consumers::IntakeHandler)
+}

@@ -1,0 +1,53 @@
+//! Intake's reaction to events: dispatch's assignments, acceptances, returns and replies keep
+//! each case's status and timeline current, inside the consumer loop's transaction (so the
+//! inbox claim and the change commit together).
+
+use async_trait::async_trait;
+use yimen_platform::consumer::EventHandler;
+use yimen_platform::db::{Tx, now_millis};
+use yimen_platform::time::millis;
+use yimen_proto::v1::Event;
+
+use crate::domain::progress;
+use crate::store;
+
+pub struct IntakeHandler;
+
+#[async_trait]
+impl EventHandler for IntakeHandler {
+    async fn handle(&self, tx: &mut Tx, event: &Event) -> anyhow::Result<()> {
+        let Some(progress) = progress::of(event) else {
+            tracing::debug!(event_type = %event.r#type, "event does not move a case; ignored");
+            return Ok(());
+        };
+        let at = event.occurred_at.as_ref().map_or_else(now_millis, millis);
+        // Unknown: the case may not be committed yet, or the event is misaddressed. An error
+        // gives it back to the broker, which retries and finally dead-letters it.
+        let Some(status_at) = store::status_at(tx, &event.case_id).await? else {
+            anyhow::bail!(
+                "event {} is about case `{}`, which intake does not know",
+                event.id,
+                event.case_id
+            );
+        };
+        if let Some(holding) = &progress.holding
+            && progress::supersedes(at, status_at)
+            && !store::set_status(tx, &event.case_id, holding, at, status_at).await?
+        {
+            anyhow::bail!(
+                "case {} moved while event {} was applied; retrying",
+                event.case_id,
+                event.id
+            );
+        }
+        store::add_timeline(tx, &event.case_id, &event.id, at, &progress.line).await?;
+        tracing::info!(
+            case_id = %event.case_id,
+            event_id = %event.id,
+            kind = %progress.line.kind,
+            department = %progress.line.department,
+            "case timeline updated"
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,101 @@
+//! How a case is named: its UUID (the id every service shares) and its readable number
+//! `YM-<year>-<seq>` (e.g. `YM-2026-000123`), counted from 1 each year, which a petitioner can
+//! read out over the phone.
+
+use yimen_platform::error::FieldViolation;
+
+/// The readable case number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseNumber(String);
+
+impl CaseNumber {
+    /// The `seq`-th case of `year` (counted from 1), zero-padded to six digits; a seventh digit
+    /// simply follows in a year of more than 999,999 cases.
+    pub fn new(year: i32, seq: i64) -> Self {
+        Self(format!("YM-{year}-{seq:06}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// How a caller names a case: by id or by number. Either way it is the key the store looks up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseRef {
+    /// The UUID, in its canonical lowercase hyphenated form.
+    Id(String),
+    /// Anything else is taken as a case number, uppercased (`ym-2026-000001` is fine).
+    Number(String),
+}
+
+/// Longer than any id or number; refuses pasted junk before it reaches the store.
+const CASE_REF_MAX: usize = 100;
+
+impl CaseRef {
+    pub fn parse(raw: &str) -> Result<Self, FieldViolation> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(FieldViolation::new(
+                "case_ref",
+                "name the case by its id or its number",
+            ));
+        }
+        if raw.chars().count() > CASE_REF_MAX {
+            return Err(FieldViolation::new(
+                "case_ref",
+                format!("at most {CASE_REF_MAX} characters"),
+            ));
+        }
+        Ok(match uuid::Uuid::parse_str(raw) {
+            Ok(id) => Self::Id(id.to_string()),
+            Err(_) => Self::Number(raw.to_uppercase()),
+        })
+    }
+
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Id(k) | Self::Number(k) => k,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_number_is_year_and_six_digit_sequence() {
+        assert_eq!(CaseNumber::new(2026, 123).as_str(), "YM-2026-000123");
+        assert_eq!(CaseNumber::new(2026, 1).as_str(), "YM-2026-000001");
+    }
+
+    #[test]
+    fn case_number_grows_a_digit_past_a_million() {
+        assert_eq!(CaseNumber::new(2027, 1_234_567).as_str(), "YM-2027-1234567");
+    }
+
+    #[test]
+    fn case_ref_recognises_a_uuid_in_any_case() {
+        let id = uuid::Uuid::now_v7();
+        let upper = id.to_string().to_uppercase();
+        assert_eq!(CaseRef::parse(&upper), Ok(CaseRef::Id(id.to_string())));
+    }
+
+    #[test]
+    fn case_ref_takes_anything_else_as_a_case_number() {
+        assert_eq!(
+            CaseRef::parse(" ym-2026-000001 "),
+            Ok(CaseRef::Number("YM-2026-000001".into()))
+        );
+    }
+
+    #[test]
+    fn empty_case_ref_is_rejected() {
+        assert_eq!(CaseRef::parse("  ").unwrap_err().field, "case_ref");
+    }
+}

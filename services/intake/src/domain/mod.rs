@@ -1,0 +1,16 @@
+//! The pure rules of the one door: what a valid submission is, how a case is numbered and
+//! named, how dispatch's events move a case, and how cases are listed. No I/O here; the store,
+//! the API and the consumer call in.
+
+pub mod calendar;
+pub mod case_number;
+pub mod identity;
+pub mod listing;
+pub mod progress;
+pub mod submission;
+
+pub use case_number::{CaseNumber, CaseRef};
+pub use identity::{PetitionerKeyer, Phone, ResidentId};
+pub use listing::{CaseFilter, PageToken};
+pub use progress::{Holding, Progress, TimelineLine};
+pub use submission::{NewCase, Petitioner};

@@ -1,0 +1,314 @@
+//! Intake's store: cases, their petitioners and timelines, and the case-number counters, in
+//! portable SQL over PostgreSQL and SQLite. Every function works on the caller's connection or
+//! transaction, so a registration and its outbox event commit together.
+
+use sqlx::{AnyConnection, Row, any::AnyRow};
+use yimen_platform::error::Error;
+use yimen_platform::time::{millis, timestamp};
+use yimen_proto::v1 as pb;
+
+use crate::domain::progress::{Holding, TimelineLine};
+use crate::domain::submission::is_collective;
+use crate::domain::{CaseFilter, CaseRef, NewCase, PageToken, Petitioner};
+
+fn corrupt(what: impl std::fmt::Display) -> Error {
+    Error::Internal(anyhow::anyhow!("intake store holds {what}"))
+}
+
+/// Takes the next number of `year`'s case sequence (1, 2, ...). In a transaction the counter
+/// row stays locked until commit, so numbers are never shared and a rollback gives one back.
+pub async fn next_case_seq(conn: &mut AnyConnection, year: i32) -> Result<i64, Error> {
+    let name = format!("case_number:{year}");
+    sqlx::query("INSERT INTO counters (name, value) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING")
+        .bind(&name)
+        .execute(&mut *conn)
+        .await?;
+    let seq =
+        sqlx::query_scalar("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value")
+            .bind(&name)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(seq)
+}
+
+/// The id and number of the case registered under `request_id`, if any.
+pub async fn case_by_request_id(
+    conn: &mut AnyConnection,
+    request_id: &str,
+) -> Result<Option<(String, String)>, Error> {
+    let row = sqlx::query("SELECT case_id, case_number FROM cases WHERE request_id = $1")
+        .bind(request_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| Ok((r.try_get("case_id")?, r.try_get("case_number")?)))
+        .transpose()
+}
+
+/// Writes a new case in status REGISTERED. `false` when its request id is already taken (a
+/// concurrent retry won): the caller rolls back and answers that case instead.
+pub async fn insert_case(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    case_number: &str,
+    case: &NewCase,
+    registered_at: i64,
+) -> Result<bool, Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO cases (case_id, case_number, request_id, status, status_at, channel, \
+         category, headcount, subject, description, town, village, amount_claimed_fen, \
+         registered_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $5) \
+         ON CONFLICT (request_id) DO NOTHING",
+    )
+    .bind(case_id)
+    .bind(case_number)
+    .bind(case.request_id.clone())
+    .bind(pb::CaseStatus::Registered as i32 as i64)
+    .bind(registered_at)
+    .bind(case.channel as i32 as i64)
+    .bind(case.category as i32 as i64)
+    .bind(i64::from(case.headcount))
+    .bind(&case.subject)
+    .bind(&case.description)
+    .bind(&case.town)
+    .bind(&case.village)
+    .bind(case.amount_claimed_fen)
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(false);
+    }
+    for (ordinal, p) in case.petitioners.iter().enumerate() {
+        insert_petitioner(conn, case_id, ordinal as i64, p).await?;
+    }
+    Ok(true)
+}
+
+async fn insert_petitioner(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    ordinal: i64,
+    p: &Petitioner,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO petitioners (case_id, ordinal, name, id_number, phone) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(case_id)
+    .bind(ordinal)
+    .bind(&p.name)
+    .bind(p.id_number.as_ref().map_or("", |id| id.as_str()))
+    .bind(p.phone.as_ref().map_or("", |phone| phone.as_str()))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Adds the timeline line of event `event_id`; `false` when that event already has its line.
+pub async fn add_timeline(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    event_id: &str,
+    occurred_at: i64,
+    line: &TimelineLine,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "INSERT INTO timeline (case_id, event_id, occurred_at, kind, summary, department) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(case_id)
+    .bind(event_id)
+    .bind(occurred_at)
+    .bind(&line.kind)
+    .bind(&line.summary)
+    .bind(&line.department)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// When the current status of a case was set; `None` when there is no such case.
+pub async fn status_at(conn: &mut AnyConnection, case_id: &str) -> Result<Option<i64>, Error> {
+    Ok(
+        sqlx::query_scalar("SELECT status_at FROM cases WHERE case_id = $1")
+            .bind(case_id)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+/// Moves a case to `holding` as of `at`, provided its status is still the one set at
+/// `expected_status_at` (read earlier in the same transaction); `false` when a concurrent
+/// event moved it first, and the caller retries.
+pub async fn set_status(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    holding: &Holding,
+    at: i64,
+    expected_status_at: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE cases SET status = $2, department = $3, status_at = $4 \
+         WHERE case_id = $1 AND status_at = $5",
+    )
+    .bind(case_id)
+    .bind(holding.status as i32 as i64)
+    .bind(&holding.department)
+    .bind(at)
+    .bind(expected_status_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The full case named by `case_ref`: personal data, status and timeline.
+pub async fn find_case(
+    conn: &mut AnyConnection,
+    case_ref: &CaseRef,
+) -> Result<Option<pb::Case>, Error> {
+    let row = sqlx::query(
+        "SELECT case_id, case_number, status, department, channel, category, headcount, \
+         subject, description, town, village, amount_claimed_fen, registered_at \
+         FROM cases WHERE case_id = $1 OR case_number = $1",
+    )
+    .bind(case_ref.key())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let summary = summary_from_row(&row)?;
+    let amount: Option<i64> = row.try_get("amount_claimed_fen")?;
+    let petitioners = petitioners(conn, &summary.case_id).await?;
+    let timeline = timeline(conn, &summary.case_id).await?;
+    Ok(Some(pb::Case {
+        channel: int(&row, "channel")?,
+        petitioners,
+        description: row.try_get("description")?,
+        amount_claimed: amount.map(|fen| pb::Money { fen }),
+        collective: is_collective(summary.headcount),
+        timeline,
+        case_id: summary.case_id,
+        case_number: summary.case_number,
+        status: summary.status,
+        headcount: summary.headcount,
+        subject: summary.subject,
+        category: summary.category,
+        location: summary.location,
+        registered_at: summary.registered_at,
+        department: summary.department,
+    }))
+}
+
+async fn petitioners(conn: &mut AnyConnection, case_id: &str) -> Result<Vec<pb::Person>, Error> {
+    let rows = sqlx::query(
+        "SELECT name, id_number, phone FROM petitioners WHERE case_id = $1 ORDER BY ordinal",
+    )
+    .bind(case_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(pb::Person {
+                name: r.try_get("name")?,
+                id_number: r.try_get("id_number")?,
+                phone: r.try_get("phone")?,
+            })
+        })
+        .collect()
+}
+
+/// The timeline in the order things happened; events of the same instant in arrival order.
+async fn timeline(
+    conn: &mut AnyConnection,
+    case_id: &str,
+) -> Result<Vec<pb::TimelineEntry>, Error> {
+    let rows = sqlx::query(
+        "SELECT event_id, occurred_at, kind, summary, department FROM timeline \
+         WHERE case_id = $1 ORDER BY occurred_at, seq",
+    )
+    .bind(case_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(pb::TimelineEntry {
+                at: Some(timestamp(r.try_get("occurred_at")?)),
+                kind: r.try_get("kind")?,
+                summary: r.try_get("summary")?,
+                department: r.try_get("department")?,
+                event_id: r.try_get("event_id")?,
+            })
+        })
+        .collect()
+}
+
+/// One page of cases matching `filter`, newest first, and the token of the next page when
+/// there is one.
+pub async fn list_cases(
+    conn: &mut AnyConnection,
+    filter: &CaseFilter,
+) -> Result<(Vec<pb::CaseSummary>, Option<PageToken>), Error> {
+    let (after_at, after_id) = filter
+        .after
+        .as_ref()
+        .map_or((0, ""), |t| (t.registered_at, t.case_id.as_str()));
+    let rows = sqlx::query(
+        "SELECT case_id, case_number, status, department, category, headcount, subject, \
+         town, village, registered_at FROM cases \
+         WHERE ($1 = 0 OR status = $1) AND ($2 = 0 OR category = $2) AND ($3 = '' OR town = $3) \
+         AND registered_at >= $4 AND registered_at < $5 \
+         AND ($6 = 0 OR registered_at < $7 OR (registered_at = $7 AND case_id < $8)) \
+         ORDER BY registered_at DESC, case_id DESC LIMIT $9",
+    )
+    .bind(i64::from(filter.status))
+    .bind(i64::from(filter.category))
+    .bind(&filter.town)
+    .bind(filter.registered_from)
+    .bind(filter.registered_to)
+    .bind(i64::from(filter.after.is_some()))
+    .bind(after_at)
+    .bind(after_id)
+    // One more than asked tells whether another page follows.
+    .bind(i64::from(filter.page_size) + 1)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut cases = rows
+        .iter()
+        .map(summary_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = if cases.len() > filter.page_size as usize {
+        cases.truncate(filter.page_size as usize);
+        cases.last().map(|last| PageToken {
+            registered_at: last.registered_at.as_ref().map_or(0, millis),
+            case_id: last.case_id.clone(),
+        })
+    } else {
+        None
+    };
+    Ok((cases, next))
+}
+
+/// What anyone may see of a case: no personal data.
+fn summary_from_row(row: &AnyRow) -> Result<pb::CaseSummary, Error> {
+    let headcount: i64 = row.try_get("headcount")?;
+    Ok(pb::CaseSummary {
+        case_id: row.try_get("case_id")?,
+        case_number: row.try_get("case_number")?,
+        status: int(row, "status")?,
+        category: int(row, "category")?,
+        location: Some(pb::Location {
+            town: row.try_get("town")?,
+            village: row.try_get("village")?,
+        }),
+        subject: row.try_get("subject")?,
+        department: row.try_get("department")?,
+        registered_at: Some(timestamp(row.try_get("registered_at")?)),
+        headcount: u32::try_from(headcount)
+            .map_err(|_| corrupt(format!("headcount {headcount}")))?,
+    })
+}
+
+/// A stored protobuf enum value.
+fn int(row: &AnyRow, column: &str) -> Result<i32, Error> {
+    let value: i64 = row.try_get(column)?;
+    i32::try_from(value).map_err(|_| corrupt(format!("{column} {value}")))
+}

@@ -1,0 +1,634 @@
+//! Intake's contract over both stores (PostgreSQL and SQLite): registration, numbering,
+//! idempotency, reading and listing cases, and the consumer keeping status and timeline
+//! current — driven the way the gRPC server and the consumer loop drive them.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use sqlx::Row;
+use support::*;
+use yimen_intake::domain::calendar;
+use yimen_intake::store;
+use yimen_platform::bus::{Acker, BusError, Delivery, Message};
+use yimen_platform::consumer::{self, Outcome};
+use yimen_platform::db::{Db, now_millis};
+use yimen_platform::time::{millis, timestamp};
+use yimen_platform::{events, outbox};
+use yimen_proto::v1::event::Payload;
+use yimen_proto::v1::*;
+
+yimen_platform::store_contract!(
+    yimen_intake::SERVICE,
+    yimen_intake::MIGRATIONS,
+    [
+        registering_writes_case_timeline_and_event_in_one_transaction,
+        registered_event_carries_keyed_fingerprints_and_no_personal_data,
+        case_numbers_are_sequential_per_year,
+        resubmission_with_same_request_id_returns_the_same_case,
+        get_case_by_number_and_by_id,
+        list_filters_by_status_category_town_and_date,
+        list_paginates_without_gaps_or_repeats,
+        dispatch_events_update_status_and_timeline,
+        older_event_does_not_roll_status_back,
+        duplicate_event_is_absorbed_by_the_inbox,
+        event_for_unknown_case_is_refused_and_left_for_retry,
+        events_that_do_not_move_a_case_are_ignored,
+    ]
+);
+
+// --- helpers -------------------------------------------------------------------------------
+
+/// The events waiting in the outbox, oldest first.
+async fn outbox_events(db: &Db) -> Vec<Event> {
+    let rows = sqlx::query("SELECT payload FROM outbox ORDER BY seq")
+        .fetch_all(db.pool())
+        .await
+        .expect("read outbox");
+    rows.iter()
+        .map(|r| {
+            events::decode(&r.try_get::<Vec<u8>, _>("payload").expect("payload")).expect("event")
+        })
+        .collect()
+}
+
+fn registered_at(case: &Case) -> i64 {
+    millis(case.registered_at.as_ref().expect("registered_at"))
+}
+
+/// Moves a case's registration instant, so listing tests control time.
+async fn register_at(db: &Db, case_id: &str, at: i64) {
+    sqlx::query("UPDATE cases SET registered_at = $1, status_at = $1 WHERE case_id = $2")
+        .bind(at)
+        .bind(case_id)
+        .execute(db.pool())
+        .await
+        .expect("move registration");
+}
+
+async fn list_ids(db: &Db, request: ListCasesRequest) -> Vec<String> {
+    api(db)
+        .list(&request)
+        .await
+        .expect("list")
+        .cases
+        .into_iter()
+        .map(|c| c.case_id)
+        .collect()
+}
+
+fn kinds(case: &Case) -> Vec<&str> {
+    case.timeline.iter().map(|t| t.kind.as_str()).collect()
+}
+
+struct NoAck;
+
+#[async_trait]
+impl Acker for NoAck {
+    async fn ack(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+    async fn nack(&self, _requeue: bool) -> Result<(), BusError> {
+        Ok(())
+    }
+}
+
+/// Delivers `event` through the platform's consumer path (decode, inbox claim, handler,
+/// commit), as the consumer loop does for every delivery.
+async fn deliver(db: &Db, event: &Event) -> Outcome {
+    let message = Message {
+        id: event.id.clone(),
+        routing_key: event.r#type.clone(),
+        body: events::encode(event),
+        headers: Default::default(),
+    };
+    let handler = yimen_intake::handler(db.clone());
+    consumer::process(
+        db,
+        handler.as_ref(),
+        "yimen.intake",
+        Delivery::new(message, false, Box::new(NoAck)),
+    )
+    .await
+}
+
+// --- registration --------------------------------------------------------------------------
+
+async fn registering_writes_case_timeline_and_event_in_one_transaction(db: Db) {
+    let submitted = submit(
+        &db,
+        submission(Category::SocialAssistance, "洋梓镇", "allowance stopped"),
+    )
+    .await;
+
+    assert_eq!(
+        outbox::unsent_routing_keys(&db).await.expect("outbox"),
+        ["case.registered"]
+    );
+    let events = outbox_events(&db).await;
+    let event = &events[0];
+    assert_eq!(
+        (event.producer.as_str(), event.case_id.as_str()),
+        ("intake", submitted.case_id.as_str())
+    );
+
+    let case = get(&db, &submitted.case_id).await;
+    assert_eq!(case.status, CaseStatus::Registered as i32);
+    assert_eq!(kinds(&case), ["case.registered"]);
+    let first = &case.timeline[0];
+    assert_eq!(first.event_id, event.id, "the timeline line is the event's");
+    assert_eq!(
+        first.at, event.occurred_at,
+        "registered at the instant announced"
+    );
+    assert_eq!(case.registered_at, event.occurred_at);
+    assert!(
+        first.summary.contains(&case.case_number),
+        "{}",
+        first.summary
+    );
+}
+
+async fn registered_event_carries_keyed_fingerprints_and_no_personal_data(db: Db) {
+    let mut request = submission(
+        Category::CivilCommercial,
+        "郢中街道",
+        "expo cancelled, deposits kept",
+    );
+    request.headcount = 19;
+    request.amount_claimed = Some(Money { fen: 30_000_000 });
+    request.petitioners.push(Person {
+        name: "李某".into(),
+        id_number: String::new(),
+        phone: "0724-4221234".into(),
+    });
+    let submitted = submit(&db, request).await;
+
+    let event = outbox_events(&db).await.remove(0);
+    let Some(Payload::CaseRegistered(registered)) = &event.payload else {
+        panic!("not a case.registered payload");
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(KEY.as_bytes()).expect("key");
+    mac.update(ID_NUMBER.as_bytes());
+    let expected = hex::encode(mac.finalize().into_bytes());
+    assert_eq!(
+        registered.petitioner_keys,
+        [expected],
+        "one key: only one petitioner gave a number"
+    );
+    assert_eq!(registered.case_number, submitted.case_number);
+    assert_eq!(registered.headcount, 19);
+    assert_eq!(registered.category, Category::CivilCommercial as i32);
+    assert_eq!(registered.amount_claimed, Some(Money { fen: 30_000_000 }));
+    assert_eq!(
+        registered.location.as_ref().map(|l| l.town.as_str()),
+        Some("郢中街道")
+    );
+
+    let body = String::from_utf8_lossy(&events::encode(&event)).to_string();
+    for personal in ["王某", "李某", ID_NUMBER, "13800000000", "0724-4221234"] {
+        assert!(!body.contains(personal), "the event carries {personal}");
+    }
+}
+
+async fn case_numbers_are_sequential_per_year(db: Db) {
+    let year = calendar::year(now_millis());
+    let mut numbers = Vec::new();
+    for subject in ["one", "two", "three"] {
+        numbers.push(
+            submit(&db, submission(Category::Land, "柴湖镇", subject))
+                .await
+                .case_number,
+        );
+    }
+    let expected: Vec<String> = (1..=3).map(|n| format!("YM-{year}-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+
+    // Each year counts from one; a year's count goes on where it stopped.
+    let mut tx = db.begin().await.expect("begin");
+    assert_eq!(store::next_case_seq(&mut tx, 2030).await.expect("seq"), 1);
+    assert_eq!(store::next_case_seq(&mut tx, 2031).await.expect("seq"), 1);
+    assert_eq!(store::next_case_seq(&mut tx, 2030).await.expect("seq"), 2);
+    assert_eq!(store::next_case_seq(&mut tx, year).await.expect("seq"), 4);
+    db.commit(tx).await.expect("commit");
+}
+
+async fn resubmission_with_same_request_id_returns_the_same_case(db: Db) {
+    let mut request = submission(Category::Transport, "石牌镇", "bus route cut");
+    request.request_id = "desk-3-20260105-0007".into();
+    let first = submit(&db, request.clone()).await;
+    let again = submit(&db, request.clone()).await;
+    assert_eq!(again, first);
+    assert_eq!(
+        outbox::unsent_routing_keys(&db)
+            .await
+            .expect("outbox")
+            .len(),
+        1
+    );
+
+    request.request_id = "desk-3-20260105-0008".into();
+    let other = submit(&db, request.clone()).await;
+    assert_ne!(other.case_id, first.case_id);
+
+    // Without a request id every submission is a new case.
+    request.request_id = String::new();
+    let a = submit(&db, request.clone()).await;
+    let b = submit(&db, request).await;
+    assert_ne!(a.case_id, b.case_id);
+    assert_eq!(
+        outbox::unsent_routing_keys(&db)
+            .await
+            .expect("outbox")
+            .len(),
+        4
+    );
+}
+
+// --- reading -------------------------------------------------------------------------------
+
+async fn get_case_by_number_and_by_id(db: Db) {
+    let mut request = submission(Category::LabourWages, "胡集镇", "wages unpaid");
+    request.headcount = 6;
+    request.petitioners.push(Person {
+        name: "李某".into(),
+        id_number: String::new(),
+        phone: String::new(),
+    });
+    request.amount_claimed = Some(Money { fen: 5_400_000 });
+    let submitted = submit(&db, request).await;
+
+    let by_id = get(&db, &submitted.case_id).await;
+    let by_number = get(&db, &submitted.case_number).await;
+    let by_lowercase_number = get(&db, &submitted.case_number.to_lowercase()).await;
+    assert_eq!(by_id, by_number);
+    assert_eq!(by_id, by_lowercase_number);
+
+    assert_eq!(by_id.case_id, submitted.case_id);
+    assert_eq!(by_id.case_number, submitted.case_number);
+    assert_eq!(by_id.status, CaseStatus::Registered as i32);
+    assert_eq!(by_id.department, "");
+    assert!(by_id.collective, "six people make a collective petition");
+    assert_eq!(by_id.headcount, 6);
+    assert_eq!(by_id.channel, Channel::Visit as i32);
+    assert_eq!(by_id.category, Category::LabourWages as i32);
+    assert_eq!(by_id.amount_claimed, Some(Money { fen: 5_400_000 }));
+    let names: Vec<&str> = by_id.petitioners.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["王某", "李某"], "in the order given");
+    assert_eq!(by_id.petitioners[0].id_number, ID_NUMBER);
+
+    for unknown in [
+        uuid::Uuid::now_v7().to_string(),
+        "YM-1999-000001".to_string(),
+    ] {
+        let err = api(&db)
+            .get(&GetCaseRequest { case_ref: unknown })
+            .await
+            .expect_err("unknown");
+        assert!(
+            matches!(err, yimen_platform::error::Error::NotFound(_)),
+            "{err}"
+        );
+    }
+}
+
+// --- listing -------------------------------------------------------------------------------
+
+async fn list_filters_by_status_category_town_and_date(db: Db) {
+    let a = submit(&db, submission(Category::SocialAssistance, "洋梓镇", "a"))
+        .await
+        .case_id;
+    let b = submit(&db, submission(Category::Transport, "洋梓镇", "b"))
+        .await
+        .case_id;
+    let c = submit(&db, submission(Category::SocialAssistance, "胡集镇", "c"))
+        .await
+        .case_id;
+    let d = submit(&db, submission(Category::Land, "胡集镇", "d"))
+        .await
+        .case_id;
+    for (id, at) in [(&a, 1_000), (&b, 2_000), (&c, 3_000), (&d, 4_000)] {
+        register_at(&db, id, at).await;
+    }
+    apply(&db, &assigned(&b, "transport", 5_000))
+        .await
+        .expect("assign b");
+
+    let all = list_ids(&db, ListCasesRequest::default()).await;
+    assert_eq!(
+        all,
+        [d.as_str(), c.as_str(), b.as_str(), a.as_str()],
+        "newest first"
+    );
+    let by_status = |s: CaseStatus| ListCasesRequest {
+        status: s as i32,
+        ..Default::default()
+    };
+    assert_eq!(
+        list_ids(&db, by_status(CaseStatus::Assigned)).await,
+        [b.as_str()]
+    );
+    assert_eq!(
+        list_ids(&db, by_status(CaseStatus::Registered)).await,
+        [d.as_str(), c.as_str(), a.as_str()]
+    );
+    let social = ListCasesRequest {
+        category: Category::SocialAssistance as i32,
+        ..Default::default()
+    };
+    assert_eq!(
+        list_ids(&db, social.clone()).await,
+        [c.as_str(), a.as_str()]
+    );
+    let town = ListCasesRequest {
+        town: "洋梓镇".into(),
+        ..Default::default()
+    };
+    assert_eq!(list_ids(&db, town).await, [b.as_str(), a.as_str()]);
+    let period = ListCasesRequest {
+        registered_from: Some(timestamp(2_000)),
+        registered_to: Some(timestamp(4_000)),
+        ..Default::default()
+    };
+    assert_eq!(
+        list_ids(&db, period).await,
+        [c.as_str(), b.as_str()],
+        "from inclusive, to exclusive"
+    );
+    let combined = ListCasesRequest {
+        town: "胡集镇".into(),
+        ..social
+    };
+    assert_eq!(list_ids(&db, combined).await, [c.as_str()]);
+
+    let listed = api(&db)
+        .list(&by_status(CaseStatus::Assigned))
+        .await
+        .expect("list")
+        .cases;
+    assert_eq!(listed[0].department, "transport");
+    assert_eq!(listed[0].registered_at, Some(timestamp(2_000)));
+}
+
+async fn list_paginates_without_gaps_or_repeats(db: Db) {
+    let mut ids = Vec::new();
+    // Ties on the registration instant must neither drop nor repeat a case across pages.
+    for (n, at) in [1_000, 1_000, 1_000, 2_000, 2_000, 3_000, 4_000]
+        .into_iter()
+        .enumerate()
+    {
+        let id = submit(
+            &db,
+            submission(Category::Other, "郢中街道", &format!("case {n}")),
+        )
+        .await
+        .case_id;
+        register_at(&db, &id, at).await;
+        ids.push(id);
+    }
+    let everything = list_ids(&db, ListCasesRequest::default()).await;
+    assert_eq!(everything.len(), 7);
+
+    let page = |token: String| ListCasesRequest {
+        page: Some(PageRequest {
+            page_size: 3,
+            page_token: token,
+        }),
+        ..Default::default()
+    };
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let answer = api(&db).list(&page(token)).await.expect("page");
+        pages += 1;
+        seen.extend(answer.cases.into_iter().map(|c| c.case_id));
+        if pages == 1 {
+            // A case registered while the caller pages is newer than every page still to come.
+            submit(&db, submission(Category::Other, "郢中街道", "meanwhile")).await;
+        }
+        if answer.next_page_token.is_empty() {
+            break;
+        }
+        token = answer.next_page_token;
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(
+        seen, everything,
+        "the pages together are the whole list, in order"
+    );
+    assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 7, "no repeats");
+}
+
+// --- consuming dispatch's events -------------------------------------------------------------
+
+async fn dispatch_events_update_status_and_timeline(db: Db) {
+    let submitted = submit(
+        &db,
+        submission(Category::Transport, "石牌镇", "bus route cut"),
+    )
+    .await;
+    let id = submitted.case_id.as_str();
+    let r = registered_at(&get(&db, id).await);
+    let status = |case: &Case| {
+        (
+            CaseStatus::try_from(case.status).expect("status"),
+            case.department.clone(),
+        )
+    };
+
+    apply(&db, &assigned(id, "transport", r + 10))
+        .await
+        .expect("assigned");
+    assert_eq!(
+        status(&get(&db, id).await),
+        (CaseStatus::Assigned, "transport".into())
+    );
+
+    apply(
+        &db,
+        &returned(id, "transport", r + 20, "a road matter for the town"),
+    )
+    .await
+    .expect("returned");
+    assert_eq!(
+        status(&get(&db, id).await),
+        (CaseStatus::Assigned, "transport".into()),
+        "a return alone changes no status"
+    );
+
+    apply(&db, &assigned(id, "shipai-town", r + 21))
+        .await
+        .expect("assigned again");
+    assert_eq!(
+        status(&get(&db, id).await),
+        (CaseStatus::Assigned, "shipai-town".into())
+    );
+
+    let handle_by = r + 60 * yimen_platform::time::DAY_MILLIS;
+    apply(&db, &accepted(id, "shipai-town", r + 30, handle_by))
+        .await
+        .expect("accepted");
+    assert_eq!(
+        status(&get(&db, id).await),
+        (CaseStatus::Accepted, "shipai-town".into())
+    );
+
+    apply(
+        &db,
+        &replied(id, "shipai-town", r + 40, "route restored on weekdays"),
+    )
+    .await
+    .expect("replied");
+    let case = get(&db, id).await;
+    assert_eq!(status(&case), (CaseStatus::Replied, "shipai-town".into()));
+
+    assert_eq!(
+        kinds(&case),
+        [
+            "case.registered",
+            "case.assigned",
+            "case.returned",
+            "case.assigned",
+            "case.accepted",
+            "case.replied"
+        ]
+    );
+    let summaries: Vec<&str> = case.timeline.iter().map(|t| t.summary.as_str()).collect();
+    assert_eq!(
+        summaries[1],
+        "assigned to transport office (transport): owns the category"
+    );
+    assert_eq!(
+        summaries[2],
+        "returned by transport: a road matter for the town"
+    );
+    assert_eq!(
+        summaries[4],
+        format!(
+            "accepted by shipai-town; to be handled by {}",
+            calendar::date(handle_by)
+        )
+    );
+    assert_eq!(
+        summaries[5],
+        "replied by shipai-town: route restored on weekdays"
+    );
+    let departments: Vec<&str> = case
+        .timeline
+        .iter()
+        .map(|t| t.department.as_str())
+        .collect();
+    assert_eq!(
+        departments,
+        [
+            "",
+            "transport",
+            "transport",
+            "shipai-town",
+            "shipai-town",
+            "shipai-town"
+        ]
+    );
+    // Dispatch's events enter no outbox of intake's.
+    assert_eq!(
+        outbox::unsent_routing_keys(&db).await.expect("outbox"),
+        ["case.registered"]
+    );
+}
+
+async fn older_event_does_not_roll_status_back(db: Db) {
+    let id = submit(
+        &db,
+        submission(Category::SocialAssistance, "洋梓镇", "allowance"),
+    )
+    .await
+    .case_id;
+    let r = registered_at(&get(&db, &id).await);
+    // Delivered newest first.
+    apply(&db, &replied(&id, "civil-affairs", r + 30, "restored"))
+        .await
+        .expect("replied");
+    apply(&db, &accepted(&id, "civil-affairs", r + 20, r + 1_000))
+        .await
+        .expect("accepted");
+    apply(&db, &assigned(&id, "civil-affairs", r + 10))
+        .await
+        .expect("assigned");
+
+    let case = get(&db, &id).await;
+    assert_eq!(case.status, CaseStatus::Replied as i32);
+    assert_eq!(case.department, "civil-affairs");
+    assert_eq!(
+        kinds(&case),
+        [
+            "case.registered",
+            "case.assigned",
+            "case.accepted",
+            "case.replied"
+        ],
+        "every event has its line, in the order things happened"
+    );
+}
+
+async fn duplicate_event_is_absorbed_by_the_inbox(db: Db) {
+    let id = submit(&db, submission(Category::Land, "柴湖镇", "boundary"))
+        .await
+        .case_id;
+    let r = registered_at(&get(&db, &id).await);
+    let event = assigned(&id, "natural-resources", r + 10);
+
+    assert_eq!(deliver(&db, &event).await, Outcome::Applied);
+    assert_eq!(deliver(&db, &event).await, Outcome::Duplicate);
+
+    let case = get(&db, &id).await;
+    assert_eq!(
+        kinds(&case),
+        ["case.registered", "case.assigned"],
+        "one line per event"
+    );
+    assert_eq!(case.status, CaseStatus::Assigned as i32);
+}
+
+async fn event_for_unknown_case_is_refused_and_left_for_retry(db: Db) {
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let event = assigned(&unknown, "transport", now_millis());
+    assert!(apply(&db, &event).await.is_err());
+    assert_eq!(deliver(&db, &event).await, Outcome::Rejected);
+
+    // Not claimed in the inbox, so a redelivery is applied once the case exists.
+    let claimed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox")
+        .fetch_one(db.pool())
+        .await
+        .expect("count inbox");
+    assert_eq!(claimed, 0);
+    let lines: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM timeline")
+        .fetch_one(db.pool())
+        .await
+        .expect("count timeline");
+    assert_eq!(lines, 0);
+}
+
+async fn events_that_do_not_move_a_case_are_ignored(db: Db) {
+    let id = submit(&db, submission(Category::Land, "柴湖镇", "boundary"))
+        .await
+        .case_id;
+    let event = support::event(
+        "department.left",
+        "transport",
+        &id,
+        now_millis(),
+        Payload::DepartmentLeft(DepartmentLeft {
+            code: "transport".into(),
+            reason: "merged".into(),
+            handed_over: 0,
+        }),
+    );
+    apply(&db, &event).await.expect("ignored, not refused");
+    let case = get(&db, &id).await;
+    assert_eq!(kinds(&case), ["case.registered"]);
+    assert_eq!(case.status, CaseStatus::Registered as i32);
+}

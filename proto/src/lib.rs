@@ -6,7 +6,8 @@ pub mod v1 {
 }
 
 /// The encoded file descriptor set of every yimen proto, for gRPC server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/yimen_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/yimen_descriptor.bin"));
 
 pub use prost;
 pub use prost_types;

@@ -66,7 +66,10 @@ async fn assignment_of(clients: &Clients, department: &str, case_id: &str) -> As
         let list = dispatch
             .list_assignments(ListAssignmentsRequest {
                 department: department.into(),
-                states: vec![AssignmentState::Pending as i32, AssignmentState::Accepted as i32],
+                states: vec![
+                    AssignmentState::Pending as i32,
+                    AssignmentState::Accepted as i32,
+                ],
                 page: None,
             })
             .await
@@ -101,7 +104,11 @@ async fn join(clients: &Clients, code: &str, categories: &[Category]) {
 async fn submit_assigned_accepted_replied_each_step_in_timeline(clients: &Clients) {
     let case = submit(
         clients,
-        submission(Category::SocialAssistance, "洋梓镇", "subsistence allowance stopped"),
+        submission(
+            Category::SocialAssistance,
+            "洋梓镇",
+            "subsistence allowance stopped",
+        ),
     )
     .await;
     assert!(case.case_number.starts_with("YM-"), "{}", case.case_number);
@@ -121,7 +128,10 @@ async fn submit_assigned_accepted_replied_each_step_in_timeline(clients: &Client
         })
         .await
         .expect("accept");
-    wait_for_case(clients, &case.case_id, |c| c.status == CaseStatus::Accepted as i32).await;
+    wait_for_case(clients, &case.case_id, |c| {
+        c.status == CaseStatus::Accepted as i32
+    })
+    .await;
     dispatch
         .reply_assignment(ReplyAssignmentRequest {
             assignment_id: assignment.assignment_id,
@@ -129,9 +139,16 @@ async fn submit_assigned_accepted_replied_each_step_in_timeline(clients: &Client
         })
         .await
         .expect("reply");
-    let replied =
-        wait_for_case(clients, &case.case_id, |c| c.status == CaseStatus::Replied as i32).await;
-    assert_eq!(replied.status, CaseStatus::Replied as i32, "{:?}", kinds(&replied));
+    let replied = wait_for_case(clients, &case.case_id, |c| {
+        c.status == CaseStatus::Replied as i32
+    })
+    .await;
+    assert_eq!(
+        replied.status,
+        CaseStatus::Replied as i32,
+        "{:?}",
+        kinds(&replied)
+    );
 
     let kinds = kinds(&replied);
     let position = |prefix: &str| {
@@ -146,7 +163,10 @@ async fn submit_assigned_accepted_replied_each_step_in_timeline(clients: &Client
         position("case.accepted"),
         position("case.replied"),
     ];
-    assert!(steps.windows(2).all(|w| w[0] < w[1]), "out of order: {kinds:?}");
+    assert!(
+        steps.windows(2).all(|w| w[0] < w[1]),
+        "out of order: {kinds:?}"
+    );
 }
 
 async fn leaving_department_hands_open_cases_to_new_owner(clients: &Clients) {
@@ -154,7 +174,11 @@ async fn leaving_department_hands_open_cases_to_new_owner(clients: &Clients) {
     join(clients, "commerce-b", &[Category::CivilCommercial]).await;
     let case = submit(
         clients,
-        submission(Category::CivilCommercial, "郢中街道", "expo cancelled, deposits kept"),
+        submission(
+            Category::CivilCommercial,
+            "郢中街道",
+            "expo cancelled, deposits kept",
+        ),
     )
     .await;
     let held = wait_for_case(clients, &case.case_id, |c| c.department == "commerce-a").await;
@@ -269,10 +293,10 @@ async fn invalid_submission_names_every_bad_field_and_writes_nothing(clients: &C
 }
 
 async fn reflection_lists_the_yimen_services(clients: &Clients) {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
     let mut reflection = ServerReflectionClient::new(clients.intake_channel.clone());
     let request = ServerReflectionRequest {
         host: String::new(),
@@ -283,11 +307,21 @@ async fn reflection_lists_the_yimen_services(clients: &Clients) {
         .await
         .expect("reflection")
         .into_inner();
-    let answer = answers.message().await.expect("answer").expect("one answer");
+    let answer = answers
+        .message()
+        .await
+        .expect("answer")
+        .expect("one answer");
     let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
         panic!("unexpected reflection answer");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(names.contains(&"yimen.v1.IntakeService".to_string()), "{names:?}");
-    assert!(names.contains(&"grpc.health.v1.Health".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"yimen.v1.IntakeService".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_string()),
+        "{names:?}"
+    );
 }

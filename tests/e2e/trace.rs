@@ -12,7 +12,10 @@ use yimen_proto::v1::*;
 fn shared_traces(spans: &[ReceivedSpan]) -> BTreeSet<String> {
     let mut services: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for s in spans {
-        services.entry(&s.trace_id).or_default().insert(&s.service_name);
+        services
+            .entry(&s.trace_id)
+            .or_default()
+            .insert(&s.service_name);
     }
     services
         .into_iter()
@@ -28,24 +31,38 @@ async fn one_case_is_one_trace_across_intake_and_dispatch_processes() {
         "YIMEN__TELEMETRY__OTLP_ENDPOINT".to_string(),
         receiver.endpoint(),
     )]);
-    let Some(cluster) = Distributed::start_with(extra).await else { return };
+    let Some(cluster) = Distributed::start_with(extra).await else {
+        return;
+    };
     let case = cluster
         .clients
         .intake
         .clone()
-        .submit_case(submission(Category::SocialAssistance, "洋梓镇", "allowance"))
+        .submit_case(submission(
+            Category::SocialAssistance,
+            "洋梓镇",
+            "allowance",
+        ))
         .await
         .expect("submit")
         .into_inner();
-    wait_for_case(&cluster.clients, &case.case_id, |c| !c.department.is_empty()).await;
+    wait_for_case(&cluster.clients, &case.case_id, |c| {
+        !c.department.is_empty()
+    })
+    .await;
     // SIGTERM makes both processes flush their spans.
     cluster.stop().await;
 
     let spans = receiver
-        .wait_for(Duration::from_secs(30), |spans| !shared_traces(spans).is_empty())
+        .wait_for(Duration::from_secs(30), |spans| {
+            !shared_traces(spans).is_empty()
+        })
         .await;
     let shared = shared_traces(&spans);
-    assert!(!shared.is_empty(), "no trace spans both services: {spans:#?}");
+    assert!(
+        !shared.is_empty(),
+        "no trace spans both services: {spans:#?}"
+    );
     let trace = shared.first().expect("a shared trace");
     let in_trace: Vec<&ReceivedSpan> = spans.iter().filter(|s| &s.trace_id == trace).collect();
     assert!(

@@ -164,18 +164,27 @@ impl Distributed {
     pub async fn start_with(extra: BTreeMap<String, String>) -> Option<Self> {
         let database = yimen_platform::testing::stores::fresh_postgres_database().await?;
         let bus = yimen_platform::testing::stores::amqp_bus_config();
-        if yimen_platform::bus::connect(&bus).await.is_err() {
-            yimen_platform::testing::stores::unavailable("RabbitMQ", &bus.url);
-            return None;
+        match yimen_platform::bus::connect(&bus).await {
+            Ok(probe) => probe.close().await,
+            Err(e) => {
+                yimen_platform::testing::stores::unavailable("RabbitMQ", &e.to_string());
+                return None;
+            }
         }
-        let ports = [(Target::Intake, free_port()), (Target::Dispatch, free_port())];
+        let ports = [
+            (Target::Intake, free_port()),
+            (Target::Dispatch, free_port()),
+        ];
         let mut env: BTreeMap<String, String> = [
             ("YIMEN__DATABASE__URL", database),
             ("YIMEN__BUS__URL", bus.url.clone()),
             ("YIMEN__BUS__PREFIX", bus.prefix.clone()),
             ("YIMEN__BUS__QUEUE_EXPIRES_SECS", "300".into()),
             ("YIMEN__INTAKE__LISTEN", format!("127.0.0.1:{}", ports[0].1)),
-            ("YIMEN__DISPATCH__LISTEN", format!("127.0.0.1:{}", ports[1].1)),
+            (
+                "YIMEN__DISPATCH__LISTEN",
+                format!("127.0.0.1:{}", ports[1].1),
+            ),
             ("YIMEN__TELEMETRY__LOG_LEVEL", "warn".into()),
             ("YIMEN__SERVER__SHUTDOWN_GRACE_SECS", "2".into()),
         ]
@@ -201,8 +210,12 @@ impl Distributed {
         )
         .await
         .expect("connect to the yimen processes");
-        wait_ready(clients.intake_channel.clone()).await.expect("intake ready");
-        wait_ready(clients.dispatch_channel.clone()).await.expect("dispatch ready");
+        wait_ready(clients.intake_channel.clone())
+            .await
+            .expect("intake ready");
+        wait_ready(clients.dispatch_channel.clone())
+            .await
+            .expect("dispatch ready");
         let mut dispatch = clients.dispatch.clone();
         for department in seed() {
             dispatch
@@ -259,7 +272,7 @@ pub async fn wait_for_case(
 /// A valid submission in `category` at `town`.
 pub fn submission(category: Category, town: &str, subject: &str) -> SubmitCaseRequest {
     SubmitCaseRequest {
-        channel: Channel::Visit as i32,
+        channel: yimen_proto::v1::Channel::Visit as i32,
         headcount: 1,
         petitioners: vec![Person {
             name: "王某".into(),

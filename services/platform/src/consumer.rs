@@ -70,7 +70,12 @@ pub async fn run_consumer(
 }
 
 /// Applies one delivery and settles it.
-pub async fn process(db: &Db, handler: &dyn EventHandler, queue: &str, delivery: Delivery) -> Outcome {
+pub async fn process(
+    db: &Db,
+    handler: &dyn EventHandler,
+    queue: &str,
+    delivery: Delivery,
+) -> Outcome {
     let span = tracing::info_span!(
         "process",
         otel.name = format!("{} process", delivery.message.routing_key),

@@ -104,10 +104,8 @@ impl Db {
                 .acquire_timeout(acquire)
                 .after_connect(move |conn, _| {
                     Box::pin(async move {
-                        conn.execute(sqlx::AssertSqlSafe(format!(
-                            "SET search_path TO {service}"
-                        )))
-                        .await?;
+                        conn.execute(sqlx::AssertSqlSafe(format!("SET search_path TO {service}")))
+                            .await?;
                         Ok(())
                     })
                 })
@@ -197,7 +195,10 @@ impl Db {
 
     /// Ok when the database answers; used by the readiness check.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
     }
 
     pub(crate) fn outbox_ready(&self) -> &Notify {

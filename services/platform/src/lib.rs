@@ -11,6 +11,6 @@ pub mod events;
 pub mod inbox;
 pub mod outbox;
 pub mod server;
-pub mod time;
 pub mod telemetry;
 pub mod testing;
+pub mod time;

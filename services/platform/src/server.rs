@@ -94,7 +94,11 @@ pub async fn serve(
                     _ => {}
                 }
                 ready = result.is_ok();
-                let status = if ready { ServingStatus::Serving } else { ServingStatus::NotServing };
+                let status = if ready {
+                    ServingStatus::Serving
+                } else {
+                    ServingStatus::NotServing
+                };
                 reporter.set_service_status(READINESS, status).await;
                 tokio::select! {
                     _ = tokio::time::sleep(interval) => {}

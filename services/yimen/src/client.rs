@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tonic::Request;
 use tonic::codegen::InterceptedService;
-use tonic::transport::Channel;
+use tonic::transport::Channel as GrpcChannel;
 use yimen_platform::telemetry::TraceContextInterceptor;
 use yimen_proto::v1::dispatch_service_client::DispatchServiceClient;
 use yimen_proto::v1::intake_service_client::IntakeServiceClient;
@@ -24,11 +24,11 @@ impl std::fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
-pub type Traced = InterceptedService<Channel, TraceContextInterceptor>;
+pub type Traced = InterceptedService<GrpcChannel, TraceContextInterceptor>;
 
 /// Connects to a service, naming it and the address when it cannot be reached.
-pub async fn channel(service: &str, url: &str) -> Result<Channel, CliError> {
-    let endpoint = Channel::from_shared(url.to_string())
+pub async fn channel(service: &str, url: &str) -> Result<GrpcChannel, CliError> {
+    let endpoint = GrpcChannel::from_shared(url.to_string())
         .map_err(|e| CliError(format!("bad {service} address `{url}`: {e}")))?
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(30));
@@ -139,7 +139,11 @@ pub fn parse_person(s: &str) -> Person {
 
 /// `1234.56` yuan → 123456 fen, exactly.
 pub fn parse_yuan(s: &str) -> Result<Money, CliError> {
-    let bad = || CliError(format!("amount `{s}` is not a yuan amount like 1200 or 1200.50"));
+    let bad = || {
+        CliError(format!(
+            "amount `{s}` is not a yuan amount like 1200 or 1200.50"
+        ))
+    };
     let (whole, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
     if frac.len() > 2 || whole.is_empty() {
         return Err(bad());
@@ -170,7 +174,9 @@ pub fn parse_time(s: &str) -> Result<prost_types::Timestamp, CliError> {
             .map(|t| t.and_utc().timestamp_millis())
             .unwrap_or_default()
     } else {
-        return Err(CliError(format!("`{s}` is not a date (2026-11-27) or RFC 3339 time")));
+        return Err(CliError(format!(
+            "`{s}` is not a date (2026-11-27) or RFC 3339 time"
+        )));
     };
     Ok(yimen_platform::time::timestamp(millis))
 }
@@ -248,7 +254,11 @@ pub fn case_text(c: &Case) -> String {
         "{}  {}{}\n  subject:    {}\n  category:   {}   place: {}\n  channel:    {}   headcount: {}{}\n  registered: {}\n",
         c.case_number,
         status_name(c.status),
-        if c.department.is_empty() { String::new() } else { format!(" → {}", c.department) },
+        if c.department.is_empty() {
+            String::new()
+        } else {
+            format!(" → {}", c.department)
+        },
         c.subject,
         category_name(c.category),
         place(&c.location),
@@ -262,7 +272,12 @@ pub fn case_text(c: &Case) -> String {
     }
     out.push_str("  timeline:\n");
     for t in &c.timeline {
-        out.push_str(&format!("    {}  {:<24} {}\n", show_time(&t.at), t.kind, t.summary));
+        out.push_str(&format!(
+            "    {}  {:<24} {}\n",
+            show_time(&t.at),
+            t.kind,
+            t.summary
+        ));
     }
     out
 }
@@ -356,7 +371,10 @@ pub fn assignment_text(a: &Assignment) -> String {
 /// Prints `value` as JSON or `text`.
 pub fn print(json_mode: bool, value: Value, text: String) {
     if json_mode {
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
     } else {
         print!("{text}");
     }
@@ -381,8 +399,14 @@ mod tests {
 
     #[test]
     fn short_names_map_to_proto_enums() {
-        assert_eq!(parse_channel("court-referral").unwrap(), Channel::CourtReferral);
-        assert_eq!(parse_category("labour-wages").unwrap(), Category::LabourWages);
+        assert_eq!(
+            parse_channel("court-referral").unwrap(),
+            Channel::CourtReferral
+        );
+        assert_eq!(
+            parse_category("labour-wages").unwrap(),
+            Category::LabourWages
+        );
         assert!(parse_category("nonsense").is_err());
         assert!(all_categories().contains(&"civil-commercial".to_string()));
     }

@@ -12,7 +12,11 @@ use yimen::settings::Settings;
 use yimen_proto::v1::*;
 
 #[derive(Parser)]
-#[command(name = "yimen", version, about = "一门 yimen: one door for every petition and dispute")]
+#[command(
+    name = "yimen",
+    version,
+    about = "一门 yimen: one door for every petition and dispute"
+)]
 struct Cli {
     /// TOML config file (layered over the defaults, under YIMEN__SECTION__KEY variables).
     #[arg(long, global = true, env = "YIMEN_CONFIG")]
@@ -77,10 +81,20 @@ enum Command {
 #[derive(Args)]
 struct Conn {
     /// Intake's address.
-    #[arg(long, global = true, env = "YIMEN_INTAKE_URL", default_value = "http://127.0.0.1:50051")]
+    #[arg(
+        long,
+        global = true,
+        env = "YIMEN_INTAKE_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
     intake: String,
     /// Dispatch's address.
-    #[arg(long, global = true, env = "YIMEN_DISPATCH_URL", default_value = "http://127.0.0.1:50052")]
+    #[arg(
+        long,
+        global = true,
+        env = "YIMEN_DISPATCH_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
     dispatch: String,
     /// Print JSON for scripts.
     #[arg(long, global = true)]
@@ -260,7 +274,8 @@ async fn dispatch_command(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Healthcheck { target, addr } => {
-            let addr = addr.unwrap_or_else(|| format!("http://127.0.0.1:{}", target.default_port()));
+            let addr =
+                addr.unwrap_or_else(|| format!("http://127.0.0.1:{}", target.default_port()));
             healthcheck(target, &addr).await
         }
         Command::Case { conn, command } => operate(case(conn, command).await),
@@ -276,10 +291,15 @@ async fn serve(
 ) -> anyhow::Result<ExitCode> {
     let name = format!(
         "yimen-{}",
-        targets.iter().map(|t| t.name()).collect::<Vec<_>>().join("-")
+        targets
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join("-")
     );
     let telemetry = yimen_platform::telemetry::init(&name, &settings.telemetry)?;
-    let bus: Arc<dyn yimen_platform::bus::Bus> = yimen_platform::bus::connect(&settings.bus).await?;
+    let bus: Arc<dyn yimen_platform::bus::Bus> =
+        yimen_platform::bus::connect(&settings.bus).await?;
     let running = yimen::run::start(&settings, targets, bus, &seed).await?;
     for (target, addr) in &running.addrs {
         tracing::info!(service = target.name(), %addr, "listening");
@@ -339,7 +359,11 @@ async fn case(conn: Conn, command: CaseCommand) -> Result<(), CliError> {
                 .submit_case(request(SubmitCaseRequest {
                     channel: client::parse_channel(&s.channel)? as i32,
                     headcount: s.headcount,
-                    petitioners: s.petitioners.iter().map(|p| client::parse_person(p)).collect(),
+                    petitioners: s
+                        .petitioners
+                        .iter()
+                        .map(|p| client::parse_person(p))
+                        .collect(),
                     subject: s.subject,
                     description: s.description,
                     category: client::parse_category(&s.category)? as i32,
@@ -356,7 +380,10 @@ async fn case(conn: Conn, command: CaseCommand) -> Result<(), CliError> {
             print(
                 conn.json,
                 serde_json::json!({"case_id": response.case_id, "case_number": response.case_number}),
-                format!("registered {} ({})\n", response.case_number, response.case_id),
+                format!(
+                    "registered {} ({})\n",
+                    response.case_number, response.case_id
+                ),
             );
         }
         CaseCommand::Get { case } => {
@@ -378,8 +405,16 @@ async fn case(conn: Conn, command: CaseCommand) -> Result<(), CliError> {
         } => {
             let r = intake
                 .list_cases(request(ListCasesRequest {
-                    status: status.as_deref().map(client::parse_status).transpose()?.map_or(0, |s| s as i32),
-                    category: category.as_deref().map(client::parse_category).transpose()?.map_or(0, |c| c as i32),
+                    status: status
+                        .as_deref()
+                        .map(client::parse_status)
+                        .transpose()?
+                        .map_or(0, |s| s as i32),
+                    category: category
+                        .as_deref()
+                        .map(client::parse_category)
+                        .transpose()?
+                        .map_or(0, |c| c as i32),
                     town: town.unwrap_or_default(),
                     registered_from: from.as_deref().map(client::parse_time).transpose()?,
                     registered_to: to.as_deref().map(client::parse_time).transpose()?,
@@ -391,7 +426,11 @@ async fn case(conn: Conn, command: CaseCommand) -> Result<(), CliError> {
                 .await
                 .map_err(client::status_error)?
                 .into_inner();
-            print(conn.json, client::case_list_json(&r), client::case_list_text(&r));
+            print(
+                conn.json,
+                client::case_list_json(&r),
+                client::case_list_text(&r),
+            );
         }
     }
     Ok(())
@@ -423,7 +462,11 @@ async fn dept(conn: Conn, command: DeptCommand) -> Result<(), CliError> {
                 .await
                 .map_err(client::status_error)?
                 .into_inner();
-            print(conn.json, client::department_json(&d), client::department_text(&d));
+            print(
+                conn.json,
+                client::department_json(&d),
+                client::department_text(&d),
+            );
         }
         DeptCommand::Leave { code, reason } => {
             let r = dispatch
@@ -436,7 +479,11 @@ async fn dept(conn: Conn, command: DeptCommand) -> Result<(), CliError> {
                 .iter()
                 .map(|h| serde_json::json!({"case_id": h.case_id, "from": h.from_department, "to": h.to_department, "assignment_id": h.assignment_id}))
                 .collect();
-            let mut text = r.department.as_ref().map(client::department_text).unwrap_or_default();
+            let mut text = r
+                .department
+                .as_ref()
+                .map(client::department_text)
+                .unwrap_or_default();
             for h in &r.handovers {
                 text.push_str(&format!("  case {} → {}\n", h.case_id, h.to_department));
             }
@@ -456,7 +503,12 @@ async fn dept(conn: Conn, command: DeptCommand) -> Result<(), CliError> {
                 .into_inner();
             print(
                 conn.json,
-                serde_json::json!(r.departments.iter().map(client::department_json).collect::<Vec<_>>()),
+                serde_json::json!(
+                    r.departments
+                        .iter()
+                        .map(client::department_json)
+                        .collect::<Vec<_>>()
+                ),
                 r.departments.iter().map(client::department_text).collect(),
             );
         }
@@ -483,7 +535,12 @@ async fn assignment(conn: Conn, command: AssignmentCommand) -> Result<(), CliErr
                 .into_inner();
             print(
                 conn.json,
-                serde_json::json!(r.assignments.iter().map(client::assignment_json).collect::<Vec<_>>()),
+                serde_json::json!(
+                    r.assignments
+                        .iter()
+                        .map(client::assignment_json)
+                        .collect::<Vec<_>>()
+                ),
                 r.assignments.iter().map(client::assignment_text).collect(),
             );
             return Ok(());
@@ -516,6 +573,10 @@ async fn assignment(conn: Conn, command: AssignmentCommand) -> Result<(), CliErr
             .map_err(client::status_error)?
             .into_inner(),
     };
-    print(conn.json, client::assignment_json(&one), client::assignment_text(&one));
+    print(
+        conn.json,
+        client::assignment_json(&one),
+        client::assignment_text(&one),
+    );
     Ok(())
 }

@@ -114,7 +114,8 @@ pub async fn start(
                 }
                 if !seed.is_empty() {
                     let joined =
-                        yimen_dispatch::seed_departments(&db, &bus, &settings.dispatch, seed).await?;
+                        yimen_dispatch::seed_departments(&db, &bus, &settings.dispatch, seed)
+                            .await?;
                     tracing::info!(joined, "departments seeded");
                 }
                 (
@@ -132,25 +133,35 @@ pub async fn start(
         options.grace = grace;
         let server_stop = shutdown.clone();
         running.front.push(tokio::spawn(async move {
-            if let Err(e) =
-                yimen_platform::server::serve(listener, routes, readiness, options, server_stop.clone()).await
+            if let Err(e) = yimen_platform::server::serve(
+                listener,
+                routes,
+                readiness,
+                options,
+                server_stop.clone(),
+            )
+            .await
             {
                 tracing::error!(error = %e, "server failed");
                 server_stop.cancel();
             }
         }));
-        running.front.push(tokio::spawn(yimen_platform::consumer::run_consumer(
-            db.clone(),
-            bus.clone(),
-            queue,
-            handler,
-            shutdown.clone(),
-        )));
-        running.relays.push(tokio::spawn(yimen_platform::outbox::run_relay(
-            db.clone(),
-            bus.clone(),
-            relay_stop.clone(),
-        )));
+        running
+            .front
+            .push(tokio::spawn(yimen_platform::consumer::run_consumer(
+                db.clone(),
+                bus.clone(),
+                queue,
+                handler,
+                shutdown.clone(),
+            )));
+        running
+            .relays
+            .push(tokio::spawn(yimen_platform::outbox::run_relay(
+                db.clone(),
+                bus.clone(),
+                relay_stop.clone(),
+            )));
         running.stores.push(db);
     }
     Ok(running)
@@ -172,7 +183,10 @@ impl Running {
     pub async fn stop(self) {
         self.shutdown.cancel();
         let front = futures::future::join_all(self.front);
-        if tokio::time::timeout(self.grace + Duration::from_secs(1), front).await.is_err() {
+        if tokio::time::timeout(self.grace + Duration::from_secs(1), front)
+            .await
+            .is_err()
+        {
             tracing::warn!("servers or consumers still busy after the grace period");
         }
         // Servers and consumers are done: whatever they committed is in the outboxes.

@@ -225,7 +225,10 @@ mod tests {
 
     #[test]
     fn star_matches_exactly_one_word() {
-        assert!(topic_matches("case.*.civil-affairs", "case.assigned.civil-affairs"));
+        assert!(topic_matches(
+            "case.*.civil-affairs",
+            "case.assigned.civil-affairs"
+        ));
         assert!(!topic_matches("case.*", "case.assigned.civil-affairs"));
         assert!(!topic_matches("case.*.x", "case.x"));
     }
@@ -240,7 +243,10 @@ mod tests {
 
     #[test]
     fn redact_url_hides_the_password() {
-        assert_eq!(redact_url("amqp://guest:secret@127.0.0.1:5672/%2f"), "amqp://guest:***@127.0.0.1:5672/%2f");
+        assert_eq!(
+            redact_url("amqp://guest:secret@127.0.0.1:5672/%2f"),
+            "amqp://guest:***@127.0.0.1:5672/%2f"
+        );
         assert_eq!(redact_url("memory"), "memory");
     }
 }

@@ -1,2 +1,3 @@
 //! Test support shared by every crate's tests: isolated stores, brokers and collectors.
+pub mod otlp;
 pub mod stores;

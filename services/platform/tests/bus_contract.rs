@@ -507,10 +507,7 @@ mod rabbitmq_recovery {
             loop {
                 match bus.publish(message).await {
                     Ok(outcome) => return outcome,
-                    Err(e) => {
-                        eprintln!("DEBUG publish: {e}");
-                        tokio::time::sleep(Duration::from_millis(1000)).await
-                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                 }
             }
         })
@@ -554,10 +551,6 @@ mod rabbitmq_recovery {
             queue_expires_secs: Some(60),
         };
         let prefix = config.prefix.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("yimen_platform=debug,lapin=trace")
-            .with_test_writer()
-            .try_init();
         let Some(bus) = connect_rabbitmq(config, options).await else {
             return;
         };

@@ -21,6 +21,9 @@ struct Cli {
     /// TOML config file (layered over the defaults, under YIMEN__SECTION__KEY variables).
     #[arg(long, global = true, env = "YIMEN_CONFIG")]
     config: Option<PathBuf>,
+    /// Print JSON for scripts (client commands).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -96,8 +99,7 @@ struct Conn {
         default_value = "http://127.0.0.1:50052"
     )]
     dispatch: String,
-    /// Print JSON for scripts.
-    #[arg(long, global = true)]
+    #[arg(skip)]
     json: bool,
 }
 
@@ -278,9 +280,18 @@ async fn dispatch_command(cli: Cli) -> anyhow::Result<ExitCode> {
                 addr.unwrap_or_else(|| format!("http://127.0.0.1:{}", target.default_port()));
             healthcheck(target, &addr).await
         }
-        Command::Case { conn, command } => operate(case(conn, command).await),
-        Command::Dept { conn, command } => operate(dept(conn, command).await),
-        Command::Assignment { conn, command } => operate(assignment(conn, command).await),
+        Command::Case { mut conn, command } => {
+            conn.json = cli.json;
+            operate(case(conn, command).await)
+        }
+        Command::Dept { mut conn, command } => {
+            conn.json = cli.json;
+            operate(dept(conn, command).await)
+        }
+        Command::Assignment { mut conn, command } => {
+            conn.json = cli.json;
+            operate(assignment(conn, command).await)
+        }
     }
 }
 

@@ -63,7 +63,11 @@ impl Settings {
     /// Standalone: embedded storage and the in-process bus, whatever the file said of them.
     pub fn into_standalone(mut self) -> Self {
         self.database.url = format!("sqlite://{}", self.standalone.data_dir.display());
-        self.bus.url = "memory".into();
+        // The in-process bus, journaled beside the stores so queued events survive a restart.
+        self.bus.url = format!(
+            "file://{}",
+            self.standalone.data_dir.join("bus.journal").display()
+        );
         // Nobody outside the process could read department queues on the in-process bus.
         self.dispatch.department_queues = false;
         self

@@ -19,6 +19,7 @@ use lapin::options::{
     ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::uri::AMQPUri;
 use lapin::{
     Acker as LapinAcker, BasicProperties, Channel, Confirmation, Connection, ConnectionProperties,
     Consumer, ExchangeKind,
@@ -91,6 +92,7 @@ pub struct AmqpBus {
 
 struct Inner {
     config: BusConfig,
+    uri: AMQPUri,
     options: AmqpOptions,
     exchange: ShortString,
     dead_letter_exchange: ShortString,
@@ -126,13 +128,22 @@ struct Topology {
 }
 
 impl AmqpBus {
-    /// Connects with the default [`AmqpOptions`]: fails at once when the broker cannot be
-    /// reached (the caller decides whether to wait); once connected, recovers on its own.
+    /// Connects with the default [`AmqpOptions`]. Fails with [`BusError::Unavailable`] when
+    /// the broker cannot be reached after a short retry (about 1.5 s; the caller decides
+    /// whether to wait longer); once connected, the bus recovers on its own.
     pub async fn connect(config: BusConfig) -> Result<Self, BusError> {
         Self::connect_with(config, AmqpOptions::default()).await
     }
 
     pub async fn connect_with(config: BusConfig, options: AmqpOptions) -> Result<Self, BusError> {
+        // Parsed once up front so a wrong URL is a configuration error, not an outage; the
+        // parser's message is left out as it may quote the password.
+        let uri: AMQPUri = config.url.parse().map_err(|_| {
+            BusError::Other(format!(
+                "bus.url `{}` is not a valid AMQP URL",
+                redact_url(&config.url)
+            ))
+        })?;
         let exchange = short(
             "the exchange name",
             &format!("{}{EVENTS_EXCHANGE}", config.prefix),
@@ -143,6 +154,7 @@ impl AmqpBus {
         )?;
         let inner = Arc::new(Inner {
             config,
+            uri,
             options,
             exchange,
             dead_letter_exchange,
@@ -242,7 +254,7 @@ impl Inner {
         let url = &self.config.url;
         let connection = timeout(
             CONNECT_TIMEOUT,
-            Connection::connect(url, self.connection_properties()),
+            Connection::connect_uri(self.uri.clone(), self.connection_properties()),
         )
         .await
         .map_err(|_| {

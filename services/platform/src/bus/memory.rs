@@ -6,6 +6,9 @@
 //! critical sections are a few map operations, and an unsettled delivery or a dropped
 //! subscription must hand its messages back from `Drop`, where nothing can be awaited.
 //! Waiting consumers park on a per-queue `tokio::sync::Notify`.
+//!
+//! `MemoryBus::durable` adds a journal (`journal.rs`): what the queues hold survives a
+//! restart of standalone, so an event the outbox handed over is never lost with the process.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
+use super::journal::Journal;
 use super::{
     Acker, Bus, BusConfig, BusError, Delivery, EVENTS_EXCHANGE, Message, Published, QueueSpec,
     Subscription, topic_matches,
@@ -42,6 +46,8 @@ struct State {
     next_seq: u64,
     next_tag: u64,
     next_consumer: u64,
+    /// Present for a durable bus: every put and every final settlement is written to it.
+    journal: Option<Journal>,
 }
 
 struct Queue {
@@ -126,6 +132,44 @@ impl MemoryBus {
                 state: Mutex::new(State::default()),
             }),
         }
+    }
+
+    /// An in-process bus whose queues are journaled to `path` and refilled from it on open.
+    pub fn durable(config: BusConfig, path: &std::path::Path) -> Result<Self, BusError> {
+        let (journal, replayed) = Journal::open(path)
+            .map_err(|e| BusError::Unavailable(format!("bus journal {}: {e}", path.display())))?;
+        let mut state = State::default();
+        for r in replayed {
+            state.next_seq = state.next_seq.max(r.seq);
+            let dead = format!("{}.dead", r.queue);
+            let queue = if r.queue.ends_with(".dead") {
+                state
+                    .queues
+                    .entry(r.queue)
+                    .or_insert_with(|| Queue::new(None, None))
+            } else {
+                state
+                    .queues
+                    .entry(dead.clone())
+                    .or_insert_with(|| Queue::new(None, None));
+                state
+                    .queues
+                    .entry(r.queue)
+                    .or_insert_with(|| Queue::new(Some(dead), Some(config.delivery_limit)))
+            };
+            queue.ready.push_back(Stored {
+                seq: r.seq,
+                message: r.message,
+                delivery_count: 0,
+            });
+        }
+        state.journal = Some(journal);
+        Ok(Self {
+            shared: Arc::new(Shared {
+                config,
+                state: Mutex::new(state),
+            }),
+        })
     }
 }
 
@@ -242,7 +286,11 @@ impl Shared {
         }
         queue.notify.notify_waiters();
         match how {
-            Settle::Ack => {}
+            Settle::Ack => {
+                if let Some(journal) = state.journal.as_mut() {
+                    journal.done(queue_name, stored.seq);
+                }
+            }
             Settle::Return => self.give_back(&mut state, queue_name, vec![stored]),
             Settle::Reject => {
                 self.dead_letter(&mut state, queue_name, stored, DeathReason::Rejected)
@@ -284,6 +332,9 @@ impl Shared {
         stored: Stored,
         reason: DeathReason,
     ) {
+        if let Some(journal) = state.journal.as_mut() {
+            journal.done(queue_name, stored.seq);
+        }
         let Some(target) = state
             .queues
             .get(queue_name)
@@ -308,6 +359,11 @@ impl Shared {
         }
         state.next_seq += 1;
         let seq = state.next_seq;
+        if let Some(journal) = state.journal.as_mut()
+            && let Err(e) = journal.put(&target, seq, &message)
+        {
+            tracing::warn!(error = %e, "bus journal: dead letter not recorded");
+        }
         if let Some(dead) = state.queues.get_mut(&target) {
             dead.ready.push_back(Stored {
                 seq,
@@ -367,7 +423,10 @@ impl Bus for MemoryBus {
         state.next_seq += 1;
         let seq = state.next_seq;
         let mut routed = false;
-        for queue in state.queues.values_mut() {
+        let State {
+            queues, journal, ..
+        } = &mut *state;
+        for (name, queue) in queues.iter_mut() {
             // A queue bound by several matching patterns still gets one copy, as on a topic
             // exchange.
             if queue
@@ -375,6 +434,12 @@ impl Bus for MemoryBus {
                 .iter()
                 .any(|pattern| topic_matches(pattern, &message.routing_key))
             {
+                if let Some(journal) = journal.as_mut() {
+                    // Not journaled, not confirmed: the outbox publishes it again.
+                    journal
+                        .put(name, seq, message)
+                        .map_err(|e| BusError::Nacked(format!("bus journal write failed: {e}")))?;
+                }
                 queue.ready.push_back(Stored {
                     seq,
                     message: message.clone(),

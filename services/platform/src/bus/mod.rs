@@ -5,6 +5,7 @@
 //! limit is moved to the queue's dead-letter queue so the consumer keeps serving.
 
 pub mod amqp;
+mod journal;
 pub mod memory;
 
 use std::collections::BTreeMap;
@@ -152,7 +153,9 @@ pub trait Bus: Send + Sync + 'static {
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BusConfig {
-    /// `amqp://user:pass@host:5672/%2f` for RabbitMQ, or `memory` for the in-process bus.
+    /// `amqp://user:pass@host:5672/%2f` for RabbitMQ; `memory` for the in-process bus; or
+    /// `file://PATH` for the in-process bus journaled to PATH, so its queues survive a restart
+    /// (standalone uses `file://<data_dir>/bus.journal`).
     pub url: String,
     /// Prepended to every exchange and queue name, so several installations (or tests) share
     /// one broker without colliding.
@@ -181,11 +184,16 @@ impl Default for BusConfig {
 pub async fn connect(config: &BusConfig) -> Result<Arc<dyn Bus>, BusError> {
     if config.url == "memory" {
         Ok(Arc::new(MemoryBus::new(config.clone())))
+    } else if let Some(path) = config.url.strip_prefix("file://") {
+        Ok(Arc::new(MemoryBus::durable(
+            config.clone(),
+            std::path::Path::new(path),
+        )?))
     } else if config.url.starts_with("amqp://") || config.url.starts_with("amqps://") {
         Ok(Arc::new(AmqpBus::connect(config.clone()).await?))
     } else {
         Err(BusError::Other(format!(
-            "bus.url must be `memory` or an amqp:// URL, not `{}`",
+            "bus.url must be `memory`, `file://PATH` or an amqp:// URL, not `{}`",
             redact_url(&config.url)
         )))
     }

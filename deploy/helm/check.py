@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""`make helm-check`: the yimen chart, checked with no helm binary, no docker and no cluster.
+
+1. Lints the chart (Helm's own Go SDK, through helm-python-sdk) with its default values and with
+   each helm/yimen/ci/*.yaml; an error or a warning fails.
+2. Renders it with each of those and validates every object against the Kubernetes 1.30 schema
+   in strict mode (kubernetes-validate), so a misplaced or misspelt field fails, not only a wrong
+   type. On top: one Deployment and one Service per enabled service, gRPC probes, the
+   restricted security settings the chart promises on every pod, and a yimen.toml that parses.
+3. Renders with misspelt values, which values.schema.json must refuse.
+
+Prints one line per check and then "helm-check: N passed, M failed"; exits 1 if any failed.
+"""
+
+import sys
+import tomllib
+from pathlib import Path
+
+import helm_python as helm
+import kubernetes_validate
+import yaml
+
+CHART = Path(__file__).resolve().parents[2] / "helm" / "yimen"
+KUBE_VERSION = "1.30.0"
+RELEASE = NAMESPACE = "yimen"
+
+# Each must fail to render, and the error must name the misspelt key.
+MISSPELT_VALUES = [
+    ({"replicaCoutn": 2}, "replicaCoutn"),
+    ({"services": {"intake": {"enabled": True, "port": 50051, "replica": 2}}}, "replica"),
+    ({"config": {"dispatch": {"accept_dayz": 7}}}, "accept_dayz"),
+]
+
+passed = failed = 0
+
+
+def report(ok: bool, what: str, problem: str = "") -> None:
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok    {what}")
+    else:
+        failed += 1
+        print(f"FAIL  {what}: {problem}")
+
+
+def value_sets() -> list[tuple[str, dict | None]]:
+    """(label, values): the chart's defaults, then each ci file."""
+    sets: list[tuple[str, dict | None]] = [("(chart defaults)", None)]
+    for path in sorted((CHART / "ci").glob("*.yaml")):
+        sets.append((f"ci/{path.name}", helm.values_from_yaml(path.read_text()) or {}))
+    return sets
+
+
+def lint(label: str, values: dict | None) -> None:
+    result = helm.lint(CHART, values, strict=True, kube_version=f"v{KUBE_VERSION}")
+    # severity: 1 info ("icon is recommended"), 2 warning, 3 error; strict counts warnings.
+    problems = [f"{m['path']}: {m['error'].strip()}" for m in result["messages"] if m["severity"] >= 2]
+    problems += [e.strip() for e in result["errors"] if not any(e.strip() in p for p in problems)]
+    report(not problems, f"{label}  lint", "; ".join(problems))
+
+
+def pod_problems(obj: dict) -> list[str]:
+    """What breaks the chart's promises for a workload's pods: least privilege and probes."""
+    if obj["kind"] not in ("Deployment", "Job"):
+        return []
+    pod = obj["spec"]["template"]["spec"]
+    problems = []
+    security = pod.get("securityContext", {})
+    if security.get("runAsNonRoot") is not True:
+        problems.append("pod: runAsNonRoot is not true")
+    if security.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+        problems.append("pod: seccompProfile is not RuntimeDefault")
+    if pod.get("automountServiceAccountToken") is not False:
+        problems.append("pod: service account token mounted")
+    for c in pod["containers"]:
+        name = c["name"]
+        security = c.get("securityContext", {})
+        if security.get("readOnlyRootFilesystem") is not True:
+            problems.append(f"{name}: root filesystem writable")
+        if security.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{name}: privilege escalation allowed")
+        if "ALL" not in security.get("capabilities", {}).get("drop", []):
+            problems.append(f"{name}: capabilities not dropped")
+        resources = c.get("resources", {})
+        if not resources.get("requests") or not resources.get("limits"):
+            problems.append(f"{name}: no resource requests and limits")
+        if obj["kind"] == "Deployment":
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                if "grpc" not in c.get(probe, {}):
+                    problems.append(f"{name}: no gRPC {probe}")
+            if c.get("readinessProbe", {}).get("grpc", {}).get("service") != "readiness":
+                problems.append(f"{name}: readinessProbe does not ask for service 'readiness'")
+    return problems
+
+
+def config_problems(obj: dict) -> list[str]:
+    """The ConfigMap's yimen.toml must parse, with whole numbers: the binary's counts are integers."""
+    if obj["kind"] != "ConfigMap":
+        return []
+    try:
+        config = tomllib.loads(obj["data"]["yimen.toml"])
+    except (KeyError, tomllib.TOMLDecodeError) as e:
+        return [f"yimen.toml: {e}"]
+    return [
+        f"yimen.toml: {section}.{key} = {value} is not an integer"
+        for section, table in config.items()
+        for key, value in table.items()
+        if isinstance(value, float)
+    ]
+
+
+def render_and_validate(chart: helm.Chart, label: str, values: dict | None) -> None:
+    try:
+        manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    except helm.HelmError as e:
+        report(False, f"{label}  render", str(e).strip())
+        return
+    objects = []
+    for template, text in sorted(manifests.items()):
+        if template.endswith("NOTES.txt"):
+            continue
+        objects += [doc for doc in yaml.safe_load_all(text) if doc]
+    for obj in objects:
+        what = f"{label}  {obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+        try:
+            kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as e:
+            path = ".".join(str(p) for p in e.path)
+            report(False, what, f"{path}: {e.message}")
+            continue
+        except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError) as e:
+            report(False, what, e.message)
+            continue
+        problems = pod_problems(obj) + config_problems(obj)
+        report(not problems, what, "; ".join(problems))
+
+    # The loop over `services` must give exactly one Deployment and one Service per enabled entry.
+    enabled = sorted(n for n, s in chart.merge_values(values)["services"].items() if s["enabled"])
+    for kind in ("Deployment", "Service"):
+        got = sorted(
+            o["metadata"]["labels"]["app.kubernetes.io/component"] for o in objects if o["kind"] == kind
+        )
+        report(got == enabled, f"{label}  one {kind} per enabled service ({', '.join(enabled)})",
+               f"got {', '.join(got) or 'none'}")
+
+
+def schema_refuses(chart: helm.Chart, values: dict, key: str) -> None:
+    what = f"schema refuses misspelt key {key!r}"
+    try:
+        chart.render(values, name=RELEASE, namespace=NAMESPACE)
+    except helm.HelmValuesError as e:
+        report(key in str(e), what, f"refused, but not naming the key: {e}")
+        return
+    report(False, what, "rendered without error")
+
+
+def main() -> int:
+    with helm.Chart.load(CHART) as chart:
+        for label, values in value_sets():
+            lint(label, values)
+            render_and_validate(chart, label, values)
+        for values, key in MISSPELT_VALUES:
+            schema_refuses(chart, values, key)
+    print(f"helm-check: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

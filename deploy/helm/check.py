@@ -41,7 +41,7 @@ def report(ok: bool, what: str, problem: str = "") -> None:
         print(f"ok    {what}")
     else:
         failed += 1
-        print(f"FAIL  {what}: {problem}")
+        print(f"FAIL  {what}: {' '.join(problem.split())}")  # one line, however long
 
 
 def value_sets() -> list[tuple[str, dict | None]]:

@@ -4,7 +4,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/yimen/target
 CARGO ?= cargo
 DATA_DIR ?= data
 
-.PHONY: run test lint fmt build services
+.PHONY: run test lint fmt build services helm-check
 
 ## run: yimen standalone — every service in one process on SQLite, departments seeded
 run:
@@ -34,3 +34,14 @@ lint:
 ## fmt: format the workspace
 fmt:
 	$(CARGO) fmt --all
+
+## helm-check: lint the Helm chart, render it with each ci/ values file and validate every object
+## against Kubernetes 1.30 (strict); needs only python3 (no helm, docker or cluster)
+helm-check: .venv/helm-check.stamp
+	.venv/bin/python deploy/helm/check.py
+
+# The pinned tools in .venv, installed again only when their list changes.
+.venv/helm-check.stamp: deploy/helm/requirements.txt
+	test -x .venv/bin/python || python3 -m venv .venv
+	.venv/bin/python -m pip install --quiet --disable-pip-version-check -r deploy/helm/requirements.txt
+	touch $@

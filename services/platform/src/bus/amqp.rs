@@ -7,6 +7,7 @@
 //! Nothing here logs a message body or header value: events carry personal data.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -24,6 +25,7 @@ use lapin::{
     Acker as LapinAcker, BasicProperties, Channel, Confirmation, Connection, ConnectionProperties,
     Consumer, ExchangeKind,
 };
+use tokio::sync::Notify;
 use tokio::time::{Instant, sleep, timeout};
 use tokio_util::sync::CancellationToken;
 
@@ -52,8 +54,16 @@ const LIBRARY_RETRY_MIN: Duration = Duration::from_millis(100);
 const LIBRARY_RETRY_MAX: Duration = Duration::from_secs(2);
 const LIBRARY_RETRIES: usize = 4;
 
+/// Heartbeat interval asked of the broker (seconds); it counts a client dead after about two
+/// missed heartbeats and requeues what it held.
+const HEARTBEAT_SECS: u16 = 10;
+const TCP_CONNECT_TIMEOUT_MS: u64 = 5_000;
 /// How long the handshake of a new connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one broker operation (open a channel, declare, bind, ack) may take. lapin can
+/// hang instead of failing (see `AmqpOptions::liveness_interval`), and a caller must never
+/// hang with it.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a publish waits for the broker's confirm; past it the publish fails (the message
 /// may still arrive: at-least-once, the inbox absorbs the repeat).
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
@@ -74,6 +84,13 @@ pub struct AmqpOptions {
     /// How long the connection may stay down under lapin's recovery before the supervisor
     /// gives up on it and connects afresh.
     pub recovery_grace: Duration,
+    /// How often the supervisor checks that a connection lapin reports as up still answers
+    /// (it opens and closes a channel). lapin 4.12.3's recovery can deadlock its I/O loop
+    /// when a channel is being opened at the moment the connection drops; the connection
+    /// then looks connected and never answers again.
+    pub liveness_interval: Duration,
+    /// How long that check may take before the connection is given up.
+    pub liveness_timeout: Duration,
 }
 
 impl Default for AmqpOptions {
@@ -81,6 +98,8 @@ impl Default for AmqpOptions {
         Self {
             library_recovery: true,
             recovery_grace: Duration::from_secs(20),
+            liveness_interval: Duration::from_secs(15),
+            liveness_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -112,6 +131,32 @@ struct Link {
     generation: u64,
     /// Cancelled when this connection is given up for good: its subscriptions end.
     lost: CancellationToken,
+    /// Raised when an operation timed out, so the supervisor checks the connection now.
+    suspect: Notify,
+}
+
+impl Link {
+    /// Runs one broker operation, bounded by [`OPERATION_TIMEOUT`].
+    async fn call<T>(
+        &self,
+        context: &str,
+        operation: impl Future<Output = lapin::Result<T>>,
+    ) -> Result<T, BusError> {
+        match timeout(OPERATION_TIMEOUT, operation).await {
+            Ok(result) => result.map_err(|e| from_lapin(context, e)),
+            Err(_) => {
+                self.suspect.notify_one();
+                Err(BusError::Unavailable(format!(
+                    "{context}: no answer from the broker within {OPERATION_TIMEOUT:?}"
+                )))
+            }
+        }
+    }
+
+    async fn channel(&self) -> Result<Channel, BusError> {
+        self.call("open a channel", self.connection.create_channel())
+            .await
+    }
 }
 
 struct Publisher {
@@ -138,12 +183,19 @@ impl AmqpBus {
     pub async fn connect_with(config: BusConfig, options: AmqpOptions) -> Result<Self, BusError> {
         // Parsed once up front so a wrong URL is a configuration error, not an outage; the
         // parser's message is left out as it may quote the password.
-        let uri: AMQPUri = config.url.parse().map_err(|_| {
+        let mut uri: AMQPUri = config.url.parse().map_err(|_| {
             BusError::Other(format!(
                 "bus.url `{}` is not a valid AMQP URL",
                 redact_url(&config.url)
             ))
         })?;
+        // Unless the URL says otherwise: a short heartbeat, so the broker soon gives back
+        // what a dead or hung connection held; and a bounded TCP connect, so a silent
+        // network cannot hold a (re)connect for minutes.
+        uri.query.heartbeat.get_or_insert(HEARTBEAT_SECS);
+        uri.query
+            .connection_timeout
+            .get_or_insert(TCP_CONNECT_TIMEOUT_MS);
         let exchange = short(
             "the exchange name",
             &format!("{}{EVENTS_EXCHANGE}", config.prefix),
@@ -270,23 +322,21 @@ impl Inner {
             connection,
             generation: self.generation.fetch_add(1, Ordering::Relaxed) + 1,
             lost: self.shutdown.child_token(),
+            suspect: Notify::new(),
         };
-        let channel = self.channel(&link).await?;
-        let declared = self.declare_exchanges(&channel).await;
-        close_channel(channel).await;
+        let declared = async {
+            let channel = link.channel().await?;
+            let declared = self.declare_exchanges(&link, &channel).await;
+            close_channel(channel).await;
+            declared
+        }
+        .await;
         if let Err(e) = declared {
             let _ = timeout(CLOSE_TIMEOUT, link.connection.close(200, "OK".into())).await;
             return Err(e);
         }
         self.redeclare(&link).await;
         Ok(link)
-    }
-
-    async fn channel(&self, link: &Link) -> Result<Channel, BusError> {
-        link.connection
-            .create_channel()
-            .await
-            .map_err(|e| from_lapin("open a channel", e))
     }
 
     /// Redeclares what was declared on an earlier connection: the broker may have lost it
@@ -311,8 +361,8 @@ impl Inner {
         }
         for queue in dead_letters {
             let declared = async {
-                let channel = self.channel(link).await?;
-                let declared = self.declare_dead_letters_on(&channel, &queue).await;
+                let channel = link.channel().await?;
+                let declared = self.declare_dead_letters_on(link, &channel, &queue).await;
                 close_channel(channel).await;
                 declared
             };
@@ -344,35 +394,38 @@ impl Inner {
         arguments
     }
 
-    async fn declare_exchanges(&self, channel: &Channel) -> Result<(), BusError> {
+    async fn declare_exchanges(&self, link: &Link, channel: &Channel) -> Result<(), BusError> {
         let durable = ExchangeDeclareOptions {
             durable: true,
             ..Default::default()
         };
-        channel
-            .exchange_declare(
+        link.call(
+            "declare the events exchange",
+            channel.exchange_declare(
                 self.exchange.clone(),
                 ExchangeKind::Topic,
                 durable,
                 FieldTable::default(),
-            )
-            .await
-            .map_err(|e| from_lapin("declare the events exchange", e))?;
-        channel
-            .exchange_declare(
+            ),
+        )
+        .await?;
+        link.call(
+            "declare the dead-letter exchange",
+            channel.exchange_declare(
                 self.dead_letter_exchange.clone(),
                 ExchangeKind::Direct,
                 durable,
                 FieldTable::default(),
-            )
-            .await
-            .map_err(|e| from_lapin("declare the dead-letter exchange", e))
+            ),
+        )
+        .await
     }
 
     /// Declares the exchanges and the dead-letter queue of `queue`, bound to the dead-letter
     /// exchange by the queue's full name; answers the dead-letter queue's full name.
     async fn declare_dead_letters_on(
         &self,
+        link: &Link,
         channel: &Channel,
         queue: &str,
     ) -> Result<ShortString, BusError> {
@@ -381,27 +434,30 @@ impl Inner {
             "the dead-letter queue name",
             &format!("{}{queue}.dead", self.config.prefix),
         )?;
-        self.declare_exchanges(channel).await?;
-        channel
-            .queue_declare(dead.clone(), durable_queue(), self.quorum_arguments())
-            .await
-            .map_err(|e| from_lapin("declare the dead-letter queue", e))?;
-        channel
-            .queue_bind(
+        self.declare_exchanges(link, channel).await?;
+        link.call(
+            "declare the dead-letter queue",
+            channel.queue_declare(dead.clone(), durable_queue(), self.quorum_arguments()),
+        )
+        .await?;
+        link.call(
+            "bind the dead-letter queue",
+            channel.queue_bind(
                 dead.clone(),
                 self.dead_letter_exchange.clone(),
                 full,
                 QueueBindOptions::default(),
                 FieldTable::default(),
-            )
-            .await
-            .map_err(|e| from_lapin("bind the dead-letter queue", e))?;
+            ),
+        )
+        .await?;
         Ok(dead)
     }
 
     /// Declares the queue, its dead-letter queue and its bindings; answers its full name.
     async fn declare_queue_on(
         &self,
+        link: &Link,
         channel: &Channel,
         spec: &QueueSpec,
     ) -> Result<ShortString, BusError> {
@@ -412,7 +468,8 @@ impl Inner {
             .iter()
             .map(|b| short("a binding", b))
             .collect::<Result<Vec<_>, _>>()?;
-        self.declare_dead_letters_on(channel, &spec.name).await?;
+        self.declare_dead_letters_on(link, channel, &spec.name)
+            .await?;
         let mut arguments = self.quorum_arguments();
         arguments.insert(
             "x-delivery-limit".into(),
@@ -426,21 +483,23 @@ impl Inner {
             "x-dead-letter-routing-key".into(),
             AMQPValue::LongString(full.as_str().into()),
         );
-        channel
-            .queue_declare(name.clone(), durable_queue(), arguments)
-            .await
-            .map_err(|e| from_lapin("declare the queue", e))?;
+        link.call(
+            "declare the queue",
+            channel.queue_declare(name.clone(), durable_queue(), arguments),
+        )
+        .await?;
         for binding in bindings {
-            channel
-                .queue_bind(
+            link.call(
+                "bind the queue",
+                channel.queue_bind(
                     name.clone(),
                     self.exchange.clone(),
                     binding,
                     QueueBindOptions::default(),
                     FieldTable::default(),
-                )
-                .await
-                .map_err(|e| from_lapin("bind the queue", e))?;
+                ),
+            )
+            .await?;
         }
         Ok(name)
     }
@@ -450,8 +509,8 @@ impl Inner {
         link: &Link,
         spec: &QueueSpec,
     ) -> Result<(), BusError> {
-        let channel = self.channel(link).await?;
-        let declared = self.declare_queue_on(&channel, spec).await;
+        let channel = link.channel().await?;
+        let declared = self.declare_queue_on(link, &channel, spec).await;
         close_channel(channel).await;
         declared.map(|_| ())
     }
@@ -463,20 +522,23 @@ impl Inner {
         channel: Channel,
         queue: ShortString,
     ) -> Result<Box<dyn Subscription>, BusError> {
-        channel
-            .basic_qos(self.config.prefetch, BasicQosOptions::default())
-            .await
-            .map_err(|e| from_lapin("set the prefetch", e))?;
-        let consumer = channel
-            .basic_consume(
-                queue,
-                // The broker names the consumer.
-                "".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
+        link.call(
+            "set the prefetch",
+            channel.basic_qos(self.config.prefetch, BasicQosOptions::default()),
+        )
+        .await?;
+        let consumer = link
+            .call(
+                "start consuming",
+                channel.basic_consume(
+                    queue,
+                    // The broker names the consumer.
+                    "".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                ),
             )
-            .await
-            .map_err(|e| from_lapin("start consuming", e))?;
+            .await?;
         Ok(Box::new(AmqpSubscription {
             consumer,
             channel,
@@ -485,8 +547,11 @@ impl Inner {
     }
 
     /// The publishing channel in `slot`, opened (with confirms) when there is none usable.
-    async fn publisher(&self, slot: &mut Option<Publisher>) -> Result<Channel, BusError> {
-        let link = self.current_link()?;
+    async fn publisher(
+        &self,
+        link: &Link,
+        slot: &mut Option<Publisher>,
+    ) -> Result<Channel, BusError> {
         if let Some(publisher) = slot.as_ref()
             && publisher.generation == link.generation
         {
@@ -500,11 +565,12 @@ impl Inner {
             }
         }
         *slot = None;
-        let channel = self.channel(&link).await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(|e| from_lapin("enable publisher confirms", e))?;
+        let channel = link.channel().await?;
+        link.call(
+            "enable publisher confirms",
+            channel.confirm_select(ConfirmSelectOptions::default()),
+        )
+        .await?;
         *slot = Some(Publisher {
             generation: link.generation,
             channel: channel.clone(),
@@ -516,31 +582,31 @@ impl Inner {
     /// is in doubt and it should be replaced.
     async fn publish_on(
         &self,
+        link: &Link,
         channel: &Channel,
         message: &Message,
         properties: BasicProperties,
         routing_key: ShortString,
     ) -> (Result<Published, BusError>, bool) {
-        let confirm = match channel
-            .basic_publish(
-                self.exchange.clone(),
-                routing_key,
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..Default::default()
-                },
-                &message.body,
-                properties,
-            )
-            .await
-        {
+        let publish = channel.basic_publish(
+            self.exchange.clone(),
+            routing_key,
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            &message.body,
+            properties,
+        );
+        let confirm = match link.call("publish", publish).await {
             Ok(confirm) => confirm,
-            Err(e) => return (Err(from_lapin("publish", e)), true),
+            Err(e) => return (Err(e), true),
         };
         let confirmation = match timeout(CONFIRM_TIMEOUT, confirm).await {
             Ok(Ok(confirmation)) => confirmation,
             Ok(Err(e)) => return (Err(from_lapin("publisher confirm", e)), true),
             Err(_) => {
+                link.suspect.notify_one();
                 return (
                     Err(BusError::Unavailable(format!(
                         "no publisher confirm within {CONFIRM_TIMEOUT:?}"
@@ -647,11 +713,21 @@ async fn supervise(inner: Arc<Inner>) {
 /// Returns once `link` is lost for good, with why.
 async fn watch(link: &Link, options: &AmqpOptions) -> &'static str {
     let mut down_since: Option<Instant> = None;
+    let mut checked = Instant::now();
     loop {
-        sleep(WATCH_INTERVAL).await;
+        let suspect = tokio::select! {
+            _ = sleep(WATCH_INTERVAL) => false,
+            _ = link.suspect.notified() => true,
+        };
         let status = link.connection.status();
         if status.connected() {
             down_since = None;
+            if suspect || checked.elapsed() >= options.liveness_interval {
+                if !answers(link, options.liveness_timeout).await {
+                    return "the connection stopped answering";
+                }
+                checked = Instant::now();
+            }
             continue;
         }
         if status.errored() || status.closed() {
@@ -669,6 +745,17 @@ async fn watch(link: &Link, options: &AmqpOptions) -> &'static str {
             return "lapin's recovery did not finish in time";
         }
     }
+}
+
+/// Whether a connection that looks up still answers: opening and closing a channel is a
+/// round trip through lapin's I/O loop and the broker. Failing fast (the connection just
+/// dropped) counts as answering; the state checks take it from there.
+async fn answers(link: &Link, within: Duration) -> bool {
+    let round_trip = async {
+        let channel = link.connection.create_channel().await?;
+        channel.close(200, "OK".into()).await
+    };
+    timeout(within, round_trip).await.is_ok()
 }
 
 /// Ends a given-up connection's subscriptions; if lapin might still recover it, closes it
@@ -717,9 +804,10 @@ impl Bus for AmqpBus {
             .with_headers(headers);
         let index = inner.next_publisher.fetch_add(1, Ordering::Relaxed) % inner.publishers.len();
         let mut slot = inner.publishers[index].lock().await;
-        let channel = inner.publisher(&mut slot).await?;
+        let link = inner.current_link()?;
+        let channel = inner.publisher(&link, &mut slot).await?;
         let (outcome, replace) = inner
-            .publish_on(&channel, message, properties, routing_key)
+            .publish_on(&link, &channel, message, properties, routing_key)
             .await;
         if replace && let Some(publisher) = slot.take() {
             tokio::spawn(close_channel(publisher.channel));
@@ -737,10 +825,10 @@ impl Bus for AmqpBus {
     async fn subscribe(&self, spec: &QueueSpec) -> Result<Box<dyn Subscription>, BusError> {
         let inner = &self.inner;
         let link = inner.current_link()?;
-        let channel = inner.channel(&link).await?;
+        let channel = link.channel().await?;
         // Declared on the consuming channel itself, so lapin's recovery replays the
         // declarations before it replays the consumer.
-        let queue = match inner.declare_queue_on(&channel, spec).await {
+        let queue = match inner.declare_queue_on(&link, &channel, spec).await {
             Ok(queue) => queue,
             Err(e) => {
                 close_channel(channel).await;
@@ -754,8 +842,8 @@ impl Bus for AmqpBus {
     async fn subscribe_dead_letters(&self, queue: &str) -> Result<Box<dyn Subscription>, BusError> {
         let inner = &self.inner;
         let link = inner.current_link()?;
-        let channel = inner.channel(&link).await?;
-        let dead = match inner.declare_dead_letters_on(&channel, queue).await {
+        let channel = link.channel().await?;
+        let dead = match inner.declare_dead_letters_on(&link, &channel, queue).await {
             Ok(dead) => dead,
             Err(e) => {
                 close_channel(channel).await;
@@ -917,11 +1005,25 @@ fn settled(context: &str, result: lapin::Result<bool>) -> Result<(), BusError> {
     }
 }
 
+/// Bounds a settlement: a hung connection must not hang the consumer loop (the broker
+/// redelivers whatever was not settled).
+async fn bounded_settle(
+    context: &str,
+    settle: impl Future<Output = lapin::Result<bool>>,
+) -> Result<(), BusError> {
+    match timeout(OPERATION_TIMEOUT, settle).await {
+        Ok(result) => settled(context, result),
+        Err(_) => Err(BusError::Unavailable(format!(
+            "{context}: no answer from the broker within {OPERATION_TIMEOUT:?}"
+        ))),
+    }
+}
+
 #[async_trait]
 impl Acker for AmqpAcker {
     async fn ack(&self) -> Result<(), BusError> {
         self.settled.store(true, Ordering::Release);
-        settled("ack", self.acker.ack(BasicAckOptions::default()).await)
+        bounded_settle("ack", self.acker.ack(BasicAckOptions::default())).await
     }
 
     async fn nack(&self, requeue: bool) -> Result<(), BusError> {
@@ -930,7 +1032,7 @@ impl Acker for AmqpAcker {
             requeue,
             multiple: false,
         };
-        settled("nack", self.acker.nack(options).await)
+        bounded_settle("nack", self.acker.nack(options)).await
     }
 }
 

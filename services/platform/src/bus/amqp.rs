@@ -1,10 +1,15 @@
 //! The RabbitMQ bus (through lapin): a durable topic exchange, quorum queues with a delivery
 //! limit and a dead-letter queue each, publisher confirms with mandatory routing, manual acks
 //! with prefetch, and connection recovery in two layers — lapin's own (it reconnects and
-//! replays channels, consumers and topology after a network failure) and, when lapin gives
-//! up, a supervisor that opens a fresh connection with backoff and redeclares the topology.
+//! replays channels, consumers and topology after a network failure) and a supervisor that,
+//! when lapin gives up or its connection stops answering, opens a fresh connection with
+//! backoff and redeclares the topology; subscriptions on the old connection then end, so
+//! their callers subscribe again.
 //!
-//! Nothing here logs a message body or header value: events carry personal data.
+//! Nothing here logs a message body or header value: events carry personal data. lapin
+//! itself does, though: it logs a returned (unroutable) message with its body at WARN under
+//! the target `lapin::returned_messages`, and every frame at TRACE. The log filter must hold
+//! `lapin::returned_messages` at ERROR and lapin as a whole at INFO or above.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;

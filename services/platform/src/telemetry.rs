@@ -165,13 +165,21 @@ pub fn init(service_name: &str, config: &TelemetryConfig) -> anyhow::Result<Tele
     result
 }
 
+/// lapin logs a returned message whole (body included) at WARN and every frame at TRACE: a
+/// body may hold a case's subject, so those never reach the logs, whatever the level asked.
+const NEVER_LOGGED: [&str; 2] = ["lapin=info", "lapin::returned_messages=error"];
+
 fn log_filter(level: &str) -> anyhow::Result<EnvFilter> {
-    match std::env::var("RUST_LOG") {
+    let mut filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
             .map_err(|e| anyhow::anyhow!("RUST_LOG `{directives}`: {e}")),
         _ => EnvFilter::try_new(level)
             .map_err(|e| anyhow::anyhow!("configuration: telemetry.log_level `{level}`: {e}")),
+    }?;
+    for directive in NEVER_LOGGED {
+        filter = filter.add_directive(directive.parse()?);
     }
+    Ok(filter)
 }
 
 fn install(

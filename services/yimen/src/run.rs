@@ -55,11 +55,48 @@ impl Target {
     }
 }
 
+/// How long a starting process waits for its database and broker before giving up.
+pub const STARTUP_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Retries `attempt` with backoff until it succeeds or `patience` runs out, saying what it
+/// waits for — a pod that starts before its database or broker waits instead of crashing.
+pub async fn wait_for<T, E, F, Fut>(
+    what: &str,
+    patience: Duration,
+    mut attempt: F,
+) -> anyhow::Result<T>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(e) if tokio::time::Instant::now() + backoff > deadline => {
+                anyhow::bail!("{what}: {e} (gave up after {patience:?})")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "waiting for {what}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
 /// Connects and migrates the store of each target.
 pub async fn migrate(settings: &Settings, targets: &[Target]) -> anyhow::Result<Vec<(Target, Db)>> {
     let mut stores = Vec::new();
     for &target in targets {
-        let db = Db::connect(&settings.database, target.name()).await?;
+        let db = wait_for(
+            &format!("the {} database", target.name()),
+            STARTUP_PATIENCE,
+            || Db::connect(&settings.database, target.name()),
+        )
+        .await?;
         db.migrate(target.migrations()).await?;
         tracing::info!(service = target.name(), "store migrated");
         stores.push((target, db));

@@ -310,7 +310,10 @@ async fn serve(
     );
     let telemetry = yimen_platform::telemetry::init(&name, &settings.telemetry)?;
     let bus: Arc<dyn yimen_platform::bus::Bus> =
-        yimen_platform::bus::connect(&settings.bus).await?;
+        yimen::run::wait_for("the broker", yimen::run::STARTUP_PATIENCE, || {
+            yimen_platform::bus::connect(&settings.bus)
+        })
+        .await?;
     let running = yimen::run::start(&settings, targets, bus, &seed).await?;
     for (target, addr) in &running.addrs {
         tracing::info!(service = target.name(), %addr, "listening");

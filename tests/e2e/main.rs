@@ -325,3 +325,37 @@ async fn reflection_lists_the_yimen_services(clients: &Clients) {
         "{names:?}"
     );
 }
+
+/// A department's own system reads its work from `yimen.dept.<code>` on the broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn department_system_consumes_its_work_from_its_queue() {
+    let extra = std::collections::BTreeMap::from([(
+        "YIMEN__DISPATCH__DEPARTMENT_QUEUES".to_string(),
+        "true".to_string(),
+    )]);
+    let Some(cluster) = Distributed::start_with(extra).await else {
+        return;
+    };
+    let department_system = yimen_platform::bus::connect(&cluster.bus)
+        .await
+        .expect("the department's system connects");
+    let mut work = department_system
+        .subscribe(&yimen_platform::bus::QueueSpec::department("civil-affairs"))
+        .await
+        .expect("subscribe to the department queue");
+    let case = submit(
+        &cluster.clients,
+        submission(Category::SocialAssistance, "洋梓镇", "allowance stopped"),
+    )
+    .await;
+    let delivery = tokio::time::timeout(Duration::from_secs(30), work.next())
+        .await
+        .expect("work arrives in time")
+        .expect("a delivery");
+    assert_eq!(delivery.message.routing_key, "case.assigned.civil-affairs");
+    let event = yimen_platform::events::decode(&delivery.message.body).expect("an event");
+    assert_eq!(event.case_id, case.case_id);
+    delivery.ack().await.expect("ack");
+    department_system.close().await;
+    cluster.stop().await;
+}

@@ -152,6 +152,8 @@ fn free_port() -> u16 {
 pub struct Distributed {
     pub clients: Clients,
     pub env: BTreeMap<String, String>,
+    /// The broker and name prefix the processes use.
+    pub bus: yimen_platform::bus::BusConfig,
     children: Vec<(Target, tokio::process::Child)>,
 }
 
@@ -179,7 +181,10 @@ impl Distributed {
             ("YIMEN__DATABASE__URL", database),
             ("YIMEN__BUS__URL", bus.url.clone()),
             ("YIMEN__BUS__PREFIX", bus.prefix.clone()),
-            ("YIMEN__BUS__QUEUE_EXPIRES_SECS", "300".into()),
+            (
+                "YIMEN__BUS__QUEUE_EXPIRES_SECS",
+                yimen_platform::testing::stores::TEST_QUEUE_EXPIRY_SECS.to_string(),
+            ),
             ("YIMEN__INTAKE__LISTEN", format!("127.0.0.1:{}", ports[0].1)),
             (
                 "YIMEN__DISPATCH__LISTEN",
@@ -187,6 +192,9 @@ impl Distributed {
             ),
             ("YIMEN__TELEMETRY__LOG_LEVEL", "warn".into()),
             ("YIMEN__SERVER__SHUTDOWN_GRACE_SECS", "2".into()),
+            // Quorum queues are heavy for a shared test broker: only the test of department
+            // queues turns them on.
+            ("YIMEN__DISPATCH__DEPARTMENT_QUEUES", "false".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -226,6 +234,7 @@ impl Distributed {
         Some(Self {
             clients,
             env,
+            bus,
             children,
         })
     }

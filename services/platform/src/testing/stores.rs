@@ -89,6 +89,11 @@ pub async fn sqlite_store(service: &'static str, migrations: Migrations) -> Db {
     db
 }
 
+/// Idle test queues expire this soon. Each quorum queue holds broker file descriptors (the
+/// broker's limit is about a thousand); queues left for minutes by a test run would exhaust
+/// them and the broker would stop accepting connections.
+pub const TEST_QUEUE_EXPIRY_SECS: u64 = 20;
+
 /// Bus settings for a test on the shared broker: a prefix of its own, queues that expire.
 pub fn amqp_bus_config() -> BusConfig {
     BusConfig {
@@ -96,7 +101,7 @@ pub fn amqp_bus_config() -> BusConfig {
         prefix: format!("t-{}.", uuid::Uuid::new_v4().simple()),
         prefetch: 16,
         delivery_limit: 3,
-        queue_expires_secs: Some(120),
+        queue_expires_secs: Some(TEST_QUEUE_EXPIRY_SECS),
     }
 }
 

@@ -181,6 +181,7 @@ impl Distributed {
             ("YIMEN__DATABASE__URL", database),
             ("YIMEN__BUS__URL", bus.url.clone()),
             ("YIMEN__BUS__PREFIX", bus.prefix.clone()),
+            ("YIMEN__BUS__DELIVERY_LIMIT", bus.delivery_limit.to_string()),
             (
                 "YIMEN__BUS__QUEUE_EXPIRES_SECS",
                 yimen_platform::testing::stores::TEST_QUEUE_EXPIRY_SECS.to_string(),

@@ -11,6 +11,7 @@ use yimen_platform::db::{Db, Tx, now_millis};
 use yimen_platform::error::{Error, Violations};
 use yimen_platform::events::new_event;
 use yimen_platform::outbox;
+use yimen_platform::paging::{Page, PageToken};
 use yimen_platform::time::{DAY_MILLIS, timestamp};
 use yimen_proto::v1::{self as pb, event::Payload};
 
@@ -469,21 +470,6 @@ pub async fn list_departments(
     })
 }
 
-const PAGE_DEFAULT: u32 = 50;
-const PAGE_MAX: u32 = 500;
-
-/// `<assigned_at millis>:<assignment id>` of the last row of a page.
-fn page_token(a: &AssignmentRecord) -> String {
-    format!("{}:{}", a.assigned_at, a.assignment_id)
-}
-
-fn parse_page_token(token: &str) -> Option<(i64, String)> {
-    let (millis, id) = token.split_once(':')?;
-    let millis = millis.parse().ok()?;
-    let id = uuid::Uuid::parse_str(id).ok()?;
-    Some((millis, id.to_string()))
-}
-
 /// A department's work list, oldest first, page by page.
 pub async fn list_assignments(
     db: &Db,
@@ -504,22 +490,9 @@ pub async fn list_assignments(
             ),
         }
     }
-    let page = request.page.clone().unwrap_or_default();
-    let after = match page.page_token.as_str() {
-        "" => None,
-        token => {
-            let parsed = parse_page_token(token);
-            if parsed.is_none() {
-                violations.add("page.page_token", "is not a token this server gave");
-            }
-            parsed
-        }
-    };
+    let page = violations.check(Page::parse(request.page.as_ref()));
     violations.finish()?;
-    let size = match page.page_size {
-        0 => PAGE_DEFAULT,
-        n => n.min(PAGE_MAX),
-    };
+    let page = page.ok_or_else(|| Error::invalid("page", "invalid"))?;
 
     let mut conn = db.pool().acquire().await?;
     if store::department(&mut conn, department).await?.is_none() {
@@ -527,13 +500,19 @@ pub async fn list_assignments(
             "department {department} not found"
         )));
     }
-    let mut rows = store::list_assignments(&mut conn, department, &states, after, size + 1).await?;
-    let next_page_token = if rows.len() > size as usize {
-        rows.truncate(size as usize);
-        rows.last().map(page_token).unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let mut rows = store::list_assignments(
+        &mut conn,
+        department,
+        &states,
+        page.after.as_ref(),
+        page.fetch(),
+    )
+    .await?;
+    // Oldest first: the token names the last assignment's time and id.
+    let next_page_token = page.finish(&mut rows, |last| PageToken {
+        millis: last.assigned_at,
+        id: last.assignment_id.clone(),
+    });
     Ok(pb::ListAssignmentsResponse {
         assignments: rows.iter().map(AssignmentRecord::to_proto).collect(),
         next_page_token,

@@ -3,6 +3,7 @@
 //! or transaction, so an operation and its outbox events commit together.
 
 use std::collections::{BTreeMap, BTreeSet};
+use yimen_platform::paging::PageToken;
 
 use sqlx::{AnyConnection, Row, any::AnyRow};
 use yimen_platform::error::Error;
@@ -376,8 +377,8 @@ pub async fn list_assignments(
     conn: &mut AnyConnection,
     department: &str,
     states: &[AssignmentState],
-    after: Option<(i64, String)>,
-    limit: u32,
+    after: Option<&PageToken>,
+    limit: i64,
 ) -> Result<Vec<AssignmentRecord>, Error> {
     // Five fixed slots instead of dynamic SQL: unused slots repeat a wanted state.
     let wanted: Vec<AssignmentState> = if states.is_empty() {
@@ -386,7 +387,7 @@ pub async fn list_assignments(
         states.to_vec()
     };
     let slot = |i: usize| wanted.get(i).unwrap_or(&wanted[0]).as_str();
-    let (after_at, after_id) = after.unwrap_or((i64::MIN, String::new()));
+    let (after_at, after_id) = after.map_or((i64::MIN, ""), |t| (t.millis, t.id.as_str()));
     let rows = sqlx::query(concat!(
         assignment_select!(),
         "WHERE a.department = $1 AND a.state IN ($2, $3, $4, $5, $6) \
@@ -401,7 +402,7 @@ pub async fn list_assignments(
     .bind(slot(4))
     .bind(after_at)
     .bind(after_id)
-    .bind(i64::from(limit))
+    .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter().map(assignment_from_row).collect()

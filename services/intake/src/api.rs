@@ -122,7 +122,7 @@ impl IntakeApi {
         let (cases, next) = store::list_cases(&mut conn, &filter).await?;
         Ok(ListCasesResponse {
             cases,
-            next_page_token: next.map(|t| t.encode()).unwrap_or_default(),
+            next_page_token: next,
         })
     }
 }

@@ -9,7 +9,8 @@ use yimen_proto::v1 as pb;
 
 use crate::domain::progress::{Holding, TimelineLine};
 use crate::domain::submission::is_collective;
-use crate::domain::{CaseFilter, CaseRef, NewCase, PageToken, Petitioner};
+use crate::domain::{CaseFilter, CaseRef, NewCase, Petitioner};
+use yimen_platform::paging::PageToken;
 
 fn corrupt(what: impl std::fmt::Display) -> Error {
     Error::Internal(anyhow::anyhow!("intake store holds {what}"))
@@ -246,11 +247,12 @@ async fn timeline(
 pub async fn list_cases(
     conn: &mut AnyConnection,
     filter: &CaseFilter,
-) -> Result<(Vec<pb::CaseSummary>, Option<PageToken>), Error> {
+) -> Result<(Vec<pb::CaseSummary>, String), Error> {
     let (after_at, after_id) = filter
+        .page
         .after
         .as_ref()
-        .map_or((0, ""), |t| (t.registered_at, t.case_id.as_str()));
+        .map_or((0, ""), |t| (t.millis, t.id.as_str()));
     let rows = sqlx::query(
         "SELECT case_id, case_number, status, department, category, headcount, subject, \
          town, village, registered_at FROM cases \
@@ -264,26 +266,20 @@ pub async fn list_cases(
     .bind(&filter.town)
     .bind(filter.registered_from)
     .bind(filter.registered_to)
-    .bind(i64::from(filter.after.is_some()))
+    .bind(i64::from(filter.page.after.is_some()))
     .bind(after_at)
     .bind(after_id)
-    // One more than asked tells whether another page follows.
-    .bind(i64::from(filter.page_size) + 1)
+    .bind(filter.page.fetch())
     .fetch_all(&mut *conn)
     .await?;
     let mut cases = rows
         .iter()
         .map(summary_from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let next = if cases.len() > filter.page_size as usize {
-        cases.truncate(filter.page_size as usize);
-        cases.last().map(|last| PageToken {
-            registered_at: last.registered_at.as_ref().map_or(0, millis),
-            case_id: last.case_id.clone(),
-        })
-    } else {
-        None
-    };
+    let next = filter.page.finish(&mut cases, |last| PageToken {
+        millis: last.registered_at.as_ref().map_or(0, millis),
+        id: last.case_id.clone(),
+    });
     Ok((cases, next))
 }
 

@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod inbox;
 pub mod outbox;
+pub mod paging;
 pub mod server;
 pub mod telemetry;
 pub mod testing;

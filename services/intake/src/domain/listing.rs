@@ -1,13 +1,11 @@
-//! What ListCases may ask for: filters, and keyset pages newest first. A page token names the
-//! last case of the previous page (`<registered_at millis>:<case id>`), so a page never skips
-//! or repeats a case however many are registered meanwhile.
+//! What ListCases may ask for: filters, and keyset pages newest first (the platform's
+//! `paging`; a token names the last case of the previous page, `<registered_at>:<case id>`).
 
 use prost_types::Timestamp;
 use yimen_platform::error::{Error, FieldViolation, Violations};
+use yimen_platform::paging::Page;
 use yimen_proto::v1::{CaseStatus, Category, ListCasesRequest};
 
-pub const DEFAULT_PAGE_SIZE: u32 = 50;
-pub const MAX_PAGE_SIZE: u32 = 500;
 const TOWN_MAX: usize = 100;
 
 /// A checked ListCases request. Zero and empty mean "any".
@@ -22,8 +20,7 @@ pub struct CaseFilter {
     pub registered_from: i64,
     /// Exclusive.
     pub registered_to: i64,
-    pub after: Option<PageToken>,
-    pub page_size: u32,
+    pub page: Page,
 }
 
 impl CaseFilter {
@@ -41,11 +38,7 @@ impl CaseFilter {
         }
         let from = v.check(bound("registered_from", request.registered_from.as_ref()));
         let to = v.check(bound("registered_to", request.registered_to.as_ref()));
-        let page = request.page.clone().unwrap_or_default();
-        let after = v.check(match page.page_token.as_str() {
-            "" => Ok(None),
-            token => PageToken::parse(token).map(Some),
-        });
+        let page = v.check(Page::parse(request.page.as_ref()));
         v.finish()?;
         Ok(Self {
             status: request.status,
@@ -53,17 +46,8 @@ impl CaseFilter {
             town,
             registered_from: from.flatten().unwrap_or(i64::MIN),
             registered_to: to.flatten().unwrap_or(i64::MAX),
-            after: after.flatten(),
-            page_size: page_size(page.page_size),
+            page: page.ok_or_else(|| Error::invalid("page", "invalid"))?,
         })
-    }
-}
-
-/// 0 asks for the default; more than the maximum gets the maximum.
-pub fn page_size(requested: u32) -> u32 {
-    match requested {
-        0 => DEFAULT_PAGE_SIZE,
-        n => n.min(MAX_PAGE_SIZE),
     }
 }
 
@@ -76,28 +60,6 @@ fn bound(field: &str, ts: Option<&Timestamp>) -> Result<Option<i64>, FieldViolat
         .and_then(|ms| ms.checked_add(i64::from(ts.nanos / 1_000_000)))
         .map(Some)
         .ok_or_else(|| FieldViolation::new(field, "not a valid time"))
-}
-
-/// Where the next page starts: just after this case, in newest-first order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageToken {
-    pub registered_at: i64,
-    pub case_id: String,
-}
-
-impl PageToken {
-    pub fn parse(token: &str) -> Result<Self, FieldViolation> {
-        let bad = || FieldViolation::new("page.page_token", "not a token this server gave");
-        let (millis, id) = token.split_once(':').ok_or_else(bad)?;
-        Ok(Self {
-            registered_at: millis.parse().map_err(|_| bad())?,
-            case_id: uuid::Uuid::parse_str(id).map_err(|_| bad())?.to_string(),
-        })
-    }
-
-    pub fn encode(&self) -> String {
-        format!("{}:{}", self.registered_at, self.case_id)
-    }
 }
 
 #[cfg(test)]
@@ -129,22 +91,10 @@ mod tests {
         let f = CaseFilter::parse(&ListCasesRequest::default()).expect("valid");
         assert_eq!((f.status, f.category, f.town.as_str()), (0, 0, ""));
         assert_eq!((f.registered_from, f.registered_to), (i64::MIN, i64::MAX));
-        assert_eq!((f.after, f.page_size), (None, DEFAULT_PAGE_SIZE));
-    }
-
-    #[test]
-    fn page_size_is_capped_at_five_hundred() {
-        assert_eq!(page_size(10_000), MAX_PAGE_SIZE);
-        assert_eq!(page_size(7), 7);
-    }
-
-    #[test]
-    fn page_token_round_trips() {
-        let token = PageToken {
-            registered_at: 1_767_225_600_123,
-            case_id: uuid::Uuid::now_v7().to_string(),
-        };
-        assert_eq!(PageToken::parse(&token.encode()), Ok(token));
+        assert_eq!(
+            (f.page.after, f.page.size),
+            (None, yimen_platform::paging::DEFAULT_PAGE_SIZE)
+        );
     }
 
     #[test]

@@ -11,6 +11,6 @@ pub mod submission;
 
 pub use case_number::{CaseNumber, CaseRef};
 pub use identity::{PetitionerKeyer, Phone, ResidentId};
-pub use listing::{CaseFilter, PageToken};
+pub use listing::CaseFilter;
 pub use progress::{Holding, Progress, TimelineLine};
 pub use submission::{NewCase, Petitioner};

@@ -107,6 +107,13 @@ impl DispatchService for DispatchApi {
             .map_err(Status::from)
     }
 
+    async fn refer_to_mediation(
+        &self,
+        _request: Request<ReferToMediationRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        Err(later("ReferToMediation"))
+    }
+
     async fn set_routing_rules(
         &self,
         _request: Request<SetRoutingRulesRequest>,

@@ -70,6 +70,7 @@ impl AssignmentRecord {
             replied_at: opt_timestamp(self.replied_at),
             reply: self.reply.clone(),
             return_reason: self.return_reason.clone(),
+            ..Default::default()
         }
     }
 }

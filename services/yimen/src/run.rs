@@ -20,15 +20,27 @@ use crate::settings::Settings;
 pub enum Target {
     Intake,
     Dispatch,
+    Mediation,
+    Analysis,
+    Assessment,
 }
 
 impl Target {
-    pub const ALL: [Target; 2] = [Target::Intake, Target::Dispatch];
+    pub const ALL: [Target; 5] = [
+        Target::Intake,
+        Target::Dispatch,
+        Target::Mediation,
+        Target::Analysis,
+        Target::Assessment,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Target::Intake => yimen_intake::SERVICE,
             Target::Dispatch => yimen_dispatch::SERVICE,
+            Target::Mediation => yimen_mediation::SERVICE,
+            Target::Analysis => yimen_analysis::SERVICE,
+            Target::Assessment => yimen_assessment::SERVICE,
         }
     }
 
@@ -36,6 +48,9 @@ impl Target {
         match self {
             Target::Intake => yimen_intake::MIGRATIONS,
             Target::Dispatch => yimen_dispatch::MIGRATIONS,
+            Target::Mediation => yimen_mediation::MIGRATIONS,
+            Target::Analysis => yimen_analysis::MIGRATIONS,
+            Target::Assessment => yimen_assessment::MIGRATIONS,
         }
     }
 
@@ -43,6 +58,9 @@ impl Target {
         match self {
             Target::Intake => &settings.intake.listen,
             Target::Dispatch => &settings.dispatch.listen,
+            Target::Mediation => &settings.mediation.listen,
+            Target::Analysis => &settings.analysis.listen,
+            Target::Assessment => &settings.assessment.listen,
         }
     }
 
@@ -51,6 +69,9 @@ impl Target {
         match self {
             Target::Intake => 50051,
             Target::Dispatch => 50052,
+            Target::Mediation => 50053,
+            Target::Analysis => 50054,
+            Target::Assessment => 50055,
         }
     }
 }
@@ -161,6 +182,21 @@ pub async fn start(
                     yimen_dispatch::handler(db.clone(), &settings.dispatch),
                 )
             }
+            Target::Mediation => (
+                yimen_mediation::routes(db.clone(), &settings.mediation),
+                yimen_mediation::queue(),
+                yimen_mediation::handler(db.clone(), &settings.mediation),
+            ),
+            Target::Analysis => (
+                yimen_analysis::routes(db.clone(), &settings.analysis),
+                yimen_analysis::queue(),
+                yimen_analysis::handler(db.clone(), &settings.analysis),
+            ),
+            Target::Assessment => (
+                yimen_assessment::routes(db.clone(), &settings.assessment),
+                yimen_assessment::queue(),
+                yimen_assessment::handler(db.clone(), &settings.assessment),
+            ),
         };
         let readiness = Readiness {
             stores: vec![db.clone()],

@@ -4,8 +4,11 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use yimen_analysis::AnalysisConfig;
+use yimen_assessment::AssessmentConfig;
 use yimen_dispatch::DispatchConfig;
 use yimen_intake::IntakeConfig;
+use yimen_mediation::MediationConfig;
 use yimen_platform::bus::BusConfig;
 use yimen_platform::db::DatabaseConfig;
 use yimen_platform::telemetry::TelemetryConfig;
@@ -20,6 +23,9 @@ pub struct Settings {
     pub standalone: StandaloneConfig,
     pub intake: IntakeConfig,
     pub dispatch: DispatchConfig,
+    pub mediation: MediationConfig,
+    pub analysis: AnalysisConfig,
+    pub assessment: AssessmentConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -90,6 +96,9 @@ mod tests {
         let s: Settings = yimen_platform::config::load_from(None, env(&[])).unwrap();
         assert_eq!(s.intake.listen, "0.0.0.0:50051");
         assert_eq!(s.dispatch.listen, "0.0.0.0:50052");
+        assert_eq!(s.mediation.listen, "0.0.0.0:50053");
+        assert_eq!(s.analysis.listen, "0.0.0.0:50054");
+        assert_eq!(s.assessment.listen, "0.0.0.0:50055");
         assert_eq!(s.dispatch.accept_days, 15);
         assert_eq!(s.dispatch.handle_days, 60);
         assert_eq!(s.bus.url, "memory");

@@ -1,0 +1,2 @@
+-- assessment: placeholder, replaced by the service's schema
+CREATE TABLE assessment_placeholder (id TEXT PRIMARY KEY);

@@ -1,0 +1,60 @@
+//! Mediation, the diversified dispute-resolution center (矛盾纠纷多元化解中心): eight
+//! professional committees take disputes by category; a file opens from a department's referral
+//! or directly for court-entrusted, administrative and petition linkages, and concludes with an
+//! agreement (which replies the case), a failure or a withdrawal.
+//!
+//! Layout: `domain` (pure rules), `store` (SQL), `api` (gRPC), `consumers` (events).
+
+pub mod api;
+pub mod consumers;
+
+use std::sync::Arc;
+
+use sqlx::migrate::Migrator;
+use yimen_platform::bus::QueueSpec;
+use yimen_platform::consumer::EventHandler;
+use yimen_platform::db::{Db, Migrations};
+use yimen_proto::v1::mediation_service_server::MediationServiceServer;
+
+pub const SERVICE: &str = "mediation";
+
+static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+
+pub const MIGRATIONS: Migrations = Migrations {
+    postgres: &POSTGRES,
+    sqlite: &SQLITE,
+};
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediationConfig {
+    /// Where the gRPC server listens.
+    pub listen: String,
+}
+
+impl Default for MediationConfig {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:50053".into(),
+        }
+    }
+}
+
+/// The routing keys mediation consumes.
+pub const CONSUMED: &[&str] = &["case.referred.*"];
+
+/// Mediation's queue.
+pub fn queue() -> QueueSpec {
+    QueueSpec::new("yimen.mediation", CONSUMED)
+}
+
+/// The MediationService routes.
+pub fn routes(db: Db, config: &MediationConfig) -> tonic::service::Routes {
+    tonic::service::Routes::new(MediationServiceServer::new(api::Api::new(db, config)))
+}
+
+/// The handler of mediation's queue.
+pub fn handler(db: Db, config: &MediationConfig) -> Arc<dyn EventHandler> {
+    Arc::new(consumers::Handler::new(db, config))
+}

@@ -1,5 +1,5 @@
 //! The IntakeService gRPC API: registers matters, answers a case with its timeline, lists
-//! cases. Each RPC is a `Result<_, Error>` operation mapped onto status codes at the edge
+//! cases, takes the petitioner's evaluation of a reply. Each RPC is a `Result<_, Error>` operation mapped onto status codes at the edge
 //! (INVALID_ARGUMENT with field violations, NOT_FOUND, ...). No request is ever logged: they
 //! carry personal data.
 
@@ -14,6 +14,7 @@ use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::intake_service_server::IntakeService;
 use yimen_proto::v1::*;
 
+use crate::domain::evaluation::{self, Evaluation};
 use crate::domain::progress::{self, REGISTERED};
 use crate::domain::{CaseFilter, CaseNumber, CaseRef, NewCase, PetitionerKeyer, calendar};
 use crate::{IntakeConfig, SERVICE, store};
@@ -116,6 +117,77 @@ impl IntakeApi {
             .ok_or_else(|| Error::not_found(format!("no case `{}`", case_ref.key())))
     }
 
+    /// Records the petitioner's evaluation of a reply (质量评价) and what it decides, in one
+    /// transaction: the evaluation with its comment (kept here, never published),
+    /// `case.evaluated`, then `case.closed` (satisfied or basically satisfied: status CLOSED)
+    /// or `case.reopened` (unsatisfied: status REOPENED, for dispatch to assign again), each
+    /// event with its timeline line. Only a REPLIED case can be evaluated. Answers the case as
+    /// it now stands.
+    pub async fn evaluate(&self, request: &SubmitEvaluationRequest) -> Result<Case, Error> {
+        let evaluation = Evaluation::parse(request)?;
+        let mut tx = self.db.begin().await?;
+        let case = store::case_state(&mut tx, &evaluation.case_ref)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no case `{}`", evaluation.case_ref.key())))?;
+        evaluation::check_evaluable(&case.case_number, case.status)?;
+        // The evaluation's instant is its status time. Never before the reply's: should the
+        // replying service's clock run ahead of ours, the ordering guard still lets it through.
+        let at = now_millis().max(case.status_at);
+        let events: Vec<Event> = evaluation
+            .events(&case.department)
+            .into_iter()
+            .map(|(kind, payload)| {
+                let mut event = new_event(kind, &case.case_id, SERVICE, payload);
+                event.occurred_at = Some(timestamp(at));
+                event
+            })
+            .collect();
+        store::insert_evaluation(
+            &mut tx,
+            &events[0].id,
+            &case.case_id,
+            &evaluation,
+            &case.department,
+            at,
+        )
+        .await?;
+        for event in &events {
+            let progress = progress::of(event).ok_or_else(|| {
+                Error::Internal(anyhow::anyhow!("{} does not move a case", event.r#type))
+            })?;
+            if !store::record(
+                &mut tx,
+                &case.case_id,
+                &event.id,
+                at,
+                &progress,
+                case.status_at,
+            )
+            .await?
+            {
+                // An event moved the case between our read and our write; the rollback keeps
+                // nothing of this evaluation.
+                return Err(Error::precondition(format!(
+                    "case {} changed while it was being evaluated; read it again",
+                    case.case_number
+                )));
+            }
+            outbox::enqueue(&mut tx, event).await?;
+        }
+        let answer = store::find_case(&mut tx, &CaseRef::Id(case.case_id.clone()))
+            .await?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("evaluated case vanished")))?;
+        self.db.commit(tx).await?;
+        tracing::info!(
+            case_id = %case.case_id,
+            department = %case.department,
+            satisfaction = evaluation.satisfaction.as_str_name(),
+            closed = evaluation.closes(),
+            "case evaluated"
+        );
+        Ok(answer)
+    }
+
     pub async fn list(&self, request: &ListCasesRequest) -> Result<ListCasesResponse, Error> {
         let filter = CaseFilter::parse(request)?;
         let mut conn = self.db.pool().acquire().await?;
@@ -169,9 +241,12 @@ impl IntakeService for IntakeApi {
 
     async fn submit_evaluation(
         &self,
-        _: Request<SubmitEvaluationRequest>,
+        request: Request<SubmitEvaluationRequest>,
     ) -> Result<Response<Case>, Status> {
-        Err(later("evaluating a reply"))
+        self.evaluate(request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 
     async fn request_review(

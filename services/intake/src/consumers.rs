@@ -1,6 +1,7 @@
-//! Intake's reaction to events: dispatch's assignments, acceptances, returns and replies keep
-//! each case's status and timeline current, inside the consumer loop's transaction (so the
-//! inbox claim and the change commit together).
+//! Intake's reaction to events: dispatch's assignments, acceptances, returns, replies,
+//! referrals, escalations and extensions, mediation's openings, conclusions and court
+//! decisions, and analysis's alerts keep each case's status and timeline current, inside the
+//! consumer loop's transaction (so the inbox claim and the change commit together).
 
 use async_trait::async_trait;
 use yimen_platform::consumer::EventHandler;
@@ -20,6 +21,11 @@ impl EventHandler for IntakeHandler {
             tracing::debug!(event_type = %event.r#type, "event does not move a case; ignored");
             return Ok(());
         };
+        if event.case_id.is_empty() {
+            // E.g. an alert about no single case: nothing to add to a timeline.
+            tracing::debug!(event_type = %event.r#type, event_id = %event.id, "event is about no case; ignored");
+            return Ok(());
+        }
         let at = event.occurred_at.as_ref().map_or_else(now_millis, millis);
         // Unknown: the case may not be committed yet, or the event is misaddressed. An error
         // gives it back to the broker, which retries and finally dead-letters it.
@@ -30,17 +36,13 @@ impl EventHandler for IntakeHandler {
                 event.case_id
             );
         };
-        if let Some(holding) = &progress.holding
-            && progress::supersedes(at, status_at)
-            && !store::set_status(tx, &event.case_id, holding, at, status_at).await?
-        {
+        if !store::record(tx, &event.case_id, &event.id, at, &progress, status_at).await? {
             anyhow::bail!(
                 "case {} moved while event {} was applied; retrying",
                 event.case_id,
                 event.id
             );
         }
-        store::add_timeline(tx, &event.case_id, &event.id, at, &progress.line).await?;
         tracing::info!(
             case_id = %event.case_id,
             event_id = %event.id,

@@ -1,6 +1,14 @@
 //! Intake, the one door (群众信访接待服务中心): registers every matter that reaches the center
-//! and answers the petitioner-facing view of a case — its status and full timeline — kept
-//! current from dispatch's events.
+//! (publishing `case.registered`) and answers the petitioner-facing view of a case — its
+//! status and full timeline — kept current from the events of the rest of the process:
+//! dispatch's assignments, acceptances, returns, replies, referrals to mediation, escalations
+//! (催办, 督办, 包案) and extensions; mediation's openings, conclusions and court decisions
+//! (司法确认); analysis's alerts.
+//!
+//! It also takes the petitioner's evaluation of a reply (质量评价): satisfied or basically
+//! satisfied closes the case (办结, `case.closed`), unsatisfied reopens it (`case.reopened`)
+//! for dispatch to assign again; either way `case.evaluated` is published. The evaluation's
+//! comment stays in intake's store.
 //!
 //! Layout: `domain` (pure rules), `store` (SQL), `api` (gRPC), `consumers` (events).
 
@@ -61,17 +69,29 @@ impl std::fmt::Debug for IntakeConfig {
     }
 }
 
-/// The routing keys of dispatch's events that move a case (`<dept>` is the last word).
-pub const CONSUMED: [&str; 4] = [
+/// The routing keys of the events that move a case or add to its timeline (`*` is the
+/// department). Intake's own `case.evaluated`, `case.closed` and `case.reopened` are recorded
+/// where they are published, so they are not consumed.
+pub const CONSUMED: &[&str] = &[
+    // dispatch
     "case.assigned.*",
     "case.accepted.*",
     "case.returned.*",
     "case.replied.*",
+    "case.referred.*",
+    "case.escalated.*",
+    "case.extended.*",
+    // mediation
+    "mediation.opened",
+    "mediation.concluded",
+    "mediation.court_confirmed",
+    // analysis
+    "alert.raised",
 ];
 
-/// Intake's queue: dispatch's events, which keep each case's status and timeline current.
+/// Intake's queue: the events that keep each case's status and timeline current.
 pub fn queue() -> QueueSpec {
-    QueueSpec::new("yimen.intake", &CONSUMED)
+    QueueSpec::new("yimen.intake", CONSUMED)
 }
 
 /// The IntakeService routes.

@@ -1,15 +1,15 @@
-//! Intake's store: cases, their petitioners and timelines, and the case-number counters, in
-//! portable SQL over PostgreSQL and SQLite. Every function works on the caller's connection or
-//! transaction, so a registration and its outbox event commit together.
+//! Intake's store: cases, their petitioners, timelines and evaluations, and the case-number
+//! counters, in portable SQL over PostgreSQL and SQLite. Every function works on the caller's
+//! connection or transaction, so a state change and its outbox event commit together.
 
 use sqlx::{AnyConnection, Row, any::AnyRow};
 use yimen_platform::error::Error;
 use yimen_platform::time::{millis, timestamp};
 use yimen_proto::v1 as pb;
 
-use crate::domain::progress::{Holding, TimelineLine};
+use crate::domain::progress::{self, Holding, Progress, TimelineLine};
 use crate::domain::submission::is_collective;
-use crate::domain::{CaseFilter, CaseRef, NewCase, Petitioner};
+use crate::domain::{CaseFilter, CaseRef, Evaluation, NewCase, Petitioner};
 use yimen_platform::paging::PageToken;
 
 fn corrupt(what: impl std::fmt::Display) -> Error {
@@ -140,7 +140,8 @@ pub async fn status_at(conn: &mut AnyConnection, case_id: &str) -> Result<Option
 
 /// Moves a case to `holding` as of `at`, provided its status is still the one set at
 /// `expected_status_at` (read earlier in the same transaction); `false` when a concurrent
-/// event moved it first, and the caller retries.
+/// event moved it first, and the caller retries. A holding without a department keeps the
+/// case's department.
 pub async fn set_status(
     conn: &mut AnyConnection,
     case_id: &str,
@@ -149,17 +150,100 @@ pub async fn set_status(
     expected_status_at: i64,
 ) -> Result<bool, Error> {
     let done = sqlx::query(
-        "UPDATE cases SET status = $2, department = $3, status_at = $4 \
+        "UPDATE cases SET status = $2, department = COALESCE($3, department), status_at = $4 \
          WHERE case_id = $1 AND status_at = $5",
     )
     .bind(case_id)
     .bind(holding.status as i32 as i64)
-    .bind(&holding.department)
+    .bind(holding.department.clone())
     .bind(at)
     .bind(expected_status_at)
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Records what event `event_id`, which happened at `at`, does to a case whose status was set
+/// at `status_at` (read earlier in the same transaction): its timeline line, and its status
+/// unless a newer one stands. `false` when a concurrent event moved the case since
+/// `status_at` was read: the caller gives up the transaction and nothing is recorded.
+pub async fn record(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    event_id: &str,
+    at: i64,
+    progress: &Progress,
+    status_at: i64,
+) -> Result<bool, Error> {
+    if let Some(holding) = &progress.holding
+        && progress::supersedes(at, status_at)
+        && !set_status(conn, case_id, holding, at, status_at).await?
+    {
+        return Ok(false);
+    }
+    add_timeline(conn, case_id, event_id, at, &progress.line).await?;
+    Ok(true)
+}
+
+/// Where a case stands: what an evaluation needs to know before it is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseState {
+    pub case_id: String,
+    pub case_number: String,
+    pub status: pb::CaseStatus,
+    /// When the status was set (millis).
+    pub status_at: i64,
+    /// The department holding the case; empty before the first assignment.
+    pub department: String,
+}
+
+/// Where the case named by `case_ref` stands; `None` when there is no such case.
+pub async fn case_state(
+    conn: &mut AnyConnection,
+    case_ref: &CaseRef,
+) -> Result<Option<CaseState>, Error> {
+    let row = sqlx::query(
+        "SELECT case_id, case_number, status, status_at, department FROM cases \
+         WHERE case_id = $1 OR case_number = $1",
+    )
+    .bind(case_ref.key())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let status = int(&row, "status")?;
+    Ok(Some(CaseState {
+        case_id: row.try_get("case_id")?,
+        case_number: row.try_get("case_number")?,
+        status: pb::CaseStatus::try_from(status)
+            .map_err(|_| corrupt(format!("status {status}")))?,
+        status_at: row.try_get("status_at")?,
+        department: row.try_get("department")?,
+    }))
+}
+
+/// Keeps a petitioner's evaluation of `department`'s reply, under the id of the
+/// `case.evaluated` event that announces it. The comment stays here: it is never published.
+pub async fn insert_evaluation(
+    conn: &mut AnyConnection,
+    event_id: &str,
+    case_id: &str,
+    evaluation: &Evaluation,
+    department: &str,
+    evaluated_at: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO evaluations (event_id, case_id, satisfaction, comment, department, \
+         evaluated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(event_id)
+    .bind(case_id)
+    .bind(evaluation.satisfaction as i32 as i64)
+    .bind(&evaluation.comment)
+    .bind(department)
+    .bind(evaluated_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// The full case named by `case_ref`: personal data, status and timeline.

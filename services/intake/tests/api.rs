@@ -189,9 +189,6 @@ async fn later_rpcs_answer_unimplemented(db: Db) {
         api.add_supplement(Request::new(AddSupplementRequest::default()))
             .await
             .map(|_| ()),
-        api.submit_evaluation(Request::new(SubmitEvaluationRequest::default()))
-            .await
-            .map(|_| ()),
         api.request_review(Request::new(RequestReviewRequest::default()))
             .await
             .map(|_| ()),

@@ -1,15 +1,18 @@
 //! The pure rules of the one door: what a valid submission is, how a case is numbered and
-//! named, how dispatch's events move a case, and how cases are listed. No I/O here; the store,
-//! the API and the consumer call in.
+//! named, how the process's events move a case, what an evaluation decides, and how cases are
+//! listed. No I/O here; the store, the API and the consumer call in.
 
 pub mod calendar;
 pub mod case_number;
+pub mod evaluation;
 pub mod identity;
 pub mod listing;
+pub mod money;
 pub mod progress;
 pub mod submission;
 
 pub use case_number::{CaseNumber, CaseRef};
+pub use evaluation::Evaluation;
 pub use identity::{PetitionerKeyer, Phone, ResidentId};
 pub use listing::CaseFilter;
 pub use progress::{Holding, Progress, TimelineLine};

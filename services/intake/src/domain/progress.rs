@@ -1,11 +1,17 @@
-//! How the rest of the process moves a case, as the petitioner sees it: the status and holding
-//! department an event sets, and the line it adds to the timeline. Decided by the payload, not
-//! the routing key, so a department code can never be mistaken for an event type.
+//! How the rest of the process moves a case, as the petitioner sees it: the status an event
+//! sets (and who holds the case in it), and the line it adds to the timeline. Decided by the
+//! payload, not the routing key, so a department code can never be mistaken for an event type.
+//!
+//! The same rules serve the events intake consumes (dispatch's, mediation's, analysis's) and
+//! the ones it publishes itself when a petitioner evaluates a reply.
 
 use yimen_proto::v1::event::Payload;
-use yimen_proto::v1::{CaseStatus, Category, Channel, Event};
+use yimen_proto::v1::{
+    Agreement, AlertKind, CaseStatus, Category, Channel, EscalationLevel, Event, Linkage,
+    MediationState, Satisfaction,
+};
 
-use super::calendar;
+use super::{calendar, money};
 
 /// What one event does to a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +25,9 @@ pub struct Progress {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holding {
     pub status: CaseStatus,
-    pub department: String,
+    /// `None` keeps the department holding the case now: mediation's events name a committee,
+    /// while the department keeps the case (and dispatch its assignment).
+    pub department: Option<String>,
 }
 
 /// One timeline line: readable and free of personal data.
@@ -28,14 +36,52 @@ pub struct TimelineLine {
     /// The event kind without the department: `case.assigned`, `case.replied`, ...
     pub kind: String,
     pub summary: String,
+    /// The department involved, when there is one; empty otherwise.
     pub department: String,
 }
 
 pub const REGISTERED: &str = "case.registered";
+pub const EVALUATED: &str = "case.evaluated";
+pub const CLOSED: &str = "case.closed";
+pub const REOPENED: &str = "case.reopened";
+
+impl Progress {
+    /// A line that leaves the status as it is.
+    fn line(kind: &str, department: &str, summary: impl Into<String>) -> Self {
+        Self {
+            holding: None,
+            line: TimelineLine {
+                kind: kind.into(),
+                summary: summary.into(),
+                department: department.into(),
+            },
+        }
+    }
+
+    /// ... and moves the case to `status`, held by the line's department.
+    fn sets(self, status: CaseStatus) -> Self {
+        let department = Some(self.line.department.clone());
+        Self {
+            holding: Some(Holding { status, department }),
+            ..self
+        }
+    }
+
+    /// ... and moves the case to `status`, held by whoever holds it now.
+    fn sets_keeping_department(self, status: CaseStatus) -> Self {
+        Self {
+            holding: Some(Holding {
+                status,
+                department: None,
+            }),
+            ..self
+        }
+    }
+}
 
 /// What `event` does to its case; `None` for events that do not move a case.
 pub fn of(event: &Event) -> Option<Progress> {
-    let (status, kind, department, summary) = match event.payload.as_ref()? {
+    Some(match event.payload.as_ref()? {
         Payload::CaseAssigned(a) => {
             let to = match a.department_name.as_str() {
                 "" => a.department.clone(),
@@ -45,12 +91,8 @@ pub fn of(event: &Event) -> Option<Progress> {
                 "" => format!("assigned to {to}"),
                 reason => format!("assigned to {to}: {reason}"),
             };
-            (
-                Some(CaseStatus::Assigned),
-                "case.assigned",
-                &a.department,
-                summary,
-            )
+            // Also a reopened case's way back: REOPENED → ASSIGNED.
+            Progress::line("case.assigned", &a.department, summary).sets(CaseStatus::Assigned)
         }
         Payload::CaseAccepted(a) => {
             let summary = match &a.handle_by {
@@ -61,16 +103,10 @@ pub fn of(event: &Event) -> Option<Progress> {
                 ),
                 None => format!("accepted by {}", a.department),
             };
-            (
-                Some(CaseStatus::Accepted),
-                "case.accepted",
-                &a.department,
-                summary,
-            )
+            Progress::line("case.accepted", &a.department, summary).sets(CaseStatus::Accepted)
         }
         // The case stays assigned: dispatch follows with the next department's assignment.
-        Payload::CaseReturned(r) => (
-            None,
+        Payload::CaseReturned(r) => Progress::line(
             "case.returned",
             &r.department,
             format!("returned by {}: {}", r.department, r.reason),
@@ -81,26 +117,161 @@ pub fn of(event: &Event) -> Option<Progress> {
             } else {
                 " (after the deadline)"
             };
-            (
-                Some(CaseStatus::Replied),
+            Progress::line(
                 "case.replied",
                 &r.department,
                 format!("replied by {}{late}: {}", r.department, r.reply),
             )
+            .sets(CaseStatus::Replied)
         }
-        _ => return None,
-    };
-    Some(Progress {
-        holding: status.map(|status| Holding {
-            status,
-            department: department.clone(),
-        }),
-        line: TimelineLine {
-            kind: kind.into(),
-            summary,
-            department: department.clone(),
+        // The department keeps the case until mediation opens it.
+        Payload::CaseReferred(r) => Progress::line(
+            "case.referred",
+            &r.department,
+            format!("referred to mediation by {}", r.department),
+        ),
+        Payload::CaseEscalated(e) => {
+            let summary = match EscalationLevel::try_from(e.level) {
+                Ok(EscalationLevel::Reminder) => "reminder (催办)".to_string(),
+                Ok(EscalationLevel::Supervision) => "supervision (督办)".to_string(),
+                Ok(EscalationLevel::Leader) if e.leader.is_empty() => {
+                    "a leader took the case (包案)".to_string()
+                }
+                Ok(EscalationLevel::Leader) => {
+                    format!("a leader took the case (包案): {}", e.leader)
+                }
+                Ok(EscalationLevel::Unspecified) | Err(_) => "escalated".to_string(),
+            };
+            Progress::line("case.escalated", &e.department, summary)
+        }
+        Payload::CaseExtended(e) => {
+            let unit = if e.days == 1 { "day" } else { "days" };
+            let summary = match &e.handle_by {
+                Some(by) => format!(
+                    "handling deadline extended by {} {unit}; to be handled by {}",
+                    e.days,
+                    calendar::date(yimen_platform::time::millis(by))
+                ),
+                None => format!("handling deadline extended by {} {unit}", e.days),
+            };
+            Progress::line("case.extended", &e.department, summary)
+        }
+        Payload::MediationOpened(m) => {
+            let committee = match m.committee_name.as_str() {
+                "" => &m.committee,
+                name => name,
+            };
+            let summary = match linkage_words(m.linkage) {
+                Some(linkage) => format!("mediation opened at {committee} ({linkage})"),
+                None => format!("mediation opened at {committee}"),
+            };
+            Progress::line("mediation.opened", &m.referred_by, summary)
+                .sets_keeping_department(CaseStatus::InMediation)
+        }
+        Payload::MediationConcluded(m) => match MediationState::try_from(m.outcome) {
+            // The case stays in mediation: dispatch replies it with the agreement's terms, and
+            // its case.replied sets REPLIED.
+            Ok(MediationState::Agreed) => {
+                Progress::line("mediation.concluded", "", agreement(m.agreement.as_ref()))
+            }
+            // The department still handles the matter.
+            Ok(MediationState::Failed) => {
+                Progress::line("mediation.concluded", "", "mediation failed")
+                    .sets_keeping_department(CaseStatus::Accepted)
+            }
+            Ok(MediationState::Withdrawn) => {
+                Progress::line("mediation.concluded", "", "mediation withdrawn")
+                    .sets_keeping_department(CaseStatus::Accepted)
+            }
+            // Not an outcome the contract allows; the line still shows it ended.
+            _ => Progress::line("mediation.concluded", "", "mediation concluded"),
         },
+        Payload::MediationCourtConfirmed(c) => Progress::line(
+            "mediation.court_confirmed",
+            "",
+            if c.confirmed {
+                "court confirmed the agreement (司法确认)"
+            } else {
+                "court refused to confirm the agreement"
+            },
+        ),
+        Payload::AlertRaised(a) => {
+            let kind = a.alert.as_ref().map_or(0, |alert| alert.kind);
+            let summary = match AlertKind::try_from(kind) {
+                Ok(AlertKind::Collective) => "alert: collective petition",
+                Ok(AlertKind::RepeatPetitioner) => "alert: repeat petitioner",
+                Ok(AlertKind::NoOwner) => "alert: no department owns the matter",
+                Ok(AlertKind::Overdue) => "alert: overdue",
+                Ok(AlertKind::Unspecified) | Err(_) => "alert",
+            };
+            Progress::line("alert.raised", "", summary)
+        }
+        Payload::CaseEvaluated(e) => Progress::line(
+            EVALUATED,
+            &e.department,
+            format!("evaluated: {}", satisfaction_words(e.satisfaction)),
+        ),
+        Payload::CaseClosed(c) => {
+            Progress::line(CLOSED, &c.department, "closed (办结)").sets(CaseStatus::Closed)
+        }
+        Payload::CaseReopened(r) => {
+            let summary = match r.reason.as_str() {
+                "" => "reopened; dispatch assigns it again".to_string(),
+                reason => format!("reopened: {reason}; dispatch assigns it again"),
+            };
+            Progress::line(REOPENED, &r.department, summary).sets(CaseStatus::Reopened)
+        }
+        Payload::CaseRegistered(_) | Payload::DepartmentJoined(_) | Payload::DepartmentLeft(_) => {
+            return None;
+        }
     })
+}
+
+/// The agreement as one line: amount, who pays whom, in how many installments.
+fn agreement(agreement: Option<&Agreement>) -> String {
+    let mut terms = Vec::new();
+    if let Some(a) = agreement {
+        if let Some(amount) = &a.amount {
+            terms.push(money::yuan(amount.fen));
+        }
+        if !a.payer.is_empty() && !a.payee.is_empty() {
+            terms.push(format!("{} → {}", a.payer, a.payee));
+        }
+        match a.installments.len() {
+            0 => {}
+            1 => terms.push("1 installment".into()),
+            n => terms.push(format!("{n} installments")),
+        }
+    }
+    if terms.is_empty() {
+        "mediation agreement reached".into()
+    } else {
+        format!("mediation agreement: {}", terms.join(", "))
+    }
+}
+
+/// The four linkages (四通) in words; `None` when not stated.
+fn linkage_words(linkage: i32) -> Option<&'static str> {
+    match Linkage::try_from(linkage).ok()? {
+        Linkage::Court => Some("court-entrusted 诉调"),
+        Linkage::Petition => Some("petition 访调"),
+        Linkage::Administrative => Some("administrative 行调"),
+        Linkage::Guidance => Some("guidance 上下"),
+        Linkage::Unspecified => None,
+    }
+}
+
+/// `SATISFACTION_BASICALLY_SATISFIED` → `basically satisfied`.
+pub fn satisfaction_words(satisfaction: i32) -> String {
+    match Satisfaction::try_from(satisfaction) {
+        Ok(Satisfaction::Unspecified) | Err(_) => "not stated".into(),
+        Ok(s) => readable(s.as_str_name(), "SATISFACTION_"),
+    }
+}
+
+/// `CASE_STATUS_IN_MEDIATION` → `in mediation`.
+pub fn status_words(status: CaseStatus) -> String {
+    readable(status.as_str_name(), "CASE_STATUS_")
 }
 
 /// Events may arrive out of order: a status set at `status_at` gives way only to an event not
@@ -142,7 +313,11 @@ fn readable(name: &str, prefix: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use yimen_proto::v1::{CaseAccepted, CaseAssigned, CaseReplied, CaseReturned, DepartmentLeft};
+    use yimen_proto::v1::{
+        Alert, AlertRaised, CaseAccepted, CaseAssigned, CaseClosed, CaseEscalated, CaseEvaluated,
+        CaseExtended, CaseReferred, CaseReopened, CaseReplied, CaseReturned, DepartmentLeft,
+        Installment, MediationConcluded, MediationCourtConfirmed, MediationOpened, Money,
+    };
 
     use super::*;
 
@@ -155,22 +330,39 @@ mod tests {
         }
     }
 
+    fn progress(payload: Payload) -> Progress {
+        of(&event(payload)).expect("moves the case")
+    }
+
+    fn held_by(status: CaseStatus, department: &str) -> Option<Holding> {
+        Some(Holding {
+            status,
+            department: Some(department.into()),
+        })
+    }
+
+    fn keeping_department(status: CaseStatus) -> Option<Holding> {
+        Some(Holding {
+            status,
+            department: None,
+        })
+    }
+
+    // 2026-03-01T00:00:00+08:00
+    const MARCH_FIRST: prost_types::Timestamp = prost_types::Timestamp {
+        seconds: 1_772_294_400,
+        nanos: 0,
+    };
+
     #[test]
     fn assignment_sets_assigned_and_names_department_and_reason() {
-        let p = of(&event(Payload::CaseAssigned(CaseAssigned {
+        let p = progress(Payload::CaseAssigned(CaseAssigned {
             department: "civil-affairs".into(),
             department_name: "民政局".into(),
             reason: "owns social assistance".into(),
             ..Default::default()
-        })))
-        .expect("moves the case");
-        assert_eq!(
-            p.holding,
-            Some(Holding {
-                status: CaseStatus::Assigned,
-                department: "civil-affairs".into()
-            })
-        );
+        }));
+        assert_eq!(p.holding, held_by(CaseStatus::Assigned, "civil-affairs"));
         assert_eq!(p.line.kind, "case.assigned");
         assert_eq!(
             p.line.summary,
@@ -181,17 +373,12 @@ mod tests {
 
     #[test]
     fn acceptance_sets_accepted_and_gives_the_handle_by_date() {
-        let p = of(&event(Payload::CaseAccepted(CaseAccepted {
+        let p = progress(Payload::CaseAccepted(CaseAccepted {
             department: "civil-affairs".into(),
-            // 2026-03-01T00:00:00+08:00
-            handle_by: Some(prost_types::Timestamp {
-                seconds: 1_772_294_400,
-                nanos: 0,
-            }),
+            handle_by: Some(MARCH_FIRST),
             ..Default::default()
-        })))
-        .expect("moves the case");
-        assert_eq!(p.holding.map(|h| h.status), Some(CaseStatus::Accepted));
+        }));
+        assert_eq!(p.holding, held_by(CaseStatus::Accepted, "civil-affairs"));
         assert_eq!(
             p.line.summary,
             "accepted by civil-affairs; to be handled by 2026-03-01"
@@ -200,12 +387,11 @@ mod tests {
 
     #[test]
     fn return_adds_a_line_but_keeps_the_status() {
-        let p = of(&event(Payload::CaseReturned(CaseReturned {
+        let p = progress(Payload::CaseReturned(CaseReturned {
             department: "transport".into(),
             reason: "a road matter for the town".into(),
             ..Default::default()
-        })))
-        .expect("adds a line");
+        }));
         assert_eq!(p.holding, None);
         assert_eq!(p.line.kind, "case.returned");
         assert_eq!(
@@ -216,18 +402,305 @@ mod tests {
 
     #[test]
     fn reply_sets_replied_and_carries_the_reply() {
-        let p = of(&event(Payload::CaseReplied(CaseReplied {
+        let p = progress(Payload::CaseReplied(CaseReplied {
             department: "civil-affairs".into(),
             reply: "allowance restored".into(),
             within_deadline: false,
             ..Default::default()
-        })))
-        .expect("moves the case");
-        assert_eq!(p.holding.map(|h| h.status), Some(CaseStatus::Replied));
+        }));
+        assert_eq!(p.holding, held_by(CaseStatus::Replied, "civil-affairs"));
         assert_eq!(
             p.line.summary,
             "replied by civil-affairs (after the deadline): allowance restored"
         );
+    }
+
+    #[test]
+    fn referral_names_the_department_and_keeps_the_status() {
+        let p = progress(Payload::CaseReferred(CaseReferred {
+            department: "civil-affairs".into(),
+            linkage: Linkage::Petition as i32,
+            summary: "deposits kept after a cancelled expo".into(),
+            ..Default::default()
+        }));
+        assert_eq!(p.holding, None);
+        assert_eq!(p.line.kind, "case.referred");
+        assert_eq!(p.line.summary, "referred to mediation by civil-affairs");
+        assert_eq!(p.line.department, "civil-affairs");
+    }
+
+    #[test]
+    fn mediation_opened_sets_in_mediation_and_names_committee_and_linkage() {
+        let opened = |linkage: Linkage| {
+            progress(Payload::MediationOpened(MediationOpened {
+                mediation_id: "m".into(),
+                committee: "civil-commercial".into(),
+                committee_name: "民商事纠纷调解委员会".into(),
+                linkage: linkage as i32,
+                referred_by: "civil-affairs".into(),
+                ..Default::default()
+            }))
+        };
+        let p = opened(Linkage::Court);
+        assert_eq!(p.holding, keeping_department(CaseStatus::InMediation));
+        assert_eq!(p.line.kind, "mediation.opened");
+        assert_eq!(
+            p.line.summary,
+            "mediation opened at 民商事纠纷调解委员会 (court-entrusted 诉调)"
+        );
+        assert_eq!(
+            p.line.department, "civil-affairs",
+            "the referring department"
+        );
+        let words: Vec<String> = [
+            Linkage::Petition,
+            Linkage::Administrative,
+            Linkage::Guidance,
+        ]
+        .into_iter()
+        .map(|l| opened(l).line.summary)
+        .collect();
+        assert_eq!(
+            words,
+            [
+                "mediation opened at 民商事纠纷调解委员会 (petition 访调)",
+                "mediation opened at 民商事纠纷调解委员会 (administrative 行调)",
+                "mediation opened at 民商事纠纷调解委员会 (guidance 上下)",
+            ]
+        );
+    }
+
+    #[test]
+    fn mediation_opened_directly_without_a_name_or_linkage_still_reads() {
+        let p = progress(Payload::MediationOpened(MediationOpened {
+            committee: "labour".into(),
+            ..Default::default()
+        }));
+        assert_eq!(p.line.summary, "mediation opened at labour");
+        assert_eq!(p.line.department, "");
+        assert_eq!(p.holding, keeping_department(CaseStatus::InMediation));
+    }
+
+    fn concluded(outcome: MediationState, agreement: Option<Agreement>) -> Progress {
+        progress(Payload::MediationConcluded(MediationConcluded {
+            mediation_id: "m".into(),
+            committee: "civil-commercial".into(),
+            outcome: outcome as i32,
+            agreement,
+            ..Default::default()
+        }))
+    }
+
+    #[test]
+    fn agreement_gives_its_terms_and_leaves_the_status_to_the_reply() {
+        let installment = |fen| Installment {
+            due: Some(MARCH_FIRST),
+            amount: Some(Money { fen }),
+        };
+        let p = concluded(
+            MediationState::Agreed,
+            Some(Agreement {
+                amount: Some(Money { fen: 5_400_000 }),
+                payer: "the expo company".into(),
+                payee: "the exhibitors".into(),
+                terms: "paid in three parts".into(),
+                installments: vec![
+                    installment(1_800_000),
+                    installment(1_800_000),
+                    installment(1_800_000),
+                ],
+            }),
+        );
+        assert_eq!(p.holding, None, "dispatch's case.replied sets REPLIED");
+        assert_eq!(p.line.kind, "mediation.concluded");
+        assert_eq!(
+            p.line.summary,
+            "mediation agreement: 54,000.00 yuan, the expo company → the exhibitors, 3 installments"
+        );
+    }
+
+    #[test]
+    fn agreement_without_installments_or_parties_says_what_it_has() {
+        let p = concluded(
+            MediationState::Agreed,
+            Some(Agreement {
+                amount: Some(Money { fen: 12_050 }),
+                ..Default::default()
+            }),
+        );
+        assert_eq!(p.line.summary, "mediation agreement: 120.50 yuan");
+        let p = concluded(MediationState::Agreed, None);
+        assert_eq!(p.line.summary, "mediation agreement reached");
+    }
+
+    #[test]
+    fn failed_or_withdrawn_mediation_returns_the_case_to_its_department() {
+        let p = concluded(MediationState::Failed, None);
+        assert_eq!(p.holding, keeping_department(CaseStatus::Accepted));
+        assert_eq!(p.line.summary, "mediation failed");
+        let p = concluded(MediationState::Withdrawn, None);
+        assert_eq!(p.holding, keeping_department(CaseStatus::Accepted));
+        assert_eq!(p.line.summary, "mediation withdrawn");
+    }
+
+    #[test]
+    fn a_conclusion_without_a_valid_outcome_changes_no_status() {
+        let p = concluded(MediationState::Open, None);
+        assert_eq!(p.holding, None);
+        assert_eq!(p.line.summary, "mediation concluded");
+    }
+
+    #[test]
+    fn court_decision_on_the_agreement() {
+        let decided = |confirmed| {
+            progress(Payload::MediationCourtConfirmed(MediationCourtConfirmed {
+                mediation_id: "m".into(),
+                confirmed,
+            }))
+        };
+        let p = decided(true);
+        assert_eq!(p.holding, None);
+        assert_eq!(p.line.kind, "mediation.court_confirmed");
+        assert_eq!(p.line.summary, "court confirmed the agreement (司法确认)");
+        assert_eq!(
+            decided(false).line.summary,
+            "court refused to confirm the agreement"
+        );
+    }
+
+    #[test]
+    fn escalations_read_as_reminder_supervision_or_leader_and_keep_the_status() {
+        let escalated = |level: EscalationLevel, leader: &str| {
+            progress(Payload::CaseEscalated(CaseEscalated {
+                department: "medical-insurance".into(),
+                level: level as i32,
+                reason: "no progress in 20 days".into(),
+                leader: leader.into(),
+                ..Default::default()
+            }))
+        };
+        let p = escalated(EscalationLevel::Reminder, "");
+        assert_eq!(p.holding, None);
+        assert_eq!(p.line.kind, "case.escalated");
+        assert_eq!(p.line.summary, "reminder (催办)");
+        assert_eq!(p.line.department, "medical-insurance");
+        assert_eq!(
+            escalated(EscalationLevel::Supervision, "").line.summary,
+            "supervision (督办)"
+        );
+        let p = escalated(EscalationLevel::Leader, "executive vice mayor");
+        assert_eq!(p.holding, None);
+        assert_eq!(
+            p.line.summary,
+            "a leader took the case (包案): executive vice mayor"
+        );
+    }
+
+    #[test]
+    fn extension_gives_the_days_and_the_new_date() {
+        let p = progress(Payload::CaseExtended(CaseExtended {
+            department: "housing".into(),
+            days: 30,
+            handle_by: Some(MARCH_FIRST),
+            ..Default::default()
+        }));
+        assert_eq!(p.holding, None);
+        assert_eq!(p.line.kind, "case.extended");
+        assert_eq!(
+            p.line.summary,
+            "handling deadline extended by 30 days; to be handled by 2026-03-01"
+        );
+        assert_eq!(p.line.department, "housing");
+        let p = progress(Payload::CaseExtended(CaseExtended {
+            days: 1,
+            ..Default::default()
+        }));
+        assert_eq!(p.line.summary, "handling deadline extended by 1 day");
+    }
+
+    #[test]
+    fn alerts_name_their_kind_and_keep_the_status() {
+        let alert = |kind: AlertKind| {
+            progress(Payload::AlertRaised(AlertRaised {
+                alert: Some(Alert {
+                    alert_id: "a".into(),
+                    kind: kind as i32,
+                    facts: vec!["19 people came together".into()],
+                    ..Default::default()
+                }),
+            }))
+        };
+        let p = alert(AlertKind::Collective);
+        assert_eq!(p.holding, None);
+        assert_eq!(p.line.kind, "alert.raised");
+        assert_eq!(p.line.department, "");
+        let summaries: Vec<String> = [
+            AlertKind::Collective,
+            AlertKind::RepeatPetitioner,
+            AlertKind::NoOwner,
+            AlertKind::Overdue,
+        ]
+        .into_iter()
+        .map(|k| alert(k).line.summary)
+        .collect();
+        assert_eq!(
+            summaries,
+            [
+                "alert: collective petition",
+                "alert: repeat petitioner",
+                "alert: no department owns the matter",
+                "alert: overdue",
+            ]
+        );
+    }
+
+    #[test]
+    fn evaluation_adds_a_line_with_the_satisfaction() {
+        let evaluated = |s: Satisfaction| {
+            progress(Payload::CaseEvaluated(CaseEvaluated {
+                satisfaction: s as i32,
+                department: "civil-affairs".into(),
+            }))
+        };
+        let p = evaluated(Satisfaction::Satisfied);
+        assert_eq!(p.holding, None);
+        assert_eq!(p.line.kind, "case.evaluated");
+        assert_eq!(p.line.summary, "evaluated: satisfied");
+        assert_eq!(p.line.department, "civil-affairs");
+        assert_eq!(
+            evaluated(Satisfaction::BasicallySatisfied).line.summary,
+            "evaluated: basically satisfied"
+        );
+        assert_eq!(
+            evaluated(Satisfaction::Unsatisfied).line.summary,
+            "evaluated: unsatisfied"
+        );
+    }
+
+    #[test]
+    fn closing_sets_closed() {
+        let p = progress(Payload::CaseClosed(CaseClosed {
+            department: "civil-affairs".into(),
+            satisfaction: Satisfaction::Satisfied as i32,
+        }));
+        assert_eq!(p.holding, held_by(CaseStatus::Closed, "civil-affairs"));
+        assert_eq!(p.line.kind, "case.closed");
+        assert_eq!(p.line.summary, "closed (办结)");
+    }
+
+    #[test]
+    fn reopening_sets_reopened_and_says_why() {
+        let p = progress(Payload::CaseReopened(CaseReopened {
+            department: "civil-affairs".into(),
+            reason: "the petitioner was unsatisfied with the reply".into(),
+        }));
+        assert_eq!(p.holding, held_by(CaseStatus::Reopened, "civil-affairs"));
+        assert_eq!(p.line.kind, "case.reopened");
+        assert_eq!(
+            p.line.summary,
+            "reopened: the petitioner was unsatisfied with the reply; dispatch assigns it again"
+        );
+        assert_eq!(p.line.department, "civil-affairs");
     }
 
     #[test]
@@ -259,5 +732,17 @@ mod tests {
             "registered YM-2026-000001: visit about civil commercial; collective petition of 19 people"
         );
         assert_eq!(line.kind, "case.registered");
+    }
+
+    #[test]
+    fn statuses_and_satisfactions_in_words() {
+        assert_eq!(status_words(CaseStatus::InMediation), "in mediation");
+        assert_eq!(status_words(CaseStatus::Replied), "replied");
+        assert_eq!(
+            satisfaction_words(Satisfaction::BasicallySatisfied as i32),
+            "basically satisfied"
+        );
+        assert_eq!(satisfaction_words(0), "not stated");
+        assert_eq!(satisfaction_words(99), "not stated");
     }
 }

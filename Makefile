@@ -6,9 +6,10 @@ DATA_DIR ?= data
 
 .PHONY: run test lint fmt build services helm-check
 
-## run: yimen standalone — every service in one process on SQLite, departments seeded
+## run: yimen standalone — every service in one process on SQLite, departments seeded, the
+## seven scenarios of the seed played through the gRPC API, then the three summaries
 run:
-	$(CARGO) run --bin yimen -- standalone --data-dir $(DATA_DIR) --seed deploy/departments.toml
+	$(CARGO) run --bin yimen -- standalone --data-dir $(DATA_DIR) --seed deploy/departments.toml --demo
 
 ## build: the yimen binary
 build:

@@ -1,5 +1,5 @@
 //! End to end over gRPC, in both deployment modes: standalone (one process, SQLite, the
-//! in-process bus) and distributed (intake and dispatch as separate processes on PostgreSQL
+//! in-process bus) and distributed (the five services as separate processes on PostgreSQL
 //! and RabbitMQ). Each behaviour is one async fn run against both.
 
 use std::time::Duration;
@@ -43,6 +43,7 @@ both_modes!(
     reflection_lists_the_yimen_services,
 );
 
+mod scenarios;
 mod trace;
 
 fn kinds(case: &Case) -> Vec<String> {
@@ -297,7 +298,10 @@ async fn reflection_lists_the_yimen_services(clients: &Clients) {
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    let mut reflection = ServerReflectionClient::new(clients.intake_channel.clone());
+    let channel = yimen::client::channel("intake", &clients.urls.intake)
+        .await
+        .expect("a channel to intake");
+    let mut reflection = ServerReflectionClient::new(channel);
     let request = ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),

@@ -7,61 +7,33 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tonic::transport::Channel;
-use yimen::client::Traced;
+pub use yimen::client::{Clients, Urls};
 use yimen::run::{Running, Target};
 use yimen::settings::Settings;
-use yimen_platform::telemetry::TraceContextInterceptor;
-use yimen_proto::v1::dispatch_service_client::DispatchServiceClient;
-use yimen_proto::v1::intake_service_client::IntakeServiceClient;
 use yimen_proto::v1::*;
 
-/// gRPC clients of a running installation.
-#[derive(Clone)]
-pub struct Clients {
-    pub intake: IntakeServiceClient<Traced>,
-    pub dispatch: DispatchServiceClient<Traced>,
-    pub intake_channel: Channel,
-    pub dispatch_channel: Channel,
-}
-
-impl Clients {
-    async fn connect(intake: &str, dispatch: &str) -> anyhow::Result<Self> {
-        let intake_channel = connect_retrying(intake).await?;
-        let dispatch_channel = connect_retrying(dispatch).await?;
-        Ok(Self {
-            intake: IntakeServiceClient::with_interceptor(
-                intake_channel.clone(),
-                TraceContextInterceptor,
-            ),
-            dispatch: DispatchServiceClient::with_interceptor(
-                dispatch_channel.clone(),
-                TraceContextInterceptor,
-            ),
-            intake_channel,
-            dispatch_channel,
-        })
-    }
-}
-
-async fn connect_retrying(url: &str) -> anyhow::Result<Channel> {
+/// Connects to every service, retrying while they start (bounded), then waits until each
+/// answers SERVING on its readiness check.
+async fn connect(urls: Urls) -> anyhow::Result<Clients> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        match Channel::from_shared(url.to_string())?.connect().await {
-            Ok(c) => return Ok(c),
-            Err(e) if tokio::time::Instant::now() > deadline => {
-                anyhow::bail!("cannot reach {url}: {e}")
-            }
+    let clients = loop {
+        match Clients::connect(&urls).await {
+            Ok(c) => break c,
+            Err(e) if tokio::time::Instant::now() > deadline => anyhow::bail!("{e}"),
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
+    };
+    for target in Target::ALL {
+        wait_ready(target, urls.of(target)).await?;
     }
+    Ok(clients)
 }
 
-/// Waits until the readiness health check of `channel` answers SERVING.
-pub async fn wait_ready(channel: Channel) -> anyhow::Result<()> {
+/// Waits until the readiness health check of `target` at `url` answers SERVING.
+pub async fn wait_ready(target: Target, url: &str) -> anyhow::Result<()> {
     use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    let mut health = HealthClient::new(channel);
+    let mut health = HealthClient::new(yimen::client::channel(target.name(), url).await?);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let status = health
@@ -74,7 +46,7 @@ pub async fn wait_ready(channel: Channel) -> anyhow::Result<()> {
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
-            anyhow::bail!("never ready: {status:?}");
+            anyhow::bail!("{} never ready: {status:?}", target.name());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -100,14 +72,14 @@ impl Standalone {
             std::env::temp_dir().join(format!("yimen-e2e-{}", uuid::Uuid::new_v4().simple()));
         settings.intake.listen = "127.0.0.1:0".into();
         settings.dispatch.listen = "127.0.0.1:0".into();
+        settings.mediation.listen = "127.0.0.1:0".into();
+        settings.analysis.listen = "127.0.0.1:0".into();
+        settings.assessment.listen = "127.0.0.1:0".into();
         settings.server.shutdown_grace_secs = 2;
         let settings = settings.into_standalone();
         let bus = yimen_platform::bus::connect(&settings.bus).await?;
         let running = yimen::run::start(&settings, &Target::ALL, bus, &seed()).await?;
-        let url = |t: Target| format!("http://{}", running.addrs[&t]);
-        let clients = Clients::connect(&url(Target::Intake), &url(Target::Dispatch)).await?;
-        wait_ready(clients.intake_channel.clone()).await?;
-        wait_ready(clients.dispatch_channel.clone()).await?;
+        let clients = connect(Urls::from_fn(|t| format!("http://{}", running.addrs[&t]))).await?;
         Ok(Self {
             clients,
             running: Some(running),
@@ -147,7 +119,7 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// intake and dispatch as two `yimen serve` processes on a fresh PostgreSQL database and a
+/// The five services as five `yimen serve` processes on a fresh PostgreSQL database and a
 /// fresh RabbitMQ name prefix. None (skip) when PostgreSQL is unreachable outside CI.
 pub struct Distributed {
     pub clients: Clients,
@@ -173,10 +145,7 @@ impl Distributed {
                 return None;
             }
         }
-        let ports = [
-            (Target::Intake, free_port()),
-            (Target::Dispatch, free_port()),
-        ];
+        let ports: BTreeMap<Target, u16> = Target::ALL.iter().map(|&t| (t, free_port())).collect();
         let mut env: BTreeMap<String, String> = [
             ("YIMEN__DATABASE__URL", database),
             ("YIMEN__BUS__URL", bus.url.clone()),
@@ -185,11 +154,6 @@ impl Distributed {
             (
                 "YIMEN__BUS__QUEUE_EXPIRES_SECS",
                 yimen_platform::testing::stores::TEST_QUEUE_EXPIRY_SECS.to_string(),
-            ),
-            ("YIMEN__INTAKE__LISTEN", format!("127.0.0.1:{}", ports[0].1)),
-            (
-                "YIMEN__DISPATCH__LISTEN",
-                format!("127.0.0.1:{}", ports[1].1),
             ),
             ("YIMEN__TELEMETRY__LOG_LEVEL", "warn".into()),
             ("YIMEN__SERVER__SHUTDOWN_GRACE_SECS", "2".into()),
@@ -200,9 +164,15 @@ impl Distributed {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+        for (target, port) in &ports {
+            env.insert(
+                format!("YIMEN__{}__LISTEN", target.name().to_ascii_uppercase()),
+                format!("127.0.0.1:{port}"),
+            );
+        }
         env.extend(extra);
         let mut children = Vec::new();
-        for (target, _) in ports {
+        for &target in ports.keys() {
             let child = tokio::process::Command::new(yimen_bin())
                 .args(["serve", "--target", target.name()])
                 .envs(&env)
@@ -213,18 +183,9 @@ impl Distributed {
                 .expect("spawn yimen serve");
             children.push((target, child));
         }
-        let clients = Clients::connect(
-            &format!("http://127.0.0.1:{}", ports[0].1),
-            &format!("http://127.0.0.1:{}", ports[1].1),
-        )
-        .await
-        .expect("connect to the yimen processes");
-        wait_ready(clients.intake_channel.clone())
+        let clients = connect(Urls::from_fn(|t| format!("http://127.0.0.1:{}", ports[&t])))
             .await
-            .expect("intake ready");
-        wait_ready(clients.dispatch_channel.clone())
-            .await
-            .expect("dispatch ready");
+            .expect("the yimen processes answer and are ready");
         let mut dispatch = clients.dispatch.clone();
         for department in seed() {
             dispatch

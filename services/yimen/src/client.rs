@@ -1,5 +1,5 @@
-//! The operator client: `yimen case ...`, `yimen dept ...`, `yimen assignment ...` over gRPC,
-//! readable by default and JSON with `--json`, with a one-line error when the server is away.
+//! The operator client over gRPC: the clients of the five services, and the readable (default)
+//! and JSON (`--json`) forms of what they answer, with a one-line error when a server is away.
 
 use std::time::Duration;
 
@@ -8,9 +8,14 @@ use tonic::Request;
 use tonic::codegen::InterceptedService;
 use tonic::transport::Channel as GrpcChannel;
 use yimen_platform::telemetry::TraceContextInterceptor;
+use yimen_proto::v1::analysis_service_client::AnalysisServiceClient;
+use yimen_proto::v1::assessment_service_client::AssessmentServiceClient;
 use yimen_proto::v1::dispatch_service_client::DispatchServiceClient;
 use yimen_proto::v1::intake_service_client::IntakeServiceClient;
+use yimen_proto::v1::mediation_service_client::MediationServiceClient;
 use yimen_proto::v1::*;
+
+use crate::run::Target;
 
 /// A failure to show the operator: one line, no stack.
 #[derive(Debug)]
@@ -42,18 +47,103 @@ pub async fn channel(service: &str, url: &str) -> Result<GrpcChannel, CliError> 
     })
 }
 
-pub async fn intake(url: &str) -> Result<IntakeServiceClient<Traced>, CliError> {
-    Ok(IntakeServiceClient::with_interceptor(
-        channel("intake", url).await?,
+/// A channel to `target` that carries the current trace context on every call.
+pub async fn traced(target: Target, url: &str) -> Result<Traced, CliError> {
+    Ok(InterceptedService::new(
+        channel(target.name(), url).await?,
         TraceContextInterceptor,
     ))
 }
 
+pub async fn intake(url: &str) -> Result<IntakeServiceClient<Traced>, CliError> {
+    Ok(IntakeServiceClient::new(traced(Target::Intake, url).await?))
+}
+
 pub async fn dispatch(url: &str) -> Result<DispatchServiceClient<Traced>, CliError> {
-    Ok(DispatchServiceClient::with_interceptor(
-        channel("dispatch", url).await?,
-        TraceContextInterceptor,
+    Ok(DispatchServiceClient::new(
+        traced(Target::Dispatch, url).await?,
     ))
+}
+
+pub async fn mediation(url: &str) -> Result<MediationServiceClient<Traced>, CliError> {
+    Ok(MediationServiceClient::new(
+        traced(Target::Mediation, url).await?,
+    ))
+}
+
+pub async fn analysis(url: &str) -> Result<AnalysisServiceClient<Traced>, CliError> {
+    Ok(AnalysisServiceClient::new(
+        traced(Target::Analysis, url).await?,
+    ))
+}
+
+pub async fn assessment(url: &str) -> Result<AssessmentServiceClient<Traced>, CliError> {
+    Ok(AssessmentServiceClient::new(
+        traced(Target::Assessment, url).await?,
+    ))
+}
+
+/// Where the five services answer.
+#[derive(Debug, Clone)]
+pub struct Urls {
+    pub intake: String,
+    pub dispatch: String,
+    pub mediation: String,
+    pub analysis: String,
+    pub assessment: String,
+}
+
+impl Urls {
+    /// Each service on this machine at its default port.
+    pub fn local() -> Self {
+        Self::from_fn(|t| format!("http://127.0.0.1:{}", t.default_port()))
+    }
+
+    /// `url(target)` for each service.
+    pub fn from_fn(url: impl Fn(Target) -> String) -> Self {
+        Self {
+            intake: url(Target::Intake),
+            dispatch: url(Target::Dispatch),
+            mediation: url(Target::Mediation),
+            analysis: url(Target::Analysis),
+            assessment: url(Target::Assessment),
+        }
+    }
+
+    pub fn of(&self, target: Target) -> &str {
+        match target {
+            Target::Intake => &self.intake,
+            Target::Dispatch => &self.dispatch,
+            Target::Mediation => &self.mediation,
+            Target::Analysis => &self.analysis,
+            Target::Assessment => &self.assessment,
+        }
+    }
+}
+
+/// The clients of a whole installation.
+#[derive(Clone)]
+pub struct Clients {
+    pub intake: IntakeServiceClient<Traced>,
+    pub dispatch: DispatchServiceClient<Traced>,
+    pub mediation: MediationServiceClient<Traced>,
+    pub analysis: AnalysisServiceClient<Traced>,
+    pub assessment: AssessmentServiceClient<Traced>,
+    /// Where they were connected.
+    pub urls: Urls,
+}
+
+impl Clients {
+    pub async fn connect(urls: &Urls) -> Result<Self, CliError> {
+        Ok(Self {
+            intake: intake(&urls.intake).await?,
+            dispatch: dispatch(&urls.dispatch).await?,
+            mediation: mediation(&urls.mediation).await?,
+            analysis: analysis(&urls.analysis).await?,
+            assessment: assessment(&urls.assessment).await?,
+            urls: urls.clone(),
+        })
+    }
 }
 
 /// A gRPC status as one line, with every field violation named.
@@ -125,6 +215,36 @@ pub fn parse_status(s: &str) -> Result<CaseStatus, CliError> {
 pub fn parse_assignment_state(s: &str) -> Result<AssignmentState, CliError> {
     AssignmentState::from_str_name(&enum_name("ASSIGNMENT_STATE_", s))
         .ok_or_else(|| CliError(format!("unknown assignment state `{s}`")))
+}
+
+pub fn parse_satisfaction(s: &str) -> Result<Satisfaction, CliError> {
+    Satisfaction::from_str_name(&enum_name("SATISFACTION_", s))
+        .filter(|s| *s != Satisfaction::Unspecified)
+        .ok_or_else(|| {
+            CliError(format!(
+                "unknown satisfaction `{s}` (satisfied, basically-satisfied, unsatisfied)"
+            ))
+        })
+}
+
+pub fn parse_linkage(s: &str) -> Result<Linkage, CliError> {
+    Linkage::from_str_name(&enum_name("LINKAGE_", s))
+        .filter(|l| *l != Linkage::Unspecified)
+        .ok_or_else(|| {
+            CliError(format!(
+                "unknown linkage `{s}` (petition, court, administrative, guidance)"
+            ))
+        })
+}
+
+pub fn parse_escalation(s: &str) -> Result<EscalationLevel, CliError> {
+    EscalationLevel::from_str_name(&enum_name("ESCALATION_LEVEL_", s))
+        .filter(|l| *l != EscalationLevel::Unspecified)
+        .ok_or_else(|| {
+            CliError(format!(
+                "unknown level `{s}` (reminder, supervision, leader)"
+            ))
+        })
 }
 
 /// `Name[,ID number[,phone]]`.
@@ -368,6 +488,246 @@ pub fn assignment_text(a: &Assignment) -> String {
     )
 }
 
+/// `5400000` fen → `54,000.00 yuan`.
+pub fn yuan_text(m: &Money) -> String {
+    let whole = (m.fen / 100).unsigned_abs().to_string();
+    let mut grouped = String::new();
+    for (i, d) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(d);
+    }
+    let sign = if m.fen < 0 { "-" } else { "" };
+    format!("{sign}{grouped}.{:02} yuan", (m.fen % 100).abs())
+}
+
+fn alert_kind_name(k: i32) -> String {
+    AlertKind::try_from(k)
+        .map(|k| short_name("ALERT_KIND_", k.as_str_name()))
+        .unwrap_or_else(|_| k.to_string())
+}
+
+fn linkage_name(l: i32) -> String {
+    Linkage::try_from(l)
+        .map(|l| short_name("LINKAGE_", l.as_str_name()))
+        .unwrap_or_else(|_| l.to_string())
+}
+
+fn mediation_state_name(s: i32) -> String {
+    MediationState::try_from(s)
+        .map(|s| short_name("MEDIATION_STATE_", s.as_str_name()))
+        .unwrap_or_else(|_| s.to_string())
+}
+
+fn negative_kind_name(k: i32) -> String {
+    NegativeKind::try_from(k)
+        .map(|k| short_name("NEGATIVE_KIND_", k.as_str_name()))
+        .unwrap_or_else(|_| k.to_string())
+}
+
+fn change(c: i64) -> String {
+    if c >= 0 {
+        format!("+{c}")
+    } else {
+        c.to_string()
+    }
+}
+
+fn figures_json(figures: &[Figure]) -> Value {
+    json!(
+        figures
+            .iter()
+            .map(|f| json!({"key": f.key, "cases": f.cases, "change": f.change}))
+            .collect::<Vec<_>>()
+    )
+}
+
+pub fn situation_json(s: &Situation) -> Value {
+    let period = s.period.clone().unwrap_or_default();
+    json!({
+        "from": show_time(&period.from), "to": show_time(&period.to),
+        "cases": s.cases, "change": s.change, "open": s.open, "overdue": s.overdue,
+        "collective": s.collective, "closed": s.closed, "alerts": s.alerts,
+        "categories": s.categories.iter().map(|c| json!({
+            "category": category_name(c.category), "cases": c.cases, "change": c.change,
+        })).collect::<Vec<_>>(),
+        "towns": figures_json(&s.towns),
+        "departments": figures_json(&s.departments),
+        "channels": figures_json(&s.channels),
+    })
+}
+
+pub fn situation_text(s: &Situation) -> String {
+    let period = s.period.clone().unwrap_or_default();
+    let mut out = format!(
+        "situation {} → {}\n  cases {} ({} against the previous period)   open {}   overdue {}\n  collective {}   closed {}   alerts {}\n",
+        show_time(&period.from),
+        show_time(&period.to),
+        s.cases,
+        change(s.change),
+        s.open,
+        s.overdue,
+        s.collective,
+        s.closed,
+        s.alerts,
+    );
+    let mut block = |title: &str, rows: Vec<(String, u64, i64)>| {
+        if rows.is_empty() {
+            return;
+        }
+        out.push_str(&format!("  {title}:\n"));
+        for (key, cases, delta) in rows {
+            out.push_str(&format!("    {key:<22} {cases:>5}  ({})\n", change(delta)));
+        }
+    };
+    block(
+        "by category",
+        s.categories
+            .iter()
+            .map(|c| (category_name(c.category), c.cases, c.change))
+            .collect(),
+    );
+    let rows = |f: &[Figure]| {
+        f.iter()
+            .map(|f| (f.key.clone(), f.cases, f.change))
+            .collect()
+    };
+    block("by town", rows(&s.towns));
+    block("by department", rows(&s.departments));
+    block("by channel", rows(&s.channels));
+    out
+}
+
+pub fn alert_json(a: &Alert) -> Value {
+    json!({
+        "alert_id": a.alert_id, "kind": alert_kind_name(a.kind), "case_id": a.case_id,
+        "case_number": a.case_number, "category": category_name(a.category), "facts": a.facts,
+        "raised_at": show_time(&a.raised_at), "acknowledged": a.acknowledged,
+    })
+}
+
+pub fn alert_text(a: &Alert) -> String {
+    let mut out = format!(
+        "{}  {:<18} {:<16} {}{}\n",
+        show_time(&a.raised_at),
+        alert_kind_name(a.kind),
+        a.case_number,
+        a.alert_id,
+        if a.acknowledged {
+            "  (acknowledged)"
+        } else {
+            ""
+        },
+    );
+    for fact in &a.facts {
+        out.push_str(&format!("      - {fact}\n"));
+    }
+    out
+}
+
+pub fn scorecard_json(c: &Scorecard) -> Value {
+    json!({
+        "department": c.department, "name": c.department_name, "assigned": c.assigned,
+        "accepted": c.accepted, "accepted_in_time": c.accepted_in_time, "replied": c.replied,
+        "replied_in_time": c.replied_in_time, "returned": c.returned, "evaluated": c.evaluated,
+        "satisfied": c.satisfied, "satisfaction_rate": c.satisfaction_rate,
+        "negative_entries": c.negative_entries,
+    })
+}
+
+/// The header of [`scorecard_text`] rows.
+pub const SCORECARD_HEADER: &str = "department             assigned  accepted in time  replied in time  returned  satisfied        negative\n";
+
+pub fn scorecard_text(c: &Scorecard) -> String {
+    format!(
+        "{:<22} {:>8}  {:>7}/{:<8} {:>7}/{:<7} {:>8}  {:>3}/{:<3} {:>5.0}%  {:>8}\n",
+        c.department,
+        c.assigned,
+        c.accepted_in_time,
+        c.accepted,
+        c.replied_in_time,
+        c.replied,
+        c.returned,
+        c.satisfied,
+        c.evaluated,
+        c.satisfaction_rate * 100.0,
+        c.negative_entries,
+    )
+}
+
+pub fn negative_entry_text(e: &NegativeEntry) -> String {
+    format!(
+        "{}  {:<18} {:<12} {}  {}\n",
+        show_time(&e.at),
+        e.department,
+        negative_kind_name(e.kind),
+        e.case_id,
+        e.reason
+    )
+}
+
+pub fn agreement_text(a: &Agreement) -> String {
+    let mut out = format!(
+        "{}, {} → {}: {}",
+        yuan_text(&a.amount.unwrap_or_default()),
+        a.payer,
+        a.payee,
+        a.terms
+    );
+    if !a.installments.is_empty() {
+        out.push_str(&format!(" ({} installments)", a.installments.len()));
+    }
+    out
+}
+
+pub fn mediation_json(m: &MediationFile) -> Value {
+    json!({
+        "mediation_id": m.mediation_id, "case_id": m.case_id, "case_number": m.case_number,
+        "committee": m.committee, "linkage": linkage_name(m.linkage),
+        "state": mediation_state_name(m.state), "category": category_name(m.category),
+        "summary": m.summary, "referred_by": m.referred_by, "mediators": m.mediators,
+        "sessions": m.sessions.len(),
+        "agreement": m.agreement.as_ref().map(|a| json!({
+            "amount": a.amount.as_ref().map(yuan), "payer": a.payer, "payee": a.payee,
+            "terms": a.terms,
+            "installments": a.installments.iter().map(|i| json!({
+                "due": show_time(&i.due), "amount": i.amount.as_ref().map(yuan),
+            })).collect::<Vec<_>>(),
+        })),
+        "opened_at": show_time(&m.opened_at), "concluded_at": show_time(&m.concluded_at),
+    })
+}
+
+pub fn mediation_text(m: &MediationFile) -> String {
+    let mut out = format!(
+        "{}  {:<16} {:<18} {:<10} {:<15} {}\n",
+        m.mediation_id,
+        m.case_number,
+        m.committee,
+        linkage_name(m.linkage),
+        mediation_state_name(m.state),
+        m.summary
+    );
+    if let Some(a) = &m.agreement {
+        out.push_str(&format!("      agreement: {}\n", agreement_text(a)));
+    }
+    out
+}
+
+pub fn committee_text(c: &Committee) -> String {
+    format!(
+        "{:<18} {}  [{}]\n",
+        c.code,
+        c.name,
+        c.categories
+            .iter()
+            .map(|c| category_name(*c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 /// Prints `value` as JSON or `text`.
 pub fn print(json_mode: bool, value: Value, text: String) {
     if json_mode {
@@ -409,6 +769,14 @@ mod tests {
         );
         assert!(parse_category("nonsense").is_err());
         assert!(all_categories().contains(&"civil-commercial".to_string()));
+    }
+
+    #[test]
+    fn yuan_text_groups_thousands() {
+        assert_eq!(yuan_text(&Money { fen: 5_400_000 }), "54,000.00 yuan");
+        assert_eq!(yuan_text(&Money { fen: 210_000_000 }), "2,100,000.00 yuan");
+        assert_eq!(yuan_text(&Money { fen: 7 }), "0.07 yuan");
+        assert_eq!(yuan_text(&Money { fen: -150 }), "-1.50 yuan");
     }
 
     #[test]

@@ -3,4 +3,5 @@
 
 pub mod client;
 pub mod run;
+pub mod scenarios;
 pub mod settings;

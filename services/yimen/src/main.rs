@@ -1,5 +1,7 @@
 //! `yimen`: run services (`serve`, `standalone`), prepare stores (`migrate`), probe health
-//! (`healthcheck`), and operate a running installation (`case`, `dept`, `assignment`).
+//! (`healthcheck`), operate a running installation (`case`, `dept`, `assignment`,
+//! `mediation`), read what the centers made of it (`situation`, `alerts`, `scorecard`), and
+//! play the seed's seven scenarios (`demo`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,7 +34,7 @@ struct Cli {
 enum Command {
     /// Run the named services against PostgreSQL and RabbitMQ (as configured).
     Serve {
-        /// Comma-separated: intake,dispatch
+        /// Comma-separated: intake,dispatch,mediation,analysis,assessment
         #[arg(long, value_delimiter = ',', required = true)]
         target: Vec<Target>,
     },
@@ -44,6 +46,9 @@ enum Command {
         /// Department seed file joined on start (default: deploy/departments.toml); "" for none.
         #[arg(long)]
         seed: Option<String>,
+        /// Once serving, play the seed's seven scenarios and show the three summaries.
+        #[arg(long)]
+        demo: bool,
     },
     /// Create or update the stores of the named services, then exit.
     Migrate {
@@ -79,6 +84,102 @@ enum Command {
         #[command(subcommand)]
         command: AssignmentCommand,
     },
+    /// The mediation center: committees and mediation files.
+    Mediation {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        command: MediationCommand,
+    },
+    /// The intelligence center's situation: cases, open, overdue, by category, town, department.
+    Situation {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(flatten)]
+        period: PeriodArgs,
+    },
+    /// The intelligence center's alerts, newest first; `alerts ack ID` acknowledges one.
+    Alerts {
+        #[command(flatten)]
+        conn: Conn,
+        /// Include acknowledged alerts.
+        #[arg(long)]
+        all: bool,
+        #[command(subcommand)]
+        command: Option<AlertCommand>,
+    },
+    /// Every department's scorecard (or one's) for a period (default: this month).
+    Scorecard {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long, default_value = "")]
+        department: String,
+        #[command(flatten)]
+        period: PeriodArgs,
+        /// Also list the negative-list entries of the period.
+        #[arg(long)]
+        negative: bool,
+    },
+    /// Play the seed's seven scenarios against a running installation, then show the summaries.
+    Demo {
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+#[derive(Args)]
+struct PeriodArgs {
+    /// From (2026-11-01 or RFC 3339), inclusive.
+    #[arg(long)]
+    from: Option<String>,
+    /// To, exclusive.
+    #[arg(long)]
+    to: Option<String>,
+}
+
+impl PeriodArgs {
+    /// None when neither end is given: the service's default period.
+    fn period(&self) -> Result<Option<Period>, CliError> {
+        if self.from.is_none() && self.to.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Period {
+            from: self.from.as_deref().map(client::parse_time).transpose()?,
+            to: Some(match &self.to {
+                Some(to) => client::parse_time(to)?,
+                None => yimen_platform::time::timestamp(yimen_platform::db::now_millis()),
+            }),
+        }))
+    }
+}
+
+#[derive(Subcommand)]
+enum AlertCommand {
+    /// Acknowledge an alert.
+    Ack { id: String },
+}
+
+#[derive(Subcommand)]
+enum MediationCommand {
+    /// The eight committees and the categories each takes.
+    Committees,
+    /// Mediation files, newest first.
+    List {
+        /// Only this case's files (its UUID).
+        #[arg(long, default_value = "")]
+        case: String,
+        #[arg(long, default_value = "")]
+        committee: String,
+    },
+    /// One mediation file.
+    Get { id: String },
+    /// Register a mediator to a committee.
+    Register {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        committee: String,
+    },
 }
 
 #[derive(Args)]
@@ -99,8 +200,44 @@ struct Conn {
         default_value = "http://127.0.0.1:50052"
     )]
     dispatch: String,
+    /// Mediation's address.
+    #[arg(
+        long,
+        global = true,
+        env = "YIMEN_MEDIATION_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    mediation: String,
+    /// Analysis' address.
+    #[arg(
+        long,
+        global = true,
+        env = "YIMEN_ANALYSIS_URL",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    analysis: String,
+    /// Assessment's address.
+    #[arg(
+        long,
+        global = true,
+        env = "YIMEN_ASSESSMENT_URL",
+        default_value = "http://127.0.0.1:50055"
+    )]
+    assessment: String,
     #[arg(skip)]
     json: bool,
+}
+
+impl Conn {
+    fn urls(&self) -> client::Urls {
+        client::Urls {
+            intake: self.intake.clone(),
+            dispatch: self.dispatch.clone(),
+            mediation: self.mediation.clone(),
+            analysis: self.analysis.clone(),
+            assessment: self.assessment.clone(),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -127,6 +264,16 @@ enum CaseCommand {
         page_size: u32,
         #[arg(long, default_value = "")]
         page_token: String,
+    },
+    /// The petitioner's evaluation of the reply: satisfied or basically-satisfied closes the
+    /// case, unsatisfied reopens it.
+    Evaluate {
+        case: String,
+        /// satisfied, basically-satisfied or unsatisfied
+        #[arg(long)]
+        satisfaction: String,
+        #[arg(long, default_value = "")]
+        comment: String,
     },
 }
 
@@ -221,6 +368,23 @@ enum AssignmentCommand {
         #[arg(long)]
         reply: String,
     },
+    /// Refer an accepted assignment's matter to the mediation center.
+    Refer {
+        id: String,
+        /// petition, court, administrative or guidance
+        #[arg(long, default_value = "petition")]
+        linkage: String,
+        #[arg(long, default_value = "")]
+        summary: String,
+    },
+    /// Escalate: reminder (催办), supervision (督办) or leader (包案).
+    Escalate {
+        id: String,
+        #[arg(long)]
+        level: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -247,7 +411,11 @@ async fn dispatch_command(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = Settings::load(cli.config.as_deref())?;
             serve(settings, &target, Vec::new()).await
         }
-        Command::Standalone { data_dir, seed } => {
+        Command::Standalone {
+            data_dir,
+            seed,
+            demo,
+        } => {
             let mut settings = Settings::load(cli.config.as_deref())?;
             if let Some(dir) = data_dir {
                 settings.standalone.data_dir = dir;
@@ -265,7 +433,7 @@ async fn dispatch_command(cli: Cli) -> anyhow::Result<ExitCode> {
                         .map_err(|e| anyhow::anyhow!("department seed {path}: {e:#}"))?
                 }
             };
-            serve(settings, &Target::ALL, seed).await
+            serve_standalone(settings, seed, demo).await
         }
         Command::Migrate { target } => {
             let settings = Settings::load(cli.config.as_deref())?;
@@ -292,6 +460,36 @@ async fn dispatch_command(cli: Cli) -> anyhow::Result<ExitCode> {
             conn.json = cli.json;
             operate(assignment(conn, command).await)
         }
+        Command::Mediation { mut conn, command } => {
+            conn.json = cli.json;
+            operate(mediation(conn, command).await)
+        }
+        Command::Situation { mut conn, period } => {
+            conn.json = cli.json;
+            operate(situation(conn, period).await)
+        }
+        Command::Alerts {
+            mut conn,
+            all,
+            command,
+        } => {
+            conn.json = cli.json;
+            operate(alerts(conn, all, command).await)
+        }
+        Command::Scorecard {
+            mut conn,
+            department,
+            period,
+            negative,
+        } => {
+            conn.json = cli.json;
+            operate(scorecard(conn, department, period, negative).await)
+        }
+        Command::Demo { conn } => {
+            let clients = client::Clients::connect(&conn.urls()).await?;
+            yimen::scenarios::demo(clients, |line| println!("{line}")).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -300,6 +498,46 @@ async fn serve(
     targets: &[Target],
     seed: Vec<JoinDepartmentRequest>,
 ) -> anyhow::Result<ExitCode> {
+    let (running, telemetry) = start(settings, targets, seed).await?;
+    running.wait().await;
+    telemetry.shutdown();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Standalone: every service; with `demo`, the seven scenarios played once it serves.
+async fn serve_standalone(
+    settings: Settings,
+    seed: Vec<JoinDepartmentRequest>,
+    demo: bool,
+) -> anyhow::Result<ExitCode> {
+    let (running, telemetry) = start(settings, &Target::ALL, seed).await?;
+    if demo {
+        let urls = client::Urls::from_fn(|t| format!("http://{}", running.addrs[&t]));
+        let played = async {
+            let clients = client::Clients::connect(&urls).await?;
+            yimen::scenarios::demo(clients, |line| println!("{line}")).await
+        };
+        match played.await {
+            Ok(()) => println!(
+                "\nyimen keeps serving (Ctrl-C to stop); try `yimen situation`, `yimen alerts`, `yimen scorecard`, `yimen case list`."
+            ),
+            Err(e) => eprintln!("error: the demo stopped: {e:#}"),
+        }
+    }
+    running.wait().await;
+    telemetry.shutdown();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts `targets` on the configured bus, saying where each listens; signals stop them.
+async fn start(
+    settings: Settings,
+    targets: &[Target],
+    seed: Vec<JoinDepartmentRequest>,
+) -> anyhow::Result<(
+    yimen::run::Running,
+    yimen_platform::telemetry::TelemetryGuard,
+)> {
     let name = format!(
         "yimen-{}",
         targets
@@ -320,9 +558,7 @@ async fn serve(
         eprintln!("yimen: {} listening on {addr}", target.name());
     }
     yimen_platform::server::cancel_on_signal(running.shutdown_token());
-    running.wait().await;
-    telemetry.shutdown();
-    Ok(ExitCode::SUCCESS)
+    Ok((running, telemetry))
 }
 
 async fn healthcheck(target: Target, addr: &str) -> anyhow::Result<ExitCode> {
@@ -445,6 +681,22 @@ async fn case(conn: Conn, command: CaseCommand) -> Result<(), CliError> {
                 client::case_list_json(&r),
                 client::case_list_text(&r),
             );
+        }
+        CaseCommand::Evaluate {
+            case,
+            satisfaction,
+            comment,
+        } => {
+            let c = intake
+                .submit_evaluation(request(SubmitEvaluationRequest {
+                    case_ref: case,
+                    satisfaction: client::parse_satisfaction(&satisfaction)? as i32,
+                    comment,
+                }))
+                .await
+                .map_err(client::status_error)?
+                .into_inner();
+            print(conn.json, client::case_json(&c), client::case_text(&c));
         }
     }
     Ok(())
@@ -586,11 +838,203 @@ async fn assignment(conn: Conn, command: AssignmentCommand) -> Result<(), CliErr
             .await
             .map_err(client::status_error)?
             .into_inner(),
+        AssignmentCommand::Refer {
+            id,
+            linkage,
+            summary,
+        } => dispatch
+            .refer_to_mediation(request(ReferToMediationRequest {
+                assignment_id: id,
+                linkage: client::parse_linkage(&linkage)? as i32,
+                summary,
+            }))
+            .await
+            .map_err(client::status_error)?
+            .into_inner(),
+        AssignmentCommand::Escalate { id, level, reason } => dispatch
+            .escalate(request(EscalateRequest {
+                assignment_id: id,
+                level: client::parse_escalation(&level)? as i32,
+                reason,
+            }))
+            .await
+            .map_err(client::status_error)?
+            .into_inner(),
     };
     print(
         conn.json,
         client::assignment_json(&one),
         client::assignment_text(&one),
+    );
+    Ok(())
+}
+
+async fn mediation(conn: Conn, command: MediationCommand) -> Result<(), CliError> {
+    let mut mediation = client::mediation(&conn.mediation).await?;
+    match command {
+        MediationCommand::Committees => {
+            let committees = mediation
+                .list_committees(request(ListCommitteesRequest {}))
+                .await
+                .map_err(client::status_error)?
+                .into_inner()
+                .committees;
+            print(
+                conn.json,
+                serde_json::json!(committees.iter().map(|c| serde_json::json!({
+                    "code": c.code, "name": c.name,
+                    "categories": c.categories.iter().map(|k| Category::try_from(*k).map(|k| client::short_name("CATEGORY_", k.as_str_name())).unwrap_or_default()).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>()),
+                committees.iter().map(client::committee_text).collect(),
+            );
+        }
+        MediationCommand::List { case, committee } => {
+            let files = mediation
+                .list_mediations(request(ListMediationsRequest {
+                    case_id: case,
+                    committee,
+                    ..Default::default()
+                }))
+                .await
+                .map_err(client::status_error)?
+                .into_inner()
+                .mediations;
+            print(
+                conn.json,
+                serde_json::json!(files.iter().map(client::mediation_json).collect::<Vec<_>>()),
+                if files.is_empty() {
+                    "no mediation files\n".into()
+                } else {
+                    files.iter().map(client::mediation_text).collect()
+                },
+            );
+        }
+        MediationCommand::Get { id } => {
+            let file = mediation
+                .get_mediation(request(GetMediationRequest { mediation_id: id }))
+                .await
+                .map_err(client::status_error)?
+                .into_inner();
+            print(
+                conn.json,
+                client::mediation_json(&file),
+                client::mediation_text(&file),
+            );
+        }
+        MediationCommand::Register { name, committee } => {
+            let m = mediation
+                .register_mediator(request(RegisterMediatorRequest { name, committee }))
+                .await
+                .map_err(client::status_error)?
+                .into_inner();
+            print(
+                conn.json,
+                serde_json::json!({"mediator_id": m.mediator_id, "name": m.name, "committee": m.committee}),
+                format!(
+                    "registered mediator {} ({}) to {}\n",
+                    m.name, m.mediator_id, m.committee
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn situation(conn: Conn, period: PeriodArgs) -> Result<(), CliError> {
+    let s = client::analysis(&conn.analysis)
+        .await?
+        .get_situation(request(GetSituationRequest {
+            period: period.period()?,
+        }))
+        .await
+        .map_err(client::status_error)?
+        .into_inner();
+    print(
+        conn.json,
+        client::situation_json(&s),
+        client::situation_text(&s),
+    );
+    Ok(())
+}
+
+async fn alerts(conn: Conn, all: bool, command: Option<AlertCommand>) -> Result<(), CliError> {
+    let mut analysis = client::analysis(&conn.analysis).await?;
+    if let Some(AlertCommand::Ack { id }) = command {
+        let a = analysis
+            .acknowledge_alert(request(AcknowledgeAlertRequest { alert_id: id }))
+            .await
+            .map_err(client::status_error)?
+            .into_inner();
+        print(conn.json, client::alert_json(&a), client::alert_text(&a));
+        return Ok(());
+    }
+    let r = analysis
+        .list_alerts(request(ListAlertsRequest {
+            include_acknowledged: all,
+            page: Some(PageRequest {
+                page_size: 500,
+                page_token: String::new(),
+            }),
+            ..Default::default()
+        }))
+        .await
+        .map_err(client::status_error)?
+        .into_inner();
+    print(
+        conn.json,
+        serde_json::json!(r.alerts.iter().map(client::alert_json).collect::<Vec<_>>()),
+        if r.alerts.is_empty() {
+            "no alerts\n".into()
+        } else {
+            r.alerts.iter().map(client::alert_text).collect()
+        },
+    );
+    Ok(())
+}
+
+async fn scorecard(
+    conn: Conn,
+    department: String,
+    period: PeriodArgs,
+    negative: bool,
+) -> Result<(), CliError> {
+    let mut assessment = client::assessment(&conn.assessment).await?;
+    let period = period.period()?;
+    let cards = assessment
+        .get_scorecard(request(GetScorecardRequest {
+            department: department.clone(),
+            period,
+        }))
+        .await
+        .map_err(client::status_error)?
+        .into_inner()
+        .scorecards;
+    let entries = if negative {
+        assessment
+            .list_negative_list(request(ListNegativeListRequest { period, department }))
+            .await
+            .map_err(client::status_error)?
+            .into_inner()
+            .entries
+    } else {
+        Vec::new()
+    };
+    let mut text = String::from(client::SCORECARD_HEADER);
+    text.extend(cards.iter().map(client::scorecard_text));
+    if negative {
+        text.push_str("negative list:\n");
+        text.extend(entries.iter().map(client::negative_entry_text));
+    }
+    print(
+        conn.json,
+        serde_json::json!({
+            "scorecards": cards.iter().map(client::scorecard_json).collect::<Vec<_>>(),
+            "negative_list": entries.iter().map(|e| serde_json::json!({
+                "department": e.department, "case_id": e.case_id, "kind": e.kind,
+                "at": client::show_time(&e.at), "reason": e.reason,
+            })).collect::<Vec<_>>(),
+        }),
+        text,
     );
     Ok(())
 }

@@ -109,9 +109,12 @@ impl DispatchService for DispatchApi {
 
     async fn refer_to_mediation(
         &self,
-        _request: Request<ReferToMediationRequest>,
+        request: Request<ReferToMediationRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        Err(later("ReferToMediation"))
+        process::refer_to_mediation(&self.db, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 
     async fn set_routing_rules(
@@ -123,30 +126,42 @@ impl DispatchService for DispatchApi {
 
     async fn request_extension(
         &self,
-        _request: Request<RequestExtensionRequest>,
+        request: Request<RequestExtensionRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        Err(later("RequestExtension"))
+        process::request_extension(&self.db, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 
     async fn decide_extension(
         &self,
-        _request: Request<DecideExtensionRequest>,
+        request: Request<DecideExtensionRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        Err(later("DecideExtension"))
+        process::decide_extension(&self.db, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 
     async fn escalate(
         &self,
-        _request: Request<EscalateRequest>,
+        request: Request<EscalateRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        Err(later("Escalate"))
+        process::escalate(&self.db, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 
     async fn assign_leader(
         &self,
-        _request: Request<AssignLeaderRequest>,
+        request: Request<AssignLeaderRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        Err(later("AssignLeader"))
+        process::assign_leader(&self.db, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 
     type WatchAssignmentsStream = BoxStream<'static, Result<Assignment, Status>>;

@@ -1,6 +1,7 @@
-//! Dispatch's reaction to events: every `case.registered` is routed and assigned, inside the
-//! consumer loop's transaction (so the inbox claim, the assignment and `case.assigned.<code>`
-//! commit together).
+//! Dispatch's reaction to events, inside the consumer loop's transaction (so the inbox claim,
+//! the change and the events it causes commit together): every `case.registered` is routed
+//! and assigned, a `case.reopened` is assigned again, and mediation's events mark, reply or
+//! release the case's open assignment.
 
 use async_trait::async_trait;
 use yimen_platform::consumer::EventHandler;
@@ -10,6 +11,9 @@ use yimen_proto::v1::Event;
 use crate::process::{self, Deadlines};
 
 pub const CASE_REGISTERED: &str = "case.registered";
+pub const CASE_REOPENED: &str = "case.reopened";
+pub const MEDIATION_OPENED: &str = "mediation.opened";
+pub const MEDIATION_CONCLUDED: &str = "mediation.concluded";
 
 pub struct DispatchHandler {
     deadlines: Deadlines,
@@ -24,12 +28,16 @@ impl DispatchHandler {
 #[async_trait]
 impl EventHandler for DispatchHandler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> anyhow::Result<()> {
-        if event.r#type == CASE_REGISTERED {
-            process::register_case(tx, event, self.deadlines).await
-        } else {
-            // Not bound to our queue; acknowledged so it never blocks the queue.
-            tracing::debug!(event_type = %event.r#type, "event not for dispatch; ignored");
-            Ok(())
+        match event.r#type.as_str() {
+            CASE_REGISTERED => process::register_case(tx, event, self.deadlines).await,
+            CASE_REOPENED => process::reopen_case(tx, event, self.deadlines).await,
+            MEDIATION_OPENED => process::mediation_opened(tx, event).await,
+            MEDIATION_CONCLUDED => process::mediation_concluded(tx, event, self.deadlines).await,
+            other => {
+                // Not bound to our queue; acknowledged so it never blocks the queue.
+                tracing::debug!(event_type = %other, "event not for dispatch; ignored");
+                Ok(())
+            }
         }
     }
 }

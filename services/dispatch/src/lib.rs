@@ -1,7 +1,9 @@
 //! Dispatch (分流交办), triage and assignment: holds the department registry, routes every
 //! registered case to the department that owns its category at the right level (village, town,
-//! city; else the city center, the terminus), holds the department to its deadlines, and hands
-//! open cases on when a department returns one or leaves.
+//! city; else the city center, the terminus), holds the department to its deadlines (with the
+//! one extension, and escalation up to a leader), hands open cases on when a department returns
+//! one or leaves, refers disputes to mediation and replies a case with a mediated agreement,
+//! and assigns a reopened case again.
 //!
 //! Layout: `domain` (pure rules), `store` (SQL), `process` (one transaction per operation),
 //! `api` (gRPC), `consumers` (events), `seed` (the department seed file).
@@ -58,9 +60,17 @@ impl Default for DispatchConfig {
     }
 }
 
-/// Dispatch's queue: every registered case.
+/// The routing keys dispatch consumes: new and reopened cases, and mediation's outcomes.
+pub const CONSUMED: &[&str] = &[
+    consumers::CASE_REGISTERED,
+    consumers::CASE_REOPENED,
+    consumers::MEDIATION_OPENED,
+    consumers::MEDIATION_CONCLUDED,
+];
+
+/// Dispatch's queue.
 pub fn queue() -> QueueSpec {
-    QueueSpec::new("yimen.dispatch", &[consumers::CASE_REGISTERED])
+    QueueSpec::new("yimen.dispatch", CONSUMED)
 }
 
 /// The DispatchService routes.
@@ -108,9 +118,17 @@ mod tests {
     }
 
     #[test]
-    fn dispatch_queue_takes_registered_cases() {
+    fn dispatch_queue_takes_new_and_reopened_cases_and_mediation_outcomes() {
         let queue = queue();
         assert_eq!(queue.name, "yimen.dispatch");
-        assert_eq!(queue.bindings, ["case.registered"]);
+        assert_eq!(
+            queue.bindings,
+            [
+                "case.registered",
+                "case.reopened",
+                "mediation.opened",
+                "mediation.concluded"
+            ]
+        );
     }
 }

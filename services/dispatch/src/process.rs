@@ -1,5 +1,6 @@
 //! The dispatch process, one operation per transaction: register and route a case, accept,
-//! reply, return, join and leave. Each writes its state change and its events (through the
+//! reply, return, join and leave; refer to mediation, extend, escalate; and what mediation's
+//! outcomes and a reopened case do. Each writes its state change and its events (through the
 //! outbox) together, so a department never sees work that was not recorded, or the reverse.
 
 use std::collections::BTreeSet;
@@ -13,12 +14,13 @@ use yimen_platform::events::new_event;
 use yimen_platform::outbox;
 use yimen_platform::paging::{Page, PageToken};
 use yimen_platform::time::{DAY_MILLIS, timestamp};
-use yimen_proto::v1::{self as pb, event::Payload};
+use yimen_proto::v1::{self as pb, EscalationLevel, event::Payload};
 
-use crate::domain::assignment::{REPLY_MAX, RETURN_REASON_MAX, required_text};
+use crate::domain::assignment::{REPLY_MAX, RETURN_REASON_MAX, optional_text, required_text};
+use crate::domain::mediation::{self, Outcome, agreement_reply};
 use crate::domain::{
-    AssignmentState, CITY_CENTER, CaseFacts, Department, DepartmentCode, DepartmentSpec,
-    Transition, Trigger, route,
+    Action, AssignmentState, CITY_CENTER, CaseFacts, Department, DepartmentCode, DepartmentSpec,
+    Extension, Transition, Trigger, escalation, extension, route,
 };
 use crate::store::{self, AssignmentRecord, CaseRecord};
 use crate::{DispatchConfig, SERVICE};
@@ -56,12 +58,14 @@ async fn enqueue(
 }
 
 /// Routes `case` and gives it to its owner as a new PENDING assignment, announcing
-/// `case.assigned.<code>`. `excluded` departments are never chosen.
+/// `case.assigned.<code>`. `excluded` departments are never chosen; `in_mediation` carries
+/// over a mediation the case is in.
 async fn assign(
     tx: &mut Tx,
     case: &CaseRecord,
     excluded: &BTreeSet<String>,
     trigger: Trigger<'_>,
+    in_mediation: bool,
     deadlines: Deadlines,
     now: i64,
 ) -> Result<AssignmentRecord, Error> {
@@ -79,7 +83,9 @@ async fn assign(
         }
         let previous_department = match trigger {
             Trigger::Registered => String::new(),
-            Trigger::Returned { from, .. } | Trigger::DepartmentLeft { from, .. } => from.into(),
+            Trigger::Returned { from, .. }
+            | Trigger::DepartmentLeft { from, .. }
+            | Trigger::Reopened { from } => from.into(),
         };
         let record = AssignmentRecord {
             assignment_id: uuid::Uuid::now_v7().to_string(),
@@ -96,6 +102,11 @@ async fn assign(
             replied_at: None,
             reply: String::new(),
             return_reason: String::new(),
+            in_mediation,
+            extension: Extension::None,
+            extension_days: 0,
+            escalation: EscalationLevel::Unspecified,
+            leader: String::new(),
         };
         store::insert_assignment(tx, &record).await?;
         let payload = Payload::CaseAssigned(pb::CaseAssigned {
@@ -175,8 +186,133 @@ pub async fn register_case(
         &case,
         &BTreeSet::new(),
         Trigger::Registered,
+        false,
         deadlines,
         now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The open assignment of the case an event is about; `None` (logged) when the event names no
+/// case or nobody holds the case now.
+async fn open_assignment_for(
+    tx: &mut Tx,
+    event: &pb::Event,
+) -> Result<Option<AssignmentRecord>, Error> {
+    if event.case_id.is_empty() {
+        tracing::debug!(event_type = %event.r#type, event_id = %event.id, "event names no case; ignored");
+        return Ok(None);
+    }
+    let open = store::open_assignment_of_case(tx, &event.case_id).await?;
+    if open.is_none() {
+        tracing::debug!(event_type = %event.r#type, case_id = %event.case_id, "no open assignment of the case; ignored");
+    }
+    Ok(open)
+}
+
+/// `mediation.opened`: the case's open assignment is with the mediation center.
+pub async fn mediation_opened(tx: &mut Tx, event: &pb::Event) -> anyhow::Result<()> {
+    let Some(Payload::MediationOpened(_)) = &event.payload else {
+        anyhow::bail!(
+            "{} event {} carries no MediationOpened",
+            event.r#type,
+            event.id
+        );
+    };
+    if let Some(open) = open_assignment_for(tx, event).await?
+        && store::set_in_mediation(tx, &open.assignment_id, true).await?
+    {
+        tracing::info!(case_id = %event.case_id, assignment_id = %open.assignment_id, "case in mediation");
+    }
+    Ok(())
+}
+
+/// `mediation.concluded`: an agreement replies the case's open assignment with its terms
+/// (accepting it first when still pending), exactly as the department would; a failed or
+/// withdrawn mediation leaves the department handling the case.
+pub async fn mediation_concluded(
+    tx: &mut Tx,
+    event: &pb::Event,
+    deadlines: Deadlines,
+) -> anyhow::Result<()> {
+    let Some(Payload::MediationConcluded(concluded)) = &event.payload else {
+        anyhow::bail!(
+            "{} event {} carries no MediationConcluded",
+            event.r#type,
+            event.id
+        );
+    };
+    let Some(outcome) = Outcome::of(concluded.outcome) else {
+        tracing::warn!(event_id = %event.id, outcome = concluded.outcome, "mediation.concluded without a concluding outcome; ignored");
+        return Ok(());
+    };
+    let Some(mut open) = open_assignment_for(tx, event).await? else {
+        return Ok(());
+    };
+    let id = open.assignment_id.clone();
+    store::set_in_mediation(tx, &id, false).await?;
+    if outcome == Outcome::Ended {
+        tracing::info!(case_id = %event.case_id, assignment_id = %id, "mediation ended without agreement; the department goes on");
+        return Ok(());
+    }
+    let now = now_millis();
+    if open.state == AssignmentState::Pending {
+        accept_in(tx, &open, "", deadlines, now).await?;
+        open = load_assignment(tx, &id).await?;
+    }
+    let text = agreement_reply(
+        &concluded.committee,
+        &concluded.agreement.clone().unwrap_or_default(),
+    );
+    let within_deadline = reply_in(tx, &open, text, now).await?;
+    tracing::info!(case_id = %event.case_id, assignment_id = %id, department = %open.department, within_deadline, "mediation agreement replied the case");
+    Ok(())
+}
+
+/// `case.reopened`: the petitioner was unsatisfied with the reply, so the case is assigned
+/// again, to the department that replied while it is still at the center, else to the owner a
+/// new case would get. A case somebody still holds is not assigned twice.
+pub async fn reopen_case(
+    tx: &mut Tx,
+    event: &pb::Event,
+    deadlines: Deadlines,
+) -> anyhow::Result<()> {
+    let Some(Payload::CaseReopened(reopened)) = &event.payload else {
+        anyhow::bail!(
+            "{} event {} carries no CaseReopened",
+            event.r#type,
+            event.id
+        );
+    };
+    let case_id = &event.case_id;
+    let Some(case) = store::case(tx, case_id).await? else {
+        // Retried: its registration may not have arrived yet.
+        anyhow::bail!(
+            "case.reopened event {} for unknown case {case_id:?}",
+            event.id
+        );
+    };
+    if let Some(open) = store::open_assignment_of_case(tx, case_id).await? {
+        tracing::warn!(case_id = %case_id, assignment_id = %open.assignment_id, department = %open.department, "reopened case is still held; not assigned twice");
+        return Ok(());
+    }
+    let from = match reopened.department.trim() {
+        "" => store::last_department(tx, case_id)
+            .await?
+            .unwrap_or_default(),
+        named => named.to_string(),
+    };
+    let excluded = store::returned_by(tx, case_id).await?;
+    let trigger = Trigger::Reopened { from: &from };
+    assign(
+        tx,
+        &case,
+        &excluded,
+        trigger,
+        false,
+        deadlines,
+        now_millis(),
     )
     .await?;
     Ok(())
@@ -207,6 +343,73 @@ fn moved_on(id: &str) -> Error {
     Error::precondition(format!("assignment {id} changed meanwhile; read it again"))
 }
 
+/// Reads the assignment again and commits: what the caller is answered is what was stored.
+async fn committed(db: &Db, mut tx: Tx, id: &str) -> Result<AssignmentRecord, Error> {
+    let updated = load_assignment(&mut tx, id).await?;
+    db.commit(tx).await?;
+    Ok(updated)
+}
+
+/// Accepts `current` in `tx` (PENDING → ACCEPTED, the handling deadline starts) and announces
+/// `case.accepted.<dept>`.
+async fn accept_in(
+    tx: &mut Tx,
+    current: &AssignmentRecord,
+    handler: &str,
+    deadlines: Deadlines,
+    now: i64,
+) -> Result<(), Error> {
+    let id = &current.assignment_id;
+    current.state.apply(Transition::Accept)?;
+    let handle_by = now + deadlines.handle_millis;
+    if !store::mark_accepted(tx, id, handler, now, handle_by).await? {
+        return Err(moved_on(id));
+    }
+    let payload = Payload::CaseAccepted(pb::CaseAccepted {
+        assignment_id: id.clone(),
+        department: current.department.clone(),
+        handle_by: Some(timestamp(handle_by)),
+    });
+    enqueue(
+        tx,
+        format!("case.accepted.{}", current.department),
+        &current.case.case_id,
+        payload,
+    )
+    .await
+}
+
+/// Replies `current` in `tx` (ACCEPTED → REPLIED) with `text` and announces
+/// `case.replied.<dept>`; answers whether the reply came by the stored handling deadline (the
+/// extended one when an extension was granted).
+async fn reply_in(
+    tx: &mut Tx,
+    current: &AssignmentRecord,
+    text: String,
+    now: i64,
+) -> Result<bool, Error> {
+    let id = &current.assignment_id;
+    current.state.apply(Transition::Reply)?;
+    if !store::mark_replied(tx, id, &text, now).await? {
+        return Err(moved_on(id));
+    }
+    let within_deadline = current.handle_by.is_some_and(|by| now <= by);
+    let payload = Payload::CaseReplied(pb::CaseReplied {
+        assignment_id: id.clone(),
+        department: current.department.clone(),
+        reply: text,
+        within_deadline,
+    });
+    enqueue(
+        tx,
+        format!("case.replied.{}", current.department),
+        &current.case.case_id,
+        payload,
+    )
+    .await?;
+    Ok(within_deadline)
+}
+
 /// 受理: the department takes the case on; the handling deadline starts.
 pub async fn accept(
     db: &Db,
@@ -227,26 +430,8 @@ pub async fn accept(
 
     let mut tx = db.begin().await?;
     let current = load_assignment(&mut tx, &id).await?;
-    current.state.apply(Transition::Accept)?;
-    let now = now_millis();
-    let handle_by = now + deadlines.handle_millis;
-    if !store::mark_accepted(&mut tx, &id, handler, now, handle_by).await? {
-        return Err(moved_on(&id));
-    }
-    let payload = Payload::CaseAccepted(pb::CaseAccepted {
-        assignment_id: id.clone(),
-        department: current.department.clone(),
-        handle_by: Some(timestamp(handle_by)),
-    });
-    enqueue(
-        &mut tx,
-        format!("case.accepted.{}", current.department),
-        &current.case.case_id,
-        payload,
-    )
-    .await?;
-    let updated = load_assignment(&mut tx, &id).await?;
-    db.commit(tx).await?;
+    accept_in(&mut tx, &current, handler, deadlines, now_millis()).await?;
+    let updated = committed(db, tx, &id).await?;
     tracing::info!(assignment_id = %id, department = %updated.department, "assignment accepted");
     Ok(updated.to_proto())
 }
@@ -261,27 +446,8 @@ pub async fn reply(db: &Db, request: &pb::ReplyAssignmentRequest) -> Result<pb::
 
     let mut tx = db.begin().await?;
     let current = load_assignment(&mut tx, &id).await?;
-    current.state.apply(Transition::Reply)?;
-    let now = now_millis();
-    if !store::mark_replied(&mut tx, &id, &text, now).await? {
-        return Err(moved_on(&id));
-    }
-    let within_deadline = current.handle_by.is_some_and(|by| now <= by);
-    let payload = Payload::CaseReplied(pb::CaseReplied {
-        assignment_id: id.clone(),
-        department: current.department.clone(),
-        reply: text,
-        within_deadline,
-    });
-    enqueue(
-        &mut tx,
-        format!("case.replied.{}", current.department),
-        &current.case.case_id,
-        payload,
-    )
-    .await?;
-    let updated = load_assignment(&mut tx, &id).await?;
-    db.commit(tx).await?;
+    let within_deadline = reply_in(&mut tx, &current, text, now_millis()).await?;
+    let updated = committed(db, tx, &id).await?;
     tracing::info!(assignment_id = %id, department = %updated.department, within_deadline, "assignment replied");
     Ok(updated.to_proto())
 }
@@ -329,14 +495,245 @@ pub async fn return_assignment(
         from: &current.department,
         reason: &reason,
     };
-    let reassigned = assign(&mut tx, &current.case, &excluded, trigger, deadlines, now).await?;
-    let returned = load_assignment(&mut tx, &id).await?;
-    db.commit(tx).await?;
+    let reassigned = assign(
+        &mut tx,
+        &current.case,
+        &excluded,
+        trigger,
+        current.in_mediation,
+        deadlines,
+        now,
+    )
+    .await?;
+    let returned = committed(db, tx, &id).await?;
     tracing::info!(assignment_id = %id, from = %returned.department, to = %reassigned.department, "assignment returned and re-routed");
     Ok(pb::ReturnAssignmentResponse {
         returned: Some(returned.to_proto()),
         reassigned: Some(reassigned.to_proto()),
     })
+}
+
+/// 访调: the department refers the dispute it accepted to the mediation center; the case stays
+/// with it until an agreement replies it or the mediation ends.
+pub async fn refer_to_mediation(
+    db: &Db,
+    request: &pb::ReferToMediationRequest,
+) -> Result<pb::Assignment, Error> {
+    let mut violations = Violations::new();
+    let id = parse_assignment_id(&request.assignment_id, &mut violations);
+    let linkage = violations.check(mediation::parse_linkage(request.linkage));
+    let summary = violations.check(optional_text(
+        "summary",
+        &request.summary,
+        mediation::SUMMARY_MAX,
+    ));
+    violations.finish()?;
+    let (id, linkage, summary) = (
+        id.unwrap_or_default(),
+        linkage.unwrap_or(pb::Linkage::Petition),
+        summary.unwrap_or_default(),
+    );
+
+    let mut tx = db.begin().await?;
+    let current = load_assignment(&mut tx, &id).await?;
+    current.state.allows(Action::Refer)?;
+    if current.in_mediation {
+        return Err(Error::precondition(format!(
+            "assignment {id} is already in mediation"
+        )));
+    }
+    if !store::set_in_mediation(&mut tx, &id, true).await? {
+        return Err(moved_on(&id));
+    }
+    let case = &current.case;
+    let payload = Payload::CaseReferred(pb::CaseReferred {
+        assignment_id: id.clone(),
+        case_number: case.case_number.clone(),
+        department: current.department.clone(),
+        category: case.category as i32,
+        linkage: linkage as i32,
+        summary,
+        location: Some(case.location()),
+    });
+    enqueue(
+        &mut tx,
+        format!("case.referred.{}", current.department),
+        &case.case_id,
+        payload,
+    )
+    .await?;
+    let updated = committed(db, tx, &id).await?;
+    tracing::info!(assignment_id = %id, department = %updated.department, linkage = linkage.as_str_name(), "case referred to mediation");
+    Ok(updated.to_proto())
+}
+
+/// The department asks for the one extension of its handling deadline (at most 30 days).
+pub async fn request_extension(
+    db: &Db,
+    request: &pb::RequestExtensionRequest,
+) -> Result<pb::Assignment, Error> {
+    let mut violations = Violations::new();
+    let id = parse_assignment_id(&request.assignment_id, &mut violations);
+    let days = violations.check(extension::check_days(request.days));
+    let reason = violations.check(required_text(
+        "reason",
+        &request.reason,
+        extension::REASON_MAX,
+    ));
+    violations.finish()?;
+    let (id, days, reason) = (
+        id.unwrap_or_default(),
+        days.unwrap_or_default(),
+        reason.unwrap_or_default(),
+    );
+
+    let mut tx = db.begin().await?;
+    let current = load_assignment(&mut tx, &id).await?;
+    current.state.allows(Action::Extend)?;
+    current.extension.request()?;
+    if !store::request_extension(&mut tx, &id, days, &reason).await? {
+        return Err(moved_on(&id));
+    }
+    let updated = committed(db, tx, &id).await?;
+    tracing::info!(assignment_id = %id, department = %updated.department, days, "extension requested");
+    Ok(updated.to_proto())
+}
+
+/// The center decides the requested extension: granted, the handling deadline moves by the
+/// days asked for and `case.extended.<dept>` says so; refused, nothing else changes.
+pub async fn decide_extension(
+    db: &Db,
+    request: &pb::DecideExtensionRequest,
+) -> Result<pb::Assignment, Error> {
+    let mut violations = Violations::new();
+    let id = parse_assignment_id(&request.assignment_id, &mut violations);
+    violations.finish()?;
+    let id = id.unwrap_or_default();
+
+    let mut tx = db.begin().await?;
+    let current = load_assignment(&mut tx, &id).await?;
+    current.state.allows(Action::Extend)?;
+    let decision = current.extension.decide(request.approved)?;
+    let handle_by = current.handle_by.ok_or_else(|| {
+        Error::Internal(anyhow::anyhow!(
+            "accepted assignment {id} has no handling deadline"
+        ))
+    })?;
+    let handle_by = if decision == Extension::Granted {
+        extension::extended(handle_by, current.extension_days)
+    } else {
+        handle_by
+    };
+    if !store::decide_extension(&mut tx, &id, decision, handle_by).await? {
+        return Err(moved_on(&id));
+    }
+    if decision == Extension::Granted {
+        let payload = Payload::CaseExtended(pb::CaseExtended {
+            assignment_id: id.clone(),
+            department: current.department.clone(),
+            days: current.extension_days,
+            handle_by: Some(timestamp(handle_by)),
+        });
+        enqueue(
+            &mut tx,
+            format!("case.extended.{}", current.department),
+            &current.case.case_id,
+            payload,
+        )
+        .await?;
+    }
+    let updated = committed(db, tx, &id).await?;
+    tracing::info!(assignment_id = %id, department = %updated.department, decision = decision.as_str(), "extension decided");
+    Ok(updated.to_proto())
+}
+
+/// Announces an escalation of `current` as `case.escalated.<dept>`.
+async fn announce_escalation(
+    tx: &mut Tx,
+    current: &AssignmentRecord,
+    level: EscalationLevel,
+    reason: String,
+    leader: String,
+) -> Result<(), Error> {
+    let payload = Payload::CaseEscalated(pb::CaseEscalated {
+        assignment_id: current.assignment_id.clone(),
+        department: current.department.clone(),
+        level: level as i32,
+        reason,
+        leader,
+    });
+    enqueue(
+        tx,
+        format!("case.escalated.{}", current.department),
+        &current.case.case_id,
+        payload,
+    )
+    .await
+}
+
+/// 催办 / 督办 / 包案: presses the department on an open case; the assignment keeps the highest
+/// level it reached.
+pub async fn escalate(db: &Db, request: &pb::EscalateRequest) -> Result<pb::Assignment, Error> {
+    let mut violations = Violations::new();
+    let id = parse_assignment_id(&request.assignment_id, &mut violations);
+    let level = violations.check(escalation::parse_level(request.level));
+    let reason = violations.check(optional_text(
+        "reason",
+        &request.reason,
+        escalation::REASON_MAX,
+    ));
+    violations.finish()?;
+    let (id, level, reason) = (
+        id.unwrap_or_default(),
+        level.unwrap_or(EscalationLevel::Reminder),
+        reason.unwrap_or_default(),
+    );
+
+    let mut tx = db.begin().await?;
+    let current = load_assignment(&mut tx, &id).await?;
+    current.state.allows(Action::Escalate)?;
+    let raised = escalation::raise(current.escalation, level);
+    if !store::set_escalation(&mut tx, &id, current.escalation, raised).await? {
+        return Err(moved_on(&id));
+    }
+    announce_escalation(&mut tx, &current, level, reason, String::new()).await?;
+    let updated = committed(db, tx, &id).await?;
+    tracing::info!(assignment_id = %id, department = %updated.department, level = level.as_str_name(), "assignment escalated");
+    Ok(updated.to_proto())
+}
+
+/// 包案: a leader takes an open case personally; the escalation is at its top.
+pub async fn assign_leader(
+    db: &Db,
+    request: &pb::AssignLeaderRequest,
+) -> Result<pb::Assignment, Error> {
+    let mut violations = Violations::new();
+    let id = parse_assignment_id(&request.assignment_id, &mut violations);
+    let leader = violations.check(required_text(
+        "leader",
+        &request.leader,
+        escalation::LEADER_MAX,
+    ));
+    violations.finish()?;
+    let (id, leader) = (id.unwrap_or_default(), leader.unwrap_or_default());
+
+    let mut tx = db.begin().await?;
+    let current = load_assignment(&mut tx, &id).await?;
+    current.state.allows(Action::Escalate)?;
+    if !store::set_leader(&mut tx, &id, &leader).await? {
+        return Err(moved_on(&id));
+    }
+    announce_escalation(
+        &mut tx,
+        &current,
+        EscalationLevel::Leader,
+        String::new(),
+        leader,
+    )
+    .await?;
+    let updated = committed(db, tx, &id).await?;
+    tracing::info!(assignment_id = %id, department = %updated.department, "a leader took the case");
+    Ok(updated.to_proto())
 }
 
 /// Registers a department, or brings back one that left with its new definition; then,
@@ -429,7 +826,16 @@ pub async fn leave_department(
             from: &code,
             reason: &reason,
         };
-        let next = assign(&mut tx, &open.case, &excluded, trigger, deadlines, now).await?;
+        let next = assign(
+            &mut tx,
+            &open.case,
+            &excluded,
+            trigger,
+            open.in_mediation,
+            deadlines,
+            now,
+        )
+        .await?;
         handovers.push(pb::Handover {
             case_id: open.case.case_id.clone(),
             from_department: code.clone(),

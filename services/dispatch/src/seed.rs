@@ -114,11 +114,20 @@ mod tests {
             .expect("a town unit");
         assert!(town.categories.contains(&(Category::LabourWages as i32)));
         assert!(
-            !seed.iter().any(
-                |d| d.categories.contains(&(Category::MarriageFamily as i32))
-                    || d.categories.contains(&(Category::CivilCommercial as i32))
-            ),
-            "marriage_family and civil_commercial stay with the city center"
+            !seed
+                .iter()
+                .any(|d| d.categories.contains(&(Category::MarriageFamily as i32))),
+            "marriage_family stays with the city center"
+        );
+        let civil: Vec<(&str, i32)> = seed
+            .iter()
+            .filter(|d| d.categories.contains(&(Category::CivilCommercial as i32)))
+            .map(|d| (d.code.as_str(), d.level))
+            .collect();
+        assert_eq!(
+            civil,
+            [("shipai-center", DepartmentLevel::Town as i32)],
+            "civil_commercial outside 石牌镇 stays with the city center"
         );
     }
 

@@ -8,9 +8,11 @@ use yimen_platform::paging::PageToken;
 use sqlx::{AnyConnection, Row, any::AnyRow};
 use yimen_platform::error::Error;
 use yimen_platform::time::{opt_timestamp, timestamp};
-use yimen_proto::v1::{self as pb, AssignmentCause, Category};
+use yimen_proto::v1::{self as pb, AssignmentCause, Category, EscalationLevel};
 
-use crate::domain::{AssignmentState, Department, DepartmentCode, DepartmentSpec, Level, category};
+use crate::domain::{
+    AssignmentState, Department, DepartmentCode, DepartmentSpec, Extension, Level, category,
+};
 
 /// What dispatch keeps of a registered case: only what routing and departments need.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +51,14 @@ pub struct AssignmentRecord {
     pub replied_at: Option<i64>,
     pub reply: String,
     pub return_reason: String,
+    /// The case is with the mediation center.
+    pub in_mediation: bool,
+    /// The one extension of the handling deadline, and its days (asked for or granted).
+    pub extension: Extension,
+    pub extension_days: u32,
+    /// The highest escalation so far, and the leader who took the case (包案).
+    pub escalation: EscalationLevel,
+    pub leader: String,
 }
 
 impl AssignmentRecord {
@@ -70,7 +80,11 @@ impl AssignmentRecord {
             replied_at: opt_timestamp(self.replied_at),
             reply: self.reply.clone(),
             return_reason: self.return_reason.clone(),
-            ..Default::default()
+            escalation: self.escalation as i32,
+            leader: self.leader.clone(),
+            in_mediation: self.in_mediation,
+            extension_days: self.extension_days,
+            extension: self.extension.to_proto() as i32,
         }
     }
 }
@@ -241,6 +255,34 @@ pub async fn open_counts(conn: &mut AnyConnection) -> Result<BTreeMap<String, u3
 // ---------------------------------------------------------------------------------------------
 // Cases
 
+/// The routing facts of a registered case.
+pub async fn case(conn: &mut AnyConnection, case_id: &str) -> Result<Option<CaseRecord>, Error> {
+    let row = sqlx::query(
+        "SELECT case_id, case_number, category, town, village, subject, registered_at \
+         FROM cases WHERE case_id = $1",
+    )
+    .bind(case_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref()
+        .map(|row| {
+            let category: i64 = row.try_get("category")?;
+            Ok(CaseRecord {
+                case_id: row.try_get("case_id")?,
+                case_number: row.try_get("case_number")?,
+                category: i32::try_from(category)
+                    .ok()
+                    .and_then(|c| Category::try_from(c).ok())
+                    .unwrap_or(Category::Unspecified),
+                town: row.try_get("town")?,
+                village: row.try_get("village")?,
+                subject: row.try_get("subject")?,
+                registered_at: row.try_get("registered_at")?,
+            })
+        })
+        .transpose()
+}
+
 /// Records a case's routing facts; false when the case was registered before.
 pub async fn insert_case(conn: &mut AnyConnection, case: &CaseRecord) -> Result<bool, Error> {
     let done = sqlx::query(
@@ -281,7 +323,8 @@ macro_rules! assignment_select {
         "SELECT a.assignment_id, a.case_id, c.case_number, c.category, c.town, c.village, \
          c.subject, c.registered_at, a.department, a.state, a.cause, a.reason, \
          a.previous_department, a.assigned_at, a.accept_by, a.accepted_at, a.handle_by, \
-         a.replied_at, a.reply, a.return_reason \
+         a.replied_at, a.reply, a.return_reason, a.in_mediation, a.extension, a.extension_days, \
+         a.escalation, a.leader \
          FROM assignments a JOIN cases c ON c.case_id = a.case_id "
     };
 }
@@ -290,6 +333,9 @@ fn assignment_from_row(row: &AnyRow) -> Result<AssignmentRecord, Error> {
     let state: String = row.try_get("state")?;
     let cause: i64 = row.try_get("cause")?;
     let category: i64 = row.try_get("category")?;
+    let extension: String = row.try_get("extension")?;
+    let extension_days: i64 = row.try_get("extension_days")?;
+    let escalation: i64 = row.try_get("escalation")?;
     Ok(AssignmentRecord {
         assignment_id: row.try_get("assignment_id")?,
         case: CaseRecord {
@@ -320,6 +366,16 @@ fn assignment_from_row(row: &AnyRow) -> Result<AssignmentRecord, Error> {
         replied_at: row.try_get("replied_at")?,
         reply: row.try_get("reply")?,
         return_reason: row.try_get("return_reason")?,
+        in_mediation: row.try_get::<i64, _>("in_mediation")? == 1,
+        extension: Extension::parse(&extension)
+            .ok_or_else(|| corrupt(format!("unknown extension state `{extension}`")))?,
+        extension_days: u32::try_from(extension_days)
+            .map_err(|_| corrupt(format!("{extension_days} extension days")))?,
+        escalation: i32::try_from(escalation)
+            .ok()
+            .and_then(|e| EscalationLevel::try_from(e).ok())
+            .ok_or_else(|| corrupt(format!("unknown escalation level {escalation}")))?,
+        leader: row.try_get("leader")?,
     })
 }
 
@@ -329,7 +385,8 @@ pub async fn insert_assignment(
 ) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO assignments (assignment_id, case_id, department, state, cause, reason, \
-         previous_department, assigned_at, accept_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         previous_department, assigned_at, accept_by, in_mediation) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&a.assignment_id)
     .bind(&a.case.case_id)
@@ -340,6 +397,7 @@ pub async fn insert_assignment(
     .bind(&a.previous_department)
     .bind(a.assigned_at)
     .bind(a.accept_by)
+    .bind(i64::from(a.in_mediation))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -354,6 +412,35 @@ pub async fn assignment(
         .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(assignment_from_row).transpose()
+}
+
+/// The case's open assignment (PENDING or ACCEPTED): a case has at most one.
+pub async fn open_assignment_of_case(
+    conn: &mut AnyConnection,
+    case_id: &str,
+) -> Result<Option<AssignmentRecord>, Error> {
+    let row = sqlx::query(concat!(
+        assignment_select!(),
+        "WHERE a.case_id = $1 AND a.state IN ('PENDING', 'ACCEPTED')"
+    ))
+    .bind(case_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(assignment_from_row).transpose()
+}
+
+/// The department that held the case last, if it was ever assigned.
+pub async fn last_department(
+    conn: &mut AnyConnection,
+    case_id: &str,
+) -> Result<Option<String>, Error> {
+    Ok(sqlx::query_scalar(
+        "SELECT department FROM assignments WHERE case_id = $1 \
+         ORDER BY assigned_at DESC, assignment_id DESC LIMIT 1",
+    )
+    .bind(case_id)
+    .fetch_optional(&mut *conn)
+    .await?)
 }
 
 /// The department's open assignments, oldest first.
@@ -465,6 +552,106 @@ pub async fn mark_closed(
     .bind(state.as_str())
     .bind(return_reason)
     .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks an open assignment as with the mediation center, or back from it; false when it was
+/// not open or already so.
+pub async fn set_in_mediation(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+    in_mediation: bool,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE assignments SET in_mediation = $2 \
+         WHERE assignment_id = $1 AND state IN ('PENDING', 'ACCEPTED') AND in_mediation <> $2",
+    )
+    .bind(assignment_id)
+    .bind(i64::from(in_mediation))
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records the one extension request of an accepted assignment; false when it is no longer
+/// accepted or an extension was requested before.
+pub async fn request_extension(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+    days: u32,
+    reason: &str,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE assignments SET extension = $2, extension_days = $3, extension_reason = $4 \
+         WHERE assignment_id = $1 AND state = 'ACCEPTED' AND extension = $5",
+    )
+    .bind(assignment_id)
+    .bind(Extension::Requested.as_str())
+    .bind(i64::from(days))
+    .bind(reason)
+    .bind(Extension::None.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Decides a requested extension (`decision` GRANTED or REFUSED), setting the handling
+/// deadline to `handle_by`; false when it is no longer accepted or no longer requested.
+pub async fn decide_extension(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+    decision: Extension,
+    handle_by: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE assignments SET extension = $2, handle_by = $3 \
+         WHERE assignment_id = $1 AND state = 'ACCEPTED' AND extension = $4",
+    )
+    .bind(assignment_id)
+    .bind(decision.as_str())
+    .bind(handle_by)
+    .bind(Extension::Requested.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Moves an open assignment's escalation from `from` to `to`; false when it is no longer open
+/// or its level changed meanwhile.
+pub async fn set_escalation(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+    from: EscalationLevel,
+    to: EscalationLevel,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE assignments SET escalation = $3 \
+         WHERE assignment_id = $1 AND state IN ('PENDING', 'ACCEPTED') AND escalation = $2",
+    )
+    .bind(assignment_id)
+    .bind(from as i64)
+    .bind(to as i64)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A leader takes an open assignment (包案): the leader is recorded and the escalation is at
+/// its top; false when it is no longer open.
+pub async fn set_leader(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+    leader: &str,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE assignments SET leader = $2, escalation = $3 \
+         WHERE assignment_id = $1 AND state IN ('PENDING', 'ACCEPTED')",
+    )
+    .bind(assignment_id)
+    .bind(leader)
+    .bind(EscalationLevel::Leader as i64)
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -1,5 +1,6 @@
 //! The life of one assignment (交办): a department accepts it (受理) and replies (答复), or
 //! returns it as the wrong department (退回), or it is handed over when the department leaves.
+//! While it is open it may be referred to mediation, extended once and escalated.
 
 use yimen_platform::error::{Error, FieldViolation};
 use yimen_proto::v1 as pb;
@@ -25,6 +26,17 @@ pub enum Transition {
     Return,
     /// The department left; the case went to the new owner of its category.
     HandOver,
+}
+
+/// What may be done to an assignment without moving its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Refer the dispute to the mediation center (访调).
+    Refer,
+    /// Request or decide the one extension of the handling deadline.
+    Extend,
+    /// Remind, supervise, or have a leader take the case (催办, 督办, 包案).
+    Escalate,
 }
 
 impl AssignmentState {
@@ -63,6 +75,34 @@ impl AssignmentState {
                     state.as_str()
                 )))
             }
+        }
+    }
+
+    /// Ok when `action` is allowed in this state, else FAILED_PRECONDITION naming the state:
+    /// only a case the department has accepted is referred or extended (there is a handling
+    /// deadline to extend), and any open one can be escalated.
+    pub fn allows(self, action: Action) -> Result<(), Error> {
+        let (allowed, rule) = match action {
+            Action::Refer => (
+                self == Self::Accepted,
+                "only an ACCEPTED assignment can be referred to mediation",
+            ),
+            Action::Extend => (
+                self == Self::Accepted,
+                "only an ACCEPTED assignment has a handling deadline to extend",
+            ),
+            Action::Escalate => (
+                self.is_open(),
+                "only a PENDING or ACCEPTED assignment can be escalated",
+            ),
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(Error::precondition(format!(
+                "the assignment is {}: {rule}",
+                self.as_str()
+            )))
         }
     }
 
@@ -110,6 +150,19 @@ pub fn required_text(field: &str, text: &str, max: usize) -> Result<String, Fiel
     if text.is_empty() {
         Err(FieldViolation::new(field, "must not be empty"))
     } else if text.chars().count() > max {
+        Err(FieldViolation::new(
+            field,
+            format!("must be at most {max} characters"),
+        ))
+    } else {
+        Ok(text.to_string())
+    }
+}
+
+/// Optional free text (a summary, a reason): trimmed, at most `max` characters, may be empty.
+pub fn optional_text(field: &str, text: &str, max: usize) -> Result<String, FieldViolation> {
+    let text = text.trim();
+    if text.chars().count() > max {
         Err(FieldViolation::new(
             field,
             format!("must be at most {max} characters"),
@@ -178,6 +231,42 @@ mod tests {
                 assert!(m.contains(state.as_str()), "{m}");
             }
         }
+    }
+
+    #[test]
+    fn only_accepted_assignments_are_referred_or_extended() {
+        for action in [Action::Refer, Action::Extend] {
+            assert!(Accepted.allows(action).is_ok(), "{action:?}");
+            for state in [Pending, Replied, Returned, HandedOver] {
+                match state.allows(action) {
+                    Err(Error::FailedPrecondition(m)) => assert!(m.contains(state.as_str()), "{m}"),
+                    other => panic!("{state:?} {action:?} should be refused, got {other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_open_assignments_are_escalated() {
+        for state in AssignmentState::ALL {
+            assert_eq!(
+                state.allows(Action::Escalate).is_ok(),
+                state.is_open(),
+                "{state:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn optional_text_may_be_empty_but_not_too_long() {
+        assert_eq!(optional_text("summary", "  ", 500).unwrap(), "");
+        assert_eq!(optional_text("summary", " wages ", 500).unwrap(), "wages");
+        assert_eq!(
+            optional_text("summary", &"x".repeat(501), 500)
+                .unwrap_err()
+                .field,
+            "summary"
+        );
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub enum Trigger<'a> {
     Returned { from: &'a str, reason: &'a str },
     /// `from` left the center while holding it.
     DepartmentLeft { from: &'a str, reason: &'a str },
+    /// The petitioner was unsatisfied with `from`'s reply: `from` handles it again while it is
+    /// still at the center (and did not return the case), else it is routed as a new case.
+    Reopened { from: &'a str },
 }
 
 /// Where a case goes, and why, in words a clerk and a petitioner can read.
@@ -51,6 +54,15 @@ fn closeness(department: &Department, facts: &CaseFacts<'_>) -> Option<u8> {
     }
 }
 
+/// Why a reopened case is assigned again.
+fn reopened_reason(from: &str) -> String {
+    if from.is_empty() {
+        "reopened: the petitioner was unsatisfied with the reply".to_string()
+    } else {
+        format!("reopened: the petitioner was unsatisfied with {from}'s reply")
+    }
+}
+
 /// Routes a case among `departments` (inactive ones are ignored), skipping every code in
 /// `excluded`. Ties at the same level go to the earliest joined, then the smallest code, so
 /// the same facts always give the same owner.
@@ -60,6 +72,17 @@ pub fn route(
     excluded: &BTreeSet<String>,
     trigger: Trigger<'_>,
 ) -> Route {
+    if let Trigger::Reopened { from } = trigger
+        && !excluded.contains(from)
+        && let Some(replier) = departments.iter().find(|d| d.active && d.code() == from)
+    {
+        return Route {
+            department: from.to_string(),
+            department_name: replier.spec.name.clone(),
+            cause: AssignmentCause::Reopened,
+            reason: reopened_reason(from),
+        };
+    }
     let category_name = category::name(facts.category);
     let leaving = match trigger {
         Trigger::DepartmentLeft { from, .. } => Some(from),
@@ -122,6 +145,10 @@ pub fn route(
         Trigger::DepartmentLeft { from, reason } => (
             AssignmentCause::DepartmentLeft,
             format!("{from} left the center ({reason}); {why}"),
+        ),
+        Trigger::Reopened { from } => (
+            AssignmentCause::Reopened,
+            format!("{}; {why}", reopened_reason(from)),
         ),
     };
     Route {
@@ -414,5 +441,51 @@ mod tests {
             again.department, "commerce-b",
             "the order of the list does not matter"
         );
+    }
+
+    #[test]
+    fn reopened_case_goes_back_to_the_department_that_replied() {
+        // The city center replied a labour matter; it handles it again, owner or not.
+        let r = route(
+            &facts("洋梓镇", ""),
+            &registry(),
+            &none(),
+            Trigger::Reopened { from: CITY_CENTER },
+        );
+        assert_eq!(r.department, CITY_CENTER);
+        assert_eq!(r.cause, AssignmentCause::Reopened);
+        assert_eq!(
+            r.reason,
+            "reopened: the petitioner was unsatisfied with city-center's reply"
+        );
+    }
+
+    #[test]
+    fn reopened_case_of_a_department_that_left_is_routed_as_new() {
+        let mut departments = registry();
+        for d in departments
+            .iter_mut()
+            .filter(|d| d.code() == "yingzhong-justice")
+        {
+            d.active = false;
+        }
+        let r = route(
+            &facts("郢中街道", ""),
+            &departments,
+            &none(),
+            Trigger::Reopened {
+                from: "yingzhong-justice",
+            },
+        );
+        assert_eq!(r.department, "human-resources");
+        assert_eq!(r.cause, AssignmentCause::Reopened);
+        assert!(
+            r.reason.starts_with(
+                "reopened: the petitioner was unsatisfied with yingzhong-justice's reply; "
+            ),
+            "{}",
+            r.reason
+        );
+        assert!(r.reason.contains("owns labour_wages"), "{}", r.reason);
     }
 }

@@ -35,6 +35,14 @@ yimen_platform::store_contract!(
         assignments_are_listed_oldest_first_page_by_page,
         departments_are_listed_with_open_assignment_counts,
         seeding_joins_only_departments_not_registered,
+        referral_marks_in_mediation_and_emits_case_referred_with_linkage,
+        referral_of_a_pending_assignment_is_refused,
+        mediation_agreement_replies_the_open_assignment_accepting_a_pending_one_first,
+        failed_or_withdrawn_mediation_only_clears_in_mediation,
+        reopened_case_is_assigned_again_with_cause_reopened,
+        granted_extension_moves_handle_by_and_emits_case_extended,
+        a_second_extension_is_refused,
+        escalation_and_leader_emit_case_escalated_and_show_on_the_assignment,
     ]
 );
 
@@ -111,6 +119,77 @@ async fn deliver(db: &Db, event: &Event) {
     db.commit(tx).await.expect("commit");
 }
 
+/// Delivers an event as the consumer loop does and answers what the handler said; on an error
+/// nothing it did is committed (the loop would retry).
+async fn try_deliver(db: &Db, event: &Event) -> anyhow::Result<()> {
+    let handler = yimen_dispatch::handler(db.clone(), &config());
+    let mut tx = db.begin().await.expect("begin");
+    handler.handle(&mut tx, event).await?;
+    db.commit(tx).await.expect("commit");
+    Ok(())
+}
+
+fn mediation_opened(case_id: &str) -> Event {
+    yimen_platform::events::new_event(
+        "mediation.opened",
+        case_id,
+        "mediation",
+        Payload::MediationOpened(MediationOpened {
+            mediation_id: uuid::Uuid::now_v7().to_string(),
+            committee: "civil-commercial".into(),
+            committee_name: "民商事纠纷调解委员会".into(),
+            linkage: Linkage::Court as i32,
+            category: Category::CivilCommercial as i32,
+            referred_by: String::new(),
+        }),
+    )
+}
+
+fn mediation_concluded(
+    case_id: &str,
+    outcome: MediationState,
+    agreement: Option<Agreement>,
+) -> Event {
+    yimen_platform::events::new_event(
+        "mediation.concluded",
+        case_id,
+        "mediation",
+        Payload::MediationConcluded(MediationConcluded {
+            mediation_id: uuid::Uuid::now_v7().to_string(),
+            committee: "civil-commercial".into(),
+            linkage: Linkage::Petition as i32,
+            outcome: outcome as i32,
+            agreement,
+            mediators: vec!["mediator-1".into()],
+        }),
+    )
+}
+
+/// The expo merchants' settlement: 54,000 yuan within the day.
+fn expo_agreement() -> Agreement {
+    Agreement {
+        amount: Some(Money { fen: 5_400_000 }),
+        payer: "the two organisers".into(),
+        payee: "38 exhibitors".into(),
+        terms: "paid at once; the exhibitors go home".into(),
+        installments: vec![],
+    }
+}
+
+const EXPO_REPLY: &str = "mediation agreement at the civil-commercial committee: 54,000.00 yuan, paid at once; the exhibitors go home";
+
+fn reopened(case_id: &str, department: &str) -> Event {
+    yimen_platform::events::new_event(
+        "case.reopened",
+        case_id,
+        "intake",
+        Payload::CaseReopened(CaseReopened {
+            department: department.into(),
+            reason: "the allowance was not restored".into(),
+        }),
+    )
+}
+
 async fn register(db: &Db, case_id: &str, category: Category, town: &str) {
     deliver(db, &registered(case_id, category, town, "")).await;
 }
@@ -174,6 +253,38 @@ async fn only_assignment(api: &DispatchApi, department: &str, case_id: &str) -> 
         "one assignment of {case_id} at {department}: {found:?}"
     );
     found.remove(0)
+}
+
+/// The one assignment of `case_id` at `department`, accepted.
+async fn accepted(api: &DispatchApi, department: &str, case_id: &str) -> Assignment {
+    let a = only_assignment(api, department, case_id).await;
+    api.accept_assignment(Request::new(AcceptAssignmentRequest {
+        assignment_id: a.assignment_id,
+        handler: String::new(),
+    }))
+    .await
+    .expect("accept")
+    .into_inner()
+}
+
+/// Events with keys after the first `skip`, as (routing key, payload).
+async fn events_after(db: &Db, skip: usize) -> Vec<(String, Option<Payload>)> {
+    events(db)
+        .await
+        .into_iter()
+        .skip(skip)
+        .map(|e| (e.r#type, e.payload))
+        .collect()
+}
+
+/// Moves the handling deadline as if time had passed: `millis` from now.
+async fn set_handle_by(db: &Db, assignment_id: &str, millis: i64) {
+    sqlx::query("UPDATE assignments SET handle_by = $1 WHERE assignment_id = $2")
+        .bind(yimen_platform::db::now_millis() + millis)
+        .bind(assignment_id)
+        .execute(db.pool())
+        .await
+        .expect("move the deadline");
 }
 
 fn ms(ts: &Option<prost_types::Timestamp>) -> i64 {
@@ -943,4 +1054,668 @@ async fn seeding_joins_only_departments_not_registered(db: Db) {
     only_assignment(&api, "yingzhong-justice", "wages").await;
     register(&db, "allowance", Category::SocialAssistance, "洋梓镇").await;
     only_assignment(&api, "civil-affairs", "allowance").await;
+}
+
+async fn referral_marks_in_mediation_and_emits_case_referred_with_linkage(db: Db) {
+    let api = api(&db);
+    register(&db, "expo", Category::CivilCommercial, "郢中街道").await;
+    let a = accepted(&api, "city-center", "expo").await;
+    assert!(!a.in_mediation);
+    let before = keys(&db).await.len();
+
+    let referred = api
+        .refer_to_mediation(Request::new(ReferToMediationRequest {
+            assignment_id: a.assignment_id.clone(),
+            linkage: Linkage::Court as i32,
+            summary: " exhibitors' losses from the cancelled expo ".into(),
+        }))
+        .await
+        .expect("refer")
+        .into_inner();
+    assert!(referred.in_mediation);
+    assert_eq!(
+        referred.state,
+        AssignmentState::Accepted as i32,
+        "the department keeps it"
+    );
+    assert!(
+        only_assignment(&api, "city-center", "expo")
+            .await
+            .in_mediation
+    );
+
+    let all = events(&db).await;
+    assert_eq!(all.len(), before + 1);
+    let event = all.last().expect("case.referred");
+    assert_eq!(event.r#type, "case.referred.city-center");
+    assert_eq!(
+        (event.case_id.as_str(), event.producer.as_str()),
+        ("expo", "dispatch")
+    );
+    match &event.payload {
+        Some(Payload::CaseReferred(e)) => {
+            assert_eq!(e.assignment_id, a.assignment_id);
+            assert_eq!(e.case_number, "YM-2026-expo");
+            assert_eq!(e.department, "city-center");
+            assert_eq!(e.category, Category::CivilCommercial as i32);
+            assert_eq!(e.linkage, Linkage::Court as i32);
+            assert_eq!(e.summary, "exhibitors' losses from the cancelled expo");
+            assert_eq!(
+                e.location.as_ref().map(|l| l.town.as_str()),
+                Some("郢中街道")
+            );
+        }
+        other => panic!("expected CaseReferred, got {other:?}"),
+    }
+
+    let twice = api
+        .refer_to_mediation(Request::new(ReferToMediationRequest {
+            assignment_id: a.assignment_id.clone(),
+            linkage: Linkage::Petition as i32,
+            summary: String::new(),
+        }))
+        .await
+        .expect_err("already in mediation");
+    assert_eq!(twice.code(), Code::FailedPrecondition);
+
+    // Unspecified linkage is a petition referral (访调); the summary is optional.
+    register(&db, "stalls", Category::CivilCommercial, "郢中街道").await;
+    let b = accepted(&api, "city-center", "stalls").await;
+    api.refer_to_mediation(Request::new(ReferToMediationRequest {
+        assignment_id: b.assignment_id.clone(),
+        linkage: Linkage::Unspecified as i32,
+        summary: String::new(),
+    }))
+    .await
+    .expect("refer without linkage");
+    match events(&db).await.pop().and_then(|e| e.payload) {
+        Some(Payload::CaseReferred(e)) => {
+            assert_eq!(e.linkage, Linkage::Petition as i32);
+            assert_eq!(e.summary, "");
+        }
+        other => panic!("expected CaseReferred, got {other:?}"),
+    }
+
+    use tonic_types::StatusExt;
+    let invalid = api
+        .refer_to_mediation(Request::new(ReferToMediationRequest {
+            assignment_id: "nope".into(),
+            linkage: 99,
+            summary: "x".repeat(501),
+        }))
+        .await
+        .expect_err("invalid");
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    let fields: Vec<String> = invalid
+        .get_details_bad_request()
+        .expect("field violations")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(fields, ["assignment_id", "linkage", "summary"]);
+}
+
+async fn referral_of_a_pending_assignment_is_refused(db: Db) {
+    let api = api(&db);
+    register(&db, "expo", Category::CivilCommercial, "郢中街道").await;
+    let a = only_assignment(&api, "city-center", "expo").await;
+    let before = keys(&db).await;
+
+    let refused = api
+        .refer_to_mediation(Request::new(ReferToMediationRequest {
+            assignment_id: a.assignment_id.clone(),
+            linkage: Linkage::Petition as i32,
+            summary: String::new(),
+        }))
+        .await
+        .expect_err("not accepted yet");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("PENDING"),
+        "{}",
+        refused.message()
+    );
+    assert!(
+        !only_assignment(&api, "city-center", "expo")
+            .await
+            .in_mediation
+    );
+    assert_eq!(keys(&db).await, before, "nothing announced");
+}
+
+async fn mediation_agreement_replies_the_open_assignment_accepting_a_pending_one_first(db: Db) {
+    let api = api(&db);
+
+    // Referred by the department that accepted it.
+    register(&db, "expo", Category::CivilCommercial, "郢中街道").await;
+    let a = accepted(&api, "city-center", "expo").await;
+    api.refer_to_mediation(Request::new(ReferToMediationRequest {
+        assignment_id: a.assignment_id.clone(),
+        linkage: Linkage::Petition as i32,
+        summary: String::new(),
+    }))
+    .await
+    .expect("refer");
+    let before = keys(&db).await.len();
+    deliver(
+        &db,
+        &mediation_concluded("expo", MediationState::Agreed, Some(expo_agreement())),
+    )
+    .await;
+
+    let replied = only_assignment(&api, "city-center", "expo").await;
+    assert_eq!(replied.state, AssignmentState::Replied as i32);
+    assert_eq!(replied.reply, EXPO_REPLY);
+    assert!(!replied.in_mediation);
+    let after = events_after(&db, before).await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].0, "case.replied.city-center");
+    match &after[0].1 {
+        Some(Payload::CaseReplied(e)) => {
+            assert_eq!(e.assignment_id, a.assignment_id);
+            assert_eq!(e.department, "city-center");
+            assert_eq!(e.reply, EXPO_REPLY);
+            assert!(e.within_deadline);
+        }
+        other => panic!("expected CaseReplied, got {other:?}"),
+    }
+
+    // Entrusted by the court before the department accepted it: accepted, then replied.
+    register(&db, "grain", Category::CivilCommercial, "东桥镇").await;
+    let b = only_assignment(&api, "city-center", "grain").await;
+    deliver(&db, &mediation_opened("grain")).await;
+    let opened = only_assignment(&api, "city-center", "grain").await;
+    assert!(opened.in_mediation);
+    assert_eq!(opened.state, AssignmentState::Pending as i32);
+    let before = keys(&db).await.len();
+    deliver(
+        &db,
+        &mediation_concluded("grain", MediationState::Agreed, Some(expo_agreement())),
+    )
+    .await;
+
+    let replied = only_assignment(&api, "city-center", "grain").await;
+    assert_eq!(replied.state, AssignmentState::Replied as i32);
+    assert!(replied.accepted_at.is_some());
+    assert!(!replied.in_mediation);
+    let after = events_after(&db, before).await;
+    let keys_after: Vec<&str> = after.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys_after,
+        ["case.accepted.city-center", "case.replied.city-center"]
+    );
+    match &after[0].1 {
+        Some(Payload::CaseAccepted(e)) => {
+            assert_eq!(e.assignment_id, b.assignment_id);
+            assert_eq!(e.handle_by, replied.handle_by);
+        }
+        other => panic!("expected CaseAccepted, got {other:?}"),
+    }
+
+    // Nobody holds the case any more: a late conclusion changes nothing.
+    let before = keys(&db).await;
+    deliver(
+        &db,
+        &mediation_concluded("grain", MediationState::Agreed, Some(expo_agreement())),
+    )
+    .await;
+    deliver(&db, &mediation_opened("no-such-case")).await;
+    assert_eq!(keys(&db).await, before);
+}
+
+async fn failed_or_withdrawn_mediation_only_clears_in_mediation(db: Db) {
+    let api = api(&db);
+    register(&db, "expo", Category::CivilCommercial, "郢中街道").await;
+    let a = accepted(&api, "city-center", "expo").await;
+    api.refer_to_mediation(Request::new(ReferToMediationRequest {
+        assignment_id: a.assignment_id.clone(),
+        linkage: Linkage::Petition as i32,
+        summary: String::new(),
+    }))
+    .await
+    .expect("refer");
+    register(&db, "stalls", Category::CivilCommercial, "郢中街道").await;
+    deliver(&db, &mediation_opened("stalls")).await;
+    assert!(
+        only_assignment(&api, "city-center", "stalls")
+            .await
+            .in_mediation
+    );
+    let before = keys(&db).await;
+
+    deliver(
+        &db,
+        &mediation_concluded("expo", MediationState::Failed, None),
+    )
+    .await;
+    deliver(
+        &db,
+        &mediation_concluded("stalls", MediationState::Withdrawn, None),
+    )
+    .await;
+
+    let expo = only_assignment(&api, "city-center", "expo").await;
+    assert_eq!(
+        expo.state,
+        AssignmentState::Accepted as i32,
+        "the department goes on"
+    );
+    assert!(!expo.in_mediation);
+    let stalls = only_assignment(&api, "city-center", "stalls").await;
+    assert_eq!(stalls.state, AssignmentState::Pending as i32);
+    assert!(!stalls.in_mediation);
+    assert_eq!(keys(&db).await, before, "no event");
+
+    // The department may refer it again.
+    api.refer_to_mediation(Request::new(ReferToMediationRequest {
+        assignment_id: a.assignment_id.clone(),
+        linkage: Linkage::Petition as i32,
+        summary: String::new(),
+    }))
+    .await
+    .expect("refer again after a failed mediation");
+}
+
+async fn reopened_case_is_assigned_again_with_cause_reopened(db: Db) {
+    let api = api(&db);
+    join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
+    register(&db, "allowance", Category::SocialAssistance, "洋梓镇").await;
+    let first = accepted(&api, "civil-affairs", "allowance").await;
+    let replied = api
+        .reply_assignment(Request::new(ReplyAssignmentRequest {
+            assignment_id: first.assignment_id.clone(),
+            reply: "allowance restored".into(),
+        }))
+        .await
+        .expect("reply")
+        .into_inner();
+    let before = keys(&db).await.len();
+
+    deliver(&db, &reopened("allowance", "civil-affairs")).await;
+
+    let again: Vec<Assignment> =
+        assignments(&api, "civil-affairs", &[AssignmentState::Pending]).await;
+    assert_eq!(again.len(), 1);
+    let again = &again[0];
+    assert_ne!(again.assignment_id, first.assignment_id);
+    assert_eq!(
+        again.reason,
+        "reopened: the petitioner was unsatisfied with civil-affairs's reply"
+    );
+    assert!(ms(&again.assigned_at) >= ms(&replied.replied_at));
+    assert_eq!(
+        ms(&again.accept_by) - ms(&again.assigned_at),
+        15 * DAY_MILLIS,
+        "a fresh deadline"
+    );
+    let after = events_after(&db, before).await;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].0, "case.assigned.civil-affairs");
+    match &after[0].1 {
+        Some(Payload::CaseAssigned(e)) => {
+            assert_eq!(e.assignment_id, again.assignment_id);
+            assert_eq!(e.cause, AssignmentCause::Reopened as i32);
+            assert_eq!(e.previous_department, "civil-affairs");
+            assert_eq!(e.reason, again.reason);
+            assert_eq!(e.accept_by, again.accept_by);
+        }
+        other => panic!("expected CaseAssigned, got {other:?}"),
+    }
+
+    // Still held: reopening it again does not give the case a second owner.
+    let before = keys(&db).await;
+    deliver(&db, &reopened("allowance", "civil-affairs")).await;
+    assert_eq!(keys(&db).await, before);
+
+    // The department that replied has left: routed as a new case, saying why.
+    join_city(&api, "health", &[Category::HealthMedical]).await;
+    register(&db, "clinic", Category::HealthMedical, "郢中街道").await;
+    let clinic = accepted(&api, "health", "clinic").await;
+    api.reply_assignment(Request::new(ReplyAssignmentRequest {
+        assignment_id: clinic.assignment_id,
+        reply: "the clinic refunds the fee".into(),
+    }))
+    .await
+    .expect("reply");
+    api.leave_department(Request::new(LeaveDepartmentRequest {
+        code: "health".into(),
+        reason: String::new(),
+    }))
+    .await
+    .expect("leave");
+    deliver(&db, &reopened("clinic", "health")).await;
+    let routed = only_assignment(&api, "city-center", "clinic").await;
+    assert!(
+        routed
+            .reason
+            .starts_with("reopened: the petitioner was unsatisfied with health's reply; "),
+        "{}",
+        routed.reason
+    );
+    let e = assigned_events(&db).await.pop().expect("case.assigned");
+    assert_eq!(e.cause, AssignmentCause::Reopened as i32);
+    assert_eq!(e.department, "city-center");
+
+    // An unknown case is retried (its registration may still be on the way).
+    let before = keys(&db).await;
+    assert!(
+        try_deliver(&db, &reopened("never-registered", "health"))
+            .await
+            .is_err()
+    );
+    assert_eq!(keys(&db).await, before);
+}
+
+async fn granted_extension_moves_handle_by_and_emits_case_extended(db: Db) {
+    use tonic_types::StatusExt;
+    let api = api(&db);
+    join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
+    register(&db, "late", Category::SocialAssistance, "洋梓镇").await;
+    register(&db, "extended", Category::SocialAssistance, "洋梓镇").await;
+
+    let pending = only_assignment(&api, "civil-affairs", "extended").await;
+    let early = api
+        .request_extension(Request::new(RequestExtensionRequest {
+            assignment_id: pending.assignment_id.clone(),
+            days: 10,
+            reason: "waiting for the bank".into(),
+        }))
+        .await
+        .expect_err("no handling deadline before acceptance");
+    assert_eq!(early.code(), Code::FailedPrecondition);
+
+    let late = accepted(&api, "civil-affairs", "late").await;
+    let a = accepted(&api, "civil-affairs", "extended").await;
+    let invalid = api
+        .request_extension(Request::new(RequestExtensionRequest {
+            assignment_id: a.assignment_id.clone(),
+            days: 31,
+            reason: " ".into(),
+        }))
+        .await
+        .expect_err("invalid");
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    let fields: Vec<String> = invalid
+        .get_details_bad_request()
+        .expect("field violations")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(fields, ["days", "reason"]);
+    let zero = api
+        .request_extension(Request::new(RequestExtensionRequest {
+            assignment_id: a.assignment_id.clone(),
+            days: 0,
+            reason: "waiting for the bank".into(),
+        }))
+        .await
+        .expect_err("zero days");
+    assert_eq!(zero.code(), Code::InvalidArgument);
+
+    // Ten days past the 60-day deadline of both cases.
+    set_handle_by(&db, &late.assignment_id, -10 * DAY_MILLIS).await;
+    set_handle_by(&db, &a.assignment_id, -10 * DAY_MILLIS).await;
+    let overdue = ms(&only_assignment(&api, "civil-affairs", "extended")
+        .await
+        .handle_by);
+    let before = keys(&db).await.len();
+
+    let requested = api
+        .request_extension(Request::new(RequestExtensionRequest {
+            assignment_id: a.assignment_id.clone(),
+            days: 30,
+            reason: "the bank re-runs the withholding next month".into(),
+        }))
+        .await
+        .expect("request")
+        .into_inner();
+    assert_eq!(requested.extension, ExtensionState::Requested as i32);
+    assert_eq!(requested.extension_days, 30);
+    assert_eq!(
+        ms(&requested.handle_by),
+        overdue,
+        "not moved before approval"
+    );
+    assert_eq!(keys(&db).await.len(), before, "a request announces nothing");
+
+    let granted = api
+        .decide_extension(Request::new(DecideExtensionRequest {
+            assignment_id: a.assignment_id.clone(),
+            approved: true,
+        }))
+        .await
+        .expect("grant")
+        .into_inner();
+    assert_eq!(granted.extension, ExtensionState::Granted as i32);
+    assert_eq!(granted.extension_days, 30);
+    assert_eq!(ms(&granted.handle_by), overdue + 30 * DAY_MILLIS);
+    let listed = only_assignment(&api, "civil-affairs", "extended").await;
+    assert_eq!(listed.handle_by, granted.handle_by);
+    assert_eq!(listed.extension, ExtensionState::Granted as i32);
+
+    let after = events_after(&db, before).await;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].0, "case.extended.civil-affairs");
+    match &after[0].1 {
+        Some(Payload::CaseExtended(e)) => {
+            assert_eq!(e.assignment_id, a.assignment_id);
+            assert_eq!(e.department, "civil-affairs");
+            assert_eq!(e.days, 30);
+            assert_eq!(e.handle_by, granted.handle_by);
+        }
+        other => panic!("expected CaseExtended, got {other:?}"),
+    }
+
+    // The replies: the extended case is on time, the other one late.
+    for (id, on_time) in [(&a.assignment_id, true), (&late.assignment_id, false)] {
+        api.reply_assignment(Request::new(ReplyAssignmentRequest {
+            assignment_id: id.clone(),
+            reply: "allowance restored".into(),
+        }))
+        .await
+        .expect("reply");
+        match events(&db).await.pop().and_then(|e| e.payload) {
+            Some(Payload::CaseReplied(e)) => assert_eq!(e.within_deadline, on_time, "{id}"),
+            other => panic!("expected CaseReplied, got {other:?}"),
+        }
+    }
+}
+
+async fn a_second_extension_is_refused(db: Db) {
+    let api = api(&db);
+    join_city(&api, "tax", &[Category::Taxation]).await;
+    register(&db, "refund", Category::Taxation, "洋梓镇").await;
+    let a = accepted(&api, "tax", "refund").await;
+    let request = |days: u32| RequestExtensionRequest {
+        assignment_id: a.assignment_id.clone(),
+        days,
+        reason: "the audit takes longer".into(),
+    };
+    let decide = |approved: bool| DecideExtensionRequest {
+        assignment_id: a.assignment_id.clone(),
+        approved,
+    };
+
+    let nothing = api
+        .decide_extension(Request::new(decide(true)))
+        .await
+        .expect_err("nothing requested");
+    assert_eq!(nothing.code(), Code::FailedPrecondition);
+
+    api.request_extension(Request::new(request(15)))
+        .await
+        .expect("first request");
+    let pending_twice = api
+        .request_extension(Request::new(request(5)))
+        .await
+        .expect_err("one request at a time, and only one");
+    assert_eq!(pending_twice.code(), Code::FailedPrecondition);
+
+    let before = keys(&db).await;
+    let refused = api
+        .decide_extension(Request::new(decide(false)))
+        .await
+        .expect("refuse")
+        .into_inner();
+    assert_eq!(refused.extension, ExtensionState::Refused as i32);
+    assert_eq!(refused.handle_by, a.handle_by, "the deadline stays");
+    assert_eq!(keys(&db).await, before, "a refusal announces nothing");
+
+    let second = api
+        .request_extension(Request::new(request(10)))
+        .await
+        .expect_err("the one extension was used");
+    assert_eq!(second.code(), Code::FailedPrecondition);
+    assert!(second.message().contains("refused"), "{}", second.message());
+    let again = api
+        .decide_extension(Request::new(decide(true)))
+        .await
+        .expect_err("decided already");
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    let still = only_assignment(&api, "tax", "refund").await;
+    assert_eq!(still.extension, ExtensionState::Refused as i32);
+    assert_eq!(still.handle_by, a.handle_by);
+}
+
+async fn escalation_and_leader_emit_case_escalated_and_show_on_the_assignment(db: Db) {
+    use tonic_types::StatusExt;
+    let api = api(&db);
+    join_city(&api, "medical-insurance", &[Category::MedicalInsurance]).await;
+    register(&db, "withholding", Category::MedicalInsurance, "郢中街道").await;
+    let a = only_assignment(&api, "medical-insurance", "withholding").await;
+    assert_eq!(a.escalation, EscalationLevel::Unspecified as i32);
+    let before = keys(&db).await.len();
+    let escalate = |level: EscalationLevel, reason: &str| EscalateRequest {
+        assignment_id: a.assignment_id.clone(),
+        level: level as i32,
+        reason: reason.into(),
+    };
+
+    // Pending: a reminder (催办).
+    let reminded = api
+        .escalate(Request::new(escalate(
+            EscalationLevel::Reminder,
+            "not accepted yet",
+        )))
+        .await
+        .expect("remind")
+        .into_inner();
+    assert_eq!(reminded.escalation, EscalationLevel::Reminder as i32);
+    accepted(&api, "medical-insurance", "withholding").await;
+    let supervised = api
+        .escalate(Request::new(escalate(
+            EscalationLevel::Supervision,
+            "three units pass it on",
+        )))
+        .await
+        .expect("supervise")
+        .into_inner();
+    assert_eq!(supervised.escalation, EscalationLevel::Supervision as i32);
+    let reminded_again = api
+        .escalate(Request::new(escalate(EscalationLevel::Reminder, "")))
+        .await
+        .expect("remind again")
+        .into_inner();
+    assert_eq!(
+        reminded_again.escalation,
+        EscalationLevel::Supervision as i32,
+        "the highest level stays"
+    );
+
+    let invalid = api
+        .escalate(Request::new(EscalateRequest {
+            assignment_id: a.assignment_id.clone(),
+            level: EscalationLevel::Unspecified as i32,
+            reason: "x".repeat(501),
+        }))
+        .await
+        .expect_err("invalid");
+    let fields: Vec<String> = invalid
+        .get_details_bad_request()
+        .expect("field violations")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(fields, ["level", "reason"]);
+    let no_leader = api
+        .assign_leader(Request::new(AssignLeaderRequest {
+            assignment_id: a.assignment_id.clone(),
+            leader: " ".into(),
+        }))
+        .await
+        .expect_err("a leader is named");
+    assert_eq!(no_leader.code(), Code::InvalidArgument);
+
+    let led = api
+        .assign_leader(Request::new(AssignLeaderRequest {
+            assignment_id: a.assignment_id.clone(),
+            leader: "executive vice mayor".into(),
+        }))
+        .await
+        .expect("a leader takes the case")
+        .into_inner();
+    assert_eq!(led.escalation, EscalationLevel::Leader as i32);
+    assert_eq!(led.leader, "executive vice mayor");
+    let listed = only_assignment(&api, "medical-insurance", "withholding").await;
+    assert_eq!(listed.escalation, EscalationLevel::Leader as i32);
+    assert_eq!(listed.leader, "executive vice mayor");
+
+    let after = events_after(&db, before).await;
+    let escalations: Vec<(EscalationLevel, String, String)> = after
+        .iter()
+        .filter_map(|(key, payload)| match payload {
+            Some(Payload::CaseEscalated(e)) => {
+                assert_eq!(key, "case.escalated.medical-insurance");
+                assert_eq!(e.assignment_id, a.assignment_id);
+                assert_eq!(e.department, "medical-insurance");
+                Some((e.level(), e.reason.clone(), e.leader.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        escalations,
+        [
+            (
+                EscalationLevel::Reminder,
+                "not accepted yet".into(),
+                String::new()
+            ),
+            (
+                EscalationLevel::Supervision,
+                "three units pass it on".into(),
+                String::new()
+            ),
+            (EscalationLevel::Reminder, String::new(), String::new()),
+            (
+                EscalationLevel::Leader,
+                String::new(),
+                "executive vice mayor".into()
+            ),
+        ]
+    );
+
+    // A replied case is no longer pressed.
+    api.reply_assignment(Request::new(ReplyAssignmentRequest {
+        assignment_id: a.assignment_id.clone(),
+        reply: "the three units settled it at once".into(),
+    }))
+    .await
+    .expect("reply");
+    let closed = api
+        .escalate(Request::new(escalate(EscalationLevel::Supervision, "")))
+        .await
+        .expect_err("closed");
+    assert_eq!(closed.code(), Code::FailedPrecondition);
+    let closed = api
+        .assign_leader(Request::new(AssignLeaderRequest {
+            assignment_id: a.assignment_id.clone(),
+            leader: "mayor".into(),
+        }))
+        .await
+        .expect_err("closed");
+    assert_eq!(closed.code(), Code::FailedPrecondition);
 }

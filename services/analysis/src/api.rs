@@ -1,4 +1,5 @@
-//! Placeholder: every RPC answers UNIMPLEMENTED until the service is built.
+//! The AnalysisService gRPC API: a thin edge over `queries`; every answer maps the platform's
+//! errors onto status codes (INVALID_ARGUMENT with field violations, NOT_FOUND, ...).
 
 use futures::stream::BoxStream;
 use tonic::{Request, Response, Status};
@@ -7,75 +8,85 @@ use yimen_proto::v1::analysis_service_server::AnalysisService;
 use yimen_proto::v1::*;
 
 use crate::AnalysisConfig;
+use crate::queries;
 
 pub struct Api {
-    #[allow(dead_code)]
     db: Db,
+    collective_threshold: u32,
 }
 
 impl Api {
-    pub fn new(db: Db, _config: &AnalysisConfig) -> Self {
-        Self { db }
+    pub fn new(db: Db, config: &AnalysisConfig) -> Self {
+        Self {
+            db,
+            collective_threshold: config.collective_threshold,
+        }
     }
+}
+
+fn answer<T>(result: Result<T, yimen_platform::error::Error>) -> Result<Response<T>, Status> {
+    result.map(Response::new).map_err(Status::from)
 }
 
 #[tonic::async_trait]
 impl AnalysisService for Api {
     async fn get_situation(
         &self,
-        _request: Request<GetSituationRequest>,
+        request: Request<GetSituationRequest>,
     ) -> Result<Response<Situation>, Status> {
-        Err(Status::unimplemented("GetSituation"))
+        answer(queries::situation(&self.db, request.get_ref(), self.collective_threshold).await)
     }
 
     async fn get_trends(
         &self,
-        _request: Request<GetTrendsRequest>,
+        request: Request<GetTrendsRequest>,
     ) -> Result<Response<Trends>, Status> {
-        Err(Status::unimplemented("GetTrends"))
+        answer(queries::trends(&self.db, request.get_ref()).await)
     }
 
     async fn get_hotspots(
         &self,
-        _request: Request<GetHotspotsRequest>,
+        request: Request<GetHotspotsRequest>,
     ) -> Result<Response<Hotspots>, Status> {
-        Err(Status::unimplemented("GetHotspots"))
+        answer(queries::hotspots(&self.db, request.get_ref()).await)
     }
 
     async fn list_alerts(
         &self,
-        _request: Request<ListAlertsRequest>,
+        request: Request<ListAlertsRequest>,
     ) -> Result<Response<ListAlertsResponse>, Status> {
-        Err(Status::unimplemented("ListAlerts"))
+        answer(queries::list_alerts(&self.db, request.get_ref()).await)
     }
 
     async fn acknowledge_alert(
         &self,
-        _request: Request<AcknowledgeAlertRequest>,
+        request: Request<AcknowledgeAlertRequest>,
     ) -> Result<Response<Alert>, Status> {
-        Err(Status::unimplemented("AcknowledgeAlert"))
+        answer(queries::acknowledge_alert(&self.db, request.get_ref()).await)
     }
 
     async fn get_case_risk(
         &self,
-        _request: Request<GetCaseRiskRequest>,
+        request: Request<GetCaseRiskRequest>,
     ) -> Result<Response<CaseRisk>, Status> {
-        Err(Status::unimplemented("GetCaseRisk"))
+        answer(queries::case_risk(&self.db, request.get_ref()).await)
     }
 
     async fn get_recommendations(
         &self,
-        _request: Request<GetRecommendationsRequest>,
+        request: Request<GetRecommendationsRequest>,
     ) -> Result<Response<Recommendations>, Status> {
-        Err(Status::unimplemented("GetRecommendations"))
+        answer(
+            queries::recommendations(&self.db, request.get_ref(), self.collective_threshold).await,
+        )
     }
 
     type WatchAlertsStream = BoxStream<'static, Result<Alert, Status>>;
 
     async fn watch_alerts(
         &self,
-        _request: Request<ListAlertsRequest>,
+        request: Request<ListAlertsRequest>,
     ) -> Result<Response<Self::WatchAlertsStream>, Status> {
-        Err(Status::unimplemented("WatchAlerts"))
+        answer(queries::watch_alerts(self.db.clone(), request.get_ref()))
     }
 }

@@ -2,10 +2,14 @@
 //! into read models (counts by category, town, department, channel and day; open and overdue
 //! cases), answers the situation, and raises alerts with the facts behind them.
 //!
-//! Layout: `domain` (pure rules), `store` (SQL), `api` (gRPC), `consumers` (events).
+//! Layout: `domain` (pure rules), `store` (SQL), `queries` (the reads behind the RPCs),
+//! `api` (gRPC), `consumers` (events).
 
 pub mod api;
 pub mod consumers;
+pub mod domain;
+pub mod queries;
+pub mod store;
 
 use std::sync::Arc;
 
@@ -30,12 +34,16 @@ pub const MIGRATIONS: Migrations = Migrations {
 pub struct AnalysisConfig {
     /// Where the gRPC server listens.
     pub listen: String,
+    /// People coming together with a common matter from this many on are a collective
+    /// petition (集体访; 信访工作条例: five or more).
+    pub collective_threshold: u32,
 }
 
 impl Default for AnalysisConfig {
     fn default() -> Self {
         Self {
             listen: "0.0.0.0:50054".into(),
+            collective_threshold: 5,
         }
     }
 }
@@ -56,4 +64,21 @@ pub fn routes(db: Db, config: &AnalysisConfig) -> tonic::service::Routes {
 /// The handler of analysis's queue.
 pub fn handler(db: Db, config: &AnalysisConfig) -> Arc<dyn EventHandler> {
     Arc::new(consumers::Handler::new(db, config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_or_more_people_are_a_collective_petition_by_default() {
+        let config = AnalysisConfig::default();
+        assert_eq!(config.collective_threshold, 5);
+        assert_eq!(config.listen, "0.0.0.0:50054");
+    }
+
+    #[test]
+    fn analysis_hears_every_event() {
+        assert_eq!(queue().bindings, ["#"]);
+    }
 }

@@ -1,0 +1,134 @@
+//! How analysis writes things for people: category names in alert facts and recommendations,
+//! channel keys in figures, amounts in yuan, ordinals.
+
+use yimen_proto::v1::{Category, Channel};
+
+/// A category as a reader says it: `civil and commercial`.
+pub fn category(category: Category) -> &'static str {
+    use Category::*;
+    match category {
+        Unspecified => "an unspecified category",
+        SocialAssistance => "social assistance",
+        LabourWages => "labour wages",
+        SocialInsurance => "social insurance",
+        Land => "land",
+        MedicalInsurance => "medical insurance",
+        HousingProperty => "housing and property",
+        Expropriation => "expropriation",
+        HealthMedical => "health and medical care",
+        Transport => "transport",
+        Environment => "environment",
+        LegalAid => "legal aid",
+        PublicSecurity => "public security",
+        Litigation => "litigation",
+        Agriculture => "agriculture",
+        CivilCommercial => "civil and commercial",
+        MarriageFamily => "marriage and family",
+        FoodDrug => "food and drugs",
+        Education => "education",
+        Taxation => "taxation",
+        WorkSafety => "work safety",
+        Other => "other matters",
+    }
+}
+
+/// A stored category number as the enum; unknown numbers read as unspecified.
+pub fn category_of(stored: i64) -> Category {
+    i32::try_from(stored)
+        .ok()
+        .and_then(|c| Category::try_from(c).ok())
+        .unwrap_or(Category::Unspecified)
+}
+
+/// The key of a channel in figures: its enum name without the prefix, lowercase (`visit`,
+/// `court_referral`); `unspecified` for unknown numbers.
+pub fn channel_key(stored: i64) -> String {
+    let channel = i32::try_from(stored)
+        .ok()
+        .and_then(|c| Channel::try_from(c).ok())
+        .unwrap_or(Channel::Unspecified);
+    let full = channel.as_str_name();
+    full.strip_prefix("CHANNEL_")
+        .unwrap_or(full)
+        .to_ascii_lowercase()
+}
+
+/// Fen as yuan with thousands separators: 30_000_000 → `300,000.00 yuan`.
+pub fn yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let fen = fen.unsigned_abs();
+    let digits = (fen / 100).to_string();
+    let mut grouped = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(d);
+    }
+    format!("{sign}{grouped}.{:02} yuan", fen % 100)
+}
+
+/// 1 → `1st`, 2 → `2nd`, 11 → `11th`, 23 → `23rd`.
+pub fn ordinal(n: u64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// `1 time`, `3 times`.
+pub fn times(n: u64) -> String {
+    if n == 1 {
+        "1 time".into()
+    } else {
+        format!("{n} times")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_read_as_yuan_with_separators() {
+        assert_eq!(yuan(30_000_000), "300,000.00 yuan");
+        assert_eq!(yuan(210_000_000), "2,100,000.00 yuan");
+        assert_eq!(yuan(5_400_050), "54,000.50 yuan");
+        assert_eq!(yuan(99), "0.99 yuan");
+        assert_eq!(yuan(-12_345), "-123.45 yuan");
+    }
+
+    #[test]
+    fn ordinals_follow_english() {
+        let got: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111]
+            .into_iter()
+            .map(ordinal)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st",
+                "111th"
+            ]
+        );
+    }
+
+    #[test]
+    fn channels_are_keyed_by_lowercase_name() {
+        assert_eq!(channel_key(Channel::Visit as i64), "visit");
+        assert_eq!(channel_key(Channel::CourtReferral as i64), "court_referral");
+        assert_eq!(channel_key(99), "unspecified");
+    }
+
+    #[test]
+    fn every_category_has_a_readable_name() {
+        assert_eq!(category(Category::CivilCommercial), "civil and commercial");
+        assert_eq!(category(Category::LabourWages), "labour wages");
+        assert_eq!(category_of(99), Category::Unspecified);
+        assert_eq!(category_of(Category::Land as i64), Category::Land);
+    }
+}

@@ -1,0 +1,18 @@
+//! The pure rules of the intelligence-analysis center: periods and days, figures and their
+//! changes, the alert rules, who holds a case and which deadline runs, risk scores and
+//! recommendations. No I/O here; the store, the API and the consumer call in.
+
+pub mod alerts;
+pub mod figures;
+pub mod holding;
+pub mod labels;
+pub mod listing;
+pub mod period;
+pub mod recommend;
+pub mod risk;
+
+pub use alerts::{AlertDraft, KeyMatch, Registration};
+pub use figures::{Figure, change, figures};
+pub use holding::{AssignmentFacts, Holding, holding, is_overdue};
+pub use listing::AlertFilter;
+pub use period::Period;

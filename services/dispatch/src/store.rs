@@ -264,23 +264,24 @@ pub async fn case(conn: &mut AnyConnection, case_id: &str) -> Result<Option<Case
     .bind(case_id)
     .fetch_optional(&mut *conn)
     .await?;
-    row.as_ref()
-        .map(|row| {
-            let category: i64 = row.try_get("category")?;
-            Ok(CaseRecord {
-                case_id: row.try_get("case_id")?,
-                case_number: row.try_get("case_number")?,
-                category: i32::try_from(category)
-                    .ok()
-                    .and_then(|c| Category::try_from(c).ok())
-                    .unwrap_or(Category::Unspecified),
-                town: row.try_get("town")?,
-                village: row.try_get("village")?,
-                subject: row.try_get("subject")?,
-                registered_at: row.try_get("registered_at")?,
-            })
-        })
-        .transpose()
+    row.as_ref().map(case_from_row).transpose()
+}
+
+/// A case's routing facts from a row of `cases` (or of assignments joined with it).
+fn case_from_row(row: &AnyRow) -> Result<CaseRecord, Error> {
+    let category: i64 = row.try_get("category")?;
+    Ok(CaseRecord {
+        case_id: row.try_get("case_id")?,
+        case_number: row.try_get("case_number")?,
+        category: i32::try_from(category)
+            .ok()
+            .and_then(|c| Category::try_from(c).ok())
+            .unwrap_or(Category::Unspecified),
+        town: row.try_get("town")?,
+        village: row.try_get("village")?,
+        subject: row.try_get("subject")?,
+        registered_at: row.try_get("registered_at")?,
+    })
 }
 
 /// Records a case's routing facts; false when the case was registered before.
@@ -332,24 +333,12 @@ macro_rules! assignment_select {
 fn assignment_from_row(row: &AnyRow) -> Result<AssignmentRecord, Error> {
     let state: String = row.try_get("state")?;
     let cause: i64 = row.try_get("cause")?;
-    let category: i64 = row.try_get("category")?;
     let extension: String = row.try_get("extension")?;
     let extension_days: i64 = row.try_get("extension_days")?;
     let escalation: i64 = row.try_get("escalation")?;
     Ok(AssignmentRecord {
         assignment_id: row.try_get("assignment_id")?,
-        case: CaseRecord {
-            case_id: row.try_get("case_id")?,
-            case_number: row.try_get("case_number")?,
-            category: i32::try_from(category)
-                .ok()
-                .and_then(|c| Category::try_from(c).ok())
-                .unwrap_or(Category::Unspecified),
-            town: row.try_get("town")?,
-            village: row.try_get("village")?,
-            subject: row.try_get("subject")?,
-            registered_at: row.try_get("registered_at")?,
-        },
+        case: case_from_row(row)?,
         department: row.try_get("department")?,
         state: AssignmentState::parse(&state)
             .ok_or_else(|| corrupt(format!("unknown assignment state `{state}`")))?,

@@ -1,4 +1,5 @@
-//! Placeholder: every RPC answers UNIMPLEMENTED until the service is built.
+//! The AssessmentService gRPC API: a thin edge over the reports; every answer maps the
+//! platform's errors onto status codes (INVALID_ARGUMENT with field violations, NOT_FOUND).
 
 use tonic::{Request, Response, Status};
 use yimen_platform::db::Db;
@@ -6,9 +7,9 @@ use yimen_proto::v1::assessment_service_server::AssessmentService;
 use yimen_proto::v1::*;
 
 use crate::AssessmentConfig;
+use crate::reports;
 
 pub struct Api {
-    #[allow(dead_code)]
     db: Db,
 }
 
@@ -18,47 +19,66 @@ impl Api {
     }
 }
 
+fn later(what: &str) -> Status {
+    Status::unimplemented(format!("{what} arrive in a later release"))
+}
+
 #[tonic::async_trait]
 impl AssessmentService for Api {
     async fn check_in(
         &self,
-        _request: Request<CheckInRequest>,
+        request: Request<CheckInRequest>,
     ) -> Result<Response<CheckInResponse>, Status> {
-        Err(Status::unimplemented("CheckIn"))
+        reports::check_in(&self.db, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 
     async fn get_scorecard(
         &self,
-        _request: Request<GetScorecardRequest>,
+        request: Request<GetScorecardRequest>,
     ) -> Result<Response<GetScorecardResponse>, Status> {
-        Err(Status::unimplemented("GetScorecard"))
+        reports::get_scorecard(&self.db, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 
     async fn get_monthly_bulletin(
         &self,
-        _request: Request<GetMonthlyBulletinRequest>,
+        request: Request<GetMonthlyBulletinRequest>,
     ) -> Result<Response<Bulletin>, Status> {
-        Err(Status::unimplemented("GetMonthlyBulletin"))
+        reports::monthly_bulletin(&self.db, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 
     async fn get_quarterly_assessment(
         &self,
-        _request: Request<GetQuarterlyAssessmentRequest>,
+        request: Request<GetQuarterlyAssessmentRequest>,
     ) -> Result<Response<QuarterlyAssessment>, Status> {
-        Err(Status::unimplemented("GetQuarterlyAssessment"))
+        reports::quarterly_assessment(&self.db, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 
     async fn list_negative_list(
         &self,
-        _request: Request<ListNegativeListRequest>,
+        request: Request<ListNegativeListRequest>,
     ) -> Result<Response<ListNegativeListResponse>, Status> {
-        Err(Status::unimplemented("ListNegativeList"))
+        reports::negative_list(&self.db, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 
     async fn get_mediator_subsidies(
         &self,
         _request: Request<GetMediatorSubsidiesRequest>,
     ) -> Result<Response<MediatorSubsidies>, Status> {
-        Err(Status::unimplemented("GetMediatorSubsidies"))
+        Err(later("mediator subsidies"))
     }
 }

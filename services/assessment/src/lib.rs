@@ -2,10 +2,14 @@
 //! keeps, per department, assignments, acceptances and replies in time, returns, satisfaction and
 //! the negative list; answers scorecards for any period.
 //!
-//! Layout: `domain` (pure rules), `store` (SQL), `api` (gRPC), `consumers` (events).
+//! Layout: `domain` (pure rules), `store` (SQL), `reports` (the answers, scorecards computed
+//! in one place), `api` (gRPC), `consumers` (events).
 
 pub mod api;
 pub mod consumers;
+pub mod domain;
+pub mod reports;
+pub mod store;
 
 use std::sync::Arc;
 

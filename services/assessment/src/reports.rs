@@ -1,0 +1,171 @@
+//! The assessment's answers: scorecards for any period (computed in one place, `scorecards`,
+//! which the monthly bulletin and the quarterly assessment reuse), the negative list, and
+//! staff check-ins. Requests are validated whole first: every bad field is named and nothing
+//! is written.
+
+use sqlx::AnyConnection;
+use yimen_platform::db::{Db, now_millis};
+use yimen_platform::error::{Error, Violations};
+use yimen_platform::time::timestamp;
+use yimen_proto::v1 as pb;
+
+use crate::domain::period::check_year;
+use crate::domain::{Period, attendance, bulletin};
+use crate::store;
+
+/// The scorecards of `period`: of `department` alone (NOT_FOUND when assessment has never
+/// heard of it), or of every department by code: each active one, even with nothing to show,
+/// and each one that has left but has figures in the period.
+pub async fn scorecards(
+    conn: &mut AnyConnection,
+    period: Period,
+    department: Option<&str>,
+) -> Result<Vec<pb::Scorecard>, Error> {
+    let mut figures = store::figures(conn, period, department.unwrap_or("")).await?;
+    if let Some(code) = department {
+        let Some(known) = store::department(conn, code).await? else {
+            return Err(Error::not_found(format!("department {code} not found")));
+        };
+        let mine = figures.remove(code).unwrap_or_default();
+        return Ok(vec![mine.to_proto(&known.code, &known.name)]);
+    }
+    let mut cards = Vec::new();
+    for known in store::departments(conn).await? {
+        let theirs = figures.remove(&known.code).unwrap_or_default();
+        if known.active || !theirs.is_empty() {
+            cards.push(theirs.to_proto(&known.code, &known.name));
+        }
+    }
+    // Figures of a department the registry does not hold (never expected: every event that
+    // names a department records it) still count.
+    cards.extend(
+        figures
+            .iter()
+            .map(|(code, theirs)| theirs.to_proto(code, "")),
+    );
+    cards.sort_by(|a, b| a.department.cmp(&b.department));
+    Ok(cards)
+}
+
+fn requested_period(period: Option<&pb::Period>, violations: &mut Violations) -> Option<Period> {
+    violations.check(Period::from_request(period, now_millis()))
+}
+
+/// A department filter: None when empty.
+fn filter(department: &str) -> Option<&str> {
+    let department = department.trim();
+    (!department.is_empty()).then_some(department)
+}
+
+pub async fn get_scorecard(
+    db: &Db,
+    request: &pb::GetScorecardRequest,
+) -> Result<pb::GetScorecardResponse, Error> {
+    let mut violations = Violations::new();
+    let period = requested_period(request.period.as_ref(), &mut violations);
+    violations.finish()?;
+    let period = period.ok_or_else(|| Error::invalid("period", "invalid"))?;
+
+    let mut conn = db.pool().acquire().await?;
+    let scorecards = scorecards(&mut conn, period, filter(&request.department)).await?;
+    Ok(pb::GetScorecardResponse { scorecards })
+}
+
+/// The month's scorecards (China time) with notes on what stands out, and its attendance.
+pub async fn monthly_bulletin(
+    db: &Db,
+    request: &pb::GetMonthlyBulletinRequest,
+) -> Result<pb::Bulletin, Error> {
+    let mut violations = Violations::new();
+    check_year(request.year, &mut violations);
+    if !(1..=12).contains(&request.month) {
+        violations.add("month", "must be between 1 and 12");
+    }
+    violations.finish()?;
+    let period = Period::month(request.year, request.month)
+        .ok_or_else(|| Error::invalid("month", "not a month"))?;
+
+    let mut conn = db.pool().acquire().await?;
+    let scorecards = scorecards(&mut conn, period, None).await?;
+    let check_ins = store::check_ins(&mut conn, period).await?;
+    Ok(pb::Bulletin {
+        notes: bulletin::notes(&scorecards, check_ins),
+        scorecards,
+    })
+}
+
+/// The quarter's scorecards (China time), the basis of the quarterly "4+1" scoring.
+pub async fn quarterly_assessment(
+    db: &Db,
+    request: &pb::GetQuarterlyAssessmentRequest,
+) -> Result<pb::QuarterlyAssessment, Error> {
+    let mut violations = Violations::new();
+    check_year(request.year, &mut violations);
+    if !(1..=4).contains(&request.quarter) {
+        violations.add("quarter", "must be between 1 and 4");
+    }
+    violations.finish()?;
+    let period = Period::quarter(request.year, request.quarter)
+        .ok_or_else(|| Error::invalid("quarter", "not a quarter"))?;
+
+    let mut conn = db.pool().acquire().await?;
+    Ok(pb::QuarterlyAssessment {
+        scorecards: scorecards(&mut conn, period, None).await?,
+    })
+}
+
+/// The negative list of a period (of one department, or all), newest first.
+pub async fn negative_list(
+    db: &Db,
+    request: &pb::ListNegativeListRequest,
+) -> Result<pb::ListNegativeListResponse, Error> {
+    let mut violations = Violations::new();
+    let period = requested_period(request.period.as_ref(), &mut violations);
+    violations.finish()?;
+    let period = period.ok_or_else(|| Error::invalid("period", "invalid"))?;
+    let department = filter(&request.department);
+
+    let mut conn = db.pool().acquire().await?;
+    if let Some(code) = department
+        && store::department(&mut conn, code).await?.is_none()
+    {
+        return Err(Error::not_found(format!("department {code} not found")));
+    }
+    let entries = store::negative_entries(&mut conn, period, department.unwrap_or("")).await?;
+    Ok(pb::ListNegativeListResponse {
+        entries: entries.iter().map(|e| e.to_proto()).collect(),
+    })
+}
+
+/// A stationed official clocks in for a department stationed at the center; answers the time
+/// recorded.
+pub async fn check_in(db: &Db, request: &pb::CheckInRequest) -> Result<pb::CheckInResponse, Error> {
+    let mut violations = Violations::new();
+    let staff_id = violations.check(attendance::parse_staff_id(&request.staff_id));
+    let department = request.department.trim();
+
+    let mut tx = db.begin().await?;
+    if department.is_empty() {
+        violations.add("department", "must not be empty");
+    } else {
+        match store::department(&mut tx, department).await? {
+            Some(known) if known.active => {}
+            Some(_) => violations.add("department", format!("{department} has left the center")),
+            None => violations.add(
+                "department",
+                format!("{department} is not a known department"),
+            ),
+        }
+    }
+    violations.finish()?;
+    let staff_id = staff_id.ok_or_else(|| Error::invalid("staff_id", "invalid"))?;
+
+    let at = now_millis();
+    let check_in_id = uuid::Uuid::now_v7().to_string();
+    store::record_check_in(&mut tx, &check_in_id, &staff_id, department, at).await?;
+    db.commit(tx).await?;
+    tracing::info!(department, "staff checked in");
+    Ok(pb::CheckInResponse {
+        at: Some(timestamp(at)),
+    })
+}

@@ -1,0 +1,503 @@
+//! Assessment's store: departments, cases, assignments, evaluations, the negative list and
+//! attendance, in portable SQL over PostgreSQL and SQLite. Every write is an upsert keyed by
+//! what the event names (the assignment, the case, the event itself), so events applied in
+//! any order, or an assignment's event applied twice, leave one row with the facts merged.
+//! Every function works on the caller's connection or transaction.
+
+use std::collections::BTreeMap;
+
+use sqlx::{AnyConnection, Row, any::AnyRow};
+use yimen_platform::error::Error;
+use yimen_proto::v1::EscalationLevel;
+
+use crate::domain::negative::{self, Entry};
+use crate::domain::{Figures, Period};
+
+// ---------------------------------------------------------------------------------------------
+// Departments
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepartmentRow {
+    pub code: String,
+    /// Empty while no event has named it.
+    pub name: String,
+    pub active: bool,
+}
+
+fn department_from_row(row: &AnyRow) -> Result<DepartmentRow, Error> {
+    Ok(DepartmentRow {
+        code: row.try_get("code")?,
+        name: row.try_get("name")?,
+        active: row.try_get::<i64, _>("active")? == 1,
+    })
+}
+
+/// Makes a department named by a case event known (active, as it just received work) and
+/// fills in its name when it had none.
+pub async fn know_department(
+    conn: &mut AnyConnection,
+    code: &str,
+    name: &str,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO departments (code, name, active, changed_at) VALUES ($1, $2, 1, 0) \
+         ON CONFLICT (code) DO UPDATE SET name = excluded.name \
+         WHERE departments.name = '' AND excluded.name <> ''",
+    )
+    .bind(code)
+    .bind(name)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// `department.joined` at `at`, unless a later join or leave was applied already.
+pub async fn department_joined(
+    conn: &mut AnyConnection,
+    code: &str,
+    name: &str,
+    at: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO departments (code, name, active, changed_at) VALUES ($1, $2, 1, $3) \
+         ON CONFLICT (code) DO UPDATE SET name = excluded.name, active = 1, \
+         changed_at = excluded.changed_at WHERE departments.changed_at <= excluded.changed_at",
+    )
+    .bind(code)
+    .bind(name)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// `department.left` at `at`, unless a later join or leave was applied already.
+pub async fn department_left(conn: &mut AnyConnection, code: &str, at: i64) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO departments (code, name, active, changed_at) VALUES ($1, '', 0, $2) \
+         ON CONFLICT (code) DO UPDATE SET active = 0, changed_at = excluded.changed_at \
+         WHERE departments.changed_at <= excluded.changed_at",
+    )
+    .bind(code)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn department(
+    conn: &mut AnyConnection,
+    code: &str,
+) -> Result<Option<DepartmentRow>, Error> {
+    let row = sqlx::query("SELECT code, name, active FROM departments WHERE code = $1")
+        .bind(code)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(department_from_row).transpose()
+}
+
+/// Every department ever known, by code.
+pub async fn departments(conn: &mut AnyConnection) -> Result<Vec<DepartmentRow>, Error> {
+    let rows = sqlx::query("SELECT code, name, active FROM departments ORDER BY code")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(department_from_row).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases and assignments
+
+/// What assessment knows of a case: who brought it, who holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRow {
+    /// 0 while the registration is unknown.
+    pub headcount: u32,
+    /// Empty while no assignment is known.
+    pub department: String,
+    pub first_assigned_at: Option<i64>,
+}
+
+async fn ensure_case(conn: &mut AnyConnection, case_id: &str) -> Result<(), Error> {
+    sqlx::query("INSERT INTO cases (case_id) VALUES ($1) ON CONFLICT (case_id) DO NOTHING")
+        .bind(case_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn case(conn: &mut AnyConnection, case_id: &str) -> Result<Option<CaseRow>, Error> {
+    let row = sqlx::query(
+        "SELECT headcount, department, first_assigned_at FROM cases WHERE case_id = $1",
+    )
+    .bind(case_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|row| {
+        let headcount: i64 = row.try_get("headcount")?;
+        Ok(CaseRow {
+            headcount: u32::try_from(headcount).unwrap_or(0),
+            department: row.try_get("department")?,
+            first_assigned_at: row.try_get("first_assigned_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// `case.registered`: the case's headcount.
+pub async fn record_registration(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    headcount: u32,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO cases (case_id, headcount) VALUES ($1, $2) \
+         ON CONFLICT (case_id) DO UPDATE SET headcount = excluded.headcount",
+    )
+    .bind(case_id)
+    .bind(i64::from(headcount))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The facts of one `case.assigned`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAssignment<'a> {
+    pub assignment_id: &'a str,
+    pub case_id: &'a str,
+    pub department: &'a str,
+    pub assigned_at: i64,
+    pub accept_by: Option<i64>,
+}
+
+/// `case.assigned`: the assignment (merged with any acceptance seen before it), and the case's
+/// responsible department when this is its latest assignment (by time, then id: UUIDv7 ids
+/// grow with time).
+pub async fn record_assignment(
+    conn: &mut AnyConnection,
+    a: &NewAssignment<'_>,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO assignments (assignment_id, case_id, department, assigned_at, accept_by) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (assignment_id) DO UPDATE SET case_id = excluded.case_id, \
+         department = excluded.department, assigned_at = excluded.assigned_at, \
+         accept_by = excluded.accept_by, \
+         accepted_in_time = CASE WHEN assignments.accepted_at IS NULL OR excluded.accept_by IS NULL \
+         THEN NULL WHEN assignments.accepted_at <= excluded.accept_by THEN 1 ELSE 0 END",
+    )
+    .bind(a.assignment_id)
+    .bind(a.case_id)
+    .bind(a.department)
+    .bind(a.assigned_at)
+    .bind(a.accept_by)
+    .execute(&mut *conn)
+    .await?;
+    ensure_case(conn, a.case_id).await?;
+    sqlx::query(
+        "UPDATE cases SET department = $2, assignment_id = $3, assigned_at = $4 \
+         WHERE case_id = $1 AND (assigned_at IS NULL OR assigned_at < $4 \
+         OR (assigned_at = $4 AND assignment_id <= $3))",
+    )
+    .bind(a.case_id)
+    .bind(a.department)
+    .bind(a.assignment_id)
+    .bind(a.assigned_at)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE cases SET first_assigned_at = $2 \
+         WHERE case_id = $1 AND (first_assigned_at IS NULL OR first_assigned_at > $2)",
+    )
+    .bind(a.case_id)
+    .bind(a.assigned_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The facts every later step of an assignment carries, enough to keep it when it arrives
+/// before its `case.assigned`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step<'a> {
+    pub assignment_id: &'a str,
+    pub case_id: &'a str,
+    pub department: &'a str,
+    pub at: i64,
+}
+
+/// `case.accepted`: in time when by the acceptance deadline (judged once both are known).
+pub async fn record_acceptance(conn: &mut AnyConnection, step: Step<'_>) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO assignments (assignment_id, case_id, department, accepted_at) \
+         VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (assignment_id) DO UPDATE SET accepted_at = excluded.accepted_at, \
+         accepted_in_time = CASE WHEN assignments.accept_by IS NULL THEN NULL \
+         WHEN excluded.accepted_at <= assignments.accept_by THEN 1 ELSE 0 END",
+    )
+    .bind(step.assignment_id)
+    .bind(step.case_id)
+    .bind(step.department)
+    .bind(step.at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// `case.returned`: counted for the returning department.
+pub async fn record_return(conn: &mut AnyConnection, step: Step<'_>) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO assignments (assignment_id, case_id, department, returned_at) \
+         VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (assignment_id) DO UPDATE SET returned_at = excluded.returned_at",
+    )
+    .bind(step.assignment_id)
+    .bind(step.case_id)
+    .bind(step.department)
+    .bind(step.at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// `case.replied`: in time as dispatch judged it.
+pub async fn record_reply(
+    conn: &mut AnyConnection,
+    step: Step<'_>,
+    within_deadline: bool,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO assignments (assignment_id, case_id, department, replied_at, replied_in_time) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (assignment_id) DO UPDATE SET replied_at = excluded.replied_at, \
+         replied_in_time = excluded.replied_in_time",
+    )
+    .bind(step.assignment_id)
+    .bind(step.case_id)
+    .bind(step.department)
+    .bind(step.at)
+    .bind(i64::from(within_deadline))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluations
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation<'a> {
+    /// The `case.evaluated` event's id: one row per event.
+    pub evaluation_id: &'a str,
+    pub case_id: &'a str,
+    pub department: &'a str,
+    /// yimen.v1.Satisfaction
+    pub satisfaction: i32,
+    pub satisfied: bool,
+    pub at: i64,
+}
+
+pub async fn record_evaluation(conn: &mut AnyConnection, e: &Evaluation<'_>) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO evaluations (evaluation_id, case_id, department, satisfaction, satisfied, at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (evaluation_id) DO NOTHING",
+    )
+    .bind(e.evaluation_id)
+    .bind(e.case_id)
+    .bind(e.department)
+    .bind(i64::from(e.satisfaction))
+    .bind(i64::from(e.satisfied))
+    .bind(e.at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The negative list
+
+/// Writes the entry, or moves the existing one of the same id onto this department, time and
+/// reason (a collective case that changed hands).
+pub async fn put_entry(conn: &mut AnyConnection, entry: &Entry) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO negative_entries (entry_id, department, case_id, kind, level, at, reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (entry_id) DO UPDATE SET department = excluded.department, \
+         at = excluded.at, reason = excluded.reason",
+    )
+    .bind(&entry.entry_id)
+    .bind(&entry.department)
+    .bind(&entry.case_id)
+    .bind(negative::kind_code(entry.kind))
+    .bind(i64::from(entry.level as i32))
+    .bind(entry.at)
+    .bind(&entry.reason)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes an escalation entry once; a later escalation to a higher `level` only updates its
+/// reason (the entry keeps the time it first counted).
+pub async fn put_escalation(conn: &mut AnyConnection, entry: &Entry) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO negative_entries (entry_id, department, case_id, kind, level, at, reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (entry_id) DO UPDATE SET level = excluded.level, reason = excluded.reason \
+         WHERE negative_entries.level < excluded.level",
+    )
+    .bind(&entry.entry_id)
+    .bind(&entry.department)
+    .bind(&entry.case_id)
+    .bind(negative::kind_code(entry.kind))
+    .bind(i64::from(entry.level as i32))
+    .bind(entry.at)
+    .bind(&entry.reason)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Entries whose time falls in `period` (of `department`, or all when empty), newest first.
+pub async fn negative_entries(
+    conn: &mut AnyConnection,
+    period: Period,
+    department: &str,
+) -> Result<Vec<Entry>, Error> {
+    let rows = sqlx::query(
+        "SELECT entry_id, department, case_id, kind, level, at, reason FROM negative_entries \
+         WHERE at >= $1 AND at < $2 AND ($3 = '' OR department = $3) \
+         ORDER BY at DESC, entry_id DESC",
+    )
+    .bind(period.from)
+    .bind(period.to)
+    .bind(department)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let level: i64 = row.try_get("level")?;
+            Ok(Entry {
+                entry_id: row.try_get("entry_id")?,
+                department: row.try_get("department")?,
+                case_id: row.try_get("case_id")?,
+                kind: negative::kind_from_code(row.try_get("kind")?),
+                level: i32::try_from(level)
+                    .ok()
+                    .and_then(|l| EscalationLevel::try_from(l).ok())
+                    .unwrap_or(EscalationLevel::Unspecified),
+                at: row.try_get("at")?,
+                reason: row.try_get("reason")?,
+            })
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attendance
+
+pub async fn record_check_in(
+    conn: &mut AnyConnection,
+    check_in_id: &str,
+    staff_id: &str,
+    department: &str,
+    at: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO attendance (check_in_id, staff_id, department, at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(check_in_id)
+    .bind(staff_id)
+    .bind(department)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Check-ins in `period`.
+pub async fn check_ins(conn: &mut AnyConnection, period: Period) -> Result<u64, Error> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attendance WHERE at >= $1 AND at < $2")
+        .bind(period.from)
+        .bind(period.to)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figures
+
+/// Writes one count query's two columns into the figures: `n` all the events, `k` the good
+/// ones (in time, satisfied); unused by single figures.
+type Setter = fn(&mut Figures, u64, u64);
+
+/// Per figure, a query counting per department the events whose own time falls in
+/// `[$1, $2)`, of department `$3` (all when empty).
+const FIGURE_QUERIES: [(&str, Setter); 6] = [
+    (
+        "SELECT department, COUNT(*) AS n, COUNT(*) AS k FROM assignments \
+         WHERE assigned_at >= $1 AND assigned_at < $2 AND ($3 = '' OR department = $3) \
+         GROUP BY department",
+        |f, n, _| f.assigned = n,
+    ),
+    (
+        "SELECT department, COUNT(*) AS n, COUNT(CASE WHEN accepted_in_time = 1 THEN 1 END) AS k \
+         FROM assignments \
+         WHERE accepted_at >= $1 AND accepted_at < $2 AND ($3 = '' OR department = $3) \
+         GROUP BY department",
+        |f, n, k| (f.accepted, f.accepted_in_time) = (n, k),
+    ),
+    (
+        "SELECT department, COUNT(*) AS n, COUNT(CASE WHEN replied_in_time = 1 THEN 1 END) AS k \
+         FROM assignments \
+         WHERE replied_at >= $1 AND replied_at < $2 AND ($3 = '' OR department = $3) \
+         GROUP BY department",
+        |f, n, k| (f.replied, f.replied_in_time) = (n, k),
+    ),
+    (
+        "SELECT department, COUNT(*) AS n, COUNT(*) AS k FROM assignments \
+         WHERE returned_at >= $1 AND returned_at < $2 AND ($3 = '' OR department = $3) \
+         GROUP BY department",
+        |f, n, _| f.returned = n,
+    ),
+    (
+        "SELECT department, COUNT(*) AS n, COUNT(CASE WHEN satisfied = 1 THEN 1 END) AS k \
+         FROM evaluations WHERE at >= $1 AND at < $2 AND ($3 = '' OR department = $3) \
+         GROUP BY department",
+        |f, n, k| (f.evaluated, f.satisfied) = (n, k),
+    ),
+    (
+        "SELECT department, COUNT(*) AS n, COUNT(*) AS k FROM negative_entries \
+         WHERE at >= $1 AND at < $2 AND ($3 = '' OR department = $3) GROUP BY department",
+        |f, n, _| f.negative_entries = n,
+    ),
+];
+
+/// The figures of every department with any in `period` (only `department`'s when not empty).
+pub async fn figures(
+    conn: &mut AnyConnection,
+    period: Period,
+    department: &str,
+) -> Result<BTreeMap<String, Figures>, Error> {
+    let mut figures: BTreeMap<String, Figures> = BTreeMap::new();
+    for (sql, set) in FIGURE_QUERIES {
+        let rows = sqlx::query(sql)
+            .bind(period.from)
+            .bind(period.to)
+            .bind(department)
+            .fetch_all(&mut *conn)
+            .await?;
+        for row in rows {
+            let n: i64 = row.try_get("n")?;
+            let k: i64 = row.try_get("k")?;
+            let code: String = row.try_get("department")?;
+            set(
+                figures.entry(code).or_default(),
+                u64::try_from(n).unwrap_or(0),
+                u64::try_from(k).unwrap_or(0),
+            );
+        }
+    }
+    Ok(figures)
+}

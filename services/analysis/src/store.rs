@@ -428,7 +428,13 @@ pub async fn latest_handler(
 
 /// Stores an alert unless the case already has one of its kind; true when stored.
 pub async fn insert_alert(conn: &mut AnyConnection, alert: &pb::Alert) -> Result<bool, Error> {
-    let facts = serde_json::to_string(&alert.facts).map_err(anyhow::Error::from)?;
+    // One fact a line: a line break inside a fact becomes a space.
+    let facts = alert
+        .facts
+        .iter()
+        .map(|f| f.replace(['\r', '\n'], " "))
+        .collect::<Vec<_>>()
+        .join("\n");
     let raised_at = alert
         .raised_at
         .as_ref()
@@ -461,8 +467,7 @@ fn alert_from_row(row: &AnyRow) -> Result<pb::Alert, Error> {
         alert_id: row.try_get("alert_id")?,
         kind: i32::try_from(kind).unwrap_or_default(),
         case_id: row.try_get("case_id")?,
-        facts: serde_json::from_str(&facts)
-            .map_err(|e| Error::Internal(anyhow::anyhow!("alert facts are not a list: {e}")))?,
+        facts: facts.lines().map(str::to_string).collect(),
         raised_at: Some(timestamp(row.try_get("raised_at")?)),
         acknowledged: row.try_get::<i64, _>("acknowledged")? == 1,
         case_number: row.try_get("case_number")?,

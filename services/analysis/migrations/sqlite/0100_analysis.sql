@@ -88,7 +88,7 @@ CREATE TABLE alerts (
     case_id TEXT NOT NULL,
     case_number TEXT NOT NULL DEFAULT '',
     category BIGINT NOT NULL DEFAULT 0,
-    -- The facts, a JSON array of strings.
+    -- The facts, one a line.
     facts TEXT NOT NULL,
     raised_at BIGINT NOT NULL,
     acknowledged BIGINT NOT NULL DEFAULT 0,

@@ -1,4 +1,6 @@
-//! Placeholder: every RPC answers UNIMPLEMENTED until the service is built.
+//! The MediationService gRPC API: a thin edge over the mediation process; every answer maps
+//! the platform's errors onto status codes (INVALID_ARGUMENT with field violations,
+//! NOT_FOUND, FAILED_PRECONDITION, ...).
 
 use tonic::{Request, Response, Status};
 use yimen_platform::db::Db;
@@ -6,9 +8,9 @@ use yimen_proto::v1::mediation_service_server::MediationService;
 use yimen_proto::v1::*;
 
 use crate::MediationConfig;
+use crate::process;
 
 pub struct Api {
-    #[allow(dead_code)]
     db: Db,
 }
 
@@ -18,82 +20,87 @@ impl Api {
     }
 }
 
+/// The process's answer as a gRPC response.
+fn answer<T>(result: Result<T, yimen_platform::error::Error>) -> Result<Response<T>, Status> {
+    result.map(Response::new).map_err(Status::from)
+}
+
 #[tonic::async_trait]
 impl MediationService for Api {
     async fn list_committees(
         &self,
         _request: Request<ListCommitteesRequest>,
     ) -> Result<Response<ListCommitteesResponse>, Status> {
-        Err(Status::unimplemented("ListCommittees"))
+        answer(process::list_committees(&self.db).await)
     }
 
     async fn register_mediator(
         &self,
-        _request: Request<RegisterMediatorRequest>,
+        request: Request<RegisterMediatorRequest>,
     ) -> Result<Response<Mediator>, Status> {
-        Err(Status::unimplemented("RegisterMediator"))
+        answer(process::register_mediator(&self.db, request.get_ref()).await)
     }
 
     async fn list_mediators(
         &self,
-        _request: Request<ListMediatorsRequest>,
+        request: Request<ListMediatorsRequest>,
     ) -> Result<Response<ListMediatorsResponse>, Status> {
-        Err(Status::unimplemented("ListMediators"))
+        answer(process::list_mediators(&self.db, request.get_ref()).await)
     }
 
     async fn get_mediation(
         &self,
-        _request: Request<GetMediationRequest>,
+        request: Request<GetMediationRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        Err(Status::unimplemented("GetMediation"))
+        answer(process::get_mediation(&self.db, request.get_ref()).await)
     }
 
     async fn list_mediations(
         &self,
-        _request: Request<ListMediationsRequest>,
+        request: Request<ListMediationsRequest>,
     ) -> Result<Response<ListMediationsResponse>, Status> {
-        Err(Status::unimplemented("ListMediations"))
+        answer(process::list_mediations(&self.db, request.get_ref()).await)
     }
 
     async fn open_mediation(
         &self,
-        _request: Request<OpenMediationRequest>,
+        request: Request<OpenMediationRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        Err(Status::unimplemented("OpenMediation"))
+        answer(process::open_mediation(&self.db, request.get_ref()).await)
     }
 
     async fn schedule_session(
         &self,
-        _request: Request<ScheduleSessionRequest>,
+        request: Request<ScheduleSessionRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        Err(Status::unimplemented("ScheduleSession"))
+        answer(process::schedule_session(&self.db, request.get_ref()).await)
     }
 
     async fn record_outcome(
         &self,
-        _request: Request<RecordOutcomeRequest>,
+        request: Request<RecordOutcomeRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        Err(Status::unimplemented("RecordOutcome"))
+        answer(process::record_outcome(&self.db, request.get_ref()).await)
     }
 
     async fn request_court_confirmation(
         &self,
-        _request: Request<RequestCourtConfirmationRequest>,
+        request: Request<RequestCourtConfirmationRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        Err(Status::unimplemented("RequestCourtConfirmation"))
+        answer(process::request_court_confirmation(&self.db, request.get_ref()).await)
     }
 
     async fn record_court_decision(
         &self,
-        _request: Request<RecordCourtDecisionRequest>,
+        request: Request<RecordCourtDecisionRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        Err(Status::unimplemented("RecordCourtDecision"))
+        answer(process::record_court_decision(&self.db, request.get_ref()).await)
     }
 
     async fn record_performance(
         &self,
-        _request: Request<RecordPerformanceRequest>,
+        request: Request<RecordPerformanceRequest>,
     ) -> Result<Response<Mediator>, Status> {
-        Err(Status::unimplemented("RecordPerformance"))
+        answer(process::record_performance(&self.db, request.get_ref()).await)
     }
 }

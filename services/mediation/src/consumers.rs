@@ -1,4 +1,6 @@
-//! Placeholder: replaced by the service's consumers.
+//! Mediation's reaction to events: a department's referral (`case.referred.<dept>`) opens the
+//! case's file inside the consumer loop's transaction, so the inbox claim, the file and
+//! `mediation.opened` commit together.
 
 use async_trait::async_trait;
 use yimen_platform::consumer::EventHandler;
@@ -6,10 +8,15 @@ use yimen_platform::db::{Db, Tx};
 use yimen_proto::v1::Event;
 
 use crate::MediationConfig;
+use crate::process;
+
+/// The prefix of the routing keys of referrals; the department's code follows.
+pub const CASE_REFERRED_PREFIX: &str = "case.referred.";
 
 pub struct Handler;
 
 impl Handler {
+    /// The handler works in the consumer loop's transaction, so it keeps no store of its own.
     pub fn new(_db: Db, _config: &MediationConfig) -> Self {
         Self
     }
@@ -17,7 +24,13 @@ impl Handler {
 
 #[async_trait]
 impl EventHandler for Handler {
-    async fn handle(&self, _tx: &mut Tx, _event: &Event) -> anyhow::Result<()> {
-        Ok(())
+    async fn handle(&self, tx: &mut Tx, event: &Event) -> anyhow::Result<()> {
+        if event.r#type.starts_with(CASE_REFERRED_PREFIX) {
+            process::referred(tx, event).await
+        } else {
+            // Not bound to our queue; acknowledged so it never blocks the queue.
+            tracing::debug!(event_type = %event.r#type, "event not for mediation; ignored");
+            Ok(())
+        }
     }
 }

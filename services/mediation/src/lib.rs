@@ -3,10 +3,14 @@
 //! or directly for court-entrusted, administrative and petition linkages, and concludes with an
 //! agreement (which replies the case), a failure or a withdrawal.
 //!
-//! Layout: `domain` (pure rules), `store` (SQL), `api` (gRPC), `consumers` (events).
+//! Layout: `domain` (pure rules), `store` (SQL), `process` (one transaction per operation),
+//! `api` (gRPC), `consumers` (events).
 
 pub mod api;
 pub mod consumers;
+pub mod domain;
+pub mod process;
+pub mod store;
 
 use std::sync::Arc;
 
@@ -54,7 +58,25 @@ pub fn routes(db: Db, config: &MediationConfig) -> tonic::service::Routes {
     tonic::service::Routes::new(MediationServiceServer::new(api::Api::new(db, config)))
 }
 
-/// The handler of mediation's queue.
+/// The handler of mediation's queue: referrals open files.
 pub fn handler(db: Db, config: &MediationConfig) -> Arc<dyn EventHandler> {
     Arc::new(consumers::Handler::new(db, config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mediation_listens_on_its_own_port() {
+        assert_eq!(MediationConfig::default().listen, "0.0.0.0:50053");
+    }
+
+    #[test]
+    fn mediation_queue_takes_every_referral() {
+        let queue = queue();
+        assert_eq!(queue.name, "yimen.mediation");
+        assert_eq!(queue.bindings, ["case.referred.*"]);
+        assert!(CONSUMED[0].starts_with(consumers::CASE_REFERRED_PREFIX));
+    }
 }

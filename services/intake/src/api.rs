@@ -133,15 +133,11 @@ impl IntakeApi {
         // The evaluation's instant is its status time. Never before the reply's: should the
         // replying service's clock run ahead of ours, the ordering guard still lets it through.
         let at = now_millis().max(case.status_at);
-        let events: Vec<Event> = evaluation
-            .events(&case.department)
-            .into_iter()
-            .map(|(kind, payload)| {
-                let mut event = new_event(kind, &case.case_id, SERVICE, payload);
-                event.occurred_at = Some(timestamp(at));
-                event
-            })
-            .collect();
+        let events = evaluation.events(&case.department).map(|(kind, payload)| {
+            let mut event = new_event(kind, &case.case_id, SERVICE, payload);
+            event.occurred_at = Some(timestamp(at));
+            event
+        });
         store::insert_evaluation(
             &mut tx,
             &events[0].id,

@@ -109,3 +109,47 @@ pub fn routes(db: Db, config: &IntakeConfig) -> tonic::service::Routes {
 pub fn handler(_db: Db) -> Arc<dyn EventHandler> {
     Arc::new(consumers::IntakeHandler)
 }
+
+#[cfg(test)]
+mod tests {
+    use yimen_platform::bus::topic_matches;
+
+    use super::CONSUMED;
+
+    fn consumed(routing_key: &str) -> bool {
+        CONSUMED.iter().any(|b| topic_matches(b, routing_key))
+    }
+
+    #[test]
+    fn the_queue_takes_every_event_that_moves_a_case() {
+        for key in [
+            "case.assigned.civil-affairs",
+            "case.accepted.civil-affairs",
+            "case.returned.civil-affairs",
+            "case.replied.civil-affairs",
+            "case.referred.civil-affairs",
+            "case.escalated.medical-insurance",
+            "case.extended.housing",
+            "mediation.opened",
+            "mediation.concluded",
+            "mediation.court_confirmed",
+            "alert.raised",
+        ] {
+            assert!(consumed(key), "{key} is not consumed");
+        }
+    }
+
+    #[test]
+    fn the_queue_leaves_intakes_own_and_unrelated_events() {
+        for key in [
+            "case.registered",
+            "case.evaluated",
+            "case.closed",
+            "case.reopened",
+            "department.joined",
+            "department.left",
+        ] {
+            assert!(!consumed(key), "{key} is consumed");
+        }
+    }
+}

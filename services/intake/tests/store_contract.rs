@@ -1,6 +1,7 @@
 //! Intake's contract over both stores (PostgreSQL and SQLite): registration, numbering,
 //! idempotency, reading and listing cases, and the consumer keeping status and timeline
-//! current — driven the way the gRPC server and the consumer loop drive them.
+//! current from dispatch's, mediation's and analysis's events — driven the way the gRPC
+//! server and the consumer loop drive them.
 
 mod support;
 
@@ -9,14 +10,13 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sqlx::Row;
 use support::*;
 use yimen_intake::domain::calendar;
 use yimen_intake::store;
 use yimen_platform::bus::{Acker, BusError, Delivery, Message};
 use yimen_platform::consumer::{self, Outcome};
 use yimen_platform::db::{Db, now_millis};
-use yimen_platform::time::{millis, timestamp};
+use yimen_platform::time::timestamp;
 use yimen_platform::{events, outbox};
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
@@ -37,27 +37,15 @@ yimen_platform::store_contract!(
         duplicate_event_is_absorbed_by_the_inbox,
         event_for_unknown_case_is_refused_and_left_for_retry,
         events_that_do_not_move_a_case_are_ignored,
+        mediation_opened_sets_in_mediation_and_adds_its_line,
+        failed_or_withdrawn_mediation_returns_the_case_to_accepted,
+        agreement_leaves_the_status_to_dispatchs_reply,
+        escalation_extension_and_alert_add_lines_without_moving_the_case,
+        event_about_no_case_is_ignored,
     ]
 );
 
 // --- helpers -------------------------------------------------------------------------------
-
-/// The events waiting in the outbox, oldest first.
-async fn outbox_events(db: &Db) -> Vec<Event> {
-    let rows = sqlx::query("SELECT payload FROM outbox ORDER BY seq")
-        .fetch_all(db.pool())
-        .await
-        .expect("read outbox");
-    rows.iter()
-        .map(|r| {
-            events::decode(&r.try_get::<Vec<u8>, _>("payload").expect("payload")).expect("event")
-        })
-        .collect()
-}
-
-fn registered_at(case: &Case) -> i64 {
-    millis(case.registered_at.as_ref().expect("registered_at"))
-}
 
 /// Moves a case's registration instant, so listing tests control time.
 async fn register_at(db: &Db, case_id: &str, at: i64) {
@@ -78,10 +66,6 @@ async fn list_ids(db: &Db, request: ListCasesRequest) -> Vec<String> {
         .into_iter()
         .map(|c| c.case_id)
         .collect()
-}
-
-fn kinds(case: &Case) -> Vec<&str> {
-    case.timeline.iter().map(|t| t.kind.as_str()).collect()
 }
 
 struct NoAck;
@@ -631,4 +615,280 @@ async fn events_that_do_not_move_a_case_are_ignored(db: Db) {
     let case = get(&db, &id).await;
     assert_eq!(kinds(&case), ["case.registered"]);
     assert_eq!(case.status, CaseStatus::Registered as i32);
+}
+
+// --- consuming mediation's and analysis's events ----------------------------------------------
+
+/// A new case accepted by `department`; answers its id and the instant of the acceptance.
+async fn accepted_case(db: &Db, department: &str) -> (String, i64) {
+    let id = submit(
+        db,
+        submission(Category::CivilCommercial, "郢中街道", "expo deposits kept"),
+    )
+    .await
+    .case_id;
+    let r = registered_at(&get(db, &id).await);
+    apply(db, &assigned(&id, department, r + 10))
+        .await
+        .expect("assigned");
+    apply(db, &accepted(&id, department, r + 20, r + 1_000))
+        .await
+        .expect("accepted");
+    (id, r + 20)
+}
+
+fn status(case: &Case) -> (CaseStatus, &str) {
+    (
+        CaseStatus::try_from(case.status).expect("status"),
+        case.department.as_str(),
+    )
+}
+
+fn last_line(case: &Case) -> (&str, &str, &str) {
+    let line = case.timeline.last().expect("a line");
+    (
+        line.kind.as_str(),
+        line.summary.as_str(),
+        line.department.as_str(),
+    )
+}
+
+async fn mediation_opened_sets_in_mediation_and_adds_its_line(db: Db) {
+    let (id, at) = accepted_case(&db, "civil-affairs").await;
+
+    assert_eq!(
+        deliver(&db, &referred(&id, "civil-affairs", at + 10)).await,
+        Outcome::Applied
+    );
+    let case = get(&db, &id).await;
+    assert_eq!(
+        status(&case),
+        (CaseStatus::Accepted, "civil-affairs"),
+        "a referral moves nothing"
+    );
+    assert_eq!(
+        last_line(&case),
+        (
+            "case.referred",
+            "referred to mediation by civil-affairs",
+            "civil-affairs"
+        )
+    );
+
+    assert_eq!(
+        deliver(&db, &mediation_opened(&id, "civil-affairs", at + 20)).await,
+        Outcome::Applied
+    );
+    let case = get(&db, &id).await;
+    assert_eq!(
+        status(&case),
+        (CaseStatus::InMediation, "civil-affairs"),
+        "the department keeps the case while it is mediated"
+    );
+    assert_eq!(
+        last_line(&case),
+        (
+            "mediation.opened",
+            "mediation opened at 民商事纠纷调解委员会 (petition 访调)",
+            "civil-affairs"
+        )
+    );
+    let listed = api(&db)
+        .list(&ListCasesRequest {
+            status: CaseStatus::InMediation as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .cases;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].case_id, id);
+}
+
+async fn failed_or_withdrawn_mediation_returns_the_case_to_accepted(db: Db) {
+    for (outcome, line) in [
+        (MediationState::Failed, "mediation failed"),
+        (MediationState::Withdrawn, "mediation withdrawn"),
+    ] {
+        let (id, at) = accepted_case(&db, "civil-affairs").await;
+        apply(&db, &mediation_opened(&id, "civil-affairs", at + 10))
+            .await
+            .expect("opened");
+        apply(&db, &mediation_concluded(&id, at + 20, outcome, None))
+            .await
+            .expect("concluded");
+        let case = get(&db, &id).await;
+        assert_eq!(
+            status(&case),
+            (CaseStatus::Accepted, "civil-affairs"),
+            "the department still handles it"
+        );
+        assert_eq!(last_line(&case), ("mediation.concluded", line, ""));
+    }
+}
+
+async fn agreement_leaves_the_status_to_dispatchs_reply(db: Db) {
+    let (id, at) = accepted_case(&db, "civil-affairs").await;
+    apply(&db, &mediation_opened(&id, "civil-affairs", at + 10))
+        .await
+        .expect("opened");
+    let agreement = Agreement {
+        amount: Some(Money { fen: 5_400_000 }),
+        payer: "the expo company".into(),
+        payee: "the exhibitors".into(),
+        terms: "paid at once".into(),
+        installments: vec![],
+    };
+    apply(
+        &db,
+        &mediation_concluded(&id, at + 20, MediationState::Agreed, Some(agreement)),
+    )
+    .await
+    .expect("agreed");
+    let case = get(&db, &id).await;
+    assert_eq!(status(&case), (CaseStatus::InMediation, "civil-affairs"));
+    assert_eq!(
+        last_line(&case),
+        (
+            "mediation.concluded",
+            "mediation agreement: 54,000.00 yuan, the expo company → the exhibitors",
+            ""
+        )
+    );
+
+    apply(
+        &db,
+        &replied(&id, "civil-affairs", at + 30, "settled by mediation"),
+    )
+    .await
+    .expect("replied");
+    let confirmed = event_of(
+        "mediation.court_confirmed",
+        "mediation",
+        &id,
+        at + 40,
+        Payload::MediationCourtConfirmed(MediationCourtConfirmed {
+            mediation_id: "m-1".into(),
+            confirmed: true,
+        }),
+    );
+    apply(&db, &confirmed).await.expect("confirmed");
+    let case = get(&db, &id).await;
+    assert_eq!(status(&case), (CaseStatus::Replied, "civil-affairs"));
+    assert_eq!(
+        last_line(&case),
+        (
+            "mediation.court_confirmed",
+            "court confirmed the agreement (司法确认)",
+            ""
+        )
+    );
+}
+
+async fn escalation_extension_and_alert_add_lines_without_moving_the_case(db: Db) {
+    let (id, at) = accepted_case(&db, "medical-insurance").await;
+    let escalated = |level: EscalationLevel, leader: &str, after: i64| {
+        event(
+            "case.escalated",
+            "medical-insurance",
+            &id,
+            at + after,
+            Payload::CaseEscalated(CaseEscalated {
+                assignment_id: String::new(),
+                department: "medical-insurance".into(),
+                level: level as i32,
+                reason: "no progress".into(),
+                leader: leader.into(),
+            }),
+        )
+    };
+    let handle_by = at + 90 * yimen_platform::time::DAY_MILLIS;
+    let extended = event(
+        "case.extended",
+        "medical-insurance",
+        &id,
+        at + 40,
+        Payload::CaseExtended(CaseExtended {
+            assignment_id: String::new(),
+            department: "medical-insurance".into(),
+            days: 30,
+            handle_by: Some(timestamp(handle_by)),
+        }),
+    );
+    let alert = event_of(
+        "alert.raised",
+        "analysis",
+        &id,
+        at + 50,
+        Payload::AlertRaised(AlertRaised {
+            alert: Some(Alert {
+                alert_id: "a-1".into(),
+                kind: AlertKind::Overdue as i32,
+                case_id: id.clone(),
+                ..Default::default()
+            }),
+        }),
+    );
+    for event in [
+        escalated(EscalationLevel::Reminder, "", 10),
+        escalated(EscalationLevel::Supervision, "", 20),
+        escalated(EscalationLevel::Leader, "executive vice mayor", 30),
+        extended,
+        alert,
+    ] {
+        assert_eq!(
+            deliver(&db, &event).await,
+            Outcome::Applied,
+            "{}",
+            event.r#type
+        );
+    }
+
+    let case = get(&db, &id).await;
+    assert_eq!(status(&case), (CaseStatus::Accepted, "medical-insurance"));
+    let lines: Vec<(&str, &str, &str)> = case.timeline[3..]
+        .iter()
+        .map(|l| (l.kind.as_str(), l.summary.as_str(), l.department.as_str()))
+        .collect();
+    let extension = format!(
+        "handling deadline extended by 30 days; to be handled by {}",
+        calendar::date(handle_by)
+    );
+    assert_eq!(
+        lines,
+        [
+            ("case.escalated", "reminder (催办)", "medical-insurance"),
+            ("case.escalated", "supervision (督办)", "medical-insurance"),
+            (
+                "case.escalated",
+                "a leader took the case (包案): executive vice mayor",
+                "medical-insurance"
+            ),
+            ("case.extended", extension.as_str(), "medical-insurance"),
+            ("alert.raised", "alert: overdue", ""),
+        ]
+    );
+}
+
+async fn event_about_no_case_is_ignored(db: Db) {
+    let alert = event_of(
+        "alert.raised",
+        "analysis",
+        "",
+        now_millis(),
+        Payload::AlertRaised(AlertRaised {
+            alert: Some(Alert {
+                alert_id: "a-2".into(),
+                kind: AlertKind::NoOwner as i32,
+                ..Default::default()
+            }),
+        }),
+    );
+    // Applied (and claimed), not refused: a retry could never find it a case.
+    assert_eq!(deliver(&db, &alert).await, Outcome::Applied);
+    let lines: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM timeline")
+        .fetch_one(db.pool())
+        .await
+        .expect("count timeline");
+    assert_eq!(lines, 0);
 }

@@ -8,7 +8,7 @@ pub fn yuan(fen: i64) -> String {
     let whole = (fen / 100).to_string();
     let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
     for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(digit);
@@ -23,7 +23,7 @@ mod tests {
     #[test]
     fn thousands_are_grouped_and_fen_are_two_decimals() {
         assert_eq!(yuan(5_400_000), "54,000.00 yuan");
-        assert_eq!(yuan(210_000_000_05), "210,000,000.05 yuan");
+        assert_eq!(yuan(21_000_000_005), "210,000,000.05 yuan");
         assert_eq!(yuan(100_000), "1,000.00 yuan");
     }
 

@@ -1,11 +1,14 @@
-//! What intake's test suites share: a valid submission, the API over a store, and dispatch's
-//! events built the way dispatch builds them.
+//! What intake's test suites share: a valid submission, the API over a store, the events of
+//! dispatch, mediation and analysis built the way those services build them, and a look into
+//! the outbox.
 #![allow(dead_code)] // each suite uses a part
 
+use sqlx::Row;
 use yimen_intake::IntakeConfig;
 use yimen_intake::api::IntakeApi;
 use yimen_platform::db::Db;
-use yimen_platform::time::timestamp;
+use yimen_platform::events;
+use yimen_platform::time::{millis, timestamp};
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
 
@@ -59,12 +62,29 @@ pub async fn get(db: &Db, case_ref: &str) -> Case {
 
 /// A dispatch event about `case_id`, occurred at `at` (millis).
 pub fn event(kind: &str, department: &str, case_id: &str, at: i64, payload: Payload) -> Event {
+    event_of(
+        &format!("{kind}.{department}"),
+        "dispatch",
+        case_id,
+        at,
+        payload,
+    )
+}
+
+/// An event of type `event_type` from `producer` about `case_id`, occurred at `at` (millis).
+pub fn event_of(
+    event_type: &str,
+    producer: &str,
+    case_id: &str,
+    at: i64,
+    payload: Payload,
+) -> Event {
     Event {
         id: uuid::Uuid::now_v7().to_string(),
-        r#type: format!("{kind}.{department}"),
+        r#type: event_type.into(),
         occurred_at: Some(timestamp(at)),
         case_id: case_id.into(),
-        producer: "dispatch".into(),
+        producer: producer.into(),
         payload: Some(payload),
     }
 }
@@ -136,4 +156,101 @@ pub async fn apply(db: &Db, event: &Event) -> anyhow::Result<()> {
     handler.handle(&mut tx, event).await?;
     db.commit(tx).await?;
     Ok(())
+}
+
+pub fn referred(case_id: &str, department: &str, at: i64) -> Event {
+    event(
+        "case.referred",
+        department,
+        case_id,
+        at,
+        Payload::CaseReferred(CaseReferred {
+            assignment_id: String::new(),
+            department: department.into(),
+            linkage: Linkage::Petition as i32,
+            summary: "deposits kept after a cancelled expo".into(),
+            ..Default::default()
+        }),
+    )
+}
+
+/// Mediation's `mediation.opened` at the civil and commercial committee, referred by
+/// `referred_by`.
+pub fn mediation_opened(case_id: &str, referred_by: &str, at: i64) -> Event {
+    event_of(
+        "mediation.opened",
+        "mediation",
+        case_id,
+        at,
+        Payload::MediationOpened(MediationOpened {
+            mediation_id: "m-1".into(),
+            committee: "civil-commercial".into(),
+            committee_name: "民商事纠纷调解委员会".into(),
+            linkage: Linkage::Petition as i32,
+            category: Category::CivilCommercial as i32,
+            referred_by: referred_by.into(),
+        }),
+    )
+}
+
+pub fn mediation_concluded(
+    case_id: &str,
+    at: i64,
+    outcome: MediationState,
+    agreement: Option<Agreement>,
+) -> Event {
+    event_of(
+        "mediation.concluded",
+        "mediation",
+        case_id,
+        at,
+        Payload::MediationConcluded(MediationConcluded {
+            mediation_id: "m-1".into(),
+            committee: "civil-commercial".into(),
+            linkage: Linkage::Petition as i32,
+            outcome: outcome as i32,
+            agreement,
+            mediators: vec!["mediator-1".into()],
+        }),
+    )
+}
+
+/// Dispatch's events that take a new case to REPLIED by `department`, at `at`, `at + 10` and
+/// `at + 20`; answers the instant of the reply.
+pub async fn reply(db: &Db, case_id: &str, department: &str, at: i64) -> i64 {
+    apply(db, &assigned(case_id, department, at))
+        .await
+        .expect("assigned");
+    apply(db, &accepted(case_id, department, at + 10, at + 1_000))
+        .await
+        .expect("accepted");
+    apply(
+        db,
+        &replied(case_id, department, at + 20, "the matter is settled"),
+    )
+    .await
+    .expect("replied");
+    at + 20
+}
+
+/// When a case was registered.
+pub fn registered_at(case: &Case) -> i64 {
+    millis(case.registered_at.as_ref().expect("registered_at"))
+}
+
+pub fn kinds(case: &Case) -> Vec<&str> {
+    case.timeline.iter().map(|t| t.kind.as_str()).collect()
+}
+
+/// The events waiting in the outbox, oldest first.
+pub async fn outbox_events(db: &Db) -> Vec<Event> {
+    let rows = sqlx::query("SELECT payload FROM outbox ORDER BY seq")
+        .fetch_all(db.pool())
+        .await
+        .expect("read outbox");
+    rows.iter()
+        .map(|r| {
+            events::decode(&r.try_get::<Vec<u8>, _>("payload").expect("payload")).expect("event")
+        })
+        .collect()
 }

@@ -55,27 +55,14 @@ impl Agreement {
         if amount_fen < 0 {
             bad.push(FieldViolation::new(field("amount"), "must not be negative"));
         }
-        let mut check = |result: Result<String, FieldViolation>| {
-            result.map_err(|v| bad.push(v)).unwrap_or_default()
+        let mut text = |name: &str, value: &str, max: usize| {
+            fields::text(&field(name), value, max, true)
+                .map_err(|v| bad.push(v))
+                .unwrap_or_default()
         };
-        let payer = check(fields::text(
-            &field("payer"),
-            &agreement.payer,
-            PARTY_MAX,
-            true,
-        ));
-        let payee = check(fields::text(
-            &field("payee"),
-            &agreement.payee,
-            PARTY_MAX,
-            true,
-        ));
-        let terms = check(fields::text(
-            &field("terms"),
-            &agreement.terms,
-            TERMS_MAX,
-            true,
-        ));
+        let payer = text("payer", &agreement.payer, PARTY_MAX);
+        let payee = text("payee", &agreement.payee, PARTY_MAX);
+        let terms = text("terms", &agreement.terms, TERMS_MAX);
 
         let mut installments = Vec::with_capacity(agreement.installments.len());
         let mut sum: i128 = 0;

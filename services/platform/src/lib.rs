@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod inbox;
+pub mod money;
 pub mod outbox;
 pub mod paging;
 pub mod server;

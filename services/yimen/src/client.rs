@@ -490,16 +490,7 @@ pub fn assignment_text(a: &Assignment) -> String {
 
 /// `5400000` fen → `54,000.00 yuan`.
 pub fn yuan_text(m: &Money) -> String {
-    let whole = (m.fen / 100).unsigned_abs().to_string();
-    let mut grouped = String::new();
-    for (i, d) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(d);
-    }
-    let sign = if m.fen < 0 { "-" } else { "" };
-    format!("{sign}{grouped}.{:02} yuan", (m.fen % 100).abs())
+    yimen_platform::money::yuan(m.fen)
 }
 
 fn alert_kind_name(k: i32) -> String {
@@ -769,14 +760,6 @@ mod tests {
         );
         assert!(parse_category("nonsense").is_err());
         assert!(all_categories().contains(&"civil-commercial".to_string()));
-    }
-
-    #[test]
-    fn yuan_text_groups_thousands() {
-        assert_eq!(yuan_text(&Money { fen: 5_400_000 }), "54,000.00 yuan");
-        assert_eq!(yuan_text(&Money { fen: 210_000_000 }), "2,100,000.00 yuan");
-        assert_eq!(yuan_text(&Money { fen: 7 }), "0.07 yuan");
-        assert_eq!(yuan_text(&Money { fen: -150 }), "-1.50 yuan");
     }
 
     #[test]

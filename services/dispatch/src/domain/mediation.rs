@@ -5,7 +5,7 @@ use yimen_platform::error::FieldViolation;
 use yimen_proto::v1::{self as pb, Linkage, MediationState};
 
 use super::assignment::REPLY_MAX;
-use super::money::yuan;
+use yimen_platform::money::yuan;
 
 pub const SUMMARY_MAX: usize = 500;
 

@@ -8,7 +8,6 @@ pub mod department;
 pub mod escalation;
 pub mod extension;
 pub mod mediation;
-pub mod money;
 pub mod routing;
 
 pub use assignment::{Action, AssignmentState, Transition};

@@ -7,7 +7,6 @@ pub mod case_number;
 pub mod evaluation;
 pub mod identity;
 pub mod listing;
-pub mod money;
 pub mod progress;
 pub mod submission;
 

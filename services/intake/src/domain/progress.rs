@@ -11,7 +11,8 @@ use yimen_proto::v1::{
     MediationState, Satisfaction,
 };
 
-use super::{calendar, money};
+use super::calendar;
+use yimen_platform::money;
 
 /// What one event does to a case.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,5 @@
-//! Amounts as a petitioner reads them: fen (1/100 yuan, as every amount travels) to
-//! `54,000.00 yuan`.
+//! Amounts as people read them, written once for every service and the CLI: fen (1/100 yuan,
+//! as every amount travels, so no float touches it) to `54,000.00 yuan`.
 
 /// `5_400_000` fen → `54,000.00 yuan`.
 pub fn yuan(fen: i64) -> String {

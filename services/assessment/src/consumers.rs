@@ -30,7 +30,12 @@ impl EventHandler for Handler {
             return Ok(());
         };
         apply(tx, &event.id, &observed).await?;
-        tracing::debug!(event_type = %event.r#type, event_id = %event.id, case_id = %observed.case_id, "recorded for assessment");
+        tracing::debug!(
+            event_type = %event.r#type,
+            event_id = %event.id,
+            case_id = %observed.case_id,
+            "recorded for assessment"
+        );
         Ok(())
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! - COLLECTIVE (集体访): a case brought by five or more people counts against the department
 //!   that currently holds it; when the case moves on (returned, handed over, reassigned) the
-//!   entry moves with it, so a case has one COLLECTIVE entry at any time.
+//!   entry moves with it (keeping the time it first counted, the case's first assignment), so
+//!   a case has one COLLECTIVE entry at any time.
 //! - ESCALATED: a case escalated past a reminder (to supervision 督办 or a leader 包案) counts
 //!   against the department that held it, once per case and department.
 

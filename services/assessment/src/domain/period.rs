@@ -41,11 +41,16 @@ pub struct Period {
 }
 
 impl Period {
-    /// The calendar month (1-12) of `year` in China time; None when out of range.
+    /// The calendar month (1-12) of `year` in China time; None when out of range (a year
+    /// outside `YEARS` included).
     pub fn month(year: i32, month: u32) -> Option<Self> {
-        if !YEARS.contains(&year) || !(1..=12).contains(&month) {
+        if !YEARS.contains(&year) {
             return None;
         }
+        Self::calendar_month(year, month)
+    }
+
+    fn calendar_month(year: i32, month: u32) -> Option<Self> {
         let (next_year, next) = next_month(year, month);
         Some(Self {
             from: month_start(year, month)?,
@@ -71,7 +76,7 @@ impl Period {
         let local = DateTime::<Utc>::from_timestamp_millis(at)
             .unwrap_or_default()
             .with_timezone(&china());
-        Self::month(local.year(), local.month())
+        Self::calendar_month(local.year(), local.month())
             .expect("the month of a representable instant is representable")
     }
 

@@ -196,7 +196,12 @@ pub async fn record_outcome(
         committee: updated.committee.clone(),
         linkage: updated.linkage as i32,
         outcome: standing.state.to_proto() as i32,
-        agreement: updated.agreement.as_ref().map(|a| a.to_proto()),
+        // The parties may be petitioners by name: they stay in mediation's store.
+        agreement: updated.agreement.as_ref().map(|a| pb::Agreement {
+            payer: String::new(),
+            payee: String::new(),
+            ..a.to_proto()
+        }),
         mediators: updated.mediators(),
     });
     enqueue(&mut tx, MEDIATION_CONCLUDED, &updated.case_id, payload).await?;

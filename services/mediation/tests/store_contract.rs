@@ -690,6 +690,11 @@ async fn agreed_outcome_emits_concluded_with_amount_and_session_mediators(db: Db
     let agreement = concluded.agreement.expect("agreement");
     assert_eq!(agreement.amount, money(210_000_000));
     assert_eq!(agreement.installments.len(), 3);
+    assert_eq!(agreement.terms, grain_agreement().terms);
+    assert!(
+        agreement.payer.is_empty() && agreement.payee.is_empty(),
+        "the parties may be petitioners: they stay out of the event"
+    );
     assert_eq!(concluded.mediators, [li.mediator_id, zhang.mediator_id]);
 }
 

@@ -111,7 +111,7 @@ pub async fn trends(db: &Db, request: &pb::GetTrendsRequest) -> Result<pb::Trend
         v.add("category", format!("unknown category {}", request.category));
     }
     if let Some(p) = &period
-        && p.len() > TREND_DAYS_MAX * DAY_MILLIS
+        && p.millis() > TREND_DAYS_MAX * DAY_MILLIS
     {
         v.add(
             "period",

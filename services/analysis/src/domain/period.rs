@@ -35,14 +35,15 @@ impl Period {
         Ok(Self { from, to })
     }
 
-    pub fn len(&self) -> i64 {
+    /// How long the period is, in milliseconds.
+    pub fn millis(&self) -> i64 {
         self.to - self.from
     }
 
     /// The period of the same length just before this one, that changes are measured against.
     pub fn previous(&self) -> Self {
         Self {
-            from: self.from.saturating_sub(self.len()),
+            from: self.from.saturating_sub(self.millis()),
             to: self.from,
         }
     }
@@ -134,7 +135,7 @@ mod tests {
         let open_start = Period::parse(period(None, Some(now)).as_ref(), 0).unwrap();
         assert_eq!(open_start, p);
         let open_end = Period::parse(period(Some(now - DAY_MILLIS), None).as_ref(), now).unwrap();
-        assert_eq!(open_end.len(), DAY_MILLIS);
+        assert_eq!(open_end.millis(), DAY_MILLIS);
     }
 
     #[test]

@@ -372,3 +372,52 @@ async fn letter_to_secretary_repeat_petitioner_both_cases_closed(clients: &Clien
     let letter = case(clients, letter_id).await;
     assert_eq!(letter.channel(), Channel::GovernmentReferral);
 }
+
+/// `make run`'s demo: all seven in one installation, and the summaries add up — in particular
+/// no one but the letter's writer is taken for a repeat petitioner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_plays_all_seven_and_the_summaries_add_up() {
+    let s = Standalone::start().await.expect("start standalone");
+    let clients = &s.clients;
+    yimen::scenarios::demo(clients.clone(), |line| eprintln!("{line}"))
+        .await
+        .expect("the demo plays");
+    let situation = clients
+        .analysis
+        .clone()
+        .get_situation(GetSituationRequest { period: None })
+        .await
+        .expect("situation")
+        .into_inner();
+    assert_eq!(
+        (situation.cases, situation.closed, situation.open),
+        (8, 8, 0)
+    );
+    assert_eq!(situation.collective, 3, "expo, grain money, property");
+    let alerts = clients
+        .analysis
+        .clone()
+        .list_alerts(ListAlertsRequest {
+            include_acknowledged: true,
+            ..Default::default()
+        })
+        .await
+        .expect("alerts")
+        .into_inner()
+        .alerts;
+    let count = |kind: AlertKind| alerts.iter().filter(|a| a.kind() == kind).count();
+    assert_eq!(count(AlertKind::Collective), 3);
+    assert_eq!(count(AlertKind::NoOwner), 1, "only the expo has no owner");
+    assert_eq!(count(AlertKind::RepeatPetitioner), 1, "only the letter");
+    let cards = clients
+        .assessment
+        .clone()
+        .get_scorecard(GetScorecardRequest::default())
+        .await
+        .expect("scorecards")
+        .into_inner()
+        .scorecards;
+    let evaluated: u64 = cards.iter().map(|c| c.evaluated).sum();
+    assert_eq!(evaluated, 8);
+    s.stop().await;
+}

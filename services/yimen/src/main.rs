@@ -510,6 +510,15 @@ async fn serve_standalone(
     seed: Vec<JoinDepartmentRequest>,
     demo: bool,
 ) -> anyhow::Result<ExitCode> {
+    let mut settings = settings;
+    let default_level = yimen_platform::telemetry::TelemetryConfig::default().log_level;
+    if demo
+        && settings.telemetry.log_level == default_level
+        && std::env::var_os("RUST_LOG").is_none()
+    {
+        // The journeys are what a demo is for: logs only say what goes wrong, unless asked.
+        settings.telemetry.log_level = "warn".into();
+    }
     let (running, telemetry) = start(settings, &Target::ALL, seed).await?;
     if demo {
         let urls = client::Urls::from_fn(|t| format!("http://{}", running.addrs[&t]));

@@ -103,8 +103,9 @@ const MEDIATOR_NAMES: [&str; 24] = [
     "华素芬",
 ];
 
-/// Identity numbers that pass the GB 11643 check digit (Zhongxiang's area code 420881).
-const IDS: [&str; 12] = [
+/// Identity numbers that pass the GB 11643 check digit (Zhongxiang's area code 420881), one
+/// per person of the seven scenarios: only the letter's writer comes twice.
+const IDS: [&str; 24] = [
     "420881197003137662",
     "420881195302276487",
     "420881195606191597",
@@ -117,12 +118,24 @@ const IDS: [&str; 12] = [
     "420881195209282364",
     "42088119680705653X",
     "420881195710106735",
+    "420881199303046956",
+    "420881198611074815",
+    "420881195609231646",
+    "42088119860120310X",
+    "420881198111185375",
+    "420881197008195642",
+    "420881197305089133",
+    "42088119611225349X",
+    "420881195510106378",
+    "420881198106245599",
+    "420881196810032205",
+    "420881198207068755",
 ];
 
 fn person(name: &str, id: usize) -> Person {
     Person {
         name: name.into(),
-        id_number: IDS[id % IDS.len()].into(),
+        id_number: IDS[id].into(),
         phone: format!("1390724{:04}", 1000 + id),
     }
 }
@@ -273,7 +286,7 @@ impl Player {
                 petitioners: ["赵德明", "钱玉珍", "李春生", "周桂花", "吴长青"]
                     .iter()
                     .enumerate()
-                    .map(|(i, n)| person(n, i + 5))
+                    .map(|(i, n)| person(n, 5 + i))
                     .collect(),
                 subject: "大米加工厂老板外出躲债,74户农户卖粮款210万元无着".into(),
                 description: "东桥镇一大米加工厂遭水灾被淹,老板外出躲债,周边12个村74户农户的卖粮款未付;农户向法院起诉,法院认为无法送达、判决后难执行。".into(),
@@ -355,7 +368,7 @@ impl Player {
                 petitioners: ["彭光明", "邓小红", "曾庆华"]
                     .iter()
                     .enumerate()
-                    .map(|(i, n)| person(n, i + 2))
+                    .map(|(i, n)| person(n, 10 + i))
                     .collect(),
                 subject: "医保代扣代缴出错,医疗费用不能报销".into(),
                 description: "医保费由银行代扣,代扣环节出错导致参保中断,住院费用无法报销。".into(),
@@ -436,7 +449,7 @@ impl Player {
                 petitioners: ["胡春兰", "袁志军", "潘建平", "蔡文静", "龚德华"]
                     .iter()
                     .enumerate()
-                    .map(|(i, n)| person(n, i + 7))
+                    .map(|(i, n)| person(n, 13 + i))
                     .collect(),
                 subject: "168户业主与物业公司纠纷".into(),
                 description: "房屋质量、相邻权、车位停放、院内绿化、装修噪音、广告牌影响采光。"
@@ -483,7 +496,7 @@ impl Player {
                 petitioners: ["张德芳", "张明", "王桂兰"]
                     .iter()
                     .enumerate()
-                    .map(|(i, n)| person(n, i + 9))
+                    .map(|(i, n)| person(n, 18 + i))
                     .collect(),
                 subject: "务工人员上班期间突发疾病死亡,家属要求赔偿".into(),
                 description: "劳务公司临时雇请的村民在肥业公司租赁车间上班期间凌晨突发疾病死亡。"
@@ -519,7 +532,7 @@ impl Player {
                 petitioners: ["鲁红英", "鲁志远"]
                     .iter()
                     .enumerate()
-                    .map(|(i, n)| person(n, i + 3))
+                    .map(|(i, n)| person(n, 21 + i))
                     .collect(),
                 subject: "房屋装修坠落死亡赔偿纠纷".into(),
                 description:
@@ -565,7 +578,7 @@ impl Player {
     /// party secretary — after an earlier visit went nowhere. The secretary's sign-off assigns
     /// the street office; the allowance is restored and the husband finds work.
     async fn letter_to_secretary(&self) -> anyhow::Result<Vec<(String, String)>> {
-        let petitioner = || vec![person("陈琴", 11)];
+        let petitioner = || vec![person("陈琴", 23)];
         let earlier = self
             .submit(SubmitCaseRequest {
                 channel: Channel::Visit as i32,

@@ -42,7 +42,10 @@ pub fn collective(case: &Registration<'_>, threshold: u32) -> Option<AlertDraft>
         facts.push(format!("village: {}", case.village));
     }
     if case.amount_fen > 0 {
-        facts.push(format!("amount claimed: {}", labels::yuan(case.amount_fen)));
+        facts.push(format!(
+            "amount claimed: {}",
+            yimen_platform::money::yuan(case.amount_fen)
+        ));
     }
     Some(AlertDraft {
         kind: AlertKind::Collective,

@@ -1,5 +1,5 @@
 //! How analysis writes things for people: category names in alert facts and recommendations,
-//! channel keys in figures, amounts in yuan, ordinals.
+//! channel keys in figures, ordinals.
 
 use yimen_proto::v1::{Category, Channel};
 
@@ -53,21 +53,6 @@ pub fn channel_key(stored: i64) -> String {
         .to_ascii_lowercase()
 }
 
-/// Fen as yuan with thousands separators: 30_000_000 → `300,000.00 yuan`.
-pub fn yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    let fen = fen.unsigned_abs();
-    let digits = (fen / 100).to_string();
-    let mut grouped = String::new();
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(d);
-    }
-    format!("{sign}{grouped}.{:02} yuan", fen % 100)
-}
-
 /// 1 → `1st`, 2 → `2nd`, 11 → `11th`, 23 → `23rd`.
 pub fn ordinal(n: u64) -> String {
     let suffix = match (n % 10, n % 100) {
@@ -92,15 +77,6 @@ pub fn times(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn amounts_read_as_yuan_with_separators() {
-        assert_eq!(yuan(30_000_000), "300,000.00 yuan");
-        assert_eq!(yuan(210_000_000), "2,100,000.00 yuan");
-        assert_eq!(yuan(5_400_050), "54,000.50 yuan");
-        assert_eq!(yuan(99), "0.99 yuan");
-        assert_eq!(yuan(-12_345), "-123.45 yuan");
-    }
 
     #[test]
     fn ordinals_follow_english() {

@@ -535,7 +535,7 @@ fn figures_json(figures: &[Figure]) -> Value {
 }
 
 pub fn situation_json(s: &Situation) -> Value {
-    let period = s.period.clone().unwrap_or_default();
+    let period = s.period.unwrap_or_default();
     json!({
         "from": show_time(&period.from), "to": show_time(&period.to),
         "cases": s.cases, "change": s.change, "open": s.open, "overdue": s.overdue,
@@ -550,7 +550,7 @@ pub fn situation_json(s: &Situation) -> Value {
 }
 
 pub fn situation_text(s: &Situation) -> String {
-    let period = s.period.clone().unwrap_or_default();
+    let period = s.period.unwrap_or_default();
     let mut out = format!(
         "situation {} → {}\n  cases {} ({} against the previous period)   open {}   overdue {}\n  collective {}   closed {}   alerts {}\n",
         show_time(&period.from),

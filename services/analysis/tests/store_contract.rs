@@ -3,9 +3,7 @@
 //! AnalysisService called directly, and the outbox read for the events analysis published.
 
 use futures::StreamExt;
-use sqlx::Row;
 use tonic::{Code, Request, Status};
-use tonic_types::StatusExt;
 use yimen_analysis::AnalysisConfig;
 use yimen_analysis::api::Api;
 use yimen_analysis::store::{self, CaseRow};
@@ -47,9 +45,9 @@ fn api(db: &Db) -> Api {
 /// Delivers an event the way the consumer loop does: in a transaction that commits after.
 async fn deliver(db: &Db, event: &Event) {
     let handler = yimen_analysis::handler(db.clone(), &AnalysisConfig::default());
-    let mut tx = db.begin().await.expect("begin");
-    handler.handle(&mut tx, event).await.expect("handle");
-    db.commit(tx).await.expect("commit");
+    yimen_platform::testing::harness::deliver(db, &*handler, event)
+        .await
+        .expect("handle");
 }
 
 /// An event of `event_type` about `case_id` that occurred at `at`.
@@ -271,26 +269,11 @@ async fn case_row(db: &Db, case_id: &str) -> CaseRow {
 
 /// Every event analysis published, in order.
 async fn published(db: &Db) -> Vec<Event> {
-    sqlx::query("SELECT payload FROM outbox ORDER BY seq")
-        .fetch_all(db.pool())
-        .await
-        .expect("outbox rows")
-        .iter()
-        .map(|row| {
-            let body: Vec<u8> = row.try_get("payload").expect("payload");
-            yimen_platform::events::decode(&body).expect("an event")
-        })
-        .collect()
+    yimen_platform::testing::harness::published(db).await
 }
 
 fn fields(status: &Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect()
+    yimen_platform::testing::harness::violated_fields(status)
 }
 
 fn kinds(alerts: &[Alert]) -> Vec<i32> {

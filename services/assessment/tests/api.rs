@@ -3,7 +3,6 @@
 //! refused.
 
 use tonic::{Code, Request, Status};
-use tonic_types::StatusExt;
 use yimen_assessment::AssessmentConfig;
 use yimen_assessment::api::Api;
 use yimen_platform::db::{Db, now_millis};
@@ -31,20 +30,14 @@ fn api(db: &Db) -> Api {
 }
 
 fn fields(status: &Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect()
+    yimen_platform::testing::harness::violated_fields(status)
 }
 
 async fn deliver(db: &Db, event: &Event) {
     let handler = yimen_assessment::handler(db.clone(), &AssessmentConfig::default());
-    let mut tx = db.begin().await.expect("begin");
-    handler.handle(&mut tx, event).await.expect("handle");
-    db.commit(tx).await.expect("commit");
+    yimen_platform::testing::harness::deliver(db, &*handler, event)
+        .await
+        .expect("handle");
 }
 
 async fn join(db: &Db, code: &str) {

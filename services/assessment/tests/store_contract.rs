@@ -60,9 +60,9 @@ fn event(event_type: String, case_id: &str, at: i64, payload: Payload) -> Event 
 /// Delivers an event the way the consumer loop does: in a transaction that commits after.
 async fn deliver(db: &Db, event: &Event) {
     let handler = yimen_assessment::handler(db.clone(), &AssessmentConfig::default());
-    let mut tx = db.begin().await.expect("begin");
-    handler.handle(&mut tx, event).await.expect("handle");
-    db.commit(tx).await.expect("commit");
+    yimen_platform::testing::harness::deliver(db, &*handler, event)
+        .await
+        .expect("handle");
 }
 
 async fn join(db: &Db, code: &str, name: &str, at: i64) {

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use sqlx::Row;
 use tonic::{Code, Request};
 use yimen_dispatch::DispatchConfig;
 use yimen_dispatch::api::DispatchApi;
@@ -113,20 +112,14 @@ fn registered(case_id: &str, category: Category, town: &str, village: &str) -> E
 
 /// Delivers an event the way the consumer loop does: in a transaction that commits after.
 async fn deliver(db: &Db, event: &Event) {
-    let handler = yimen_dispatch::handler(db.clone(), &config());
-    let mut tx = db.begin().await.expect("begin");
-    handler.handle(&mut tx, event).await.expect("handle");
-    db.commit(tx).await.expect("commit");
+    try_deliver(db, event).await.expect("handle");
 }
 
 /// Delivers an event as the consumer loop does and answers what the handler said; on an error
 /// nothing it did is committed (the loop would retry).
 async fn try_deliver(db: &Db, event: &Event) -> anyhow::Result<()> {
     let handler = yimen_dispatch::handler(db.clone(), &config());
-    let mut tx = db.begin().await.expect("begin");
-    handler.handle(&mut tx, event).await?;
-    db.commit(tx).await.expect("commit");
-    Ok(())
+    yimen_platform::testing::harness::deliver(db, &*handler, event).await
 }
 
 fn mediation_opened(case_id: &str) -> Event {
@@ -201,16 +194,7 @@ async fn keys(db: &Db) -> Vec<String> {
 }
 
 async fn events(db: &Db) -> Vec<Event> {
-    sqlx::query("SELECT payload FROM outbox ORDER BY seq")
-        .fetch_all(db.pool())
-        .await
-        .expect("outbox rows")
-        .iter()
-        .map(|row| {
-            let body: Vec<u8> = row.try_get("payload").expect("payload");
-            yimen_platform::events::decode(&body).expect("an event")
-        })
-        .collect()
+    yimen_platform::testing::harness::published(db).await
 }
 
 /// The CaseAssigned payloads in the outbox, in order.

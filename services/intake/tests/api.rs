@@ -7,7 +7,6 @@ mod support;
 use sqlx::Row;
 use support::*;
 use tonic::{Code, Request, Status};
-use tonic_types::StatusExt;
 use yimen_intake::api::IntakeApi;
 use yimen_platform::db::Db;
 use yimen_platform::time::millis;
@@ -34,13 +33,7 @@ yimen_platform::store_contract!(
 );
 
 fn fields(status: &Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect()
+    yimen_platform::testing::harness::violated_fields(status)
 }
 
 async fn count(db: &Db, table: &'static str) -> i64 {

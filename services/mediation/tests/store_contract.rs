@@ -3,9 +3,7 @@
 //! mediators' credit, driven through the gRPC trait and the consumer the way the server and the
 //! consumer loop drive them, and checked through the answers and the events in the outbox.
 
-use sqlx::Row;
 use tonic::{Code, Request, Status};
-use tonic_types::StatusExt;
 use yimen_mediation::MediationConfig;
 use yimen_mediation::api::Api;
 use yimen_platform::db::Db;
@@ -51,13 +49,7 @@ fn new_case() -> String {
 }
 
 fn fields(status: &Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect()
+    yimen_platform::testing::harness::violated_fields(status)
 }
 
 fn open_request(case_id: &str, linkage: Linkage, category: Category) -> OpenMediationRequest {
@@ -209,9 +201,9 @@ fn referral(case_id: &str, department: &str, linkage: Linkage, category: Categor
 /// Delivers an event the way the consumer loop does: in a transaction that commits after.
 async fn deliver(db: &Db, event: &Event) {
     let handler = yimen_mediation::handler(db.clone(), &MediationConfig::default());
-    let mut tx = db.begin().await.expect("begin");
-    handler.handle(&mut tx, event).await.expect("handle");
-    db.commit(tx).await.expect("commit");
+    yimen_platform::testing::harness::deliver(db, &*handler, event)
+        .await
+        .expect("handle");
 }
 
 async fn keys(db: &Db) -> Vec<String> {
@@ -221,16 +213,7 @@ async fn keys(db: &Db) -> Vec<String> {
 }
 
 async fn events(db: &Db) -> Vec<Event> {
-    sqlx::query("SELECT payload FROM outbox ORDER BY seq")
-        .fetch_all(db.pool())
-        .await
-        .expect("outbox rows")
-        .iter()
-        .map(|row| {
-            let body: Vec<u8> = row.try_get("payload").expect("payload");
-            yimen_platform::events::decode(&body).expect("an event")
-        })
-        .collect()
+    yimen_platform::testing::harness::published(db).await
 }
 
 async fn opened_events(db: &Db) -> Vec<(Event, MediationOpened)> {

@@ -3,11 +3,9 @@
 //! the outbox.
 #![allow(dead_code)] // each suite uses a part
 
-use sqlx::Row;
 use yimen_intake::IntakeConfig;
 use yimen_intake::api::IntakeApi;
 use yimen_platform::db::Db;
-use yimen_platform::events;
 use yimen_platform::time::{millis, timestamp};
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
@@ -151,11 +149,7 @@ pub fn replied(case_id: &str, department: &str, at: i64, reply: &str) -> Event {
 
 /// Applies `event` with intake's handler in a transaction of its own, as the loop does.
 pub async fn apply(db: &Db, event: &Event) -> anyhow::Result<()> {
-    let handler = yimen_intake::handler(db.clone());
-    let mut tx = db.begin().await?;
-    handler.handle(&mut tx, event).await?;
-    db.commit(tx).await?;
-    Ok(())
+    yimen_platform::testing::harness::deliver(db, &*yimen_intake::handler(db.clone()), event).await
 }
 
 pub fn referred(case_id: &str, department: &str, at: i64) -> Event {
@@ -244,13 +238,5 @@ pub fn kinds(case: &Case) -> Vec<&str> {
 
 /// The events waiting in the outbox, oldest first.
 pub async fn outbox_events(db: &Db) -> Vec<Event> {
-    let rows = sqlx::query("SELECT payload FROM outbox ORDER BY seq")
-        .fetch_all(db.pool())
-        .await
-        .expect("read outbox");
-    rows.iter()
-        .map(|r| {
-            events::decode(&r.try_get::<Vec<u8>, _>("payload").expect("payload")).expect("event")
-        })
-        .collect()
+    yimen_platform::testing::harness::published(db).await
 }

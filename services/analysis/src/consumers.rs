@@ -11,7 +11,6 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::{Db, Tx, now_millis};
-use yimen_platform::events::new_event;
 use yimen_platform::outbox;
 use yimen_platform::time::{millis, timestamp};
 use yimen_proto::v1::{self as pb, AssignmentCause, Event, event::Payload};
@@ -279,12 +278,13 @@ async fn raise(tx: &mut Tx, case_id: &str, draft: AlertDraft) -> anyhow::Result<
         kind = draft.kind.as_str_name(),
         "alert raised"
     );
-    let event = new_event(
+    outbox::publish(
+        tx,
         ALERT_RAISED,
         case_id,
         SERVICE,
         Payload::AlertRaised(pb::AlertRaised { alert: Some(alert) }),
-    );
-    outbox::enqueue(tx, &event).await?;
+    )
+    .await?;
     Ok(())
 }

@@ -10,7 +10,6 @@ use sqlx::AnyConnection;
 use yimen_platform::bus::{Bus, QueueSpec};
 use yimen_platform::db::{Db, Tx, now_millis};
 use yimen_platform::error::{Error, Violations};
-use yimen_platform::events::new_event;
 use yimen_platform::outbox;
 use yimen_platform::paging::{Page, PageToken};
 use yimen_platform::time::{DAY_MILLIS, timestamp};
@@ -52,8 +51,7 @@ async fn enqueue(
     case_id: &str,
     payload: Payload,
 ) -> Result<(), Error> {
-    let event = new_event(event_type, case_id, SERVICE, payload);
-    outbox::enqueue(tx, &event).await?;
+    outbox::publish(tx, event_type, case_id, SERVICE, payload).await?;
     Ok(())
 }
 

@@ -4,7 +4,6 @@
 
 use yimen_platform::db::{Db, Tx, now_millis};
 use yimen_platform::error::{Error, Violations};
-use yimen_platform::events::new_event;
 use yimen_platform::outbox;
 use yimen_proto::v1::{self as pb, event::Payload};
 
@@ -26,8 +25,7 @@ async fn enqueue(
     case_id: &str,
     payload: Payload,
 ) -> Result<(), Error> {
-    let event = new_event(event_type, case_id, SERVICE, payload);
-    outbox::enqueue(tx, &event).await?;
+    outbox::publish(tx, event_type, case_id, SERVICE, payload).await?;
     Ok(())
 }
 

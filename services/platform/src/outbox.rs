@@ -9,7 +9,7 @@ use std::time::Duration;
 use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use yimen_proto::v1::Event;
+use yimen_proto::v1::{Event, event::Payload};
 
 use crate::bus::{Bus, Message, Published};
 use crate::db::{Db, Tx, now_millis};
@@ -32,6 +32,22 @@ pub async fn enqueue(tx: &mut Tx, event: &Event) -> Result<(), sqlx::Error> {
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Builds an event of `event_type` about `case_id` (empty when it is about no one case) from
+/// `producer`, and writes it to the outbox inside the caller's transaction.
+pub async fn publish(
+    tx: &mut Tx,
+    event_type: impl Into<String>,
+    case_id: &str,
+    producer: &str,
+    payload: Payload,
+) -> Result<(), sqlx::Error> {
+    enqueue(
+        tx,
+        &crate::events::new_event(event_type, case_id, producer, payload),
+    )
+    .await
 }
 
 /// How many events wait to be published; for readiness detail and tests.

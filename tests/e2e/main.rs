@@ -41,6 +41,7 @@ both_modes!(
     returned_case_is_rerouted_and_timeline_says_so,
     invalid_submission_names_every_bad_field_and_writes_nothing,
     reflection_lists_the_yimen_services,
+    unsatisfied_evaluation_reopens_the_case_to_the_same_department,
 );
 
 mod scenarios;
@@ -362,4 +363,99 @@ async fn department_system_consumes_its_work_from_its_queue() {
     delivery.ack().await.expect("ack");
     department_system.close().await;
     cluster.stop().await;
+}
+
+/// 质量评价: an unsatisfied petitioner reopens the case; dispatch gives it back to the department
+/// that replied, and the assessment counts the reply as one that did not settle the case.
+async fn unsatisfied_evaluation_reopens_the_case_to_the_same_department(clients: &Clients) {
+    let case = submit(
+        clients,
+        submission(Category::SocialAssistance, "洋梓镇", "allowance too low"),
+    )
+    .await;
+    let first = assignment_of(clients, "civil-affairs", &case.case_id).await;
+    let mut dispatch = clients.dispatch.clone();
+    dispatch
+        .accept_assignment(AcceptAssignmentRequest {
+            assignment_id: first.assignment_id.clone(),
+            handler: String::new(),
+        })
+        .await
+        .expect("accept");
+    dispatch
+        .reply_assignment(ReplyAssignmentRequest {
+            assignment_id: first.assignment_id.clone(),
+            reply: "the allowance follows the standard".into(),
+        })
+        .await
+        .expect("reply");
+    wait_for_case(clients, &case.case_id, |c| {
+        c.status == CaseStatus::Replied as i32
+    })
+    .await;
+
+    let mut intake = clients.intake.clone();
+    let reopened = intake
+        .submit_evaluation(SubmitEvaluationRequest {
+            case_ref: case.case_number.clone(),
+            satisfaction: Satisfaction::Unsatisfied as i32,
+            comment: String::new(),
+        })
+        .await
+        .expect("evaluate")
+        .into_inner();
+    assert_eq!(reopened.status(), CaseStatus::Reopened);
+
+    let again = wait_for_case(clients, &case.case_id, |c| {
+        c.status == CaseStatus::Assigned as i32
+    })
+    .await;
+    assert_eq!(again.status(), CaseStatus::Assigned, "{:?}", kinds(&again));
+    assert_eq!(again.department, "civil-affairs");
+    let kinds = kinds(&again);
+    let reopened_at = kinds.iter().position(|k| k == "case.reopened");
+    let assigned_last = kinds.iter().rposition(|k| k == "case.assigned");
+    assert!(
+        reopened_at.is_some() && assigned_last > reopened_at,
+        "reopened, then assigned again: {kinds:?}"
+    );
+    let second = assignment_of(clients, "civil-affairs", &case.case_id).await;
+    assert_ne!(second.assignment_id, first.assignment_id);
+    assert_eq!(second.state(), AssignmentState::Pending);
+
+    // A second evaluation before the new reply is refused: there is no reply to judge.
+    let refused = intake
+        .submit_evaluation(SubmitEvaluationRequest {
+            case_ref: case.case_id.clone(),
+            satisfaction: Satisfaction::Satisfied as i32,
+            comment: String::new(),
+        })
+        .await
+        .expect_err("nothing to evaluate");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let card = clients
+            .assessment
+            .clone()
+            .get_scorecard(GetScorecardRequest {
+                department: "civil-affairs".into(),
+                period: None,
+            })
+            .await
+            .expect("scorecard")
+            .into_inner()
+            .scorecards
+            .remove(0);
+        if card.reopened == 1 && card.assigned == 2 {
+            assert_eq!((card.evaluated, card.closed), (1, 0));
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "assessment never saw the reopening: {card:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -417,7 +417,9 @@ async fn demo_plays_all_seven_and_the_summaries_add_up() {
         .expect("scorecards")
         .into_inner()
         .scorecards;
-    let evaluated: u64 = cards.iter().map(|c| c.evaluated).sum();
-    assert_eq!(evaluated, 8);
+    let total = |figure: fn(&Scorecard) -> u64| cards.iter().map(figure).sum::<u64>();
+    assert_eq!(total(|c| c.evaluated), 8);
+    assert_eq!(total(|c| c.closed), 8, "every reply settled its case");
+    assert_eq!(total(|c| c.reopened), 0);
     s.stop().await;
 }

@@ -623,6 +623,7 @@ pub fn scorecard_json(c: &Scorecard) -> Value {
         "accepted": c.accepted, "accepted_in_time": c.accepted_in_time, "replied": c.replied,
         "replied_in_time": c.replied_in_time, "returned": c.returned, "evaluated": c.evaluated,
         "satisfied": c.satisfied, "satisfaction_rate": c.satisfaction_rate,
+        "closed": c.closed, "reopened": c.reopened,
         "negative_entries": c.negative_entries,
     })
 }

@@ -51,6 +51,9 @@ impl Figures {
             satisfied: self.satisfied,
             satisfaction_rate: self.satisfaction_rate(),
             negative_entries: self.negative_entries,
+            // An evaluation closes the case or reopens it (intake's rule), so these follow.
+            closed: self.satisfied,
+            reopened: self.evaluated.saturating_sub(self.satisfied),
         }
     }
 }
@@ -75,6 +78,8 @@ mod tests {
             ..Figures::default()
         };
         assert_eq!(figures.satisfaction_rate(), 0.75);
+        let card = figures.to_proto("housing", "住建局");
+        assert_eq!((card.closed, card.reopened), (3, 1));
         assert_eq!(
             figures.to_proto("housing", "住建局").satisfaction_rate,
             0.75

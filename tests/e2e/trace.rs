@@ -1,5 +1,5 @@
-//! The trace of one case crosses gRPC and AMQP: spans from intake and from dispatch, exported
-//! over OTLP by two separate processes, share one trace id.
+//! The trace of one case crosses gRPC and AMQP: spans exported over OTLP by separate processes
+//! share one trace id — intake's and dispatch's, and on a referral mediation's too.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -77,4 +77,79 @@ async fn one_case_is_one_trace_across_intake_and_dispatch_processes() {
             .any(|s| s.service_name == "yimen-dispatch" && s.name.contains("case.registered")),
         "dispatch's consumer span is in it: {in_trace:#?}"
     );
+}
+
+/// The services whose spans are in `trace`.
+fn services_in(spans: &[ReceivedSpan], trace: &str) -> BTreeSet<String> {
+    spans
+        .iter()
+        .filter(|s| s.trace_id == trace)
+        .map(|s| s.service_name.clone())
+        .collect()
+}
+
+/// The trace of the first span of `service` whose name contains `name`.
+fn trace_of(spans: &[ReceivedSpan], service: &str, name: &str) -> Option<String> {
+    spans
+        .iter()
+        .find(|s| s.service_name == service && s.name.contains(name))
+        .map(|s| s.trace_id.clone())
+}
+
+/// An SRE follows a case through all five processes: the registration's trace reaches every
+/// service that consumes it, and a referral's trace goes from dispatch through mediation to
+/// intake's timeline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_and_referral_traces_cross_all_five_processes() {
+    let receiver = OtlpReceiver::start().await.expect("OTLP receiver");
+    let extra = BTreeMap::from([(
+        "YIMEN__TELEMETRY__OTLP_ENDPOINT".to_string(),
+        receiver.endpoint(),
+    )]);
+    let Some(cluster) = Distributed::start_with(extra).await else {
+        return;
+    };
+    let player = yimen::scenarios::Player::new(cluster.clients.clone(), |line| eprintln!("{line}"));
+    player.seed_mediators().await.expect("mediators");
+    player
+        .play(yimen::scenarios::Scenario::ExpoMerchants)
+        .await
+        .expect("the expo merchants");
+    cluster.stop().await;
+
+    let complete = |spans: &[ReceivedSpan]| {
+        let registration = trace_of(spans, "yimen-intake", "SubmitCase");
+        let referral = trace_of(spans, "yimen-dispatch", "ReferToMediation");
+        registration.is_some_and(|t| services_in(spans, &t).len() == 4)
+            && referral.is_some_and(|t| services_in(spans, &t).len() >= 3)
+    };
+    let spans = receiver.wait_for(Duration::from_secs(30), complete).await;
+
+    let registration = trace_of(&spans, "yimen-intake", "SubmitCase").expect("SubmitCase span");
+    assert_eq!(
+        services_in(&spans, &registration),
+        BTreeSet::from(
+            [
+                "yimen-intake",
+                "yimen-dispatch",
+                "yimen-analysis",
+                "yimen-assessment"
+            ]
+            .map(String::from)
+        ),
+        "case.registered reaches dispatch, analysis and assessment in one trace"
+    );
+    let referral = trace_of(&spans, "yimen-dispatch", "ReferToMediation").expect("refer span");
+    let in_referral: Vec<&ReceivedSpan> = spans.iter().filter(|s| s.trace_id == referral).collect();
+    for (service, name) in [
+        ("yimen-mediation", "case.referred"),
+        ("yimen-intake", "mediation.opened"),
+    ] {
+        assert!(
+            in_referral
+                .iter()
+                .any(|s| s.service_name == service && s.name.contains(name)),
+            "{service} handles {name} in the referral's trace: {in_referral:#?}"
+        );
+    }
 }

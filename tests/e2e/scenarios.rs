@@ -217,6 +217,7 @@ async fn grain_money_court_entrusted_three_year_installments_confirmed(clients: 
     assert_eq!(file.committee, "civil-commercial");
     assert_eq!(file.state(), MediationState::CourtConfirmed);
     assert!(file.referred_by.is_empty(), "opened directly by the court");
+    assert_eq!(file.case_number, journey.cases[0].1, "the court's file knows the number");
     let agreement = file.agreement.expect("the agreement");
     assert_eq!(agreement.amount.map(|m| m.fen), Some(210_000_000));
     assert!(agreement.payee.contains("74"), "{}", agreement.payee);

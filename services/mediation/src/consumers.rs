@@ -1,6 +1,7 @@
 //! Mediation's reaction to events: a department's referral (`case.referred.<dept>`) opens the
 //! case's file inside the consumer loop's transaction, so the inbox claim, the file and
-//! `mediation.opened` commit together.
+//! `mediation.opened` commit together; a registration (`case.registered`) tells it the case's
+//! number, for files a court or an administration opens directly.
 
 use async_trait::async_trait;
 use yimen_platform::consumer::EventHandler;
@@ -12,6 +13,8 @@ use crate::process;
 
 /// The prefix of the routing keys of referrals; the department's code follows.
 pub const CASE_REFERRED_PREFIX: &str = "case.referred.";
+
+pub const CASE_REGISTERED: &str = "case.registered";
 
 pub struct Handler;
 
@@ -27,6 +30,8 @@ impl EventHandler for Handler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> anyhow::Result<()> {
         if event.r#type.starts_with(CASE_REFERRED_PREFIX) {
             process::referred(tx, event).await
+        } else if event.r#type == CASE_REGISTERED {
+            process::registered(tx, event).await
         } else {
             // Not bound to our queue; acknowledged so it never blocks the queue.
             tracing::debug!(event_type = %event.r#type, "event not for mediation; ignored");

@@ -45,8 +45,8 @@ impl Default for MediationConfig {
     }
 }
 
-/// The routing keys mediation consumes.
-pub const CONSUMED: &[&str] = &["case.referred.*"];
+/// The routing keys mediation consumes: referrals, and registrations for the case numbers.
+pub const CONSUMED: &[&str] = &["case.registered", "case.referred.*"];
 
 /// Mediation's queue.
 pub fn queue() -> QueueSpec {
@@ -73,10 +73,11 @@ mod tests {
     }
 
     #[test]
-    fn mediation_queue_takes_every_referral() {
+    fn mediation_queue_takes_every_referral_and_registration() {
         let queue = queue();
         assert_eq!(queue.name, "yimen.mediation");
-        assert_eq!(queue.bindings, ["case.referred.*"]);
-        assert!(CONSUMED[0].starts_with(consumers::CASE_REFERRED_PREFIX));
+        assert_eq!(queue.bindings, ["case.registered", "case.referred.*"]);
+        assert_eq!(CONSUMED[0], consumers::CASE_REGISTERED);
+        assert!(CONSUMED[1].starts_with(consumers::CASE_REFERRED_PREFIX));
     }
 }

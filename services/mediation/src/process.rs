@@ -41,10 +41,16 @@ pub struct Opened {
 /// answers the case's OPEN file when it has one. The one way a file opens: OpenMediation calls
 /// it in its own transaction, the referral consumer in the consumer loop's.
 pub async fn open(tx: &mut Tx, new: &NewMediation, now: i64) -> Result<Opened, Error> {
+    let case_number = match new.case_number.as_str() {
+        "" => store::case_number(tx, &new.case_id)
+            .await?
+            .unwrap_or_default(),
+        known => known.to_string(),
+    };
     let file = FileRecord {
         mediation_id: uuid::Uuid::now_v7().to_string(),
         case_id: new.case_id.clone(),
-        case_number: new.case_number.clone(),
+        case_number,
         committee: new.committee.code.to_string(),
         linkage: new.linkage,
         standing: Standing::OPENED,
@@ -107,6 +113,25 @@ pub async fn referred(tx: &mut Tx, event: &pb::Event) -> anyhow::Result<()> {
     };
     let new = NewMediation::from_referral(&event.case_id, referral)?;
     open(tx, &new, now_millis()).await?;
+    Ok(())
+}
+
+/// `case.registered`: remembers the case's number, and gives it to a file opened before the
+/// registration arrived.
+pub async fn registered(tx: &mut Tx, event: &pb::Event) -> anyhow::Result<()> {
+    let Some(Payload::CaseRegistered(case)) = &event.payload else {
+        anyhow::bail!(
+            "{} event {} carries no CaseRegistered",
+            event.r#type,
+            event.id
+        );
+    };
+    anyhow::ensure!(
+        !event.case_id.is_empty(),
+        "case.registered {} names no case",
+        event.id
+    );
+    store::remember_case_number(tx, &event.case_id, &case.case_number).await?;
     Ok(())
 }
 

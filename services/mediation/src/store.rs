@@ -502,3 +502,34 @@ pub async fn list_files(
     let next = filter.page.finish(&mut files, FileRecord::page_token);
     Ok((with_details(conn, files).await?, next))
 }
+
+/// Remembers a registered case's number, and fills it into the case's files that lack it.
+pub async fn remember_case_number(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    case_number: &str,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO case_numbers (case_id, case_number) VALUES ($1, $2) \
+         ON CONFLICT (case_id) DO NOTHING",
+    )
+    .bind(case_id)
+    .bind(case_number)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE mediations SET case_number = $2 WHERE case_id = $1 AND case_number = ''")
+        .bind(case_id)
+        .bind(case_number)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The number of a registered case, when mediation has heard of it.
+pub async fn case_number(conn: &mut AnyConnection, case_id: &str) -> Result<Option<String>, Error> {
+    let row = sqlx::query("SELECT case_number FROM case_numbers WHERE case_id = $1")
+        .bind(case_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|r| r.try_get("case_number")).transpose()?)
+}

@@ -32,6 +32,7 @@ yimen_platform::store_contract!(
         performance_points_are_credited_once_per_file,
         mediations_are_listed_oldest_first_page_by_page,
         unknown_and_malformed_mediation_ids_are_refused,
+        a_direct_file_knows_the_case_number_whether_registered_before_or_after,
     ]
 );
 
@@ -194,6 +195,20 @@ fn referral(case_id: &str, department: &str, linkage: Linkage, category: Categor
                 town: "石牌镇".into(),
                 village: String::new(),
             }),
+        }),
+    )
+}
+
+fn registration(case_id: &str, case_number: &str) -> Event {
+    yimen_platform::events::new_event(
+        "case.registered",
+        case_id,
+        "intake",
+        Payload::CaseRegistered(CaseRegistered {
+            case_number: case_number.into(),
+            category: Category::Agriculture as i32,
+            headcount: 74,
+            ..Default::default()
         }),
     )
 }
@@ -1056,4 +1071,22 @@ async fn unknown_and_malformed_mediation_ids_are_refused(db: Db) {
         .await
         .expect_err("empty");
     assert_eq!(fields(&status), ["mediation_id"]);
+}
+
+async fn a_direct_file_knows_the_case_number_whether_registered_before_or_after(db: Db) {
+    let api = api(&db);
+    let known = new_case();
+    deliver(&db, &registration(&known, "YM-2026-000002")).await;
+    let file = open(&api, &known, Category::Agriculture).await;
+    assert_eq!(file.case_number, "YM-2026-000002");
+
+    // Opened before mediation heard of the registration: the registration fills it in.
+    let late = new_case();
+    let file = open(&api, &late, Category::Agriculture).await;
+    assert_eq!(file.case_number, "");
+    deliver(&db, &registration(&late, "YM-2026-000003")).await;
+    assert_eq!(
+        get(&api, &file.mediation_id).await.case_number,
+        "YM-2026-000003"
+    );
 }

@@ -202,9 +202,9 @@ async fn expo_merchants_collective_no_owner_civil_commercial_agreement_54000(cli
     .await;
     let entries = negative_entries(clients, "city-center").await;
     assert!(
-        entries
-            .iter()
-            .any(|e| e.case_id == id && e.kind() == NegativeKind::Collective),
+        entries.iter().any(|e| e.case_id == id
+            && e.case_number == journey.cases[0].1
+            && e.kind() == NegativeKind::Collective),
         "{entries:?}"
     );
 }
@@ -217,7 +217,10 @@ async fn grain_money_court_entrusted_three_year_installments_confirmed(clients: 
     assert_eq!(file.committee, "civil-commercial");
     assert_eq!(file.state(), MediationState::CourtConfirmed);
     assert!(file.referred_by.is_empty(), "opened directly by the court");
-    assert_eq!(file.case_number, journey.cases[0].1, "the court's file knows the number");
+    assert_eq!(
+        file.case_number, journey.cases[0].1,
+        "the court's file knows the number"
+    );
     let agreement = file.agreement.expect("the agreement");
     assert_eq!(agreement.amount.map(|m| m.fen), Some(210_000_000));
     assert!(agreement.payee.contains("74"), "{}", agreement.payee);

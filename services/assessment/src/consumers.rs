@@ -45,8 +45,11 @@ async fn apply(tx: &mut Tx, event_id: &str, observed: &Observed) -> anyhow::Resu
     let case_id = observed.case_id.as_str();
     let at = observed.at;
     match &observed.fact {
-        Fact::Registered { headcount } => {
-            store::record_registration(tx, case_id, *headcount).await?;
+        Fact::Registered {
+            headcount,
+            case_number,
+        } => {
+            store::record_registration(tx, case_id, *headcount, case_number).await?;
             sync_collective(tx, case_id, at).await?;
         }
         Fact::Assigned {

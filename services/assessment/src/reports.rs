@@ -133,7 +133,10 @@ pub async fn negative_list(
     }
     let entries = store::negative_entries(&mut conn, period, department.unwrap_or("")).await?;
     Ok(pb::ListNegativeListResponse {
-        entries: entries.iter().map(|e| e.to_proto()).collect(),
+        entries: entries
+            .iter()
+            .map(|(entry, case_number)| entry.to_proto(case_number))
+            .collect(),
     })
 }
 

@@ -143,18 +143,21 @@ pub async fn case(conn: &mut AnyConnection, case_id: &str) -> Result<Option<Case
     .transpose()
 }
 
-/// `case.registered`: the case's headcount.
+/// `case.registered`: the case's headcount and number.
 pub async fn record_registration(
     conn: &mut AnyConnection,
     case_id: &str,
     headcount: u32,
+    case_number: &str,
 ) -> Result<(), Error> {
     sqlx::query(
-        "INSERT INTO cases (case_id, headcount) VALUES ($1, $2) \
-         ON CONFLICT (case_id) DO UPDATE SET headcount = excluded.headcount",
+        "INSERT INTO cases (case_id, headcount, case_number) VALUES ($1, $2, $3) \
+         ON CONFLICT (case_id) DO UPDATE SET headcount = excluded.headcount, \
+         case_number = excluded.case_number",
     )
     .bind(case_id)
     .bind(i64::from(headcount))
+    .bind(case_number)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -358,16 +361,19 @@ pub async fn put_escalation(conn: &mut AnyConnection, entry: &Entry) -> Result<(
     Ok(())
 }
 
-/// Entries whose time falls in `period` (of `department`, or all when empty), newest first.
+/// Entries whose time falls in `period` (of `department`, or all when empty), newest first,
+/// each with its case's number (empty while the registration has not arrived).
 pub async fn negative_entries(
     conn: &mut AnyConnection,
     period: Period,
     department: &str,
-) -> Result<Vec<Entry>, Error> {
+) -> Result<Vec<(Entry, String)>, Error> {
     let rows = sqlx::query(
-        "SELECT entry_id, department, case_id, kind, level, at, reason FROM negative_entries \
-         WHERE at >= $1 AND at < $2 AND ($3 = '' OR department = $3) \
-         ORDER BY at DESC, entry_id DESC",
+        "SELECT n.entry_id, n.department, n.case_id, n.kind, n.level, n.at, n.reason, \
+         COALESCE(c.case_number, '') AS case_number \
+         FROM negative_entries n LEFT JOIN cases c ON c.case_id = n.case_id \
+         WHERE n.at >= $1 AND n.at < $2 AND ($3 = '' OR n.department = $3) \
+         ORDER BY n.at DESC, n.entry_id DESC",
     )
     .bind(period.from)
     .bind(period.to)
@@ -377,7 +383,7 @@ pub async fn negative_entries(
     rows.iter()
         .map(|row| {
             let level: i64 = row.try_get("level")?;
-            Ok(Entry {
+            let entry = Entry {
                 entry_id: row.try_get("entry_id")?,
                 department: row.try_get("department")?,
                 case_id: row.try_get("case_id")?,
@@ -388,7 +394,8 @@ pub async fn negative_entries(
                     .unwrap_or(EscalationLevel::Unspecified),
                 at: row.try_get("at")?,
                 reason: row.try_get("reason")?,
-            })
+            };
+            Ok((entry, row.try_get("case_number")?))
         })
         .collect()
 }

@@ -374,6 +374,10 @@ async fn collective_entry_follows_the_case_when_it_is_returned_or_handed_over(db
         )]
     );
     assert_eq!(entries[0].case_id, "expo");
+    assert_eq!(
+        entries[0].case_number, "YM-2026-expo",
+        "named as people name cases"
+    );
     assert_eq!(millis(entries[0].at.as_ref().unwrap()), on(5, 9));
 
     // Returned: the entry moves to the department that holds the case now.

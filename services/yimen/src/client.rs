@@ -654,7 +654,11 @@ pub fn negative_entry_text(e: &NegativeEntry) -> String {
         show_time(&e.at),
         e.department,
         negative_kind_name(e.kind),
-        e.case_id,
+        if e.case_number.is_empty() {
+            &e.case_id
+        } else {
+            &e.case_number
+        },
         e.reason
     )
 }

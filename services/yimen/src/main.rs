@@ -1039,7 +1039,7 @@ async fn scorecard(
         serde_json::json!({
             "scorecards": cards.iter().map(client::scorecard_json).collect::<Vec<_>>(),
             "negative_list": entries.iter().map(|e| serde_json::json!({
-                "department": e.department, "case_id": e.case_id, "kind": e.kind,
+                "department": e.department, "case_id": e.case_id, "case_number": e.case_number, "kind": e.kind,
                 "at": client::show_time(&e.at), "reason": e.reason,
             })).collect::<Vec<_>>(),
         }),

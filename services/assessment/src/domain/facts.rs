@@ -11,6 +11,7 @@ pub enum Fact {
     /// `case.registered`: how many people brought the case.
     Registered {
         headcount: u32,
+        case_number: String,
     },
     /// `case.assigned.<dept>`: the department now holds the case.
     Assigned {
@@ -94,6 +95,7 @@ pub fn read(event: &Event, now: i64) -> anyhow::Result<Option<Observed>> {
     let fact = match payload {
         Payload::CaseRegistered(p) => Fact::Registered {
             headcount: p.headcount,
+            case_number: p.case_number.trim().to_string(),
         },
         Payload::CaseAssigned(p) => Fact::Assigned {
             assignment_id: assignment_id(event, &p.assignment_id)?,

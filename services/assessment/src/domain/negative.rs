@@ -43,13 +43,15 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn to_proto(&self) -> pb::NegativeEntry {
+    /// The entry as the API answers it, naming its case by `case_number` too.
+    pub fn to_proto(&self, case_number: &str) -> pb::NegativeEntry {
         pb::NegativeEntry {
             department: self.department.clone(),
             case_id: self.case_id.clone(),
             kind: self.kind as i32,
             at: Some(timestamp(self.at)),
             reason: self.reason.clone(),
+            case_number: case_number.to_string(),
         }
     }
 }
@@ -171,7 +173,10 @@ mod tests {
         assert_eq!(entry.department, "city-center");
         assert_eq!(entry.kind, NegativeKind::Collective);
         assert_eq!(entry.reason, "collective petition of 19 people");
-        assert_eq!(entry.to_proto().kind, NegativeKind::Collective as i32);
+        assert_eq!(
+            entry.to_proto("YM-2026-000001").kind,
+            NegativeKind::Collective as i32
+        );
         assert_eq!(collective("c1", 19, "", 7), None);
         assert_eq!(collective("c1", 4, "city-center", 7), None);
     }

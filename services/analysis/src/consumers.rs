@@ -253,8 +253,9 @@ async fn judge_repeat(tx: &mut Tx, case_id: &str) -> anyhow::Result<Vec<String>>
 }
 
 /// Stores the alert (unless the case has one of its kind already) and publishes
-/// `alert.raised` with it, in the caller's transaction.
-async fn raise(tx: &mut Tx, case_id: &str, draft: AlertDraft) -> anyhow::Result<()> {
+/// `alert.raised` with it, in the caller's transaction; true when it was raised. The consumer
+/// and the overdue sweep raise every alert here.
+pub(crate) async fn raise(tx: &mut Tx, case_id: &str, draft: AlertDraft) -> anyhow::Result<bool> {
     let case = store::case(tx, case_id).await?;
     let alert = pb::Alert {
         alert_id: uuid::Uuid::now_v7().to_string(),
@@ -270,7 +271,7 @@ async fn raise(tx: &mut Tx, case_id: &str, draft: AlertDraft) -> anyhow::Result<
         category: labels::category_of(case.as_ref().map_or(0, |c| c.category)) as i32,
     };
     if !store::insert_alert(tx, &alert).await? {
-        return Ok(());
+        return Ok(false);
     }
     tracing::info!(
         case_id,
@@ -286,5 +287,5 @@ async fn raise(tx: &mut Tx, case_id: &str, draft: AlertDraft) -> anyhow::Result<
         Payload::AlertRaised(pb::AlertRaised { alert: Some(alert) }),
     )
     .await?;
-    Ok(())
+    Ok(true)
 }

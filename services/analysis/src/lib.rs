@@ -3,13 +3,16 @@
 //! cases), answers the situation, and raises alerts with the facts behind them.
 //!
 //! Layout: `domain` (pure rules), `store` (SQL), `queries` (the reads behind the RPCs),
-//! `api` (gRPC), `consumers` (events).
+//! `api` (gRPC), `consumers` (events), `sweep` (the overdue alerts, on a timer).
 
 pub mod api;
 pub mod consumers;
 pub mod domain;
 pub mod queries;
 pub mod store;
+pub mod sweep;
+
+pub use sweep::{run_overdue_sweeper, sweep_overdue};
 
 use std::sync::Arc;
 
@@ -37,6 +40,9 @@ pub struct AnalysisConfig {
     /// People coming together with a common matter from this many on are a collective
     /// petition (集体访; 信访工作条例: five or more).
     pub collective_threshold: u32,
+    /// How often, in seconds, analysis looks for open cases past their acceptance or handling
+    /// deadline and raises an overdue alert (once per case); 0 turns the sweep off.
+    pub overdue_sweep_secs: u64,
 }
 
 impl Default for AnalysisConfig {
@@ -44,6 +50,7 @@ impl Default for AnalysisConfig {
         Self {
             listen: "0.0.0.0:50054".into(),
             collective_threshold: 5,
+            overdue_sweep_secs: 60,
         }
     }
 }
@@ -75,6 +82,11 @@ mod tests {
         let config = AnalysisConfig::default();
         assert_eq!(config.collective_threshold, 5);
         assert_eq!(config.listen, "0.0.0.0:50054");
+    }
+
+    #[test]
+    fn the_overdue_sweep_runs_every_minute_by_default() {
+        assert_eq!(AnalysisConfig::default().overdue_sweep_secs, 60);
     }
 
     #[test]

@@ -714,17 +714,41 @@ pub async fn open_cases(conn: &mut AnyConnection) -> Result<u64, Error> {
     Ok(count(n))
 }
 
-/// Open cases whose running deadline has passed at `now` (`domain::is_overdue` over the rows).
+/// The overdue rule over `cases` rows, `$1` being now: open, and a running deadline has passed
+/// (`domain::passed_deadline` over the columns). Written once for the count and the sweep.
+const OVERDUE: &str = "state = 'open' \
+     AND ((accept_by IS NOT NULL AND accept_by < $1) \
+          OR (handle_by IS NOT NULL AND handle_by < $1))";
+
+/// Open cases whose running deadline has passed at `now`.
 pub async fn overdue_cases(conn: &mut AnyConnection, now: i64) -> Result<u64, Error> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM cases WHERE state = 'open' \
-         AND ((accept_by IS NOT NULL AND accept_by < $1) \
-              OR (handle_by IS NOT NULL AND handle_by < $1))",
-    )
+    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM cases WHERE {OVERDUE}"
+    )))
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
     Ok(count(n))
+}
+
+/// Up to `limit` cases overdue at `now` that have no overdue alert yet, the earliest running
+/// deadline first. (A case runs one deadline at a time, so the one that is set is it.)
+pub async fn overdue_without_alert(
+    conn: &mut AnyConnection,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<String>, Error> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT case_id FROM cases WHERE {OVERDUE} \
+         AND NOT EXISTS (SELECT 1 FROM alerts \
+                         WHERE alerts.case_id = cases.case_id AND alerts.kind = $2) \
+         ORDER BY COALESCE(accept_by, handle_by), case_id LIMIT $3"
+    )))
+    .bind(now)
+    .bind(AlertKind::Overdue as i64)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?)
 }
 
 /// Open collective cases (headcount ≥ threshold), now.

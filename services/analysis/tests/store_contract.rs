@@ -4,9 +4,9 @@
 
 use futures::StreamExt;
 use tonic::{Code, Request, Status};
-use yimen_analysis::AnalysisConfig;
 use yimen_analysis::api::Api;
 use yimen_analysis::store::{self, CaseRow};
+use yimen_analysis::{AnalysisConfig, sweep_overdue};
 use yimen_platform::db::{Db, now_millis};
 use yimen_platform::time::{DAY_MILLIS, millis, timestamp};
 use yimen_proto::v1::analysis_service_server::AnalysisService;
@@ -33,6 +33,9 @@ yimen_platform::store_contract!(
         invalid_requests_name_the_bad_field,
         own_alerts_and_events_without_payload_are_ignored,
         watch_sends_alerts_raised_after_the_call,
+        a_case_past_its_acceptance_deadline_gets_one_overdue_alert_and_its_event,
+        a_case_past_its_handling_deadline_gets_an_overdue_alert_unless_extended,
+        the_sweeper_sweeps_on_start_and_stops_when_shut_down,
     ]
 );
 
@@ -175,6 +178,20 @@ fn returned(case_id: &str, assignment: &str, department: &str, at: i64) -> Event
     )
 }
 
+fn extended(case_id: &str, assignment: &str, department: &str, handle_by: i64, at: i64) -> Event {
+    event(
+        &format!("case.extended.{department}"),
+        case_id,
+        at,
+        Payload::CaseExtended(CaseExtended {
+            assignment_id: assignment.into(),
+            department: department.into(),
+            days: 30,
+            handle_by: Some(timestamp(handle_by)),
+        }),
+    )
+}
+
 fn closed(case_id: &str, at: i64) -> Event {
     event(
         "case.closed",
@@ -274,6 +291,15 @@ async fn published(db: &Db) -> Vec<Event> {
 
 fn fields(status: &Status) -> Vec<String> {
     yimen_platform::testing::harness::violated_fields(status)
+}
+
+/// The alert.raised events analysis published about `case_id`.
+async fn raised_about(db: &Db, case_id: &str) -> Vec<Event> {
+    published(db)
+        .await
+        .into_iter()
+        .filter(|e| e.r#type == "alert.raised" && e.case_id == case_id)
+        .collect()
 }
 
 fn kinds(alerts: &[Alert]) -> Vec<i32> {
@@ -1153,4 +1179,161 @@ async fn watch_sends_alerts_raised_after_the_call(db: Db) {
         .expect("an alert, not an error");
     assert_eq!(first.case_id, "after");
     assert_eq!(first.kind, AlertKind::Collective as i32);
+}
+
+/// 2026-12-12T12:00:00+08:00: the deadline the overdue tests let pass.
+const DEADLINE: i64 = 1_797_048_000_000;
+
+async fn a_case_past_its_acceptance_deadline_gets_one_overdue_alert_and_its_event(db: Db) {
+    let api = api(&db);
+    let routed = AssignmentCause::Routed;
+    let at = DEADLINE - 15 * DAY_MILLIS;
+    let later = DEADLINE + 30 * DAY_MILLIS;
+    for case in [
+        "late", "accepted", "replied", "closed", "returned", "not-yet",
+    ] {
+        register_simple(&db, case, Category::SocialAssistance, "郢中街道", at).await;
+    }
+    for e in [
+        // Not accepted by the deadline.
+        assigned("late", "a1", "civil-affairs", routed, DEADLINE, at),
+        // Accepted in time, with its handling deadline well ahead.
+        assigned("accepted", "a2", "civil-affairs", routed, DEADLINE, at),
+        accepted("accepted", "a2", "civil-affairs", later, at + DAY_MILLIS),
+        // Replied.
+        assigned("replied", "a3", "civil-affairs", routed, DEADLINE, at),
+        accepted("replied", "a3", "civil-affairs", DEADLINE, at + DAY_MILLIS),
+        replied("replied", "a3", "civil-affairs", at + 2 * DAY_MILLIS),
+        // Past the deadline but closed.
+        assigned("closed", "a4", "civil-affairs", routed, DEADLINE, at),
+        closed("closed", at + 2 * DAY_MILLIS),
+        // Returned: no deadline runs until the next assignment.
+        assigned("returned", "a5", "civil-affairs", routed, DEADLINE, at),
+        returned("returned", "a5", "civil-affairs", at + DAY_MILLIS),
+        // Its acceptance deadline is still ahead.
+        assigned("not-yet", "a6", "civil-affairs", routed, later, at),
+    ] {
+        deliver(&db, &e).await;
+    }
+
+    let now = DEADLINE + 3 * DAY_MILLIS + 1;
+    assert_eq!(sweep_overdue(&db, now).await.expect("sweep"), 1);
+
+    let listed = all_alerts(&api).await;
+    assert_eq!(kinds(&listed), [AlertKind::Overdue as i32], "{listed:?}");
+    let alert = &listed[0];
+    assert_eq!(alert.case_id, "late");
+    assert_eq!(alert.case_number, "YM-2026-late");
+    assert_eq!(alert.category, Category::SocialAssistance as i32);
+    assert_eq!(
+        alert.facts,
+        [
+            "not accepted by civil-affairs within the acceptance deadline (2026-12-12)",
+            "3 days overdue",
+        ]
+    );
+    let raised = raised_about(&db, "late").await;
+    assert_eq!(raised.len(), 1);
+    assert_eq!(raised[0].producer, "analysis");
+    match &raised[0].payload {
+        Some(Payload::AlertRaised(AlertRaised { alert: Some(a) })) => assert_eq!(a, alert),
+        other => panic!("not an AlertRaised: {other:?}"),
+    }
+
+    // A second sweep, even days later, raises nothing more.
+    assert_eq!(
+        sweep_overdue(&db, now + 5 * DAY_MILLIS)
+            .await
+            .expect("sweep again"),
+        0
+    );
+    assert_eq!(all_alerts(&api).await.len(), 1);
+    assert_eq!(published(&db).await.len(), 1);
+}
+
+async fn a_case_past_its_handling_deadline_gets_an_overdue_alert_unless_extended(db: Db) {
+    let api = api(&db);
+    let routed = AssignmentCause::Routed;
+    let at = DEADLINE - 60 * DAY_MILLIS;
+    for case in ["late-reply", "extended"] {
+        register_simple(&db, case, Category::HousingProperty, "洋梓镇", at).await;
+    }
+    for e in [
+        assigned("late-reply", "h1", "housing", routed, at + DAY_MILLIS, at),
+        accepted("late-reply", "h1", "housing", DEADLINE, at + DAY_MILLIS),
+        // The one extension moves the handling deadline past now.
+        assigned("extended", "h2", "housing", routed, at + DAY_MILLIS, at),
+        accepted("extended", "h2", "housing", DEADLINE, at + DAY_MILLIS),
+        extended(
+            "extended",
+            "h2",
+            "housing",
+            DEADLINE + 30 * DAY_MILLIS,
+            DEADLINE - DAY_MILLIS,
+        ),
+    ] {
+        deliver(&db, &e).await;
+    }
+
+    let now = DEADLINE + DAY_MILLIS;
+    assert_eq!(sweep_overdue(&db, now).await.expect("sweep"), 1);
+    let alerts = alerts_of(&api, "late-reply").await;
+    assert_eq!(kinds(&alerts), [AlertKind::Overdue as i32]);
+    assert_eq!(
+        alerts[0].facts,
+        [
+            "not replied by housing within the handling deadline (2026-12-12)",
+            "1 day overdue",
+        ]
+    );
+    assert_eq!(raised_about(&db, "late-reply").await.len(), 1);
+    assert!(alerts_of(&api, "extended").await.is_empty());
+    assert!(raised_about(&db, "extended").await.is_empty());
+}
+
+async fn the_sweeper_sweeps_on_start_and_stops_when_shut_down(db: Db) {
+    let api = api(&db);
+    let now = now_millis();
+    register_simple(&db, "late", Category::Land, "石牌镇", now - 20 * DAY_MILLIS).await;
+    let assignment = assigned(
+        "late",
+        "a1",
+        "natural-resources",
+        AssignmentCause::Routed,
+        now - 5 * DAY_MILLIS,
+        now - 20 * DAY_MILLIS,
+    );
+    deliver(&db, &assignment).await;
+
+    // An hour between sweeps: the alert can only come from the sweep at start.
+    let config = AnalysisConfig {
+        overdue_sweep_secs: 3600,
+        ..AnalysisConfig::default()
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let sweeper = tokio::spawn(yimen_analysis::run_overdue_sweeper(
+        db.clone(),
+        config,
+        shutdown.clone(),
+    ));
+    // A bound so a broken sweeper fails instead of hanging; not a timing assertion.
+    let alerted = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            let alerts = alerts_of(&api, "late").await;
+            if !alerts.is_empty() {
+                return alerts;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the first sweep runs at start");
+    assert_eq!(kinds(&alerted), [AlertKind::Overdue as i32]);
+    assert_eq!(alerted[0].facts[1], "5 days overdue");
+
+    shutdown.cancel();
+    tokio::time::timeout(std::time::Duration::from_secs(30), sweeper)
+        .await
+        .expect("the sweeper returns once shut down")
+        .expect("the sweeper does not panic");
 }

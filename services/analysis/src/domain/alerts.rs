@@ -2,9 +2,11 @@
 //! alert says so. Facts name categories, places, amounts and case numbers; never a petitioner,
 //! an identity number or its keyed hash.
 
+use yimen_platform::time::DAY_MILLIS;
 use yimen_proto::v1::{AlertKind, Category};
 
-use super::labels;
+use super::holding::Deadline;
+use super::{labels, period};
 
 /// An alert a rule calls for, before it is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +128,36 @@ pub fn no_owner(category: Category, department: &str) -> AlertDraft {
     }
 }
 
+/// 逾期: the department holding the case let its running deadline pass (`now` is after it).
+/// Says who, which deadline and its China date, and by how many whole days.
+pub fn overdue(department: &str, deadline: Deadline, now: i64) -> AlertDraft {
+    let (done, which) = match deadline {
+        Deadline::Acceptance(_) => ("accepted", "acceptance"),
+        Deadline::Handling(_) => ("replied", "handling"),
+    };
+    let by = if department.is_empty() {
+        String::new()
+    } else {
+        format!(" by {department}")
+    };
+    let days = u64::try_from(now.saturating_sub(deadline.at()) / DAY_MILLIS).unwrap_or(0);
+    let late = if days == 0 {
+        "less than a day overdue".to_string()
+    } else {
+        format!("{} overdue", labels::days(days))
+    };
+    AlertDraft {
+        kind: AlertKind::Overdue,
+        facts: vec![
+            format!(
+                "not {done}{by} within the {which} deadline ({})",
+                period::china_date(deadline.at())
+            ),
+            late,
+        ],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +257,49 @@ mod tests {
             [
                 "no department owns marriage and family; the city center took it",
                 "department: city-center",
+            ]
+        );
+    }
+
+    // 2026-12-12T12:00:00+08:00.
+    const NOON_12_DECEMBER: i64 = 1_797_048_000_000;
+
+    #[test]
+    fn overdue_acceptance_names_the_department_the_date_and_the_days() {
+        let now = NOON_12_DECEMBER + 3 * DAY_MILLIS + 1;
+        let alert = overdue("civil-affairs", Deadline::Acceptance(NOON_12_DECEMBER), now);
+        assert_eq!(alert.kind, AlertKind::Overdue);
+        assert_eq!(
+            alert.facts,
+            [
+                "not accepted by civil-affairs within the acceptance deadline (2026-12-12)",
+                "3 days overdue",
+            ]
+        );
+    }
+
+    #[test]
+    fn overdue_handling_says_not_replied() {
+        let now = NOON_12_DECEMBER + DAY_MILLIS;
+        let alert = overdue("housing", Deadline::Handling(NOON_12_DECEMBER), now);
+        assert_eq!(
+            alert.facts,
+            [
+                "not replied by housing within the handling deadline (2026-12-12)",
+                "1 day overdue",
+            ]
+        );
+    }
+
+    #[test]
+    fn overdue_by_hours_or_with_no_known_department_still_reads_well() {
+        let now = NOON_12_DECEMBER + DAY_MILLIS / 2;
+        let alert = overdue("", Deadline::Acceptance(NOON_12_DECEMBER), now);
+        assert_eq!(
+            alert.facts,
+            [
+                "not accepted within the acceptance deadline (2026-12-12)",
+                "less than a day overdue",
             ]
         );
     }

@@ -50,10 +50,40 @@ pub fn holding(assignments: &[AssignmentFacts]) -> Holding {
     }
 }
 
-/// Whether a running deadline (acceptance or handling) has passed at `now`. The store's count
-/// of overdue cases asks the same of its columns.
+/// A deadline that runs on a case, and when it falls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// Accept by then (受理期限).
+    Acceptance(i64),
+    /// Reply by then (办理期限), the extension included.
+    Handling(i64),
+}
+
+impl Deadline {
+    pub fn at(self) -> i64 {
+        match self {
+            Deadline::Acceptance(at) | Deadline::Handling(at) => at,
+        }
+    }
+}
+
+/// The running deadline (acceptance or handling) that has passed at `now`, if one has: the
+/// overdue rule. The store's overdue predicate asks the same of its columns.
+pub fn passed_deadline(
+    accept_by: Option<i64>,
+    handle_by: Option<i64>,
+    now: i64,
+) -> Option<Deadline> {
+    let passed = |at: &i64| *at < now;
+    accept_by
+        .filter(passed)
+        .map(Deadline::Acceptance)
+        .or_else(|| handle_by.filter(passed).map(Deadline::Handling))
+}
+
+/// Whether a running deadline (acceptance or handling) has passed at `now`.
 pub fn is_overdue(accept_by: Option<i64>, handle_by: Option<i64>, now: i64) -> bool {
-    accept_by.is_some_and(|at| at < now) || handle_by.is_some_and(|at| at < now)
+    passed_deadline(accept_by, handle_by, now).is_some()
 }
 
 #[cfg(test)]
@@ -130,5 +160,22 @@ mod tests {
         assert!(is_overdue(None, Some(10), 11));
         assert!(!is_overdue(Some(10), None, 10));
         assert!(!is_overdue(None, None, 11));
+    }
+
+    #[test]
+    fn the_passed_deadline_says_which_one_ran_out() {
+        assert_eq!(
+            passed_deadline(Some(10), None, 11),
+            Some(Deadline::Acceptance(10))
+        );
+        assert_eq!(
+            passed_deadline(None, Some(10), 11),
+            Some(Deadline::Handling(10))
+        );
+        assert_eq!(
+            passed_deadline(Some(10), Some(20), 11).map(Deadline::at),
+            Some(10)
+        );
+        assert_eq!(passed_deadline(Some(12), Some(20), 11), None);
     }
 }

@@ -74,6 +74,15 @@ pub fn times(n: u64) -> String {
     }
 }
 
+/// `1 day`, `3 days`.
+pub fn days(n: u64) -> String {
+    if n == 1 {
+        "1 day".into()
+    } else {
+        format!("{n} days")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +100,12 @@ mod tests {
                 "111th"
             ]
         );
+    }
+
+    #[test]
+    fn counts_of_times_and_days_agree_in_number() {
+        assert_eq!((times(1), times(2)), ("1 time".into(), "2 times".into()));
+        assert_eq!((days(1), days(3)), ("1 day".into(), "3 days".into()));
     }
 
     #[test]

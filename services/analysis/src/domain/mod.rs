@@ -13,6 +13,6 @@ pub mod risk;
 
 pub use alerts::{AlertDraft, KeyMatch, Registration};
 pub use figures::{Figure, change, figures};
-pub use holding::{AssignmentFacts, Holding, holding, is_overdue};
+pub use holding::{AssignmentFacts, Deadline, Holding, holding, is_overdue, passed_deadline};
 pub use listing::AlertFilter;
 pub use period::Period;

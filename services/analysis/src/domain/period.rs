@@ -91,6 +91,12 @@ pub fn day_start(at: i64) -> i64 {
     (at + CHINA_OFFSET_MILLIS).div_euclid(DAY_MILLIS) * DAY_MILLIS - CHINA_OFFSET_MILLIS
 }
 
+/// The China date holding `at`, as `2026-12-12`.
+pub fn china_date(at: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(at.saturating_add(CHINA_OFFSET_MILLIS))
+        .map_or_else(|| format!("{at} ms"), |d| d.format("%Y-%m-%d").to_string())
+}
+
 /// Counts instants per China day of `period`, every day present (zero days included).
 pub fn per_day(period: &Period, instants: impl IntoIterator<Item = i64>) -> Vec<(i64, u64)> {
     let days = period.days();
@@ -183,6 +189,12 @@ mod tests {
             day_start(NEW_YEAR_IN_CHINA + DAY_MILLIS - 1),
             NEW_YEAR_IN_CHINA
         );
+    }
+
+    #[test]
+    fn dates_are_china_dates() {
+        assert_eq!(china_date(NEW_YEAR_IN_CHINA), "2026-01-01");
+        assert_eq!(china_date(NEW_YEAR_IN_CHINA - 1), "2025-12-31");
     }
 
     #[test]

@@ -187,11 +187,21 @@ pub async fn start(
                 yimen_mediation::queue(),
                 yimen_mediation::handler(db.clone(), &settings.mediation),
             ),
-            Target::Analysis => (
-                yimen_analysis::routes(db.clone(), &settings.analysis),
-                yimen_analysis::queue(),
-                yimen_analysis::handler(db.clone(), &settings.analysis),
-            ),
+            Target::Analysis => {
+                // Stops with the servers and consumers, before the relay drains its alerts.
+                running
+                    .front
+                    .push(tokio::spawn(yimen_analysis::run_overdue_sweeper(
+                        db.clone(),
+                        settings.analysis.clone(),
+                        shutdown.clone(),
+                    )));
+                (
+                    yimen_analysis::routes(db.clone(), &settings.analysis),
+                    yimen_analysis::queue(),
+                    yimen_analysis::handler(db.clone(), &settings.analysis),
+                )
+            }
             Target::Assessment => (
                 yimen_assessment::routes(db.clone(), &settings.assessment),
                 yimen_assessment::queue(),

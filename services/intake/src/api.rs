@@ -16,8 +16,9 @@ use yimen_proto::v1::*;
 
 use crate::domain::evaluation::{self, Evaluation};
 use crate::domain::progress::{self, REGISTERED};
-use crate::domain::{CaseFilter, CaseNumber, CaseRef, NewCase, PetitionerKeyer, calendar};
+use crate::domain::{CaseFilter, CaseNumber, CaseRef, NewCase, PetitionerKeyer};
 use crate::{IntakeConfig, SERVICE, store};
+use yimen_platform::calendar;
 
 pub struct IntakeApi {
     db: Db,

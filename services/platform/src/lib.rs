@@ -3,6 +3,7 @@
 //! error mapping.
 
 pub mod bus;
+pub mod calendar;
 pub mod config;
 pub mod consumer;
 pub mod db;

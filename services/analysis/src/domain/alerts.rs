@@ -6,7 +6,7 @@ use yimen_platform::time::DAY_MILLIS;
 use yimen_proto::v1::{AlertKind, Category};
 
 use super::holding::Deadline;
-use super::{labels, period};
+use super::labels;
 
 /// An alert a rule calls for, before it is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +151,7 @@ pub fn overdue(department: &str, deadline: Deadline, now: i64) -> AlertDraft {
         facts: vec![
             format!(
                 "not {done}{by} within the {which} deadline ({})",
-                period::china_date(deadline.at())
+                yimen_platform::calendar::date(deadline.at())
             ),
             late,
         ],

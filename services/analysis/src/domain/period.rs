@@ -11,7 +11,7 @@ pub const DEFAULT_DAYS: i64 = 30;
 /// The longest period a trend is drawn over, one point a day (about ten years).
 pub const TREND_DAYS_MAX: i64 = 3700;
 
-const CHINA_OFFSET_MILLIS: i64 = 8 * 60 * 60 * 1000;
+use yimen_platform::calendar::CHINA_OFFSET_MILLIS;
 
 /// A half-open span of time, in unix milliseconds: `from` inclusive, `to` exclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,12 +89,6 @@ fn instant(field: &str, ts: Option<&Timestamp>) -> Result<Option<i64>, FieldViol
 /// The start (00:00 China time) of the China day holding `at`.
 pub fn day_start(at: i64) -> i64 {
     (at + CHINA_OFFSET_MILLIS).div_euclid(DAY_MILLIS) * DAY_MILLIS - CHINA_OFFSET_MILLIS
-}
-
-/// The China date holding `at`, as `2026-12-12`.
-pub fn china_date(at: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(at.saturating_add(CHINA_OFFSET_MILLIS))
-        .map_or_else(|| format!("{at} ms"), |d| d.format("%Y-%m-%d").to_string())
 }
 
 /// Counts instants per China day of `period`, every day present (zero days included).
@@ -189,12 +183,6 @@ mod tests {
             day_start(NEW_YEAR_IN_CHINA + DAY_MILLIS - 1),
             NEW_YEAR_IN_CHINA
         );
-    }
-
-    #[test]
-    fn dates_are_china_dates() {
-        assert_eq!(china_date(NEW_YEAR_IN_CHINA), "2026-01-01");
-        assert_eq!(china_date(NEW_YEAR_IN_CHINA - 1), "2025-12-31");
     }
 
     #[test]

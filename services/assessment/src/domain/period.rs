@@ -2,19 +2,14 @@
 //! quarters are read on the center's calendar, China Standard Time (UTC+8, no daylight saving),
 //! so the March bulletin starts at midnight of 1 March in China.
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{Datelike, NaiveDate, TimeZone};
+use yimen_platform::calendar::{china, china_time};
 use yimen_platform::error::{FieldViolation, Violations};
 use yimen_platform::time::{millis, timestamp};
 use yimen_proto::v1 as pb;
 
-const CHINA_OFFSET_SECS: i32 = 8 * 60 * 60;
-
 /// The years a bulletin or an assessment may be asked for.
 pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
-
-fn china() -> FixedOffset {
-    FixedOffset::east_opt(CHINA_OFFSET_SECS).expect("UTC+8 is a valid offset")
-}
 
 /// Midnight in China at the start of the first day of `month` of `year`, in unix millis.
 fn month_start(year: i32, month: u32) -> Option<i64> {
@@ -73,9 +68,7 @@ impl Period {
 
     /// The month (in China) that contains the instant `at`.
     pub fn month_of(at: i64) -> Self {
-        let local = DateTime::<Utc>::from_timestamp_millis(at)
-            .unwrap_or_default()
-            .with_timezone(&china());
+        let local = china_time(at);
         Self::calendar_month(local.year(), local.month())
             .expect("the month of a representable instant is representable")
     }

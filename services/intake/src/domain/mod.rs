@@ -2,7 +2,6 @@
 //! named, how the process's events move a case, what an evaluation decides, and how cases are
 //! listed. No I/O here; the store, the API and the consumer call in.
 
-pub mod calendar;
 pub mod case_number;
 pub mod evaluation;
 pub mod identity;

@@ -11,7 +11,7 @@ use yimen_proto::v1::{
     MediationState, Satisfaction,
 };
 
-use super::calendar;
+use yimen_platform::calendar;
 use yimen_platform::money;
 
 /// What one event does to a case.

@@ -1,12 +1,23 @@
-//! The center's calendar: China Standard Time (UTC+8, no daylight saving), in which case
-//! numbers roll over at new year and deadlines are read as dates.
+//! The center's calendar, written once for every service: China Standard Time (UTC+8, no
+//! daylight saving), in which case numbers roll over at new year, deadlines are read as dates,
+//! days are counted and bulletins cover months.
 
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
 
-const CHINA_OFFSET_SECS: i32 = 8 * 60 * 60;
+/// UTC+8, in seconds.
+pub const CHINA_OFFSET_SECS: i32 = 8 * 60 * 60;
 
-fn china_time(millis: i64) -> DateTime<FixedOffset> {
-    let offset = FixedOffset::east_opt(CHINA_OFFSET_SECS).expect("UTC+8 is a valid offset");
+/// UTC+8, in milliseconds.
+pub const CHINA_OFFSET_MILLIS: i64 = CHINA_OFFSET_SECS as i64 * 1000;
+
+/// China Standard Time as a chrono offset.
+pub fn china() -> FixedOffset {
+    FixedOffset::east_opt(CHINA_OFFSET_SECS).expect("UTC+8 is a valid offset")
+}
+
+/// An instant, read in China.
+pub fn china_time(millis: i64) -> DateTime<FixedOffset> {
+    let offset = china();
     // Out of range only hundreds of millennia away; the epoch stands in.
     DateTime::<Utc>::from_timestamp_millis(millis)
         .unwrap_or_default()

@@ -147,13 +147,7 @@ pub async fn register_case(
     event: &pb::Event,
     deadlines: Deadlines,
 ) -> anyhow::Result<()> {
-    let Some(Payload::CaseRegistered(registered)) = &event.payload else {
-        anyhow::bail!(
-            "{} event {} carries no CaseRegistered",
-            event.r#type,
-            event.id
-        );
-    };
+    let registered = yimen_platform::payload!(event, CaseRegistered)?;
     anyhow::ensure!(
         !event.case_id.is_empty(),
         "case.registered event {} without case_id",
@@ -211,13 +205,7 @@ async fn open_assignment_for(
 
 /// `mediation.opened`: the case's open assignment is with the mediation center.
 pub async fn mediation_opened(tx: &mut Tx, event: &pb::Event) -> anyhow::Result<()> {
-    let Some(Payload::MediationOpened(_)) = &event.payload else {
-        anyhow::bail!(
-            "{} event {} carries no MediationOpened",
-            event.r#type,
-            event.id
-        );
-    };
+    let _ = yimen_platform::payload!(event, MediationOpened)?;
     if let Some(open) = open_assignment_for(tx, event).await?
         && store::set_in_mediation(tx, &open.assignment_id, true).await?
     {
@@ -234,13 +222,7 @@ pub async fn mediation_concluded(
     event: &pb::Event,
     deadlines: Deadlines,
 ) -> anyhow::Result<()> {
-    let Some(Payload::MediationConcluded(concluded)) = &event.payload else {
-        anyhow::bail!(
-            "{} event {} carries no MediationConcluded",
-            event.r#type,
-            event.id
-        );
-    };
+    let concluded = yimen_platform::payload!(event, MediationConcluded)?;
     let Some(outcome) = Outcome::of(concluded.outcome) else {
         tracing::warn!(event_id = %event.id, outcome = concluded.outcome, "mediation.concluded without a concluding outcome; ignored");
         return Ok(());
@@ -276,13 +258,7 @@ pub async fn reopen_case(
     event: &pb::Event,
     deadlines: Deadlines,
 ) -> anyhow::Result<()> {
-    let Some(Payload::CaseReopened(reopened)) = &event.payload else {
-        anyhow::bail!(
-            "{} event {} carries no CaseReopened",
-            event.r#type,
-            event.id
-        );
-    };
+    let reopened = yimen_platform::payload!(event, CaseReopened)?;
     let case_id = &event.case_id;
     let Some(case) = store::case(tx, case_id).await? else {
         // Retried: its registration may not have arrived yet.

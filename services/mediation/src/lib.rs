@@ -58,7 +58,7 @@ pub fn routes(db: Db, config: &MediationConfig) -> tonic::service::Routes {
     tonic::service::Routes::new(MediationServiceServer::new(api::Api::new(db, config)))
 }
 
-/// The handler of mediation's queue: referrals open files.
+/// The handler of mediation's queue: referrals open files, registrations tell case numbers.
 pub fn handler(db: Db, config: &MediationConfig) -> Arc<dyn EventHandler> {
     Arc::new(consumers::Handler::new(db, config))
 }

@@ -104,13 +104,7 @@ pub async fn open(tx: &mut Tx, new: &NewMediation, now: i64) -> Result<Opened, E
 /// `case.referred.<dept>`: opens the case's file in the consumer loop's transaction, or does
 /// nothing when the case already has an OPEN file.
 pub async fn referred(tx: &mut Tx, event: &pb::Event) -> anyhow::Result<()> {
-    let Some(Payload::CaseReferred(referral)) = &event.payload else {
-        anyhow::bail!(
-            "{} event {} carries no CaseReferred",
-            event.r#type,
-            event.id
-        );
-    };
+    let referral = yimen_platform::payload!(event, CaseReferred)?;
     let new = NewMediation::from_referral(&event.case_id, referral)?;
     open(tx, &new, now_millis()).await?;
     Ok(())
@@ -119,13 +113,7 @@ pub async fn referred(tx: &mut Tx, event: &pb::Event) -> anyhow::Result<()> {
 /// `case.registered`: remembers the case's number, and gives it to a file opened before the
 /// registration arrived.
 pub async fn registered(tx: &mut Tx, event: &pb::Event) -> anyhow::Result<()> {
-    let Some(Payload::CaseRegistered(case)) = &event.payload else {
-        anyhow::bail!(
-            "{} event {} carries no CaseRegistered",
-            event.r#type,
-            event.id
-        );
-    };
+    let case = yimen_platform::payload!(event, CaseRegistered)?;
     anyhow::ensure!(
         !event.case_id.is_empty(),
         "case.registered {} names no case",

@@ -31,3 +31,53 @@ pub fn decode(body: &[u8]) -> anyhow::Result<Event> {
 pub fn encode(event: &Event) -> Vec<u8> {
     event.encode_to_vec()
 }
+
+/// The payload of `event` when it is the `$variant` its routing key promises, or an error that
+/// names the event: a malformed event, which the consumer loop retries and finally dead-letters.
+///
+/// `let referral = yimen_platform::payload!(event, CaseReferred)?;`
+#[macro_export]
+macro_rules! payload {
+    ($event:expr, $variant:ident) => {
+        match &$event.payload {
+            Some($crate::events::__Payload::$variant(payload)) => Ok(payload),
+            _ => Err($crate::events::__anyhow!(
+                "{} event {} carries no {}",
+                $event.r#type,
+                $event.id,
+                stringify!($variant)
+            )),
+        }
+    };
+}
+
+#[doc(hidden)]
+pub use anyhow::anyhow as __anyhow;
+#[doc(hidden)]
+pub use yimen_proto::v1::event::Payload as __Payload;
+
+#[cfg(test)]
+mod tests {
+    use yimen_proto::v1::{CaseClosed, CaseReopened};
+
+    use super::*;
+
+    #[test]
+    fn payload_answers_the_promised_variant_or_names_the_event() {
+        let event = new_event(
+            "case.closed",
+            "c1",
+            "intake",
+            Payload::CaseClosed(CaseClosed::default()),
+        );
+        assert!(crate::payload!(event, CaseClosed).is_ok());
+        let err = crate::payload!(event, CaseReopened)
+            .map(|_: &CaseReopened| ())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("case.closed") && err.contains("CaseReopened"),
+            "{err}"
+        );
+    }
+}

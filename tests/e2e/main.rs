@@ -42,6 +42,7 @@ both_modes!(
     invalid_submission_names_every_bad_field_and_writes_nothing,
     reflection_lists_the_yimen_services,
     unsatisfied_evaluation_reopens_the_case_to_the_same_department,
+    seeded_departments_reach_assessment_before_any_case,
 );
 
 mod scenarios;
@@ -458,4 +459,99 @@ async fn unsatisfied_evaluation_reopens_the_case_to_the_same_department(clients:
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The departments joined at start (standalone seeds them while the services start) reach
+/// assessment, named, before any case: no event is published before its consumers' queues exist.
+async fn seeded_departments_reach_assessment_before_any_case(clients: &Clients) {
+    let seeded = seed();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let cards = clients
+            .assessment
+            .clone()
+            .get_scorecard(GetScorecardRequest::default())
+            .await
+            .expect("scorecards")
+            .into_inner()
+            .scorecards;
+        let all_named = seeded.iter().all(|d| {
+            cards
+                .iter()
+                .any(|c| c.department == d.code && c.department_name == d.name)
+        });
+        if all_named {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "assessment never heard of every seeded department: {:?}",
+            cards.iter().map(|c| &c.department).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `yimen migrate` declares every service's queue on the broker, so what one service publishes
+/// before another has ever started waits in the other's queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_declares_every_services_queue_on_the_broker() {
+    use yimen_platform::bus::{Message, Published};
+    let Some(database) = yimen_platform::testing::stores::fresh_postgres_database().await else {
+        return;
+    };
+    let config = yimen_platform::testing::stores::amqp_bus_config();
+    let status = tokio::process::Command::new(yimen_bin())
+        .arg("migrate")
+        .envs([
+            ("YIMEN__DATABASE__URL", database),
+            ("YIMEN__BUS__URL", config.url.clone()),
+            ("YIMEN__BUS__PREFIX", config.prefix.clone()),
+            (
+                "YIMEN__BUS__DELIVERY_LIMIT",
+                config.delivery_limit.to_string(),
+            ),
+            (
+                "YIMEN__BUS__QUEUE_EXPIRES_SECS",
+                yimen_platform::testing::stores::TEST_QUEUE_EXPIRY_SECS.to_string(),
+            ),
+            ("YIMEN__TELEMETRY__LOG_LEVEL", "warn".into()),
+        ])
+        .status()
+        .await
+        .expect("run yimen migrate");
+    assert!(status.success(), "yimen migrate: {status}");
+
+    let bus = yimen_platform::bus::connect(&config)
+        .await
+        .expect("the broker");
+    let message = |routing_key: &str| Message {
+        id: uuid::Uuid::now_v7().to_string(),
+        routing_key: routing_key.into(),
+        body: b"not read".to_vec(),
+        headers: Default::default(),
+    };
+    for key in [
+        "case.registered",
+        "department.joined",
+        "case.referred.housing",
+    ] {
+        assert_eq!(
+            bus.publish(&message(key)).await.expect("publish"),
+            Published::Routed,
+            "{key} has a queue before any service ran"
+        );
+    }
+    let mut analysis = bus
+        .subscribe(&yimen::run::Target::Analysis.queue())
+        .await
+        .expect("analysis's queue");
+    let first = tokio::time::timeout(Duration::from_secs(10), analysis.next())
+        .await
+        .expect("a waiting message")
+        .expect("a delivery");
+    assert_eq!(first.message.routing_key, "case.registered");
+    first.ack().await.expect("ack");
+    drop(analysis);
+    bus.close().await;
 }

@@ -50,7 +50,8 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
-    /// Create or update the stores of the named services, then exit.
+    /// Create or update the stores of the named services (and, on RabbitMQ, declare their
+    /// queues), then exit.
     Migrate {
         #[arg(long, value_delimiter = ',', default_values_t = Target::ALL.to_vec(), value_enum)]
         target: Vec<Target>,
@@ -440,6 +441,17 @@ async fn dispatch_command(cli: Cli) -> anyhow::Result<ExitCode> {
             let _telemetry = yimen_platform::telemetry::init("yimen-migrate", &settings.telemetry)?;
             for (_, db) in yimen::run::migrate(&settings, &target).await? {
                 db.close().await;
+            }
+            // A broker outlives the processes: its queues, declared before any service starts,
+            // keep what one service publishes until another first comes up to read it.
+            if settings.bus.url.starts_with("amqp") {
+                let bus = yimen::run::wait_for("the broker", yimen::run::STARTUP_PATIENCE, || {
+                    yimen_platform::bus::connect(&settings.bus)
+                })
+                .await?;
+                yimen::run::declare_queues(bus.as_ref(), &target).await?;
+                bus.close().await;
+                tracing::info!("queues declared");
             }
             Ok(ExitCode::SUCCESS)
         }

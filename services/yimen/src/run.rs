@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use yimen_platform::bus::Bus;
+use yimen_platform::bus::{Bus, QueueSpec};
 use yimen_platform::db::{Db, Migrations};
 use yimen_platform::server::{Readiness, ServeOptions};
 
@@ -61,6 +61,17 @@ impl Target {
             Target::Mediation => &settings.mediation.listen,
             Target::Analysis => &settings.analysis.listen,
             Target::Assessment => &settings.assessment.listen,
+        }
+    }
+
+    /// The durable queue the service consumes.
+    pub fn queue(self) -> QueueSpec {
+        match self {
+            Target::Intake => yimen_intake::queue(),
+            Target::Dispatch => yimen_dispatch::queue(),
+            Target::Mediation => yimen_mediation::queue(),
+            Target::Analysis => yimen_analysis::queue(),
+            Target::Assessment => yimen_assessment::queue(),
         }
     }
 
@@ -125,6 +136,19 @@ pub async fn migrate(settings: &Settings, targets: &[Target]) -> anyhow::Result<
     Ok(stores)
 }
 
+/// Declares the queues of `targets` (idempotent). Done before anything is published, so an event
+/// of one service is never dropped for want of another's queue: by `start` for the services of
+/// the process, and by `yimen migrate` for those of the whole installation.
+pub async fn declare_queues(bus: &dyn Bus, targets: &[Target]) -> anyhow::Result<()> {
+    for &target in targets {
+        let queue = target.queue();
+        bus.declare_queue(&queue)
+            .await
+            .map_err(|e| anyhow::anyhow!("declaring queue {}: {e}", queue.name))?;
+    }
+    Ok(())
+}
+
 /// Services running in this process.
 pub struct Running {
     pub addrs: BTreeMap<Target, SocketAddr>,
@@ -157,13 +181,14 @@ pub async fn start(
         relays: Vec::new(),
         grace,
     };
-    for (target, db) in migrate(settings, targets).await? {
+    let stores = migrate(settings, targets).await?;
+    declare_queues(bus.as_ref(), targets).await?;
+    for (target, db) in stores {
         let listener = yimen_platform::server::bind(target.listen(settings)).await?;
         running.addrs.insert(target, listener.local_addr()?);
-        let (routes, queue, handler) = match target {
+        let (routes, handler) = match target {
             Target::Intake => (
                 yimen_intake::routes(db.clone(), &settings.intake),
-                yimen_intake::queue(),
                 yimen_intake::handler(db.clone()),
             ),
             Target::Dispatch => {
@@ -178,13 +203,11 @@ pub async fn start(
                 }
                 (
                     yimen_dispatch::routes(db.clone(), bus.clone(), &settings.dispatch),
-                    yimen_dispatch::queue(),
                     yimen_dispatch::handler(db.clone(), &settings.dispatch),
                 )
             }
             Target::Mediation => (
                 yimen_mediation::routes(db.clone(), &settings.mediation),
-                yimen_mediation::queue(),
                 yimen_mediation::handler(db.clone(), &settings.mediation),
             ),
             Target::Analysis => {
@@ -198,13 +221,11 @@ pub async fn start(
                     )));
                 (
                     yimen_analysis::routes(db.clone(), &settings.analysis),
-                    yimen_analysis::queue(),
                     yimen_analysis::handler(db.clone(), &settings.analysis),
                 )
             }
             Target::Assessment => (
                 yimen_assessment::routes(db.clone(), &settings.assessment),
-                yimen_assessment::queue(),
                 yimen_assessment::handler(db.clone(), &settings.assessment),
             ),
         };
@@ -234,7 +255,7 @@ pub async fn start(
             .push(tokio::spawn(yimen_platform::consumer::run_consumer(
                 db.clone(),
                 bus.clone(),
-                queue,
+                target.queue(),
                 handler,
                 shutdown.clone(),
             )));

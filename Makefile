@@ -3,8 +3,10 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/yimen/target
 CARGO ?= cargo
 DATA_DIR ?= data
+BENCH_CASES ?= 5000
+BENCH_CONCURRENCY ?= 16
 
-.PHONY: run test lint fmt build services helm-check
+.PHONY: run test lint fmt build services helm-check bench
 
 ## run: yimen standalone — every service in one process on SQLite, departments seeded, the
 ## seven scenarios of the seed played through the gRPC API, then the three summaries
@@ -26,6 +28,11 @@ test: services build
 	else \
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
+
+## bench: a fresh standalone installation in one process (loopback only), release build:
+## SubmitCase latency and rate, and the time until every case is routed and counted
+bench:
+	$(CARGO) run --release --bin yimen -- bench --cases $(BENCH_CASES) --concurrency $(BENCH_CONCURRENCY)
 
 ## lint: formatting and clippy, warnings are errors
 lint:

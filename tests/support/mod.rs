@@ -67,14 +67,9 @@ pub struct Standalone {
 
 impl Standalone {
     pub async fn start() -> anyhow::Result<Self> {
-        let mut settings = Settings::default();
+        let mut settings = Settings::default().on_free_loopback_ports();
         settings.standalone.data_dir =
             std::env::temp_dir().join(format!("yimen-e2e-{}", uuid::Uuid::new_v4().simple()));
-        settings.intake.listen = "127.0.0.1:0".into();
-        settings.dispatch.listen = "127.0.0.1:0".into();
-        settings.mediation.listen = "127.0.0.1:0".into();
-        settings.analysis.listen = "127.0.0.1:0".into();
-        settings.assessment.listen = "127.0.0.1:0".into();
         settings.server.shutdown_grace_secs = 2;
         let settings = settings.into_standalone();
         let bus = yimen_platform::bus::connect(&settings.bus).await?;

@@ -126,6 +126,19 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Measure a fresh standalone installation in this process (loopback only): SubmitCase
+    /// latency and rate, and the time until every case is routed and counted.
+    Bench {
+        /// How many cases to submit (at most 100000).
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        cases: u32,
+        /// How many callers submit at once (at most 256).
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
+        concurrency: u32,
+        /// Give up when the pipeline has not drained after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        patience_secs: u64,
+    },
 }
 
 #[derive(Args)]
@@ -425,15 +438,7 @@ async fn dispatch_command(cli: Cli) -> anyhow::Result<ExitCode> {
                 settings.standalone.seed_departments = seed;
             }
             let settings = settings.into_standalone();
-            let seed = match settings.standalone.seed_departments.as_str() {
-                "" => Vec::new(),
-                path => {
-                    let text = std::fs::read_to_string(path)
-                        .map_err(|e| anyhow::anyhow!("cannot read department seed {path}: {e}"))?;
-                    yimen_dispatch::parse_seed(&text)
-                        .map_err(|e| anyhow::anyhow!("department seed {path}: {e:#}"))?
-                }
-            };
+            let seed = load_seed(&settings.standalone.seed_departments)?;
             serve_standalone(settings, seed, demo).await
         }
         Command::Migrate { target } => {
@@ -497,12 +502,42 @@ async fn dispatch_command(cli: Cli) -> anyhow::Result<ExitCode> {
             conn.json = cli.json;
             operate(scorecard(conn, department, period, negative).await)
         }
+        Command::Bench {
+            cases,
+            concurrency,
+            patience_secs,
+        } => {
+            let mut settings = Settings::load(cli.config.as_deref())?;
+            if std::env::var_os("RUST_LOG").is_none() {
+                settings.telemetry.log_level = "warn".into();
+            }
+            let _telemetry = yimen_platform::telemetry::init("yimen-bench", &settings.telemetry)?;
+            let seed = load_seed(&settings.standalone.seed_departments)?;
+            let load = yimen::bench::Load {
+                cases: cases as usize,
+                concurrency: concurrency as usize,
+                patience: std::time::Duration::from_secs(patience_secs),
+            };
+            let report = yimen::bench::run(settings, &seed, load, |l| eprintln!("{l}")).await?;
+            print!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo { conn } => {
             let clients = client::Clients::connect(&conn.urls()).await?;
             yimen::scenarios::demo(clients, |line| println!("{line}")).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The departments of the seed file at `path`; none for "".
+fn load_seed(path: &str) -> anyhow::Result<Vec<JoinDepartmentRequest>> {
+    if path.is_empty() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read department seed {path}: {e}"))?;
+    yimen_dispatch::parse_seed(&text).map_err(|e| anyhow::anyhow!("department seed {path}: {e:#}"))
 }
 
 async fn serve(

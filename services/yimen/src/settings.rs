@@ -66,6 +66,20 @@ impl Settings {
         yimen_platform::config::load(file)
     }
 
+    /// Every service on a free port of 127.0.0.1 (tests and the bench: loopback only).
+    pub fn on_free_loopback_ports(mut self) -> Self {
+        for listen in [
+            &mut self.intake.listen,
+            &mut self.dispatch.listen,
+            &mut self.mediation.listen,
+            &mut self.analysis.listen,
+            &mut self.assessment.listen,
+        ] {
+            *listen = "127.0.0.1:0".into();
+        }
+        self
+    }
+
     /// Standalone: embedded storage and the in-process bus, whatever the file said of them.
     pub fn into_standalone(mut self) -> Self {
         self.database.url = format!("sqlite://{}", self.standalone.data_dir.display());

@@ -36,6 +36,16 @@ impl ResidentId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Completes 17 digits with their check character (for fixtures and load); None when
+    /// `body` is not 17 digits.
+    pub fn complete(body: &str) -> Option<Self> {
+        let bytes = body.as_bytes();
+        (bytes.len() == 17 && bytes.iter().all(u8::is_ascii_digit)).then(|| {
+            let check = char::from(check_character(bytes));
+            Self(format!("{body}{check}"))
+        })
+    }
 }
 
 /// The GB 11643 check character of 17 ASCII digits.
@@ -121,6 +131,15 @@ mod tests {
 
     /// The example number of GB 11643 itself.
     const VALID: &str = "11010519491231002X";
+
+    #[test]
+    fn completing_17_digits_gives_a_number_that_parses() {
+        let id = ResidentId::complete("42088119700313766").expect("17 digits");
+        assert_eq!(id.as_str(), "420881197003137662");
+        assert_eq!(ResidentId::parse(id.as_str()), Ok(id));
+        assert!(ResidentId::complete("4208811970031376").is_none());
+        assert!(ResidentId::complete("4208811970031376X").is_none());
+    }
 
     #[test]
     fn check_digit_follows_gb_11643() {

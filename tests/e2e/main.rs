@@ -63,10 +63,10 @@ async fn submit(clients: &Clients, request: SubmitCaseRequest) -> SubmitCaseResp
 }
 
 async fn assignment_of(clients: &Clients, department: &str, case_id: &str) -> Assignment {
-    let mut dispatch = clients.dispatch.clone();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let list = dispatch
+    until(&format!("case {case_id} reaches {department}"), || async {
+        clients
+            .dispatch
+            .clone()
             .list_assignments(ListAssignmentsRequest {
                 department: department.into(),
                 states: vec![
@@ -77,16 +77,12 @@ async fn assignment_of(clients: &Clients, department: &str, case_id: &str) -> As
             })
             .await
             .expect("list assignments")
-            .into_inner();
-        if let Some(a) = list.assignments.into_iter().find(|a| a.case_id == case_id) {
-            return a;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "case {case_id} never reached {department}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .into_inner()
+            .assignments
+            .into_iter()
+            .find(|a| a.case_id == case_id)
+    })
+    .await
 }
 
 async fn join(clients: &Clients, code: &str, categories: &[Category]) {
@@ -435,9 +431,8 @@ async fn unsatisfied_evaluation_reopens_the_case_to_the_same_department(clients:
         .expect_err("nothing to evaluate");
     assert_eq!(refused.code(), Code::FailedPrecondition);
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let card = clients
+    let card = until("assessment counts the reopening", || async {
+        clients
             .assessment
             .clone()
             .get_scorecard(GetScorecardRequest {
@@ -448,48 +443,39 @@ async fn unsatisfied_evaluation_reopens_the_case_to_the_same_department(clients:
             .expect("scorecard")
             .into_inner()
             .scorecards
-            .remove(0);
-        if card.reopened == 1 && card.assigned == 2 {
-            assert_eq!((card.evaluated, card.closed), (1, 0));
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "assessment never saw the reopening: {card:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            .into_iter()
+            .find(|c| c.reopened == 1 && c.assigned == 2)
+    })
+    .await;
+    assert_eq!((card.evaluated, card.closed), (1, 0));
 }
 
 /// The departments joined at start (standalone seeds them while the services start) reach
 /// assessment, named, before any case: no event is published before its consumers' queues exist.
 async fn seeded_departments_reach_assessment_before_any_case(clients: &Clients) {
     let seeded = seed();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let cards = clients
-            .assessment
-            .clone()
-            .get_scorecard(GetScorecardRequest::default())
-            .await
-            .expect("scorecards")
-            .into_inner()
-            .scorecards;
-        let all_named = seeded.iter().all(|d| {
-            cards
+    until(
+        "assessment knows every seeded department by name",
+        || async {
+            let cards = clients
+                .assessment
+                .clone()
+                .get_scorecard(GetScorecardRequest::default())
+                .await
+                .expect("scorecards")
+                .into_inner()
+                .scorecards;
+            seeded
                 .iter()
-                .any(|c| c.department == d.code && c.department_name == d.name)
-        });
-        if all_named {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "assessment never heard of every seeded department: {:?}",
-            cards.iter().map(|c| &c.department).collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+                .all(|d| {
+                    cards
+                        .iter()
+                        .any(|c| c.department == d.code && c.department_name == d.name)
+                })
+                .then_some(())
+        },
+    )
+    .await;
 }
 
 /// `yimen migrate` declares every service's queue on the broker, so what one service publishes

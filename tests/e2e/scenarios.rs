@@ -1,9 +1,6 @@
 //! The seed's seven scenarios, played through the public API by the same player as `make run`,
 //! in both modes; each test asserts where its scenario ends, as every service saw it.
 
-use std::future::Future;
-use std::time::Duration;
-
 use yimen::scenarios::{Journey, Player, Scenario};
 use yimen_e2e::*;
 use yimen_proto::v1::*;
@@ -23,22 +20,6 @@ async fn play(clients: &Clients, scenario: Scenario) -> Journey {
     let player = Player::new(clients.clone(), |line| eprintln!("{line}"));
     player.seed_mediators().await.expect("register mediators");
     player.play(scenario).await.expect("the scenario plays")
-}
-
-/// Polls `probe` (bounded) until it answers Some.
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn case(clients: &Clients, case_id: &str) -> Case {
@@ -79,7 +60,7 @@ async fn only_file(clients: &Clients, case_id: &str) -> MediationFile {
 
 /// Waits until analysis has raised an alert of `kind` on the case.
 async fn alert(clients: &Clients, case_id: &str, kind: AlertKind) -> Alert {
-    eventually(&format!("a {kind:?} alert on {case_id}"), || async {
+    until(&format!("a {kind:?} alert on {case_id}"), || async {
         clients
             .analysis
             .clone()
@@ -123,7 +104,7 @@ async fn scorecard(
     department: &str,
     ready: impl Fn(&Scorecard) -> bool,
 ) -> Scorecard {
-    eventually(&format!("{department}'s scorecard"), || async {
+    until(&format!("{department}'s scorecard"), || async {
         clients
             .assessment
             .clone()

@@ -3,11 +3,12 @@
 //! RabbitMQ — and talk to it over gRPC like any outside system would.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-pub use yimen::client::{Clients, Urls};
+pub use yimen::client::{Clients, Urls, eventually};
 use yimen::run::{Running, Target};
 use yimen::settings::Settings;
 use yimen_proto::v1::*;
@@ -15,14 +16,10 @@ use yimen_proto::v1::*;
 /// Connects to every service, retrying while they start (bounded), then waits until each
 /// answers SERVING on its readiness check.
 async fn connect(urls: Urls) -> anyhow::Result<Clients> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let clients = loop {
-        match Clients::connect(&urls).await {
-            Ok(c) => break c,
-            Err(e) if tokio::time::Instant::now() > deadline => anyhow::bail!("{e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    };
+    let clients = yimen::run::wait_for("the services", Duration::from_secs(60), || {
+        Clients::connect(&urls)
+    })
+    .await?;
     for target in Target::ALL {
         wait_ready(target, urls.of(target)).await?;
     }
@@ -33,23 +30,21 @@ async fn connect(urls: Urls) -> anyhow::Result<Clients> {
 pub async fn wait_ready(target: Target, url: &str) -> anyhow::Result<()> {
     use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    let mut health = HealthClient::new(yimen::client::channel(target.name(), url).await?);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let status = health
-            .check(HealthCheckRequest {
-                service: yimen_platform::server::READINESS.into(),
-            })
-            .await
-            .map(|r| r.into_inner().status());
-        if matches!(status, Ok(ServingStatus::Serving)) {
-            return Ok(());
+    let health = HealthClient::new(yimen::client::channel(target.name(), url).await?);
+    let what = format!("{} ready", target.name());
+    eventually(&what, Duration::from_secs(60), || {
+        let mut health = health.clone();
+        async move {
+            let status = health
+                .check(HealthCheckRequest {
+                    service: yimen_platform::server::READINESS.into(),
+                })
+                .await
+                .map(|r| r.into_inner().status());
+            Ok(matches!(status, Ok(ServingStatus::Serving)).then_some(()))
         }
-        if tokio::time::Instant::now() > deadline {
-            anyhow::bail!("{} never ready: {status:?}", target.name());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 /// The departments of `deploy/departments.toml`.
@@ -212,27 +207,46 @@ impl Distributed {
     }
 }
 
-/// Polls `GetCase` until `pred` holds (bounded), answering the last case seen.
+/// Polls `GetCase` until `pred` holds (bounded), answering the last case seen: the caller's
+/// assertion then says what it is instead.
 pub async fn wait_for_case(
     clients: &Clients,
     case_ref: &str,
     pred: impl Fn(&Case) -> bool,
 ) -> Case {
-    let mut intake = clients.intake.clone();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let case = intake
+    let get = || async {
+        clients
+            .intake
+            .clone()
             .get_case(GetCaseRequest {
                 case_ref: case_ref.to_string(),
             })
             .await
-            .expect("get case")
-            .into_inner();
-        if pred(&case) || tokio::time::Instant::now() > deadline {
-            return case;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+            .map(|r| r.into_inner())
+    };
+    let wanted = eventually("the case as wanted", Duration::from_secs(30), || async {
+        Ok(Some(get().await?).filter(|c| pred(c)))
+    })
+    .await;
+    match wanted {
+        Ok(case) => case,
+        Err(_) => get().await.expect("get case"),
     }
+}
+
+/// Polls `probe` (bounded) until it answers Some; the test fails naming `what` otherwise.
+pub async fn until<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let probe = || {
+        let answer = probe();
+        async move { Ok(answer.await) }
+    };
+    eventually(what, Duration::from_secs(30), probe)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A valid submission in `category` at `town`.

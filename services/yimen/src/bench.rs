@@ -200,8 +200,11 @@ async fn measure(
         submit.as_secs_f64()
     ));
 
-    let deadline = started + load.patience;
-    let drained = loop {
+    let what = format!(
+        "analysis counts all {} registrations and assignments",
+        load.cases
+    );
+    let drained = crate::client::eventually(&what, load.patience, || async {
         let situation = clients
             .analysis
             .clone()
@@ -209,18 +212,10 @@ async fn measure(
             .await?
             .into_inner();
         let assigned: u64 = situation.departments.iter().map(|d| d.cases).sum();
-        if situation.cases >= load.cases as u64 && assigned >= load.cases as u64 {
-            break started.elapsed();
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "after {:?} analysis has counted {} registrations and {assigned} assignments of {}",
-            load.patience,
-            situation.cases,
-            load.cases
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+        let all = load.cases as u64;
+        Ok((situation.cases >= all && assigned >= all).then(|| started.elapsed()))
+    })
+    .await?;
 
     latencies.sort();
     Ok(Report {

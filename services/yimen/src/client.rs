@@ -83,6 +83,29 @@ pub async fn assessment(url: &str) -> Result<AssessmentServiceClient<Traced>, Cl
     ))
 }
 
+/// Asks `probe` every 50 ms until it answers `Some`, for at most `patience`: waiting, bounded,
+/// for what events bring about in another service. `what` names it in the error.
+pub async fn eventually<T, F, Fut>(
+    what: &str,
+    patience: Duration,
+    mut probe: F,
+) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        if let Some(found) = probe().await? {
+            return Ok(found);
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("after {patience:?}, still not: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Where the five services answer.
 #[derive(Debug, Clone)]
 pub struct Urls {

@@ -508,9 +508,7 @@ async fn dispatch_command(cli: Cli) -> anyhow::Result<ExitCode> {
             patience_secs,
         } => {
             let mut settings = Settings::load(cli.config.as_deref())?;
-            if std::env::var_os("RUST_LOG").is_none() {
-                settings.telemetry.log_level = "warn".into();
-            }
+            quiet_unless_asked(&mut settings);
             let _telemetry = yimen_platform::telemetry::init("yimen-bench", &settings.telemetry)?;
             let seed = load_seed(&settings.standalone.seed_departments)?;
             let load = yimen::bench::Load {
@@ -527,6 +525,15 @@ async fn dispatch_command(cli: Cli) -> anyhow::Result<ExitCode> {
             yimen::scenarios::demo(clients, |line| println!("{line}")).await?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Logs at `warn` when nobody asked for a level (neither the setting nor `RUST_LOG`): the demo's
+/// journeys and the bench's figures are what those commands are for.
+fn quiet_unless_asked(settings: &mut Settings) {
+    let default_level = yimen_platform::telemetry::TelemetryConfig::default().log_level;
+    if settings.telemetry.log_level == default_level && std::env::var_os("RUST_LOG").is_none() {
+        settings.telemetry.log_level = "warn".into();
     }
 }
 
@@ -558,13 +565,8 @@ async fn serve_standalone(
     demo: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut settings = settings;
-    let default_level = yimen_platform::telemetry::TelemetryConfig::default().log_level;
-    if demo
-        && settings.telemetry.log_level == default_level
-        && std::env::var_os("RUST_LOG").is_none()
-    {
-        // The journeys are what a demo is for: logs only say what goes wrong, unless asked.
-        settings.telemetry.log_level = "warn".into();
+    if demo {
+        quiet_unless_asked(&mut settings);
     }
     let (running, telemetry) = start(settings, &Target::ALL, seed).await?;
     if demo {

@@ -651,8 +651,7 @@ impl Player {
         what: &str,
         done: impl Fn(&Case) -> bool,
     ) -> anyhow::Result<Case> {
-        let deadline = tokio::time::Instant::now() + self.patience;
-        loop {
+        client::eventually(&format!("case {case_id} {what}"), self.patience, || async {
             let case = self
                 .clients
                 .intake
@@ -662,18 +661,9 @@ impl Player {
                 })
                 .await?
                 .into_inner();
-            if done(&case) {
-                return Ok(case);
-            }
-            if tokio::time::Instant::now() > deadline {
-                bail!(
-                    "case {} never {what} (status {})",
-                    case.case_number,
-                    case.status
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            Ok(done(&case).then_some(case))
+        })
+        .await
     }
 
     /// The case's pending assignment, once dispatch has made it.
@@ -774,8 +764,8 @@ impl Player {
 
     /// The case's mediation file, once the mediation center has opened it.
     pub async fn mediation_of(&self, case_id: &str) -> anyhow::Result<MediationFile> {
-        let deadline = tokio::time::Instant::now() + self.patience;
-        loop {
+        let what = format!("a mediation file opened for case {case_id}");
+        client::eventually(&what, self.patience, || async {
             let files = self
                 .clients
                 .mediation
@@ -787,14 +777,9 @@ impl Player {
                 .await?
                 .into_inner()
                 .mediations;
-            if let Some(file) = files.into_iter().next() {
-                return Ok(file);
-            }
-            if tokio::time::Instant::now() > deadline {
-                bail!("no mediation file was opened for case {case_id}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            Ok(files.into_iter().next())
+        })
+        .await
     }
 
     /// A session of `count` mediators: the committee's own first, then others'.
@@ -863,8 +848,8 @@ impl Player {
 
     /// Waits until analysis has raised at least `count` alerts on the case, and says them.
     async fn alerts(&self, case_id: &str, count: usize) -> anyhow::Result<Vec<Alert>> {
-        let deadline = tokio::time::Instant::now() + self.patience;
-        loop {
+        let what = format!("{count} alert(s) raised on case {case_id}");
+        let alerts = client::eventually(&what, self.patience, || async {
             let alerts = self
                 .clients
                 .analysis
@@ -877,23 +862,16 @@ impl Player {
                 .await?
                 .into_inner()
                 .alerts;
-            if alerts.len() >= count {
-                for alert in &alerts {
-                    self.step(format!(
-                        "the intelligence center raised an alert: {}",
-                        alert.facts.first().cloned().unwrap_or_default()
-                    ));
-                }
-                return Ok(alerts);
-            }
-            if tokio::time::Instant::now() > deadline {
-                bail!(
-                    "analysis raised {} alert(s) on case {case_id}, expected {count}",
-                    alerts.len()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok((alerts.len() >= count).then_some(alerts))
+        })
+        .await?;
+        for alert in &alerts {
+            self.step(format!(
+                "the intelligence center raised an alert: {}",
+                alert.facts.first().cloned().unwrap_or_default()
+            ));
         }
+        Ok(alerts)
     }
 
     async fn evaluate(&self, case_id: &str, satisfaction: Satisfaction) -> anyhow::Result<()> {
@@ -990,17 +968,20 @@ pub async fn demo(
         cases += player.play(scenario).await?.cases.len() as u64;
     }
     // Every case played ends evaluated and closed; wait (bounded) until both centers saw it.
-    let deadline = tokio::time::Instant::now() + player.patience;
-    loop {
-        let (closed, evaluated) = watermarks(&clients).await?;
-        if closed >= closed_before + cases && evaluated >= evaluated_before + cases {
-            break;
-        }
-        if tokio::time::Instant::now() > deadline {
-            (player.say)("(analysis or assessment is still catching up; figures may lag)");
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let caught_up = client::eventually(
+        "analysis and assessment caught up",
+        player.patience,
+        || async {
+            let (closed, evaluated) = watermarks(&clients).await?;
+            Ok(
+                (closed >= closed_before + cases && evaluated >= evaluated_before + cases)
+                    .then_some(()),
+            )
+        },
+    )
+    .await;
+    if caught_up.is_err() {
+        (player.say)("(analysis or assessment is still catching up; figures may lag)");
     }
     summaries(&clients, &player.say).await
 }

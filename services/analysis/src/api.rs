@@ -8,7 +8,7 @@ use yimen_proto::v1::analysis_service_server::AnalysisService;
 use yimen_proto::v1::*;
 
 use crate::AnalysisConfig;
-use crate::queries;
+use crate::app;
 
 pub struct Api {
     db: Db,
@@ -34,51 +34,49 @@ impl AnalysisService for Api {
         &self,
         request: Request<GetSituationRequest>,
     ) -> Result<Response<Situation>, Status> {
-        answer(queries::situation(&self.db, request.get_ref(), self.collective_threshold).await)
+        answer(app::situation(&self.db, request.get_ref(), self.collective_threshold).await)
     }
 
     async fn get_trends(
         &self,
         request: Request<GetTrendsRequest>,
     ) -> Result<Response<Trends>, Status> {
-        answer(queries::trends(&self.db, request.get_ref()).await)
+        answer(app::trends(&self.db, request.get_ref()).await)
     }
 
     async fn get_hotspots(
         &self,
         request: Request<GetHotspotsRequest>,
     ) -> Result<Response<Hotspots>, Status> {
-        answer(queries::hotspots(&self.db, request.get_ref()).await)
+        answer(app::hotspots(&self.db, request.get_ref()).await)
     }
 
     async fn list_alerts(
         &self,
         request: Request<ListAlertsRequest>,
     ) -> Result<Response<ListAlertsResponse>, Status> {
-        answer(queries::list_alerts(&self.db, request.get_ref()).await)
+        answer(app::list_alerts(&self.db, request.get_ref()).await)
     }
 
     async fn acknowledge_alert(
         &self,
         request: Request<AcknowledgeAlertRequest>,
     ) -> Result<Response<Alert>, Status> {
-        answer(queries::acknowledge_alert(&self.db, request.get_ref()).await)
+        answer(app::acknowledge_alert(&self.db, request.get_ref()).await)
     }
 
     async fn get_case_risk(
         &self,
         request: Request<GetCaseRiskRequest>,
     ) -> Result<Response<CaseRisk>, Status> {
-        answer(queries::case_risk(&self.db, request.get_ref()).await)
+        answer(app::case_risk(&self.db, request.get_ref()).await)
     }
 
     async fn get_recommendations(
         &self,
         request: Request<GetRecommendationsRequest>,
     ) -> Result<Response<Recommendations>, Status> {
-        answer(
-            queries::recommendations(&self.db, request.get_ref(), self.collective_threshold).await,
-        )
+        answer(app::recommendations(&self.db, request.get_ref(), self.collective_threshold).await)
     }
 
     type WatchAlertsStream = BoxStream<'static, Result<Alert, Status>>;
@@ -87,6 +85,6 @@ impl AnalysisService for Api {
         &self,
         request: Request<ListAlertsRequest>,
     ) -> Result<Response<Self::WatchAlertsStream>, Status> {
-        answer(queries::watch_alerts(self.db.clone(), request.get_ref()))
+        answer(app::watch_alerts(self.db.clone(), request.get_ref()))
     }
 }

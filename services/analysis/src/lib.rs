@@ -2,13 +2,13 @@
 //! into read models (counts by category, town, department, channel and day; open and overdue
 //! cases), answers the situation, and raises alerts with the facts behind them.
 //!
-//! Layout: `domain` (pure rules), `store` (SQL), `queries` (the reads behind the RPCs),
-//! `api` (gRPC), `consumers` (events), `sweep` (the overdue alerts, on a timer).
+//! Layout: `domain` (pure rules), `store` (SQL), `app` (the use cases: the reads behind the
+//! RPCs), `api` (gRPC, thin), `consumers` (events), `sweep` (the overdue alerts, on a timer).
 
 pub mod api;
+pub mod app;
 pub mod consumers;
 pub mod domain;
-pub mod queries;
 pub mod store;
 pub mod sweep;
 

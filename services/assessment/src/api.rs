@@ -7,7 +7,7 @@ use yimen_proto::v1::assessment_service_server::AssessmentService;
 use yimen_proto::v1::*;
 
 use crate::AssessmentConfig;
-use crate::reports;
+use crate::app;
 
 pub struct Api {
     db: Db,
@@ -29,7 +29,7 @@ impl AssessmentService for Api {
         &self,
         request: Request<CheckInRequest>,
     ) -> Result<Response<CheckInResponse>, Status> {
-        reports::check_in(&self.db, request.get_ref())
+        app::check_in(&self.db, request.get_ref())
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -39,7 +39,7 @@ impl AssessmentService for Api {
         &self,
         request: Request<GetScorecardRequest>,
     ) -> Result<Response<GetScorecardResponse>, Status> {
-        reports::get_scorecard(&self.db, request.get_ref())
+        app::get_scorecard(&self.db, request.get_ref())
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -49,7 +49,7 @@ impl AssessmentService for Api {
         &self,
         request: Request<GetMonthlyBulletinRequest>,
     ) -> Result<Response<Bulletin>, Status> {
-        reports::monthly_bulletin(&self.db, request.get_ref())
+        app::monthly_bulletin(&self.db, request.get_ref())
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -59,7 +59,7 @@ impl AssessmentService for Api {
         &self,
         request: Request<GetQuarterlyAssessmentRequest>,
     ) -> Result<Response<QuarterlyAssessment>, Status> {
-        reports::quarterly_assessment(&self.db, request.get_ref())
+        app::quarterly_assessment(&self.db, request.get_ref())
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -69,7 +69,7 @@ impl AssessmentService for Api {
         &self,
         request: Request<ListNegativeListRequest>,
     ) -> Result<Response<ListNegativeListResponse>, Status> {
-        reports::negative_list(&self.db, request.get_ref())
+        app::negative_list(&self.db, request.get_ref())
             .await
             .map(Response::new)
             .map_err(Status::from)

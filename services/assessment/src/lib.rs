@@ -2,13 +2,13 @@
 //! keeps, per department, assignments, acceptances and replies in time, returns, satisfaction and
 //! the negative list; answers scorecards for any period.
 //!
-//! Layout: `domain` (pure rules), `store` (SQL), `reports` (the answers, scorecards computed
-//! in one place), `api` (gRPC), `consumers` (events).
+//! Layout: `domain` (pure rules), `store` (SQL), `app` (the use cases: the answers,
+//! scorecards computed in one place), `api` (gRPC, thin), `consumers` (events).
 
 pub mod api;
+pub mod app;
 pub mod consumers;
 pub mod domain;
-pub mod reports;
 pub mod store;
 
 use std::sync::Arc;

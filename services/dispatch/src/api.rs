@@ -11,16 +11,16 @@ use yimen_proto::v1::dispatch_service_server::DispatchService;
 use yimen_proto::v1::*;
 
 use crate::DispatchConfig;
-use crate::process::{self, Deadlines};
+use crate::app::{self, Deadlines};
 
-pub struct DispatchApi {
+pub struct Api {
     db: Db,
     bus: Arc<dyn Bus>,
     config: DispatchConfig,
     deadlines: Deadlines,
 }
 
-impl DispatchApi {
+impl Api {
     pub fn new(db: Db, bus: Arc<dyn Bus>, config: &DispatchConfig) -> Self {
         Self {
             db,
@@ -36,12 +36,12 @@ fn later(what: &str) -> Status {
 }
 
 #[tonic::async_trait]
-impl DispatchService for DispatchApi {
+impl DispatchService for Api {
     async fn join_department(
         &self,
         request: Request<JoinDepartmentRequest>,
     ) -> Result<Response<Department>, Status> {
-        process::join_department(&self.db, &self.bus, &self.config, request.get_ref())
+        app::join_department(&self.db, &self.bus, &self.config, request.get_ref())
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -51,7 +51,7 @@ impl DispatchService for DispatchApi {
         &self,
         request: Request<LeaveDepartmentRequest>,
     ) -> Result<Response<LeaveDepartmentResponse>, Status> {
-        process::leave_department(&self.db, self.deadlines, request.get_ref())
+        app::leave_department(&self.db, self.deadlines, request.get_ref())
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -61,7 +61,7 @@ impl DispatchService for DispatchApi {
         &self,
         request: Request<ListDepartmentsRequest>,
     ) -> Result<Response<ListDepartmentsResponse>, Status> {
-        process::list_departments(&self.db, request.get_ref())
+        app::list_departments(&self.db, request.get_ref())
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -71,7 +71,7 @@ impl DispatchService for DispatchApi {
         &self,
         request: Request<ListAssignmentsRequest>,
     ) -> Result<Response<ListAssignmentsResponse>, Status> {
-        process::list_assignments(&self.db, request.get_ref())
+        app::list_assignments(&self.db, request.get_ref())
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -81,7 +81,7 @@ impl DispatchService for DispatchApi {
         &self,
         request: Request<AcceptAssignmentRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        process::accept(&self.db, self.deadlines, request.get_ref())
+        app::accept(&self.db, self.deadlines, request.get_ref())
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -91,7 +91,7 @@ impl DispatchService for DispatchApi {
         &self,
         request: Request<ReturnAssignmentRequest>,
     ) -> Result<Response<ReturnAssignmentResponse>, Status> {
-        process::return_assignment(&self.db, self.deadlines, request.get_ref())
+        app::return_assignment(&self.db, self.deadlines, request.get_ref())
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -101,7 +101,7 @@ impl DispatchService for DispatchApi {
         &self,
         request: Request<ReplyAssignmentRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        process::reply(&self.db, request.get_ref())
+        app::reply(&self.db, request.get_ref())
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -111,7 +111,7 @@ impl DispatchService for DispatchApi {
         &self,
         request: Request<ReferToMediationRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        process::refer_to_mediation(&self.db, request.get_ref())
+        app::refer_to_mediation(&self.db, request.get_ref())
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -128,7 +128,7 @@ impl DispatchService for DispatchApi {
         &self,
         request: Request<RequestExtensionRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        process::request_extension(&self.db, request.get_ref())
+        app::request_extension(&self.db, request.get_ref())
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -138,7 +138,7 @@ impl DispatchService for DispatchApi {
         &self,
         request: Request<DecideExtensionRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        process::decide_extension(&self.db, request.get_ref())
+        app::decide_extension(&self.db, request.get_ref())
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -148,7 +148,7 @@ impl DispatchService for DispatchApi {
         &self,
         request: Request<EscalateRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        process::escalate(&self.db, request.get_ref())
+        app::escalate(&self.db, request.get_ref())
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -158,7 +158,7 @@ impl DispatchService for DispatchApi {
         &self,
         request: Request<AssignLeaderRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        process::assign_leader(&self.db, request.get_ref())
+        app::assign_leader(&self.db, request.get_ref())
             .await
             .map(Response::new)
             .map_err(Status::from)

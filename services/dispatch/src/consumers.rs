@@ -8,7 +8,7 @@ use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::Tx;
 use yimen_proto::v1::Event;
 
-use crate::process::{self, Deadlines};
+use crate::app::{self, Deadlines};
 
 pub const CASE_REGISTERED: &str = "case.registered";
 pub const CASE_REOPENED: &str = "case.reopened";
@@ -29,10 +29,10 @@ impl DispatchHandler {
 impl EventHandler for DispatchHandler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> anyhow::Result<()> {
         match event.r#type.as_str() {
-            CASE_REGISTERED => process::register_case(tx, event, self.deadlines).await,
-            CASE_REOPENED => process::reopen_case(tx, event, self.deadlines).await,
-            MEDIATION_OPENED => process::mediation_opened(tx, event).await,
-            MEDIATION_CONCLUDED => process::mediation_concluded(tx, event, self.deadlines).await,
+            CASE_REGISTERED => app::register_case(tx, event, self.deadlines).await,
+            CASE_REOPENED => app::reopen_case(tx, event, self.deadlines).await,
+            MEDIATION_OPENED => app::mediation_opened(tx, event).await,
+            MEDIATION_CONCLUDED => app::mediation_concluded(tx, event, self.deadlines).await,
             other => {
                 // Not bound to our queue; acknowledged so it never blocks the queue.
                 tracing::debug!(event_type = %other, "event not for dispatch; ignored");

@@ -5,13 +5,13 @@
 //! one or leaves, refers disputes to mediation and replies a case with a mediated agreement,
 //! and assigns a reopened case again.
 //!
-//! Layout: `domain` (pure rules), `store` (SQL), `process` (one transaction per operation),
-//! `api` (gRPC), `consumers` (events), `seed` (the department seed file).
+//! Layout: `domain` (pure rules), `store` (SQL), `app` (the use cases, one transaction per
+//! operation), `api` (gRPC, thin), `consumers` (events), `seed` (the department seed file).
 
 pub mod api;
+pub mod app;
 pub mod consumers;
 pub mod domain;
-pub mod process;
 pub mod seed;
 pub mod store;
 
@@ -75,17 +75,13 @@ pub fn queue() -> QueueSpec {
 
 /// The DispatchService routes.
 pub fn routes(db: Db, bus: Arc<dyn Bus>, config: &DispatchConfig) -> tonic::service::Routes {
-    tonic::service::Routes::new(DispatchServiceServer::new(api::DispatchApi::new(
-        db, bus, config,
-    )))
+    tonic::service::Routes::new(DispatchServiceServer::new(api::Api::new(db, bus, config)))
 }
 
 /// The handler of dispatch's queue. It works in the consumer loop's transaction, so it needs
 /// no store of its own.
 pub fn handler(_db: Db, config: &DispatchConfig) -> Arc<dyn EventHandler> {
-    Arc::new(consumers::DispatchHandler::new(process::Deadlines::new(
-        config,
-    )))
+    Arc::new(consumers::DispatchHandler::new(app::Deadlines::new(config)))
 }
 
 /// Joins every department of the seed that is not registered yet (idempotent); answers how
@@ -96,13 +92,13 @@ pub async fn seed_departments(
     config: &DispatchConfig,
     seed: &[JoinDepartmentRequest],
 ) -> anyhow::Result<usize> {
-    process::seed_departments(db, bus, config, seed).await
+    app::seed_departments(db, bus, config, seed).await
 }
 
 /// Declares `yimen.dept.<code>` for every active department (called at start when
 /// `department_queues`), repairing any declaration a join could not make.
 pub async fn declare_department_queues(db: &Db, bus: &Arc<dyn Bus>) -> anyhow::Result<()> {
-    process::declare_department_queues(db, bus).await
+    app::declare_department_queues(db, bus).await
 }
 
 #[cfg(test)]

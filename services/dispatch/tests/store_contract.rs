@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tonic::{Code, Request};
 use yimen_dispatch::DispatchConfig;
-use yimen_dispatch::api::DispatchApi;
+use yimen_dispatch::api::Api;
 use yimen_platform::bus::{Bus, MemoryBus};
 use yimen_platform::db::Db;
 use yimen_platform::time::{DAY_MILLIS, millis};
@@ -59,12 +59,12 @@ fn config() -> DispatchConfig {
     }
 }
 
-fn api(db: &Db) -> DispatchApi {
-    DispatchApi::new(db.clone(), bus(), &config())
+fn api(db: &Db) -> Api {
+    Api::new(db.clone(), bus(), &config())
 }
 
 async fn join(
-    api: &DispatchApi,
+    api: &Api,
     code: &str,
     level: DepartmentLevel,
     area: (&str, &str),
@@ -85,7 +85,7 @@ async fn join(
     .into_inner()
 }
 
-async fn join_city(api: &DispatchApi, code: &str, categories: &[Category]) -> Department {
+async fn join_city(api: &Api, code: &str, categories: &[Category]) -> Department {
     join(api, code, DepartmentLevel::City, ("", ""), categories).await
 }
 
@@ -209,11 +209,7 @@ async fn assigned_events(db: &Db) -> Vec<CaseAssigned> {
         .collect()
 }
 
-async fn assignments(
-    api: &DispatchApi,
-    department: &str,
-    states: &[AssignmentState],
-) -> Vec<Assignment> {
+async fn assignments(api: &Api, department: &str, states: &[AssignmentState]) -> Vec<Assignment> {
     api.list_assignments(Request::new(ListAssignmentsRequest {
         department: department.into(),
         states: states.iter().map(|s| *s as i32).collect(),
@@ -225,7 +221,7 @@ async fn assignments(
     .assignments
 }
 
-async fn only_assignment(api: &DispatchApi, department: &str, case_id: &str) -> Assignment {
+async fn only_assignment(api: &Api, department: &str, case_id: &str) -> Assignment {
     let mut found: Vec<Assignment> = assignments(api, department, &[])
         .await
         .into_iter()
@@ -240,7 +236,7 @@ async fn only_assignment(api: &DispatchApi, department: &str, case_id: &str) -> 
 }
 
 /// The one assignment of `case_id` at `department`, accepted.
-async fn accepted(api: &DispatchApi, department: &str, case_id: &str) -> Assignment {
+async fn accepted(api: &Api, department: &str, case_id: &str) -> Assignment {
     let a = only_assignment(api, department, case_id).await;
     api.accept_assignment(Request::new(AcceptAssignmentRequest {
         assignment_id: a.assignment_id,

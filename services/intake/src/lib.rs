@@ -10,9 +10,11 @@
 //! for dispatch to assign again; either way `case.evaluated` is published. The evaluation's
 //! comment stays in intake's store.
 //!
-//! Layout: `domain` (pure rules), `store` (SQL), `api` (gRPC), `consumers` (events).
+//! Layout: `domain` (pure rules), `store` (SQL), `app` (the use cases, one transaction per
+//! operation), `api` (gRPC, thin), `consumers` (events).
 
 pub mod api;
+pub mod app;
 pub mod consumers;
 pub mod domain;
 pub mod store;
@@ -101,7 +103,7 @@ pub fn routes(db: Db, config: &IntakeConfig) -> tonic::service::Routes {
             "intake.petitioner_key is the development default; set YIMEN__INTAKE__PETITIONER_KEY in any real deployment"
         );
     }
-    tonic::service::Routes::new(IntakeServiceServer::new(api::IntakeApi::new(db, config)))
+    tonic::service::Routes::new(IntakeServiceServer::new(api::Api::new(db, config)))
 }
 
 /// The handler of intake's queue. It works in the consumer loop's transaction, so it needs no

@@ -7,7 +7,7 @@ mod support;
 use sqlx::Row;
 use support::*;
 use tonic::{Code, Request, Status};
-use yimen_intake::api::IntakeApi;
+use yimen_intake::api::Api;
 use yimen_platform::db::Db;
 use yimen_platform::time::millis;
 use yimen_platform::{events, outbox};
@@ -51,7 +51,7 @@ async fn count(db: &Db, table: &'static str) -> i64 {
         .expect("count")
 }
 
-async fn submit_status(api: &IntakeApi, request: SubmitCaseRequest) -> Status {
+async fn submit_status(api: &Api, request: SubmitCaseRequest) -> Status {
     api.submit_case(Request::new(request))
         .await
         .expect_err("refused")
@@ -226,7 +226,7 @@ fn evaluation(
     }
 }
 
-async fn evaluate(api: &IntakeApi, request: SubmitEvaluationRequest) -> Result<Case, Status> {
+async fn evaluate(api: &Api, request: SubmitEvaluationRequest) -> Result<Case, Status> {
     api.submit_evaluation(Request::new(request))
         .await
         .map(|r| r.into_inner())

@@ -58,7 +58,7 @@ async fn register_at(db: &Db, case_id: &str, at: i64) {
 }
 
 async fn list_ids(db: &Db, request: ListCasesRequest) -> Vec<String> {
-    api(db)
+    app(db)
         .list(&request)
         .await
         .expect("list")
@@ -268,7 +268,7 @@ async fn get_case_by_number_and_by_id(db: Db) {
         uuid::Uuid::now_v7().to_string(),
         "YM-1999-000001".to_string(),
     ] {
-        let err = api(&db)
+        let err = app(&db)
             .get(&GetCaseRequest { case_ref: unknown })
             .await
             .expect_err("unknown");
@@ -348,7 +348,7 @@ async fn list_filters_by_status_category_town_and_date(db: Db) {
     };
     assert_eq!(list_ids(&db, combined).await, [c.as_str()]);
 
-    let listed = api(&db)
+    let listed = app(&db)
         .list(&by_status(CaseStatus::Assigned))
         .await
         .expect("list")
@@ -387,7 +387,7 @@ async fn list_paginates_without_gaps_or_repeats(db: Db) {
     let mut token = String::new();
     let mut pages = 0;
     loop {
-        let answer = api(&db).list(&page(token)).await.expect("page");
+        let answer = app(&db).list(&page(token)).await.expect("page");
         pages += 1;
         seen.extend(answer.cases.into_iter().map(|c| c.case_id));
         if pages == 1 {
@@ -693,7 +693,7 @@ async fn mediation_opened_sets_in_mediation_and_adds_its_line(db: Db) {
             "civil-affairs"
         )
     );
-    let listed = api(&db)
+    let listed = app(&db)
         .list(&ListCasesRequest {
             status: CaseStatus::InMediation as i32,
             ..Default::default()

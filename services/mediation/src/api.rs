@@ -8,7 +8,7 @@ use yimen_proto::v1::mediation_service_server::MediationService;
 use yimen_proto::v1::*;
 
 use crate::MediationConfig;
-use crate::process;
+use crate::app;
 
 pub struct Api {
     db: Db,
@@ -31,76 +31,76 @@ impl MediationService for Api {
         &self,
         _request: Request<ListCommitteesRequest>,
     ) -> Result<Response<ListCommitteesResponse>, Status> {
-        answer(process::list_committees(&self.db).await)
+        answer(app::list_committees(&self.db).await)
     }
 
     async fn register_mediator(
         &self,
         request: Request<RegisterMediatorRequest>,
     ) -> Result<Response<Mediator>, Status> {
-        answer(process::register_mediator(&self.db, request.get_ref()).await)
+        answer(app::register_mediator(&self.db, request.get_ref()).await)
     }
 
     async fn list_mediators(
         &self,
         request: Request<ListMediatorsRequest>,
     ) -> Result<Response<ListMediatorsResponse>, Status> {
-        answer(process::list_mediators(&self.db, request.get_ref()).await)
+        answer(app::list_mediators(&self.db, request.get_ref()).await)
     }
 
     async fn get_mediation(
         &self,
         request: Request<GetMediationRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        answer(process::get_mediation(&self.db, request.get_ref()).await)
+        answer(app::get_mediation(&self.db, request.get_ref()).await)
     }
 
     async fn list_mediations(
         &self,
         request: Request<ListMediationsRequest>,
     ) -> Result<Response<ListMediationsResponse>, Status> {
-        answer(process::list_mediations(&self.db, request.get_ref()).await)
+        answer(app::list_mediations(&self.db, request.get_ref()).await)
     }
 
     async fn open_mediation(
         &self,
         request: Request<OpenMediationRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        answer(process::open_mediation(&self.db, request.get_ref()).await)
+        answer(app::open_mediation(&self.db, request.get_ref()).await)
     }
 
     async fn schedule_session(
         &self,
         request: Request<ScheduleSessionRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        answer(process::schedule_session(&self.db, request.get_ref()).await)
+        answer(app::schedule_session(&self.db, request.get_ref()).await)
     }
 
     async fn record_outcome(
         &self,
         request: Request<RecordOutcomeRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        answer(process::record_outcome(&self.db, request.get_ref()).await)
+        answer(app::record_outcome(&self.db, request.get_ref()).await)
     }
 
     async fn request_court_confirmation(
         &self,
         request: Request<RequestCourtConfirmationRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        answer(process::request_court_confirmation(&self.db, request.get_ref()).await)
+        answer(app::request_court_confirmation(&self.db, request.get_ref()).await)
     }
 
     async fn record_court_decision(
         &self,
         request: Request<RecordCourtDecisionRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        answer(process::record_court_decision(&self.db, request.get_ref()).await)
+        answer(app::record_court_decision(&self.db, request.get_ref()).await)
     }
 
     async fn record_performance(
         &self,
         request: Request<RecordPerformanceRequest>,
     ) -> Result<Response<Mediator>, Status> {
-        answer(process::record_performance(&self.db, request.get_ref()).await)
+        answer(app::record_performance(&self.db, request.get_ref()).await)
     }
 }

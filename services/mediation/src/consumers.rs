@@ -9,7 +9,7 @@ use yimen_platform::db::{Db, Tx};
 use yimen_proto::v1::Event;
 
 use crate::MediationConfig;
-use crate::process;
+use crate::app;
 
 /// The prefix of the routing keys of referrals; the department's code follows.
 pub const CASE_REFERRED_PREFIX: &str = "case.referred.";
@@ -29,9 +29,9 @@ impl Handler {
 impl EventHandler for Handler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> anyhow::Result<()> {
         if event.r#type.starts_with(CASE_REFERRED_PREFIX) {
-            process::referred(tx, event).await
+            app::referred(tx, event).await
         } else if event.r#type == CASE_REGISTERED {
-            process::registered(tx, event).await
+            app::registered(tx, event).await
         } else {
             // Not bound to our queue; acknowledged so it never blocks the queue.
             tracing::debug!(event_type = %event.r#type, "event not for mediation; ignored");

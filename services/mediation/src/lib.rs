@@ -3,13 +3,13 @@
 //! or directly for court-entrusted, administrative and petition linkages, and concludes with an
 //! agreement (which replies the case), a failure or a withdrawal.
 //!
-//! Layout: `domain` (pure rules), `store` (SQL), `process` (one transaction per operation),
-//! `api` (gRPC), `consumers` (events).
+//! Layout: `domain` (pure rules), `store` (SQL), `app` (the use cases, one transaction per
+//! operation), `api` (gRPC, thin), `consumers` (events).
 
 pub mod api;
+pub mod app;
 pub mod consumers;
 pub mod domain;
-pub mod process;
 pub mod store;
 
 use std::sync::Arc;

@@ -4,7 +4,8 @@
 #![allow(dead_code)] // each suite uses a part
 
 use yimen_intake::IntakeConfig;
-use yimen_intake::api::IntakeApi;
+use yimen_intake::api::Api;
+use yimen_intake::app::Intake;
 use yimen_platform::db::Db;
 use yimen_platform::time::{millis, timestamp};
 use yimen_proto::v1::event::Payload;
@@ -13,14 +14,21 @@ use yimen_proto::v1::*;
 pub const KEY: &str = "test-petitioner-key";
 pub const ID_NUMBER: &str = "11010519491231002X";
 
-pub fn api(db: &Db) -> IntakeApi {
-    IntakeApi::new(
-        db.clone(),
-        &IntakeConfig {
-            petitioner_key: KEY.into(),
-            ..IntakeConfig::default()
-        },
-    )
+fn config() -> IntakeConfig {
+    IntakeConfig {
+        petitioner_key: KEY.into(),
+        ..IntakeConfig::default()
+    }
+}
+
+/// The gRPC API over `db`.
+pub fn api(db: &Db) -> Api {
+    Api::new(db.clone(), &config())
+}
+
+/// The use cases over `db`.
+pub fn app(db: &Db) -> Intake {
+    Intake::new(db.clone(), &config())
 }
 
 /// A valid submission in `category` at `town`.
@@ -46,11 +54,11 @@ pub fn submission(category: Category, town: &str, subject: &str) -> SubmitCaseRe
 }
 
 pub async fn submit(db: &Db, request: SubmitCaseRequest) -> SubmitCaseResponse {
-    api(db).submit(&request).await.expect("submit")
+    app(db).submit(&request).await.expect("submit")
 }
 
 pub async fn get(db: &Db, case_ref: &str) -> Case {
-    api(db)
+    app(db)
         .get(&GetCaseRequest {
             case_ref: case_ref.into(),
         })

@@ -1,0 +1,195 @@
+//! Intake's use cases, one transaction each: register a matter, answer a case with its
+//! timeline, list cases, take the petitioner's evaluation of a reply. Each is a
+//! `Result<_, Error>` operation that `api` maps onto status codes. No request is ever logged:
+//! they carry personal data.
+
+use yimen_platform::db::{Db, now_millis};
+use yimen_platform::error::Error;
+use yimen_platform::events::new_event;
+use yimen_platform::outbox;
+use yimen_platform::time::timestamp;
+use yimen_proto::v1::event::Payload;
+use yimen_proto::v1::*;
+
+use crate::domain::evaluation::{self, Evaluation};
+use crate::domain::progress::{self, REGISTERED};
+use crate::domain::{CaseFilter, CaseNumber, CaseRef, NewCase, PetitionerKeyer};
+use crate::{IntakeConfig, SERVICE, store};
+use yimen_platform::calendar;
+
+/// Intake's use cases over its store.
+pub struct Intake {
+    db: Db,
+    keyer: PetitionerKeyer,
+}
+
+impl Intake {
+    pub fn new(db: Db, config: &IntakeConfig) -> Self {
+        Self {
+            db,
+            keyer: PetitionerKeyer::new(&config.petitioner_key),
+        }
+    }
+
+    /// Registers a case: the case, its petitioners, its first timeline line and
+    /// `case.registered` in one transaction. A retry with a known request id answers the case
+    /// already registered.
+    pub async fn submit(&self, request: &SubmitCaseRequest) -> Result<SubmitCaseResponse, Error> {
+        let case = NewCase::parse(request)?;
+        if let Some(known) = self.registered_under(case.request_id.as_deref()).await? {
+            return Ok(known);
+        }
+        let case_id = uuid::Uuid::now_v7().to_string();
+        let registered_at = now_millis();
+        let year = calendar::year(registered_at);
+        let mut tx = self.db.begin().await?;
+        let seq = store::next_case_seq(&mut tx, year).await?;
+        let number = CaseNumber::new(year, seq).into_string();
+        if !store::insert_case(&mut tx, &case_id, &number, &case, registered_at).await? {
+            // A concurrent retry with the same request id won: answer its case.
+            drop(tx);
+            return self
+                .registered_under(case.request_id.as_deref())
+                .await?
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("request id taken by no case")));
+        }
+        let announcement = Payload::CaseRegistered(self.announcement(&case, &number));
+        let mut event = new_event(REGISTERED, &case_id, SERVICE, announcement);
+        // The event announces the very instant the case was registered.
+        event.occurred_at = Some(timestamp(registered_at));
+        let line = progress::registered(&number, case.channel, case.category, case.headcount);
+        store::add_timeline(&mut tx, &case_id, &event.id, registered_at, &line).await?;
+        outbox::enqueue(&mut tx, &event).await?;
+        self.db.commit(tx).await?;
+        tracing::info!(case_id = %case_id, case_number = %number, collective = case.collective(), "case registered");
+        Ok(SubmitCaseResponse {
+            case_id,
+            case_number: number,
+        })
+    }
+
+    async fn registered_under(
+        &self,
+        request_id: Option<&str>,
+    ) -> Result<Option<SubmitCaseResponse>, Error> {
+        let Some(request_id) = request_id else {
+            return Ok(None);
+        };
+        let mut conn = self.db.pool().acquire().await?;
+        Ok(store::case_by_request_id(&mut conn, request_id)
+            .await?
+            .map(|(case_id, case_number)| SubmitCaseResponse {
+                case_id,
+                case_number,
+            }))
+    }
+
+    /// What other services learn of a new case: no names, numbers or phones, only keyed
+    /// fingerprints of the identity numbers given.
+    fn announcement(&self, case: &NewCase, case_number: &str) -> CaseRegistered {
+        CaseRegistered {
+            case_number: case_number.to_string(),
+            channel: case.channel as i32,
+            category: case.category as i32,
+            location: Some(Location {
+                town: case.town.clone(),
+                village: case.village.clone(),
+            }),
+            headcount: case.headcount,
+            subject: case.subject.clone(),
+            amount_claimed: case.amount_claimed_fen.map(|fen| Money { fen }),
+            petitioner_keys: case
+                .petitioners
+                .iter()
+                .filter_map(|p| p.id_number.as_ref())
+                .map(|id| self.keyer.key(id))
+                .collect(),
+        }
+    }
+
+    pub async fn get(&self, request: &GetCaseRequest) -> Result<Case, Error> {
+        let case_ref =
+            CaseRef::parse(&request.case_ref).map_err(|v| Error::InvalidArgument(vec![v]))?;
+        let mut conn = self.db.pool().acquire().await?;
+        store::find_case(&mut conn, &case_ref)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no case `{}`", case_ref.key())))
+    }
+
+    /// Records the petitioner's evaluation of a reply (质量评价) and what it decides, in one
+    /// transaction: the evaluation with its comment (kept here, never published),
+    /// `case.evaluated`, then `case.closed` (satisfied or basically satisfied: status CLOSED)
+    /// or `case.reopened` (unsatisfied: status REOPENED, for dispatch to assign again), each
+    /// event with its timeline line. Only a REPLIED case can be evaluated. Answers the case as
+    /// it now stands.
+    pub async fn evaluate(&self, request: &SubmitEvaluationRequest) -> Result<Case, Error> {
+        let evaluation = Evaluation::parse(request)?;
+        let mut tx = self.db.begin().await?;
+        let case = store::case_state(&mut tx, &evaluation.case_ref)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no case `{}`", evaluation.case_ref.key())))?;
+        evaluation::check_evaluable(&case.case_number, case.status)?;
+        // The evaluation's instant is its status time. Never before the reply's: should the
+        // replying service's clock run ahead of ours, the ordering guard still lets it through.
+        let at = now_millis().max(case.status_at);
+        let events = evaluation.events(&case.department).map(|(kind, payload)| {
+            let mut event = new_event(kind, &case.case_id, SERVICE, payload);
+            event.occurred_at = Some(timestamp(at));
+            event
+        });
+        store::insert_evaluation(
+            &mut tx,
+            &events[0].id,
+            &case.case_id,
+            &evaluation,
+            &case.department,
+            at,
+        )
+        .await?;
+        for event in &events {
+            let progress = progress::of(event).ok_or_else(|| {
+                Error::Internal(anyhow::anyhow!("{} does not move a case", event.r#type))
+            })?;
+            if !store::record(
+                &mut tx,
+                &case.case_id,
+                &event.id,
+                at,
+                &progress,
+                case.status_at,
+            )
+            .await?
+            {
+                // An event moved the case between our read and our write; the rollback keeps
+                // nothing of this evaluation.
+                return Err(Error::precondition(format!(
+                    "case {} changed while it was being evaluated; read it again",
+                    case.case_number
+                )));
+            }
+            outbox::enqueue(&mut tx, event).await?;
+        }
+        let answer = store::find_case(&mut tx, &CaseRef::Id(case.case_id.clone()))
+            .await?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("evaluated case vanished")))?;
+        self.db.commit(tx).await?;
+        tracing::info!(
+            case_id = %case.case_id,
+            department = %case.department,
+            satisfaction = evaluation.satisfaction.as_str_name(),
+            closed = evaluation.closes(),
+            "case evaluated"
+        );
+        Ok(answer)
+    }
+
+    pub async fn list(&self, request: &ListCasesRequest) -> Result<ListCasesResponse, Error> {
+        let filter = CaseFilter::parse(request)?;
+        let mut conn = self.db.pool().acquire().await?;
+        let (cases, next) = store::list_cases(&mut conn, &filter).await?;
+        Ok(ListCasesResponse {
+            cases,
+            next_page_token: next,
+        })
+    }
+}

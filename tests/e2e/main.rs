@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use tonic::Code;
 use tonic_types::StatusExt;
+use yimen::run::Target;
+use yimen::settings::Settings;
 use yimen_e2e::*;
 use yimen_proto::v1::*;
 
@@ -529,7 +531,7 @@ async fn migrate_declares_every_services_queue_on_the_broker() {
         );
     }
     let mut analysis = bus
-        .subscribe(&yimen::run::Target::Analysis.queue())
+        .subscribe(&Target::Analysis.service(&Settings::default()).queue())
         .await
         .expect("analysis's queue");
     let first = tokio::time::timeout(Duration::from_secs(10), analysis.next())

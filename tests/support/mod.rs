@@ -66,9 +66,10 @@ impl Standalone {
         settings.standalone.data_dir =
             std::env::temp_dir().join(format!("yimen-e2e-{}", uuid::Uuid::new_v4().simple()));
         settings.server.shutdown_grace_secs = 2;
-        let settings = settings.into_standalone();
+        let mut settings = settings.into_standalone();
+        settings.dispatch.seed = seed();
         let bus = yimen_platform::bus::connect(&settings.bus).await?;
-        let running = yimen::run::start(&settings, &Target::ALL, bus, &seed()).await?;
+        let running = yimen::run::start(&settings, &Target::ALL, bus).await?;
         let clients = connect(Urls::from_fn(|t| format!("http://{}", running.addrs[&t]))).await?;
         Ok(Self {
             clients,

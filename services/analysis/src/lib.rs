@@ -16,21 +16,17 @@ pub use sweep::{run_overdue_sweeper, sweep_overdue};
 
 use std::sync::Arc;
 
-use sqlx::migrate::Migrator;
+use futures::future::BoxFuture;
+
 use yimen_platform::bus::QueueSpec;
 use yimen_platform::consumer::EventHandler;
-use yimen_platform::db::{Db, Migrations};
+use yimen_platform::db::Migrations;
+use yimen_platform::service::{Context, Definition, Service, listen_on};
 use yimen_proto::v1::analysis_service_server::AnalysisServiceServer;
 
 pub const SERVICE: &str = "analysis";
 
-static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
-static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
-
-pub const MIGRATIONS: Migrations = Migrations {
-    postgres: &POSTGRES,
-    sqlite: &SQLITE,
-};
+pub const MIGRATIONS: Migrations = yimen_platform::migrations!();
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -48,7 +44,7 @@ pub struct AnalysisConfig {
 impl Default for AnalysisConfig {
     fn default() -> Self {
         Self {
-            listen: "0.0.0.0:50054".into(),
+            listen: listen_on(Analysis::DEFAULT_PORT),
             collective_threshold: 5,
             overdue_sweep_secs: 60,
         }
@@ -63,14 +59,50 @@ pub fn queue() -> QueueSpec {
     QueueSpec::new("yimen.analysis", CONSUMED)
 }
 
-/// The AnalysisService routes.
-pub fn routes(db: Db, config: &AnalysisConfig) -> tonic::service::Routes {
-    tonic::service::Routes::new(AnalysisServiceServer::new(api::Api::new(db, config)))
+/// The intelligence center, as a process runs it.
+pub struct Analysis {
+    config: AnalysisConfig,
 }
 
-/// The handler of analysis's queue.
-pub fn handler(db: Db, config: &AnalysisConfig) -> Arc<dyn EventHandler> {
-    Arc::new(consumers::Handler::new(db, config))
+impl Definition for Analysis {
+    const NAME: &'static str = SERVICE;
+    const DEFAULT_PORT: u16 = 50054;
+    type Config = AnalysisConfig;
+
+    fn new(config: AnalysisConfig) -> Self {
+        Self { config }
+    }
+}
+
+#[async_trait::async_trait]
+impl Service for Analysis {
+    fn migrations(&self) -> Migrations {
+        MIGRATIONS
+    }
+
+    fn queue(&self) -> QueueSpec {
+        queue()
+    }
+
+    fn routes(&self, context: &Context) -> tonic::service::Routes {
+        tonic::service::Routes::new(AnalysisServiceServer::new(api::Api::new(
+            context.db.clone(),
+            &self.config,
+        )))
+    }
+
+    fn handler(&self, context: &Context) -> Arc<dyn EventHandler> {
+        Arc::new(consumers::Handler::new(context.db.clone(), &self.config))
+    }
+
+    /// The overdue sweep, on its timer.
+    fn background(&self, context: &Context) -> Vec<BoxFuture<'static, ()>> {
+        vec![Box::pin(run_overdue_sweeper(
+            context.db.clone(),
+            self.config.clone(),
+            context.shutdown.clone(),
+        ))]
+    }
 }
 
 #[cfg(test)]

@@ -47,7 +47,10 @@ fn api(db: &Db) -> Api {
 
 /// Delivers an event the way the consumer loop does: in a transaction that commits after.
 async fn deliver(db: &Db, event: &Event) {
-    let handler = yimen_analysis::handler(db.clone(), &AnalysisConfig::default());
+    let handler = std::sync::Arc::new(yimen_analysis::consumers::Handler::new(
+        db.clone(),
+        &AnalysisConfig::default(),
+    ));
     yimen_platform::testing::harness::deliver(db, &*handler, event)
         .await
         .expect("handle");

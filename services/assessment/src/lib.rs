@@ -13,21 +13,15 @@ pub mod store;
 
 use std::sync::Arc;
 
-use sqlx::migrate::Migrator;
 use yimen_platform::bus::QueueSpec;
 use yimen_platform::consumer::EventHandler;
-use yimen_platform::db::{Db, Migrations};
+use yimen_platform::db::Migrations;
+use yimen_platform::service::{Context, Definition, Service, listen_on};
 use yimen_proto::v1::assessment_service_server::AssessmentServiceServer;
 
 pub const SERVICE: &str = "assessment";
 
-static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
-static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
-
-pub const MIGRATIONS: Migrations = Migrations {
-    postgres: &POSTGRES,
-    sqlite: &SQLITE,
-};
+pub const MIGRATIONS: Migrations = yimen_platform::migrations!();
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -39,7 +33,7 @@ pub struct AssessmentConfig {
 impl Default for AssessmentConfig {
     fn default() -> Self {
         Self {
-            listen: "0.0.0.0:50055".into(),
+            listen: listen_on(Assessment::DEFAULT_PORT),
         }
     }
 }
@@ -52,12 +46,39 @@ pub fn queue() -> QueueSpec {
     QueueSpec::new("yimen.assessment", CONSUMED)
 }
 
-/// The AssessmentService routes.
-pub fn routes(db: Db, config: &AssessmentConfig) -> tonic::service::Routes {
-    tonic::service::Routes::new(AssessmentServiceServer::new(api::Api::new(db, config)))
+/// The scorecards, as a process runs it.
+pub struct Assessment {
+    config: AssessmentConfig,
 }
 
-/// The handler of assessment's queue.
-pub fn handler(db: Db, config: &AssessmentConfig) -> Arc<dyn EventHandler> {
-    Arc::new(consumers::Handler::new(db, config))
+impl Definition for Assessment {
+    const NAME: &'static str = SERVICE;
+    const DEFAULT_PORT: u16 = 50055;
+    type Config = AssessmentConfig;
+
+    fn new(config: AssessmentConfig) -> Self {
+        Self { config }
+    }
+}
+
+#[async_trait::async_trait]
+impl Service for Assessment {
+    fn migrations(&self) -> Migrations {
+        MIGRATIONS
+    }
+
+    fn queue(&self) -> QueueSpec {
+        queue()
+    }
+
+    fn routes(&self, context: &Context) -> tonic::service::Routes {
+        tonic::service::Routes::new(AssessmentServiceServer::new(api::Api::new(
+            context.db.clone(),
+            &self.config,
+        )))
+    }
+
+    fn handler(&self, context: &Context) -> Arc<dyn EventHandler> {
+        Arc::new(consumers::Handler::new(context.db.clone(), &self.config))
+    }
 }

@@ -34,7 +34,10 @@ fn fields(status: &Status) -> Vec<String> {
 }
 
 async fn deliver(db: &Db, event: &Event) {
-    let handler = yimen_assessment::handler(db.clone(), &AssessmentConfig::default());
+    let handler = std::sync::Arc::new(yimen_assessment::consumers::Handler::new(
+        db.clone(),
+        &AssessmentConfig::default(),
+    ));
     yimen_platform::testing::harness::deliver(db, &*handler, event)
         .await
         .expect("handle");

@@ -59,7 +59,10 @@ fn event(event_type: String, case_id: &str, at: i64, payload: Payload) -> Event 
 
 /// Delivers an event the way the consumer loop does: in a transaction that commits after.
 async fn deliver(db: &Db, event: &Event) {
-    let handler = yimen_assessment::handler(db.clone(), &AssessmentConfig::default());
+    let handler = std::sync::Arc::new(yimen_assessment::consumers::Handler::new(
+        db.clone(),
+        &AssessmentConfig::default(),
+    ));
     yimen_platform::testing::harness::deliver(db, &*handler, event)
         .await
         .expect("handle");

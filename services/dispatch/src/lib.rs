@@ -17,10 +17,10 @@ pub mod store;
 
 use std::sync::Arc;
 
-use sqlx::migrate::Migrator;
 use yimen_platform::bus::{Bus, QueueSpec};
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::{Db, Migrations};
+use yimen_platform::service::{Context, Definition, Service, listen_on};
 use yimen_proto::v1::JoinDepartmentRequest;
 use yimen_proto::v1::dispatch_service_server::DispatchServiceServer;
 
@@ -28,13 +28,7 @@ pub use seed::parse_seed;
 
 pub const SERVICE: &str = "dispatch";
 
-static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
-static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
-
-pub const MIGRATIONS: Migrations = Migrations {
-    postgres: &POSTGRES,
-    sqlite: &SQLITE,
-};
+pub const MIGRATIONS: Migrations = yimen_platform::migrations!();
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -47,15 +41,20 @@ pub struct DispatchConfig {
     pub handle_days: u32,
     /// Declare `yimen.dept.<code>` for each department, so its own system can consume its work.
     pub department_queues: bool,
+    /// Departments joined at start when not registered yet (standalone's seed file, read by
+    /// the binary); not a settings key.
+    #[serde(skip)]
+    pub seed: Vec<JoinDepartmentRequest>,
 }
 
 impl Default for DispatchConfig {
     fn default() -> Self {
         Self {
-            listen: "0.0.0.0:50052".into(),
+            listen: listen_on(Dispatch::DEFAULT_PORT),
             accept_days: 15,
             handle_days: 60,
             department_queues: true,
+            seed: Vec::new(),
         }
     }
 }
@@ -73,15 +72,56 @@ pub fn queue() -> QueueSpec {
     QueueSpec::new("yimen.dispatch", CONSUMED)
 }
 
-/// The DispatchService routes.
-pub fn routes(db: Db, bus: Arc<dyn Bus>, config: &DispatchConfig) -> tonic::service::Routes {
-    tonic::service::Routes::new(DispatchServiceServer::new(api::Api::new(db, bus, config)))
+/// Triage and assignment, as a process runs it.
+pub struct Dispatch {
+    config: DispatchConfig,
 }
 
-/// The handler of dispatch's queue. It works in the consumer loop's transaction, so it needs
-/// no store of its own.
-pub fn handler(_db: Db, config: &DispatchConfig) -> Arc<dyn EventHandler> {
-    Arc::new(consumers::DispatchHandler::new(app::Deadlines::new(config)))
+impl Definition for Dispatch {
+    const NAME: &'static str = SERVICE;
+    const DEFAULT_PORT: u16 = 50052;
+    type Config = DispatchConfig;
+
+    fn new(config: DispatchConfig) -> Self {
+        Self { config }
+    }
+}
+
+#[async_trait::async_trait]
+impl Service for Dispatch {
+    fn migrations(&self) -> Migrations {
+        MIGRATIONS
+    }
+
+    fn queue(&self) -> QueueSpec {
+        queue()
+    }
+
+    /// Declares the department queues the store knows of (see [`declare_department_queues`])
+    /// and joins the seed's departments not registered yet.
+    async fn prepare(&self, context: &Context) -> anyhow::Result<()> {
+        if self.config.department_queues {
+            declare_department_queues(&context.db, &context.bus).await?;
+        }
+        if !self.config.seed.is_empty() {
+            let joined =
+                seed_departments(&context.db, &context.bus, &self.config, &self.config.seed)
+                    .await?;
+            tracing::info!(joined, "departments seeded");
+        }
+        Ok(())
+    }
+
+    fn routes(&self, context: &Context) -> tonic::service::Routes {
+        let api = api::Api::new(context.db.clone(), context.bus.clone(), &self.config);
+        tonic::service::Routes::new(DispatchServiceServer::new(api))
+    }
+
+    /// The handler works in the consumer loop's transaction, so it needs no store of its own.
+    fn handler(&self, _context: &Context) -> Arc<dyn EventHandler> {
+        let deadlines = app::Deadlines::new(&self.config);
+        Arc::new(consumers::DispatchHandler::new(deadlines))
+    }
 }
 
 /// Joins every department of the seed that is not registered yet (idempotent); answers how

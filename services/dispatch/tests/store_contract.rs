@@ -118,7 +118,9 @@ async fn deliver(db: &Db, event: &Event) {
 /// Delivers an event as the consumer loop does and answers what the handler said; on an error
 /// nothing it did is committed (the loop would retry).
 async fn try_deliver(db: &Db, event: &Event) -> anyhow::Result<()> {
-    let handler = yimen_dispatch::handler(db.clone(), &config());
+    let handler = std::sync::Arc::new(yimen_dispatch::consumers::DispatchHandler::new(
+        yimen_dispatch::app::Deadlines::new(&config()),
+    ));
     yimen_platform::testing::harness::deliver(db, &*handler, event).await
 }
 

@@ -21,21 +21,16 @@ pub mod store;
 
 use std::sync::Arc;
 
-use sqlx::migrate::Migrator;
 use yimen_platform::bus::QueueSpec;
 use yimen_platform::consumer::EventHandler;
-use yimen_platform::db::{Db, Migrations};
+use yimen_platform::db::Migrations;
+use yimen_platform::service::{Context, Definition, Service, listen_on};
 use yimen_proto::v1::intake_service_server::IntakeServiceServer;
 
 pub const SERVICE: &str = "intake";
 
-static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
-static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
-
-pub const MIGRATIONS: Migrations = Migrations {
-    postgres: &POSTGRES,
-    sqlite: &SQLITE,
-};
+/// The case number sequence is an auto-increment column, which the dialects write differently.
+pub const MIGRATIONS: Migrations = yimen_platform::migrations!(forked);
 
 /// The development default of [`IntakeConfig::petitioner_key`]; a deployment must change it.
 pub const DEV_PETITIONER_KEY: &str = "yimen-dev-petitioner-key";
@@ -55,7 +50,7 @@ pub struct IntakeConfig {
 impl Default for IntakeConfig {
     fn default() -> Self {
         Self {
-            listen: "0.0.0.0:50051".into(),
+            listen: listen_on(Intake::DEFAULT_PORT),
             petitioner_key: DEV_PETITIONER_KEY.into(),
         }
     }
@@ -96,20 +91,46 @@ pub fn queue() -> QueueSpec {
     QueueSpec::new("yimen.intake", CONSUMED)
 }
 
-/// The IntakeService routes.
-pub fn routes(db: Db, config: &IntakeConfig) -> tonic::service::Routes {
-    if config.petitioner_key == DEV_PETITIONER_KEY || config.petitioner_key.is_empty() {
-        tracing::warn!(
-            "intake.petitioner_key is the development default; set YIMEN__INTAKE__PETITIONER_KEY in any real deployment"
-        );
-    }
-    tonic::service::Routes::new(IntakeServiceServer::new(api::Api::new(db, config)))
+/// The one door, as a process runs it.
+pub struct Intake {
+    config: IntakeConfig,
 }
 
-/// The handler of intake's queue. It works in the consumer loop's transaction, so it needs no
-/// store of its own.
-pub fn handler(_db: Db) -> Arc<dyn EventHandler> {
-    Arc::new(consumers::IntakeHandler)
+impl Definition for Intake {
+    const NAME: &'static str = SERVICE;
+    const DEFAULT_PORT: u16 = 50051;
+    type Config = IntakeConfig;
+
+    fn new(config: IntakeConfig) -> Self {
+        Self { config }
+    }
+}
+
+#[async_trait::async_trait]
+impl Service for Intake {
+    fn migrations(&self) -> Migrations {
+        MIGRATIONS
+    }
+
+    fn queue(&self) -> QueueSpec {
+        queue()
+    }
+
+    fn routes(&self, context: &Context) -> tonic::service::Routes {
+        let key = &self.config.petitioner_key;
+        if key == DEV_PETITIONER_KEY || key.is_empty() {
+            tracing::warn!(
+                "intake.petitioner_key is the development default; set YIMEN__INTAKE__PETITIONER_KEY in any real deployment"
+            );
+        }
+        let api = api::Api::new(context.db.clone(), &self.config);
+        tonic::service::Routes::new(IntakeServiceServer::new(api))
+    }
+
+    /// The handler works in the consumer loop's transaction, so it needs no store of its own.
+    fn handler(&self, _context: &Context) -> Arc<dyn EventHandler> {
+        Arc::new(consumers::IntakeHandler)
+    }
 }
 
 #[cfg(test)]

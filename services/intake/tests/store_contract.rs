@@ -89,7 +89,7 @@ async fn deliver(db: &Db, event: &Event) -> Outcome {
         body: events::encode(event),
         headers: Default::default(),
     };
-    let handler = yimen_intake::handler(db.clone());
+    let handler = std::sync::Arc::new(yimen_intake::consumers::IntakeHandler);
     consumer::process(
         db,
         handler.as_ref(),

@@ -14,21 +14,15 @@ pub mod store;
 
 use std::sync::Arc;
 
-use sqlx::migrate::Migrator;
 use yimen_platform::bus::QueueSpec;
 use yimen_platform::consumer::EventHandler;
-use yimen_platform::db::{Db, Migrations};
+use yimen_platform::db::Migrations;
+use yimen_platform::service::{Context, Definition, Service, listen_on};
 use yimen_proto::v1::mediation_service_server::MediationServiceServer;
 
 pub const SERVICE: &str = "mediation";
 
-static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
-static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
-
-pub const MIGRATIONS: Migrations = Migrations {
-    postgres: &POSTGRES,
-    sqlite: &SQLITE,
-};
+pub const MIGRATIONS: Migrations = yimen_platform::migrations!();
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -40,7 +34,7 @@ pub struct MediationConfig {
 impl Default for MediationConfig {
     fn default() -> Self {
         Self {
-            listen: "0.0.0.0:50053".into(),
+            listen: listen_on(Mediation::DEFAULT_PORT),
         }
     }
 }
@@ -53,14 +47,41 @@ pub fn queue() -> QueueSpec {
     QueueSpec::new("yimen.mediation", CONSUMED)
 }
 
-/// The MediationService routes.
-pub fn routes(db: Db, config: &MediationConfig) -> tonic::service::Routes {
-    tonic::service::Routes::new(MediationServiceServer::new(api::Api::new(db, config)))
+/// The eight committees' mediation, as a process runs it.
+pub struct Mediation {
+    config: MediationConfig,
 }
 
-/// The handler of mediation's queue: referrals open files, registrations tell case numbers.
-pub fn handler(db: Db, config: &MediationConfig) -> Arc<dyn EventHandler> {
-    Arc::new(consumers::Handler::new(db, config))
+impl Definition for Mediation {
+    const NAME: &'static str = SERVICE;
+    const DEFAULT_PORT: u16 = 50053;
+    type Config = MediationConfig;
+
+    fn new(config: MediationConfig) -> Self {
+        Self { config }
+    }
+}
+
+#[async_trait::async_trait]
+impl Service for Mediation {
+    fn migrations(&self) -> Migrations {
+        MIGRATIONS
+    }
+
+    fn queue(&self) -> QueueSpec {
+        queue()
+    }
+
+    fn routes(&self, context: &Context) -> tonic::service::Routes {
+        tonic::service::Routes::new(MediationServiceServer::new(api::Api::new(
+            context.db.clone(),
+            &self.config,
+        )))
+    }
+
+    fn handler(&self, context: &Context) -> Arc<dyn EventHandler> {
+        Arc::new(consumers::Handler::new(context.db.clone(), &self.config))
+    }
 }
 
 #[cfg(test)]

@@ -215,7 +215,10 @@ fn registration(case_id: &str, case_number: &str) -> Event {
 
 /// Delivers an event the way the consumer loop does: in a transaction that commits after.
 async fn deliver(db: &Db, event: &Event) {
-    let handler = yimen_mediation::handler(db.clone(), &MediationConfig::default());
+    let handler = std::sync::Arc::new(yimen_mediation::consumers::Handler::new(
+        db.clone(),
+        &MediationConfig::default(),
+    ));
     yimen_platform::testing::harness::deliver(db, &*handler, event)
         .await
         .expect("handle");

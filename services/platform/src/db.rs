@@ -53,12 +53,76 @@ pub enum Backend {
     Sqlite,
 }
 
-/// The two migration sets of a service, one per backend (their DDL dialects differ).
-/// Service migrations are numbered from 100 so they never collide with the platform's.
+static NO_MIGRATIONS: Migrator = Migrator::DEFAULT;
+
+/// A service's schema: the migrations written once for both backends, and those a dialect
+/// needs of its own (DDL that differs, such as an auto-increment column). Versions are unique
+/// across the three sets; service migrations are numbered from 100 so they never collide with
+/// the platform's. Built with [`migrations!`](crate::migrations).
 #[derive(Clone, Copy)]
 pub struct Migrations {
-    pub postgres: &'static Migrator,
-    pub sqlite: &'static Migrator,
+    pub shared: &'static Migrator,
+    pub postgres: Option<&'static Migrator>,
+    pub sqlite: Option<&'static Migrator>,
+}
+
+impl Migrations {
+    /// No tables of a service's own (tests of the platform's tables).
+    pub const NONE: Migrations = Migrations {
+        shared: &NO_MIGRATIONS,
+        postgres: None,
+        sqlite: None,
+    };
+
+    /// Every migration `backend` runs, in version order.
+    pub fn for_backend(&self, backend: Backend) -> Migrator {
+        let forked = match backend {
+            Backend::Postgres => self.postgres,
+            Backend::Sqlite => self.sqlite,
+        };
+        let mut all: Vec<_> = self
+            .shared
+            .iter()
+            .chain(forked.into_iter().flat_map(|m| m.iter()))
+            .cloned()
+            .collect();
+        all.sort_by_key(|m| m.version);
+        Migrator::with_migrations(all)
+    }
+}
+
+/// The [`Migrations`] of the calling crate: `migrations/shared/` for both backends and, with
+/// `forked`, `migrations/postgres/` and `migrations/sqlite/` for what each dialect writes its own
+/// way.
+#[macro_export]
+macro_rules! migrations {
+    () => {
+        $crate::db::Migrations {
+            shared: {
+                static SHARED: ::sqlx::migrate::Migrator = ::sqlx::migrate!("migrations/shared");
+                &SHARED
+            },
+            postgres: None,
+            sqlite: None,
+        }
+    };
+    (forked) => {
+        $crate::db::Migrations {
+            shared: {
+                static SHARED: ::sqlx::migrate::Migrator = ::sqlx::migrate!("migrations/shared");
+                &SHARED
+            },
+            postgres: Some({
+                static POSTGRES: ::sqlx::migrate::Migrator =
+                    ::sqlx::migrate!("migrations/postgres");
+                &POSTGRES
+            }),
+            sqlite: Some({
+                static SQLITE: ::sqlx::migrate::Migrator = ::sqlx::migrate!("migrations/sqlite");
+                &SQLITE
+            }),
+        }
+    };
 }
 
 /// A service's store: its pool, which backend it is, and the outbox relay's wake-up.
@@ -153,12 +217,13 @@ impl Db {
 
     /// Brings the platform tables and the service's own tables up to date.
     pub async fn migrate(&self, migrations: Migrations) -> anyhow::Result<()> {
-        let (platform, service) = match self.backend {
-            Backend::Postgres => (&PLATFORM_POSTGRES, migrations.postgres),
-            Backend::Sqlite => (&PLATFORM_SQLITE, migrations.sqlite),
+        let platform = match self.backend {
+            Backend::Postgres => &PLATFORM_POSTGRES,
+            Backend::Sqlite => &PLATFORM_SQLITE,
         };
+        let service = migrations.for_backend(self.backend);
         // Both sets share one migrations table; each ignores the other's versions.
-        for set in [platform, service] {
+        for set in [platform, &service] {
             let mut migrator = Migrator::with_migrations(set.iter().cloned().collect());
             migrator.set_ignore_missing(true);
             migrator

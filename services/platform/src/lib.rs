@@ -14,6 +14,7 @@ pub mod money;
 pub mod outbox;
 pub mod paging;
 pub mod server;
+pub mod service;
 pub mod telemetry;
 pub mod testing;
 pub mod time;

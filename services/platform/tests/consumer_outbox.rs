@@ -15,11 +15,7 @@ use yimen_platform::db::{Db, Migrations, Tx};
 use yimen_platform::events::{encode, new_event};
 use yimen_proto::v1::{DepartmentLeft, Event, event::Payload};
 
-static NO_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
-const MIGRATIONS: Migrations = Migrations {
-    postgres: &NO_MIGRATIONS,
-    sqlite: &NO_MIGRATIONS,
-};
+const MIGRATIONS: Migrations = Migrations::NONE;
 
 async fn store() -> Db {
     let db = yimen_platform::testing::stores::sqlite_store("probe", MIGRATIONS).await;

@@ -11,11 +11,7 @@ use yimen_platform::bus::{Bus, MemoryBus};
 use yimen_platform::db::Migrations;
 use yimen_platform::server::{READINESS, Readiness, ServeOptions, serve};
 
-static NO_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
-const MIGRATIONS: Migrations = Migrations {
-    postgres: &NO_MIGRATIONS,
-    sqlite: &NO_MIGRATIONS,
-};
+const MIGRATIONS: Migrations = Migrations::NONE;
 
 #[tokio::test]
 async fn readiness_is_serving_while_store_and_bus_answer_and_not_serving_once_shutdown_starts() {

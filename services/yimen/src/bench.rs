@@ -123,11 +123,11 @@ fn peak_rss_kib() -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// Starts a fresh standalone installation (in a temporary directory, on loopback), puts `load`
+/// Starts a fresh standalone installation (in a temporary directory, on loopback, with the
+/// departments of `settings.dispatch.seed`), puts `load`
 /// through it, saying progress once a second, and stops it.
 pub async fn run(
     settings: Settings,
-    seed: &[JoinDepartmentRequest],
     load: Load,
     say: impl Fn(&str) + Send + Sync + 'static,
 ) -> anyhow::Result<Report> {
@@ -136,7 +136,7 @@ pub async fn run(
     settings.standalone.data_dir = dir.clone();
     let settings = settings.into_standalone();
     let bus = yimen_platform::bus::connect(&settings.bus).await?;
-    let running = crate::run::start(&settings, &Target::ALL, bus, seed).await?;
+    let running = crate::run::start(&settings, &Target::ALL, bus).await?;
     let urls = Urls::from_fn(|t| format!("http://{}", running.addrs[&t]));
     let measured = measure(&urls, load, Arc::new(say)).await;
     running.stop().await;

@@ -423,7 +423,7 @@ async fn dispatch_command(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { target } => {
             let settings = Settings::load(cli.config.as_deref())?;
-            serve(settings, &target, Vec::new()).await
+            serve(settings, &target).await
         }
         Command::Standalone {
             data_dir,
@@ -437,9 +437,9 @@ async fn dispatch_command(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(seed) = seed {
                 settings.standalone.seed_departments = seed;
             }
-            let settings = settings.into_standalone();
-            let seed = load_seed(&settings.standalone.seed_departments)?;
-            serve_standalone(settings, seed, demo).await
+            let mut settings = settings.into_standalone();
+            settings.dispatch.seed = load_seed(&settings.standalone.seed_departments)?;
+            serve_standalone(settings, demo).await
         }
         Command::Migrate { target } => {
             let settings = Settings::load(cli.config.as_deref())?;
@@ -454,7 +454,7 @@ async fn dispatch_command(cli: Cli) -> anyhow::Result<ExitCode> {
                     yimen_platform::bus::connect(&settings.bus)
                 })
                 .await?;
-                yimen::run::declare_queues(bus.as_ref(), &target).await?;
+                yimen::run::declare_queues(&settings, bus.as_ref(), &target).await?;
                 bus.close().await;
                 tracing::info!("queues declared");
             }
@@ -510,13 +510,13 @@ async fn dispatch_command(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut settings = Settings::load(cli.config.as_deref())?;
             quiet_unless_asked(&mut settings);
             let _telemetry = yimen_platform::telemetry::init("yimen-bench", &settings.telemetry)?;
-            let seed = load_seed(&settings.standalone.seed_departments)?;
+            settings.dispatch.seed = load_seed(&settings.standalone.seed_departments)?;
             let load = yimen::bench::Load {
                 cases: cases as usize,
                 concurrency: concurrency as usize,
                 patience: std::time::Duration::from_secs(patience_secs),
             };
-            let report = yimen::bench::run(settings, &seed, load, |l| eprintln!("{l}")).await?;
+            let report = yimen::bench::run(settings, load, |l| eprintln!("{l}")).await?;
             print!("{report}");
             Ok(ExitCode::SUCCESS)
         }
@@ -547,28 +547,20 @@ fn load_seed(path: &str) -> anyhow::Result<Vec<JoinDepartmentRequest>> {
     yimen_dispatch::parse_seed(&text).map_err(|e| anyhow::anyhow!("department seed {path}: {e:#}"))
 }
 
-async fn serve(
-    settings: Settings,
-    targets: &[Target],
-    seed: Vec<JoinDepartmentRequest>,
-) -> anyhow::Result<ExitCode> {
-    let (running, telemetry) = start(settings, targets, seed).await?;
+async fn serve(settings: Settings, targets: &[Target]) -> anyhow::Result<ExitCode> {
+    let (running, telemetry) = start(settings, targets).await?;
     running.wait().await;
     telemetry.shutdown();
     Ok(ExitCode::SUCCESS)
 }
 
 /// Standalone: every service; with `demo`, the seven scenarios played once it serves.
-async fn serve_standalone(
-    settings: Settings,
-    seed: Vec<JoinDepartmentRequest>,
-    demo: bool,
-) -> anyhow::Result<ExitCode> {
+async fn serve_standalone(settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
     let mut settings = settings;
     if demo {
         quiet_unless_asked(&mut settings);
     }
-    let (running, telemetry) = start(settings, &Target::ALL, seed).await?;
+    let (running, telemetry) = start(settings, &Target::ALL).await?;
     if demo {
         let urls = client::Urls::from_fn(|t| format!("http://{}", running.addrs[&t]));
         let played = async {
@@ -591,7 +583,6 @@ async fn serve_standalone(
 async fn start(
     settings: Settings,
     targets: &[Target],
-    seed: Vec<JoinDepartmentRequest>,
 ) -> anyhow::Result<(
     yimen::run::Running,
     yimen_platform::telemetry::TelemetryGuard,
@@ -610,7 +601,7 @@ async fn start(
             yimen_platform::bus::connect(&settings.bus)
         })
         .await?;
-    let running = yimen::run::start(&settings, targets, bus, &seed).await?;
+    let running = yimen::run::start(&settings, targets, bus).await?;
     for (target, addr) in &running.addrs {
         tracing::info!(service = target.name(), %addr, "listening");
         eprintln!("yimen: {} listening on {addr}", target.name());

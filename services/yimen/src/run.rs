@@ -1,5 +1,6 @@
-//! Composes services into one process: for each target its store (migrated), its gRPC server,
-//! its consumer and its outbox relay, all on one bus; and stops them in order — servers and
+//! Composes services of the registry (`settings::registry!`) into one process: for each target
+//! its store (migrated), its gRPC server, its consumer, its background tasks and its outbox
+//! relay, all on one bus; and stops them in order — servers and
 //! consumers first, then the relay drains what they committed, then the bus closes.
 
 use std::collections::BTreeMap;
@@ -9,83 +10,13 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use yimen_platform::bus::{Bus, QueueSpec};
-use yimen_platform::db::{Db, Migrations};
+use yimen_platform::bus::Bus;
+use yimen_platform::db::Db;
 use yimen_platform::server::{Readiness, ServeOptions};
+use yimen_platform::service::Context;
 
 use crate::settings::Settings;
-
-/// A service the binary can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
-pub enum Target {
-    Intake,
-    Dispatch,
-    Mediation,
-    Analysis,
-    Assessment,
-}
-
-impl Target {
-    pub const ALL: [Target; 5] = [
-        Target::Intake,
-        Target::Dispatch,
-        Target::Mediation,
-        Target::Analysis,
-        Target::Assessment,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Target::Intake => yimen_intake::SERVICE,
-            Target::Dispatch => yimen_dispatch::SERVICE,
-            Target::Mediation => yimen_mediation::SERVICE,
-            Target::Analysis => yimen_analysis::SERVICE,
-            Target::Assessment => yimen_assessment::SERVICE,
-        }
-    }
-
-    pub fn migrations(self) -> Migrations {
-        match self {
-            Target::Intake => yimen_intake::MIGRATIONS,
-            Target::Dispatch => yimen_dispatch::MIGRATIONS,
-            Target::Mediation => yimen_mediation::MIGRATIONS,
-            Target::Analysis => yimen_analysis::MIGRATIONS,
-            Target::Assessment => yimen_assessment::MIGRATIONS,
-        }
-    }
-
-    pub fn listen(self, settings: &Settings) -> &str {
-        match self {
-            Target::Intake => &settings.intake.listen,
-            Target::Dispatch => &settings.dispatch.listen,
-            Target::Mediation => &settings.mediation.listen,
-            Target::Analysis => &settings.analysis.listen,
-            Target::Assessment => &settings.assessment.listen,
-        }
-    }
-
-    /// The durable queue the service consumes.
-    pub fn queue(self) -> QueueSpec {
-        match self {
-            Target::Intake => yimen_intake::queue(),
-            Target::Dispatch => yimen_dispatch::queue(),
-            Target::Mediation => yimen_mediation::queue(),
-            Target::Analysis => yimen_analysis::queue(),
-            Target::Assessment => yimen_assessment::queue(),
-        }
-    }
-
-    /// The default port, for clients (`yimen case ...`, `yimen healthcheck`).
-    pub fn default_port(self) -> u16 {
-        match self {
-            Target::Intake => 50051,
-            Target::Dispatch => 50052,
-            Target::Mediation => 50053,
-            Target::Analysis => 50054,
-            Target::Assessment => 50055,
-        }
-    }
-}
+pub use crate::settings::Target;
 
 /// How long a starting process waits for its database and broker before giving up.
 pub const STARTUP_PATIENCE: Duration = Duration::from_secs(60);
@@ -129,7 +60,7 @@ pub async fn migrate(settings: &Settings, targets: &[Target]) -> anyhow::Result<
             || Db::connect(&settings.database, target.name()),
         )
         .await?;
-        db.migrate(target.migrations()).await?;
+        db.migrate(target.service(settings).migrations()).await?;
         tracing::info!(service = target.name(), "store migrated");
         stores.push((target, db));
     }
@@ -139,9 +70,13 @@ pub async fn migrate(settings: &Settings, targets: &[Target]) -> anyhow::Result<
 /// Declares the queues of `targets` (idempotent). Done before anything is published, so an event
 /// of one service is never dropped for want of another's queue: by `start` for the services of
 /// the process, and by `yimen migrate` for those of the whole installation.
-pub async fn declare_queues(bus: &dyn Bus, targets: &[Target]) -> anyhow::Result<()> {
+pub async fn declare_queues(
+    settings: &Settings,
+    bus: &dyn Bus,
+    targets: &[Target],
+) -> anyhow::Result<()> {
     for &target in targets {
-        let queue = target.queue();
+        let queue = target.service(settings).queue();
         bus.declare_queue(&queue)
             .await
             .map_err(|e| anyhow::anyhow!("declaring queue {}: {e}", queue.name))?;
@@ -161,12 +96,12 @@ pub struct Running {
     grace: Duration,
 }
 
-/// Starts `targets` on `bus`. `seed` joins departments not registered yet (dispatch only).
+/// Starts `targets` on `bus`: for each, its store and queue, its preparation, then its
+/// server, consumer, background tasks and outbox relay.
 pub async fn start(
     settings: &Settings,
     targets: &[Target],
     bus: Arc<dyn Bus>,
-    seed: &[yimen_proto::v1::JoinDepartmentRequest],
 ) -> anyhow::Result<Running> {
     let shutdown = CancellationToken::new();
     let relay_stop = CancellationToken::new();
@@ -182,59 +117,24 @@ pub async fn start(
         grace,
     };
     let stores = migrate(settings, targets).await?;
-    declare_queues(bus.as_ref(), targets).await?;
+    declare_queues(settings, bus.as_ref(), targets).await?;
     for (target, db) in stores {
+        let service = target.service(settings);
+        let context = Context {
+            db: db.clone(),
+            bus: bus.clone(),
+            shutdown: shutdown.clone(),
+        };
+        service.prepare(&context).await?;
         let listener = yimen_platform::server::bind(target.listen(settings)).await?;
         running.addrs.insert(target, listener.local_addr()?);
-        let (routes, handler) = match target {
-            Target::Intake => (
-                yimen_intake::routes(db.clone(), &settings.intake),
-                yimen_intake::handler(db.clone()),
-            ),
-            Target::Dispatch => {
-                if settings.dispatch.department_queues {
-                    yimen_dispatch::declare_department_queues(&db, &bus).await?;
-                }
-                if !seed.is_empty() {
-                    let joined =
-                        yimen_dispatch::seed_departments(&db, &bus, &settings.dispatch, seed)
-                            .await?;
-                    tracing::info!(joined, "departments seeded");
-                }
-                (
-                    yimen_dispatch::routes(db.clone(), bus.clone(), &settings.dispatch),
-                    yimen_dispatch::handler(db.clone(), &settings.dispatch),
-                )
-            }
-            Target::Mediation => (
-                yimen_mediation::routes(db.clone(), &settings.mediation),
-                yimen_mediation::handler(db.clone(), &settings.mediation),
-            ),
-            Target::Analysis => {
-                // Stops with the servers and consumers, before the relay drains its alerts.
-                running
-                    .front
-                    .push(tokio::spawn(yimen_analysis::run_overdue_sweeper(
-                        db.clone(),
-                        settings.analysis.clone(),
-                        shutdown.clone(),
-                    )));
-                (
-                    yimen_analysis::routes(db.clone(), &settings.analysis),
-                    yimen_analysis::handler(db.clone(), &settings.analysis),
-                )
-            }
-            Target::Assessment => (
-                yimen_assessment::routes(db.clone(), &settings.assessment),
-                yimen_assessment::handler(db.clone(), &settings.assessment),
-            ),
-        };
         let readiness = Readiness {
             stores: vec![db.clone()],
             bus: bus.clone(),
         };
         let mut options = ServeOptions::new(target.name());
         options.grace = grace;
+        let routes = service.routes(&context);
         let server_stop = shutdown.clone();
         running.front.push(tokio::spawn(async move {
             if let Err(e) = yimen_platform::server::serve(
@@ -255,10 +155,14 @@ pub async fn start(
             .push(tokio::spawn(yimen_platform::consumer::run_consumer(
                 db.clone(),
                 bus.clone(),
-                target.queue(),
-                handler,
+                service.queue(),
+                service.handler(&context),
                 shutdown.clone(),
             )));
+        // Background tasks stop with the servers and consumers, before the relay drains.
+        running
+            .front
+            .extend(service.background(&context).into_iter().map(tokio::spawn));
         running
             .relays
             .push(tokio::spawn(yimen_platform::outbox::run_relay(

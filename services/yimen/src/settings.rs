@@ -1,31 +1,85 @@
-//! The typed configuration of the `yimen` binary: one section per platform part and per
-//! service. Loaded by `yimen_platform::config` (defaults → `--config` file → `YIMEN__SECTION__KEY`).
+//! The typed configuration of the `yimen` binary and the registry of its services: one section
+//! per platform part and per service. Loaded by `yimen_platform::config` (defaults → `--config` file → `YIMEN__SECTION__KEY`).
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use yimen_analysis::AnalysisConfig;
-use yimen_assessment::AssessmentConfig;
-use yimen_dispatch::DispatchConfig;
-use yimen_intake::IntakeConfig;
-use yimen_mediation::MediationConfig;
 use yimen_platform::bus::BusConfig;
 use yimen_platform::db::DatabaseConfig;
+use yimen_platform::service::{Definition, Service};
 use yimen_platform::telemetry::TelemetryConfig;
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Settings {
-    pub database: DatabaseConfig,
-    pub bus: BusConfig,
-    pub telemetry: TelemetryConfig,
-    pub server: ServerConfig,
-    pub standalone: StandaloneConfig,
-    pub intake: IntakeConfig,
-    pub dispatch: DispatchConfig,
-    pub mediation: MediationConfig,
-    pub analysis: AnalysisConfig,
-    pub assessment: AssessmentConfig,
+/// The registry: every service this binary can run, one line each — its `--target` variant,
+/// its settings section and its type (a [`Definition`] of the platform). It makes the
+/// [`Settings`] (one section per service), the [`Target`] enum and, through
+/// [`Target::service`], the running service. Adding a sixth service is its crate and one line
+/// here.
+macro_rules! registry {
+    ($($variant:ident $section:ident: $service:ty),+ $(,)?) => {
+        /// The binary's settings: the platform's parts, then a section per service.
+        #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct Settings {
+            pub database: DatabaseConfig,
+            pub bus: BusConfig,
+            pub telemetry: TelemetryConfig,
+            pub server: ServerConfig,
+            pub standalone: StandaloneConfig,
+            $(pub $section: <$service as Definition>::Config,)+
+        }
+
+        /// A service the binary can run.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+        pub enum Target {
+            $($variant,)+
+        }
+
+        impl Target {
+            pub const ALL: [Target; [$(Target::$variant),+].len()] = [$(Target::$variant),+];
+
+            /// Its store's schema or file, its logs' `service`, its `--target` value.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Target::$variant => <$service as Definition>::NAME,)+
+                }
+            }
+
+            /// Where it listens unless its settings say otherwise (clients use it too).
+            pub fn default_port(self) -> u16 {
+                match self {
+                    $(Target::$variant => <$service as Definition>::DEFAULT_PORT,)+
+                }
+            }
+
+            /// Where its settings say it listens.
+            pub fn listen(self, settings: &Settings) -> &str {
+                match self {
+                    $(Target::$variant => &settings.$section.listen,)+
+                }
+            }
+
+            fn listen_mut(self, settings: &mut Settings) -> &mut String {
+                match self {
+                    $(Target::$variant => &mut settings.$section.listen,)+
+                }
+            }
+
+            /// The service, configured from its section of `settings`.
+            pub fn service(self, settings: &Settings) -> Box<dyn Service> {
+                match self {
+                    $(Target::$variant => Box::new(<$service>::new(settings.$section.clone())),)+
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    Intake     intake:     yimen_intake::Intake,
+    Dispatch   dispatch:   yimen_dispatch::Dispatch,
+    Mediation  mediation:  yimen_mediation::Mediation,
+    Analysis   analysis:   yimen_analysis::Analysis,
+    Assessment assessment: yimen_assessment::Assessment,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -68,14 +122,8 @@ impl Settings {
 
     /// Every service on a free port of 127.0.0.1 (tests and the bench: loopback only).
     pub fn on_free_loopback_ports(mut self) -> Self {
-        for listen in [
-            &mut self.intake.listen,
-            &mut self.dispatch.listen,
-            &mut self.mediation.listen,
-            &mut self.analysis.listen,
-            &mut self.assessment.listen,
-        ] {
-            *listen = "127.0.0.1:0".into();
+        for target in Target::ALL {
+            *target.listen_mut(&mut self) = "127.0.0.1:0".into();
         }
         self
     }

@@ -157,7 +157,8 @@ pub fn replied(case_id: &str, department: &str, at: i64, reply: &str) -> Event {
 
 /// Applies `event` with intake's handler in a transaction of its own, as the loop does.
 pub async fn apply(db: &Db, event: &Event) -> anyhow::Result<()> {
-    yimen_platform::testing::harness::deliver(db, &*yimen_intake::handler(db.clone()), event).await
+    yimen_platform::testing::harness::deliver(db, &yimen_intake::consumers::IntakeHandler, event)
+        .await
 }
 
 pub fn referred(case_id: &str, department: &str, at: i64) -> Event {

@@ -4,7 +4,9 @@
 //!
 //! Portable SQL, by convention: `$1`-style placeholders (SQLite accepts them), TEXT for ids,
 //! BIGINT for timestamps (unix milliseconds) and money (fen), BIGINT 0/1 for flags, and
-//! `ON CONFLICT ... DO NOTHING` for idempotent inserts.
+//! `ON CONFLICT ... DO NOTHING` for idempotent inserts. Stores read rows into private
+//! `#[derive(sqlx::FromRow)]` structs (flags through [`Flag`]) and convert them into their
+//! domain or proto types.
 
 use std::path::PathBuf;
 use std::str::FromStr;

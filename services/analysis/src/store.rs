@@ -8,7 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{AnyConnection, Row, any::AnyRow};
+use sqlx::AnyConnection;
+use yimen_platform::db::Flag;
 use yimen_platform::error::Error;
 use yimen_platform::paging::{Page, PageToken};
 use yimen_platform::time::timestamp;
@@ -120,28 +121,51 @@ pub struct CaseRow {
 }
 
 pub async fn case(conn: &mut AnyConnection, case_id: &str) -> Result<Option<CaseRow>, Error> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, StoredCase>(
         "SELECT case_id, case_number, category, headcount, registered_at, department, accept_by, \
          handle_by, returns, reopened, state, in_mediation FROM cases WHERE case_id = $1",
     )
     .bind(case_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    Ok(Some(CaseRow {
-        case_id: row.try_get("case_id")?,
-        case_number: row.try_get("case_number")?,
-        category: row.try_get("category")?,
-        headcount: row.try_get("headcount")?,
-        registered_at: row.try_get("registered_at")?,
-        department: row.try_get("department")?,
-        accept_by: row.try_get("accept_by")?,
-        handle_by: row.try_get("handle_by")?,
-        returns: count(row.try_get("returns")?),
-        reopened: count(row.try_get("reopened")?),
-        closed: row.try_get::<String, _>("state")? == "closed",
-        in_mediation: row.try_get::<i64, _>("in_mediation")? == 1,
-    }))
+    Ok(row.map(CaseRow::from))
+}
+
+/// A row of `cases` as stored: counts are BIGINT, the state is `'open'` or `'closed'`.
+#[derive(sqlx::FromRow)]
+struct StoredCase {
+    case_id: String,
+    case_number: String,
+    category: i64,
+    headcount: i64,
+    registered_at: Option<i64>,
+    department: String,
+    accept_by: Option<i64>,
+    handle_by: Option<i64>,
+    returns: i64,
+    reopened: i64,
+    state: String,
+    #[sqlx(try_from = "Flag")]
+    in_mediation: bool,
+}
+
+impl From<StoredCase> for CaseRow {
+    fn from(row: StoredCase) -> Self {
+        Self {
+            case_id: row.case_id,
+            case_number: row.case_number,
+            category: row.category,
+            headcount: row.headcount,
+            registered_at: row.registered_at,
+            department: row.department,
+            accept_by: row.accept_by,
+            handle_by: row.handle_by,
+            returns: count(row.returns),
+            reopened: count(row.reopened),
+            closed: row.state == "closed",
+            in_mediation: row.in_mediation,
+        }
+    }
 }
 
 /// Writes the case's holder and running deadline, derived from its assignments.
@@ -304,29 +328,42 @@ pub async fn assignments_of(
     conn: &mut AnyConnection,
     case_id: &str,
 ) -> Result<Vec<AssignmentFacts>, Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, AssignmentRow>(
         "SELECT assignment_id, department, known_at, accept_by, accepted_at, handle_by, \
          extended_handle_by, replied_at, returned_at FROM assignments WHERE case_id = $1",
     )
     .bind(case_id)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|row| {
-            let handle_by: Option<i64> = row.try_get("handle_by")?;
-            let extended: Option<i64> = row.try_get("extended_handle_by")?;
-            Ok(AssignmentFacts {
-                assignment_id: row.try_get("assignment_id")?,
-                department: row.try_get("department")?,
-                known_at: row.try_get("known_at")?,
-                accept_by: row.try_get("accept_by")?,
-                accepted: row.try_get::<Option<i64>, _>("accepted_at")?.is_some(),
-                handle_by: extended.or(handle_by),
-                replied: row.try_get::<Option<i64>, _>("replied_at")?.is_some(),
-                returned: row.try_get::<Option<i64>, _>("returned_at")?.is_some(),
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(AssignmentFacts::from).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct AssignmentRow {
+    assignment_id: String,
+    department: String,
+    known_at: i64,
+    accept_by: Option<i64>,
+    accepted_at: Option<i64>,
+    handle_by: Option<i64>,
+    extended_handle_by: Option<i64>,
+    replied_at: Option<i64>,
+    returned_at: Option<i64>,
+}
+
+impl From<AssignmentRow> for AssignmentFacts {
+    fn from(row: AssignmentRow) -> Self {
+        Self {
+            assignment_id: row.assignment_id,
+            department: row.department,
+            known_at: row.known_at,
+            accept_by: row.accept_by,
+            accepted: row.accepted_at.is_some(),
+            handle_by: row.extended_handle_by.or(row.handle_by),
+            replied: row.replied_at.is_some(),
+            returned: row.returned_at.is_some(),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,7 +392,7 @@ pub async fn add_petitioner_keys(
 /// The other cases sharing a petitioner key and the category with `case_id`, one row per
 /// shared key.
 pub async fn key_matches(conn: &mut AnyConnection, case_id: &str) -> Result<Vec<KeyMatch>, Error> {
-    let rows = sqlx::query(
+    let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
         "SELECT o.petitioner_key, o.case_id, o.registered_at, c.case_number \
          FROM petitioner_keys m \
          JOIN petitioner_keys o ON o.petitioner_key = m.petitioner_key \
@@ -366,16 +403,15 @@ pub async fn key_matches(conn: &mut AnyConnection, case_id: &str) -> Result<Vec<
     .bind(case_id)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(KeyMatch {
-                key: row.try_get("petitioner_key")?,
-                case_id: row.try_get("case_id")?,
-                case_number: row.try_get("case_number")?,
-                registered_at: row.try_get("registered_at")?,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|(key, case_id, registered_at, case_number)| KeyMatch {
+            key,
+            case_id,
+            case_number,
+            registered_at,
         })
-        .collect()
+        .collect())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -407,7 +443,7 @@ pub async fn latest_handler(
     conn: &mut AnyConnection,
     category: i64,
 ) -> Result<Option<String>, Error> {
-    let row = sqlx::query(
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
         "SELECT a.department, d.name FROM assignments a \
          JOIN cases c ON c.case_id = a.case_id \
          LEFT JOIN departments d ON d.code = a.department \
@@ -417,10 +453,7 @@ pub async fn latest_handler(
     .bind(category)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let code: String = row.try_get("department")?;
-    let name: Option<String> = row.try_get("name")?;
-    Ok(Some(name.filter(|n| !n.is_empty()).unwrap_or(code)))
+    Ok(row.map(|(code, name)| name.filter(|n| !n.is_empty()).unwrap_or(code)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -459,30 +492,43 @@ pub async fn insert_alert(conn: &mut AnyConnection, alert: &pb::Alert) -> Result
 const ALERT_COLUMNS: &str =
     "alert_id, kind, case_id, case_number, category, facts, raised_at, acknowledged";
 
-fn alert_from_row(row: &AnyRow) -> Result<pb::Alert, Error> {
-    let facts: String = row.try_get("facts")?;
-    let kind: i64 = row.try_get("kind")?;
-    let category: i64 = row.try_get("category")?;
-    Ok(pb::Alert {
-        alert_id: row.try_get("alert_id")?,
-        kind: i32::try_from(kind).unwrap_or_default(),
-        case_id: row.try_get("case_id")?,
-        facts: facts.lines().map(str::to_string).collect(),
-        raised_at: Some(timestamp(row.try_get("raised_at")?)),
-        acknowledged: row.try_get::<i64, _>("acknowledged")? == 1,
-        case_number: row.try_get("case_number")?,
-        category: labels::category_of(category) as i32,
-    })
+/// An alert as stored under [`ALERT_COLUMNS`]: its facts one a line.
+#[derive(sqlx::FromRow)]
+struct AlertRow {
+    alert_id: String,
+    kind: i64,
+    case_id: String,
+    case_number: String,
+    category: i64,
+    facts: String,
+    raised_at: i64,
+    #[sqlx(try_from = "Flag")]
+    acknowledged: bool,
+}
+
+impl From<AlertRow> for pb::Alert {
+    fn from(row: AlertRow) -> Self {
+        Self {
+            alert_id: row.alert_id,
+            kind: i32::try_from(row.kind).unwrap_or_default(),
+            case_id: row.case_id,
+            facts: row.facts.lines().map(str::to_string).collect(),
+            raised_at: Some(timestamp(row.raised_at)),
+            acknowledged: row.acknowledged,
+            case_number: row.case_number,
+            category: labels::category_of(row.category) as i32,
+        }
+    }
 }
 
 pub async fn alert(conn: &mut AnyConnection, alert_id: &str) -> Result<Option<pb::Alert>, Error> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, AlertRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {ALERT_COLUMNS} FROM alerts WHERE alert_id = $1"
     )))
     .bind(alert_id)
     .fetch_optional(&mut *conn)
     .await?;
-    row.as_ref().map(alert_from_row).transpose()
+    Ok(row.map(pb::Alert::from))
 }
 
 /// Marks the alert acknowledged (the first time only); false when there is no such alert.
@@ -517,7 +563,7 @@ pub async fn list_alerts(
         .after
         .as_ref()
         .map_or((0, ""), |t| (t.millis, t.id.as_str()));
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let rows = sqlx::query_as::<_, AlertRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {ALERT_COLUMNS} FROM alerts \
          WHERE ($1 = 1 OR acknowledged = 0) AND ($2 = 0 OR kind = $2) \
          AND ($3 = '' OR case_id = $3) \
@@ -533,10 +579,7 @@ pub async fn list_alerts(
     .bind(page.fetch())
     .fetch_all(&mut *conn)
     .await?;
-    let mut alerts = rows
-        .iter()
-        .map(alert_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut alerts: Vec<pb::Alert> = rows.into_iter().map(Into::into).collect();
     let next = page.finish(&mut alerts, |last| PageToken {
         millis: last
             .raised_at
@@ -553,7 +596,7 @@ pub async fn alerts_since(
     filter: &AlertFilter,
     since: i64,
 ) -> Result<Vec<pb::Alert>, Error> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let rows = sqlx::query_as::<_, AlertRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {ALERT_COLUMNS} FROM alerts \
          WHERE ($1 = 1 OR acknowledged = 0) AND ($2 = 0 OR kind = $2) \
          AND ($3 = '' OR case_id = $3) AND raised_at >= $4 \
@@ -565,7 +608,7 @@ pub async fn alerts_since(
     .bind(since)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(alert_from_row).collect()
+    Ok(rows.into_iter().map(pb::Alert::from).collect())
 }
 
 /// The kinds of alert raised on a case.
@@ -647,16 +690,15 @@ async fn grouped<K>(
     period: &Period,
 ) -> Result<BTreeMap<K, u64>, Error>
 where
-    K: Ord + for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    K: Ord + Send + Unpin + for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
-    let rows = sqlx::query(sql)
+    // Each query selects the group's key `k`, then its count `n`.
+    let rows: Vec<(K, i64)> = sqlx::query_as(sql)
         .bind(period.from)
         .bind(period.to)
         .fetch_all(&mut *conn)
         .await?;
-    rows.iter()
-        .map(|row| Ok((row.try_get("k")?, count(row.try_get("n")?))))
-        .collect()
+    Ok(rows.into_iter().map(|(k, n)| (k, count(n))).collect())
 }
 
 /// One count of the situation over a period.

@@ -6,7 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{AnyConnection, Row, any::AnyRow};
+use sqlx::AnyConnection;
+use yimen_platform::db::Flag;
 use yimen_platform::error::Error;
 use yimen_proto::v1::EscalationLevel;
 
@@ -16,20 +17,13 @@ use crate::domain::{Figures, Period};
 // ---------------------------------------------------------------------------------------------
 // Departments
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DepartmentRow {
     pub code: String,
     /// Empty while no event has named it.
     pub name: String,
+    #[sqlx(try_from = "Flag")]
     pub active: bool,
-}
-
-fn department_from_row(row: &AnyRow) -> Result<DepartmentRow, Error> {
-    Ok(DepartmentRow {
-        code: row.try_get("code")?,
-        name: row.try_get("name")?,
-        active: row.try_get::<i64, _>("active")? == 1,
-    })
 }
 
 /// Makes a department named by a case event known (active, as it just received work) and
@@ -89,19 +83,21 @@ pub async fn department(
     conn: &mut AnyConnection,
     code: &str,
 ) -> Result<Option<DepartmentRow>, Error> {
-    let row = sqlx::query("SELECT code, name, active FROM departments WHERE code = $1")
-        .bind(code)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(department_from_row).transpose()
+    Ok(
+        sqlx::query_as("SELECT code, name, active FROM departments WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
 }
 
 /// Every department ever known, by code.
 pub async fn departments(conn: &mut AnyConnection) -> Result<Vec<DepartmentRow>, Error> {
-    let rows = sqlx::query("SELECT code, name, active FROM departments ORDER BY code")
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(department_from_row).collect()
+    Ok(
+        sqlx::query_as("SELECT code, name, active FROM departments ORDER BY code")
+            .fetch_all(&mut *conn)
+            .await?,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,21 +122,19 @@ async fn ensure_case(conn: &mut AnyConnection, case_id: &str) -> Result<(), Erro
 }
 
 pub async fn case(conn: &mut AnyConnection, case_id: &str) -> Result<Option<CaseRow>, Error> {
-    let row = sqlx::query(
+    let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
         "SELECT headcount, department, first_assigned_at FROM cases WHERE case_id = $1",
     )
     .bind(case_id)
     .fetch_optional(&mut *conn)
     .await?;
-    row.map(|row| {
-        let headcount: i64 = row.try_get("headcount")?;
-        Ok(CaseRow {
+    Ok(
+        row.map(|(headcount, department, first_assigned_at)| CaseRow {
             headcount: u32::try_from(headcount).unwrap_or(0),
-            department: row.try_get("department")?,
-            first_assigned_at: row.try_get("first_assigned_at")?,
-        })
-    })
-    .transpose()
+            department,
+            first_assigned_at,
+        }),
+    )
 }
 
 /// `case.registered`: the case's headcount and number.
@@ -368,7 +362,7 @@ pub async fn negative_entries(
     period: Period,
     department: &str,
 ) -> Result<Vec<(Entry, String)>, Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, EntryRow>(
         "SELECT n.entry_id, n.department, n.case_id, n.kind, n.level, n.at, n.reason, \
          COALESCE(c.case_number, '') AS case_number \
          FROM negative_entries n LEFT JOIN cases c ON c.case_id = n.case_id \
@@ -380,24 +374,38 @@ pub async fn negative_entries(
     .bind(department)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|row| {
-            let level: i64 = row.try_get("level")?;
-            let entry = Entry {
-                entry_id: row.try_get("entry_id")?,
-                department: row.try_get("department")?,
-                case_id: row.try_get("case_id")?,
-                kind: negative::kind_from_code(row.try_get("kind")?),
-                level: i32::try_from(level)
-                    .ok()
-                    .and_then(|l| EscalationLevel::try_from(l).ok())
-                    .unwrap_or(EscalationLevel::Unspecified),
-                at: row.try_get("at")?,
-                reason: row.try_get("reason")?,
-            };
-            Ok((entry, row.try_get("case_number")?))
-        })
-        .collect()
+    Ok(rows.into_iter().map(EntryRow::into_entry).collect())
+}
+
+/// A negative-list entry joined with its case's number.
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    entry_id: String,
+    department: String,
+    case_id: String,
+    kind: i64,
+    level: i64,
+    at: i64,
+    reason: String,
+    case_number: String,
+}
+
+impl EntryRow {
+    fn into_entry(self) -> (Entry, String) {
+        let entry = Entry {
+            entry_id: self.entry_id,
+            department: self.department,
+            case_id: self.case_id,
+            kind: negative::kind_from_code(self.kind),
+            level: i32::try_from(self.level)
+                .ok()
+                .and_then(|l| EscalationLevel::try_from(l).ok())
+                .unwrap_or(EscalationLevel::Unspecified),
+            at: self.at,
+            reason: self.reason,
+        };
+        (entry, self.case_number)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -489,16 +497,14 @@ pub async fn figures(
 ) -> Result<BTreeMap<String, Figures>, Error> {
     let mut figures: BTreeMap<String, Figures> = BTreeMap::new();
     for (sql, set) in FIGURE_QUERIES {
-        let rows = sqlx::query(sql)
+        // Each query selects the department, then `n`, then `k`.
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(sql)
             .bind(period.from)
             .bind(period.to)
             .bind(department)
             .fetch_all(&mut *conn)
             .await?;
-        for row in rows {
-            let n: i64 = row.try_get("n")?;
-            let k: i64 = row.try_get("k")?;
-            let code: String = row.try_get("department")?;
+        for (code, n, k) in rows {
             set(
                 figures.entry(code).or_default(),
                 u64::try_from(n).unwrap_or(0),

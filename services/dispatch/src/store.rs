@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use yimen_platform::paging::PageToken;
 
-use sqlx::{AnyConnection, Row, any::AnyRow};
+use sqlx::AnyConnection;
+use yimen_platform::db::Flag;
 use yimen_platform::error::Error;
 use yimen_platform::time::{opt_timestamp, timestamp};
 use yimen_proto::v1::{self as pb, AssignmentCause, Category, EscalationLevel};
@@ -96,31 +97,48 @@ fn corrupt(what: impl std::fmt::Display) -> Error {
 // ---------------------------------------------------------------------------------------------
 // Departments
 
-fn department_from_row(row: &AnyRow) -> Result<Department, Error> {
-    let code: String = row.try_get("code")?;
-    let level: i64 = row.try_get("level")?;
-    let categories: String = row.try_get("categories")?;
-    let categories = categories
-        .split(',')
-        .filter(|c| !c.is_empty())
-        .map(|c| category::parse(c).ok_or_else(|| corrupt(format!("unknown category `{c}`"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Department {
-        spec: DepartmentSpec {
-            code: DepartmentCode::parse(&code)
-                .map_err(|_| corrupt(format!("a bad department code `{code}`")))?,
-            name: row.try_get("name")?,
-            level: i32::try_from(level)
-                .ok()
-                .and_then(Level::from_proto)
-                .ok_or_else(|| corrupt(format!("unknown level {level}")))?,
-            town: row.try_get("town")?,
-            village: row.try_get("village")?,
-            categories,
-        },
-        active: row.try_get::<i64, _>("active")? == 1,
-        joined_at: row.try_get("joined_at")?,
-    })
+/// A department as stored: its categories are one comma-separated text of their names.
+#[derive(sqlx::FromRow)]
+struct DepartmentRow {
+    code: String,
+    name: String,
+    level: i64,
+    town: String,
+    village: String,
+    categories: String,
+    #[sqlx(try_from = "Flag")]
+    active: bool,
+    joined_at: i64,
+}
+
+impl TryFrom<DepartmentRow> for Department {
+    type Error = Error;
+
+    fn try_from(row: DepartmentRow) -> Result<Self, Error> {
+        let categories = row
+            .categories
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .map(|c| category::parse(c).ok_or_else(|| corrupt(format!("unknown category `{c}`"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let level = row.level;
+        Ok(Department {
+            spec: DepartmentSpec {
+                code: DepartmentCode::parse(&row.code)
+                    .map_err(|_| corrupt(format!("a bad department code `{}`", row.code)))?,
+                name: row.name,
+                level: i32::try_from(level)
+                    .ok()
+                    .and_then(Level::from_proto)
+                    .ok_or_else(|| corrupt(format!("unknown level {level}")))?,
+                town: row.town,
+                village: row.village,
+                categories,
+            },
+            active: row.active,
+            joined_at: row.joined_at,
+        })
+    }
 }
 
 fn categories_text(spec: &DepartmentSpec) -> String {
@@ -136,25 +154,25 @@ pub async fn departments(
     conn: &mut AnyConnection,
     include_inactive: bool,
 ) -> Result<Vec<Department>, Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, DepartmentRow>(
         "SELECT code, name, level, town, village, categories, active, joined_at FROM departments \
          WHERE ($1 = 1 OR active = 1) ORDER BY joined_at, code",
     )
     .bind(i64::from(include_inactive))
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(department_from_row).collect()
+    rows.into_iter().map(Department::try_from).collect()
 }
 
 pub async fn department(conn: &mut AnyConnection, code: &str) -> Result<Option<Department>, Error> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, DepartmentRow>(
         "SELECT code, name, level, town, village, categories, active, joined_at FROM departments \
          WHERE code = $1",
     )
     .bind(code)
     .fetch_optional(&mut *conn)
     .await?;
-    row.as_ref().map(department_from_row).transpose()
+    row.map(Department::try_from).transpose()
 }
 
 /// Registers a new code; false when the code is already taken.
@@ -235,21 +253,16 @@ pub async fn lock_active_department(conn: &mut AnyConnection, code: &str) -> Res
 
 /// Open (PENDING or ACCEPTED) assignments per department.
 pub async fn open_counts(conn: &mut AnyConnection) -> Result<BTreeMap<String, u32>, Error> {
-    let rows = sqlx::query(
+    let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT department, COUNT(*) AS open FROM assignments \
          WHERE state IN ('PENDING', 'ACCEPTED') GROUP BY department",
     )
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|row| {
-            let open: i64 = row.try_get("open")?;
-            Ok((
-                row.try_get("department")?,
-                u32::try_from(open).unwrap_or(u32::MAX),
-            ))
-        })
-        .collect()
+    Ok(rows
+        .into_iter()
+        .map(|(department, open)| (department, u32::try_from(open).unwrap_or(u32::MAX)))
+        .collect())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -257,31 +270,43 @@ pub async fn open_counts(conn: &mut AnyConnection) -> Result<BTreeMap<String, u3
 
 /// The routing facts of a registered case.
 pub async fn case(conn: &mut AnyConnection, case_id: &str) -> Result<Option<CaseRecord>, Error> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, CaseRow>(
         "SELECT case_id, case_number, category, town, village, subject, registered_at \
          FROM cases WHERE case_id = $1",
     )
     .bind(case_id)
     .fetch_optional(&mut *conn)
     .await?;
-    row.as_ref().map(case_from_row).transpose()
+    Ok(row.map(CaseRecord::from))
 }
 
-/// A case's routing facts from a row of `cases` (or of assignments joined with it).
-fn case_from_row(row: &AnyRow) -> Result<CaseRecord, Error> {
-    let category: i64 = row.try_get("category")?;
-    Ok(CaseRecord {
-        case_id: row.try_get("case_id")?,
-        case_number: row.try_get("case_number")?,
-        category: i32::try_from(category)
-            .ok()
-            .and_then(|c| Category::try_from(c).ok())
-            .unwrap_or(Category::Unspecified),
-        town: row.try_get("town")?,
-        village: row.try_get("village")?,
-        subject: row.try_get("subject")?,
-        registered_at: row.try_get("registered_at")?,
-    })
+/// A case's routing facts in a row of `cases` (or of assignments joined with it).
+#[derive(sqlx::FromRow)]
+struct CaseRow {
+    case_id: String,
+    case_number: String,
+    category: i64,
+    town: String,
+    village: String,
+    subject: String,
+    registered_at: i64,
+}
+
+impl From<CaseRow> for CaseRecord {
+    fn from(row: CaseRow) -> Self {
+        Self {
+            case_id: row.case_id,
+            case_number: row.case_number,
+            category: i32::try_from(row.category)
+                .ok()
+                .and_then(|c| Category::try_from(c).ok())
+                .unwrap_or(Category::Unspecified),
+            town: row.town,
+            village: row.village,
+            subject: row.subject,
+            registered_at: row.registered_at,
+        }
+    }
 }
 
 /// Records a case's routing facts; false when the case was registered before.
@@ -330,42 +355,88 @@ macro_rules! assignment_select {
     };
 }
 
-fn assignment_from_row(row: &AnyRow) -> Result<AssignmentRecord, Error> {
-    let state: String = row.try_get("state")?;
-    let cause: i64 = row.try_get("cause")?;
-    let extension: String = row.try_get("extension")?;
-    let extension_days: i64 = row.try_get("extension_days")?;
-    let escalation: i64 = row.try_get("escalation")?;
-    Ok(AssignmentRecord {
-        assignment_id: row.try_get("assignment_id")?,
-        case: case_from_row(row)?,
-        department: row.try_get("department")?,
-        state: AssignmentState::parse(&state)
-            .ok_or_else(|| corrupt(format!("unknown assignment state `{state}`")))?,
-        cause: i32::try_from(cause)
-            .ok()
-            .and_then(|c| AssignmentCause::try_from(c).ok())
-            .unwrap_or(AssignmentCause::Unspecified),
-        reason: row.try_get("reason")?,
-        previous_department: row.try_get("previous_department")?,
-        assigned_at: row.try_get("assigned_at")?,
-        accept_by: row.try_get("accept_by")?,
-        accepted_at: row.try_get("accepted_at")?,
-        handle_by: row.try_get("handle_by")?,
-        replied_at: row.try_get("replied_at")?,
-        reply: row.try_get("reply")?,
-        return_reason: row.try_get("return_reason")?,
-        in_mediation: row.try_get::<i64, _>("in_mediation")? == 1,
-        extension: Extension::parse(&extension)
-            .ok_or_else(|| corrupt(format!("unknown extension state `{extension}`")))?,
-        extension_days: u32::try_from(extension_days)
-            .map_err(|_| corrupt(format!("{extension_days} extension days")))?,
-        escalation: i32::try_from(escalation)
-            .ok()
-            .and_then(|e| EscalationLevel::try_from(e).ok())
-            .ok_or_else(|| corrupt(format!("unknown escalation level {escalation}")))?,
-        leader: row.try_get("leader")?,
-    })
+/// An assignment joined with its case, as `assignment_select!` reads it.
+#[derive(sqlx::FromRow)]
+struct AssignmentRow {
+    assignment_id: String,
+    #[sqlx(flatten)]
+    case: CaseRow,
+    department: String,
+    state: String,
+    cause: i64,
+    reason: String,
+    previous_department: String,
+    assigned_at: i64,
+    accept_by: i64,
+    accepted_at: Option<i64>,
+    handle_by: Option<i64>,
+    replied_at: Option<i64>,
+    reply: String,
+    return_reason: String,
+    #[sqlx(try_from = "Flag")]
+    in_mediation: bool,
+    extension: String,
+    extension_days: i64,
+    escalation: i64,
+    leader: String,
+}
+
+impl TryFrom<AssignmentRow> for AssignmentRecord {
+    type Error = Error;
+
+    fn try_from(row: AssignmentRow) -> Result<Self, Error> {
+        let AssignmentRow {
+            assignment_id,
+            case,
+            department,
+            state,
+            cause,
+            reason,
+            previous_department,
+            assigned_at,
+            accept_by,
+            accepted_at,
+            handle_by,
+            replied_at,
+            reply,
+            return_reason,
+            in_mediation,
+            extension,
+            extension_days,
+            escalation,
+            leader,
+        } = row;
+        Ok(AssignmentRecord {
+            assignment_id,
+            case: case.into(),
+            department,
+            state: AssignmentState::parse(&state)
+                .ok_or_else(|| corrupt(format!("unknown assignment state `{state}`")))?,
+            cause: i32::try_from(cause)
+                .ok()
+                .and_then(|c| AssignmentCause::try_from(c).ok())
+                .unwrap_or(AssignmentCause::Unspecified),
+            reason,
+            previous_department,
+            assigned_at,
+            accept_by,
+            accepted_at,
+            handle_by,
+            replied_at,
+            reply,
+            return_reason,
+            in_mediation,
+            extension: Extension::parse(&extension)
+                .ok_or_else(|| corrupt(format!("unknown extension state `{extension}`")))?,
+            extension_days: u32::try_from(extension_days)
+                .map_err(|_| corrupt(format!("{extension_days} extension days")))?,
+            escalation: i32::try_from(escalation)
+                .ok()
+                .and_then(|e| EscalationLevel::try_from(e).ok())
+                .ok_or_else(|| corrupt(format!("unknown escalation level {escalation}")))?,
+            leader,
+        })
+    }
 }
 
 pub async fn insert_assignment(
@@ -396,11 +467,14 @@ pub async fn assignment(
     conn: &mut AnyConnection,
     assignment_id: &str,
 ) -> Result<Option<AssignmentRecord>, Error> {
-    let row = sqlx::query(concat!(assignment_select!(), "WHERE a.assignment_id = $1"))
-        .bind(assignment_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(assignment_from_row).transpose()
+    let row = sqlx::query_as::<_, AssignmentRow>(concat!(
+        assignment_select!(),
+        "WHERE a.assignment_id = $1"
+    ))
+    .bind(assignment_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(AssignmentRecord::try_from).transpose()
 }
 
 /// The case's open assignment (PENDING or ACCEPTED): a case has at most one.
@@ -408,14 +482,14 @@ pub async fn open_assignment_of_case(
     conn: &mut AnyConnection,
     case_id: &str,
 ) -> Result<Option<AssignmentRecord>, Error> {
-    let row = sqlx::query(concat!(
+    let row = sqlx::query_as::<_, AssignmentRow>(concat!(
         assignment_select!(),
         "WHERE a.case_id = $1 AND a.state IN ('PENDING', 'ACCEPTED')"
     ))
     .bind(case_id)
     .fetch_optional(&mut *conn)
     .await?;
-    row.as_ref().map(assignment_from_row).transpose()
+    row.map(AssignmentRecord::try_from).transpose()
 }
 
 /// The department that held the case last, if it was ever assigned.
@@ -437,7 +511,7 @@ pub async fn open_assignments_of(
     conn: &mut AnyConnection,
     department: &str,
 ) -> Result<Vec<AssignmentRecord>, Error> {
-    let rows = sqlx::query(concat!(
+    let rows = sqlx::query_as::<_, AssignmentRow>(concat!(
         assignment_select!(),
         "WHERE a.department = $1 AND a.state IN ('PENDING', 'ACCEPTED') \
          ORDER BY a.assigned_at, a.assignment_id"
@@ -445,7 +519,7 @@ pub async fn open_assignments_of(
     .bind(department)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(assignment_from_row).collect()
+    rows.into_iter().map(AssignmentRecord::try_from).collect()
 }
 
 /// One page of a department's assignments in `states` (all when empty), oldest first, after
@@ -465,7 +539,7 @@ pub async fn list_assignments(
     };
     let slot = |i: usize| wanted.get(i).unwrap_or(&wanted[0]).as_str();
     let (after_at, after_id) = after.map_or((i64::MIN, ""), |t| (t.millis, t.id.as_str()));
-    let rows = sqlx::query(concat!(
+    let rows = sqlx::query_as::<_, AssignmentRow>(concat!(
         assignment_select!(),
         "WHERE a.department = $1 AND a.state IN ($2, $3, $4, $5, $6) \
          AND (a.assigned_at > $7 OR (a.assigned_at = $7 AND a.assignment_id > $8)) \
@@ -482,7 +556,7 @@ pub async fn list_assignments(
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(assignment_from_row).collect()
+    rows.into_iter().map(AssignmentRecord::try_from).collect()
 }
 
 /// PENDING → ACCEPTED; false when the assignment was no longer pending.

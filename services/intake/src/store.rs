@@ -2,7 +2,7 @@
 //! counters, in portable SQL over PostgreSQL and SQLite. Every function works on the caller's
 //! connection or transaction, so a state change and its outbox event commit together.
 
-use sqlx::{AnyConnection, Row, any::AnyRow};
+use sqlx::AnyConnection;
 use yimen_platform::error::Error;
 use yimen_platform::time::{millis, timestamp};
 use yimen_proto::v1 as pb;
@@ -11,10 +11,6 @@ use crate::domain::progress::{self, Holding, Progress, TimelineLine};
 use crate::domain::submission::is_collective;
 use crate::domain::{CaseFilter, CaseRef, Evaluation, NewCase, Petitioner};
 use yimen_platform::paging::PageToken;
-
-fn corrupt(what: impl std::fmt::Display) -> Error {
-    Error::Internal(anyhow::anyhow!("intake store holds {what}"))
-}
 
 /// Takes the next number of `year`'s case sequence (1, 2, ...). In a transaction the counter
 /// row stays locked until commit, so numbers are never shared and a rollback gives one back.
@@ -37,12 +33,12 @@ pub async fn case_by_request_id(
     conn: &mut AnyConnection,
     request_id: &str,
 ) -> Result<Option<(String, String)>, Error> {
-    let row = sqlx::query("SELECT case_id, case_number FROM cases WHERE request_id = $1")
-        .bind(request_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.map(|r| Ok((r.try_get("case_id")?, r.try_get("case_number")?)))
-        .transpose()
+    Ok(
+        sqlx::query_as("SELECT case_id, case_number FROM cases WHERE request_id = $1")
+            .bind(request_id)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
 }
 
 /// Writes a new case in status REGISTERED. `false` when its request id is already taken (a
@@ -186,10 +182,11 @@ pub async fn record(
 }
 
 /// Where a case stands: what an evaluation needs to know before it is recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CaseState {
     pub case_id: String,
     pub case_number: String,
+    #[sqlx(try_from = "i32")]
     pub status: pb::CaseStatus,
     /// When the status was set (millis).
     pub status_at: i64,
@@ -202,23 +199,13 @@ pub async fn case_state(
     conn: &mut AnyConnection,
     case_ref: &CaseRef,
 ) -> Result<Option<CaseState>, Error> {
-    let row = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT case_id, case_number, status, status_at, department FROM cases \
          WHERE case_id = $1 OR case_number = $1",
     )
     .bind(case_ref.key())
     .fetch_optional(&mut *conn)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let status = int(&row, "status")?;
-    Ok(Some(CaseState {
-        case_id: row.try_get("case_id")?,
-        case_number: row.try_get("case_number")?,
-        status: pb::CaseStatus::try_from(status)
-            .map_err(|_| corrupt(format!("status {status}")))?,
-        status_at: row.try_get("status_at")?,
-        department: row.try_get("department")?,
-    }))
+    .await?)
 }
 
 /// Keeps a petitioner's evaluation of `department`'s reply, under the id of the
@@ -251,7 +238,7 @@ pub async fn find_case(
     conn: &mut AnyConnection,
     case_ref: &CaseRef,
 ) -> Result<Option<pb::Case>, Error> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, CaseRow>(
         "SELECT case_id, case_number, status, department, channel, category, headcount, \
          subject, description, town, village, amount_claimed_fen, registered_at \
          FROM cases WHERE case_id = $1 OR case_number = $1",
@@ -260,15 +247,14 @@ pub async fn find_case(
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let summary = summary_from_row(&row)?;
-    let amount: Option<i64> = row.try_get("amount_claimed_fen")?;
+    let summary = pb::CaseSummary::from(row.summary);
     let petitioners = petitioners(conn, &summary.case_id).await?;
     let timeline = timeline(conn, &summary.case_id).await?;
     Ok(Some(pb::Case {
-        channel: int(&row, "channel")?,
+        channel: row.channel,
         petitioners,
-        description: row.try_get("description")?,
-        amount_claimed: amount.map(|fen| pb::Money { fen }),
+        description: row.description,
+        amount_claimed: row.amount_claimed_fen.map(|fen| pb::Money { fen }),
         collective: is_collective(summary.headcount),
         timeline,
         case_id: summary.case_id,
@@ -284,21 +270,20 @@ pub async fn find_case(
 }
 
 async fn petitioners(conn: &mut AnyConnection, case_id: &str) -> Result<Vec<pb::Person>, Error> {
-    let rows = sqlx::query(
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT name, id_number, phone FROM petitioners WHERE case_id = $1 ORDER BY ordinal",
     )
     .bind(case_id)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(pb::Person {
-                name: r.try_get("name")?,
-                id_number: r.try_get("id_number")?,
-                phone: r.try_get("phone")?,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|(name, id_number, phone)| pb::Person {
+            name,
+            id_number,
+            phone,
         })
-        .collect()
+        .collect())
 }
 
 /// The timeline in the order things happened; events of the same instant in arrival order.
@@ -306,24 +291,35 @@ async fn timeline(
     conn: &mut AnyConnection,
     case_id: &str,
 ) -> Result<Vec<pb::TimelineEntry>, Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, TimelineRow>(
         "SELECT event_id, occurred_at, kind, summary, department FROM timeline \
          WHERE case_id = $1 ORDER BY occurred_at, seq",
     )
     .bind(case_id)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(pb::TimelineEntry {
-                at: Some(timestamp(r.try_get("occurred_at")?)),
-                kind: r.try_get("kind")?,
-                summary: r.try_get("summary")?,
-                department: r.try_get("department")?,
-                event_id: r.try_get("event_id")?,
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(pb::TimelineEntry::from).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct TimelineRow {
+    event_id: String,
+    occurred_at: i64,
+    kind: String,
+    summary: String,
+    department: String,
+}
+
+impl From<TimelineRow> for pb::TimelineEntry {
+    fn from(row: TimelineRow) -> Self {
+        Self {
+            at: Some(timestamp(row.occurred_at)),
+            kind: row.kind,
+            summary: row.summary,
+            department: row.department,
+            event_id: row.event_id,
+        }
+    }
 }
 
 /// One page of cases matching `filter`, newest first, and the token of the next page when
@@ -337,7 +333,7 @@ pub async fn list_cases(
         .after
         .as_ref()
         .map_or((0, ""), |t| (t.millis, t.id.as_str()));
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, SummaryRow>(
         "SELECT case_id, case_number, status, department, category, headcount, subject, \
          town, village, registered_at FROM cases \
          WHERE ($1 = 0 OR status = $1) AND ($2 = 0 OR category = $2) AND ($3 = '' OR town = $3) \
@@ -356,10 +352,7 @@ pub async fn list_cases(
     .bind(filter.page.fetch())
     .fetch_all(&mut *conn)
     .await?;
-    let mut cases = rows
-        .iter()
-        .map(summary_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut cases: Vec<pb::CaseSummary> = rows.into_iter().map(Into::into).collect();
     let next = filter.page.finish(&mut cases, |last| PageToken {
         millis: last.registered_at.as_ref().map_or(0, millis),
         id: last.case_id.clone(),
@@ -368,27 +361,46 @@ pub async fn list_cases(
 }
 
 /// What anyone may see of a case: no personal data.
-fn summary_from_row(row: &AnyRow) -> Result<pb::CaseSummary, Error> {
-    let headcount: i64 = row.try_get("headcount")?;
-    Ok(pb::CaseSummary {
-        case_id: row.try_get("case_id")?,
-        case_number: row.try_get("case_number")?,
-        status: int(row, "status")?,
-        category: int(row, "category")?,
-        location: Some(pb::Location {
-            town: row.try_get("town")?,
-            village: row.try_get("village")?,
-        }),
-        subject: row.try_get("subject")?,
-        department: row.try_get("department")?,
-        registered_at: Some(timestamp(row.try_get("registered_at")?)),
-        headcount: u32::try_from(headcount)
-            .map_err(|_| corrupt(format!("headcount {headcount}")))?,
-    })
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    case_id: String,
+    case_number: String,
+    status: i32,
+    category: i32,
+    town: String,
+    village: String,
+    subject: String,
+    department: String,
+    registered_at: i64,
+    #[sqlx(try_from = "i64")]
+    headcount: u32,
 }
 
-/// A stored protobuf enum value.
-fn int(row: &AnyRow, column: &str) -> Result<i32, Error> {
-    let value: i64 = row.try_get(column)?;
-    i32::try_from(value).map_err(|_| corrupt(format!("{column} {value}")))
+impl From<SummaryRow> for pb::CaseSummary {
+    fn from(row: SummaryRow) -> Self {
+        Self {
+            case_id: row.case_id,
+            case_number: row.case_number,
+            status: row.status,
+            category: row.category,
+            location: Some(pb::Location {
+                town: row.town,
+                village: row.village,
+            }),
+            subject: row.subject,
+            department: row.department,
+            registered_at: Some(timestamp(row.registered_at)),
+            headcount: row.headcount,
+        }
+    }
+}
+
+/// The full case: its summary and what only the case's own view shows.
+#[derive(sqlx::FromRow)]
+struct CaseRow {
+    #[sqlx(flatten)]
+    summary: SummaryRow,
+    channel: i32,
+    description: String,
+    amount_claimed_fen: Option<i64>,
 }

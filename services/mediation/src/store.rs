@@ -3,7 +3,7 @@
 //! function works on the caller's connection or transaction, so an operation and its outbox
 //! events commit together.
 
-use sqlx::{AnyConnection, Row, any::AnyRow};
+use sqlx::AnyConnection;
 use yimen_platform::error::Error;
 use yimen_platform::paging::PageToken;
 use yimen_platform::time::{opt_timestamp, timestamp};
@@ -18,28 +18,22 @@ fn corrupt(what: impl std::fmt::Display) -> Error {
     Error::Internal(anyhow::anyhow!("mediation store holds {what}"))
 }
 
-/// A stored count or enum value that must fit its narrower wire type.
-fn narrow<T: TryFrom<i64>>(value: i64, what: &str) -> Result<T, Error> {
-    T::try_from(value).map_err(|_| corrupt(format!("{what} {value}")))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Committees
 
 /// The eight committees as the migration inserted them, in the center's order.
 pub async fn committees(conn: &mut AnyConnection) -> Result<Vec<pb::Committee>, Error> {
-    let rows = sqlx::query("SELECT code, name, categories FROM committees ORDER BY position")
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter()
-        .map(|row| {
-            let code: String = row.try_get("code")?;
-            let categories: String = row.try_get("categories")?;
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT code, name, categories FROM committees ORDER BY position")
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.into_iter()
+        .map(|(code, name, categories)| {
             let categories = parse_categories(&categories)
                 .ok_or_else(|| corrupt(format!("unknown categories of committee {code}")))?;
             Ok(pb::Committee {
                 code,
-                name: row.try_get("name")?,
+                name,
                 categories: categories.into_iter().map(|c| c as i32).collect(),
             })
         })
@@ -49,15 +43,24 @@ pub async fn committees(conn: &mut AnyConnection) -> Result<Vec<pb::Committee>, 
 // ---------------------------------------------------------------------------------------------
 // Mediators
 
-fn mediator_from_row(row: &AnyRow) -> Result<pb::Mediator, Error> {
-    let points: i64 = row.try_get("difficulty_points")?;
-    Ok(pb::Mediator {
-        mediator_id: row.try_get("mediator_id")?,
-        name: row.try_get("name")?,
-        committee: row.try_get("committee")?,
-        // A lifetime of 10-point agreements stays far below u32::MAX.
-        difficulty_points: u32::try_from(points).unwrap_or(u32::MAX),
-    })
+#[derive(sqlx::FromRow)]
+struct MediatorRow {
+    mediator_id: String,
+    name: String,
+    committee: String,
+    difficulty_points: i64,
+}
+
+impl From<MediatorRow> for pb::Mediator {
+    fn from(row: MediatorRow) -> Self {
+        Self {
+            mediator_id: row.mediator_id,
+            name: row.name,
+            committee: row.committee,
+            // A lifetime of 10-point agreements stays far below u32::MAX.
+            difficulty_points: u32::try_from(row.difficulty_points).unwrap_or(u32::MAX),
+        }
+    }
 }
 
 pub async fn insert_mediator(
@@ -83,14 +86,14 @@ pub async fn mediator(
     conn: &mut AnyConnection,
     mediator_id: &str,
 ) -> Result<Option<pb::Mediator>, Error> {
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, MediatorRow>(
         "SELECT mediator_id, name, committee, difficulty_points FROM mediators \
          WHERE mediator_id = $1",
     )
     .bind(mediator_id)
     .fetch_optional(&mut *conn)
     .await?;
-    row.as_ref().map(mediator_from_row).transpose()
+    Ok(row.map(pb::Mediator::from))
 }
 
 /// The mediators of `committee` (every committee when empty), earliest registered first.
@@ -98,14 +101,14 @@ pub async fn mediators(
     conn: &mut AnyConnection,
     committee: &str,
 ) -> Result<Vec<pb::Mediator>, Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, MediatorRow>(
         "SELECT mediator_id, name, committee, difficulty_points FROM mediators \
          WHERE ($1 = '' OR committee = $1) ORDER BY registered_at, mediator_id",
     )
     .bind(committee)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(mediator_from_row).collect()
+    Ok(rows.into_iter().map(pb::Mediator::from).collect())
 }
 
 /// Records the credit of a mediator for one file and adds its points to the mediator's sum;
@@ -228,49 +231,65 @@ macro_rules! file_select {
 }
 
 /// A file's own row; its sessions and installments are read by [`load_details`].
-fn file_from_row(row: &AnyRow) -> Result<FileRecord, Error> {
-    let mediation_id: String = row.try_get("mediation_id")?;
-    let state: String = row.try_get("state")?;
-    let linkage: i64 = row.try_get("linkage")?;
-    let category: i64 = row.try_get("category")?;
-    let court_requested_at: Option<i64> = row.try_get("court_requested_at")?;
-    let agreement_fen: Option<i64> = row.try_get("agreement_fen")?;
-    Ok(FileRecord {
-        case_id: row.try_get("case_id")?,
-        case_number: row.try_get("case_number")?,
-        committee: row.try_get("committee")?,
-        linkage: Linkage::try_from(narrow::<i32>(linkage, "linkage")?)
-            .map_err(|_| corrupt(format!("unknown linkage {linkage}")))?,
-        standing: Standing {
-            state: MediationState::parse(&state)
-                .ok_or_else(|| corrupt(format!("unknown mediation state `{state}`")))?,
-            court_requested: court_requested_at.is_some(),
-        },
-        category: Category::try_from(narrow::<i32>(category, "category")?)
-            .map_err(|_| corrupt(format!("unknown category {category}")))?,
-        summary: row.try_get("summary")?,
-        referred_by: row.try_get("referred_by")?,
-        opened_at: row.try_get("opened_at")?,
-        concluded_at: row.try_get("concluded_at")?,
-        agreement: agreement_fen
-            .map(|amount_fen| -> Result<Agreement, Error> {
-                Ok(Agreement {
-                    amount_fen,
-                    payer: row.try_get("agreement_payer")?,
-                    payee: row.try_get("agreement_payee")?,
-                    terms: row.try_get("agreement_terms")?,
-                    installments: Vec::new(),
-                })
-            })
-            .transpose()?,
-        sessions: Vec::new(),
-        mediation_id,
-    })
+#[derive(sqlx::FromRow)]
+struct FileRow {
+    mediation_id: String,
+    case_id: String,
+    case_number: String,
+    committee: String,
+    #[sqlx(try_from = "i32")]
+    linkage: Linkage,
+    state: String,
+    court_requested_at: Option<i64>,
+    #[sqlx(try_from = "i32")]
+    category: Category,
+    summary: String,
+    referred_by: String,
+    opened_at: i64,
+    concluded_at: Option<i64>,
+    /// NULL while there is no agreement; the other agreement columns are then empty.
+    agreement_fen: Option<i64>,
+    agreement_payer: String,
+    agreement_payee: String,
+    agreement_terms: String,
+}
+
+impl TryFrom<FileRow> for FileRecord {
+    type Error = Error;
+
+    fn try_from(row: FileRow) -> Result<Self, Error> {
+        let state = MediationState::parse(&row.state)
+            .ok_or_else(|| corrupt(format!("unknown mediation state `{}`", row.state)))?;
+        Ok(FileRecord {
+            mediation_id: row.mediation_id,
+            case_id: row.case_id,
+            case_number: row.case_number,
+            committee: row.committee,
+            linkage: row.linkage,
+            standing: Standing {
+                state,
+                court_requested: row.court_requested_at.is_some(),
+            },
+            category: row.category,
+            summary: row.summary,
+            referred_by: row.referred_by,
+            opened_at: row.opened_at,
+            concluded_at: row.concluded_at,
+            agreement: row.agreement_fen.map(|amount_fen| Agreement {
+                amount_fen,
+                payer: row.agreement_payer,
+                payee: row.agreement_payee,
+                terms: row.agreement_terms,
+                installments: Vec::new(),
+            }),
+            sessions: Vec::new(),
+        })
+    }
 }
 
 /// Reads a file's sessions (by time) and its agreement's installments (by due date).
 async fn load_details(conn: &mut AnyConnection, file: &mut FileRecord) -> Result<(), Error> {
-    let rows = sqlx::query(
+    let rows: Vec<(String, i64, String, String)> = sqlx::query_as(
         "SELECT s.session_id, s.at, s.room, sm.mediator_id FROM sessions s \
          JOIN session_mediators sm ON sm.session_id = s.session_id \
          WHERE s.mediation_id = $1 ORDER BY s.at, s.session_id, sm.position",
@@ -279,41 +298,34 @@ async fn load_details(conn: &mut AnyConnection, file: &mut FileRecord) -> Result
     .fetch_all(&mut *conn)
     .await?;
     file.sessions.clear();
-    for row in &rows {
-        let session_id: String = row.try_get("session_id")?;
-        let mediator_id: String = row.try_get("mediator_id")?;
+    for (session_id, at, room, mediator_id) in rows {
         match file.sessions.last_mut() {
             Some(last) if last.session_id == session_id => last.mediators.push(mediator_id),
             _ => file.sessions.push(SessionRecord {
                 session_id,
-                at: row.try_get("at")?,
-                room: row.try_get("room")?,
+                at,
+                room,
                 mediators: vec![mediator_id],
             }),
         }
     }
     if let Some(agreement) = file.agreement.as_mut() {
-        let rows = sqlx::query(
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT due_at, fen FROM installments WHERE mediation_id = $1 ORDER BY position",
         )
         .bind(&file.mediation_id)
         .fetch_all(&mut *conn)
         .await?;
         agreement.installments = rows
-            .iter()
-            .map(|row| {
-                Ok(Installment {
-                    due: row.try_get("due_at")?,
-                    amount_fen: row.try_get("fen")?,
-                })
-            })
-            .collect::<Result<_, Error>>()?;
+            .into_iter()
+            .map(|(due, amount_fen)| Installment { due, amount_fen })
+            .collect();
     }
     Ok(())
 }
 
-fn files_from_rows(rows: &[AnyRow]) -> Result<Vec<FileRecord>, Error> {
-    rows.iter().map(file_from_row).collect()
+fn files_from_rows(rows: Vec<FileRow>) -> Result<Vec<FileRecord>, Error> {
+    rows.into_iter().map(FileRecord::try_from).collect()
 }
 
 /// Reads the sessions and installments of each file.
@@ -353,11 +365,11 @@ pub async fn file(
     conn: &mut AnyConnection,
     mediation_id: &str,
 ) -> Result<Option<FileRecord>, Error> {
-    let rows = sqlx::query(concat!(file_select!(), "WHERE mediation_id = $1"))
+    let rows = sqlx::query_as::<_, FileRow>(concat!(file_select!(), "WHERE mediation_id = $1"))
         .bind(mediation_id)
         .fetch_all(&mut *conn)
         .await?;
-    Ok(with_details(conn, files_from_rows(&rows)?).await?.pop())
+    Ok(with_details(conn, files_from_rows(rows)?).await?.pop())
 }
 
 /// The case's OPEN file, if it has one.
@@ -365,14 +377,14 @@ pub async fn open_file_of_case(
     conn: &mut AnyConnection,
     case_id: &str,
 ) -> Result<Option<FileRecord>, Error> {
-    let rows = sqlx::query(concat!(
+    let rows = sqlx::query_as::<_, FileRow>(concat!(
         file_select!(),
         "WHERE case_id = $1 AND state = 'OPEN'"
     ))
     .bind(case_id)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(with_details(conn, files_from_rows(&rows)?).await?.pop())
+    Ok(with_details(conn, files_from_rows(rows)?).await?.pop())
 }
 
 /// Takes the file's row lock until the transaction ends (PostgreSQL; SQLite has one writer),
@@ -481,7 +493,7 @@ pub async fn list_files(
         .after
         .as_ref()
         .map_or((0, ""), |t| (t.millis, t.id.as_str()));
-    let rows = sqlx::query(concat!(
+    let rows = sqlx::query_as::<_, FileRow>(concat!(
         file_select!(),
         "WHERE ($1 = '' OR case_id = $1) AND ($2 = '' OR committee = $2) \
          AND ($3 = '' OR state = $3) \
@@ -498,7 +510,7 @@ pub async fn list_files(
     .fetch_all(&mut *conn)
     .await?;
     // Cut to the page first, so only the files answered have their details read.
-    let mut files = files_from_rows(&rows)?;
+    let mut files = files_from_rows(rows)?;
     let next = filter.page.finish(&mut files, FileRecord::page_token);
     Ok((with_details(conn, files).await?, next))
 }
@@ -527,9 +539,10 @@ pub async fn remember_case_number(
 
 /// The number of a registered case, when mediation has heard of it.
 pub async fn case_number(conn: &mut AnyConnection, case_id: &str) -> Result<Option<String>, Error> {
-    let row = sqlx::query("SELECT case_number FROM case_numbers WHERE case_id = $1")
-        .bind(case_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(row.map(|r| r.try_get("case_number")).transpose()?)
+    Ok(
+        sqlx::query_scalar("SELECT case_number FROM case_numbers WHERE case_id = $1")
+            .bind(case_id)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
 }

@@ -4,7 +4,9 @@
 //!
 //! Portable SQL, by convention: `$1`-style placeholders (SQLite accepts them), TEXT for ids,
 //! BIGINT for timestamps (unix milliseconds) and money (fen), BIGINT 0/1 for flags, and
-//! `ON CONFLICT ... DO NOTHING` for idempotent inserts.
+//! `ON CONFLICT ... DO NOTHING` for idempotent inserts. Stores read rows into private
+//! `#[derive(sqlx::FromRow)]` structs (flags through [`Flag`]) and convert them into their
+//! domain or proto types.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -278,4 +280,48 @@ impl Db {
 /// Milliseconds since the epoch, the one time representation in every store.
 pub fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// A stored flag (BIGINT 0/1, the portable boolean: the `Any` driver decodes `bool` only from
+/// a real boolean column). A row struct reads one into a `bool` field with
+/// `#[sqlx(try_from = "Flag")]`. Only 1 is true, as the stores write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag(pub bool);
+
+impl sqlx::Type<Any> for Flag {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <i64 as sqlx::Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <i64 as sqlx::Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Any> for Flag {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(Self(<i64 as sqlx::Decode<'r, Any>>::decode(value)? == 1))
+    }
+}
+
+impl From<Flag> for bool {
+    fn from(flag: Flag) -> bool {
+        flag.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_flag_is_true_only_when_stored_as_one() {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPool::connect("sqlite::memory:").await.unwrap();
+        let flags: Vec<(Flag, Flag, Flag)> = sqlx::query_as("SELECT 0, 1, 2")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert_eq!(flags, [(Flag(false), Flag(true), Flag(false))]);
+    }
 }

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use yimen_proto::v1::{Event, event::Payload};
@@ -61,10 +60,32 @@ const BATCH: i64 = 100;
 /// The relay also looks on its own this often, for rows a crashed instance left behind.
 const POLL: Duration = Duration::from_secs(1);
 
+/// An unsent event as the outbox keeps it.
+#[derive(sqlx::FromRow)]
+struct OutboxRow {
+    seq: i64,
+    event_id: String,
+    routing_key: String,
+    payload: Vec<u8>,
+    /// The trace context, as a JSON object.
+    headers: String,
+}
+
+impl From<OutboxRow> for Message {
+    fn from(row: OutboxRow) -> Self {
+        Self {
+            id: row.event_id,
+            routing_key: row.routing_key,
+            body: row.payload,
+            headers: serde_json::from_str(&row.headers).unwrap_or_default(),
+        }
+    }
+}
+
 /// Publishes one batch of unsent events, oldest first; answers how many were published.
 /// Stops at the first failure so order is kept; the rest wait for the next round.
 pub async fn relay_once(db: &Db, bus: &dyn Bus) -> anyhow::Result<usize> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, OutboxRow>(
         "SELECT seq, event_id, routing_key, payload, headers FROM outbox \
          WHERE sent_at IS NULL ORDER BY seq LIMIT $1",
     )
@@ -73,14 +94,8 @@ pub async fn relay_once(db: &Db, bus: &dyn Bus) -> anyhow::Result<usize> {
     .await?;
     let mut published = 0;
     for row in rows {
-        let seq: i64 = row.try_get("seq")?;
-        let headers: String = row.try_get("headers")?;
-        let message = Message {
-            id: row.try_get("event_id")?,
-            routing_key: row.try_get("routing_key")?,
-            body: row.try_get("payload")?,
-            headers: serde_json::from_str(&headers).unwrap_or_default(),
-        };
+        let seq = row.seq;
+        let message = Message::from(row);
         let span = tracing::info_span!(
             "publish",
             otel.name = format!("{} publish", message.routing_key),

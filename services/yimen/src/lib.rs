@@ -2,6 +2,7 @@
 //! operator client. `main.rs` only parses the command line and calls these.
 
 pub mod bench;
+pub mod cli;
 pub mod client;
 pub mod run;
 pub mod scenarios;

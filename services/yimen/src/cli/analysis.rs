@@ -124,6 +124,7 @@ pub fn situation_text(s: &Situation) -> String {
         if rows.is_empty() {
             return;
         }
+        out.push('\n');
         let mut table = Table::new([title, "cases", "change"]).right(&[1, 2]);
         for (key, cases, delta) in rows {
             table.row([key, cases.to_string(), change(delta)]);

@@ -200,11 +200,11 @@ mod tests {
         ]);
         let lines: Vec<&str> = text.lines().collect();
         let level_at = |line: &str| {
-            let before = &line[..line.find("city").unwrap_or(line.find("level").unwrap_or(0))];
-            before
-                .chars()
-                .map(|c| if c as u32 >= 0x2E80 { 2 } else { 1 })
-                .sum::<usize>()
+            let at = line
+                .find("city")
+                .or_else(|| line.find("level"))
+                .unwrap_or(0);
+            render::display_width(&line[..at])
         };
         assert_eq!(level_at(lines[0]), level_at(lines[2]), "{text}");
         assert_eq!(level_at(lines[2]), level_at(lines[3]), "{text}");

@@ -153,16 +153,18 @@ pub fn categories(categories: &[i32]) -> String {
         .join(", ")
 }
 
+/// How many terminal columns `s` takes: a CJK character takes two. The tests' own measure, apart
+/// from the table crate's.
+#[cfg(test)]
+pub(crate) fn display_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| if (c as u32) >= 0x2E80 { 2 } else { 1 })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Display width: a CJK character takes two columns of a terminal.
-    fn width(s: &str) -> usize {
-        s.chars()
-            .map(|c| if (c as u32) >= 0x2E80 { 2 } else { 1 })
-            .sum()
-    }
 
     #[test]
     fn a_table_with_chinese_names_aligns() {
@@ -178,14 +180,14 @@ mod tests {
             "the header is underlined: {text}"
         );
         // Each column starts at the same display column on every line.
-        let starts = |line: &str, cell: &str| width(&line[..line.find(cell).unwrap()]);
+        let starts = |line: &str, cell: &str| display_width(&line[..line.find(cell).unwrap()]);
         assert_eq!(
             starts(lines[2], "民政局"),
             starts(lines[3], "洋梓镇人民政府")
         );
         assert_eq!(starts(lines[2], "民政局"), starts(lines[0], "name"));
         // Figures end at the same display column.
-        let ends = |line: &str| width(line);
+        let ends = |line: &str| display_width(line);
         assert_eq!(ends(lines[2]), ends(lines[3]));
         assert_eq!(ends(lines[3]), ends(lines[4]));
     }

@@ -70,7 +70,7 @@ impl AssignmentArgs {
             AssignmentCommand::List { dept, states } => {
                 let states = states
                     .iter()
-                    .map(|s| parse::parse_assignment_state(s).map(|s| s as i32))
+                    .map(|s| parse::assignment_state(s).map(|s| s as i32))
                     .collect::<Result<Vec<_>, _>>()?;
                 let r = dispatch
                     .list_assignments(ListAssignmentsRequest {
@@ -126,7 +126,7 @@ impl AssignmentArgs {
             } => dispatch
                 .refer_to_mediation(ReferToMediationRequest {
                     assignment_id: id,
-                    linkage: parse::parse_linkage(&linkage)? as i32,
+                    linkage: parse::linkage(&linkage)? as i32,
                     summary,
                 })
                 .await
@@ -135,7 +135,7 @@ impl AssignmentArgs {
             AssignmentCommand::Escalate { id, level, reason } => dispatch
                 .escalate(EscalateRequest {
                     assignment_id: id,
-                    level: parse::parse_escalation(&level)? as i32,
+                    level: parse::escalation(&level)? as i32,
                     reason,
                 })
                 .await

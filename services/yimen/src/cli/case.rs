@@ -86,12 +86,12 @@ struct Submit {
 impl Submit {
     fn request(self) -> Result<SubmitCaseRequest, CliError> {
         Ok(SubmitCaseRequest {
-            channel: parse::parse_channel(&self.channel)? as i32,
+            channel: parse::channel(&self.channel)? as i32,
             headcount: self.headcount,
             petitioners: self.petitioners.iter().map(|p| parse::person(p)).collect(),
             subject: self.subject,
             description: self.description,
-            category: parse::parse_category(&self.category)? as i32,
+            category: parse::category(&self.category)? as i32,
             location: Some(Location {
                 town: self.town,
                 village: self.village,
@@ -138,12 +138,12 @@ impl CaseArgs {
                 let request = ListCasesRequest {
                     status: status
                         .as_deref()
-                        .map(parse::parse_status)
+                        .map(parse::status)
                         .transpose()?
                         .map_or(0, |s| s as i32),
                     category: category
                         .as_deref()
-                        .map(parse::parse_category)
+                        .map(parse::category)
                         .transpose()?
                         .map_or(0, |c| c as i32),
                     town: town.unwrap_or_default(),
@@ -169,7 +169,7 @@ impl CaseArgs {
                 let c = intake
                     .submit_evaluation(SubmitEvaluationRequest {
                         case_ref: case,
-                        satisfaction: parse::parse_satisfaction(&satisfaction)? as i32,
+                        satisfaction: parse::satisfaction(&satisfaction)? as i32,
                         comment,
                     })
                     .await

@@ -63,13 +63,13 @@ impl DeptArgs {
             } => {
                 let categories = categories
                     .iter()
-                    .map(|c| parse::parse_category(c).map(|c| c as i32))
+                    .map(|c| parse::category(c).map(|c| c as i32))
                     .collect::<Result<Vec<_>, _>>()?;
                 let d = dispatch
                     .join_department(JoinDepartmentRequest {
                         code,
                         name,
-                        level: parse::parse_level(&level)? as i32,
+                        level: parse::level(&level)? as i32,
                         area: Some(Location { town, village }),
                         categories,
                     })

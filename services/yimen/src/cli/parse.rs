@@ -47,14 +47,14 @@ macro_rules! enum_parsers {
 }
 
 enum_parsers! {
-    parse_channel, all_channels -> Channel, "CHANNEL_", "channel";
-    parse_category, all_categories -> Category, "CATEGORY_", "category";
-    parse_level, all_levels -> DepartmentLevel, "DEPARTMENT_LEVEL_", "level";
-    parse_status, all_statuses -> CaseStatus, "CASE_STATUS_", "status";
-    parse_assignment_state, all_assignment_states -> AssignmentState, "ASSIGNMENT_STATE_", "assignment state";
-    parse_satisfaction, all_satisfactions -> Satisfaction, "SATISFACTION_", "satisfaction";
-    parse_linkage, all_linkages -> Linkage, "LINKAGE_", "linkage";
-    parse_escalation, all_escalations -> EscalationLevel, "ESCALATION_LEVEL_", "level";
+    channel, all_channels -> Channel, "CHANNEL_", "channel";
+    category, all_categories -> Category, "CATEGORY_", "category";
+    level, all_levels -> DepartmentLevel, "DEPARTMENT_LEVEL_", "level";
+    status, all_statuses -> CaseStatus, "CASE_STATUS_", "status";
+    assignment_state, all_assignment_states -> AssignmentState, "ASSIGNMENT_STATE_", "assignment state";
+    satisfaction, all_satisfactions -> Satisfaction, "SATISFACTION_", "satisfaction";
+    linkage, all_linkages -> Linkage, "LINKAGE_", "linkage";
+    escalation, all_escalations -> EscalationLevel, "ESCALATION_LEVEL_", "level";
 }
 
 /// `Name[,ID number[,phone]]`.
@@ -112,26 +112,17 @@ mod tests {
 
     #[test]
     fn short_names_map_to_proto_enums() {
-        assert_eq!(
-            parse_channel("court-referral").unwrap(),
-            Channel::CourtReferral
-        );
-        assert_eq!(
-            parse_category("labour-wages").unwrap(),
-            Category::LabourWages
-        );
-        assert_eq!(
-            parse_status("in-mediation").unwrap(),
-            CaseStatus::InMediation
-        );
-        assert!(parse_category("nonsense").is_err());
+        assert_eq!(channel("court-referral").unwrap(), Channel::CourtReferral);
+        assert_eq!(category("labour-wages").unwrap(), Category::LabourWages);
+        assert_eq!(status("in-mediation").unwrap(), CaseStatus::InMediation);
+        assert!(category("nonsense").is_err());
         assert!(all_categories().contains(&"civil-commercial".to_string()));
     }
 
     #[test]
     fn unspecified_is_not_a_value_and_errors_list_the_values() {
-        assert!(parse_satisfaction("unspecified").is_err());
-        let CliError(message) = parse_linkage("mediation").unwrap_err();
+        assert!(satisfaction("unspecified").is_err());
+        let CliError(message) = linkage("mediation").unwrap_err();
         assert_eq!(
             message,
             "unknown linkage `mediation`; one of: court, petition, administrative, guidance"

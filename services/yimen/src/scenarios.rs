@@ -12,6 +12,11 @@ use anyhow::{Context, bail};
 use yimen_platform::time::timestamp;
 use yimen_proto::v1::*;
 
+use crate::cli::analysis::{alerts_text, situation_text};
+use crate::cli::mediation::agreement_text;
+use crate::cli::parse::short_name;
+use crate::cli::render;
+use crate::cli::scorecard::scorecards_text;
 use crate::client::{self, Clients};
 
 /// One of the seven scenarios.
@@ -346,7 +351,7 @@ impl Player {
         self.step(format!(
             "the court confirmed the agreement (司法确认): file {} is {}",
             file.mediation_id,
-            client::short_name(
+            short_name(
                 "MEDIATION_STATE_",
                 MediationState::try_from(file.state)
                     .unwrap_or_default()
@@ -691,7 +696,7 @@ impl Player {
                 self.step(format!(
                     "assigned to {}, to accept by {}",
                     a.department,
-                    client::show_time(&a.accept_by)
+                    render::time(&a.accept_by)
                 ));
                 return Ok(a);
             }
@@ -720,7 +725,7 @@ impl Player {
         self.step(format!(
             "{} accepted it (受理), to handle by {}",
             a.department,
-            client::show_time(&a.handle_by)
+            render::time(&a.handle_by)
         ));
         Ok(a)
     }
@@ -836,7 +841,7 @@ impl Player {
             .into_inner();
         self.step(format!(
             "agreement (调解协议): {}",
-            client::agreement_text(&agreement)
+            agreement_text(&agreement)
         ));
         self.until_case(&file.case_id, "was replied by the agreement", |c| {
             c.status == CaseStatus::Replied as i32
@@ -892,8 +897,8 @@ impl Player {
             .into_inner();
         self.step(format!(
             "the petitioners evaluated the reply: {} → {}",
-            client::short_name("SATISFACTION_", satisfaction.as_str_name()),
-            client::short_name(
+            short_name("SATISFACTION_", satisfaction.as_str_name()),
+            short_name(
                 "CASE_STATUS_",
                 CaseStatus::try_from(case.status)
                     .unwrap_or_default()
@@ -918,7 +923,7 @@ impl Player {
         for line in &case.timeline {
             (self.say)(&format!(
                 "     {}  {:<26} {}",
-                client::show_time(&line.at),
+                render::time(&line.at),
                 line.kind,
                 line.summary
             ));
@@ -995,7 +1000,7 @@ pub async fn summaries(clients: &Clients, say: &dyn Fn(&str)) -> anyhow::Result<
         .await?
         .into_inner();
     say("\n== yimen situation ==");
-    say(client::situation_text(&situation).trim_end());
+    say(situation_text(&situation).trim_end());
     let alerts = clients
         .analysis
         .clone()
@@ -1007,9 +1012,7 @@ pub async fn summaries(clients: &Clients, say: &dyn Fn(&str)) -> anyhow::Result<
         .into_inner()
         .alerts;
     say("\n== yimen alerts ==");
-    for alert in &alerts {
-        say(client::alert_text(alert).trim_end());
-    }
+    say(alerts_text(&alerts).trim_end());
     let scorecards = clients
         .assessment
         .clone()
@@ -1018,9 +1021,7 @@ pub async fn summaries(clients: &Clients, say: &dyn Fn(&str)) -> anyhow::Result<
         .into_inner()
         .scorecards;
     say("\n== yimen scorecard ==");
-    say(client::SCORECARD_HEADER.trim_end());
-    for card in scorecards.iter().filter(|c| c.assigned > 0) {
-        say(client::scorecard_text(card).trim_end());
-    }
+    let worked: Vec<_> = scorecards.into_iter().filter(|c| c.assigned > 0).collect();
+    say(scorecards_text(&worked).trim_end());
     Ok(())
 }

@@ -1,0 +1,188 @@
+//! `yimen assignment`: a department's work — list, accept, return, reply, refer, escalate.
+
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use yimen_proto::v1::*;
+
+use super::render::{self, Table, category_name, state_name};
+use super::{Conn, parse};
+use crate::client::{self, CliError, status_error};
+
+#[derive(Args)]
+pub struct AssignmentArgs {
+    #[command(flatten)]
+    conn: Conn,
+    #[command(subcommand)]
+    command: AssignmentCommand,
+}
+
+#[derive(Subcommand)]
+enum AssignmentCommand {
+    /// A department's assignments, oldest first.
+    List {
+        #[arg(long)]
+        dept: String,
+        /// pending, accepted, replied, returned, handed-over; repeat for more.
+        #[arg(long = "state")]
+        states: Vec<String>,
+    },
+    /// Accept (受理) an assignment.
+    Accept {
+        id: String,
+        #[arg(long, default_value = "")]
+        handler: String,
+    },
+    /// Return an assignment as not this department's; it is routed elsewhere.
+    Return {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Reply (答复) to an accepted assignment.
+    Reply {
+        id: String,
+        #[arg(long)]
+        reply: String,
+    },
+    /// Refer an accepted assignment's matter to the mediation center.
+    Refer {
+        id: String,
+        /// petition, court, administrative or guidance
+        #[arg(long, default_value = "petition")]
+        linkage: String,
+        #[arg(long, default_value = "")]
+        summary: String,
+    },
+    /// Escalate: reminder (催办), supervision (督办) or leader (包案).
+    Escalate {
+        id: String,
+        #[arg(long)]
+        level: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+impl AssignmentArgs {
+    pub async fn run(self, json: bool) -> Result<(), CliError> {
+        let mut dispatch = client::dispatch(&self.conn.dispatch).await?;
+        let one = match self.command {
+            AssignmentCommand::List { dept, states } => {
+                let states = states
+                    .iter()
+                    .map(|s| parse::assignment_state(s).map(|s| s as i32))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let r = dispatch
+                    .list_assignments(ListAssignmentsRequest {
+                        department: dept,
+                        states,
+                        page: None,
+                    })
+                    .await
+                    .map_err(status_error)?
+                    .into_inner();
+                render::print(
+                    json,
+                    json!(
+                        r.assignments
+                            .iter()
+                            .map(assignment_json)
+                            .collect::<Vec<_>>()
+                    ),
+                    assignments_text(&r.assignments),
+                );
+                return Ok(());
+            }
+            AssignmentCommand::Accept { id, handler } => dispatch
+                .accept_assignment(AcceptAssignmentRequest {
+                    assignment_id: id,
+                    handler,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner(),
+            AssignmentCommand::Return { id, reason } => dispatch
+                .return_assignment(ReturnAssignmentRequest {
+                    assignment_id: id,
+                    reason,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner()
+                .reassigned
+                .unwrap_or_default(),
+            AssignmentCommand::Reply { id, reply } => dispatch
+                .reply_assignment(ReplyAssignmentRequest {
+                    assignment_id: id,
+                    reply,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner(),
+            AssignmentCommand::Refer {
+                id,
+                linkage,
+                summary,
+            } => dispatch
+                .refer_to_mediation(ReferToMediationRequest {
+                    assignment_id: id,
+                    linkage: parse::linkage(&linkage)? as i32,
+                    summary,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner(),
+            AssignmentCommand::Escalate { id, level, reason } => dispatch
+                .escalate(EscalateRequest {
+                    assignment_id: id,
+                    level: parse::escalation(&level)? as i32,
+                    reason,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner(),
+        };
+        render::print(
+            json,
+            assignment_json(&one),
+            assignments_text(std::slice::from_ref(&one)),
+        );
+        Ok(())
+    }
+}
+
+pub fn assignment_json(a: &Assignment) -> Value {
+    json!({
+        "assignment_id": a.assignment_id, "case_id": a.case_id, "case_number": a.case_number,
+        "department": a.department, "state": state_name(a.state), "reason": a.reason,
+        "category": category_name(a.category), "subject": a.subject,
+        "assigned_at": render::json_time(&a.assigned_at), "accept_by": render::json_time(&a.accept_by),
+        "accepted_at": render::json_time(&a.accepted_at), "handle_by": render::json_time(&a.handle_by),
+        "replied_at": render::json_time(&a.replied_at), "reply": a.reply, "return_reason": a.return_reason,
+    })
+}
+
+pub fn assignments_text(assignments: &[Assignment]) -> String {
+    if assignments.is_empty() {
+        return "no assignments\n".into();
+    }
+    let mut table = Table::new([
+        "assignment",
+        "case",
+        "state",
+        "department",
+        "accept by",
+        "subject",
+    ]);
+    for a in assignments {
+        table.row([
+            a.assignment_id.clone(),
+            a.case_number.clone(),
+            state_name(a.state),
+            a.department.clone(),
+            render::time(&a.accept_by),
+            a.subject.clone(),
+        ]);
+    }
+    table.render("")
+}

@@ -1,0 +1,114 @@
+//! The operator's command line, by noun: each module owns its clap arguments and its handler;
+//! [`parse`] reads what an operator types and [`render`] shows what the services answer.
+
+pub mod analysis;
+pub mod assignment;
+pub mod case;
+pub mod dept;
+pub mod mediation;
+pub mod parse;
+pub mod render;
+pub mod scorecard;
+pub mod serve;
+
+use std::process::ExitCode;
+
+use clap::Args;
+use yimen_proto::v1::Period;
+
+use crate::client::{CliError, Urls};
+
+/// Where the five services answer, for the commands that call them.
+#[derive(Args)]
+pub struct Conn {
+    /// Intake's address.
+    #[arg(
+        long,
+        global = true,
+        env = "YIMEN_INTAKE_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub intake: String,
+    /// Dispatch's address.
+    #[arg(
+        long,
+        global = true,
+        env = "YIMEN_DISPATCH_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub dispatch: String,
+    /// Mediation's address.
+    #[arg(
+        long,
+        global = true,
+        env = "YIMEN_MEDIATION_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub mediation: String,
+    /// Analysis' address.
+    #[arg(
+        long,
+        global = true,
+        env = "YIMEN_ANALYSIS_URL",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    pub analysis: String,
+    /// Assessment's address.
+    #[arg(
+        long,
+        global = true,
+        env = "YIMEN_ASSESSMENT_URL",
+        default_value = "http://127.0.0.1:50055"
+    )]
+    pub assessment: String,
+}
+
+impl Conn {
+    pub fn urls(&self) -> Urls {
+        Urls {
+            intake: self.intake.clone(),
+            dispatch: self.dispatch.clone(),
+            mediation: self.mediation.clone(),
+            analysis: self.analysis.clone(),
+            assessment: self.assessment.clone(),
+        }
+    }
+}
+
+/// The period of the situation and the scorecard.
+#[derive(Args)]
+pub struct PeriodArgs {
+    /// From (2026-11-01, midnight China time, or RFC 3339), inclusive.
+    #[arg(long)]
+    from: Option<String>,
+    /// To, exclusive.
+    #[arg(long)]
+    to: Option<String>,
+}
+
+impl PeriodArgs {
+    /// None when neither end is given: the service's default period.
+    pub fn period(&self) -> Result<Option<Period>, CliError> {
+        if self.from.is_none() && self.to.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Period {
+            from: self.from.as_deref().map(parse::time).transpose()?,
+            to: Some(match &self.to {
+                Some(to) => parse::time(to)?,
+                None => yimen_platform::time::timestamp(yimen_platform::db::now_millis()),
+            }),
+        }))
+    }
+}
+
+/// An operator command's exit: 0, or 2 with its one-line error.
+pub fn exit(result: Result<(), CliError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The process commands: run services (`serve`, `standalone`), prepare stores (`migrate`),
+//! probe health (`healthcheck`), measure (`bench`) and play the scenarios (`demo`).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use yimen_proto::v1::JoinDepartmentRequest;
+
+use super::Conn;
+use crate::client::{self, Clients, Urls};
+use crate::run::{self, Target};
+use crate::settings::Settings;
+
+#[derive(Args)]
+pub struct Serve {
+    /// Comma-separated: intake,dispatch,mediation,analysis,assessment
+    #[arg(long, value_delimiter = ',', required = true)]
+    target: Vec<Target>,
+}
+
+impl Serve {
+    pub async fn run(self, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+        let settings = Settings::load(config)?;
+        let (running, telemetry) = start(settings, &self.target).await?;
+        running.wait().await;
+        telemetry.shutdown();
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Args)]
+pub struct Standalone {
+    /// Where the SQLite files live (default: ./data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Department seed file joined on start (default: deploy/departments.toml); "" for none.
+    #[arg(long)]
+    seed: Option<String>,
+    /// Once serving, play the seed's seven scenarios and show the three summaries.
+    #[arg(long)]
+    demo: bool,
+}
+
+impl Standalone {
+    /// Every service; with `demo`, the seven scenarios played once it serves.
+    pub async fn run(self, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+        let mut settings = Settings::load(config)?;
+        if let Some(dir) = self.data_dir {
+            settings.standalone.data_dir = dir;
+        }
+        if let Some(seed) = self.seed {
+            settings.standalone.seed_departments = seed;
+        }
+        let mut settings = settings.into_standalone();
+        settings.dispatch.seed = load_seed(&settings.standalone.seed_departments)?;
+        if self.demo {
+            quiet_unless_asked(&mut settings);
+        }
+        let (running, telemetry) = start(settings, &Target::ALL).await?;
+        if self.demo {
+            let urls = Urls::from_fn(|t| format!("http://{}", running.addrs[&t]));
+            let played = async {
+                let clients = Clients::connect(&urls).await?;
+                crate::scenarios::demo(clients, |line| println!("{line}")).await
+            };
+            match played.await {
+                Ok(()) => println!(
+                    "\nyimen keeps serving (Ctrl-C to stop); try `yimen situation`, `yimen alerts`, `yimen scorecard`, `yimen case list`."
+                ),
+                Err(e) => eprintln!("error: the demo stopped: {e:#}"),
+            }
+        }
+        running.wait().await;
+        telemetry.shutdown();
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Args)]
+pub struct Migrate {
+    #[arg(long, value_delimiter = ',', default_values_t = Target::ALL.to_vec(), value_enum)]
+    target: Vec<Target>,
+}
+
+impl Migrate {
+    pub async fn run(self, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+        let settings = Settings::load(config)?;
+        let _telemetry = yimen_platform::telemetry::init("yimen-migrate", &settings.telemetry)?;
+        for (_, db) in run::migrate(&settings, &self.target).await? {
+            db.close().await;
+        }
+        // A broker outlives the processes: its queues, declared before any service starts,
+        // keep what one service publishes until another first comes up to read it.
+        if settings.bus.url.starts_with("amqp") {
+            let bus = run::wait_for("the broker", run::STARTUP_PATIENCE, || {
+                yimen_platform::bus::connect(&settings.bus)
+            })
+            .await?;
+            run::declare_queues(&settings, bus.as_ref(), &self.target).await?;
+            bus.close().await;
+            tracing::info!("queues declared");
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Args)]
+pub struct Healthcheck {
+    #[arg(long)]
+    target: Target,
+    /// Address to probe (default: http://127.0.0.1:<the service's port>).
+    #[arg(long)]
+    addr: Option<String>,
+}
+
+impl Healthcheck {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        use tonic_health::pb::health_check_response::ServingStatus;
+        use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+        let target = self.target;
+        let addr = self
+            .addr
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", target.default_port()));
+        let channel = match client::channel(target.name(), &addr).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+        let answer = HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: yimen_platform::server::READINESS.into(),
+            })
+            .await;
+        let (line, code) = match answer.map(|r| r.into_inner().status()) {
+            Ok(ServingStatus::Serving) => ("SERVING".to_string(), ExitCode::SUCCESS),
+            Ok(other) => (other.as_str_name().to_string(), ExitCode::FAILURE),
+            Err(status) => (client::status_error(status).to_string(), ExitCode::FAILURE),
+        };
+        println!("{}: {line}", target.name());
+        Ok(code)
+    }
+}
+
+#[derive(Args)]
+pub struct Bench {
+    /// How many cases to submit (at most 100000).
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    cases: u32,
+    /// How many callers submit at once (at most 256).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
+    concurrency: u32,
+    /// Give up when the pipeline has not drained after this many seconds.
+    #[arg(long, default_value_t = 300)]
+    patience_secs: u64,
+}
+
+impl Bench {
+    pub async fn run(self, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+        let mut settings = Settings::load(config)?;
+        quiet_unless_asked(&mut settings);
+        let _telemetry = yimen_platform::telemetry::init("yimen-bench", &settings.telemetry)?;
+        settings.dispatch.seed = load_seed(&settings.standalone.seed_departments)?;
+        let load = crate::bench::Load {
+            cases: self.cases as usize,
+            concurrency: self.concurrency as usize,
+            patience: std::time::Duration::from_secs(self.patience_secs),
+        };
+        let report = crate::bench::run(settings, load, |l| eprintln!("{l}")).await?;
+        print!("{report}");
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Args)]
+pub struct Demo {
+    #[command(flatten)]
+    conn: Conn,
+}
+
+impl Demo {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        let clients = Clients::connect(&self.conn.urls()).await?;
+        crate::scenarios::demo(clients, |line| println!("{line}")).await?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Logs at `warn` when nobody asked for a level (neither the setting nor `RUST_LOG`): the demo's
+/// journeys and the bench's figures are what those commands are for.
+fn quiet_unless_asked(settings: &mut Settings) {
+    let default_level = yimen_platform::telemetry::TelemetryConfig::default().log_level;
+    if settings.telemetry.log_level == default_level && std::env::var_os("RUST_LOG").is_none() {
+        settings.telemetry.log_level = "warn".into();
+    }
+}
+
+/// The departments of the seed file at `path`; none for "".
+fn load_seed(path: &str) -> anyhow::Result<Vec<JoinDepartmentRequest>> {
+    if path.is_empty() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read department seed {path}: {e}"))?;
+    yimen_dispatch::parse_seed(&text).map_err(|e| anyhow::anyhow!("department seed {path}: {e:#}"))
+}
+
+/// Starts `targets` on the configured bus, saying where each listens; signals stop them.
+async fn start(
+    settings: Settings,
+    targets: &[Target],
+) -> anyhow::Result<(run::Running, yimen_platform::telemetry::TelemetryGuard)> {
+    let name = format!(
+        "yimen-{}",
+        targets
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join("-")
+    );
+    let telemetry = yimen_platform::telemetry::init(&name, &settings.telemetry)?;
+    let bus: Arc<dyn yimen_platform::bus::Bus> =
+        run::wait_for("the broker", run::STARTUP_PATIENCE, || {
+            yimen_platform::bus::connect(&settings.bus)
+        })
+        .await?;
+    let running = run::start(&settings, targets, bus).await?;
+    for (target, addr) in &running.addrs {
+        tracing::info!(service = target.name(), %addr, "listening");
+        eprintln!("yimen: {} listening on {addr}", target.name());
+    }
+    yimen_platform::server::cancel_on_signal(running.shutdown_token());
+    Ok((running, telemetry))
+}

@@ -13,7 +13,7 @@ use yimen_proto::v1::analysis_service_server::AnalysisService;
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
 
-yimen_platform::store_contract!(
+yimen_testkit::store_contract!(
     yimen_analysis::SERVICE,
     yimen_analysis::MIGRATIONS,
     [
@@ -48,7 +48,7 @@ fn api(db: &Db) -> Api {
 /// Delivers an event the way the consumer loop does: in a transaction that commits after.
 async fn deliver(db: &Db, event: &Event) {
     let handler = yimen_analysis::handler(db.clone(), &AnalysisConfig::default());
-    yimen_platform::testing::harness::deliver(db, &*handler, event)
+    yimen_testkit::harness::deliver(db, &*handler, event)
         .await
         .expect("handle");
 }
@@ -286,11 +286,11 @@ async fn case_row(db: &Db, case_id: &str) -> CaseRow {
 
 /// Every event analysis published, in order.
 async fn published(db: &Db) -> Vec<Event> {
-    yimen_platform::testing::harness::published(db).await
+    yimen_testkit::harness::published(db).await
 }
 
 fn fields(status: &Status) -> Vec<String> {
-    yimen_platform::testing::harness::violated_fields(status)
+    yimen_testkit::harness::violated_fields(status)
 }
 
 /// The alert.raised events analysis published about `case_id`.

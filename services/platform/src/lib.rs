@@ -15,5 +15,4 @@ pub mod outbox;
 pub mod paging;
 pub mod server;
 pub mod telemetry;
-pub mod testing;
 pub mod time;

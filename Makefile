@@ -5,6 +5,7 @@ CARGO ?= cargo
 DATA_DIR ?= data
 BENCH_CASES ?= 5000
 BENCH_CONCURRENCY ?= 16
+MACHETE_VERSION ?= 0.9.2
 
 .PHONY: run test lint fmt build services helm-check bench
 
@@ -34,10 +35,13 @@ test: services build
 bench:
 	$(CARGO) run --release --bin yimen -- bench --cases $(BENCH_CASES) --concurrency $(BENCH_CONCURRENCY)
 
-## lint: formatting and clippy, warnings are errors
+## lint: formatting, clippy (warnings are errors) and no unused dependency (cargo-machete,
+## installed at the pinned version when missing)
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@$(CARGO) machete --version >/dev/null 2>&1 || $(CARGO) install cargo-machete --locked --version $(MACHETE_VERSION)
+	$(CARGO) machete
 
 ## fmt: format the workspace
 fmt:

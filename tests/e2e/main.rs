@@ -485,14 +485,15 @@ async fn seeded_departments_reach_assessment_before_any_case(clients: &Clients) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_declares_every_services_queue_on_the_broker() {
     use yimen_platform::bus::{Message, Published};
-    let Some(database) = yimen_platform::testing::stores::fresh_postgres_database().await else {
+    let Some(database) = yimen_testkit::stores::fresh_postgres_database().await else {
         return;
     };
-    let config = yimen_platform::testing::stores::amqp_bus_config();
+    let broker = yimen_e2e::installation_broker();
+    let config = broker.config().clone();
     let status = tokio::process::Command::new(yimen_bin())
         .arg("migrate")
         .envs([
-            ("YIMEN__DATABASE__URL", database),
+            ("YIMEN__DATABASE__URL", database.url().to_string()),
             ("YIMEN__BUS__URL", config.url.clone()),
             ("YIMEN__BUS__PREFIX", config.prefix.clone()),
             (
@@ -501,7 +502,7 @@ async fn migrate_declares_every_services_queue_on_the_broker() {
             ),
             (
                 "YIMEN__BUS__QUEUE_EXPIRES_SECS",
-                yimen_platform::testing::stores::TEST_QUEUE_EXPIRY_SECS.to_string(),
+                yimen_testkit::broker::TEST_QUEUE_EXPIRY_SECS.to_string(),
             ),
             ("YIMEN__TELEMETRY__LOG_LEVEL", "warn".into()),
         ])

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use yimen_e2e::*;
-use yimen_platform::testing::otlp::{OtlpReceiver, ReceivedSpan};
 use yimen_proto::v1::*;
+use yimen_testkit::otlp::{OtlpReceiver, ReceivedSpan};
 
 /// Trace ids that have spans from both services.
 fn shared_traces(spans: &[ReceivedSpan]) -> BTreeSet<String> {

@@ -12,6 +12,8 @@ pub use yimen::client::{Clients, Urls, eventually};
 use yimen::run::{Running, Target};
 use yimen::settings::Settings;
 use yimen_proto::v1::*;
+use yimen_testkit::broker::TestBroker;
+use yimen_testkit::stores::TestDatabase;
 
 /// Connects to every service, retrying while they start (bounded), then waits until each
 /// answers SERVING on its readiness check.
@@ -58,13 +60,15 @@ pub fn seed() -> Vec<JoinDepartmentRequest> {
 pub struct Standalone {
     pub clients: Clients,
     running: Option<Running>,
+    /// The data directory, removed when the installation is dropped, pass or fail.
+    _data: tempfile::TempDir,
 }
 
 impl Standalone {
     pub async fn start() -> anyhow::Result<Self> {
         let mut settings = Settings::default().on_free_loopback_ports();
-        settings.standalone.data_dir =
-            std::env::temp_dir().join(format!("yimen-e2e-{}", uuid::Uuid::new_v4().simple()));
+        let data = yimen_testkit::stores::temp_dir("yimen-e2e-");
+        settings.standalone.data_dir = data.path().to_path_buf();
         settings.server.shutdown_grace_secs = 2;
         let mut settings = settings.into_standalone();
         settings.dispatch.seed = seed();
@@ -74,6 +78,7 @@ impl Standalone {
         Ok(Self {
             clients,
             running: Some(running),
+            _data: data,
         })
     }
 
@@ -110,14 +115,55 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// A fresh name prefix on the test broker that knows every queue a yimen installation
+/// declares (each service's, and each seed department's), so all of them are deleted when
+/// the test ends.
+pub fn installation_broker() -> TestBroker {
+    let broker = TestBroker::new();
+    let settings = Settings::default();
+    broker.expect_queues(
+        Target::ALL
+            .iter()
+            .map(|t| t.service(&settings).queue().name),
+    );
+    broker.expect_queues(
+        seed()
+            .iter()
+            .map(|d| yimen_platform::bus::QueueSpec::department(&d.code).name),
+    );
+    broker
+}
+
 /// The five services as five `yimen serve` processes on a fresh PostgreSQL database and a
-/// fresh RabbitMQ name prefix. None (skip) when PostgreSQL is unreachable outside CI.
+/// fresh RabbitMQ name prefix. None (skip) when PostgreSQL is unreachable outside CI. The
+/// processes, the database and everything under the prefix are gone once it is dropped.
 pub struct Distributed {
     pub clients: Clients,
     pub env: BTreeMap<String, String>,
     /// The broker and name prefix the processes use.
     pub bus: yimen_platform::bus::BusConfig,
-    children: Vec<(Target, tokio::process::Child)>,
+    // Fields drop in this order: the processes end before their database and names go.
+    children: Processes,
+    _broker: TestBroker,
+    _database: TestDatabase,
+}
+
+/// `yimen serve` processes, killed (and waited for, bounded) when dropped: a test that fails
+/// before `stop` must not leave them running, nor let them declare anything after cleanup.
+struct Processes(Vec<(Target, tokio::process::Child)>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.0 {
+            let _ = child.start_kill();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        for (_, child) in &mut self.0 {
+            while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
 }
 
 impl Distributed {
@@ -127,24 +173,21 @@ impl Distributed {
 
     /// Starts with extra `YIMEN__...` variables (e.g. an OTLP endpoint).
     pub async fn start_with(extra: BTreeMap<String, String>) -> Option<Self> {
-        let database = yimen_platform::testing::stores::fresh_postgres_database().await?;
-        let bus = yimen_platform::testing::stores::amqp_bus_config();
-        match yimen_platform::bus::connect(&bus).await {
-            Ok(probe) => probe.close().await,
-            Err(e) => {
-                yimen_platform::testing::stores::unavailable("RabbitMQ", &e.to_string());
-                return None;
-            }
+        let database = yimen_testkit::stores::fresh_postgres_database().await?;
+        let broker = installation_broker();
+        if !broker.reachable().await {
+            return None;
         }
+        let bus = broker.config().clone();
         let ports: BTreeMap<Target, u16> = Target::ALL.iter().map(|&t| (t, free_port())).collect();
         let mut env: BTreeMap<String, String> = [
-            ("YIMEN__DATABASE__URL", database),
+            ("YIMEN__DATABASE__URL", database.url().to_string()),
             ("YIMEN__BUS__URL", bus.url.clone()),
             ("YIMEN__BUS__PREFIX", bus.prefix.clone()),
             ("YIMEN__BUS__DELIVERY_LIMIT", bus.delivery_limit.to_string()),
             (
                 "YIMEN__BUS__QUEUE_EXPIRES_SECS",
-                yimen_platform::testing::stores::TEST_QUEUE_EXPIRY_SECS.to_string(),
+                yimen_testkit::broker::TEST_QUEUE_EXPIRY_SECS.to_string(),
             ),
             ("YIMEN__TELEMETRY__LOG_LEVEL", "warn".into()),
             ("YIMEN__SERVER__SHUTDOWN_GRACE_SECS", "2".into()),
@@ -162,7 +205,7 @@ impl Distributed {
             );
         }
         env.extend(extra);
-        let mut children = Vec::new();
+        let mut children = Processes(Vec::new());
         for &target in ports.keys() {
             let child = tokio::process::Command::new(yimen_bin())
                 .args(["serve", "--target", target.name()])
@@ -172,7 +215,7 @@ impl Distributed {
                 .kill_on_drop(true)
                 .spawn()
                 .expect("spawn yimen serve");
-            children.push((target, child));
+            children.0.push((target, child));
         }
         let clients = connect(Urls::from_fn(|t| format!("http://127.0.0.1:{}", ports[&t])))
             .await
@@ -189,12 +232,14 @@ impl Distributed {
             env,
             bus,
             children,
+            _broker: broker,
+            _database: database,
         })
     }
 
     /// Stops the processes with SIGTERM (graceful), waiting for them to exit.
     pub async fn stop(mut self) {
-        for (_, child) in &mut self.children {
+        for (_, child) in &mut self.children.0 {
             if let Some(pid) = child.id() {
                 // SAFETY-free: `kill` the command, not libc, to send SIGTERM.
                 let _ = std::process::Command::new("kill")
@@ -202,7 +247,7 @@ impl Distributed {
                     .status();
             }
         }
-        for (_, child) in &mut self.children {
+        for (_, child) in &mut self.children.0 {
             let _ = tokio::time::timeout(Duration::from_secs(15), child.wait()).await;
         }
     }

@@ -13,7 +13,7 @@ use yimen_proto::v1::analysis_service_server::AnalysisService;
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
 
-yimen_platform::store_contract!(
+yimen_testkit::store_contract!(
     yimen_analysis::SERVICE,
     yimen_analysis::MIGRATIONS,
     [
@@ -51,7 +51,7 @@ async fn deliver(db: &Db, event: &Event) {
         db.clone(),
         &AnalysisConfig::default(),
     ));
-    yimen_platform::testing::harness::deliver(db, &*handler, event)
+    yimen_testkit::harness::deliver(db, &*handler, event)
         .await
         .expect("handle");
 }
@@ -289,11 +289,11 @@ async fn case_row(db: &Db, case_id: &str) -> CaseRow {
 
 /// Every event analysis published, in order.
 async fn published(db: &Db) -> Vec<Event> {
-    yimen_platform::testing::harness::published(db).await
+    yimen_testkit::harness::published(db).await
 }
 
 fn fields(status: &Status) -> Vec<String> {
-    yimen_platform::testing::harness::violated_fields(status)
+    yimen_testkit::harness::violated_fields(status)
 }
 
 /// The alert.raised events analysis published about `case_id`.

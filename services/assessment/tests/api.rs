@@ -12,7 +12,7 @@ use yimen_proto::v1::assessment_service_server::AssessmentService;
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
 
-yimen_platform::store_contract!(
+yimen_testkit::store_contract!(
     yimen_assessment::SERVICE,
     yimen_assessment::MIGRATIONS,
     [
@@ -30,7 +30,7 @@ fn api(db: &Db) -> Api {
 }
 
 fn fields(status: &Status) -> Vec<String> {
-    yimen_platform::testing::harness::violated_fields(status)
+    yimen_testkit::harness::violated_fields(status)
 }
 
 async fn deliver(db: &Db, event: &Event) {
@@ -38,7 +38,7 @@ async fn deliver(db: &Db, event: &Event) {
         db.clone(),
         &AssessmentConfig::default(),
     ));
-    yimen_platform::testing::harness::deliver(db, &*handler, event)
+    yimen_testkit::harness::deliver(db, &*handler, event)
         .await
         .expect("handle");
 }

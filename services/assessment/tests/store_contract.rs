@@ -13,7 +13,7 @@ use yimen_proto::v1::assessment_service_server::AssessmentService;
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
 
-yimen_platform::store_contract!(
+yimen_testkit::store_contract!(
     yimen_assessment::SERVICE,
     yimen_assessment::MIGRATIONS,
     [
@@ -63,7 +63,7 @@ async fn deliver(db: &Db, event: &Event) {
         db.clone(),
         &AssessmentConfig::default(),
     ));
-    yimen_platform::testing::harness::deliver(db, &*handler, event)
+    yimen_testkit::harness::deliver(db, &*handler, event)
         .await
         .expect("handle");
 }

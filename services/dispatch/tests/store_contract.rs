@@ -14,7 +14,7 @@ use yimen_proto::v1::dispatch_service_server::DispatchService;
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
 
-yimen_platform::store_contract!(
+yimen_testkit::store_contract!(
     yimen_dispatch::SERVICE,
     yimen_dispatch::MIGRATIONS,
     [
@@ -121,7 +121,7 @@ async fn try_deliver(db: &Db, event: &Event) -> anyhow::Result<()> {
     let handler = std::sync::Arc::new(yimen_dispatch::consumers::DispatchHandler::new(
         yimen_dispatch::app::Deadlines::new(&config()),
     ));
-    yimen_platform::testing::harness::deliver(db, &*handler, event).await
+    yimen_testkit::harness::deliver(db, &*handler, event).await
 }
 
 fn mediation_opened(case_id: &str) -> Event {
@@ -196,7 +196,7 @@ async fn keys(db: &Db) -> Vec<String> {
 }
 
 async fn events(db: &Db) -> Vec<Event> {
-    yimen_platform::testing::harness::published(db).await
+    yimen_testkit::harness::published(db).await
 }
 
 /// The CaseAssigned payloads in the outbox, in order.

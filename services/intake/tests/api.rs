@@ -15,7 +15,7 @@ use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::intake_service_server::IntakeService;
 use yimen_proto::v1::*;
 
-yimen_platform::store_contract!(
+yimen_testkit::store_contract!(
     yimen_intake::SERVICE,
     yimen_intake::MIGRATIONS,
     [
@@ -33,7 +33,7 @@ yimen_platform::store_contract!(
 );
 
 fn fields(status: &Status) -> Vec<String> {
-    yimen_platform::testing::harness::violated_fields(status)
+    yimen_testkit::harness::violated_fields(status)
 }
 
 async fn count(db: &Db, table: &'static str) -> i64 {

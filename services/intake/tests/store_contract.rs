@@ -21,7 +21,7 @@ use yimen_platform::{events, outbox};
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
 
-yimen_platform::store_contract!(
+yimen_testkit::store_contract!(
     yimen_intake::SERVICE,
     yimen_intake::MIGRATIONS,
     [

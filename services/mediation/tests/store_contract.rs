@@ -12,7 +12,7 @@ use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::mediation_service_server::MediationService;
 use yimen_proto::v1::*;
 
-yimen_platform::store_contract!(
+yimen_testkit::store_contract!(
     yimen_mediation::SERVICE,
     yimen_mediation::MIGRATIONS,
     [
@@ -50,7 +50,7 @@ fn new_case() -> String {
 }
 
 fn fields(status: &Status) -> Vec<String> {
-    yimen_platform::testing::harness::violated_fields(status)
+    yimen_testkit::harness::violated_fields(status)
 }
 
 fn open_request(case_id: &str, linkage: Linkage, category: Category) -> OpenMediationRequest {
@@ -219,7 +219,7 @@ async fn deliver(db: &Db, event: &Event) {
         db.clone(),
         &MediationConfig::default(),
     ));
-    yimen_platform::testing::harness::deliver(db, &*handler, event)
+    yimen_testkit::harness::deliver(db, &*handler, event)
         .await
         .expect("handle");
 }
@@ -231,7 +231,7 @@ async fn keys(db: &Db) -> Vec<String> {
 }
 
 async fn events(db: &Db) -> Vec<Event> {
-    yimen_platform::testing::harness::published(db).await
+    yimen_testkit::harness::published(db).await
 }
 
 async fn opened_events(db: &Db) -> Vec<(Event, MediationOpened)> {

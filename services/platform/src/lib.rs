@@ -16,5 +16,4 @@ pub mod paging;
 pub mod server;
 pub mod service;
 pub mod telemetry;
-pub mod testing;
 pub mod time;

@@ -12,7 +12,8 @@ use yimen_platform::bus::{
     AmqpBus, Bus, BusConfig, BusError, Delivery, MemoryBus, Message, Published, QueueSpec,
     Subscription, redact_url,
 };
-use yimen_platform::testing::stores::{amqp_url, unavailable};
+use yimen_testkit::broker::{TestBroker, amqp_url};
+use yimen_testkit::unavailable;
 
 /// Upper bound for anything that should happen; only a hang reaches it. Generous because the
 /// shared broker stalls for a few seconds now and then (it deletes expired test queues in
@@ -32,21 +33,18 @@ impl Backend {
     /// A bus with a fresh prefix and `tweak`ed settings, or None when RabbitMQ is
     /// unreachable outside CI (the skip is printed).
     async fn open(self, tweak: impl FnOnce(&mut BusConfig)) -> Option<Arc<dyn Bus>> {
-        let mut config = BusConfig {
-            url: "memory".into(),
-            prefix: format!("t-{}.", uuid::Uuid::new_v4().simple()),
-            prefetch: 16,
-            delivery_limit: 3,
-            queue_expires_secs: Some(yimen_platform::testing::stores::TEST_QUEUE_EXPIRY_SECS),
-        };
-        tweak(&mut config);
         match self {
-            Backend::Memory => Some(Arc::new(MemoryBus::new(config))),
+            Backend::Memory => {
+                let broker = TestBroker::with(|c| {
+                    tweak(c);
+                    c.url = "memory".into();
+                });
+                Some(Arc::new(MemoryBus::new(broker.config().clone())))
+            }
             Backend::RabbitMq => {
-                config.url = amqp_url();
-                connect_rabbitmq(config, Default::default())
-                    .await
-                    .map(|bus| Arc::new(bus) as Arc<dyn Bus>)
+                let broker = TestBroker::with(tweak);
+                let bus = connect_rabbitmq(broker.config().clone(), Default::default()).await?;
+                Some(broker.track(Arc::new(bus)))
             }
         }
     }
@@ -649,15 +647,12 @@ mod rabbitmq_recovery {
         } else {
             format!("{}?heartbeat=3", proxy.url)
         };
-        let config = BusConfig {
-            url,
-            prefix: format!("t-{}.", uuid::Uuid::new_v4().simple()),
-            prefetch: 16,
-            delivery_limit: 3,
-            queue_expires_secs: Some(60),
-        };
-        let bus = connect_rabbitmq(config, options).await?;
-        Some((proxy, Arc::new(bus)))
+        let broker = TestBroker::with(|c| {
+            c.url = url;
+            c.queue_expires_secs = Some(60);
+        });
+        let bus = connect_rabbitmq(broker.config().clone(), options).await?;
+        Some((proxy, broker.track(Arc::new(bus))))
     }
 
     /// Publishes until the bus takes it again (it refuses while reconnecting).

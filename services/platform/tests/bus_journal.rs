@@ -26,9 +26,8 @@ async fn take(
 
 #[tokio::test]
 async fn journaled_bus_redelivers_unsettled_messages_after_restart_but_not_acked_ones() {
-    let path = std::env::temp_dir()
-        .join(format!("yimen-journal-{}", uuid::Uuid::new_v4().simple()))
-        .join("bus.journal");
+    let dir = yimen_testkit::stores::temp_dir("yimen-journal-");
+    let path = dir.path().join("bus.journal");
     let spec = QueueSpec::new("yimen.dispatch", &["case.#"]);
     {
         let bus = MemoryBus::durable(BusConfig::default(), &path).unwrap();
@@ -69,9 +68,8 @@ async fn journaled_bus_redelivers_unsettled_messages_after_restart_but_not_acked
 
 #[tokio::test]
 async fn journaled_dead_letters_survive_restart() {
-    let path = std::env::temp_dir()
-        .join(format!("yimen-journal-{}", uuid::Uuid::new_v4().simple()))
-        .join("bus.journal");
+    let dir = yimen_testkit::stores::temp_dir("yimen-journal-");
+    let path = dir.path().join("bus.journal");
     let spec = QueueSpec::new("yimen.intake", &["case.#"]);
     let config = BusConfig {
         delivery_limit: 1,

@@ -14,11 +14,12 @@ use yimen_platform::consumer::{EventHandler, run_consumer};
 use yimen_platform::db::{Db, Migrations, Tx};
 use yimen_platform::events::{encode, new_event};
 use yimen_proto::v1::{DepartmentLeft, Event, event::Payload};
+use yimen_testkit::stores::TestStore;
 
 const MIGRATIONS: Migrations = Migrations::NONE;
 
-async fn store() -> Db {
-    let db = yimen_platform::testing::stores::sqlite_store("probe", MIGRATIONS).await;
+async fn store() -> TestStore {
+    let db = yimen_testkit::stores::sqlite_store("probe", MIGRATIONS).await;
     sqlx::query("CREATE TABLE effects (event_id TEXT NOT NULL)")
         .execute(db.pool())
         .await
@@ -27,17 +28,9 @@ async fn store() -> Db {
 }
 
 async fn rabbitmq() -> Option<Arc<dyn Bus>> {
-    let config = BusConfig {
-        delivery_limit: 2,
-        ..yimen_platform::testing::stores::amqp_bus_config()
-    };
-    match yimen_platform::bus::connect(&config).await {
-        Ok(bus) => Some(bus),
-        Err(e) => {
-            yimen_platform::testing::stores::unavailable("RabbitMQ", &e.to_string());
-            None
-        }
-    }
+    yimen_testkit::broker::TestBroker::with(|c| c.delivery_limit = 2)
+        .connect()
+        .await
 }
 
 fn memory() -> Arc<dyn Bus> {

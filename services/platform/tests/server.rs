@@ -15,7 +15,7 @@ const MIGRATIONS: Migrations = Migrations::NONE;
 
 #[tokio::test]
 async fn readiness_is_serving_while_store_and_bus_answer_and_not_serving_once_shutdown_starts() {
-    let db = yimen_platform::testing::stores::sqlite_store("probe", MIGRATIONS).await;
+    let db = yimen_testkit::stores::sqlite_store("probe", MIGRATIONS).await;
     let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new(Default::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -83,10 +83,10 @@ async fn readiness_is_serving_while_store_and_bus_answer_and_not_serving_once_sh
 
 #[tokio::test]
 async fn readiness_is_not_serving_while_the_store_is_down() {
-    let db = yimen_platform::testing::stores::sqlite_store("probe", MIGRATIONS).await;
+    let db = yimen_testkit::stores::sqlite_store("probe", MIGRATIONS).await;
     db.close().await;
     let readiness = Readiness {
-        stores: vec![db],
+        stores: vec![db.db()],
         bus: Arc::new(MemoryBus::new(Default::default())),
     };
     let why = readiness

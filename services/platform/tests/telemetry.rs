@@ -11,7 +11,7 @@ use std::time::Duration;
 use opentelemetry::trace::TracerProvider as _;
 use tracing_subscriber::layer::SubscriberExt;
 use yimen_platform::telemetry::{self, LogFormat, TelemetryConfig, TraceContextInterceptor};
-use yimen_platform::testing::otlp::{OtlpReceiver, ReceivedSpan};
+use yimen_testkit::otlp::{OtlpReceiver, ReceivedSpan};
 
 /// The span id in a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
 fn traceparent_span_id(traceparent: &str) -> &str {

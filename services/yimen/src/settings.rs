@@ -184,9 +184,8 @@ mod tests {
 
     #[test]
     fn file_layer_sits_between_defaults_and_environment() {
-        let dir = std::env::temp_dir().join(format!("yimen-cfg-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("yimen.toml");
+        let dir = yimen_testkit::stores::temp_dir("yimen-cfg-");
+        let file = dir.path().join("yimen.toml");
         std::fs::write(&file, "[dispatch]\naccept_days = 7\nhandle_days = 30\n").unwrap();
         let s: Settings = yimen_platform::config::load_from(
             Some(&file),
@@ -210,9 +209,8 @@ mod tests {
 
     #[test]
     fn unknown_key_in_file_is_rejected() {
-        let dir = std::env::temp_dir().join(format!("yimen-cfg-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("yimen.toml");
+        let dir = yimen_testkit::stores::temp_dir("yimen-cfg-");
+        let file = dir.path().join("yimen.toml");
         std::fs::write(&file, "[dispatch]\naccept_dayz = 7\n").unwrap();
         let err = yimen_platform::config::load_from::<Settings>(Some(&file), env(&[]))
             .unwrap_err()

@@ -157,8 +157,7 @@ pub fn replied(case_id: &str, department: &str, at: i64, reply: &str) -> Event {
 
 /// Applies `event` with intake's handler in a transaction of its own, as the loop does.
 pub async fn apply(db: &Db, event: &Event) -> anyhow::Result<()> {
-    yimen_platform::testing::harness::deliver(db, &yimen_intake::consumers::IntakeHandler, event)
-        .await
+    yimen_testkit::harness::deliver(db, &yimen_intake::consumers::IntakeHandler, event).await
 }
 
 pub fn referred(case_id: &str, department: &str, at: i64) -> Event {
@@ -247,5 +246,5 @@ pub fn kinds(case: &Case) -> Vec<&str> {
 
 /// The events waiting in the outbox, oldest first.
 pub async fn outbox_events(db: &Db) -> Vec<Event> {
-    yimen_platform::testing::harness::published(db).await
+    yimen_testkit::harness::published(db).await
 }

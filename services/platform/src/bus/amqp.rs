@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Acker, Bus, BusConfig, BusError, Delivery, EVENTS_EXCHANGE, Message, Published, QueueSpec,
-    Subscription, redact_url,
+    Subscription, dead_letter_queue, redact_url,
 };
 
 /// The dead-letter exchange every queue's rejected or exhausted messages go to (before the
@@ -437,7 +437,7 @@ impl Inner {
         let full = short("the queue name", &format!("{}{queue}", self.config.prefix))?;
         let dead = short(
             "the dead-letter queue name",
-            &format!("{}{queue}.dead", self.config.prefix),
+            &format!("{}{}", self.config.prefix, dead_letter_queue(queue)),
         )?;
         self.declare_exchanges(link, channel).await?;
         link.call(

@@ -141,7 +141,7 @@ impl MemoryBus {
         let mut state = State::default();
         for r in replayed {
             state.next_seq = state.next_seq.max(r.seq);
-            let dead = format!("{}.dead", r.queue);
+            let dead = super::dead_letter_queue(&r.queue);
             let queue = if r.queue.ends_with(".dead") {
                 state
                     .queues
@@ -185,7 +185,7 @@ impl Shared {
     }
 
     fn dead_letter_name(&self, name: &str) -> String {
-        format!("{}{name}.dead", self.config.prefix)
+        self.queue_name(&super::dead_letter_queue(name))
     }
 
     /// Declares the dead-letter queue of `name` (idempotent) and answers its full name.

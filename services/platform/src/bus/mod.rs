@@ -19,6 +19,12 @@ pub use memory::MemoryBus;
 /// The name of the topic exchange every event is published to (before the prefix).
 pub const EVENTS_EXCHANGE: &str = "yimen.events";
 
+/// The dead-letter queue of `queue` (both before the prefix): where its rejected messages and
+/// those past the delivery limit go.
+pub fn dead_letter_queue(queue: &str) -> String {
+    format!("{queue}.dead")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     #[error("broker unreachable: {0}")]

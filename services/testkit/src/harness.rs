@@ -4,8 +4,8 @@
 use sqlx::Row;
 use yimen_proto::v1::Event;
 
-use crate::consumer::EventHandler;
-use crate::db::Db;
+use yimen_platform::consumer::EventHandler;
+use yimen_platform::db::Db;
 
 /// Applies `event` with `handler` as the consumer loop does: in a transaction that commits only
 /// when the handler succeeds (on an error nothing it did is kept, and the loop would retry).
@@ -25,7 +25,7 @@ pub async fn published(db: &Db) -> Vec<Event> {
         .iter()
         .map(|row| {
             let body: Vec<u8> = row.try_get("payload").expect("an outbox payload");
-            crate::events::decode(&body).expect("an outbox event")
+            yimen_platform::events::decode(&body).expect("an outbox event")
         })
         .collect()
 }

@@ -1,0 +1,56 @@
+//! Test support shared by every crate's tests (a dev-dependency only, never in the product):
+//! isolated stores and broker prefixes that remove themselves when the test ends, pass or
+//! fail, the store suite macro, the consumer harness and an OTLP receiver.
+//!
+//! When PostgreSQL or RabbitMQ is unreachable, tests fail loudly under CI (`CI` set) and
+//! otherwise skip with a line saying what was skipped.
+
+pub mod broker;
+pub mod harness;
+pub mod otlp;
+pub mod stores;
+
+/// For [`store_contract!`]'s tests.
+#[doc(hidden)]
+pub use tokio as __tokio;
+
+use std::future::Future;
+use std::time::Duration;
+
+/// Under CI a missing service is a failure; elsewhere a skip with a clear line.
+pub fn unavailable(what: &str, why: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{what} is required under CI but unreachable: {why}");
+    }
+    eprintln!("skipped: {what} unreachable ({why})");
+}
+
+/// How long one cleanup may take before it is given up (and reported).
+const CLEANUP_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Runs an async cleanup to its end from `Drop`. It gets a thread and a runtime of its own:
+/// the test's runtime may be single-threaded (blocking it would wait for itself) or already
+/// shutting down, and a guard must clean up in both cases. A failure is reported, not
+/// raised: the guard may be dropped while the test panics.
+fn clean_up<F>(what: String, cleanup: F)
+where
+    F: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let outcome = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            match tokio::time::timeout(CLEANUP_PATIENCE, cleanup).await {
+                Ok(done) => done,
+                Err(_) => Err(anyhow::anyhow!("no answer within {CLEANUP_PATIENCE:?}")),
+            }
+        })
+    })
+    .join();
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => eprintln!("test cleanup: could not remove {what}: {e:#}"),
+        Err(_) => eprintln!("test cleanup: removing {what} panicked"),
+    }
+}

@@ -117,7 +117,7 @@ pub struct Urls {
 impl Urls {
     /// Each service on this machine at its default port.
     pub fn local() -> Self {
-        Self::from_fn(|t| format!("http://127.0.0.1:{}", t.default_port()))
+        Self::from_fn(Target::local_url)
     }
 
     /// `url(target)` for each service.

@@ -51,6 +51,11 @@ macro_rules! registry {
                 }
             }
 
+            /// Its address on this machine at its default port, for clients.
+            pub fn local_url(self) -> String {
+                format!("http://127.0.0.1:{}", self.default_port())
+            }
+
             /// Where its settings say it listens.
             pub fn listen(self, settings: &Settings) -> &str {
                 match self {

@@ -17,6 +17,7 @@ use clap::Args;
 use yimen_proto::v1::Period;
 
 use crate::client::{CliError, Urls};
+use crate::run::Target;
 
 /// Where the five services answer, for the commands that call them.
 #[derive(Args)]
@@ -26,7 +27,7 @@ pub struct Conn {
         long,
         global = true,
         env = "YIMEN_INTAKE_URL",
-        default_value = "http://127.0.0.1:50051"
+        default_value_t = Target::Intake.local_url()
     )]
     pub intake: String,
     /// Dispatch's address.
@@ -34,7 +35,7 @@ pub struct Conn {
         long,
         global = true,
         env = "YIMEN_DISPATCH_URL",
-        default_value = "http://127.0.0.1:50052"
+        default_value_t = Target::Dispatch.local_url()
     )]
     pub dispatch: String,
     /// Mediation's address.
@@ -42,7 +43,7 @@ pub struct Conn {
         long,
         global = true,
         env = "YIMEN_MEDIATION_URL",
-        default_value = "http://127.0.0.1:50053"
+        default_value_t = Target::Mediation.local_url()
     )]
     pub mediation: String,
     /// Analysis' address.
@@ -50,7 +51,7 @@ pub struct Conn {
         long,
         global = true,
         env = "YIMEN_ANALYSIS_URL",
-        default_value = "http://127.0.0.1:50054"
+        default_value_t = Target::Analysis.local_url()
     )]
     pub analysis: String,
     /// Assessment's address.
@@ -58,7 +59,7 @@ pub struct Conn {
         long,
         global = true,
         env = "YIMEN_ASSESSMENT_URL",
-        default_value = "http://127.0.0.1:50055"
+        default_value_t = Target::Assessment.local_url()
     )]
     pub assessment: String,
 }

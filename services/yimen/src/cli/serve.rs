@@ -120,9 +120,7 @@ impl Healthcheck {
         use tonic_health::pb::health_check_response::ServingStatus;
         use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
         let target = self.target;
-        let addr = self
-            .addr
-            .unwrap_or_else(|| format!("http://127.0.0.1:{}", target.default_port()));
+        let addr = self.addr.unwrap_or_else(|| target.local_url());
         let channel = match client::channel(target.name(), &addr).await {
             Ok(c) => c,
             Err(e) => {

@@ -13,6 +13,7 @@ use yimen_platform::error::{Error, Violations};
 use yimen_platform::outbox;
 use yimen_platform::paging::{Page, PageToken};
 use yimen_platform::time::{DAY_MILLIS, timestamp};
+use yimen_proto::event_type;
 use yimen_proto::v1::{self as pb, EscalationLevel, event::Payload};
 
 use crate::domain::assignment::{REPLY_MAX, RETURN_REASON_MAX, optional_text, required_text};
@@ -122,7 +123,7 @@ async fn assign(
         });
         enqueue(
             tx,
-            format!("case.assigned.{}", record.department),
+            event_type::for_department(event_type::CASE_ASSIGNED, &record.department),
             &case.case_id,
             payload,
         )
@@ -346,7 +347,7 @@ async fn accept_in(
     });
     enqueue(
         tx,
-        format!("case.accepted.{}", current.department),
+        event_type::for_department(event_type::CASE_ACCEPTED, &current.department),
         &current.case.case_id,
         payload,
     )
@@ -376,7 +377,7 @@ async fn reply_in(
     });
     enqueue(
         tx,
-        format!("case.replied.{}", current.department),
+        event_type::for_department(event_type::CASE_REPLIED, &current.department),
         &current.case.case_id,
         payload,
     )
@@ -458,7 +459,7 @@ pub async fn return_assignment(
     });
     enqueue(
         &mut tx,
-        format!("case.returned.{}", current.department),
+        event_type::for_department(event_type::CASE_RETURNED, &current.department),
         &current.case.case_id,
         payload,
     )
@@ -531,7 +532,7 @@ pub async fn refer_to_mediation(
     });
     enqueue(
         &mut tx,
-        format!("case.referred.{}", current.department),
+        event_type::for_department(event_type::CASE_REFERRED, &current.department),
         &case.case_id,
         payload,
     )
@@ -610,7 +611,7 @@ pub async fn decide_extension(
         });
         enqueue(
             &mut tx,
-            format!("case.extended.{}", current.department),
+            event_type::for_department(event_type::CASE_EXTENDED, &current.department),
             &current.case.case_id,
             payload,
         )
@@ -638,7 +639,7 @@ async fn announce_escalation(
     });
     enqueue(
         tx,
-        format!("case.escalated.{}", current.department),
+        event_type::for_department(event_type::CASE_ESCALATED, &current.department),
         &current.case.case_id,
         payload,
     )
@@ -741,7 +742,7 @@ pub async fn join_department(
     let payload = Payload::DepartmentJoined(pb::DepartmentJoined {
         department: Some(department.clone()),
     });
-    enqueue(&mut tx, "department.joined".into(), "", payload).await?;
+    enqueue(&mut tx, event_type::DEPARTMENT_JOINED.into(), "", payload).await?;
     db.commit(tx).await?;
     tracing::info!(department = %code, "department joined");
 
@@ -822,7 +823,7 @@ pub async fn leave_department(
         reason: reason.clone(),
         handed_over: u32::try_from(handovers.len()).unwrap_or(u32::MAX),
     });
-    enqueue(&mut tx, "department.left".into(), "", payload).await?;
+    enqueue(&mut tx, event_type::DEPARTMENT_LEFT.into(), "", payload).await?;
     let left = store::department(&mut tx, &code)
         .await?
         .ok_or_else(|| Error::not_found(format!("department {code} not found")))?;

@@ -3,13 +3,14 @@
 //! unsatisfied reopens it for dispatch to assign again.
 
 use yimen_platform::error::{Error, Violations};
+use yimen_proto::event_type::{CASE_CLOSED, CASE_EVALUATED, CASE_REOPENED};
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::{
     CaseClosed, CaseEvaluated, CaseReopened, CaseStatus, Satisfaction, SubmitEvaluationRequest,
 };
 
 use super::CaseRef;
-use super::progress::{self, CLOSED, EVALUATED, REOPENED};
+use super::progress;
 
 /// The longest comment kept, in characters.
 pub const COMMENT_MAX: usize = 500;
@@ -96,7 +97,7 @@ impl Evaluation {
         });
         let decision = if self.closes() {
             (
-                CLOSED,
+                CASE_CLOSED,
                 Payload::CaseClosed(CaseClosed {
                     department: department.to_string(),
                     satisfaction,
@@ -104,14 +105,14 @@ impl Evaluation {
             )
         } else {
             (
-                REOPENED,
+                CASE_REOPENED,
                 Payload::CaseReopened(CaseReopened {
                     department: department.to_string(),
                     reason: REOPEN_REASON.to_string(),
                 }),
             )
         };
-        [(EVALUATED, evaluated), decision]
+        [(CASE_EVALUATED, evaluated), decision]
     }
 }
 
@@ -202,7 +203,7 @@ mod tests {
             let e = Evaluation::parse(&request(satisfaction, "fine")).expect("valid");
             assert!(e.closes());
             let [(first, evaluated), (second, closed)] = e.events("civil-affairs");
-            assert_eq!((first, second), ("case.evaluated", "case.closed"));
+            assert_eq!((first, second), (CASE_EVALUATED, CASE_CLOSED));
             assert_eq!(
                 evaluated,
                 Payload::CaseEvaluated(CaseEvaluated {
@@ -226,7 +227,7 @@ mod tests {
             .expect("valid");
         assert!(!e.closes());
         let [(first, _), (second, reopened)] = e.events("civil-affairs");
-        assert_eq!((first, second), ("case.evaluated", "case.reopened"));
+        assert_eq!((first, second), (CASE_EVALUATED, CASE_REOPENED));
         assert_eq!(
             reopened,
             Payload::CaseReopened(CaseReopened {

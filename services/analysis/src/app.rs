@@ -12,11 +12,12 @@ use yimen_platform::error::{Error, Violations};
 use yimen_platform::time::{DAY_MILLIS, millis, timestamp};
 use yimen_proto::v1::{self as pb, AlertKind, Category};
 
-use crate::domain::period::{TREND_DAYS_MAX, per_day};
 use crate::domain::recommend::{self, CategoryTrend};
 use crate::domain::risk::{self, Signs};
 use crate::domain::{AlertFilter, Period, figures, is_overdue, labels, listing};
+use crate::domain::{DEFAULT_DAYS, TREND_DAYS_MAX};
 use crate::store::{self, By, Count};
+use yimen_platform::period::per_day;
 
 /// Hotspots answered when the request names no limit, and the most it may ask for.
 pub const HOTSPOTS_DEFAULT: u32 = 10;
@@ -28,7 +29,8 @@ pub const WATCH_POLL: Duration = Duration::from_millis(500);
 const WATCH_LOOKBACK_MILLIS: i64 = 5_000;
 
 fn period(requested: Option<&pb::Period>, now: i64) -> Result<Period, Error> {
-    Period::parse(requested, now).map_err(|v| Error::InvalidArgument(vec![v]))
+    Period::parse_or_last_days(requested, now, DEFAULT_DAYS)
+        .map_err(|v| Error::InvalidArgument(vec![v]))
 }
 
 /// GetSituation.
@@ -106,7 +108,11 @@ async fn situation_of(
 /// GetTrends: cases per China day of the period, every day present.
 pub async fn trends(db: &Db, request: &pb::GetTrendsRequest) -> Result<pb::Trends, Error> {
     let mut v = Violations::new();
-    let period = v.check(Period::parse(request.period.as_ref(), now_millis()));
+    let period = v.check(Period::parse_or_last_days(
+        request.period.as_ref(),
+        now_millis(),
+        DEFAULT_DAYS,
+    ));
     if Category::try_from(request.category).is_err() {
         v.add("category", format!("unknown category {}", request.category));
     }

@@ -9,9 +9,9 @@ use yimen_platform::error::{Error, Violations};
 use yimen_platform::time::timestamp;
 use yimen_proto::v1 as pb;
 
-use crate::domain::period::check_year;
 use crate::domain::{Period, attendance, bulletin};
 use crate::store;
+use yimen_platform::period::check_year;
 
 /// The scorecards of `period`: of `department` alone (NOT_FOUND when assessment has never
 /// heard of it), or of every department by code: each active one, even with nothing to show,
@@ -48,7 +48,7 @@ pub async fn scorecards(
 }
 
 fn requested_period(period: Option<&pb::Period>, violations: &mut Violations) -> Option<Period> {
-    violations.check(Period::from_request(period, now_millis()))
+    violations.check(Period::parse_or_this_month(period, now_millis()))
 }
 
 /// A department filter: None when empty.

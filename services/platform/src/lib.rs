@@ -13,6 +13,7 @@ pub mod inbox;
 pub mod money;
 pub mod outbox;
 pub mod paging;
+pub mod period;
 pub mod server;
 pub mod telemetry;
 pub mod testing;

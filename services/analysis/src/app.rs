@@ -10,6 +10,7 @@ use tonic::Status;
 use yimen_platform::db::{Db, now_millis};
 use yimen_platform::error::{Error, Violations};
 use yimen_platform::time::{DAY_MILLIS, millis, timestamp};
+use yimen_platform::validate;
 use yimen_proto::v1::{self as pb, AlertKind, Category};
 
 use crate::domain::recommend::{self, CategoryTrend};
@@ -29,8 +30,7 @@ pub const WATCH_POLL: Duration = Duration::from_millis(500);
 const WATCH_LOOKBACK_MILLIS: i64 = 5_000;
 
 fn period(requested: Option<&pb::Period>, now: i64) -> Result<Period, Error> {
-    Period::parse_or_last_days(requested, now, DEFAULT_DAYS)
-        .map_err(|v| Error::InvalidArgument(vec![v]))
+    Ok(Period::parse_or_last_days(requested, now, DEFAULT_DAYS)?)
 }
 
 /// GetSituation.
@@ -187,13 +187,7 @@ pub async fn acknowledge_alert(
     db: &Db,
     request: &pb::AcknowledgeAlertRequest,
 ) -> Result<pb::Alert, Error> {
-    let alert_id = match uuid::Uuid::parse_str(request.alert_id.trim()) {
-        Ok(id) => id.to_string(),
-        Err(_) if request.alert_id.trim().is_empty() => {
-            return Err(Error::invalid("alert_id", "must not be empty"));
-        }
-        Err(_) => return Err(Error::invalid("alert_id", "must be an alert id (a UUID)")),
-    };
+    let alert_id = validate::uuid("alert_id", &request.alert_id)?;
     let mut conn = db.pool().acquire().await?;
     if !store::acknowledge_alert(&mut conn, &alert_id, now_millis()).await? {
         return Err(Error::not_found(format!("no alert {alert_id}")));
@@ -205,10 +199,7 @@ pub async fn acknowledge_alert(
 
 /// GetCaseRisk: the case's score and the factors behind it.
 pub async fn case_risk(db: &Db, request: &pb::GetCaseRiskRequest) -> Result<pb::CaseRisk, Error> {
-    let case_id = request.case_id.trim();
-    if case_id.is_empty() {
-        return Err(Error::invalid("case_id", "must not be empty"));
-    }
+    let case_id = validate::required("case_id", &request.case_id)?;
     let mut conn = db.pool().acquire().await?;
     let case = store::case(&mut conn, case_id)
         .await?

@@ -12,6 +12,7 @@ use yimen_proto::v1 as pb;
 use crate::domain::{Period, attendance, bulletin};
 use crate::store;
 use yimen_platform::period::check_year;
+use yimen_platform::validate;
 
 /// The scorecards of `period`: of `department` alone (NOT_FOUND when assessment has never
 /// heard of it), or of every department by code: each active one, even with nothing to show,
@@ -148,8 +149,8 @@ pub async fn check_in(db: &Db, request: &pb::CheckInRequest) -> Result<pb::Check
     let department = request.department.trim();
 
     let mut tx = db.begin().await?;
-    if department.is_empty() {
-        violations.add("department", "must not be empty");
+    if let Err(v) = validate::required("department", department) {
+        violations.add(v.field, v.description);
     } else {
         match store::department(&mut tx, department).await? {
             Some(known) if known.active => {}

@@ -16,7 +16,7 @@ use yimen_platform::time::{DAY_MILLIS, timestamp};
 use yimen_proto::event_type;
 use yimen_proto::v1::{self as pb, EscalationLevel, event::Payload};
 
-use crate::domain::assignment::{REPLY_MAX, RETURN_REASON_MAX, optional_text, required_text};
+use crate::domain::assignment::{REPLY_MAX, RETURN_REASON_MAX};
 use crate::domain::mediation::{self, Outcome, agreement_reply};
 use crate::domain::{
     Action, AssignmentState, CITY_CENTER, CaseFacts, Department, DepartmentCode, DepartmentSpec,
@@ -24,6 +24,7 @@ use crate::domain::{
 };
 use crate::store::{self, AssignmentRecord, CaseRecord};
 use crate::{DispatchConfig, SERVICE};
+use yimen_platform::validate::{self, optional_text, required_text};
 
 const LEAVE_REASON_MAX: usize = 1000;
 const HANDLER_MAX: usize = 100;
@@ -294,17 +295,7 @@ pub async fn reopen_case(
 }
 
 fn parse_assignment_id(id: &str, violations: &mut Violations) -> Option<String> {
-    match uuid::Uuid::parse_str(id.trim()) {
-        Ok(uuid) => Some(uuid.to_string()),
-        Err(_) if id.trim().is_empty() => {
-            violations.add("assignment_id", "must not be empty");
-            None
-        }
-        Err(_) => {
-            violations.add("assignment_id", "must be an assignment id (a UUID)");
-            None
-        }
-    }
+    violations.check(validate::uuid("assignment_id", id))
 }
 
 async fn load_assignment(conn: &mut AnyConnection, id: &str) -> Result<AssignmentRecord, Error> {
@@ -394,12 +385,7 @@ pub async fn accept(
     let mut violations = Violations::new();
     let id = parse_assignment_id(&request.assignment_id, &mut violations);
     let handler = request.handler.trim();
-    if handler.chars().count() > HANDLER_MAX {
-        violations.add(
-            "handler",
-            format!("must be at most {HANDLER_MAX} characters"),
-        );
-    }
+    violations.check(validate::max_chars("handler", handler, HANDLER_MAX));
     violations.finish()?;
     let id = id.unwrap_or_default();
 
@@ -765,12 +751,7 @@ pub async fn leave_department(
     let mut violations = Violations::new();
     let code = violations.check(DepartmentCode::parse(request.code.trim()));
     let reason = request.reason.trim().to_string();
-    if reason.chars().count() > LEAVE_REASON_MAX {
-        violations.add(
-            "reason",
-            format!("must be at most {LEAVE_REASON_MAX} characters"),
-        );
-    }
+    violations.check(validate::max_chars("reason", &reason, LEAVE_REASON_MAX));
     violations.finish()?;
     let code = code.map(|c| c.to_string()).unwrap_or_default();
     if code == CITY_CENTER {
@@ -858,9 +839,7 @@ pub async fn list_assignments(
 ) -> Result<pb::ListAssignmentsResponse, Error> {
     let mut violations = Violations::new();
     let department = request.department.trim();
-    if department.is_empty() {
-        violations.add("department", "must not be empty");
-    }
+    violations.check(validate::required("department", department));
     let mut states = Vec::new();
     for (i, &value) in request.states.iter().enumerate() {
         match AssignmentState::from_proto(value) {

@@ -64,6 +64,13 @@ impl Error {
     }
 }
 
+/// One broken rule, for `?` where a request has a single field to check.
+impl From<FieldViolation> for Error {
+    fn from(v: FieldViolation) -> Self {
+        Self::InvalidArgument(vec![v])
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         match e {

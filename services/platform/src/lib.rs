@@ -19,3 +19,4 @@ pub mod server;
 pub mod telemetry;
 pub mod testing;
 pub mod time;
+pub mod validate;

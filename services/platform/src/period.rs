@@ -5,12 +5,12 @@
 //! Zhongxiang.
 
 use chrono::{Datelike, NaiveDate, TimeZone};
-use prost_types::Timestamp;
 use yimen_proto::v1 as pb;
 
 use crate::calendar::{CHINA_OFFSET_MILLIS, china, china_time};
 use crate::error::{FieldViolation, Violations};
-use crate::time::{DAY_MILLIS, millis, timestamp};
+use crate::time::{DAY_MILLIS, timestamp};
+use crate::validate::optional_time;
 
 /// The years a month or a quarter may be asked for.
 pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
@@ -72,8 +72,8 @@ impl Period {
         days: i64,
     ) -> Result<Self, FieldViolation> {
         let requested = requested.cloned().unwrap_or_default();
-        let from = instant("period.from", requested.from.as_ref())?;
-        let to = instant("period.to", requested.to.as_ref())?.unwrap_or(now);
+        let from = optional_time("period.from", requested.from.as_ref())?;
+        let to = optional_time("period.to", requested.to.as_ref())?.unwrap_or(now);
         let from = from.unwrap_or(to.saturating_sub(days.saturating_mul(DAY_MILLIS)));
         Self::ordered(from, to)
     }
@@ -85,8 +85,8 @@ impl Period {
         now: i64,
     ) -> Result<Self, FieldViolation> {
         let requested = requested.cloned().unwrap_or_default();
-        let from = instant("period.from", requested.from.as_ref())?;
-        let to = instant("period.to", requested.to.as_ref())?;
+        let from = optional_time("period.from", requested.from.as_ref())?;
+        let to = optional_time("period.to", requested.to.as_ref())?;
         match (from, to) {
             (None, None) => Ok(Self::month_of(now)),
             (Some(from), Some(to)) => Self::ordered(from, to),
@@ -152,21 +152,6 @@ fn month_start(year: i32, month: u32) -> Option<i64> {
     Some(instant.timestamp_millis())
 }
 
-/// A timestamp as millis; refuses one that is malformed or out of range.
-fn instant(field: &str, ts: Option<&Timestamp>) -> Result<Option<i64>, FieldViolation> {
-    let Some(ts) = ts else { return Ok(None) };
-    let bad = || FieldViolation::new(field, "not a valid time");
-    if !(0..1_000_000_000).contains(&ts.nanos) || ts.seconds.checked_mul(1000).is_none() {
-        return Err(bad());
-    }
-    // Within a million years of the epoch, so period arithmetic never overflows.
-    let at = millis(ts);
-    if at.unsigned_abs() > 1_000_000 * 366 * DAY_MILLIS as u64 {
-        return Err(bad());
-    }
-    Ok(Some(at))
-}
-
 /// Checks a requested year; out of range names the field `year`.
 pub fn check_year(year: i32, violations: &mut Violations) {
     if !YEARS.contains(&year) {
@@ -201,6 +186,7 @@ pub fn per_day(period: &Period, instants: impl IntoIterator<Item = i64>) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prost_types::Timestamp;
 
     // 2025-12-31T16:00:00Z is 2026-01-01T00:00:00+08:00.
     const NEW_YEAR_IN_CHINA: i64 = 1_767_196_800_000;

@@ -92,11 +92,7 @@ pub const STARTUP_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Retries `attempt` with backoff until it succeeds or `patience` runs out, saying what it
 /// waits for — a pod that starts before its database or broker waits instead of crashing.
-pub async fn wait_for<T, E, F, Fut>(
-    what: &str,
-    patience: Duration,
-    attempt: F,
-) -> anyhow::Result<T>
+pub async fn wait_for<T, E, F, Fut>(what: &str, patience: Duration, attempt: F) -> anyhow::Result<T>
 where
     E: std::fmt::Display,
     F: FnMut() -> Fut,

@@ -3,6 +3,7 @@
 //! unsatisfied reopens it for dispatch to assign again.
 
 use yimen_platform::error::{Error, Violations};
+use yimen_platform::validate;
 use yimen_proto::event_type::{CASE_CLOSED, CASE_EVALUATED, CASE_REOPENED};
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::{
@@ -62,9 +63,7 @@ impl Evaluation {
             }
         };
         let comment = request.comment.trim();
-        if comment.chars().count() > COMMENT_MAX {
-            v.add("comment", format!("at most {COMMENT_MAX} characters"));
-        }
+        v.check(validate::max_chars("comment", comment, COMMENT_MAX));
         v.finish()?;
         let (Some(case_ref), Some(satisfaction)) = (case_ref, satisfaction) else {
             return Err(Error::Internal(anyhow::anyhow!(

@@ -4,6 +4,7 @@
 use prost_types::Timestamp;
 use yimen_platform::error::{Error, FieldViolation, Violations};
 use yimen_platform::paging::Page;
+use yimen_platform::validate;
 use yimen_proto::v1::{CaseStatus, Category, ListCasesRequest};
 
 const TOWN_MAX: usize = 100;
@@ -33,9 +34,7 @@ impl CaseFilter {
             v.add("category", format!("unknown category {}", request.category));
         }
         let town = request.town.trim().to_string();
-        if town.chars().count() > TOWN_MAX {
-            v.add("town", format!("at most {TOWN_MAX} characters"));
-        }
+        v.check(validate::max_chars("town", &town, TOWN_MAX));
         let from = v.check(bound("registered_from", request.registered_from.as_ref()));
         let to = v.check(bound("registered_to", request.registered_to.as_ref()));
         let page = v.check(Page::parse(request.page.as_ref()));

@@ -3,6 +3,7 @@
 //! in one go.
 
 use yimen_platform::error::{Error, FieldViolation, Violations};
+use yimen_platform::validate::{optional_text, required_text};
 use yimen_proto::v1::{Category, Channel, Person, SubmitCaseRequest};
 
 use super::identity::{Phone, ResidentId};
@@ -71,11 +72,15 @@ impl NewCase {
             .enumerate()
             .map(|(i, p)| petitioner(&mut v, i, p))
             .collect();
-        let subject = v.check(text("subject", &request.subject, SUBJECT_MAX));
-        let description = v.check(text("description", &request.description, DESCRIPTION_MAX));
+        let subject = v.check(required_text("subject", &request.subject, SUBJECT_MAX));
+        let description = v.check(required_text(
+            "description",
+            &request.description,
+            DESCRIPTION_MAX,
+        ));
         let category = v.check(category(request.category));
         let location = request.location.clone().unwrap_or_default();
-        let town = v.check(text("location.town", &location.town, PLACE_MAX));
+        let town = v.check(required_text("location.town", &location.town, PLACE_MAX));
         let village = v.check(optional_text(
             "location.village",
             &location.village,
@@ -167,7 +172,7 @@ fn petitioner_count(count: usize, headcount: u32) -> Result<(), FieldViolation> 
 
 /// Checks one petitioner, recording each bad field as `petitioners[i].<field>`.
 fn petitioner(v: &mut Violations, i: usize, person: &Person) -> Option<Petitioner> {
-    let name = v.check(text(
+    let name = v.check(required_text(
         &format!("petitioners[{i}].name"),
         &person.name,
         NAME_MAX,
@@ -195,27 +200,6 @@ fn optional<T>(
         Ok(None)
     } else {
         parse(raw).map(Some)
-    }
-}
-
-/// Required text: trimmed, not empty, at most `max` characters.
-fn text(field: &str, raw: &str, max: usize) -> Result<String, FieldViolation> {
-    match optional_text(field, raw, max)? {
-        t if t.is_empty() => Err(FieldViolation::new(field, "must not be empty")),
-        t => Ok(t),
-    }
-}
-
-/// Optional text: trimmed, at most `max` characters.
-fn optional_text(field: &str, raw: &str, max: usize) -> Result<String, FieldViolation> {
-    let t = raw.trim();
-    if t.chars().count() > max {
-        Err(FieldViolation::new(
-            field,
-            format!("at most {max} characters"),
-        ))
-    } else {
-        Ok(t.to_string())
     }
 }
 

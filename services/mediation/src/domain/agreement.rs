@@ -3,9 +3,8 @@
 
 use yimen_platform::error::{FieldViolation, Violations};
 use yimen_platform::time::timestamp;
+use yimen_platform::validate;
 use yimen_proto::v1 as pb;
-
-use super::fields;
 
 pub const PARTY_MAX: usize = 200;
 pub const TERMS_MAX: usize = 2000;
@@ -56,7 +55,7 @@ impl Agreement {
             bad.push(FieldViolation::new(field("amount"), "must not be negative"));
         }
         let mut text = |name: &str, value: &str, max: usize| {
-            fields::text(&field(name), value, max, true)
+            validate::required_text(&field(name), value, max)
                 .map_err(|v| bad.push(v))
                 .unwrap_or_default()
         };
@@ -73,7 +72,7 @@ impl Agreement {
                 bad.push(FieldViolation::new(at("amount"), "must be more than 0 fen"));
             }
             sum += i128::from(fen);
-            match fields::time(&at("due"), installment.due.as_ref()) {
+            match validate::time(&at("due"), installment.due.as_ref()) {
                 Err(v) => bad.push(v),
                 Ok(due) => {
                     if let Some(previous) = installments.last().map(|p: &Installment| p.due)

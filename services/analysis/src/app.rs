@@ -113,9 +113,10 @@ pub async fn trends(db: &Db, request: &pb::GetTrendsRequest) -> Result<pb::Trend
         now_millis(),
         DEFAULT_DAYS,
     ));
-    if Category::try_from(request.category).is_err() {
-        v.add("category", format!("unknown category {}", request.category));
-    }
+    v.check(validate::known_or_any::<Category>(
+        "category",
+        request.category,
+    ));
     if let Some(p) = &period
         && p.millis() > TREND_DAYS_MAX * DAY_MILLIS
     {

@@ -163,20 +163,28 @@ mod tests {
 
     #[tokio::test]
     async fn retry_gives_up_with_the_last_error_once_patience_runs_out() {
-        let mut attempts = 0;
-        let got: Result<(), u32> = retry(
+        let attempts = std::cell::Cell::new(0);
+        let failing = || {
+            attempts.set(attempts.get() + 1);
+            let n = attempts.get();
+            async move { Err::<(), _>(n) }
+        };
+        // No patience: the first error is the answer.
+        let got = retry(
             Backoff::constant(10 * MS),
-            25 * MS,
-            || {
-                attempts += 1;
-                let n = attempts;
-                async move { Err(n) }
-            },
+            Duration::ZERO,
+            failing,
             |_, _| {},
         )
         .await;
-        // Attempts at about 0, 10 and 20 ms; a fourth would start after the patience.
-        assert_eq!(got, Err(3));
+        assert_eq!(got, Err(1));
+        // Some patience: a few attempts, and the error of the last one.
+        attempts.set(0);
+        let started = Instant::now();
+        let got = retry(Backoff::constant(10 * MS), 25 * MS, failing, |_, _| {}).await;
+        assert_eq!(got, Err(attempts.get()));
+        assert!((1..=3).contains(&attempts.get()), "{}", attempts.get());
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[tokio::test]

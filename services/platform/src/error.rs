@@ -129,6 +129,10 @@ impl Violations {
         self.0.push(FieldViolation::new(field, description));
     }
 
+    pub fn push(&mut self, violation: FieldViolation) {
+        self.0.push(violation);
+    }
+
     /// Records the violation of `result`, if any, and gives back its value.
     pub fn check<T>(&mut self, result: Result<T, FieldViolation>) -> Option<T> {
         match result {

@@ -84,14 +84,24 @@ pub fn optional_time(
     Ok(Some(at))
 }
 
-/// A required enum value of the contract: known, and not its UNSPECIFIED zero.
+/// A required enum value of the contract: given (not its UNSPECIFIED zero) and known.
 pub fn known<E>(field: &str, value: i32) -> Result<E, FieldViolation>
 where
     E: TryFrom<i32>,
 {
+    known_or_any(field, value)?.ok_or_else(|| FieldViolation::new(field, "must be given"))
+}
+
+/// An optional enum value of the contract, as filters take it: None for its UNSPECIFIED zero
+/// (any), else a known value.
+pub fn known_or_any<E>(field: &str, value: i32) -> Result<Option<E>, FieldViolation>
+where
+    E: TryFrom<i32>,
+{
     match E::try_from(value) {
-        Ok(known) if value != 0 => Ok(known),
-        _ => Err(unknown(field, value)),
+        _ if value == 0 => Ok(None),
+        Ok(known) => Ok(Some(known)),
+        Err(_) => Err(unknown(field, value)),
     }
 }
 
@@ -161,8 +171,13 @@ mod tests {
             Ok(Category::Land)
         );
         assert_eq!(
-            known::<Category>("category", 0).unwrap_err(),
-            unknown("category", 0)
+            known::<Category>("category", 0).unwrap_err().description,
+            "must be given"
+        );
+        assert_eq!(known_or_any::<Category>("category", 0), Ok(None));
+        assert_eq!(
+            known_or_any::<Category>("category", 4),
+            Ok(Some(Category::Land))
         );
         assert_eq!(
             known::<Category>("category", 999).unwrap_err().description,

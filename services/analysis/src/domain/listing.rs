@@ -28,9 +28,7 @@ impl AlertFilter {
     }
 
     fn check(request: &ListAlertsRequest, v: &mut Violations) -> Self {
-        if AlertKind::try_from(request.kind).is_err() {
-            v.add("kind", format!("unknown alert kind {}", request.kind));
-        }
+        v.check(validate::known_or_any::<AlertKind>("kind", request.kind));
         let case_id = request.case_id.trim().to_string();
         v.check(validate::max_chars("case_id", &case_id, CASE_ID_MAX));
         Self {

@@ -45,23 +45,10 @@ impl Evaluation {
     pub fn parse(request: &SubmitEvaluationRequest) -> Result<Self, Error> {
         let mut v = Violations::new();
         let case_ref = v.check(CaseRef::parse(&request.case_ref));
-        let satisfaction = match Satisfaction::try_from(request.satisfaction) {
-            Ok(Satisfaction::Unspecified) => {
-                v.add(
-                    "satisfaction",
-                    "say whether the petitioner is satisfied, basically satisfied or unsatisfied",
-                );
-                None
-            }
-            Ok(satisfaction) => Some(satisfaction),
-            Err(_) => {
-                v.add(
-                    "satisfaction",
-                    format!("unknown satisfaction {}", request.satisfaction),
-                );
-                None
-            }
-        };
+        let satisfaction = v.check(validate::known::<Satisfaction>(
+            "satisfaction",
+            request.satisfaction,
+        ));
         let comment = request.comment.trim();
         v.check(validate::max_chars("comment", comment, COMMENT_MAX));
         v.finish()?;

@@ -3,7 +3,7 @@
 //! in one go.
 
 use yimen_platform::error::{Error, FieldViolation, Violations};
-use yimen_platform::validate::{optional_text, required_text};
+use yimen_platform::validate::{known, optional_text, required_text};
 use yimen_proto::v1::{Category, Channel, Person, SubmitCaseRequest};
 
 use super::identity::{Phone, ResidentId};
@@ -119,30 +119,11 @@ impl NewCase {
 }
 
 fn channel(value: i32) -> Result<Channel, FieldViolation> {
-    match Channel::try_from(value) {
-        Ok(Channel::Unspecified) => {
-            Err(FieldViolation::new("channel", "say how the matter arrived"))
-        }
-        Ok(channel) => Ok(channel),
-        Err(_) => Err(FieldViolation::new(
-            "channel",
-            format!("unknown channel {value}"),
-        )),
-    }
+    known("channel", value)
 }
 
 fn category(value: i32) -> Result<Category, FieldViolation> {
-    match Category::try_from(value) {
-        Ok(Category::Unspecified) => Err(FieldViolation::new(
-            "category",
-            "say what the matter is about",
-        )),
-        Ok(category) => Ok(category),
-        Err(_) => Err(FieldViolation::new(
-            "category",
-            format!("unknown category {value}"),
-        )),
-    }
+    known("category", value)
 }
 
 fn headcount(value: u32) -> Result<u32, FieldViolation> {

@@ -58,34 +58,8 @@ impl NewMediation {
     pub fn from_request(request: &pb::OpenMediationRequest) -> Result<Self, Error> {
         let mut v = Violations::new();
         let case_id = v.check(validate::uuid("case_id", &request.case_id));
-        let linkage = match Linkage::try_from(request.linkage) {
-            Ok(Linkage::Unspecified) => {
-                v.add(
-                    "linkage",
-                    "must be COURT, PETITION, ADMINISTRATIVE or GUIDANCE",
-                );
-                None
-            }
-            Ok(linkage) => Some(linkage),
-            Err(_) => {
-                v.add("linkage", format!("{} is not a linkage", request.linkage));
-                None
-            }
-        };
-        let category = match Category::try_from(request.category) {
-            Ok(Category::Unspecified) => {
-                v.add("category", "must be given");
-                None
-            }
-            Ok(category) => Some(category),
-            Err(_) => {
-                v.add(
-                    "category",
-                    format!("{} is not a category", request.category),
-                );
-                None
-            }
-        };
+        let linkage = v.check(validate::known::<Linkage>("linkage", request.linkage));
+        let category = v.check(validate::known::<Category>("category", request.category));
         let summary = v.check(validate::optional_text(
             "summary",
             &request.summary,
@@ -317,7 +291,7 @@ impl MediationFilter {
             value => {
                 let state = MediationState::from_proto(value);
                 if state.is_none() {
-                    v.add("state", format!("{value} is not a mediation state"));
+                    v.push(validate::unknown("state", value));
                 }
                 state
             }

@@ -79,9 +79,7 @@ pub async fn monthly_bulletin(
 ) -> Result<pb::Bulletin, Error> {
     let mut violations = Violations::new();
     check_year(request.year, &mut violations);
-    if !(1..=12).contains(&request.month) {
-        violations.add("month", "must be between 1 and 12");
-    }
+    violations.check(validate::within("month", request.month, 1..=12));
     violations.finish()?;
     let period = Period::month(request.year, request.month)
         .ok_or_else(|| Error::invalid("month", "not a month"))?;
@@ -102,9 +100,7 @@ pub async fn quarterly_assessment(
 ) -> Result<pb::QuarterlyAssessment, Error> {
     let mut violations = Violations::new();
     check_year(request.year, &mut violations);
-    if !(1..=4).contains(&request.quarter) {
-        violations.add("quarter", "must be between 1 and 4");
-    }
+    violations.check(validate::within("quarter", request.quarter, 1..=4));
     violations.finish()?;
     let period = Period::quarter(request.year, request.quarter)
         .ok_or_else(|| Error::invalid("quarter", "not a quarter"))?;

@@ -10,7 +10,7 @@ use yimen_proto::v1 as pb;
 use crate::calendar::{CHINA_OFFSET_MILLIS, china, china_time};
 use crate::error::{FieldViolation, Violations};
 use crate::time::{DAY_MILLIS, timestamp};
-use crate::validate::optional_time;
+use crate::validate::{optional_time, within};
 
 /// The years a month or a quarter may be asked for.
 pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
@@ -154,12 +154,7 @@ fn month_start(year: i32, month: u32) -> Option<i64> {
 
 /// Checks a requested year; out of range names the field `year`.
 pub fn check_year(year: i32, violations: &mut Violations) {
-    if !YEARS.contains(&year) {
-        violations.add(
-            "year",
-            format!("must be between {} and {}", YEARS.start(), YEARS.end()),
-        );
-    }
+    violations.check(within("year", year, YEARS));
 }
 
 /// The start (00:00 China time) of the China day holding `at`.

@@ -3,6 +3,9 @@
 //! the same room as Latin), ids, times and enum values. Each answers the value or the
 //! [`FieldViolation`] naming its field, for [`Violations`](crate::error::Violations) to gather.
 
+use std::fmt::Display;
+use std::ops::RangeInclusive;
+
 use prost_types::Timestamp;
 
 use crate::error::FieldViolation;
@@ -19,7 +22,7 @@ pub fn too_long(field: &str, max: usize) -> FieldViolation {
 }
 
 /// The violation of an enum value the contract does not define (or leaves unspecified).
-pub fn unknown(field: &str, value: impl std::fmt::Display) -> FieldViolation {
+pub fn unknown(field: &str, value: impl Display) -> FieldViolation {
     FieldViolation::new(field, format!("{value} is not a known value"))
 }
 
@@ -82,6 +85,39 @@ pub fn optional_time(
         return Err(bad());
     }
     Ok(Some(at))
+}
+
+/// A number within `range` (both ends included).
+pub fn within<T>(field: &str, value: T, range: RangeInclusive<T>) -> Result<T, FieldViolation>
+where
+    T: PartialOrd + Display,
+{
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(FieldViolation::new(
+            field,
+            format!("must be between {} and {}", range.start(), range.end()),
+        ))
+    }
+}
+
+/// An amount (fen) that may be zero but not negative.
+pub fn not_negative(field: &str, value: i64) -> Result<i64, FieldViolation> {
+    if value < 0 {
+        Err(FieldViolation::new(field, "must not be negative"))
+    } else {
+        Ok(value)
+    }
+}
+
+/// An amount (fen) or a count that must be more than zero.
+pub fn positive(field: &str, value: i64) -> Result<i64, FieldViolation> {
+    if value > 0 {
+        Ok(value)
+    } else {
+        Err(FieldViolation::new(field, "must be more than 0"))
+    }
 }
 
 /// A required enum value of the contract: given (not its UNSPECIFIED zero) and known.
@@ -162,6 +198,22 @@ mod tests {
             nanos: -1,
         };
         assert!(time("at", Some(&bad_nanos)).is_err());
+    }
+
+    #[test]
+    fn numbers_are_checked_against_their_bounds() {
+        assert_eq!(within("month", 12, 1..=12), Ok(12));
+        assert_eq!(
+            within("month", 13, 1..=12).unwrap_err().description,
+            "must be between 1 and 12"
+        );
+        assert_eq!(not_negative("fen", 0), Ok(0));
+        assert_eq!(not_negative("fen", -1).unwrap_err().field, "fen");
+        assert_eq!(positive("fen", 1), Ok(1));
+        assert_eq!(
+            positive("fen", 0).unwrap_err().description,
+            "must be more than 0"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! in one go.
 
 use yimen_platform::error::{Error, FieldViolation, Violations};
-use yimen_platform::validate::{known, optional_text, required_text};
+use yimen_platform::validate::{known, not_negative, optional_text, required_text, within};
 use yimen_proto::v1::{Category, Channel, Person, SubmitCaseRequest};
 
 use super::identity::{Phone, ResidentId};
@@ -127,14 +127,7 @@ fn category(value: i32) -> Result<Category, FieldViolation> {
 }
 
 fn headcount(value: u32) -> Result<u32, FieldViolation> {
-    if (1..=MAX_HEADCOUNT).contains(&value) {
-        Ok(value)
-    } else {
-        Err(FieldViolation::new(
-            "headcount",
-            format!("between 1 and {MAX_HEADCOUNT} people"),
-        ))
-    }
+    within("headcount", value, 1..=MAX_HEADCOUNT)
 }
 
 /// All the people when fewer than five came; at most five representatives of a collective.
@@ -185,13 +178,8 @@ fn optional<T>(
 }
 
 fn amount(fen: Option<i64>) -> Result<Option<i64>, FieldViolation> {
-    match fen {
-        Some(f) if f < 0 => Err(FieldViolation::new(
-            "amount_claimed.fen",
-            "an amount claimed is not negative",
-        )),
-        other => Ok(other),
-    }
+    fen.map(|f| not_negative("amount_claimed.fen", f))
+        .transpose()
 }
 
 #[cfg(test)]

@@ -51,8 +51,8 @@ impl Agreement {
         let field = |name: &str| format!("{prefix}.{name}");
         // An agreement without money (an apology, a visiting arrangement) may leave it out.
         let amount_fen = agreement.amount.as_ref().map_or(0, |m| m.fen);
-        if amount_fen < 0 {
-            bad.push(FieldViolation::new(field("amount"), "must not be negative"));
+        if let Err(v) = validate::not_negative(&field("amount"), amount_fen) {
+            bad.push(v);
         }
         let mut text = |name: &str, value: &str, max: usize| {
             validate::required_text(&field(name), value, max)
@@ -68,8 +68,8 @@ impl Agreement {
         for (i, installment) in agreement.installments.iter().enumerate() {
             let at = |name: &str| field(&format!("installments[{i}].{name}"));
             let fen = installment.amount.as_ref().map_or(0, |m| m.fen);
-            if fen <= 0 {
-                bad.push(FieldViolation::new(at("amount"), "must be more than 0 fen"));
+            if let Err(v) = validate::positive(&at("amount"), fen) {
+                bad.push(v);
             }
             sum += i128::from(fen);
             match validate::time(&at("due"), installment.due.as_ref()) {

@@ -245,16 +245,11 @@ impl Credit {
         let mut v = Violations::new();
         let mediator_id = v.check(validate::uuid("mediator_id", &request.mediator_id));
         let mediation_id = v.check(validate::uuid("mediation_id", &request.mediation_id));
-        if !DIFFICULTY_POINTS.contains(&request.difficulty_points) {
-            v.add(
-                "difficulty_points",
-                format!(
-                    "must be {} to {}",
-                    DIFFICULTY_POINTS.start(),
-                    DIFFICULTY_POINTS.end()
-                ),
-            );
-        }
+        v.check(validate::within(
+            "difficulty_points",
+            request.difficulty_points,
+            DIFFICULTY_POINTS,
+        ));
         v.finish()?;
         match (mediator_id, mediation_id) {
             (Some(mediator_id), Some(mediation_id)) => Ok(Self {

@@ -1,5 +1,7 @@
 //! The yimen contract, generated from `proto/yimen/v1/*.proto`.
 
+pub mod event_type;
+
 pub mod v1 {
     #![allow(clippy::all, missing_docs)]
     tonic::include_proto!("yimen.v1");

@@ -10,13 +10,15 @@ use tonic::Status;
 use yimen_platform::db::{Db, now_millis};
 use yimen_platform::error::{Error, Violations};
 use yimen_platform::time::{DAY_MILLIS, millis, timestamp};
+use yimen_platform::validate;
 use yimen_proto::v1::{self as pb, AlertKind, Category};
 
-use crate::domain::period::{TREND_DAYS_MAX, per_day};
 use crate::domain::recommend::{self, CategoryTrend};
 use crate::domain::risk::{self, Signs};
 use crate::domain::{AlertFilter, Period, figures, is_overdue, labels, listing};
+use crate::domain::{DEFAULT_DAYS, TREND_DAYS_MAX};
 use crate::store::{self, By, Count};
+use yimen_platform::period::per_day;
 
 /// Hotspots answered when the request names no limit, and the most it may ask for.
 pub const HOTSPOTS_DEFAULT: u32 = 10;
@@ -28,7 +30,7 @@ pub const WATCH_POLL: Duration = Duration::from_millis(500);
 const WATCH_LOOKBACK_MILLIS: i64 = 5_000;
 
 fn period(requested: Option<&pb::Period>, now: i64) -> Result<Period, Error> {
-    Period::parse(requested, now).map_err(|v| Error::InvalidArgument(vec![v]))
+    Ok(Period::parse_or_last_days(requested, now, DEFAULT_DAYS)?)
 }
 
 /// GetSituation.
@@ -106,10 +108,15 @@ async fn situation_of(
 /// GetTrends: cases per China day of the period, every day present.
 pub async fn trends(db: &Db, request: &pb::GetTrendsRequest) -> Result<pb::Trends, Error> {
     let mut v = Violations::new();
-    let period = v.check(Period::parse(request.period.as_ref(), now_millis()));
-    if Category::try_from(request.category).is_err() {
-        v.add("category", format!("unknown category {}", request.category));
-    }
+    let period = v.check(Period::parse_or_last_days(
+        request.period.as_ref(),
+        now_millis(),
+        DEFAULT_DAYS,
+    ));
+    v.check(validate::known_or_any::<Category>(
+        "category",
+        request.category,
+    ));
     if let Some(p) = &period
         && p.millis() > TREND_DAYS_MAX * DAY_MILLIS
     {
@@ -181,13 +188,7 @@ pub async fn acknowledge_alert(
     db: &Db,
     request: &pb::AcknowledgeAlertRequest,
 ) -> Result<pb::Alert, Error> {
-    let alert_id = match uuid::Uuid::parse_str(request.alert_id.trim()) {
-        Ok(id) => id.to_string(),
-        Err(_) if request.alert_id.trim().is_empty() => {
-            return Err(Error::invalid("alert_id", "must not be empty"));
-        }
-        Err(_) => return Err(Error::invalid("alert_id", "must be an alert id (a UUID)")),
-    };
+    let alert_id = validate::uuid("alert_id", &request.alert_id)?;
     let mut conn = db.pool().acquire().await?;
     if !store::acknowledge_alert(&mut conn, &alert_id, now_millis()).await? {
         return Err(Error::not_found(format!("no alert {alert_id}")));
@@ -199,10 +200,7 @@ pub async fn acknowledge_alert(
 
 /// GetCaseRisk: the case's score and the factors behind it.
 pub async fn case_risk(db: &Db, request: &pb::GetCaseRiskRequest) -> Result<pb::CaseRisk, Error> {
-    let case_id = request.case_id.trim();
-    if case_id.is_empty() {
-        return Err(Error::invalid("case_id", "must not be empty"));
-    }
+    let case_id = validate::required("case_id", &request.case_id)?;
     let mut conn = db.pool().acquire().await?;
     let case = store::case(&mut conn, case_id)
         .await?

@@ -13,14 +13,12 @@ use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::{Db, Tx, now_millis};
 use yimen_platform::outbox;
 use yimen_platform::time::{millis, timestamp};
+use yimen_proto::event_type::ALERT_RAISED;
 use yimen_proto::v1::{self as pb, AssignmentCause, Event, event::Payload};
 
 use crate::domain::{AlertDraft, Registration, alerts, holding, labels};
 use crate::store::{self, AssignmentUpdate};
 use crate::{AnalysisConfig, SERVICE};
-
-/// The routing key of the alerts analysis raises.
-pub const ALERT_RAISED: &str = "alert.raised";
 
 pub struct Handler {
     collective_threshold: u32,

@@ -9,9 +9,10 @@ use yimen_platform::error::{Error, Violations};
 use yimen_platform::time::timestamp;
 use yimen_proto::v1 as pb;
 
-use crate::domain::period::check_year;
 use crate::domain::{Period, attendance, bulletin};
 use crate::store;
+use yimen_platform::period::check_year;
+use yimen_platform::validate;
 
 /// The scorecards of `period`: of `department` alone (NOT_FOUND when assessment has never
 /// heard of it), or of every department by code: each active one, even with nothing to show,
@@ -48,7 +49,7 @@ pub async fn scorecards(
 }
 
 fn requested_period(period: Option<&pb::Period>, violations: &mut Violations) -> Option<Period> {
-    violations.check(Period::from_request(period, now_millis()))
+    violations.check(Period::parse_or_this_month(period, now_millis()))
 }
 
 /// A department filter: None when empty.
@@ -78,9 +79,7 @@ pub async fn monthly_bulletin(
 ) -> Result<pb::Bulletin, Error> {
     let mut violations = Violations::new();
     check_year(request.year, &mut violations);
-    if !(1..=12).contains(&request.month) {
-        violations.add("month", "must be between 1 and 12");
-    }
+    violations.check(validate::within("month", request.month, 1..=12));
     violations.finish()?;
     let period = Period::month(request.year, request.month)
         .ok_or_else(|| Error::invalid("month", "not a month"))?;
@@ -101,9 +100,7 @@ pub async fn quarterly_assessment(
 ) -> Result<pb::QuarterlyAssessment, Error> {
     let mut violations = Violations::new();
     check_year(request.year, &mut violations);
-    if !(1..=4).contains(&request.quarter) {
-        violations.add("quarter", "must be between 1 and 4");
-    }
+    violations.check(validate::within("quarter", request.quarter, 1..=4));
     violations.finish()?;
     let period = Period::quarter(request.year, request.quarter)
         .ok_or_else(|| Error::invalid("quarter", "not a quarter"))?;
@@ -148,8 +145,8 @@ pub async fn check_in(db: &Db, request: &pb::CheckInRequest) -> Result<pb::Check
     let department = request.department.trim();
 
     let mut tx = db.begin().await?;
-    if department.is_empty() {
-        violations.add("department", "must not be empty");
+    if let Err(v) = validate::required("department", department) {
+        violations.add(v.field, v.description);
     } else {
         match store::department(&mut tx, department).await? {
             Some(known) if known.active => {}

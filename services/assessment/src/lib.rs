@@ -39,7 +39,10 @@ impl Default for AssessmentConfig {
 }
 
 /// The routing keys assessment consumes.
-pub const CONSUMED: &[&str] = &["case.#", "department.#"];
+pub const CONSUMED: &[&str] = &[
+    yimen_proto::event_type::ALL_CASE,
+    yimen_proto::event_type::ALL_DEPARTMENT,
+];
 
 /// Assessment's queue.
 pub fn queue() -> QueueSpec {

@@ -13,9 +13,10 @@ use yimen_platform::error::{Error, Violations};
 use yimen_platform::outbox;
 use yimen_platform::paging::{Page, PageToken};
 use yimen_platform::time::{DAY_MILLIS, timestamp};
+use yimen_proto::event_type;
 use yimen_proto::v1::{self as pb, EscalationLevel, event::Payload};
 
-use crate::domain::assignment::{REPLY_MAX, RETURN_REASON_MAX, optional_text, required_text};
+use crate::domain::assignment::{REPLY_MAX, RETURN_REASON_MAX};
 use crate::domain::mediation::{self, Outcome, agreement_reply};
 use crate::domain::{
     Action, AssignmentState, CITY_CENTER, CaseFacts, Department, DepartmentCode, DepartmentSpec,
@@ -23,6 +24,7 @@ use crate::domain::{
 };
 use crate::store::{self, AssignmentRecord, CaseRecord};
 use crate::{DispatchConfig, SERVICE};
+use yimen_platform::validate::{self, optional_text, required_text};
 
 const LEAVE_REASON_MAX: usize = 1000;
 const HANDLER_MAX: usize = 100;
@@ -122,7 +124,7 @@ async fn assign(
         });
         enqueue(
             tx,
-            format!("case.assigned.{}", record.department),
+            event_type::for_department(event_type::CASE_ASSIGNED, &record.department),
             &case.case_id,
             payload,
         )
@@ -293,17 +295,7 @@ pub async fn reopen_case(
 }
 
 fn parse_assignment_id(id: &str, violations: &mut Violations) -> Option<String> {
-    match uuid::Uuid::parse_str(id.trim()) {
-        Ok(uuid) => Some(uuid.to_string()),
-        Err(_) if id.trim().is_empty() => {
-            violations.add("assignment_id", "must not be empty");
-            None
-        }
-        Err(_) => {
-            violations.add("assignment_id", "must be an assignment id (a UUID)");
-            None
-        }
-    }
+    violations.check(validate::uuid("assignment_id", id))
 }
 
 async fn load_assignment(conn: &mut AnyConnection, id: &str) -> Result<AssignmentRecord, Error> {
@@ -346,7 +338,7 @@ async fn accept_in(
     });
     enqueue(
         tx,
-        format!("case.accepted.{}", current.department),
+        event_type::for_department(event_type::CASE_ACCEPTED, &current.department),
         &current.case.case_id,
         payload,
     )
@@ -376,7 +368,7 @@ async fn reply_in(
     });
     enqueue(
         tx,
-        format!("case.replied.{}", current.department),
+        event_type::for_department(event_type::CASE_REPLIED, &current.department),
         &current.case.case_id,
         payload,
     )
@@ -393,12 +385,7 @@ pub async fn accept(
     let mut violations = Violations::new();
     let id = parse_assignment_id(&request.assignment_id, &mut violations);
     let handler = request.handler.trim();
-    if handler.chars().count() > HANDLER_MAX {
-        violations.add(
-            "handler",
-            format!("must be at most {HANDLER_MAX} characters"),
-        );
-    }
+    violations.check(validate::max_chars("handler", handler, HANDLER_MAX));
     violations.finish()?;
     let id = id.unwrap_or_default();
 
@@ -458,7 +445,7 @@ pub async fn return_assignment(
     });
     enqueue(
         &mut tx,
-        format!("case.returned.{}", current.department),
+        event_type::for_department(event_type::CASE_RETURNED, &current.department),
         &current.case.case_id,
         payload,
     )
@@ -531,7 +518,7 @@ pub async fn refer_to_mediation(
     });
     enqueue(
         &mut tx,
-        format!("case.referred.{}", current.department),
+        event_type::for_department(event_type::CASE_REFERRED, &current.department),
         &case.case_id,
         payload,
     )
@@ -610,7 +597,7 @@ pub async fn decide_extension(
         });
         enqueue(
             &mut tx,
-            format!("case.extended.{}", current.department),
+            event_type::for_department(event_type::CASE_EXTENDED, &current.department),
             &current.case.case_id,
             payload,
         )
@@ -638,7 +625,7 @@ async fn announce_escalation(
     });
     enqueue(
         tx,
-        format!("case.escalated.{}", current.department),
+        event_type::for_department(event_type::CASE_ESCALATED, &current.department),
         &current.case.case_id,
         payload,
     )
@@ -741,7 +728,7 @@ pub async fn join_department(
     let payload = Payload::DepartmentJoined(pb::DepartmentJoined {
         department: Some(department.clone()),
     });
-    enqueue(&mut tx, "department.joined".into(), "", payload).await?;
+    enqueue(&mut tx, event_type::DEPARTMENT_JOINED.into(), "", payload).await?;
     db.commit(tx).await?;
     tracing::info!(department = %code, "department joined");
 
@@ -764,12 +751,7 @@ pub async fn leave_department(
     let mut violations = Violations::new();
     let code = violations.check(DepartmentCode::parse(request.code.trim()));
     let reason = request.reason.trim().to_string();
-    if reason.chars().count() > LEAVE_REASON_MAX {
-        violations.add(
-            "reason",
-            format!("must be at most {LEAVE_REASON_MAX} characters"),
-        );
-    }
+    violations.check(validate::max_chars("reason", &reason, LEAVE_REASON_MAX));
     violations.finish()?;
     let code = code.map(|c| c.to_string()).unwrap_or_default();
     if code == CITY_CENTER {
@@ -822,7 +804,7 @@ pub async fn leave_department(
         reason: reason.clone(),
         handed_over: u32::try_from(handovers.len()).unwrap_or(u32::MAX),
     });
-    enqueue(&mut tx, "department.left".into(), "", payload).await?;
+    enqueue(&mut tx, event_type::DEPARTMENT_LEFT.into(), "", payload).await?;
     let left = store::department(&mut tx, &code)
         .await?
         .ok_or_else(|| Error::not_found(format!("department {code} not found")))?;
@@ -857,9 +839,7 @@ pub async fn list_assignments(
 ) -> Result<pb::ListAssignmentsResponse, Error> {
     let mut violations = Violations::new();
     let department = request.department.trim();
-    if department.is_empty() {
-        violations.add("department", "must not be empty");
-    }
+    violations.check(validate::required("department", department));
     let mut states = Vec::new();
     for (i, &value) in request.states.iter().enumerate() {
         match AssignmentState::from_proto(value) {

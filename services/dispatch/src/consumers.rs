@@ -6,14 +6,12 @@
 use async_trait::async_trait;
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::Tx;
+use yimen_proto::event_type::{
+    CASE_REGISTERED, CASE_REOPENED, MEDIATION_CONCLUDED, MEDIATION_OPENED,
+};
 use yimen_proto::v1::Event;
 
 use crate::app::{self, Deadlines};
-
-pub const CASE_REGISTERED: &str = "case.registered";
-pub const CASE_REOPENED: &str = "case.reopened";
-pub const MEDIATION_OPENED: &str = "mediation.opened";
-pub const MEDIATION_CONCLUDED: &str = "mediation.concluded";
 
 pub struct DispatchHandler {
     deadlines: Deadlines,

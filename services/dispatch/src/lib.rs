@@ -61,10 +61,10 @@ impl Default for DispatchConfig {
 
 /// The routing keys dispatch consumes: new and reopened cases, and mediation's outcomes.
 pub const CONSUMED: &[&str] = &[
-    consumers::CASE_REGISTERED,
-    consumers::CASE_REOPENED,
-    consumers::MEDIATION_OPENED,
-    consumers::MEDIATION_CONCLUDED,
+    yimen_proto::event_type::CASE_REGISTERED,
+    yimen_proto::event_type::CASE_REOPENED,
+    yimen_proto::event_type::MEDIATION_OPENED,
+    yimen_proto::event_type::MEDIATION_CONCLUDED,
 ];
 
 /// Dispatch's queue.

@@ -8,11 +8,12 @@ use yimen_platform::error::Error;
 use yimen_platform::events::new_event;
 use yimen_platform::outbox;
 use yimen_platform::time::timestamp;
+use yimen_proto::event_type::CASE_REGISTERED;
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
 
 use crate::domain::evaluation::{self, Evaluation};
-use crate::domain::progress::{self, REGISTERED};
+use crate::domain::progress;
 use crate::domain::{CaseFilter, CaseNumber, CaseRef, NewCase, PetitionerKeyer};
 use crate::{IntakeConfig, SERVICE, store};
 use yimen_platform::calendar;
@@ -54,7 +55,7 @@ impl Intake {
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("request id taken by no case")));
         }
         let announcement = Payload::CaseRegistered(self.announcement(&case, &number));
-        let mut event = new_event(REGISTERED, &case_id, SERVICE, announcement);
+        let mut event = new_event(CASE_REGISTERED, &case_id, SERVICE, announcement);
         // The event announces the very instant the case was registered.
         event.occurred_at = Some(timestamp(registered_at));
         let line = progress::registered(&number, case.channel, case.category, case.headcount);

@@ -71,19 +71,19 @@ impl std::fmt::Debug for IntakeConfig {
 /// where they are published, so they are not consumed.
 pub const CONSUMED: &[&str] = &[
     // dispatch
-    "case.assigned.*",
-    "case.accepted.*",
-    "case.returned.*",
-    "case.replied.*",
-    "case.referred.*",
-    "case.escalated.*",
-    "case.extended.*",
+    yimen_proto::event_type::CASE_ASSIGNED_ANY,
+    yimen_proto::event_type::CASE_ACCEPTED_ANY,
+    yimen_proto::event_type::CASE_RETURNED_ANY,
+    yimen_proto::event_type::CASE_REPLIED_ANY,
+    yimen_proto::event_type::CASE_REFERRED_ANY,
+    yimen_proto::event_type::CASE_ESCALATED_ANY,
+    yimen_proto::event_type::CASE_EXTENDED_ANY,
     // mediation
-    "mediation.opened",
-    "mediation.concluded",
-    "mediation.court_confirmed",
+    yimen_proto::event_type::MEDIATION_OPENED,
+    yimen_proto::event_type::MEDIATION_CONCLUDED,
+    yimen_proto::event_type::MEDIATION_COURT_CONFIRMED,
     // analysis
-    "alert.raised",
+    yimen_proto::event_type::ALERT_RAISED,
 ];
 
 /// Intake's queue: the events that keep each case's status and timeline current.

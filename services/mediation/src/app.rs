@@ -5,6 +5,7 @@
 use yimen_platform::db::{Db, Tx, now_millis};
 use yimen_platform::error::{Error, Violations};
 use yimen_platform::outbox;
+use yimen_proto::event_type::{MEDIATION_CONCLUDED, MEDIATION_COURT_CONFIRMED, MEDIATION_OPENED};
 use yimen_proto::v1::{self as pb, event::Payload};
 
 use crate::SERVICE;
@@ -14,10 +15,6 @@ use crate::domain::{
     Transition,
 };
 use crate::store::{self, FileRecord};
-
-pub const MEDIATION_OPENED: &str = "mediation.opened";
-pub const MEDIATION_CONCLUDED: &str = "mediation.concluded";
-pub const MEDIATION_COURT_CONFIRMED: &str = "mediation.court_confirmed";
 
 async fn enqueue(
     tx: &mut Tx,

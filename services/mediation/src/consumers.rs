@@ -6,15 +6,11 @@
 use async_trait::async_trait;
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::{Db, Tx};
+use yimen_proto::event_type::{self, CASE_REFERRED, CASE_REGISTERED};
 use yimen_proto::v1::Event;
 
 use crate::MediationConfig;
 use crate::app;
-
-/// The prefix of the routing keys of referrals; the department's code follows.
-pub const CASE_REFERRED_PREFIX: &str = "case.referred.";
-
-pub const CASE_REGISTERED: &str = "case.registered";
 
 pub struct Handler;
 
@@ -28,14 +24,14 @@ impl Handler {
 #[async_trait]
 impl EventHandler for Handler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> anyhow::Result<()> {
-        if event.r#type.starts_with(CASE_REFERRED_PREFIX) {
-            app::referred(tx, event).await
-        } else if event.r#type == CASE_REGISTERED {
-            app::registered(tx, event).await
-        } else {
-            // Not bound to our queue; acknowledged so it never blocks the queue.
-            tracing::debug!(event_type = %event.r#type, "event not for mediation; ignored");
-            Ok(())
+        match event_type::kind(&event.r#type) {
+            CASE_REFERRED => app::referred(tx, event).await,
+            CASE_REGISTERED => app::registered(tx, event).await,
+            other => {
+                // Not bound to our queue; acknowledged so it never blocks the queue.
+                tracing::debug!(event_type = %other, "event not for mediation; ignored");
+                Ok(())
+            }
         }
     }
 }

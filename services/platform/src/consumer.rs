@@ -4,13 +4,13 @@
 //! poison message while the loop keeps serving.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use yimen_proto::v1::Event;
 
+use crate::backoff::Backoff;
 use crate::bus::{Bus, Delivery, QueueSpec};
 use crate::db::{Db, Tx};
 
@@ -38,20 +38,18 @@ pub async fn run_consumer(
     handler: Arc<dyn EventHandler>,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::default();
     while !shutdown.is_cancelled() {
         let mut subscription = match bus.subscribe(&queue).await {
             Ok(s) => {
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 s
             }
             Err(e) => {
                 tracing::warn!(queue = %queue.name, error = %e, "cannot subscribe; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.cancelled() => return,
+                if !backoff.wait(&shutdown).await {
+                    return;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
                 continue;
             }
         };

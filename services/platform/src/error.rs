@@ -64,6 +64,13 @@ impl Error {
     }
 }
 
+/// One broken rule, for `?` where a request has a single field to check.
+impl From<FieldViolation> for Error {
+    fn from(v: FieldViolation) -> Self {
+        Self::InvalidArgument(vec![v])
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         match e {
@@ -120,6 +127,10 @@ impl Violations {
 
     pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
         self.0.push(FieldViolation::new(field, description));
+    }
+
+    pub fn push(&mut self, violation: FieldViolation) {
+        self.0.push(violation);
     }
 
     /// Records the violation of `result`, if any, and gives back its value.

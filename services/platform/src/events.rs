@@ -58,6 +58,7 @@ pub use yimen_proto::v1::event::Payload as __Payload;
 
 #[cfg(test)]
 mod tests {
+    use yimen_proto::event_type::CASE_CLOSED;
     use yimen_proto::v1::{CaseClosed, CaseReopened};
 
     use super::*;
@@ -65,7 +66,7 @@ mod tests {
     #[test]
     fn payload_answers_the_promised_variant_or_names_the_event() {
         let event = new_event(
-            "case.closed",
+            CASE_CLOSED,
             "c1",
             "intake",
             Payload::CaseClosed(CaseClosed::default()),
@@ -76,7 +77,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("case.closed") && err.contains("CaseReopened"),
+            err.contains(CASE_CLOSED) && err.contains("CaseReopened"),
             "{err}"
         );
     }

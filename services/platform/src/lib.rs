@@ -2,6 +2,7 @@
 //! the transactional outbox and inbox, the consumer loop, storage, the gRPC server and its
 //! error mapping.
 
+pub mod backoff;
 pub mod bus;
 pub mod calendar;
 pub mod config;
@@ -13,7 +14,9 @@ pub mod inbox;
 pub mod money;
 pub mod outbox;
 pub mod paging;
+pub mod period;
 pub mod server;
 pub mod service;
 pub mod telemetry;
 pub mod time;
+pub mod validate;

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use yimen_proto::v1::{Event, event::Payload};
 
+use crate::backoff::Backoff;
 use crate::bus::{Bus, Message, Published};
 use crate::db::{Db, Tx, now_millis};
 
@@ -126,19 +127,14 @@ pub async fn relay_once(db: &Db, bus: &dyn Bus) -> anyhow::Result<usize> {
 /// Runs the relay until `shutdown`, then drains what is already committed (bounded by the
 /// caller's shutdown grace).
 pub async fn run_relay(db: Db, bus: Arc<dyn Bus>, shutdown: CancellationToken) {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::default();
     loop {
         match relay_once(&db, bus.as_ref()).await {
             Ok(n) if n as i64 == BATCH => continue,
-            Ok(_) => backoff = Duration::from_millis(100),
+            Ok(_) => backoff.reset(),
             Err(e) => {
                 tracing::warn!(service = db.service(), error = %e, "outbox relay failed; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.cancelled() => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-                if !shutdown.is_cancelled() {
+                if backoff.wait(&shutdown).await {
                     continue;
                 }
             }

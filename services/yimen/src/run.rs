@@ -23,31 +23,22 @@ pub const STARTUP_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Retries `attempt` with backoff until it succeeds or `patience` runs out, saying what it
 /// waits for — a pod that starts before its database or broker waits instead of crashing.
-pub async fn wait_for<T, E, F, Fut>(
-    what: &str,
-    patience: Duration,
-    mut attempt: F,
-) -> anyhow::Result<T>
+pub async fn wait_for<T, E, F, Fut>(what: &str, patience: Duration, attempt: F) -> anyhow::Result<T>
 where
     E: std::fmt::Display,
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, E>>,
 {
-    let deadline = tokio::time::Instant::now() + patience;
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        match attempt().await {
-            Ok(value) => return Ok(value),
-            Err(e) if tokio::time::Instant::now() + backoff > deadline => {
-                anyhow::bail!("{what}: {e} (gave up after {patience:?})")
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "waiting for {what}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
+    use yimen_platform::backoff::{Backoff, retry};
+    let backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+    retry(
+        backoff,
+        patience,
+        attempt,
+        |e, _| tracing::warn!(error = %e, "waiting for {what}"),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{what}: {e} (gave up after {patience:?})"))
 }
 
 /// Connects and migrates the store of each target.

@@ -4,6 +4,7 @@
 
 use yimen_platform::error::{Error, Violations};
 use yimen_platform::paging::Page;
+use yimen_platform::validate;
 use yimen_proto::v1::{AlertKind, ListAlertsRequest};
 
 const CASE_ID_MAX: usize = 100;
@@ -27,13 +28,9 @@ impl AlertFilter {
     }
 
     fn check(request: &ListAlertsRequest, v: &mut Violations) -> Self {
-        if AlertKind::try_from(request.kind).is_err() {
-            v.add("kind", format!("unknown alert kind {}", request.kind));
-        }
+        v.check(validate::known_or_any::<AlertKind>("kind", request.kind));
         let case_id = request.case_id.trim().to_string();
-        if case_id.chars().count() > CASE_ID_MAX {
-            v.add("case_id", format!("at most {CASE_ID_MAX} characters"));
-        }
+        v.check(validate::max_chars("case_id", &case_id, CASE_ID_MAX));
         Self {
             include_acknowledged: request.include_acknowledged,
             kind: request.kind,

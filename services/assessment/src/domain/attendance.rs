@@ -2,28 +2,20 @@
 //! work numbers, not petitioners' data.
 
 use yimen_platform::error::FieldViolation;
+use yimen_platform::validate;
 
 pub const STAFF_ID_MAX: usize = 64;
 
 /// A staff id as given, trimmed: not empty, at most 64 characters, no control characters.
 pub fn parse_staff_id(raw: &str) -> Result<String, FieldViolation> {
-    let id = raw.trim();
-    if id.is_empty() {
-        return Err(FieldViolation::new("staff_id", "must not be empty"));
-    }
-    if id.chars().count() > STAFF_ID_MAX {
-        return Err(FieldViolation::new(
-            "staff_id",
-            format!("must be at most {STAFF_ID_MAX} characters"),
-        ));
-    }
+    let id = validate::required_text("staff_id", raw, STAFF_ID_MAX)?;
     if id.chars().any(char::is_control) {
         return Err(FieldViolation::new(
             "staff_id",
             "must not contain control characters",
         ));
     }
-    Ok(id.to_string())
+    Ok(id)
 }
 
 #[cfg(test)]

@@ -175,6 +175,7 @@ pub fn read(event: &Event, now: i64) -> anyhow::Result<Option<Observed>> {
 mod tests {
     use super::*;
     use yimen_platform::time::timestamp;
+    use yimen_proto::event_type;
     use yimen_proto::v1 as pb;
 
     fn event(event_type: &str, case_id: &str, payload: Payload) -> Event {
@@ -249,7 +250,7 @@ mod tests {
     #[test]
     fn a_missing_time_is_now() {
         let mut e = event(
-            "case.registered",
+            event_type::CASE_REGISTERED,
             "c1",
             Payload::CaseRegistered(pb::CaseRegistered {
                 headcount: 19,
@@ -263,7 +264,7 @@ mod tests {
     #[test]
     fn events_assessment_does_not_score_read_as_nothing() {
         let e = event(
-            "case.closed",
+            event_type::CASE_CLOSED,
             "c1",
             Payload::CaseClosed(pb::CaseClosed::default()),
         );
@@ -273,7 +274,7 @@ mod tests {
     #[test]
     fn malformed_case_events_are_errors() {
         let no_case = event(
-            "case.registered",
+            event_type::CASE_REGISTERED,
             "",
             Payload::CaseRegistered(pb::CaseRegistered::default()),
         );
@@ -285,7 +286,7 @@ mod tests {
         );
         assert!(read(&no_assignment, 0).is_err());
         let no_department = event(
-            "case.returned",
+            event_type::CASE_RETURNED,
             "c1",
             Payload::CaseReturned(pb::CaseReturned {
                 assignment_id: "a1".into(),
@@ -298,7 +299,7 @@ mod tests {
     #[test]
     fn department_events_need_no_case() {
         let e = event(
-            "department.left",
+            event_type::DEPARTMENT_LEFT,
             "",
             Payload::DepartmentLeft(pb::DepartmentLeft {
                 code: "environment".into(),

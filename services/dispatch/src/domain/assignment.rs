@@ -2,7 +2,7 @@
 //! returns it as the wrong department (退回), or it is handed over when the department leaves.
 //! While it is open it may be referred to mediation, extended once and escalated.
 
-use yimen_platform::error::{Error, FieldViolation};
+use yimen_platform::error::Error;
 use yimen_proto::v1 as pb;
 
 pub const REPLY_MAX: usize = 5000;
@@ -143,39 +143,11 @@ impl AssignmentState {
     }
 }
 
-/// Free text a department writes (a reply, a reason): trimmed, not empty, at most `max`
-/// characters.
-pub fn required_text(field: &str, text: &str, max: usize) -> Result<String, FieldViolation> {
-    let text = text.trim();
-    if text.is_empty() {
-        Err(FieldViolation::new(field, "must not be empty"))
-    } else if text.chars().count() > max {
-        Err(FieldViolation::new(
-            field,
-            format!("must be at most {max} characters"),
-        ))
-    } else {
-        Ok(text.to_string())
-    }
-}
-
-/// Optional free text (a summary, a reason): trimmed, at most `max` characters, may be empty.
-pub fn optional_text(field: &str, text: &str, max: usize) -> Result<String, FieldViolation> {
-    let text = text.trim();
-    if text.chars().count() > max {
-        Err(FieldViolation::new(
-            field,
-            format!("must be at most {max} characters"),
-        ))
-    } else {
-        Ok(text.to_string())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::AssignmentState::*;
     use super::*;
+    use yimen_platform::validate::{optional_text, required_text};
 
     fn refused(state: AssignmentState, t: Transition) -> String {
         match state.apply(t) {

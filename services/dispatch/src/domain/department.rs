@@ -3,6 +3,7 @@
 
 use yimen_platform::error::{Error, FieldViolation, Violations};
 use yimen_platform::time::timestamp;
+use yimen_platform::validate;
 use yimen_proto::v1::{self as pb, Category};
 
 use super::category;
@@ -119,12 +120,7 @@ impl DepartmentSpec {
         let mut violations = Violations::new();
         let code = violations.check(DepartmentCode::parse(&request.code));
 
-        let name = request.name.trim();
-        if name.is_empty() {
-            violations.add("name", "must not be empty");
-        } else if name.chars().count() > NAME_MAX {
-            violations.add("name", format!("must be at most {NAME_MAX} characters"));
-        }
+        let name = violations.check(validate::required_text("name", &request.name, NAME_MAX));
 
         let level = Level::from_proto(request.level);
         if level.is_none() {
@@ -135,9 +131,7 @@ impl DepartmentSpec {
         let town = area.town.trim();
         let village = area.village.trim();
         for (field, value) in [("area.town", town), ("area.village", village)] {
-            if value.chars().count() > AREA_MAX {
-                violations.add(field, format!("must be at most {AREA_MAX} characters"));
-            }
+            violations.check(validate::optional_text(field, value, AREA_MAX));
         }
         match level {
             Some(Level::City) if !town.is_empty() || !village.is_empty() => violations.add(
@@ -172,23 +166,20 @@ impl DepartmentSpec {
         let mut categories = Vec::with_capacity(request.categories.len());
         for (i, &value) in request.categories.iter().enumerate() {
             let field = format!("categories[{i}]");
-            match Category::try_from(value) {
-                Ok(c) if c != Category::Unspecified => {
-                    if categories.contains(&c) {
-                        violations.add(field, format!("{} is listed twice", category::name(c)));
-                    } else {
-                        categories.push(c);
-                    }
+            match validate::known::<Category>(&field, value) {
+                Ok(c) if categories.contains(&c) => {
+                    violations.add(field, format!("{} is listed twice", category::name(c)));
                 }
-                _ => violations.add(field, format!("{value} is not a known category")),
+                Ok(c) => categories.push(c),
+                Err(v) => violations.add(v.field, v.description),
             }
         }
 
         violations.finish()?;
-        match (code, level) {
-            (Some(code), Some(level)) => Ok(Self {
+        match (code, level, name) {
+            (Some(code), Some(level), Some(name)) => Ok(Self {
                 code,
-                name: name.to_string(),
+                name,
                 level,
                 town: town.to_string(),
                 village: village.to_string(),

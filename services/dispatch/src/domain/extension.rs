@@ -3,6 +3,7 @@
 
 use yimen_platform::error::{Error, FieldViolation};
 use yimen_platform::time::DAY_MILLIS;
+use yimen_platform::validate;
 use yimen_proto::v1 as pb;
 
 /// The longest extension, in days.
@@ -74,14 +75,7 @@ impl Extension {
 
 /// The days of a request: 1 to 30.
 pub fn check_days(days: u32) -> Result<u32, FieldViolation> {
-    if (1..=MAX_DAYS).contains(&days) {
-        Ok(days)
-    } else {
-        Err(FieldViolation::new(
-            "days",
-            format!("must be 1 to {MAX_DAYS} days"),
-        ))
-    }
+    validate::within("days", days, 1..=MAX_DAYS)
 }
 
 /// The handling deadline moved by a granted extension.

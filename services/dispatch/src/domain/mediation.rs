@@ -6,19 +6,13 @@ use yimen_proto::v1::{self as pb, Linkage, MediationState};
 
 use super::assignment::REPLY_MAX;
 use yimen_platform::money::yuan;
+use yimen_platform::validate;
 
 pub const SUMMARY_MAX: usize = 500;
 
 /// How a referral reaches mediation; a petition (访调) unless the department says otherwise.
 pub fn parse_linkage(value: i32) -> Result<Linkage, FieldViolation> {
-    match Linkage::try_from(value) {
-        Ok(Linkage::Unspecified) => Ok(Linkage::Petition),
-        Ok(linkage) => Ok(linkage),
-        Err(_) => Err(FieldViolation::new(
-            "linkage",
-            format!("{value} is not a linkage"),
-        )),
-    }
+    Ok(validate::known_or_any("linkage", value)?.unwrap_or(Linkage::Petition))
 }
 
 /// What a concluded mediation means for the case's open assignment.

@@ -3,6 +3,7 @@
 //! read out over the phone.
 
 use yimen_platform::error::FieldViolation;
+use yimen_platform::validate;
 
 /// The readable case number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,12 +46,7 @@ impl CaseRef {
                 "name the case by its id or its number",
             ));
         }
-        if raw.chars().count() > CASE_REF_MAX {
-            return Err(FieldViolation::new(
-                "case_ref",
-                format!("at most {CASE_REF_MAX} characters"),
-            ));
-        }
+        validate::max_chars("case_ref", raw, CASE_REF_MAX)?;
         Ok(match uuid::Uuid::parse_str(raw) {
             Ok(id) => Self::Id(id.to_string()),
             Err(_) => Self::Number(raw.to_uppercase()),

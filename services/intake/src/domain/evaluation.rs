@@ -3,13 +3,15 @@
 //! unsatisfied reopens it for dispatch to assign again.
 
 use yimen_platform::error::{Error, Violations};
+use yimen_platform::validate;
+use yimen_proto::event_type::{CASE_CLOSED, CASE_EVALUATED, CASE_REOPENED};
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::{
     CaseClosed, CaseEvaluated, CaseReopened, CaseStatus, Satisfaction, SubmitEvaluationRequest,
 };
 
 use super::CaseRef;
-use super::progress::{self, CLOSED, EVALUATED, REOPENED};
+use super::progress;
 
 /// The longest comment kept, in characters.
 pub const COMMENT_MAX: usize = 500;
@@ -43,27 +45,12 @@ impl Evaluation {
     pub fn parse(request: &SubmitEvaluationRequest) -> Result<Self, Error> {
         let mut v = Violations::new();
         let case_ref = v.check(CaseRef::parse(&request.case_ref));
-        let satisfaction = match Satisfaction::try_from(request.satisfaction) {
-            Ok(Satisfaction::Unspecified) => {
-                v.add(
-                    "satisfaction",
-                    "say whether the petitioner is satisfied, basically satisfied or unsatisfied",
-                );
-                None
-            }
-            Ok(satisfaction) => Some(satisfaction),
-            Err(_) => {
-                v.add(
-                    "satisfaction",
-                    format!("unknown satisfaction {}", request.satisfaction),
-                );
-                None
-            }
-        };
+        let satisfaction = v.check(validate::known::<Satisfaction>(
+            "satisfaction",
+            request.satisfaction,
+        ));
         let comment = request.comment.trim();
-        if comment.chars().count() > COMMENT_MAX {
-            v.add("comment", format!("at most {COMMENT_MAX} characters"));
-        }
+        v.check(validate::max_chars("comment", comment, COMMENT_MAX));
         v.finish()?;
         let (Some(case_ref), Some(satisfaction)) = (case_ref, satisfaction) else {
             return Err(Error::Internal(anyhow::anyhow!(
@@ -96,7 +83,7 @@ impl Evaluation {
         });
         let decision = if self.closes() {
             (
-                CLOSED,
+                CASE_CLOSED,
                 Payload::CaseClosed(CaseClosed {
                     department: department.to_string(),
                     satisfaction,
@@ -104,14 +91,14 @@ impl Evaluation {
             )
         } else {
             (
-                REOPENED,
+                CASE_REOPENED,
                 Payload::CaseReopened(CaseReopened {
                     department: department.to_string(),
                     reason: REOPEN_REASON.to_string(),
                 }),
             )
         };
-        [(EVALUATED, evaluated), decision]
+        [(CASE_EVALUATED, evaluated), decision]
     }
 }
 
@@ -202,7 +189,7 @@ mod tests {
             let e = Evaluation::parse(&request(satisfaction, "fine")).expect("valid");
             assert!(e.closes());
             let [(first, evaluated), (second, closed)] = e.events("civil-affairs");
-            assert_eq!((first, second), ("case.evaluated", "case.closed"));
+            assert_eq!((first, second), (CASE_EVALUATED, CASE_CLOSED));
             assert_eq!(
                 evaluated,
                 Payload::CaseEvaluated(CaseEvaluated {
@@ -226,7 +213,7 @@ mod tests {
             .expect("valid");
         assert!(!e.closes());
         let [(first, _), (second, reopened)] = e.events("civil-affairs");
-        assert_eq!((first, second), ("case.evaluated", "case.reopened"));
+        assert_eq!((first, second), (CASE_EVALUATED, CASE_REOPENED));
         assert_eq!(
             reopened,
             Payload::CaseReopened(CaseReopened {

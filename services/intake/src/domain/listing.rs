@@ -1,9 +1,9 @@
 //! What ListCases may ask for: filters, and keyset pages newest first (the platform's
 //! `paging`; a token names the last case of the previous page, `<registered_at>:<case id>`).
 
-use prost_types::Timestamp;
-use yimen_platform::error::{Error, FieldViolation, Violations};
+use yimen_platform::error::{Error, Violations};
 use yimen_platform::paging::Page;
+use yimen_platform::validate;
 use yimen_proto::v1::{CaseStatus, Category, ListCasesRequest};
 
 const TOWN_MAX: usize = 100;
@@ -26,18 +26,24 @@ pub struct CaseFilter {
 impl CaseFilter {
     pub fn parse(request: &ListCasesRequest) -> Result<Self, Error> {
         let mut v = Violations::new();
-        if CaseStatus::try_from(request.status).is_err() {
-            v.add("status", format!("unknown status {}", request.status));
-        }
-        if Category::try_from(request.category).is_err() {
-            v.add("category", format!("unknown category {}", request.category));
-        }
+        v.check(validate::known_or_any::<CaseStatus>(
+            "status",
+            request.status,
+        ));
+        v.check(validate::known_or_any::<Category>(
+            "category",
+            request.category,
+        ));
         let town = request.town.trim().to_string();
-        if town.chars().count() > TOWN_MAX {
-            v.add("town", format!("at most {TOWN_MAX} characters"));
-        }
-        let from = v.check(bound("registered_from", request.registered_from.as_ref()));
-        let to = v.check(bound("registered_to", request.registered_to.as_ref()));
+        v.check(validate::max_chars("town", &town, TOWN_MAX));
+        let from = v.check(validate::optional_time(
+            "registered_from",
+            request.registered_from.as_ref(),
+        ));
+        let to = v.check(validate::optional_time(
+            "registered_to",
+            request.registered_to.as_ref(),
+        ));
         let page = v.check(Page::parse(request.page.as_ref()));
         v.finish()?;
         Ok(Self {
@@ -51,19 +57,9 @@ impl CaseFilter {
     }
 }
 
-/// A timestamp bound in millis; refuses one whose millis would not fit.
-fn bound(field: &str, ts: Option<&Timestamp>) -> Result<Option<i64>, FieldViolation> {
-    let Some(ts) = ts else { return Ok(None) };
-    ts.seconds
-        .checked_mul(1000)
-        .filter(|_| (0..1_000_000_000).contains(&ts.nanos))
-        .and_then(|ms| ms.checked_add(i64::from(ts.nanos / 1_000_000)))
-        .map(Some)
-        .ok_or_else(|| FieldViolation::new(field, "not a valid time"))
-}
-
 #[cfg(test)]
 mod tests {
+    use prost_types::Timestamp;
     use yimen_proto::v1::PageRequest;
 
     use super::*;

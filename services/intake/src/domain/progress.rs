@@ -5,6 +5,11 @@
 //! The same rules serve the events intake consumes (dispatch's, mediation's, analysis's) and
 //! the ones it publishes itself when a petitioner evaluates a reply.
 
+use yimen_proto::event_type::{
+    ALERT_RAISED, CASE_ACCEPTED, CASE_ASSIGNED, CASE_CLOSED, CASE_ESCALATED, CASE_EVALUATED,
+    CASE_EXTENDED, CASE_REFERRED, CASE_REGISTERED, CASE_REOPENED, CASE_REPLIED, CASE_RETURNED,
+    MEDIATION_CONCLUDED, MEDIATION_COURT_CONFIRMED, MEDIATION_OPENED,
+};
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::{
     Agreement, AlertKind, CaseStatus, Category, Channel, EscalationLevel, Event, Linkage,
@@ -40,11 +45,6 @@ pub struct TimelineLine {
     /// The department involved, when there is one; empty otherwise.
     pub department: String,
 }
-
-pub const REGISTERED: &str = "case.registered";
-pub const EVALUATED: &str = "case.evaluated";
-pub const CLOSED: &str = "case.closed";
-pub const REOPENED: &str = "case.reopened";
 
 impl Progress {
     /// A line that leaves the status as it is.
@@ -93,7 +93,7 @@ pub fn of(event: &Event) -> Option<Progress> {
                 reason => format!("assigned to {to}: {reason}"),
             };
             // Also a reopened case's way back: REOPENED → ASSIGNED.
-            Progress::line("case.assigned", &a.department, summary).sets(CaseStatus::Assigned)
+            Progress::line(CASE_ASSIGNED, &a.department, summary).sets(CaseStatus::Assigned)
         }
         Payload::CaseAccepted(a) => {
             let summary = match &a.handle_by {
@@ -104,11 +104,11 @@ pub fn of(event: &Event) -> Option<Progress> {
                 ),
                 None => format!("accepted by {}", a.department),
             };
-            Progress::line("case.accepted", &a.department, summary).sets(CaseStatus::Accepted)
+            Progress::line(CASE_ACCEPTED, &a.department, summary).sets(CaseStatus::Accepted)
         }
         // The case stays assigned: dispatch follows with the next department's assignment.
         Payload::CaseReturned(r) => Progress::line(
-            "case.returned",
+            CASE_RETURNED,
             &r.department,
             format!("returned by {}: {}", r.department, r.reason),
         ),
@@ -119,7 +119,7 @@ pub fn of(event: &Event) -> Option<Progress> {
                 " (after the deadline)"
             };
             Progress::line(
-                "case.replied",
+                CASE_REPLIED,
                 &r.department,
                 format!("replied by {}{late}: {}", r.department, r.reply),
             )
@@ -127,7 +127,7 @@ pub fn of(event: &Event) -> Option<Progress> {
         }
         // The department keeps the case until mediation opens it.
         Payload::CaseReferred(r) => Progress::line(
-            "case.referred",
+            CASE_REFERRED,
             &r.department,
             format!("referred to mediation by {}", r.department),
         ),
@@ -143,7 +143,7 @@ pub fn of(event: &Event) -> Option<Progress> {
                 }
                 Ok(EscalationLevel::Unspecified) | Err(_) => "escalated".to_string(),
             };
-            Progress::line("case.escalated", &e.department, summary)
+            Progress::line(CASE_ESCALATED, &e.department, summary)
         }
         Payload::CaseExtended(e) => {
             let unit = if e.days == 1 { "day" } else { "days" };
@@ -155,7 +155,7 @@ pub fn of(event: &Event) -> Option<Progress> {
                 ),
                 None => format!("handling deadline extended by {} {unit}", e.days),
             };
-            Progress::line("case.extended", &e.department, summary)
+            Progress::line(CASE_EXTENDED, &e.department, summary)
         }
         Payload::MediationOpened(m) => {
             let committee = match m.committee_name.as_str() {
@@ -166,29 +166,29 @@ pub fn of(event: &Event) -> Option<Progress> {
                 Some(linkage) => format!("mediation opened at {committee} ({linkage})"),
                 None => format!("mediation opened at {committee}"),
             };
-            Progress::line("mediation.opened", &m.referred_by, summary)
+            Progress::line(MEDIATION_OPENED, &m.referred_by, summary)
                 .sets_keeping_department(CaseStatus::InMediation)
         }
         Payload::MediationConcluded(m) => match MediationState::try_from(m.outcome) {
             // The case stays in mediation: dispatch replies it with the agreement's terms, and
             // its case.replied sets REPLIED.
             Ok(MediationState::Agreed) => {
-                Progress::line("mediation.concluded", "", agreement(m.agreement.as_ref()))
+                Progress::line(MEDIATION_CONCLUDED, "", agreement(m.agreement.as_ref()))
             }
             // The department still handles the matter.
             Ok(MediationState::Failed) => {
-                Progress::line("mediation.concluded", "", "mediation failed")
+                Progress::line(MEDIATION_CONCLUDED, "", "mediation failed")
                     .sets_keeping_department(CaseStatus::Accepted)
             }
             Ok(MediationState::Withdrawn) => {
-                Progress::line("mediation.concluded", "", "mediation withdrawn")
+                Progress::line(MEDIATION_CONCLUDED, "", "mediation withdrawn")
                     .sets_keeping_department(CaseStatus::Accepted)
             }
             // Not an outcome the contract allows; the line still shows it ended.
-            _ => Progress::line("mediation.concluded", "", "mediation concluded"),
+            _ => Progress::line(MEDIATION_CONCLUDED, "", "mediation concluded"),
         },
         Payload::MediationCourtConfirmed(c) => Progress::line(
-            "mediation.court_confirmed",
+            MEDIATION_COURT_CONFIRMED,
             "",
             if c.confirmed {
                 "court confirmed the agreement (司法确认)"
@@ -205,22 +205,22 @@ pub fn of(event: &Event) -> Option<Progress> {
                 Ok(AlertKind::Overdue) => "alert: overdue",
                 Ok(AlertKind::Unspecified) | Err(_) => "alert",
             };
-            Progress::line("alert.raised", "", summary)
+            Progress::line(ALERT_RAISED, "", summary)
         }
         Payload::CaseEvaluated(e) => Progress::line(
-            EVALUATED,
+            CASE_EVALUATED,
             &e.department,
             format!("evaluated: {}", satisfaction_words(e.satisfaction)),
         ),
         Payload::CaseClosed(c) => {
-            Progress::line(CLOSED, &c.department, "closed (办结)").sets(CaseStatus::Closed)
+            Progress::line(CASE_CLOSED, &c.department, "closed (办结)").sets(CaseStatus::Closed)
         }
         Payload::CaseReopened(r) => {
             let summary = match r.reason.as_str() {
                 "" => "reopened; dispatch assigns it again".to_string(),
                 reason => format!("reopened: {reason}; dispatch assigns it again"),
             };
-            Progress::line(REOPENED, &r.department, summary).sets(CaseStatus::Reopened)
+            Progress::line(CASE_REOPENED, &r.department, summary).sets(CaseStatus::Reopened)
         }
         Payload::CaseRegistered(_) | Payload::DepartmentJoined(_) | Payload::DepartmentLeft(_) => {
             return None;
@@ -294,7 +294,7 @@ pub fn registered(
         String::new()
     };
     TimelineLine {
-        kind: REGISTERED.into(),
+        kind: CASE_REGISTERED.into(),
         summary: format!(
             "registered {case_number}: {} about {}{collective}",
             readable(channel.as_str_name(), "CHANNEL_"),
@@ -364,7 +364,7 @@ mod tests {
             ..Default::default()
         }));
         assert_eq!(p.holding, held_by(CaseStatus::Assigned, "civil-affairs"));
-        assert_eq!(p.line.kind, "case.assigned");
+        assert_eq!(p.line.kind, CASE_ASSIGNED);
         assert_eq!(
             p.line.summary,
             "assigned to 民政局 (civil-affairs): owns social assistance"
@@ -394,7 +394,7 @@ mod tests {
             ..Default::default()
         }));
         assert_eq!(p.holding, None);
-        assert_eq!(p.line.kind, "case.returned");
+        assert_eq!(p.line.kind, CASE_RETURNED);
         assert_eq!(
             p.line.summary,
             "returned by transport: a road matter for the town"
@@ -425,7 +425,7 @@ mod tests {
             ..Default::default()
         }));
         assert_eq!(p.holding, None);
-        assert_eq!(p.line.kind, "case.referred");
+        assert_eq!(p.line.kind, CASE_REFERRED);
         assert_eq!(p.line.summary, "referred to mediation by civil-affairs");
         assert_eq!(p.line.department, "civil-affairs");
     }
@@ -444,7 +444,7 @@ mod tests {
         };
         let p = opened(Linkage::Court);
         assert_eq!(p.holding, keeping_department(CaseStatus::InMediation));
-        assert_eq!(p.line.kind, "mediation.opened");
+        assert_eq!(p.line.kind, MEDIATION_OPENED);
         assert_eq!(
             p.line.summary,
             "mediation opened at 民商事纠纷调解委员会 (court-entrusted 诉调)"
@@ -513,7 +513,7 @@ mod tests {
             }),
         );
         assert_eq!(p.holding, None, "dispatch's case.replied sets REPLIED");
-        assert_eq!(p.line.kind, "mediation.concluded");
+        assert_eq!(p.line.kind, MEDIATION_CONCLUDED);
         assert_eq!(
             p.line.summary,
             "mediation agreement: 54,000.00 yuan, the expo company → the exhibitors, 3 installments"
@@ -561,7 +561,7 @@ mod tests {
         };
         let p = decided(true);
         assert_eq!(p.holding, None);
-        assert_eq!(p.line.kind, "mediation.court_confirmed");
+        assert_eq!(p.line.kind, MEDIATION_COURT_CONFIRMED);
         assert_eq!(p.line.summary, "court confirmed the agreement (司法确认)");
         assert_eq!(
             decided(false).line.summary,
@@ -582,7 +582,7 @@ mod tests {
         };
         let p = escalated(EscalationLevel::Reminder, "");
         assert_eq!(p.holding, None);
-        assert_eq!(p.line.kind, "case.escalated");
+        assert_eq!(p.line.kind, CASE_ESCALATED);
         assert_eq!(p.line.summary, "reminder (催办)");
         assert_eq!(p.line.department, "medical-insurance");
         assert_eq!(
@@ -606,7 +606,7 @@ mod tests {
             ..Default::default()
         }));
         assert_eq!(p.holding, None);
-        assert_eq!(p.line.kind, "case.extended");
+        assert_eq!(p.line.kind, CASE_EXTENDED);
         assert_eq!(
             p.line.summary,
             "handling deadline extended by 30 days; to be handled by 2026-03-01"
@@ -633,7 +633,7 @@ mod tests {
         };
         let p = alert(AlertKind::Collective);
         assert_eq!(p.holding, None);
-        assert_eq!(p.line.kind, "alert.raised");
+        assert_eq!(p.line.kind, ALERT_RAISED);
         assert_eq!(p.line.department, "");
         let summaries: Vec<String> = [
             AlertKind::Collective,
@@ -665,7 +665,7 @@ mod tests {
         };
         let p = evaluated(Satisfaction::Satisfied);
         assert_eq!(p.holding, None);
-        assert_eq!(p.line.kind, "case.evaluated");
+        assert_eq!(p.line.kind, CASE_EVALUATED);
         assert_eq!(p.line.summary, "evaluated: satisfied");
         assert_eq!(p.line.department, "civil-affairs");
         assert_eq!(
@@ -685,7 +685,7 @@ mod tests {
             satisfaction: Satisfaction::Satisfied as i32,
         }));
         assert_eq!(p.holding, held_by(CaseStatus::Closed, "civil-affairs"));
-        assert_eq!(p.line.kind, "case.closed");
+        assert_eq!(p.line.kind, CASE_CLOSED);
         assert_eq!(p.line.summary, "closed (办结)");
     }
 
@@ -696,7 +696,7 @@ mod tests {
             reason: "the petitioner was unsatisfied with the reply".into(),
         }));
         assert_eq!(p.holding, held_by(CaseStatus::Reopened, "civil-affairs"));
-        assert_eq!(p.line.kind, "case.reopened");
+        assert_eq!(p.line.kind, CASE_REOPENED);
         assert_eq!(
             p.line.summary,
             "reopened: the petitioner was unsatisfied with the reply; dispatch assigns it again"
@@ -732,7 +732,7 @@ mod tests {
             line.summary,
             "registered YM-2026-000001: visit about civil commercial; collective petition of 19 people"
         );
-        assert_eq!(line.kind, "case.registered");
+        assert_eq!(line.kind, CASE_REGISTERED);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! in one go.
 
 use yimen_platform::error::{Error, FieldViolation, Violations};
+use yimen_platform::validate::{known, not_negative, optional_text, required_text, within};
 use yimen_proto::v1::{Category, Channel, Person, SubmitCaseRequest};
 
 use super::identity::{Phone, ResidentId};
@@ -71,11 +72,15 @@ impl NewCase {
             .enumerate()
             .map(|(i, p)| petitioner(&mut v, i, p))
             .collect();
-        let subject = v.check(text("subject", &request.subject, SUBJECT_MAX));
-        let description = v.check(text("description", &request.description, DESCRIPTION_MAX));
+        let subject = v.check(required_text("subject", &request.subject, SUBJECT_MAX));
+        let description = v.check(required_text(
+            "description",
+            &request.description,
+            DESCRIPTION_MAX,
+        ));
         let category = v.check(category(request.category));
         let location = request.location.clone().unwrap_or_default();
-        let town = v.check(text("location.town", &location.town, PLACE_MAX));
+        let town = v.check(required_text("location.town", &location.town, PLACE_MAX));
         let village = v.check(optional_text(
             "location.village",
             &location.village,
@@ -114,41 +119,15 @@ impl NewCase {
 }
 
 fn channel(value: i32) -> Result<Channel, FieldViolation> {
-    match Channel::try_from(value) {
-        Ok(Channel::Unspecified) => {
-            Err(FieldViolation::new("channel", "say how the matter arrived"))
-        }
-        Ok(channel) => Ok(channel),
-        Err(_) => Err(FieldViolation::new(
-            "channel",
-            format!("unknown channel {value}"),
-        )),
-    }
+    known("channel", value)
 }
 
 fn category(value: i32) -> Result<Category, FieldViolation> {
-    match Category::try_from(value) {
-        Ok(Category::Unspecified) => Err(FieldViolation::new(
-            "category",
-            "say what the matter is about",
-        )),
-        Ok(category) => Ok(category),
-        Err(_) => Err(FieldViolation::new(
-            "category",
-            format!("unknown category {value}"),
-        )),
-    }
+    known("category", value)
 }
 
 fn headcount(value: u32) -> Result<u32, FieldViolation> {
-    if (1..=MAX_HEADCOUNT).contains(&value) {
-        Ok(value)
-    } else {
-        Err(FieldViolation::new(
-            "headcount",
-            format!("between 1 and {MAX_HEADCOUNT} people"),
-        ))
-    }
+    within("headcount", value, 1..=MAX_HEADCOUNT)
 }
 
 /// All the people when fewer than five came; at most five representatives of a collective.
@@ -167,7 +146,7 @@ fn petitioner_count(count: usize, headcount: u32) -> Result<(), FieldViolation> 
 
 /// Checks one petitioner, recording each bad field as `petitioners[i].<field>`.
 fn petitioner(v: &mut Violations, i: usize, person: &Person) -> Option<Petitioner> {
-    let name = v.check(text(
+    let name = v.check(required_text(
         &format!("petitioners[{i}].name"),
         &person.name,
         NAME_MAX,
@@ -198,35 +177,9 @@ fn optional<T>(
     }
 }
 
-/// Required text: trimmed, not empty, at most `max` characters.
-fn text(field: &str, raw: &str, max: usize) -> Result<String, FieldViolation> {
-    match optional_text(field, raw, max)? {
-        t if t.is_empty() => Err(FieldViolation::new(field, "must not be empty")),
-        t => Ok(t),
-    }
-}
-
-/// Optional text: trimmed, at most `max` characters.
-fn optional_text(field: &str, raw: &str, max: usize) -> Result<String, FieldViolation> {
-    let t = raw.trim();
-    if t.chars().count() > max {
-        Err(FieldViolation::new(
-            field,
-            format!("at most {max} characters"),
-        ))
-    } else {
-        Ok(t.to_string())
-    }
-}
-
 fn amount(fen: Option<i64>) -> Result<Option<i64>, FieldViolation> {
-    match fen {
-        Some(f) if f < 0 => Err(FieldViolation::new(
-            "amount_claimed.fen",
-            "an amount claimed is not negative",
-        )),
-        other => Ok(other),
-    }
+    fen.map(|f| not_negative("amount_claimed.fen", f))
+        .transpose()
 }
 
 #[cfg(test)]

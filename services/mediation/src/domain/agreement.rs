@@ -3,9 +3,8 @@
 
 use yimen_platform::error::{FieldViolation, Violations};
 use yimen_platform::time::timestamp;
+use yimen_platform::validate;
 use yimen_proto::v1 as pb;
-
-use super::fields;
 
 pub const PARTY_MAX: usize = 200;
 pub const TERMS_MAX: usize = 2000;
@@ -52,11 +51,11 @@ impl Agreement {
         let field = |name: &str| format!("{prefix}.{name}");
         // An agreement without money (an apology, a visiting arrangement) may leave it out.
         let amount_fen = agreement.amount.as_ref().map_or(0, |m| m.fen);
-        if amount_fen < 0 {
-            bad.push(FieldViolation::new(field("amount"), "must not be negative"));
+        if let Err(v) = validate::not_negative(&field("amount"), amount_fen) {
+            bad.push(v);
         }
         let mut text = |name: &str, value: &str, max: usize| {
-            fields::text(&field(name), value, max, true)
+            validate::required_text(&field(name), value, max)
                 .map_err(|v| bad.push(v))
                 .unwrap_or_default()
         };
@@ -69,11 +68,11 @@ impl Agreement {
         for (i, installment) in agreement.installments.iter().enumerate() {
             let at = |name: &str| field(&format!("installments[{i}].{name}"));
             let fen = installment.amount.as_ref().map_or(0, |m| m.fen);
-            if fen <= 0 {
-                bad.push(FieldViolation::new(at("amount"), "must be more than 0 fen"));
+            if let Err(v) = validate::positive(&at("amount"), fen) {
+                bad.push(v);
             }
             sum += i128::from(fen);
-            match fields::time(&at("due"), installment.due.as_ref()) {
+            match validate::time(&at("due"), installment.due.as_ref()) {
                 Err(v) => bad.push(v),
                 Ok(due) => {
                     if let Some(previous) = installments.last().map(|p: &Installment| p.due)

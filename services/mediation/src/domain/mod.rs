@@ -4,7 +4,6 @@
 
 pub mod agreement;
 pub mod committee;
-pub mod fields;
 pub mod request;
 pub mod state;
 

@@ -5,11 +5,11 @@ use std::ops::RangeInclusive;
 
 use yimen_platform::error::{Error, FieldViolation, Violations};
 use yimen_platform::paging::Page;
+use yimen_platform::validate;
 use yimen_proto::v1::{self as pb, Category, Linkage};
 
 use super::agreement::Agreement;
 use super::committee::{self, Committee, committee_for};
-use super::fields;
 use super::state::{MediationState, Outcome};
 
 pub const SUMMARY_MAX: usize = 500;
@@ -20,10 +20,7 @@ pub const DIFFICULTY_POINTS: RangeInclusive<u32> = 1..=10;
 
 /// A committee code that must name one of the eight committees.
 fn known_committee(field: &str, code: &str) -> Result<&'static Committee, FieldViolation> {
-    let code = code.trim();
-    if code.is_empty() {
-        return Err(FieldViolation::new(field, "must not be empty"));
-    }
+    let code = validate::required(field, code)?;
     committee::find(code)
         .ok_or_else(|| FieldViolation::new(field, format!("no committee has the code `{code}`")))
 }
@@ -39,7 +36,7 @@ fn committee_filter(code: &str, v: &mut Violations) -> String {
 
 /// The `mediation_id` of a request that names only the file.
 pub fn mediation_id(value: &str) -> Result<String, Error> {
-    fields::uuid("mediation_id", value).map_err(|v| Error::InvalidArgument(vec![v]))
+    Ok(validate::uuid("mediation_id", value)?)
 }
 
 /// A file to open: what OpenMediation and a department's referral both come down to.
@@ -60,40 +57,13 @@ impl NewMediation {
     /// OpenMediation: the committee is the override when given, else the one for the category.
     pub fn from_request(request: &pb::OpenMediationRequest) -> Result<Self, Error> {
         let mut v = Violations::new();
-        let case_id = v.check(fields::uuid("case_id", &request.case_id));
-        let linkage = match Linkage::try_from(request.linkage) {
-            Ok(Linkage::Unspecified) => {
-                v.add(
-                    "linkage",
-                    "must be COURT, PETITION, ADMINISTRATIVE or GUIDANCE",
-                );
-                None
-            }
-            Ok(linkage) => Some(linkage),
-            Err(_) => {
-                v.add("linkage", format!("{} is not a linkage", request.linkage));
-                None
-            }
-        };
-        let category = match Category::try_from(request.category) {
-            Ok(Category::Unspecified) => {
-                v.add("category", "must be given");
-                None
-            }
-            Ok(category) => Some(category),
-            Err(_) => {
-                v.add(
-                    "category",
-                    format!("{} is not a category", request.category),
-                );
-                None
-            }
-        };
-        let summary = v.check(fields::text(
+        let case_id = v.check(validate::uuid("case_id", &request.case_id));
+        let linkage = v.check(validate::known::<Linkage>("linkage", request.linkage));
+        let category = v.check(validate::known::<Category>("category", request.category));
+        let summary = v.check(validate::optional_text(
             "summary",
             &request.summary,
             SUMMARY_MAX,
-            false,
         ));
         let committee = if request.committee.trim().is_empty() {
             category.map(committee_for)
@@ -122,7 +92,7 @@ impl NewMediation {
     /// refused for its wording: an unset linkage is a petition (访调), a category no committee
     /// lists goes to the civil and commercial committee, and an over-long summary is cut.
     pub fn from_referral(case_id: &str, referral: &pb::CaseReferred) -> anyhow::Result<Self> {
-        let case_id = fields::uuid("case_id", case_id)
+        let case_id = validate::uuid("case_id", case_id)
             .map_err(|v| anyhow::anyhow!("referral of case `{case_id}`: {}", v.description))?;
         let department = referral.department.trim();
         anyhow::ensure!(
@@ -156,7 +126,11 @@ pub struct NewMediator {
 impl NewMediator {
     pub fn parse(request: &pb::RegisterMediatorRequest) -> Result<Self, Error> {
         let mut v = Violations::new();
-        let name = v.check(fields::text("name", &request.name, MEDIATOR_NAME_MAX, true));
+        let name = v.check(validate::required_text(
+            "name",
+            &request.name,
+            MEDIATOR_NAME_MAX,
+        ));
         let committee = v.check(known_committee("committee", &request.committee));
         v.finish()?;
         match (name, committee) {
@@ -188,21 +162,21 @@ pub struct NewSession {
 impl NewSession {
     pub fn parse(request: &pb::ScheduleSessionRequest) -> Result<Self, Error> {
         let mut v = Violations::new();
-        let mediation_id = v.check(fields::uuid("mediation_id", &request.mediation_id));
-        let at = v.check(fields::time("at", request.at.as_ref()));
+        let mediation_id = v.check(validate::uuid("mediation_id", &request.mediation_id));
+        let at = v.check(validate::time("at", request.at.as_ref()));
         if request.mediators.is_empty() {
             v.add("mediators", "at least one mediator must sit");
         }
         let mut mediators: Vec<String> = Vec::with_capacity(request.mediators.len());
         for (i, id) in request.mediators.iter().enumerate() {
             let field = format!("mediators[{i}]");
-            match fields::uuid(&field, id) {
+            match validate::uuid(&field, id) {
                 Ok(id) if mediators.contains(&id) => v.add(field, "is listed twice"),
                 Ok(id) => mediators.push(id),
                 Err(violation) => v.add(violation.field, violation.description),
             }
         }
-        let room = v.check(fields::text("room", &request.room, ROOM_MAX, false));
+        let room = v.check(validate::optional_text("room", &request.room, ROOM_MAX));
         v.finish()?;
         match (mediation_id, at, room) {
             (Some(mediation_id), Some(at), Some(room)) => Ok(Self {
@@ -227,7 +201,7 @@ pub struct Conclusion {
 impl Conclusion {
     pub fn parse(request: &pb::RecordOutcomeRequest) -> Result<Self, Error> {
         let mut v = Violations::new();
-        let mediation_id = v.check(fields::uuid("mediation_id", &request.mediation_id));
+        let mediation_id = v.check(validate::uuid("mediation_id", &request.mediation_id));
         let outcome = Outcome::from_proto(request.outcome);
         if outcome.is_none() {
             v.add("outcome", "must be AGREED, FAILED or WITHDRAWN");
@@ -269,18 +243,13 @@ pub struct Credit {
 impl Credit {
     pub fn parse(request: &pb::RecordPerformanceRequest) -> Result<Self, Error> {
         let mut v = Violations::new();
-        let mediator_id = v.check(fields::uuid("mediator_id", &request.mediator_id));
-        let mediation_id = v.check(fields::uuid("mediation_id", &request.mediation_id));
-        if !DIFFICULTY_POINTS.contains(&request.difficulty_points) {
-            v.add(
-                "difficulty_points",
-                format!(
-                    "must be {} to {}",
-                    DIFFICULTY_POINTS.start(),
-                    DIFFICULTY_POINTS.end()
-                ),
-            );
-        }
+        let mediator_id = v.check(validate::uuid("mediator_id", &request.mediator_id));
+        let mediation_id = v.check(validate::uuid("mediation_id", &request.mediation_id));
+        v.check(validate::within(
+            "difficulty_points",
+            request.difficulty_points,
+            DIFFICULTY_POINTS,
+        ));
         v.finish()?;
         match (mediator_id, mediation_id) {
             (Some(mediator_id), Some(mediation_id)) => Ok(Self {
@@ -308,7 +277,7 @@ impl MediationFilter {
         let case_id = if request.case_id.trim().is_empty() {
             String::new()
         } else {
-            v.check(fields::uuid("case_id", &request.case_id))
+            v.check(validate::uuid("case_id", &request.case_id))
                 .unwrap_or_default()
         };
         let committee = committee_filter(&request.committee, &mut v);
@@ -317,7 +286,7 @@ impl MediationFilter {
             value => {
                 let state = MediationState::from_proto(value);
                 if state.is_none() {
-                    v.add("state", format!("{value} is not a mediation state"));
+                    v.push(validate::unknown("state", value));
                 }
                 state
             }

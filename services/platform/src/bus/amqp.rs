@@ -38,6 +38,7 @@ use super::{
     Acker, Bus, BusConfig, BusError, Delivery, EVENTS_EXCHANGE, Message, Published, QueueSpec,
     Subscription, dead_letter_queue, redact_url,
 };
+use crate::backoff::Backoff;
 
 /// The dead-letter exchange every queue's rejected or exhausted messages go to (before the
 /// prefix); each queue's dead letters are routed by the queue's own full name.
@@ -50,9 +51,6 @@ const PERSISTENT: u8 = 2;
 /// is always matched to the publish it belongs to, while a few publishes still run at once.
 const PUBLISHER_CHANNELS: usize = 4;
 
-/// The supervisor's reconnect backoff.
-const RECONNECT_MIN: Duration = Duration::from_millis(100);
-const RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// lapin's TCP connect retries (each connect, and each round of its own recovery) and the
 /// number of recovery rounds before it gives up: 100ms, 200ms, 400ms, 800ms.
 const LIBRARY_RETRY_MIN: Duration = Duration::from_millis(100);
@@ -685,11 +683,10 @@ async fn supervise(inner: Arc<Inner>) {
         );
         *inner.link.write().unwrap_or_else(|e| e.into_inner()) = None;
         retire(link);
-        let mut backoff = RECONNECT_MIN;
+        let mut backoff = Backoff::default();
         loop {
-            tokio::select! {
-                _ = inner.shutdown.cancelled() => return,
-                _ = sleep(backoff) => {}
+            if !backoff.wait(&inner.shutdown).await {
+                return;
             }
             match inner.open_link().await {
                 Ok(link) => {
@@ -707,8 +704,7 @@ async fn supervise(inner: Arc<Inner>) {
                     break;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "cannot reconnect to the broker");
-                    backoff = (backoff * 2).min(RECONNECT_MAX);
+                    tracing::warn!(error = %e, retry_in = ?backoff.peek(), "cannot reconnect to the broker");
                 }
             }
         }

@@ -7,7 +7,6 @@ use std::time::Duration;
 use tonic::Code;
 use tonic_types::StatusExt;
 use yimen::run::Target;
-use yimen::settings::Settings;
 use yimen_e2e::*;
 use yimen_proto::v1::*;
 
@@ -532,7 +531,7 @@ async fn migrate_declares_every_services_queue_on_the_broker() {
         );
     }
     let mut analysis = bus
-        .subscribe(&Target::Analysis.service(&Settings::default()).queue())
+        .subscribe(&Target::Analysis.queue())
         .await
         .expect("analysis's queue");
     let first = tokio::time::timeout(Duration::from_secs(10), analysis.next())

@@ -120,12 +120,7 @@ fn free_port() -> u16 {
 /// the test ends.
 pub fn installation_broker() -> TestBroker {
     let broker = TestBroker::new();
-    let settings = Settings::default();
-    broker.expect_queues(
-        Target::ALL
-            .iter()
-            .map(|t| t.service(&settings).queue().name),
-    );
+    broker.expect_queues(Target::ALL.iter().map(|t| t.queue().name));
     broker.expect_queues(
         seed()
             .iter()

@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use yimen_platform::bus::QueueSpec;
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::Migrations;
 use yimen_platform::service::{Context, Definition, Service, listen_on};
@@ -54,11 +53,6 @@ impl Default for AnalysisConfig {
 /// The routing keys analysis consumes.
 pub const CONSUMED: &[&str] = &["#"];
 
-/// Analysis's queue.
-pub fn queue() -> QueueSpec {
-    QueueSpec::new("yimen.analysis", CONSUMED)
-}
-
 /// The intelligence center, as a process runs it.
 pub struct Analysis {
     config: AnalysisConfig,
@@ -67,6 +61,8 @@ pub struct Analysis {
 impl Definition for Analysis {
     const NAME: &'static str = SERVICE;
     const DEFAULT_PORT: u16 = 50054;
+    const MIGRATIONS: Migrations = MIGRATIONS;
+    const CONSUMED: &'static [&'static str] = CONSUMED;
     type Config = AnalysisConfig;
 
     fn new(config: AnalysisConfig) -> Self {
@@ -76,14 +72,6 @@ impl Definition for Analysis {
 
 #[async_trait::async_trait]
 impl Service for Analysis {
-    fn migrations(&self) -> Migrations {
-        MIGRATIONS
-    }
-
-    fn queue(&self) -> QueueSpec {
-        queue()
-    }
-
     fn routes(&self, context: &Context) -> tonic::service::Routes {
         tonic::service::Routes::new(AnalysisServiceServer::new(api::Api::new(
             context.db.clone(),
@@ -123,6 +111,6 @@ mod tests {
 
     #[test]
     fn analysis_hears_every_event() {
-        assert_eq!(queue().bindings, ["#"]);
+        assert_eq!(Analysis::queue().bindings, ["#"]);
     }
 }

@@ -13,7 +13,6 @@ pub mod store;
 
 use std::sync::Arc;
 
-use yimen_platform::bus::QueueSpec;
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::Migrations;
 use yimen_platform::service::{Context, Definition, Service, listen_on};
@@ -44,11 +43,6 @@ pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::ALL_DEPARTMENT,
 ];
 
-/// Assessment's queue.
-pub fn queue() -> QueueSpec {
-    QueueSpec::new("yimen.assessment", CONSUMED)
-}
-
 /// The scorecards, as a process runs it.
 pub struct Assessment {
     config: AssessmentConfig,
@@ -57,6 +51,8 @@ pub struct Assessment {
 impl Definition for Assessment {
     const NAME: &'static str = SERVICE;
     const DEFAULT_PORT: u16 = 50055;
+    const MIGRATIONS: Migrations = MIGRATIONS;
+    const CONSUMED: &'static [&'static str] = CONSUMED;
     type Config = AssessmentConfig;
 
     fn new(config: AssessmentConfig) -> Self {
@@ -66,14 +62,6 @@ impl Definition for Assessment {
 
 #[async_trait::async_trait]
 impl Service for Assessment {
-    fn migrations(&self) -> Migrations {
-        MIGRATIONS
-    }
-
-    fn queue(&self) -> QueueSpec {
-        queue()
-    }
-
     fn routes(&self, context: &Context) -> tonic::service::Routes {
         tonic::service::Routes::new(AssessmentServiceServer::new(api::Api::new(
             context.db.clone(),

@@ -17,7 +17,7 @@ pub mod store;
 
 use std::sync::Arc;
 
-use yimen_platform::bus::{Bus, QueueSpec};
+use yimen_platform::bus::Bus;
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::{Db, Migrations};
 use yimen_platform::service::{Context, Definition, Service, listen_on};
@@ -67,11 +67,6 @@ pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::MEDIATION_CONCLUDED,
 ];
 
-/// Dispatch's queue.
-pub fn queue() -> QueueSpec {
-    QueueSpec::new("yimen.dispatch", CONSUMED)
-}
-
 /// Triage and assignment, as a process runs it.
 pub struct Dispatch {
     config: DispatchConfig,
@@ -80,6 +75,8 @@ pub struct Dispatch {
 impl Definition for Dispatch {
     const NAME: &'static str = SERVICE;
     const DEFAULT_PORT: u16 = 50052;
+    const MIGRATIONS: Migrations = MIGRATIONS;
+    const CONSUMED: &'static [&'static str] = CONSUMED;
     type Config = DispatchConfig;
 
     fn new(config: DispatchConfig) -> Self {
@@ -89,14 +86,6 @@ impl Definition for Dispatch {
 
 #[async_trait::async_trait]
 impl Service for Dispatch {
-    fn migrations(&self) -> Migrations {
-        MIGRATIONS
-    }
-
-    fn queue(&self) -> QueueSpec {
-        queue()
-    }
-
     /// Declares the department queues the store knows of (see [`declare_department_queues`])
     /// and joins the seed's departments not registered yet.
     async fn prepare(&self, context: &Context) -> anyhow::Result<()> {
@@ -155,7 +144,7 @@ mod tests {
 
     #[test]
     fn dispatch_queue_takes_new_and_reopened_cases_and_mediation_outcomes() {
-        let queue = queue();
+        let queue = Dispatch::queue();
         assert_eq!(queue.name, "yimen.dispatch");
         assert_eq!(
             queue.bindings,

@@ -21,7 +21,6 @@ pub mod store;
 
 use std::sync::Arc;
 
-use yimen_platform::bus::QueueSpec;
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::Migrations;
 use yimen_platform::service::{Context, Definition, Service, listen_on};
@@ -86,11 +85,6 @@ pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::ALERT_RAISED,
 ];
 
-/// Intake's queue: the events that keep each case's status and timeline current.
-pub fn queue() -> QueueSpec {
-    QueueSpec::new("yimen.intake", CONSUMED)
-}
-
 /// The one door, as a process runs it.
 pub struct Intake {
     config: IntakeConfig,
@@ -99,6 +93,8 @@ pub struct Intake {
 impl Definition for Intake {
     const NAME: &'static str = SERVICE;
     const DEFAULT_PORT: u16 = 50051;
+    const MIGRATIONS: Migrations = MIGRATIONS;
+    const CONSUMED: &'static [&'static str] = CONSUMED;
     type Config = IntakeConfig;
 
     fn new(config: IntakeConfig) -> Self {
@@ -108,14 +104,6 @@ impl Definition for Intake {
 
 #[async_trait::async_trait]
 impl Service for Intake {
-    fn migrations(&self) -> Migrations {
-        MIGRATIONS
-    }
-
-    fn queue(&self) -> QueueSpec {
-        queue()
-    }
-
     fn routes(&self, context: &Context) -> tonic::service::Routes {
         let key = &self.config.petitioner_key;
         if key == DEV_PETITIONER_KEY || key.is_empty() {

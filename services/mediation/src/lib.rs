@@ -14,7 +14,6 @@ pub mod store;
 
 use std::sync::Arc;
 
-use yimen_platform::bus::QueueSpec;
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::Migrations;
 use yimen_platform::service::{Context, Definition, Service, listen_on};
@@ -45,11 +44,6 @@ pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::CASE_REFERRED_ANY,
 ];
 
-/// Mediation's queue.
-pub fn queue() -> QueueSpec {
-    QueueSpec::new("yimen.mediation", CONSUMED)
-}
-
 /// The eight committees' mediation, as a process runs it.
 pub struct Mediation {
     config: MediationConfig,
@@ -58,6 +52,8 @@ pub struct Mediation {
 impl Definition for Mediation {
     const NAME: &'static str = SERVICE;
     const DEFAULT_PORT: u16 = 50053;
+    const MIGRATIONS: Migrations = MIGRATIONS;
+    const CONSUMED: &'static [&'static str] = CONSUMED;
     type Config = MediationConfig;
 
     fn new(config: MediationConfig) -> Self {
@@ -67,14 +63,6 @@ impl Definition for Mediation {
 
 #[async_trait::async_trait]
 impl Service for Mediation {
-    fn migrations(&self) -> Migrations {
-        MIGRATIONS
-    }
-
-    fn queue(&self) -> QueueSpec {
-        queue()
-    }
-
     fn routes(&self, context: &Context) -> tonic::service::Routes {
         tonic::service::Routes::new(MediationServiceServer::new(api::Api::new(
             context.db.clone(),
@@ -98,7 +86,7 @@ mod tests {
 
     #[test]
     fn mediation_queue_takes_every_referral_and_registration() {
-        let queue = queue();
+        let queue = Mediation::queue();
         assert_eq!(queue.name, "yimen.mediation");
         assert_eq!(queue.bindings, ["case.registered", "case.referred.*"]);
     }

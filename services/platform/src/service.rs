@@ -1,7 +1,7 @@
 //! The shape every yimen service has, so one runner starts any of them: a [`Definition`] (its
-//! name, default port and typed settings section, known before it runs) and a [`Service`] (what
-//! it brings to a process: migrations, the queue it consumes, its gRPC routes, its event handler
-//! and any background task). The binary lists the definitions once, in its registry; adding a
+//! static facts: name, default port, typed settings section, migrations and the events it
+//! consumes) and a [`Service`] (what it brings to a running process: preparation, its gRPC
+//! routes, its event handler and any background task). The binary lists the definitions once, in its registry; adding a
 //! service is a crate that implements both traits and one line there.
 
 use std::fmt::Debug;
@@ -28,19 +28,14 @@ pub struct Context {
     pub shutdown: CancellationToken,
 }
 
-/// A service as a process runs it. The runner migrates [`Service::migrations`] into the
-/// service's store and declares [`Service::queue`] before anything publishes, calls
-/// [`Service::prepare`], then serves [`Service::routes`] (beside health and reflection), feeds
-/// the queue to [`Service::handler`] through the platform's consumer loop (inbox, retries, dead
-/// letters), runs [`Service::background`] until shutdown and relays the service's outbox.
+/// A service as a process runs it. The runner migrates the service's store
+/// ([`Definition::MIGRATIONS`]) and declares its queue ([`Definition::queue`]) before anything
+/// publishes, calls [`Service::prepare`], then serves [`Service::routes`] (beside health and
+/// reflection), feeds the queue to [`Service::handler`] through the platform's consumer loop
+/// (inbox, retries, dead letters), runs [`Service::background`] until shutdown and relays the
+/// service's outbox.
 #[async_trait::async_trait]
 pub trait Service: Send + Sync + 'static {
-    /// The store's schema, dialect by dialect.
-    fn migrations(&self) -> Migrations;
-
-    /// The durable queue the service consumes and the routing keys bound to it.
-    fn queue(&self) -> QueueSpec;
-
     /// Work done once the store and queue exist, before the service serves (declarations that
     /// depend on stored state, for instance).
     async fn prepare(&self, _context: &Context) -> anyhow::Result<()> {
@@ -61,14 +56,24 @@ pub trait Service: Send + Sync + 'static {
 
 /// What is known of a service before it runs: the registry's entry.
 pub trait Definition: Service + Sized {
-    /// Lowercase letters: the store's schema or file name, the logs' `service`, `--target`.
+    /// Lowercase letters: the store's schema or file name, the logs' `service`, `--target`,
+    /// and its queue `yimen.<NAME>`.
     const NAME: &'static str;
     /// Where it listens unless its settings say otherwise.
     const DEFAULT_PORT: u16;
+    /// The store's schema, dialect by dialect ([`migrations!`](crate::migrations)).
+    const MIGRATIONS: Migrations;
+    /// The routing keys bound to its queue (`yimen_proto::event_type`).
+    const CONSUMED: &'static [&'static str];
     /// Its section of the settings (`[NAME]`, `YIMEN__NAME__KEY`); it has a `listen` key.
     type Config: Debug + Clone + Default + Serialize + DeserializeOwned + Send + Sync + 'static;
 
     fn new(config: Self::Config) -> Self;
+
+    /// The durable queue it consumes: `yimen.<NAME>`, bound to [`Definition::CONSUMED`].
+    fn queue() -> QueueSpec {
+        QueueSpec::new(format!("yimen.{}", Self::NAME), Self::CONSUMED)
+    }
 }
 
 /// The default `listen` of a service's settings: every interface, its default port.

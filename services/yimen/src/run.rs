@@ -51,7 +51,7 @@ pub async fn migrate(settings: &Settings, targets: &[Target]) -> anyhow::Result<
             || Db::connect(&settings.database, target.name()),
         )
         .await?;
-        db.migrate(target.service(settings).migrations()).await?;
+        db.migrate(target.migrations()).await?;
         tracing::info!(service = target.name(), "store migrated");
         stores.push((target, db));
     }
@@ -61,13 +61,9 @@ pub async fn migrate(settings: &Settings, targets: &[Target]) -> anyhow::Result<
 /// Declares the queues of `targets` (idempotent). Done before anything is published, so an event
 /// of one service is never dropped for want of another's queue: by `start` for the services of
 /// the process, and by `yimen migrate` for those of the whole installation.
-pub async fn declare_queues(
-    settings: &Settings,
-    bus: &dyn Bus,
-    targets: &[Target],
-) -> anyhow::Result<()> {
+pub async fn declare_queues(bus: &dyn Bus, targets: &[Target]) -> anyhow::Result<()> {
     for &target in targets {
-        let queue = target.service(settings).queue();
+        let queue = target.queue();
         bus.declare_queue(&queue)
             .await
             .map_err(|e| anyhow::anyhow!("declaring queue {}: {e}", queue.name))?;
@@ -108,7 +104,7 @@ pub async fn start(
         grace,
     };
     let stores = migrate(settings, targets).await?;
-    declare_queues(settings, bus.as_ref(), targets).await?;
+    declare_queues(bus.as_ref(), targets).await?;
     for (target, db) in stores {
         let service = target.service(settings);
         let context = Context {
@@ -146,7 +142,7 @@ pub async fn start(
             .push(tokio::spawn(yimen_platform::consumer::run_consumer(
                 db.clone(),
                 bus.clone(),
-                service.queue(),
+                target.queue(),
                 service.handler(&context),
                 shutdown.clone(),
             )));

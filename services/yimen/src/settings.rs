@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use yimen_platform::bus::BusConfig;
-use yimen_platform::db::DatabaseConfig;
+use yimen_platform::bus::{BusConfig, QueueSpec};
+use yimen_platform::db::{DatabaseConfig, Migrations};
 use yimen_platform::service::{Definition, Service};
 use yimen_platform::telemetry::TelemetryConfig;
 
@@ -48,6 +48,20 @@ macro_rules! registry {
             pub fn default_port(self) -> u16 {
                 match self {
                     $(Target::$variant => <$service as Definition>::DEFAULT_PORT,)+
+                }
+            }
+
+            /// The schema of its store.
+            pub fn migrations(self) -> Migrations {
+                match self {
+                    $(Target::$variant => <$service as Definition>::MIGRATIONS,)+
+                }
+            }
+
+            /// The durable queue it consumes.
+            pub fn queue(self) -> QueueSpec {
+                match self {
+                    $(Target::$variant => <$service as Definition>::queue(),)+
                 }
             }
 

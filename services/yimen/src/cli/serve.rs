@@ -98,7 +98,7 @@ impl Migrate {
                 yimen_platform::bus::connect(&settings.bus)
             })
             .await?;
-            run::declare_queues(&settings, bus.as_ref(), &self.target).await?;
+            run::declare_queues(bus.as_ref(), &self.target).await?;
             bus.close().await;
             tracing::info!("queues declared");
         }

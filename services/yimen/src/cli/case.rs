@@ -299,7 +299,7 @@ mod tests {
                     seconds: 1_796_104_980,
                     nanos: 0,
                 }),
-                kind: "case.registered".into(),
+                kind: yimen_proto::event_type::CASE_REGISTERED.into(),
                 summary: "登记".into(),
                 ..Default::default()
             }],

@@ -1,10 +1,12 @@
 //! Reaching a running installation over gRPC: the clients of the five services (carrying the
-//! trace context), a one-line error when a server is away or refuses, and the bounded poll for
+//! caller's bearer token and the trace context), a one-line error when a server is away or refuses, and the bounded poll for
 //! what events bring about. What the CLI makes of their answers is in `cli`.
 
 use std::time::Duration;
 
 use tonic::codegen::InterceptedService;
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::service::Interceptor;
 use tonic::transport::Channel as GrpcChannel;
 use yimen_platform::telemetry::TraceContextInterceptor;
 use yimen_proto::v1::analysis_service_client::AnalysisServiceClient;
@@ -27,7 +29,38 @@ impl std::fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
-pub type Traced = InterceptedService<GrpcChannel, TraceContextInterceptor>;
+pub type Traced = InterceptedService<GrpcChannel, Credentials>;
+
+/// What every call carries: the caller's bearer token (when it has one) and the current trace
+/// context.
+#[derive(Clone)]
+pub struct Credentials {
+    authorization: Option<AsciiMetadataValue>,
+}
+
+impl Credentials {
+    /// Calls that present `token` (None: none, as for the health check).
+    pub fn bearer(token: Option<&str>) -> Result<Self, CliError> {
+        let authorization = token
+            .map(|t| MetadataValue::try_from(format!("Bearer {}", t.trim())))
+            .transpose()
+            // The token itself is never repeated: it is a secret.
+            .map_err(|_| CliError("the token is not a valid header value".into()))?;
+        Ok(Self { authorization })
+    }
+}
+
+impl Interceptor for Credentials {
+    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let mut request = TraceContextInterceptor.call(request)?;
+        if let Some(value) = &self.authorization {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
 
 /// Connects to a service, naming it and the address when it cannot be reached.
 pub async fn channel(service: &str, url: &str) -> Result<GrpcChannel, CliError> {
@@ -45,39 +78,41 @@ pub async fn channel(service: &str, url: &str) -> Result<GrpcChannel, CliError> 
     })
 }
 
-/// A channel to `target` that carries the current trace context on every call.
-pub async fn traced(target: Target, url: &str) -> Result<Traced, CliError> {
+/// A channel to `target` of `urls` whose calls carry its token and the current trace context.
+pub async fn traced(target: Target, urls: &Urls) -> Result<Traced, CliError> {
     Ok(InterceptedService::new(
-        channel(target.name(), url).await?,
-        TraceContextInterceptor,
+        channel(target.name(), urls.of(target)).await?,
+        Credentials::bearer(urls.token.as_deref())?,
     ))
 }
 
-pub async fn intake(url: &str) -> Result<IntakeServiceClient<Traced>, CliError> {
-    Ok(IntakeServiceClient::new(traced(Target::Intake, url).await?))
+pub async fn intake(urls: &Urls) -> Result<IntakeServiceClient<Traced>, CliError> {
+    Ok(IntakeServiceClient::new(
+        traced(Target::Intake, urls).await?,
+    ))
 }
 
-pub async fn dispatch(url: &str) -> Result<DispatchServiceClient<Traced>, CliError> {
+pub async fn dispatch(urls: &Urls) -> Result<DispatchServiceClient<Traced>, CliError> {
     Ok(DispatchServiceClient::new(
-        traced(Target::Dispatch, url).await?,
+        traced(Target::Dispatch, urls).await?,
     ))
 }
 
-pub async fn mediation(url: &str) -> Result<MediationServiceClient<Traced>, CliError> {
+pub async fn mediation(urls: &Urls) -> Result<MediationServiceClient<Traced>, CliError> {
     Ok(MediationServiceClient::new(
-        traced(Target::Mediation, url).await?,
+        traced(Target::Mediation, urls).await?,
     ))
 }
 
-pub async fn analysis(url: &str) -> Result<AnalysisServiceClient<Traced>, CliError> {
+pub async fn analysis(urls: &Urls) -> Result<AnalysisServiceClient<Traced>, CliError> {
     Ok(AnalysisServiceClient::new(
-        traced(Target::Analysis, url).await?,
+        traced(Target::Analysis, urls).await?,
     ))
 }
 
-pub async fn assessment(url: &str) -> Result<AssessmentServiceClient<Traced>, CliError> {
+pub async fn assessment(urls: &Urls) -> Result<AssessmentServiceClient<Traced>, CliError> {
     Ok(AssessmentServiceClient::new(
-        traced(Target::Assessment, url).await?,
+        traced(Target::Assessment, urls).await?,
     ))
 }
 
@@ -104,14 +139,29 @@ where
     }
 }
 
-/// Where the five services answer.
-#[derive(Debug, Clone)]
+/// Where the five services answer, and the bearer token the caller presents to them.
+#[derive(Clone)]
 pub struct Urls {
     pub intake: String,
     pub dispatch: String,
     pub mediation: String,
     pub analysis: String,
     pub assessment: String,
+    pub token: Option<String>,
+}
+
+// By hand, so the token never reaches a log line.
+impl std::fmt::Debug for Urls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Urls")
+            .field("intake", &self.intake)
+            .field("dispatch", &self.dispatch)
+            .field("mediation", &self.mediation)
+            .field("analysis", &self.analysis)
+            .field("assessment", &self.assessment)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl Urls {
@@ -128,7 +178,14 @@ impl Urls {
             mediation: url(Target::Mediation),
             analysis: url(Target::Analysis),
             assessment: url(Target::Assessment),
+            token: None,
         }
+    }
+
+    /// The same addresses, calls presenting `token`.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
     }
 
     pub fn of(&self, target: Target) -> &str {
@@ -157,11 +214,11 @@ pub struct Clients {
 impl Clients {
     pub async fn connect(urls: &Urls) -> Result<Self, CliError> {
         Ok(Self {
-            intake: intake(&urls.intake).await?,
-            dispatch: dispatch(&urls.dispatch).await?,
-            mediation: mediation(&urls.mediation).await?,
-            analysis: analysis(&urls.analysis).await?,
-            assessment: assessment(&urls.assessment).await?,
+            intake: intake(urls).await?,
+            dispatch: dispatch(urls).await?,
+            mediation: mediation(urls).await?,
+            analysis: analysis(urls).await?,
+            assessment: assessment(urls).await?,
             urls: urls.clone(),
         })
     }

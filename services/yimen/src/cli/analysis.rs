@@ -18,7 +18,7 @@ pub struct SituationArgs {
 
 impl SituationArgs {
     pub async fn run(self, json: bool) -> Result<(), CliError> {
-        let s = client::analysis(&self.conn.analysis)
+        let s = client::analysis(&self.conn.urls())
             .await?
             .get_situation(GetSituationRequest {
                 period: self.period.period()?,
@@ -50,7 +50,7 @@ enum AlertCommand {
 
 impl AlertsArgs {
     pub async fn run(self, json: bool) -> Result<(), CliError> {
-        let mut analysis = client::analysis(&self.conn.analysis).await?;
+        let mut analysis = client::analysis(&self.conn.urls()).await?;
         if let Some(AlertCommand::Ack { id }) = self.command {
             let a = analysis
                 .acknowledge_alert(AcknowledgeAlertRequest { alert_id: id })

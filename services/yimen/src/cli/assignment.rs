@@ -65,7 +65,7 @@ enum AssignmentCommand {
 
 impl AssignmentArgs {
     pub async fn run(self, json: bool) -> Result<(), CliError> {
-        let mut dispatch = client::dispatch(&self.conn.dispatch).await?;
+        let mut dispatch = client::dispatch(&self.conn.urls()).await?;
         let one = match self.command {
             AssignmentCommand::List { dept, states } => {
                 let states = states

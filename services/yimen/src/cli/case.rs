@@ -104,7 +104,7 @@ impl Submit {
 
 impl CaseArgs {
     pub async fn run(self, json: bool) -> Result<(), CliError> {
-        let mut intake = client::intake(&self.conn.intake).await?;
+        let mut intake = client::intake(&self.conn.urls()).await?;
         match self.command {
             CaseCommand::Submit(s) => {
                 let r = intake

@@ -51,7 +51,7 @@ enum DeptCommand {
 
 impl DeptArgs {
     pub async fn run(self, json: bool) -> Result<(), CliError> {
-        let mut dispatch = client::dispatch(&self.conn.dispatch).await?;
+        let mut dispatch = client::dispatch(&self.conn.urls()).await?;
         match self.command {
             DeptCommand::Join {
                 code,

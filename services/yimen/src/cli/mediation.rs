@@ -41,7 +41,7 @@ enum MediationCommand {
 
 impl MediationArgs {
     pub async fn run(self, json: bool) -> Result<(), CliError> {
-        let mut mediation = client::mediation(&self.conn.mediation).await?;
+        let mut mediation = client::mediation(&self.conn.urls()).await?;
         match self.command {
             MediationCommand::Committees => {
                 let committees = mediation

@@ -62,7 +62,14 @@ pub struct Conn {
         default_value_t = Target::Assessment.local_url()
     )]
     pub assessment: String,
+    /// The bearer token to present (default: $YIMEN_TOKEN, else ./data/operator.token, which
+    /// `yimen standalone` writes).
+    #[arg(long, global = true, env = "YIMEN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
+
+/// Where standalone leaves its administrator's token, relative to where it was started.
+pub const OPERATOR_TOKEN_FILE: &str = "data/operator.token";
 
 impl Conn {
     pub fn urls(&self) -> Urls {
@@ -72,6 +79,12 @@ impl Conn {
             mediation: self.mediation.clone(),
             analysis: self.analysis.clone(),
             assessment: self.assessment.clone(),
+            token: self.token.clone().or_else(|| {
+                std::fs::read_to_string(OPERATOR_TOKEN_FILE)
+                    .ok()
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+            }),
         }
     }
 }

@@ -23,7 +23,7 @@ pub struct ScorecardArgs {
 
 impl ScorecardArgs {
     pub async fn run(self, json: bool) -> Result<(), CliError> {
-        let mut assessment = client::assessment(&self.conn.assessment).await?;
+        let mut assessment = client::assessment(&self.conn.urls()).await?;
         let period = self.period.period()?;
         let cards = assessment
             .get_scorecard(GetScorecardRequest {

@@ -297,7 +297,7 @@ async fn reflection_lists_the_yimen_services(clients: &Clients) {
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    let channel = yimen::client::channel("intake", &clients.urls.intake)
+    let channel = yimen::client::traced(Target::Intake, &clients.urls)
         .await
         .expect("a channel to intake");
     let mut reflection = ServerReflectionClient::new(channel);
@@ -327,6 +327,75 @@ async fn reflection_lists_the_yimen_services(clients: &Clients) {
         names.contains(&"grpc.health.v1.Health".to_string()),
         "{names:?}"
     );
+}
+
+/// Every call but the health check needs a verified token whose role the policy allows.
+async fn calls_need_a_token_the_role_allows(clients: &Clients, signing_key: &std::path::Path) {
+    let urls = |token: Option<String>| {
+        let mut urls = clients.urls.clone();
+        urls.token = token;
+        urls
+    };
+    let get = GetCaseRequest {
+        case_ref: "YM-2026-000001".into(),
+    };
+    let anonymous = yimen::client::intake(&urls(None)).await.expect("connect");
+    let status = anonymous.clone().get_case(get.clone()).await.expect_err("no token");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(status.message().contains("bearer"), "{status:?}");
+
+    let forged = yimen::client::intake(&urls(Some("not.a.token".into())))
+        .await
+        .expect("connect");
+    let status = forged.clone().get_case(get.clone()).await.expect_err("forged");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(!status.message().contains("not.a.token"), "the token is echoed: {status:?}");
+
+    let analyst = token_for(
+        signing_key,
+        yimen_platform::auth::Principal {
+            subject: "e2e-analyst".into(),
+            role: yimen_platform::auth::Role::Analyst,
+            department: None,
+            committee: None,
+        },
+    );
+    let mut dispatch = yimen::client::dispatch(&urls(Some(analyst.clone())))
+        .await
+        .expect("connect");
+    let status = dispatch
+        .accept_assignment(AcceptAssignmentRequest {
+            assignment_id: uuid::Uuid::now_v7().to_string(),
+            handler: String::new(),
+        })
+        .await
+        .expect_err("an analyst accepts nothing");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert!(status.message().contains("department"), "{status:?}");
+    // The same token reads what an analyst may.
+    let mut analysis = yimen::client::analysis(&urls(Some(analyst)))
+        .await
+        .expect("connect");
+    analysis
+        .get_situation(GetSituationRequest::default())
+        .await
+        .expect("an analyst reads the situation");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_calls_need_a_token_the_role_allows() {
+    let s = Standalone::start().await.expect("start standalone");
+    calls_need_a_token_the_role_allows(&s.clients, &s.signing_key).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_calls_need_a_token_the_role_allows() {
+    let Some(d) = Distributed::start().await else {
+        return;
+    };
+    calls_need_a_token_the_role_allows(&d.clients, &d.signing_key).await;
+    d.stop().await;
 }
 
 /// A department's own system reads its work from `yimen.dept.<code>` on the broker.

@@ -59,6 +59,8 @@ pub fn seed() -> Vec<JoinDepartmentRequest> {
 /// yimen standalone, in this process: SQLite in a fresh directory, the in-process bus.
 pub struct Standalone {
     pub clients: Clients,
+    /// The key its tokens are signed with.
+    pub signing_key: PathBuf,
     running: Option<Running>,
     /// The data directory, removed when the installation is dropped, pass or fail.
     _data: tempfile::TempDir,
@@ -72,11 +74,14 @@ impl Standalone {
         settings.server.shutdown_grace_secs = 2;
         let mut settings = settings.into_standalone();
         settings.dispatch.seed = seed();
+        let token = yimen::auth::prepare_standalone(&mut settings)?;
         let bus = yimen_platform::bus::connect(&settings.bus).await?;
         let running = yimen::run::start(&settings, &Target::ALL, bus).await?;
-        let clients = connect(Urls::from_fn(|t| format!("http://{}", running.addrs[&t]))).await?;
+        let urls = Urls::from_fn(|t| format!("http://{}", running.addrs[&t])).with_token(token);
+        let clients = connect(urls).await?;
         Ok(Self {
             clients,
+            signing_key: yimen::auth::signing_key_file(&settings),
             running: Some(running),
             _data: data,
         })
@@ -87,6 +92,28 @@ impl Standalone {
             r.stop().await;
         }
     }
+}
+
+/// An administrator's token signed with the key at `signing_key`, as `yimen token issue` makes
+/// one.
+pub fn admin_token(signing_key: &std::path::Path) -> String {
+    token_for(
+        signing_key,
+        yimen_platform::auth::Principal {
+            subject: "e2e".into(),
+            role: yimen_platform::auth::Role::Admin,
+            department: None,
+            committee: None,
+        },
+    )
+}
+
+/// A token for `principal`, signed with the key at `signing_key`, valid for an hour.
+pub fn token_for(signing_key: &std::path::Path, principal: yimen_platform::auth::Principal) -> String {
+    let config = yimen_platform::auth::AuthConfig::default();
+    yimen_platform::auth::Signer::from_file(signing_key, &config)
+        .and_then(|signer| signer.issue(&principal, Duration::from_secs(3600)))
+        .expect("sign a test token")
 }
 
 /// The `yimen` binary next to this test executable (built by `make test`), or `YIMEN_BIN`.
@@ -134,6 +161,8 @@ pub fn installation_broker() -> TestBroker {
 /// processes, the database and everything under the prefix are gone once it is dropped.
 pub struct Distributed {
     pub clients: Clients,
+    /// The key its tokens are signed with.
+    pub signing_key: PathBuf,
     pub env: BTreeMap<String, String>,
     /// The broker and name prefix the processes use.
     pub bus: yimen_platform::bus::BusConfig,
@@ -141,6 +170,8 @@ pub struct Distributed {
     children: Processes,
     _broker: TestBroker,
     _database: TestDatabase,
+    /// The installation's signing key and JWKS.
+    _keys: tempfile::TempDir,
 }
 
 /// `yimen serve` processes, killed (and waited for, bounded) when dropped: a test that fails
@@ -175,7 +206,14 @@ impl Distributed {
         }
         let bus = broker.config().clone();
         let ports: BTreeMap<Target, u16> = Target::ALL.iter().map(|&t| (t, free_port())).collect();
+        let keys = yimen_testkit::stores::temp_dir("yimen-keys-");
+        let key_files = yimen_platform::auth::generate_keys(keys.path()).expect("make keys");
+        let token = admin_token(&key_files.signing_key);
         let mut env: BTreeMap<String, String> = [
+            (
+                "YIMEN__AUTH__VERIFY_KEYS_FILE",
+                key_files.jwks.display().to_string(),
+            ),
             ("YIMEN__DATABASE__URL", database.url().to_string()),
             ("YIMEN__BUS__URL", bus.url.clone()),
             ("YIMEN__BUS__PREFIX", bus.prefix.clone()),
@@ -212,7 +250,8 @@ impl Distributed {
                 .expect("spawn yimen serve");
             children.0.push((target, child));
         }
-        let clients = connect(Urls::from_fn(|t| format!("http://127.0.0.1:{}", ports[&t])))
+        let urls = Urls::from_fn(|t| format!("http://127.0.0.1:{}", ports[&t])).with_token(token);
+        let clients = connect(urls)
             .await
             .expect("the yimen processes answer and are ready");
         let mut dispatch = clients.dispatch.clone();
@@ -224,11 +263,13 @@ impl Distributed {
         }
         Some(Self {
             clients,
+            signing_key: key_files.signing_key.clone(),
             env,
             bus,
             children,
             _broker: broker,
             _database: database,
+            _keys: keys,
         })
     }
 

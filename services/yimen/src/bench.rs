@@ -134,10 +134,11 @@ pub async fn run(
     let dir = std::env::temp_dir().join(format!("yimen-bench-{}", uuid::Uuid::now_v7().simple()));
     let mut settings = settings.on_free_loopback_ports();
     settings.standalone.data_dir = dir.clone();
-    let settings = settings.into_standalone();
+    let mut settings = settings.into_standalone();
+    let token = crate::auth::prepare_standalone(&mut settings)?;
     let bus = yimen_platform::bus::connect(&settings.bus).await?;
     let running = crate::run::start(&settings, &Target::ALL, bus).await?;
-    let urls = Urls::from_fn(|t| format!("http://{}", running.addrs[&t]));
+    let urls = Urls::from_fn(|t| format!("http://{}", running.addrs[&t])).with_token(token);
     let measured = measure(&urls, load, Arc::new(say)).await;
     running.stop().await;
     let _ = std::fs::remove_dir_all(&dir);

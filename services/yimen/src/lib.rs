@@ -2,6 +2,7 @@
 //! running installation (`client`) and the command line by noun (`cli`). `main.rs` only parses
 //! the command line and hands off to `cli`.
 
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod client;

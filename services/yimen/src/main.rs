@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use yimen::cli::{self, analysis, assignment, case, dept, mediation, scorecard, serve};
+use yimen::cli::{self, analysis, assignment, auth, case, dept, mediation, scorecard, serve};
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +38,10 @@ enum Command {
     Migrate(serve::Migrate),
     /// Exit 0 only when the service answers SERVING on its readiness health check.
     Healthcheck(serve::Healthcheck),
+    /// The installation's keys: `auth init --dir DIR` makes a signing key and its JWKS.
+    Auth(auth::AuthArgs),
+    /// Tokens: `token issue --role ROLE [--dept CODE] [--committee CODE] [--ttl 8h]`.
+    Token(auth::TokenArgs),
     /// Cases at the one door.
     Case(case::CaseArgs),
     /// The department registry.
@@ -87,6 +91,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Healthcheck(c) => c.run().await?,
         Command::Bench(c) => c.run(config).await?,
         Command::Demo(c) => c.run().await?,
+        Command::Auth(c) => c.run()?,
+        Command::Token(c) => c.run(config)?,
         Command::Case(c) => cli::exit(c.run(json).await),
         Command::Dept(c) => cli::exit(c.run(json).await),
         Command::Assignment(c) => cli::exit(c.run(json).await),

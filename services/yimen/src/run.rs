@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use yimen_platform::auth::Auth;
 use yimen_platform::bus::Bus;
 use yimen_platform::db::Db;
 use yimen_platform::server::{Readiness, ServeOptions};
@@ -103,6 +104,8 @@ pub async fn start(
         relays: Vec::new(),
         grace,
     };
+    // Every call but the health check needs a verified token its role allows.
+    let auth = Arc::new(Auth::load(&settings.auth)?);
     let stores = migrate(settings, targets).await?;
     declare_queues(bus.as_ref(), targets).await?;
     for (target, db) in stores {
@@ -121,6 +124,7 @@ pub async fn start(
         };
         let mut options = ServeOptions::new(target.name());
         options.grace = grace;
+        options.auth = Some(auth.clone());
         let routes = service.routes(&context);
         let server_stop = shutdown.clone();
         running.front.push(tokio::spawn(async move {

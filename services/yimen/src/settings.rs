@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use yimen_platform::auth::AuthConfig;
 use yimen_platform::bus::{BusConfig, QueueSpec};
 use yimen_platform::db::{DatabaseConfig, Migrations};
 use yimen_platform::service::{Definition, Service};
@@ -23,6 +24,7 @@ macro_rules! registry {
             pub database: DatabaseConfig,
             pub bus: BusConfig,
             pub telemetry: TelemetryConfig,
+            pub auth: AuthConfig,
             pub server: ServerConfig,
             pub standalone: StandaloneConfig,
             $(pub $section: <$service as Definition>::Config,)+

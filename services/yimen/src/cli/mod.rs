@@ -2,6 +2,7 @@
 //! [`parse`] reads what an operator types and [`render`] shows what the services answer.
 
 pub mod analysis;
+pub mod auth;
 pub mod assignment;
 pub mod case;
 pub mod dept;

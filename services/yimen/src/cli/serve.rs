@@ -55,12 +55,17 @@ impl Standalone {
         }
         let mut settings = settings.into_standalone();
         settings.dispatch.seed = load_seed(&settings.standalone.seed_departments)?;
+        let token = crate::auth::prepare_standalone(&mut settings)?;
+        eprintln!(
+            "yimen: an administrator's token is in {} (the CLI run here reads it)",
+            crate::auth::operator_token_file(&settings).display()
+        );
         if self.demo {
             quiet_unless_asked(&mut settings);
         }
         let (running, telemetry) = start(settings, &Target::ALL).await?;
         if self.demo {
-            let urls = Urls::from_fn(|t| format!("http://{}", running.addrs[&t]));
+            let urls = Urls::from_fn(|t| format!("http://{}", running.addrs[&t])).with_token(token);
             let played = async {
                 let clients = Clients::connect(&urls).await?;
                 crate::scenarios::demo(clients, |line| println!("{line}")).await

@@ -320,7 +320,10 @@ impl Verifier {
         let role = Role::ALL
             .into_iter()
             .find(|r| r.as_str() == role)
-            .ok_or_else(|| AuthError::UnknownRole(super::join(Role::ALL.iter())))?;
+            .ok_or_else(|| AuthError::UnknownRole {
+                role: role.chars().take(32).collect(),
+                roles: super::join(Role::ALL.iter()),
+            })?;
         let principal = Principal {
             subject,
             role,

@@ -182,8 +182,8 @@ pub enum AuthError {
     Malformed(&'static str),
     #[error("token has no `{0}` claim")]
     MissingClaim(String),
-    #[error("token names an unknown role; the roles are: {0}")]
-    UnknownRole(String),
+    #[error("token names the unknown role `{role}`; the roles are: {roles}")]
+    UnknownRole { role: String, roles: String },
     #[error("token of role {role} names no {claim}")]
     Unbound { role: Role, claim: &'static str },
 }

@@ -2,6 +2,7 @@
 //! the transactional outbox and inbox, the consumer loop, storage, the gRPC server and its
 //! error mapping.
 
+pub mod auth;
 pub mod backoff;
 pub mod bus;
 pub mod calendar;

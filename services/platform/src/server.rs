@@ -1,7 +1,8 @@
 //! The one gRPC server setup: the service's routes, `grpc.health.v1` (with a `readiness`
 //! service name that is SERVING only while the database and broker answer, and NOT_SERVING
-//! from the moment shutdown starts), server reflection, a trace span per call, and graceful
-//! shutdown bounded by a grace period.
+//! from the moment shutdown starts), server reflection, a trace span per call, authentication
+//! and the role policy on every call but health, and graceful shutdown bounded by a grace
+//! period.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
+use crate::auth::{Auth, AuthLayer};
 use crate::bus::Bus;
 use crate::db::Db;
 
@@ -37,7 +39,7 @@ impl Readiness {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeOptions {
     /// For logs: which services this server carries.
     pub name: String,
@@ -45,6 +47,19 @@ pub struct ServeOptions {
     pub grace: Duration,
     /// How often readiness is checked.
     pub readiness_interval: Duration,
+    /// Who may call what. None checks nothing, which only the platform's own tests want.
+    pub auth: Option<Arc<Auth>>,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("name", &self.name)
+            .field("grace", &self.grace)
+            .field("readiness_interval", &self.readiness_interval)
+            .field("auth", &self.auth.as_ref().map(|a| a.policy().name()))
+            .finish()
+    }
 }
 
 impl ServeOptions {
@@ -53,6 +68,7 @@ impl ServeOptions {
             name: name.into(),
             grace: Duration::from_secs(10),
             readiness_interval: Duration::from_secs(2),
+            auth: None,
         }
     }
 }
@@ -118,6 +134,7 @@ pub async fn serve(
     };
     let server = tonic::transport::Server::builder()
         .trace_fn(crate::telemetry::grpc_server_span)
+        .layer(AuthLayer::new(options.auth.clone()))
         .add_routes(routes)
         .add_service(health)
         .add_service(reflection)

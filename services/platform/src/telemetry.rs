@@ -426,7 +426,8 @@ pub fn set_parent_from_headers(span: &tracing::Span, headers: &BTreeMap<String, 
 /// RPC conventions (`otel.name` = `yimen.v1.IntakeService/SubmitCase`, `otel.kind` = `server`,
 /// `rpc.system` = `grpc`, `rpc.service`, `rpc.method`), whose parent is the `traceparent` in the
 /// request's HTTP headers. Health checks and reflection get DEBUG spans, which are not traced:
-/// a probe every few seconds would otherwise drown the traces that matter.
+/// a probe every few seconds would otherwise drown the traces that matter. The auth layer fills
+/// in `enduser.role` and `enduser.id` (the token's subject) once the caller is known.
 pub fn grpc_server_span(request: &http::Request<()>) -> tracing::Span {
     let path = request.uri().path().trim_start_matches('/');
     let (service, method) = path.rsplit_once('/').unwrap_or((path, ""));
@@ -440,6 +441,8 @@ pub fn grpc_server_span(request: &http::Request<()>) -> tracing::Span {
             rpc.system = "grpc",
             rpc.service = service,
             rpc.method = method,
+            enduser.role = tracing::field::Empty,
+            enduser.id = tracing::field::Empty,
         )
     } else {
         tracing::info_span!(
@@ -449,6 +452,8 @@ pub fn grpc_server_span(request: &http::Request<()>) -> tracing::Span {
             rpc.system = "grpc",
             rpc.service = service,
             rpc.method = method,
+            enduser.role = tracing::field::Empty,
+            enduser.id = tracing::field::Empty,
         )
     };
     adopt(

@@ -125,8 +125,7 @@ pub async fn trends(db: &Db, request: &pb::GetTrendsRequest) -> Result<pb::Trend
             format!("a trend covers at most {TREND_DAYS_MAX} days"),
         );
     }
-    v.finish()?;
-    let period = period.ok_or_else(|| Error::invalid("period", "invalid"))?;
+    let period = v.finish_with(period)?;
     let mut conn = db.pool().acquire().await?;
     let times = store::registration_times(&mut conn, &period, i64::from(request.category)).await?;
     Ok(pb::Trends {

@@ -64,8 +64,7 @@ pub async fn get_scorecard(
 ) -> Result<pb::GetScorecardResponse, Error> {
     let mut violations = Violations::new();
     let period = requested_period(request.period.as_ref(), &mut violations);
-    violations.finish()?;
-    let period = period.ok_or_else(|| Error::invalid("period", "invalid"))?;
+    let period = violations.finish_with(period)?;
 
     let mut conn = db.pool().acquire().await?;
     let scorecards = scorecards(&mut conn, period, filter(&request.department)).await?;
@@ -79,10 +78,8 @@ pub async fn monthly_bulletin(
 ) -> Result<pb::Bulletin, Error> {
     let mut violations = Violations::new();
     check_year(request.year, &mut violations);
-    violations.check(validate::within("month", request.month, 1..=12));
-    violations.finish()?;
-    let period = Period::month(request.year, request.month)
-        .ok_or_else(|| Error::invalid("month", "not a month"))?;
+    let month = violations.check(validate::within("month", request.month, 1..=12));
+    let period = violations.finish_with(month.and_then(|m| Period::month(request.year, m)))?;
 
     let mut conn = db.pool().acquire().await?;
     let scorecards = scorecards(&mut conn, period, None).await?;
@@ -100,10 +97,8 @@ pub async fn quarterly_assessment(
 ) -> Result<pb::QuarterlyAssessment, Error> {
     let mut violations = Violations::new();
     check_year(request.year, &mut violations);
-    violations.check(validate::within("quarter", request.quarter, 1..=4));
-    violations.finish()?;
-    let period = Period::quarter(request.year, request.quarter)
-        .ok_or_else(|| Error::invalid("quarter", "not a quarter"))?;
+    let quarter = violations.check(validate::within("quarter", request.quarter, 1..=4));
+    let period = violations.finish_with(quarter.and_then(|q| Period::quarter(request.year, q)))?;
 
     let mut conn = db.pool().acquire().await?;
     Ok(pb::QuarterlyAssessment {
@@ -118,8 +113,7 @@ pub async fn negative_list(
 ) -> Result<pb::ListNegativeListResponse, Error> {
     let mut violations = Violations::new();
     let period = requested_period(request.period.as_ref(), &mut violations);
-    violations.finish()?;
-    let period = period.ok_or_else(|| Error::invalid("period", "invalid"))?;
+    let period = violations.finish_with(period)?;
     let department = filter(&request.department);
 
     let mut conn = db.pool().acquire().await?;
@@ -157,8 +151,7 @@ pub async fn check_in(db: &Db, request: &pb::CheckInRequest) -> Result<pb::Check
             ),
         }
     }
-    violations.finish()?;
-    let staff_id = staff_id.ok_or_else(|| Error::invalid("staff_id", "invalid"))?;
+    let staff_id = violations.finish_with(staff_id)?;
 
     let at = now_millis();
     let check_in_id = uuid::Uuid::now_v7().to_string();

@@ -12,6 +12,11 @@ use yimen_proto::v1::*;
 
 use crate::DispatchConfig;
 use crate::app::{self, Deadlines};
+use crate::domain::DepartmentSpec;
+use crate::domain::requests::{
+    Accept, AssignmentsQuery, Escalation, ExtensionDecision, ExtensionRequest, LeaderAssignment,
+    Leave, Referral, Reply, Return,
+};
 
 pub struct Api {
     db: Db,
@@ -41,7 +46,8 @@ impl DispatchService for Api {
         &self,
         request: Request<JoinDepartmentRequest>,
     ) -> Result<Response<Department>, Status> {
-        app::join_department(&self.db, &self.bus, &self.config, request.get_ref())
+        let request = DepartmentSpec::parse(request.get_ref())?;
+        app::join_department(&self.db, &self.bus, &self.config, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -51,7 +57,8 @@ impl DispatchService for Api {
         &self,
         request: Request<LeaveDepartmentRequest>,
     ) -> Result<Response<LeaveDepartmentResponse>, Status> {
-        app::leave_department(&self.db, self.deadlines, request.get_ref())
+        let request = Leave::parse(request.get_ref())?;
+        app::leave_department(&self.db, self.deadlines, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -71,7 +78,8 @@ impl DispatchService for Api {
         &self,
         request: Request<ListAssignmentsRequest>,
     ) -> Result<Response<ListAssignmentsResponse>, Status> {
-        app::list_assignments(&self.db, request.get_ref())
+        let request = AssignmentsQuery::parse(request.get_ref())?;
+        app::list_assignments(&self.db, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -81,7 +89,8 @@ impl DispatchService for Api {
         &self,
         request: Request<AcceptAssignmentRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        app::accept(&self.db, self.deadlines, request.get_ref())
+        let request = Accept::parse(request.get_ref())?;
+        app::accept(&self.db, self.deadlines, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -91,7 +100,8 @@ impl DispatchService for Api {
         &self,
         request: Request<ReturnAssignmentRequest>,
     ) -> Result<Response<ReturnAssignmentResponse>, Status> {
-        app::return_assignment(&self.db, self.deadlines, request.get_ref())
+        let request = Return::parse(request.get_ref())?;
+        app::return_assignment(&self.db, self.deadlines, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -101,7 +111,8 @@ impl DispatchService for Api {
         &self,
         request: Request<ReplyAssignmentRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        app::reply(&self.db, request.get_ref())
+        let request = Reply::parse(request.get_ref())?;
+        app::reply(&self.db, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -111,7 +122,8 @@ impl DispatchService for Api {
         &self,
         request: Request<ReferToMediationRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        app::refer_to_mediation(&self.db, request.get_ref())
+        let request = Referral::parse(request.get_ref())?;
+        app::refer_to_mediation(&self.db, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -128,7 +140,8 @@ impl DispatchService for Api {
         &self,
         request: Request<RequestExtensionRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        app::request_extension(&self.db, request.get_ref())
+        let request = ExtensionRequest::parse(request.get_ref())?;
+        app::request_extension(&self.db, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -138,7 +151,8 @@ impl DispatchService for Api {
         &self,
         request: Request<DecideExtensionRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        app::decide_extension(&self.db, request.get_ref())
+        let request = ExtensionDecision::parse(request.get_ref())?;
+        app::decide_extension(&self.db, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -148,7 +162,8 @@ impl DispatchService for Api {
         &self,
         request: Request<EscalateRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        app::escalate(&self.db, request.get_ref())
+        let request = Escalation::parse(request.get_ref())?;
+        app::escalate(&self.db, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -158,7 +173,8 @@ impl DispatchService for Api {
         &self,
         request: Request<AssignLeaderRequest>,
     ) -> Result<Response<Assignment>, Status> {
-        app::assign_leader(&self.db, request.get_ref())
+        let request = LeaderAssignment::parse(request.get_ref())?;
+        app::assign_leader(&self.db, request)
             .await
             .map(Response::new)
             .map_err(Status::from)

@@ -9,25 +9,25 @@ use std::sync::Arc;
 use sqlx::AnyConnection;
 use yimen_platform::bus::{Bus, QueueSpec};
 use yimen_platform::db::{Db, Tx, now_millis};
-use yimen_platform::error::{Error, Violations};
+use yimen_platform::error::Error;
 use yimen_platform::outbox;
-use yimen_platform::paging::{Page, PageToken};
+use yimen_platform::paging::PageToken;
 use yimen_platform::time::{DAY_MILLIS, timestamp};
 use yimen_proto::event_type;
 use yimen_proto::v1::{self as pb, EscalationLevel, event::Payload};
 
-use crate::domain::assignment::{REPLY_MAX, RETURN_REASON_MAX};
-use crate::domain::mediation::{self, Outcome, agreement_reply};
+use crate::domain::mediation::{Outcome, agreement_reply};
+use crate::domain::requests::{
+    Accept, AssignmentsQuery, Escalation, ExtensionDecision, ExtensionRequest, LeaderAssignment,
+    Leave, Referral, Reply, Return,
+};
 use crate::domain::{
-    Action, AssignmentState, CITY_CENTER, CaseFacts, Department, DepartmentCode, DepartmentSpec,
-    Extension, Transition, Trigger, escalation, extension, route,
+    Action, AssignmentState, CITY_CENTER, CaseFacts, Department, DepartmentSpec, Extension,
+    Transition, Trigger, escalation, extension, route,
 };
 use crate::store::{self, AssignmentRecord, CaseRecord};
 use crate::{DispatchConfig, SERVICE};
-use yimen_platform::validate::{self, optional_text, required_text};
 
-const LEAVE_REASON_MAX: usize = 1000;
-const HANDLER_MAX: usize = 100;
 /// Routing retries when the chosen department leaves in the same instant.
 const ROUTING_ATTEMPTS: usize = 5;
 
@@ -294,10 +294,6 @@ pub async fn reopen_case(
     Ok(())
 }
 
-fn parse_assignment_id(id: &str, violations: &mut Violations) -> Option<String> {
-    violations.check(validate::uuid("assignment_id", id))
-}
-
 async fn load_assignment(conn: &mut AnyConnection, id: &str) -> Result<AssignmentRecord, Error> {
     store::assignment(conn, id)
         .await?
@@ -380,31 +376,26 @@ async fn reply_in(
 pub async fn accept(
     db: &Db,
     deadlines: Deadlines,
-    request: &pb::AcceptAssignmentRequest,
+    request: Accept,
 ) -> Result<pb::Assignment, Error> {
-    let mut violations = Violations::new();
-    let id = parse_assignment_id(&request.assignment_id, &mut violations);
-    let handler = request.handler.trim();
-    violations.check(validate::max_chars("handler", handler, HANDLER_MAX));
-    violations.finish()?;
-    let id = id.unwrap_or_default();
-
+    let Accept {
+        assignment_id: id,
+        handler,
+    } = request;
     let mut tx = db.begin().await?;
     let current = load_assignment(&mut tx, &id).await?;
-    accept_in(&mut tx, &current, handler, deadlines, now_millis()).await?;
+    accept_in(&mut tx, &current, &handler, deadlines, now_millis()).await?;
     let updated = committed(db, tx, &id).await?;
     tracing::info!(assignment_id = %id, department = %updated.department, "assignment accepted");
     Ok(updated.to_proto())
 }
 
 /// 答复: the department answers the petitioner; on time when by the handling deadline.
-pub async fn reply(db: &Db, request: &pb::ReplyAssignmentRequest) -> Result<pb::Assignment, Error> {
-    let mut violations = Violations::new();
-    let id = parse_assignment_id(&request.assignment_id, &mut violations);
-    let text = violations.check(required_text("reply", &request.reply, REPLY_MAX));
-    violations.finish()?;
-    let (id, text) = (id.unwrap_or_default(), text.unwrap_or_default());
-
+pub async fn reply(db: &Db, request: Reply) -> Result<pb::Assignment, Error> {
+    let Reply {
+        assignment_id: id,
+        text,
+    } = request;
     let mut tx = db.begin().await?;
     let current = load_assignment(&mut tx, &id).await?;
     let within_deadline = reply_in(&mut tx, &current, text, now_millis()).await?;
@@ -418,14 +409,12 @@ pub async fn reply(db: &Db, request: &pb::ReplyAssignmentRequest) -> Result<pb::
 pub async fn return_assignment(
     db: &Db,
     deadlines: Deadlines,
-    request: &pb::ReturnAssignmentRequest,
+    request: Return,
 ) -> Result<pb::ReturnAssignmentResponse, Error> {
-    let mut violations = Violations::new();
-    let id = parse_assignment_id(&request.assignment_id, &mut violations);
-    let reason = violations.check(required_text("reason", &request.reason, RETURN_REASON_MAX));
-    violations.finish()?;
-    let (id, reason) = (id.unwrap_or_default(), reason.unwrap_or_default());
-
+    let Return {
+        assignment_id: id,
+        reason,
+    } = request;
     let mut tx = db.begin().await?;
     let current = load_assignment(&mut tx, &id).await?;
     if current.department == CITY_CENTER {
@@ -476,25 +465,12 @@ pub async fn return_assignment(
 
 /// 访调: the department refers the dispute it accepted to the mediation center; the case stays
 /// with it until an agreement replies it or the mediation ends.
-pub async fn refer_to_mediation(
-    db: &Db,
-    request: &pb::ReferToMediationRequest,
-) -> Result<pb::Assignment, Error> {
-    let mut violations = Violations::new();
-    let id = parse_assignment_id(&request.assignment_id, &mut violations);
-    let linkage = violations.check(mediation::parse_linkage(request.linkage));
-    let summary = violations.check(optional_text(
-        "summary",
-        &request.summary,
-        mediation::SUMMARY_MAX,
-    ));
-    violations.finish()?;
-    let (id, linkage, summary) = (
-        id.unwrap_or_default(),
-        linkage.unwrap_or(pb::Linkage::Petition),
-        summary.unwrap_or_default(),
-    );
-
+pub async fn refer_to_mediation(db: &Db, request: Referral) -> Result<pb::Assignment, Error> {
+    let Referral {
+        assignment_id: id,
+        linkage,
+        summary,
+    } = request;
     let mut tx = db.begin().await?;
     let current = load_assignment(&mut tx, &id).await?;
     current.state.allows(Action::Refer)?;
@@ -531,23 +507,13 @@ pub async fn refer_to_mediation(
 /// The department asks for the one extension of its handling deadline (at most 30 days).
 pub async fn request_extension(
     db: &Db,
-    request: &pb::RequestExtensionRequest,
+    request: ExtensionRequest,
 ) -> Result<pb::Assignment, Error> {
-    let mut violations = Violations::new();
-    let id = parse_assignment_id(&request.assignment_id, &mut violations);
-    let days = violations.check(extension::check_days(request.days));
-    let reason = violations.check(required_text(
-        "reason",
-        &request.reason,
-        extension::REASON_MAX,
-    ));
-    violations.finish()?;
-    let (id, days, reason) = (
-        id.unwrap_or_default(),
-        days.unwrap_or_default(),
-        reason.unwrap_or_default(),
-    );
-
+    let ExtensionRequest {
+        assignment_id: id,
+        days,
+        reason,
+    } = request;
     let mut tx = db.begin().await?;
     let current = load_assignment(&mut tx, &id).await?;
     current.state.allows(Action::Extend)?;
@@ -564,17 +530,16 @@ pub async fn request_extension(
 /// days asked for and `case.extended.<dept>` says so; refused, nothing else changes.
 pub async fn decide_extension(
     db: &Db,
-    request: &pb::DecideExtensionRequest,
+    request: ExtensionDecision,
 ) -> Result<pb::Assignment, Error> {
-    let mut violations = Violations::new();
-    let id = parse_assignment_id(&request.assignment_id, &mut violations);
-    violations.finish()?;
-    let id = id.unwrap_or_default();
-
+    let ExtensionDecision {
+        assignment_id: id,
+        approved,
+    } = request;
     let mut tx = db.begin().await?;
     let current = load_assignment(&mut tx, &id).await?;
     current.state.allows(Action::Extend)?;
-    let decision = current.extension.decide(request.approved)?;
+    let decision = current.extension.decide(approved)?;
     let handle_by = current.handle_by.ok_or_else(|| {
         Error::Internal(anyhow::anyhow!(
             "accepted assignment {id} has no handling deadline"
@@ -634,22 +599,12 @@ async fn announce_escalation(
 
 /// 催办 / 督办 / 包案: presses the department on an open case; the assignment keeps the highest
 /// level it reached.
-pub async fn escalate(db: &Db, request: &pb::EscalateRequest) -> Result<pb::Assignment, Error> {
-    let mut violations = Violations::new();
-    let id = parse_assignment_id(&request.assignment_id, &mut violations);
-    let level = violations.check(escalation::parse_level(request.level));
-    let reason = violations.check(optional_text(
-        "reason",
-        &request.reason,
-        escalation::REASON_MAX,
-    ));
-    violations.finish()?;
-    let (id, level, reason) = (
-        id.unwrap_or_default(),
-        level.unwrap_or(EscalationLevel::Reminder),
-        reason.unwrap_or_default(),
-    );
-
+pub async fn escalate(db: &Db, request: Escalation) -> Result<pb::Assignment, Error> {
+    let Escalation {
+        assignment_id: id,
+        level,
+        reason,
+    } = request;
     let mut tx = db.begin().await?;
     let current = load_assignment(&mut tx, &id).await?;
     current.state.allows(Action::Escalate)?;
@@ -664,20 +619,11 @@ pub async fn escalate(db: &Db, request: &pb::EscalateRequest) -> Result<pb::Assi
 }
 
 /// 包案: a leader takes an open case personally; the escalation is at its top.
-pub async fn assign_leader(
-    db: &Db,
-    request: &pb::AssignLeaderRequest,
-) -> Result<pb::Assignment, Error> {
-    let mut violations = Violations::new();
-    let id = parse_assignment_id(&request.assignment_id, &mut violations);
-    let leader = violations.check(required_text(
-        "leader",
-        &request.leader,
-        escalation::LEADER_MAX,
-    ));
-    violations.finish()?;
-    let (id, leader) = (id.unwrap_or_default(), leader.unwrap_or_default());
-
+pub async fn assign_leader(db: &Db, request: LeaderAssignment) -> Result<pb::Assignment, Error> {
+    let LeaderAssignment {
+        assignment_id: id,
+        leader,
+    } = request;
     let mut tx = db.begin().await?;
     let current = load_assignment(&mut tx, &id).await?;
     current.state.allows(Action::Escalate)?;
@@ -703,9 +649,8 @@ pub async fn join_department(
     db: &Db,
     bus: &Arc<dyn Bus>,
     config: &DispatchConfig,
-    request: &pb::JoinDepartmentRequest,
+    spec: DepartmentSpec,
 ) -> Result<pb::Department, Error> {
-    let spec = DepartmentSpec::parse(request)?;
     let code = spec.code.to_string();
     let now = now_millis();
     let mut tx = db.begin().await?;
@@ -746,14 +691,10 @@ pub async fn join_department(
 pub async fn leave_department(
     db: &Db,
     deadlines: Deadlines,
-    request: &pb::LeaveDepartmentRequest,
+    request: Leave,
 ) -> Result<pb::LeaveDepartmentResponse, Error> {
-    let mut violations = Violations::new();
-    let code = violations.check(DepartmentCode::parse(request.code.trim()));
-    let reason = request.reason.trim().to_string();
-    violations.check(validate::max_chars("reason", &reason, LEAVE_REASON_MAX));
-    violations.finish()?;
-    let code = code.map(|c| c.to_string()).unwrap_or_default();
+    let code = request.code.to_string();
+    let reason = request.reason;
     if code == CITY_CENTER {
         return Err(Error::precondition(
             "the city center is the terminus (终点站) and cannot leave",
@@ -835,25 +776,14 @@ pub async fn list_departments(
 /// A department's work list, oldest first, page by page.
 pub async fn list_assignments(
     db: &Db,
-    request: &pb::ListAssignmentsRequest,
+    request: AssignmentsQuery,
 ) -> Result<pb::ListAssignmentsResponse, Error> {
-    let mut violations = Violations::new();
-    let department = request.department.trim();
-    violations.check(validate::required("department", department));
-    let mut states = Vec::new();
-    for (i, &value) in request.states.iter().enumerate() {
-        match AssignmentState::from_proto(value) {
-            Some(state) => states.push(state),
-            None => violations.add(
-                format!("states[{i}]"),
-                format!("{value} is not an assignment state"),
-            ),
-        }
-    }
-    let page = violations.check(Page::parse(request.page.as_ref()));
-    violations.finish()?;
-    let page = page.ok_or_else(|| Error::invalid("page", "invalid"))?;
-
+    let AssignmentsQuery {
+        department,
+        states,
+        page,
+    } = request;
+    let department = department.as_str();
     let mut conn = db.pool().acquire().await?;
     if store::department(&mut conn, department).await?.is_none() {
         return Err(Error::not_found(format!(
@@ -897,7 +827,9 @@ pub async fn seed_departments(
         if known {
             continue;
         }
-        match join_department(db, bus, config, request).await {
+        let spec = DepartmentSpec::parse(request)
+            .map_err(|e| anyhow::anyhow!("seed department {}: {e}", request.code))?;
+        match join_department(db, bus, config, spec).await {
             Ok(_) => joined += 1,
             // Joined by another instance starting at the same time.
             Err(Error::AlreadyExists(_)) => {}

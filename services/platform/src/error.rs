@@ -156,6 +156,14 @@ impl Violations {
             Err(Error::InvalidArgument(self.0))
         }
     }
+
+    /// [`finish`](Self::finish), then `parsed`: a request's domain value, built from the
+    /// checked fields, so it is `None` only when a check recorded a violation and `finish` has
+    /// already answered. The parse functions end with it instead of defaulting a missing field.
+    pub fn finish_with<T>(self, parsed: Option<T>) -> Result<T> {
+        self.finish()?;
+        parsed.ok_or_else(|| Error::Internal(anyhow::anyhow!("a checked field went missing")))
+    }
 }
 
 #[cfg(test)]
@@ -170,6 +178,26 @@ mod tests {
         let bad = details.bad_request().expect("bad request details");
         assert_eq!(bad.field_violations[0].field, "subject");
         assert_eq!(bad.field_violations[0].description, "must not be empty");
+    }
+
+    #[test]
+    fn finish_with_answers_the_parsed_value_or_every_violation() {
+        assert_eq!(Violations::new().finish_with(Some(7)).unwrap(), 7);
+        let mut v = Violations::new();
+        let id = v.check::<u8>(Err(FieldViolation::new("id", "must be a UUID")));
+        v.add("reply", "must not be empty");
+        match v.finish_with(id) {
+            Err(Error::InvalidArgument(all)) => {
+                let fields: Vec<_> = all.iter().map(|v| v.field.as_str()).collect();
+                assert_eq!(fields, ["id", "reply"]);
+            }
+            other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
+        }
+        // A value missing without a violation is our bug, not the caller's.
+        assert!(matches!(
+            Violations::new().finish_with(None::<u8>),
+            Err(Error::Internal(_))
+        ));
     }
 
     #[test]

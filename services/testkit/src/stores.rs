@@ -207,20 +207,18 @@ macro_rules! store_contract {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use yimen_platform::backoff::{Backoff, poll};
 
     const MIGRATIONS: Migrations = Migrations::NONE;
 
     /// Whether `name` is gone within the time a drop may take on a busy server (it waits
     /// for a checkpoint; see [`DROP_CONFIRM_PATIENCE`]).
     async fn database_gone(name: &str) -> bool {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
-        while database_exists(name).await {
-            if tokio::time::Instant::now() > deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        true
+        let every = Backoff::constant(Duration::from_millis(200));
+        let gone = poll(every, Duration::from_secs(180), || async {
+            Ok::<_, std::convert::Infallible>((!database_exists(name).await).then_some(()))
+        });
+        matches!(gone.await, Ok(Some(())))
     }
 
     async fn database_exists(name: &str) -> bool {

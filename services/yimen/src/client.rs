@@ -8,6 +8,7 @@ use tonic::codegen::InterceptedService;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::transport::Channel as GrpcChannel;
+use yimen_platform::backoff::{Backoff, poll};
 use yimen_platform::telemetry::TraceContextInterceptor;
 use yimen_proto::v1::analysis_service_client::AnalysisServiceClient;
 use yimen_proto::v1::assessment_service_client::AssessmentServiceClient;
@@ -118,25 +119,18 @@ pub async fn assessment(urls: &Urls) -> Result<AssessmentServiceClient<Traced>, 
 
 /// Asks `probe` every 50 ms until it answers `Some`, for at most `patience`: waiting, bounded,
 /// for what events bring about in another service. `what` names it in the error.
-pub async fn eventually<T, F, Fut>(
-    what: &str,
-    patience: Duration,
-    mut probe: F,
-) -> anyhow::Result<T>
+pub async fn eventually<T, F, Fut>(what: &str, patience: Duration, probe: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
 {
-    let deadline = tokio::time::Instant::now() + patience;
-    loop {
-        if let Some(found) = probe().await? {
-            return Ok(found);
-        }
-        if tokio::time::Instant::now() > deadline {
-            anyhow::bail!("after {patience:?}, still not: {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll(
+        Backoff::constant(Duration::from_millis(50)),
+        patience,
+        probe,
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("after {patience:?}, still not: {what}"))
 }
 
 /// Where the five services answer, and the bearer token the caller presents to them.

@@ -8,6 +8,7 @@ pub mod department;
 pub mod escalation;
 pub mod extension;
 pub mod mediation;
+pub mod requests;
 pub mod routing;
 
 pub use assignment::{Action, AssignmentState, Transition};

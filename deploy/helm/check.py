@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """`make helm-check`: the yimen chart, checked with no helm binary, no docker and no cluster.
 
-1. Lints the chart (Helm's own Go SDK, through helm-python-sdk) with its default values and with
-   each helm/yimen/ci/*.yaml; an error or a warning fails.
+1. Lints the chart (Helm's own Go SDK, through helm-python-sdk) with each helm/yimen/ci/*.yaml
+   (ci/default-values.yaml: the defaults plus the token keys, which have none); an error or a
+   warning fails.
 2. Renders it with each of those and validates every object against the Kubernetes 1.30 schema
    in strict mode (kubernetes-validate), so a misplaced or misspelt field fails, not only a wrong
    type. On top: one Deployment and one Service per enabled service, gRPC probes, the
-   restricted security settings the chart promises on every pod, and a yimen.toml that parses.
-3. Renders with misspelt values, which values.schema.json must refuse.
+   restricted security settings the chart promises on every pod, the token keys on every
+   service, and a yimen.toml that parses.
+3. Renders with misspelt values, which values.schema.json must refuse, and with the chart's bare
+   defaults (no token keys) and unusable keys or policy, which the templates must refuse.
 
 Prints one line per check and then "helm-check: N passed, M failed"; exits 1 if any failed.
 """
 
+import json
 import sys
 import tomllib
 from pathlib import Path
@@ -31,6 +35,19 @@ MISSPELT_VALUES = [
     ({"config": {"dispatch": {"accept_dayz": 7}}}, "accept_dayz"),
 ]
 
+# Each must fail to render with a message containing the text: services would not start with it.
+PUBLIC_JWK = {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+REFUSED_VALUES = [
+    ("the chart's defaults (no token keys)", None, "auth.jwks is required"),
+    ("a JWKS that is not JSON", {"auth": {"jwks": "-----BEGIN PRIVATE KEY-----"}}, "auth.jwks is not JSON"),
+    ("a JWKS without keys", {"auth": {"jwks": '{"keys": []}'}}, "auth.jwks has no keys"),
+    ("a private JWK", {"auth": {"jwks": json.dumps({"keys": [PUBLIC_JWK | {"d": "secret"}]})}},
+     "auth.jwks holds a private key"),
+    ("a policy that is not JSON",
+     {"auth": {"jwks": json.dumps({"keys": [PUBLIC_JWK]}), "policy": "allow: all"}}, "auth.policy is not JSON"),
+]
+AUTH_DIR = "/etc/yimen/auth"
+
 passed = failed = 0
 
 
@@ -44,12 +61,12 @@ def report(ok: bool, what: str, problem: str = "") -> None:
         print(f"FAIL  {what}: {' '.join(problem.split())}")  # one line, however long
 
 
-def value_sets() -> list[tuple[str, dict | None]]:
-    """(label, values): the chart's defaults, then each ci file."""
-    sets: list[tuple[str, dict | None]] = [("(chart defaults)", None)]
-    for path in sorted((CHART / "ci").glob("*.yaml")):
-        sets.append((f"ci/{path.name}", helm.values_from_yaml(path.read_text()) or {}))
-    return sets
+def value_sets() -> list[tuple[str, dict]]:
+    """(label, values) of each ci file; the bare defaults are in REFUSED_VALUES."""
+    return [
+        (f"ci/{path.name}", helm.values_from_yaml(path.read_text()) or {})
+        for path in sorted((CHART / "ci").glob("*.yaml"))
+    ]
 
 
 def lint(label: str, values: dict | None) -> None:
@@ -94,10 +111,52 @@ def pod_problems(obj: dict) -> list[str]:
     return problems
 
 
+def auth_problems(obj: dict, values: dict) -> list[str]:
+    """Every service must find the token keys (and the policy, when given) where its env points."""
+    if obj["kind"] != "Deployment":
+        return []
+    auth = values["auth"]
+    want_env = {
+        "YIMEN__AUTH__VERIFY_KEYS_FILE": f"{AUTH_DIR}/jwks.json",
+        "YIMEN__AUTH__ISSUER": auth["issuer"],
+        "YIMEN__AUTH__AUDIENCE": auth["audience"],
+        "YIMEN__AUTH__LEEWAY_SECS": str(auth["leewaySecs"]),
+    }
+    want_files = {"jwks.json"}
+    if auth["policy"] or auth["existingPolicyConfigMap"]:
+        want_env["YIMEN__AUTH__POLICY_FILE"] = f"{AUTH_DIR}/policy.json"
+        want_files.add("policy.json")
+    pod = obj["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    problems = []
+    for c in pod["containers"]:
+        name = c["name"]
+        env = {e["name"]: e.get("value") for e in c.get("env", []) if e["name"].startswith("YIMEN__AUTH__")}
+        if env != want_env:
+            problems.append(f"{name}: auth env {env} is not {want_env}")
+        mounts = [m for m in c.get("volumeMounts", []) if m["mountPath"] == AUTH_DIR]
+        if len(mounts) != 1 or not mounts[0].get("readOnly"):
+            problems.append(f"{name}: no read-only mount at {AUTH_DIR}")
+            continue
+        sources = volumes.get(mounts[0]["name"], {}).get("projected", {}).get("sources", [])
+        files = {item["path"] for src in sources for kind in ("secret", "configMap")
+                 for item in src.get(kind, {}).get("items", [])}
+        if files != want_files:
+            problems.append(f"{name}: {AUTH_DIR} holds {sorted(files)}, not {sorted(want_files)}")
+    return problems
+
+
 def config_problems(obj: dict) -> list[str]:
-    """The ConfigMap's yimen.toml must parse, with whole numbers: the binary's counts are integers."""
+    """The ConfigMap's yimen.toml must parse, with whole numbers: the binary's counts are integers.
+    The policy's ConfigMap must hold JSON."""
     if obj["kind"] != "ConfigMap":
         return []
+    if "policy.json" in obj.get("data", {}):
+        try:
+            json.loads(obj["data"]["policy.json"])
+            return []
+        except json.JSONDecodeError as e:
+            return [f"policy.json: {e}"]
     try:
         config = tomllib.loads(obj["data"]["yimen.toml"])
     except (KeyError, tomllib.TOMLDecodeError) as e:
@@ -110,12 +169,13 @@ def config_problems(obj: dict) -> list[str]:
     ]
 
 
-def render_and_validate(chart: helm.Chart, label: str, values: dict | None) -> None:
+def render_and_validate(chart: helm.Chart, label: str, values: dict) -> None:
     try:
         manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
     except helm.HelmError as e:
         report(False, f"{label}  render", str(e).strip())
         return
+    merged = chart.merge_values(values)
     objects = []
     for template, text in sorted(manifests.items()):
         if template.endswith("NOTES.txt"):
@@ -132,11 +192,11 @@ def render_and_validate(chart: helm.Chart, label: str, values: dict | None) -> N
         except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError) as e:
             report(False, what, e.message)
             continue
-        problems = pod_problems(obj) + config_problems(obj)
+        problems = pod_problems(obj) + auth_problems(obj, merged) + config_problems(obj)
         report(not problems, what, "; ".join(problems))
 
     # The loop over `services` must give exactly one Deployment and one Service per enabled entry.
-    enabled = sorted(n for n, s in chart.merge_values(values)["services"].items() if s["enabled"])
+    enabled = sorted(n for n, s in merged["services"].items() if s["enabled"])
     for kind in ("Deployment", "Service"):
         got = sorted(
             o["metadata"]["labels"]["app.kubernetes.io/component"] for o in objects if o["kind"] == kind
@@ -155,6 +215,16 @@ def schema_refuses(chart: helm.Chart, values: dict, key: str) -> None:
     report(False, what, "rendered without error")
 
 
+def template_refuses(chart: helm.Chart, label: str, values: dict | None, message: str) -> None:
+    what = f"templates refuse {label}"
+    try:
+        chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    except helm.HelmError as e:
+        report(message in str(e), what, f"refused, but not saying {message!r}: {e}")
+        return
+    report(False, what, "rendered without error")
+
+
 def main() -> int:
     with helm.Chart.load(CHART) as chart:
         for label, values in value_sets():
@@ -162,6 +232,8 @@ def main() -> int:
             render_and_validate(chart, label, values)
         for values, key in MISSPELT_VALUES:
             schema_refuses(chart, values, key)
+        for label, values, message in REFUSED_VALUES:
+            template_refuses(chart, label, values, message)
     print(f"helm-check: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -94,3 +94,52 @@ capabilities:
       name: {{ include "yimen.secretName" . }}
       key: YIMEN__BUS__URL
 {{- end }}
+
+{{/* The Secret holding jwks.json: the chart's own or auth.existingSecret. */}}
+{{- define "yimen.authSecretName" -}}
+{{- default (printf "%s-auth" (include "yimen.fullname" .)) .Values.auth.existingSecret }}
+{{- end }}
+
+{{/* The ConfigMap holding policy.json, or nothing when the binary's built-in policy applies. */}}
+{{- define "yimen.authPolicyConfigMapName" -}}
+{{- if .Values.auth.existingPolicyConfigMap }}
+{{- .Values.auth.existingPolicyConfigMap }}
+{{- else if .Values.auth.policy }}
+{{- printf "%s-auth-policy" (include "yimen.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* Where the token settings point every service: the files of the "auth" volume. */}}
+{{- define "yimen.authEnv" -}}
+- name: YIMEN__AUTH__VERIFY_KEYS_FILE
+  value: /etc/yimen/auth/jwks.json
+{{- if include "yimen.authPolicyConfigMapName" . }}
+- name: YIMEN__AUTH__POLICY_FILE
+  value: /etc/yimen/auth/policy.json
+{{- end }}
+- name: YIMEN__AUTH__ISSUER
+  value: {{ .Values.auth.issuer | quote }}
+- name: YIMEN__AUTH__AUDIENCE
+  value: {{ .Values.auth.audience | quote }}
+- name: YIMEN__AUTH__LEEWAY_SECS
+  value: {{ int .Values.auth.leewaySecs | quote }}
+{{- end }}
+
+{{/* jwks.json and policy.json side by side in one read-only directory, /etc/yimen/auth/. */}}
+{{- define "yimen.authVolume" -}}
+- name: auth
+  projected:
+    sources:
+      - secret:
+          name: {{ include "yimen.authSecretName" . }}
+          items:
+            - key: jwks.json
+              path: jwks.json
+      {{- with include "yimen.authPolicyConfigMapName" . }}
+      - configMap:
+          name: {{ . }}
+          items:
+            - key: policy.json
+              path: policy.json
+      {{- end }}
+{{- end }}

@@ -340,16 +340,27 @@ async fn calls_need_a_token_the_role_allows(clients: &Clients, signing_key: &std
         case_ref: "YM-2026-000001".into(),
     };
     let anonymous = yimen::client::intake(&urls(None)).await.expect("connect");
-    let status = anonymous.clone().get_case(get.clone()).await.expect_err("no token");
+    let status = anonymous
+        .clone()
+        .get_case(get.clone())
+        .await
+        .expect_err("no token");
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
     assert!(status.message().contains("bearer"), "{status:?}");
 
     let forged = yimen::client::intake(&urls(Some("not.a.token".into())))
         .await
         .expect("connect");
-    let status = forged.clone().get_case(get.clone()).await.expect_err("forged");
+    let status = forged
+        .clone()
+        .get_case(get.clone())
+        .await
+        .expect_err("forged");
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
-    assert!(!status.message().contains("not.a.token"), "the token is echoed: {status:?}");
+    assert!(
+        !status.message().contains("not.a.token"),
+        "the token is echoed: {status:?}"
+    );
 
     let analyst = token_for(
         signing_key,

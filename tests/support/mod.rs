@@ -109,7 +109,10 @@ pub fn admin_token(signing_key: &std::path::Path) -> String {
 }
 
 /// A token for `principal`, signed with the key at `signing_key`, valid for an hour.
-pub fn token_for(signing_key: &std::path::Path, principal: yimen_platform::auth::Principal) -> String {
+pub fn token_for(
+    signing_key: &std::path::Path,
+    principal: yimen_platform::auth::Principal,
+) -> String {
     let config = yimen_platform::auth::AuthConfig::default();
     yimen_platform::auth::Signer::from_file(signing_key, &config)
         .and_then(|signer| signer.issue(&principal, Duration::from_secs(3600)))

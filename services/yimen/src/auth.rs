@@ -114,7 +114,11 @@ pub fn parse_ttl(text: &str) -> Result<Duration, String> {
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("`{text}` is not a duration like 90s, 30m, 8h or 7d")),
+        _ => {
+            return Err(format!(
+                "`{text}` is not a duration like 90s, 30m, 8h or 7d"
+            ));
+        }
     };
     if number == 0 {
         return Err("a token's lifetime must be more than 0".into());

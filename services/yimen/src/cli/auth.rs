@@ -94,7 +94,10 @@ impl TokenArgs {
             committee,
         };
         let signing = crate::auth::signing_key_file(&settings);
-        println!("{}", crate::auth::issue(&settings, &signing, &principal, ttl)?);
+        println!(
+            "{}",
+            crate::auth::issue(&settings, &signing, &principal, ttl)?
+        );
         Ok(ExitCode::SUCCESS)
     }
 }

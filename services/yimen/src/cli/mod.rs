@@ -2,8 +2,8 @@
 //! [`parse`] reads what an operator types and [`render`] shows what the services answer.
 
 pub mod analysis;
-pub mod auth;
 pub mod assignment;
+pub mod auth;
 pub mod case;
 pub mod dept;
 pub mod mediation;

@@ -139,7 +139,43 @@ pub struct Principal {
     pub committee: Option<String>,
 }
 
+/// Whose objects a caller may see and act on, beyond what its role's RPCs allow: the
+/// object-level half of authorization, checked by each service's use cases.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every object its RPCs reach (reception, supervisor, analyst, leader, auditor, admin).
+    Everything,
+    /// Only the work of this department (a `department` token).
+    Department(String),
+    /// Only the files of this mediation committee (a `mediator` token).
+    Committee(String),
+    /// Only what this outside system submitted itself (a `system` token).
+    Submitter(String),
+}
+
+impl Scope {
+    /// The scope of a call's caller. A call that did not pass the auth layer carries no
+    /// principal: only a call made in-process (the services' own tests) can, since every
+    /// server runs the layer, and it sees everything.
+    pub fn of<T>(request: &tonic::Request<T>) -> Scope {
+        request
+            .extensions()
+            .get::<Principal>()
+            .map_or(Scope::Everything, Principal::scope)
+    }
+}
+
 impl Principal {
+    /// What this caller may see and act on (see [`Scope`]).
+    pub fn scope(&self) -> Scope {
+        match self.role {
+            Role::Department => Scope::Department(self.department.clone().unwrap_or_default()),
+            Role::Mediator => Scope::Committee(self.committee.clone().unwrap_or_default()),
+            Role::System => Scope::Submitter(self.subject.clone()),
+            _ => Scope::Everything,
+        }
+    }
+
     /// A `department` must name its department and a `mediator` its committee: object-level
     /// checks in the services rely on it, so such a token without one is refused outright.
     pub fn check_binding(&self) -> Result<(), AuthError> {

@@ -705,3 +705,42 @@ fn the_matrix_has_a_row_per_method_under_its_service_and_a_column_per_role() {
     assert_eq!(row, "| SubmitCase | ✓ | | | | | | | ✓ | ✓ |");
     assert_eq!(table.lines().count(), 2 + 5 + methods.len());
 }
+
+#[test]
+fn a_callers_scope_follows_its_role_and_binding() {
+    let principal = |role, department: Option<&str>, committee: Option<&str>| Principal {
+        subject: "someone".into(),
+        role,
+        department: department.map(String::from),
+        committee: committee.map(String::from),
+    };
+    assert_eq!(
+        principal(Role::Department, Some("housing"), None).scope(),
+        Scope::Department("housing".into())
+    );
+    assert_eq!(
+        principal(Role::Mediator, None, Some("labor")).scope(),
+        Scope::Committee("labor".into())
+    );
+    assert_eq!(
+        principal(Role::System, None, None).scope(),
+        Scope::Submitter("someone".into())
+    );
+    for role in [
+        Role::Reception,
+        Role::Supervisor,
+        Role::Analyst,
+        Role::Leader,
+        Role::Auditor,
+        Role::Admin,
+    ] {
+        assert_eq!(principal(role, None, None).scope(), Scope::Everything);
+    }
+
+    let mut request = tonic::Request::new(());
+    assert_eq!(Scope::of(&request), Scope::Everything, "in-process call");
+    request
+        .extensions_mut()
+        .insert(principal(Role::Department, Some("housing"), None));
+    assert_eq!(Scope::of(&request), Scope::Department("housing".into()));
+}

@@ -1,5 +1,6 @@
 //! The yimen contract, generated from `proto/yimen/v1/*.proto`.
 
+pub mod codec;
 pub mod event_type;
 
 pub mod v1 {

@@ -41,6 +41,7 @@ both_modes!(
     joined_department_receives_new_cases_of_its_category,
     returned_case_is_rerouted_and_timeline_says_so,
     invalid_submission_names_every_bad_field_and_writes_nothing,
+    oversized_submission_is_invalid_argument_not_a_transport_error,
     reflection_lists_the_yimen_services,
     unsatisfied_evaluation_reopens_the_case_to_the_same_department,
     seeded_departments_reach_assessment_before_any_case,
@@ -282,6 +283,50 @@ async fn invalid_submission_names_every_bad_field_and_writes_nothing(clients: &C
         .collect();
     assert!(fields.contains(&"subject".to_string()), "{fields:?}");
     assert!(fields.contains(&"headcount".to_string()), "{fields:?}");
+    let listed = clients
+        .intake
+        .clone()
+        .list_cases(ListCasesRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(listed.cases.is_empty(), "nothing was written");
+}
+
+/// A description over its limit names the field; a request over the transport's limit says
+/// the limit. Both are INVALID_ARGUMENT, and nothing is written.
+async fn oversized_submission_is_invalid_argument_not_a_transport_error(clients: &Clients) {
+    let mut long = submission(Category::SocialAssistance, "洋梓镇", "long");
+    long.description = "长".repeat(100_000);
+    let status = clients
+        .intake
+        .clone()
+        .submit_case(long)
+        .await
+        .expect_err("over the description's limit");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let fields: Vec<String> = status
+        .get_details_bad_request()
+        .expect("field violations")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(fields, ["description"]);
+
+    let mut huge = submission(Category::SocialAssistance, "洋梓镇", "huge");
+    huge.description = "x".repeat(5 * 1024 * 1024);
+    let status = clients
+        .intake
+        .clone()
+        .submit_case(huge)
+        .await
+        .expect_err("over the request's limit");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().contains("larger than the limit"),
+        "{status:?}"
+    );
     let listed = clients
         .intake
         .clone()

@@ -73,6 +73,28 @@ impl ServeOptions {
     }
 }
 
+/// The most a request may weigh: tonic's limit, 4 MiB (every text field's own limit is far
+/// below it).
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
+/// A request over [`MAX_REQUEST_BYTES`] is the caller's error: INVALID_ARGUMENT saying the
+/// limit, not the transport's bare OUT_OF_RANGE. The decoder refuses it before any handler
+/// runs, so the status is in the response's headers.
+fn too_large_is_invalid<B>(mut response: http::Response<B>) -> http::Response<B> {
+    let Some(status) = tonic::Status::from_header_map(response.headers()) else {
+        return response;
+    };
+    if status.code() == tonic::Code::OutOfRange
+        && status.message().contains("message length too large")
+    {
+        let invalid = tonic::Status::invalid_argument(format!(
+            "the request is larger than the limit of {MAX_REQUEST_BYTES} bytes"
+        ));
+        let _ = invalid.add_header(response.headers_mut());
+    }
+    response
+}
+
 /// Serves `routes` on `listener` until `shutdown`, then drains in-flight calls within the
 /// grace period.
 pub async fn serve(
@@ -135,6 +157,7 @@ pub async fn serve(
     let server = tonic::transport::Server::builder()
         .trace_fn(crate::telemetry::grpc_server_span)
         .layer(AuthLayer::new(options.auth.clone()))
+        .layer(tower::util::MapResponseLayer::new(too_large_is_invalid))
         .add_routes(routes)
         .add_service(health)
         .add_service(reflection)

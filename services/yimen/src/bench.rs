@@ -135,6 +135,8 @@ pub async fn run(
     let mut settings = settings.on_free_loopback_ports();
     settings.standalone.data_dir = dir.clone();
     let mut settings = settings.into_standalone();
+    // The bench's callers share one token and measure the pipeline, not the per-caller limit.
+    settings.auth.rate_limit_per_sec = 0;
     let token = crate::auth::prepare_standalone(&mut settings)?;
     let bus = yimen_platform::bus::connect(&settings.bus).await?;
     let running = crate::run::start(&settings, &Target::ALL, bus).await?;

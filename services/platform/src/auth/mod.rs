@@ -4,6 +4,7 @@
 
 mod keys;
 mod layer;
+mod limit;
 mod policy;
 
 #[cfg(test)]
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use keys::{KeyFiles, Signer, Verifier, generate_keys};
 pub use layer::{AuthLayer, AuthService};
+pub use limit::RateLimiter;
 pub use policy::{Policy, matrix_markdown, rpc_methods};
 
 /// `[auth]` settings section.
@@ -34,6 +36,10 @@ pub struct AuthConfig {
     pub leeway_secs: u64,
     /// Overrides the embedded default policy.
     pub policy_file: Option<PathBuf>,
+    /// Calls a second one caller (role and subject) may make on average; 0: no limit.
+    pub rate_limit_per_sec: u32,
+    /// Calls one caller may make at once before the average applies.
+    pub rate_limit_burst: u32,
 }
 
 impl Default for AuthConfig {
@@ -45,6 +51,8 @@ impl Default for AuthConfig {
             audience: "yimen".into(),
             leeway_secs: 60,
             policy_file: None,
+            rate_limit_per_sec: 200,
+            rate_limit_burst: 400,
         }
     }
 }
@@ -229,6 +237,7 @@ pub enum AuthError {
 pub struct Auth {
     verifier: Verifier,
     policy: Policy,
+    limiter: Option<RateLimiter>,
 }
 
 impl Auth {
@@ -245,11 +254,22 @@ impl Auth {
             Some(path) => Policy::from_file(path)?,
             None => Policy::embedded(),
         };
-        Ok(Auth::new(verifier, policy))
+        let limiter = RateLimiter::new(config.rate_limit_per_sec, config.rate_limit_burst);
+        Ok(Auth::new(verifier, policy).with_limit(limiter))
     }
 
     pub fn new(verifier: Verifier, policy: Policy) -> Auth {
-        Auth { verifier, policy }
+        Auth {
+            verifier,
+            policy,
+            limiter: None,
+        }
+    }
+
+    /// The same checks, each caller held to `limiter`'s rate.
+    pub fn with_limit(mut self, limiter: Option<RateLimiter>) -> Auth {
+        self.limiter = limiter;
+        self
     }
 
     pub fn policy(&self) -> &Policy {
@@ -293,6 +313,9 @@ impl Auth {
                     principal.role
                 ))
             })?;
+        if let Some(limiter) = &self.limiter {
+            limiter.admit(&format!("{}:{}", principal.role, principal.subject))?;
+        }
         Ok(principal)
     }
 }

@@ -744,3 +744,32 @@ fn a_callers_scope_follows_its_role_and_binding() {
         .insert(principal(Role::Department, Some("housing"), None));
     assert_eq!(Scope::of(&request), Scope::Department("housing".into()));
 }
+
+#[test]
+fn authorize_holds_each_caller_to_its_rate_after_the_other_checks() {
+    let (keys, auth) = auth();
+    let auth = auth.with_limit(RateLimiter::new(1, 2));
+    let bearer = |role| {
+        let token = keys
+            .signer
+            .issue(&principal(role), Duration::from_secs(60))
+            .unwrap();
+        format!("Bearer {token}")
+    };
+    let analyst = bearer(Role::Analyst);
+    let situation = "/yimen.v1.AnalysisService/GetSituation";
+    for _ in 0..2 {
+        auth.authorize(situation, Some(&analyst))
+            .expect("within the burst");
+    }
+    let status = auth.authorize(situation, Some(&analyst)).unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    // Another caller keeps its own bucket.
+    auth.authorize(situation, Some(&bearer(Role::Supervisor)))
+        .expect("another caller");
+    // A refused call (no token) draws nothing from anyone's bucket.
+    assert_eq!(
+        auth.authorize(situation, None).unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
+}

@@ -12,6 +12,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use support::*;
 use yimen_intake::store;
+use yimen_platform::auth::Scope;
 use yimen_platform::bus::{Acker, BusError, Delivery, Message};
 use yimen_platform::calendar;
 use yimen_platform::consumer::{self, Outcome};
@@ -59,7 +60,7 @@ async fn register_at(db: &Db, case_id: &str, at: i64) {
 
 async fn list_ids(db: &Db, request: ListCasesRequest) -> Vec<String> {
     app(db)
-        .list(&request)
+        .list(&request, &Scope::Everything)
         .await
         .expect("list")
         .cases
@@ -269,7 +270,7 @@ async fn get_case_by_number_and_by_id(db: Db) {
         "YM-1999-000001".to_string(),
     ] {
         let err = app(&db)
-            .get(&GetCaseRequest { case_ref: unknown })
+            .get(&GetCaseRequest { case_ref: unknown }, &Scope::Everything)
             .await
             .expect_err("unknown");
         assert!(
@@ -349,7 +350,7 @@ async fn list_filters_by_status_category_town_and_date(db: Db) {
     assert_eq!(list_ids(&db, combined).await, [c.as_str()]);
 
     let listed = app(&db)
-        .list(&by_status(CaseStatus::Assigned))
+        .list(&by_status(CaseStatus::Assigned), &Scope::Everything)
         .await
         .expect("list")
         .cases;
@@ -387,7 +388,10 @@ async fn list_paginates_without_gaps_or_repeats(db: Db) {
     let mut token = String::new();
     let mut pages = 0;
     loop {
-        let answer = app(&db).list(&page(token)).await.expect("page");
+        let answer = app(&db)
+            .list(&page(token), &Scope::Everything)
+            .await
+            .expect("page");
         pages += 1;
         seen.extend(answer.cases.into_iter().map(|c| c.case_id));
         if pages == 1 {
@@ -694,10 +698,13 @@ async fn mediation_opened_sets_in_mediation_and_adds_its_line(db: Db) {
         )
     );
     let listed = app(&db)
-        .list(&ListCasesRequest {
-            status: CaseStatus::InMediation as i32,
-            ..Default::default()
-        })
+        .list(
+            &ListCasesRequest {
+                status: CaseStatus::InMediation as i32,
+                ..Default::default()
+            },
+            &Scope::Everything,
+        )
         .await
         .expect("list")
         .cases;

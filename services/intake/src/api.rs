@@ -1,8 +1,10 @@
-//! The IntakeService gRPC API, thin: each RPC calls its use case in `app` and maps the
-//! answer onto status codes (INVALID_ARGUMENT with field violations, NOT_FOUND, ...).
+//! The IntakeService gRPC API, thin: each RPC calls its use case in `app` with the caller's
+//! scope and maps the answer onto status codes (INVALID_ARGUMENT with field violations,
+//! NOT_FOUND, ...).
 
 use futures::stream::BoxStream;
 use tonic::{Request, Response, Status};
+use yimen_platform::auth::Scope;
 use yimen_platform::db::Db;
 use yimen_proto::v1::intake_service_server::IntakeService;
 use yimen_proto::v1::*;
@@ -33,7 +35,7 @@ impl IntakeService for Api {
         request: Request<SubmitCaseRequest>,
     ) -> Result<Response<SubmitCaseResponse>, Status> {
         self.app
-            .submit(request.get_ref())
+            .submit(request.get_ref(), &Scope::of(&request))
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -41,7 +43,7 @@ impl IntakeService for Api {
 
     async fn get_case(&self, request: Request<GetCaseRequest>) -> Result<Response<Case>, Status> {
         self.app
-            .get(request.get_ref())
+            .get(request.get_ref(), &Scope::of(&request))
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -52,7 +54,7 @@ impl IntakeService for Api {
         request: Request<ListCasesRequest>,
     ) -> Result<Response<ListCasesResponse>, Status> {
         self.app
-            .list(request.get_ref())
+            .list(request.get_ref(), &Scope::of(&request))
             .await
             .map(Response::new)
             .map_err(Status::from)

@@ -1,8 +1,10 @@
 //! Intake's use cases, one transaction each: register a matter, answer a case with its
 //! timeline, list cases, take the petitioner's evaluation of a reply. Each is a
-//! `Result<_, Error>` operation that `api` maps onto status codes. No request is ever logged:
-//! they carry personal data.
+//! `Result<_, Error>` operation that `api` maps onto status codes. Reads answer only the cases
+//! the caller's scope lets it see (`domain::access`). No request is ever logged: they carry
+//! personal data.
 
+use yimen_platform::auth::Scope;
 use yimen_platform::db::{Db, now_millis};
 use yimen_platform::error::Error;
 use yimen_platform::events::new_event;
@@ -14,7 +16,7 @@ use yimen_proto::v1::*;
 
 use crate::domain::evaluation::{self, Evaluation};
 use crate::domain::progress;
-use crate::domain::{CaseFilter, CaseNumber, CaseRef, NewCase, PetitionerKeyer};
+use crate::domain::{CaseFilter, CaseNumber, CaseRef, NewCase, PetitionerKeyer, Visibility};
 use crate::{IntakeConfig, SERVICE, store};
 use yimen_platform::calendar;
 
@@ -33,11 +35,20 @@ impl Intake {
     }
 
     /// Registers a case: the case, its petitioners, its first timeline line and
-    /// `case.registered` in one transaction. A retry with a known request id answers the case
-    /// already registered.
-    pub async fn submit(&self, request: &SubmitCaseRequest) -> Result<SubmitCaseResponse, Error> {
+    /// `case.registered` in one transaction; an outside system is recorded as its submitter. A
+    /// retry with a known request id answers the case already registered, provided the caller
+    /// may read it.
+    pub async fn submit(
+        &self,
+        request: &SubmitCaseRequest,
+        scope: &Scope,
+    ) -> Result<SubmitCaseResponse, Error> {
+        let visibility = Visibility::of(scope);
         let case = NewCase::parse(request)?;
-        if let Some(known) = self.registered_under(case.request_id.as_deref()).await? {
+        if let Some(known) = self
+            .registered_under(case.request_id.as_deref(), &visibility)
+            .await?
+        {
             return Ok(known);
         }
         let case_id = uuid::Uuid::now_v7().to_string();
@@ -46,11 +57,12 @@ impl Intake {
         let mut tx = self.db.begin().await?;
         let seq = store::next_case_seq(&mut tx, year).await?;
         let number = CaseNumber::new(year, seq).into_string();
-        if !store::insert_case(&mut tx, &case_id, &number, &case, registered_at).await? {
+        let submitter = visibility.submitter();
+        if !store::insert_case(&mut tx, &case_id, &number, &case, registered_at, submitter).await? {
             // A concurrent retry with the same request id won: answer its case.
             drop(tx);
             return self
-                .registered_under(case.request_id.as_deref())
+                .registered_under(case.request_id.as_deref(), &visibility)
                 .await?
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("request id taken by no case")));
         }
@@ -69,20 +81,30 @@ impl Intake {
         })
     }
 
+    /// The case registered under `request_id`. Another system's request id is refused rather
+    /// than answered, so a caller cannot learn of cases it may not read by guessing keys.
     async fn registered_under(
         &self,
         request_id: Option<&str>,
+        visibility: &Visibility,
     ) -> Result<Option<SubmitCaseResponse>, Error> {
         let Some(request_id) = request_id else {
             return Ok(None);
         };
         let mut conn = self.db.pool().acquire().await?;
-        Ok(store::case_by_request_id(&mut conn, request_id)
-            .await?
-            .map(|(case_id, case_number)| SubmitCaseResponse {
-                case_id,
-                case_number,
-            }))
+        let Some((case_id, case_number)) = store::case_by_request_id(&mut conn, request_id).await?
+        else {
+            return Ok(None);
+        };
+        if !store::is_visible(&mut conn, &case_id, visibility).await? {
+            return Err(Error::AlreadyExists(
+                "request_id is already taken by another submission; choose another".into(),
+            ));
+        }
+        Ok(Some(SubmitCaseResponse {
+            case_id,
+            case_number,
+        }))
     }
 
     /// What other services learn of a new case: no names, numbers or phones, only keyed
@@ -108,11 +130,13 @@ impl Intake {
         }
     }
 
-    pub async fn get(&self, request: &GetCaseRequest) -> Result<Case, Error> {
+    /// The case with its timeline; one the caller may not read is answered exactly as an
+    /// unknown one.
+    pub async fn get(&self, request: &GetCaseRequest, scope: &Scope) -> Result<Case, Error> {
         let case_ref =
             CaseRef::parse(&request.case_ref).map_err(|v| Error::InvalidArgument(vec![v]))?;
         let mut conn = self.db.pool().acquire().await?;
-        store::find_case(&mut conn, &case_ref)
+        store::find_case(&mut conn, &case_ref, &Visibility::of(scope))
             .await?
             .ok_or_else(|| Error::not_found(format!("no case `{}`", case_ref.key())))
     }
@@ -170,9 +194,13 @@ impl Intake {
             }
             outbox::enqueue(&mut tx, event).await?;
         }
-        let answer = store::find_case(&mut tx, &CaseRef::Id(case.case_id.clone()))
-            .await?
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("evaluated case vanished")))?;
+        let answer = store::find_case(
+            &mut tx,
+            &CaseRef::Id(case.case_id.clone()),
+            &Visibility::Every,
+        )
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("evaluated case vanished")))?;
         self.db.commit(tx).await?;
         tracing::info!(
             case_id = %case.case_id,
@@ -184,10 +212,15 @@ impl Intake {
         Ok(answer)
     }
 
-    pub async fn list(&self, request: &ListCasesRequest) -> Result<ListCasesResponse, Error> {
+    /// One page of the cases the caller may read that match the request's filters.
+    pub async fn list(
+        &self,
+        request: &ListCasesRequest,
+        scope: &Scope,
+    ) -> Result<ListCasesResponse, Error> {
         let filter = CaseFilter::parse(request)?;
         let mut conn = self.db.pool().acquire().await?;
-        let (cases, next) = store::list_cases(&mut conn, &filter).await?;
+        let (cases, next) = store::list_cases(&mut conn, &filter, &Visibility::of(scope)).await?;
         Ok(ListCasesResponse {
             cases,
             next_page_token: next,

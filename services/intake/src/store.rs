@@ -1,5 +1,5 @@
-//! Intake's store: cases, their petitioners, timelines and evaluations, and the case-number
-//! counters, in portable SQL over PostgreSQL and SQLite. Every function works on the caller's
+//! Intake's store: cases, their petitioners, timelines and evaluations, who may read each
+//! case, and the case-number counters, in portable SQL over PostgreSQL and SQLite. Every function works on the caller's
 //! connection or transaction, so a state change and its outbox event commit together.
 
 use sqlx::AnyConnection;
@@ -9,8 +9,30 @@ use yimen_proto::v1 as pb;
 
 use crate::domain::progress::{self, Holding, Progress, TimelineLine};
 use crate::domain::submission::is_collective;
-use crate::domain::{CaseFilter, CaseRef, Evaluation, NewCase, Petitioner};
+use crate::domain::{CaseFilter, CaseRef, Evaluation, NewCase, Petitioner, Visibility};
 use yimen_platform::paging::PageToken;
+
+/// The condition that a row of `cases` is visible to a caller, written once for every query
+/// that reads cases (a macro, so each query stays one static string); `$kind` and `$who` name
+/// its two parameters, bound by [`visibility_params`].
+macro_rules! visible_to {
+    ($kind:literal, $who:literal) => {
+        concat!(
+            "(",
+            $kind,
+            " = 0 OR (",
+            $kind,
+            " = 1 AND EXISTS (SELECT 1 FROM case_holders h ",
+            "WHERE h.case_id = cases.case_id AND h.department = ",
+            $who,
+            ")) OR (",
+            $kind,
+            " = 2 AND cases.submitted_by = ",
+            $who,
+            "))"
+        )
+    };
+}
 
 /// Takes the next number of `year`'s case sequence (1, 2, ...). In a transaction the counter
 /// row stays locked until commit, so numbers are never shared and a rollback gives one back.
@@ -41,20 +63,22 @@ pub async fn case_by_request_id(
     )
 }
 
-/// Writes a new case in status REGISTERED. `false` when its request id is already taken (a
-/// concurrent retry won): the caller rolls back and answers that case instead.
+/// Writes a new case in status REGISTERED, submitted by `submitted_by` when an outside system
+/// registers it. `false` when its request id is already taken (a concurrent retry won): the
+/// caller rolls back and answers that case instead.
 pub async fn insert_case(
     conn: &mut AnyConnection,
     case_id: &str,
     case_number: &str,
     case: &NewCase,
     registered_at: i64,
+    submitted_by: Option<&str>,
 ) -> Result<bool, Error> {
     let inserted = sqlx::query(
         "INSERT INTO cases (case_id, case_number, request_id, status, status_at, channel, \
          category, headcount, subject, description, town, village, amount_claimed_fen, \
-         registered_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $5) \
+         registered_at, submitted_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $5, $14) \
          ON CONFLICT (request_id) DO NOTHING",
     )
     .bind(case_id)
@@ -70,6 +94,7 @@ pub async fn insert_case(
     .bind(&case.town)
     .bind(&case.village)
     .bind(case.amount_claimed_fen)
+    .bind(submitted_by.map(str::to_string))
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -160,9 +185,11 @@ pub async fn set_status(
 }
 
 /// Records what event `event_id`, which happened at `at`, does to a case whose status was set
-/// at `status_at` (read earlier in the same transaction): its timeline line, and its status
-/// unless a newer one stands. `false` when a concurrent event moved the case since
-/// `status_at` was read: the caller gives up the transaction and nothing is recorded.
+/// at `status_at` (read earlier in the same transaction): its timeline line, its status
+/// unless a newer one stands, and the department it gives the case to even then (a late
+/// assignment still made that department a holder). `false` when a concurrent event moved the
+/// case since `status_at` was read: the caller gives up the transaction and nothing is
+/// recorded.
 pub async fn record(
     conn: &mut AnyConnection,
     case_id: &str,
@@ -171,6 +198,9 @@ pub async fn record(
     progress: &Progress,
     status_at: i64,
 ) -> Result<bool, Error> {
+    if let Some(department) = progress.holder() {
+        add_holder(conn, case_id, department).await?;
+    }
     if let Some(holding) = &progress.holding
         && progress::supersedes(at, status_at)
         && !set_status(conn, case_id, holding, at, status_at).await?
@@ -179,6 +209,52 @@ pub async fn record(
     }
     add_timeline(conn, case_id, event_id, at, &progress.line).await?;
     Ok(true)
+}
+
+/// Notes that `department` holds or held the case; a second time changes nothing.
+async fn add_holder(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    department: &str,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO case_holders (case_id, department) VALUES ($1, $2) \
+         ON CONFLICT (case_id, department) DO NOTHING",
+    )
+    .bind(case_id)
+    .bind(department)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The values of [`visible_to!`]'s parameters; `Nothing` matches no case.
+fn visibility_params(visibility: &Visibility) -> (i64, &str) {
+    match visibility {
+        Visibility::Every => (0, ""),
+        Visibility::HeldBy(department) => (1, department),
+        Visibility::SubmittedBy(subject) => (2, subject),
+        Visibility::Nothing => (3, ""),
+    }
+}
+
+/// Whether the caller sees case `case_id`.
+pub async fn is_visible(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    visibility: &Visibility,
+) -> Result<bool, Error> {
+    let (kind, who) = visibility_params(visibility);
+    let found: i64 = sqlx::query_scalar(concat!(
+        "SELECT COUNT(*) FROM cases WHERE case_id = $1 AND ",
+        visible_to!("$2", "$3")
+    ))
+    .bind(case_id)
+    .bind(kind)
+    .bind(who)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(found > 0)
 }
 
 /// Where a case stands: what an evaluation needs to know before it is recorded.
@@ -233,17 +309,23 @@ pub async fn insert_evaluation(
     Ok(())
 }
 
-/// The full case named by `case_ref`: personal data, status and timeline.
+/// The full case named by `case_ref`: personal data, status and timeline; `None` when there
+/// is no such case or the caller does not see it.
 pub async fn find_case(
     conn: &mut AnyConnection,
     case_ref: &CaseRef,
+    visibility: &Visibility,
 ) -> Result<Option<pb::Case>, Error> {
-    let row = sqlx::query_as::<_, CaseRow>(
+    let (kind, who) = visibility_params(visibility);
+    let row = sqlx::query_as::<_, CaseRow>(concat!(
         "SELECT case_id, case_number, status, department, channel, category, headcount, \
          subject, description, town, village, amount_claimed_fen, registered_at \
-         FROM cases WHERE case_id = $1 OR case_number = $1",
-    )
+         FROM cases WHERE (case_id = $1 OR case_number = $1) AND ",
+        visible_to!("$2", "$3")
+    ))
     .bind(case_ref.key())
+    .bind(kind)
+    .bind(who)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
@@ -322,25 +404,28 @@ impl From<TimelineRow> for pb::TimelineEntry {
     }
 }
 
-/// One page of cases matching `filter`, newest first, and the token of the next page when
-/// there is one.
+/// One page of the cases the caller sees that match `filter`, newest first, and the token of
+/// the next page when there is one.
 pub async fn list_cases(
     conn: &mut AnyConnection,
     filter: &CaseFilter,
+    visibility: &Visibility,
 ) -> Result<(Vec<pb::CaseSummary>, String), Error> {
+    let (kind, who) = visibility_params(visibility);
     let (after_at, after_id) = filter
         .page
         .after
         .as_ref()
         .map_or((0, ""), |t| (t.millis, t.id.as_str()));
-    let rows = sqlx::query_as::<_, SummaryRow>(
+    let rows = sqlx::query_as::<_, SummaryRow>(concat!(
         "SELECT case_id, case_number, status, department, category, headcount, subject, \
          town, village, registered_at FROM cases \
          WHERE ($1 = 0 OR status = $1) AND ($2 = 0 OR category = $2) AND ($3 = '' OR town = $3) \
          AND registered_at >= $4 AND registered_at < $5 \
-         AND ($6 = 0 OR registered_at < $7 OR (registered_at = $7 AND case_id < $8)) \
-         ORDER BY registered_at DESC, case_id DESC LIMIT $9",
-    )
+         AND ($6 = 0 OR registered_at < $7 OR (registered_at = $7 AND case_id < $8)) AND ",
+        visible_to!("$10", "$11"),
+        " ORDER BY registered_at DESC, case_id DESC LIMIT $9"
+    ))
     .bind(i64::from(filter.status))
     .bind(i64::from(filter.category))
     .bind(&filter.town)
@@ -350,6 +435,8 @@ pub async fn list_cases(
     .bind(after_at)
     .bind(after_id)
     .bind(filter.page.fetch())
+    .bind(kind)
+    .bind(who)
     .fetch_all(&mut *conn)
     .await?;
     let mut cases: Vec<pb::CaseSummary> = rows.into_iter().map(Into::into).collect();

@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use support::*;
+use tonic::{Code, Status};
 use yimen_intake::store;
+use yimen_platform::auth::{Principal, Role, Scope};
 use yimen_platform::bus::{Acker, BusError, Delivery, Message};
 use yimen_platform::calendar;
 use yimen_platform::consumer::{self, Outcome};
@@ -19,6 +21,7 @@ use yimen_platform::db::{Db, now_millis};
 use yimen_platform::time::timestamp;
 use yimen_platform::{events, outbox};
 use yimen_proto::v1::event::Payload;
+use yimen_proto::v1::intake_service_server::IntakeService;
 use yimen_proto::v1::*;
 
 yimen_testkit::store_contract!(
@@ -42,6 +45,11 @@ yimen_testkit::store_contract!(
         agreement_leaves_the_status_to_dispatchs_reply,
         escalation_extension_and_alert_add_lines_without_moving_the_case,
         event_about_no_case_is_ignored,
+        a_department_reads_the_cases_it_holds_or_held_and_no_other,
+        a_department_keeps_a_case_it_was_given_whatever_order_events_arrive_in,
+        a_system_reads_only_its_own_submissions,
+        a_system_cannot_learn_of_a_case_through_another_systems_request_id,
+        a_committee_reads_no_case_and_everything_sees_every_case,
     ]
 );
 
@@ -59,7 +67,7 @@ async fn register_at(db: &Db, case_id: &str, at: i64) {
 
 async fn list_ids(db: &Db, request: ListCasesRequest) -> Vec<String> {
     app(db)
-        .list(&request)
+        .list(&request, &Scope::Everything)
         .await
         .expect("list")
         .cases
@@ -269,7 +277,7 @@ async fn get_case_by_number_and_by_id(db: Db) {
         "YM-1999-000001".to_string(),
     ] {
         let err = app(&db)
-            .get(&GetCaseRequest { case_ref: unknown })
+            .get(&GetCaseRequest { case_ref: unknown }, &Scope::Everything)
             .await
             .expect_err("unknown");
         assert!(
@@ -349,7 +357,7 @@ async fn list_filters_by_status_category_town_and_date(db: Db) {
     assert_eq!(list_ids(&db, combined).await, [c.as_str()]);
 
     let listed = app(&db)
-        .list(&by_status(CaseStatus::Assigned))
+        .list(&by_status(CaseStatus::Assigned), &Scope::Everything)
         .await
         .expect("list")
         .cases;
@@ -387,7 +395,10 @@ async fn list_paginates_without_gaps_or_repeats(db: Db) {
     let mut token = String::new();
     let mut pages = 0;
     loop {
-        let answer = app(&db).list(&page(token)).await.expect("page");
+        let answer = app(&db)
+            .list(&page(token), &Scope::Everything)
+            .await
+            .expect("page");
         pages += 1;
         seen.extend(answer.cases.into_iter().map(|c| c.case_id));
         if pages == 1 {
@@ -694,10 +705,13 @@ async fn mediation_opened_sets_in_mediation_and_adds_its_line(db: Db) {
         )
     );
     let listed = app(&db)
-        .list(&ListCasesRequest {
-            status: CaseStatus::InMediation as i32,
-            ..Default::default()
-        })
+        .list(
+            &ListCasesRequest {
+                status: CaseStatus::InMediation as i32,
+                ..Default::default()
+            },
+            &Scope::Everything,
+        )
         .await
         .expect("list")
         .cases;
@@ -891,4 +905,346 @@ async fn event_about_no_case_is_ignored(db: Db) {
         .await
         .expect("count timeline");
     assert_eq!(lines, 0);
+}
+
+// --- who reads which cases -------------------------------------------------------------------
+
+fn principal(role: Role, subject: &str) -> Principal {
+    Principal {
+        subject: subject.into(),
+        role,
+        department: None,
+        committee: None,
+    }
+}
+
+fn department(code: &str) -> Principal {
+    Principal {
+        department: Some(code.into()),
+        ..principal(Role::Department, &format!("clerk-of-{code}"))
+    }
+}
+
+fn system(subject: &str) -> Principal {
+    principal(Role::System, subject)
+}
+
+/// A call as the auth layer hands it on: carrying its caller, or none (an in-process call).
+fn call<T>(message: T, caller: Option<&Principal>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(caller) = caller {
+        request.extensions_mut().insert(caller.clone());
+    }
+    request
+}
+
+async fn get_as(db: &Db, caller: Option<&Principal>, case_ref: &str) -> Result<Case, Status> {
+    let request = GetCaseRequest {
+        case_ref: case_ref.into(),
+    };
+    api(db)
+        .get_case(call(request, caller))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn list_as(db: &Db, caller: Option<&Principal>, request: ListCasesRequest) -> Vec<String> {
+    api(db)
+        .list_cases(call(request, caller))
+        .await
+        .expect("list")
+        .into_inner()
+        .cases
+        .into_iter()
+        .map(|c| c.case_id)
+        .collect()
+}
+
+async fn submit_as(
+    db: &Db,
+    caller: Option<&Principal>,
+    request: SubmitCaseRequest,
+) -> Result<SubmitCaseResponse, Status> {
+    api(db)
+        .submit_case(call(request, caller))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// Asserts `caller` is answered for `case_ref` exactly as for a case that does not exist.
+async fn assert_unseen(db: &Db, caller: &Principal, case_ref: &str) {
+    let status = get_as(db, Some(caller), case_ref)
+        .await
+        .expect_err("not for this caller");
+    assert_eq!(status.code(), Code::NotFound, "{caller:?}: {status:?}");
+    assert_eq!(
+        status.message(),
+        format!("no case `{case_ref}`"),
+        "no hint that the case exists"
+    );
+}
+
+fn ids<const N: usize>(cases: [&SubmitCaseResponse; N]) -> BTreeSet<String> {
+    cases.iter().map(|c| c.case_id.clone()).collect()
+}
+
+fn set(ids: Vec<String>) -> BTreeSet<String> {
+    ids.into_iter().collect()
+}
+
+async fn a_department_reads_the_cases_it_holds_or_held_and_no_other(db: Db) {
+    let road = submit(&db, submission(Category::Transport, "石牌镇", "road")).await;
+    let allowance = submit(
+        &db,
+        submission(Category::SocialAssistance, "洋梓镇", "allowance"),
+    )
+    .await;
+    let never = submit(&db, submission(Category::Transport, "石牌镇", "bus")).await;
+    let r = registered_at(&get(&db, &road.case_id).await);
+    // transport returns the road case; the town takes it.
+    apply(&db, &assigned(&road.case_id, "transport", r + 10))
+        .await
+        .expect("assigned");
+    apply(
+        &db,
+        &returned(&road.case_id, "transport", r + 20, "a town road"),
+    )
+    .await
+    .expect("returned");
+    apply(&db, &assigned(&road.case_id, "shipai-town", r + 30))
+        .await
+        .expect("assigned again");
+    // civil-affairs leaves; its allowance case is handed over to the city center.
+    apply(&db, &assigned(&allowance.case_id, "civil-affairs", r + 10))
+        .await
+        .expect("assigned");
+    let mut handed_over = assigned(&allowance.case_id, "city-center", r + 20);
+    if let Some(Payload::CaseAssigned(a)) = handed_over.payload.as_mut() {
+        a.cause = AssignmentCause::DepartmentLeft as i32;
+    }
+    apply(&db, &handed_over).await.expect("handed over");
+
+    let (transport, town) = (department("transport"), department("shipai-town"));
+    let (civil, center) = (department("civil-affairs"), department("city-center"));
+    for (caller, case) in [
+        (&transport, &road),
+        (&town, &road),
+        (&civil, &allowance),
+        (&center, &allowance),
+    ] {
+        for case_ref in [&case.case_id, &case.case_number] {
+            let got = get_as(&db, Some(caller), case_ref)
+                .await
+                .unwrap_or_else(|e| panic!("{caller:?} reads {case_ref}: {e:?}"));
+            assert_eq!(got.case_id, case.case_id);
+        }
+    }
+    for (caller, case) in [
+        (&transport, &allowance),
+        (&center, &road),
+        (&town, &never),
+        (&department("housing"), &road),
+    ] {
+        assert_unseen(&db, caller, &case.case_id).await;
+        assert_unseen(&db, caller, &case.case_number).await;
+    }
+
+    let everything = ListCasesRequest::default();
+    assert_eq!(
+        set(list_as(&db, Some(&transport), everything.clone()).await),
+        ids([&road])
+    );
+    assert_eq!(
+        set(list_as(&db, Some(&civil), everything.clone()).await),
+        ids([&allowance])
+    );
+    assert!(
+        list_as(&db, Some(&department("housing")), everything)
+            .await
+            .is_empty()
+    );
+    // The filters still apply, within the department's cases.
+    let registered_only = ListCasesRequest {
+        status: CaseStatus::Registered as i32,
+        ..Default::default()
+    };
+    assert!(
+        list_as(&db, Some(&transport), registered_only)
+            .await
+            .is_empty(),
+        "the road case is assigned, and transport sees no registered one"
+    );
+    let transport_cases = ListCasesRequest {
+        category: Category::Transport as i32,
+        ..Default::default()
+    };
+    assert_eq!(
+        set(list_as(&db, Some(&town), transport_cases).await),
+        ids([&road])
+    );
+}
+
+async fn a_department_keeps_a_case_it_was_given_whatever_order_events_arrive_in(db: Db) {
+    let case = submit(&db, submission(Category::Transport, "石牌镇", "road")).await;
+    let id = case.case_id.as_str();
+    let r = registered_at(&get(&db, id).await);
+    // The town's later assignment arrives first; transport's earlier one late, twice.
+    apply(&db, &assigned(id, "shipai-town", r + 30))
+        .await
+        .expect("assigned");
+    let late = assigned(id, "transport", r + 10);
+    apply(&db, &late).await.expect("late assignment");
+    apply(&db, &assigned(id, "transport", r + 10))
+        .await
+        .expect("the same assignment announced again");
+
+    let now = get(&db, id).await;
+    assert_eq!(
+        now.department, "shipai-town",
+        "the late event moved nothing"
+    );
+    for code in ["shipai-town", "transport"] {
+        let got = get_as(&db, Some(&department(code)), id).await;
+        assert_eq!(got.expect(code).case_id, id);
+    }
+    let holders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM case_holders WHERE case_id = $1")
+        .bind(id)
+        .fetch_one(db.pool())
+        .await
+        .expect("holders");
+    assert_eq!(
+        holders, 2,
+        "one row per department, however often announced"
+    );
+}
+
+async fn a_system_reads_only_its_own_submissions(db: Db) {
+    let (hotline, portal) = (system("hotline-12345"), system("gov-portal"));
+    let from_hotline = submit_as(
+        &db,
+        Some(&hotline),
+        submission(Category::Transport, "石牌镇", "bus route"),
+    )
+    .await
+    .expect("hotline submits");
+    let from_portal = submit_as(
+        &db,
+        Some(&portal),
+        submission(Category::Transport, "石牌镇", "bus stop"),
+    )
+    .await
+    .expect("portal submits");
+    let at_the_door = submit(&db, submission(Category::Transport, "石牌镇", "road")).await;
+
+    let got = get_as(&db, Some(&hotline), &from_hotline.case_number).await;
+    assert_eq!(got.expect("own submission").case_id, from_hotline.case_id);
+    for case in [&from_portal, &at_the_door] {
+        assert_unseen(&db, &hotline, &case.case_id).await;
+        assert_unseen(&db, &hotline, &case.case_number).await;
+    }
+    assert_eq!(
+        set(list_as(&db, Some(&hotline), ListCasesRequest::default()).await),
+        ids([&from_hotline])
+    );
+    assert_eq!(
+        set(list_as(&db, Some(&portal), ListCasesRequest::default()).await),
+        ids([&from_portal])
+    );
+    // A department given the system's case reads it too; the system still reads it.
+    apply(
+        &db,
+        &assigned(&from_hotline.case_id, "transport", now_millis()),
+    )
+    .await
+    .expect("assigned");
+    for caller in [&hotline, &department("transport")] {
+        let got = get_as(&db, Some(caller), &from_hotline.case_id).await;
+        assert_eq!(got.expect("held").case_id, from_hotline.case_id);
+    }
+}
+
+async fn a_system_cannot_learn_of_a_case_through_another_systems_request_id(db: Db) {
+    let (hotline, portal) = (system("hotline-12345"), system("gov-portal"));
+    let mut request = submission(Category::Transport, "石牌镇", "bus route");
+    request.request_id = "req-1".into();
+    let first = submit_as(&db, Some(&hotline), request.clone())
+        .await
+        .expect("submitted");
+    let again = submit_as(&db, Some(&hotline), request.clone())
+        .await
+        .expect("own retry");
+    assert_eq!(again, first, "a system's own retry answers its case");
+
+    let refused = submit_as(&db, Some(&portal), request)
+        .await
+        .expect_err("another system's request id");
+    assert_eq!(refused.code(), Code::AlreadyExists);
+    assert!(
+        !refused.message().contains(&first.case_number)
+            && !refused.message().contains(&first.case_id),
+        "{refused:?}"
+    );
+    assert!(
+        list_as(&db, Some(&portal), ListCasesRequest::default())
+            .await
+            .is_empty()
+    );
+}
+
+async fn a_committee_reads_no_case_and_everything_sees_every_case(db: Db) {
+    let from_hotline = submit_as(
+        &db,
+        Some(&system("hotline-12345")),
+        submission(Category::Transport, "石牌镇", "bus route"),
+    )
+    .await
+    .expect("hotline submits");
+    let held = submit(
+        &db,
+        submission(Category::CivilCommercial, "洋梓镇", "deposit"),
+    )
+    .await;
+    let r = registered_at(&get(&db, &held.case_id).await);
+    apply(&db, &assigned(&held.case_id, "market-regulation", r + 10))
+        .await
+        .expect("assigned");
+    apply(&db, &referred(&held.case_id, "market-regulation", r + 20))
+        .await
+        .expect("referred");
+    apply(
+        &db,
+        &mediation_opened(&held.case_id, "market-regulation", r + 30),
+    )
+    .await
+    .expect("mediation opened");
+
+    // A mediator may not call intake's case RPCs at all; should one get through, it holds
+    // nothing here, not even the case its committee mediates.
+    let mediator = Principal {
+        committee: Some("civil-commercial".into()),
+        ..principal(Role::Mediator, "mediator-1")
+    };
+    assert_unseen(&db, &mediator, &held.case_id).await;
+    assert!(
+        list_as(&db, Some(&mediator), ListCasesRequest::default())
+            .await
+            .is_empty()
+    );
+
+    let all = ids([&from_hotline, &held]);
+    for caller in [
+        None,
+        Some(principal(Role::Reception, "window-3")),
+        Some(principal(Role::Supervisor, "supervisor-1")),
+    ] {
+        assert_eq!(
+            set(list_as(&db, caller.as_ref(), ListCasesRequest::default()).await),
+            all,
+            "{caller:?}"
+        );
+        for case in [&from_hotline, &held] {
+            let got = get_as(&db, caller.as_ref(), &case.case_number).await;
+            assert_eq!(got.expect("everything").case_id, case.case_id);
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! The pure rules of the one door: what a valid submission is, how a case is numbered and
-//! named, how the process's events move a case, what an evaluation decides, and how cases are
-//! listed. No I/O here; the store, the API and the consumer call in.
+//! named, how the process's events move a case, what an evaluation decides, how cases are
+//! listed, and which cases a caller may read. No I/O here; the store, the API and the consumer
+//! call in.
 
+pub mod access;
 pub mod case_number;
 pub mod evaluation;
 pub mod identity;
@@ -9,6 +11,7 @@ pub mod listing;
 pub mod progress;
 pub mod submission;
 
+pub use access::Visibility;
 pub use case_number::{CaseNumber, CaseRef};
 pub use evaluation::Evaluation;
 pub use identity::{PetitionerKeyer, Phone, ResidentId};

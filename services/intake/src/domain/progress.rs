@@ -47,6 +47,17 @@ pub struct TimelineLine {
 }
 
 impl Progress {
+    /// The department this event gives the case to, if it names one: from then on that
+    /// department holds or held the case, and may read it. Known from the event alone, so a
+    /// late or out-of-order event still grants what it says.
+    pub fn holder(&self) -> Option<&str> {
+        self.holding
+            .as_ref()?
+            .department
+            .as_deref()
+            .filter(|d| !d.is_empty())
+    }
+
     /// A line that leaves the status as it is.
     fn line(kind: &str, department: &str, summary: impl Into<String>) -> Self {
         Self {
@@ -370,6 +381,32 @@ mod tests {
             "assigned to 民政局 (civil-affairs): owns social assistance"
         );
         assert_eq!(p.line.department, "civil-affairs");
+    }
+
+    #[test]
+    fn an_assignment_gives_the_case_to_its_department() {
+        let p = progress(Payload::CaseAssigned(CaseAssigned {
+            department: "civil-affairs".into(),
+            ..Default::default()
+        }));
+        assert_eq!(p.holder(), Some("civil-affairs"));
+    }
+
+    #[test]
+    fn returns_mediation_and_alerts_give_the_case_to_no_one() {
+        let returned = progress(Payload::CaseReturned(CaseReturned {
+            department: "transport".into(),
+            ..Default::default()
+        }));
+        let opened = progress(Payload::MediationOpened(MediationOpened {
+            committee: "civil-commercial".into(),
+            referred_by: "transport".into(),
+            ..Default::default()
+        }));
+        let alert = progress(Payload::AlertRaised(AlertRaised::default()));
+        for p in [returned, opened, alert] {
+            assert_eq!(p.holder(), None, "{:?}", p.line.kind);
+        }
     }
 
     #[test]

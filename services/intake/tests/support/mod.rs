@@ -6,6 +6,7 @@
 use yimen_intake::IntakeConfig;
 use yimen_intake::api::Api;
 use yimen_intake::app::Intake;
+use yimen_platform::auth::Scope;
 use yimen_platform::db::Db;
 use yimen_platform::time::{millis, timestamp};
 use yimen_proto::v1::event::Payload;
@@ -54,14 +55,20 @@ pub fn submission(category: Category, town: &str, subject: &str) -> SubmitCaseRe
 }
 
 pub async fn submit(db: &Db, request: SubmitCaseRequest) -> SubmitCaseResponse {
-    app(db).submit(&request).await.expect("submit")
+    app(db)
+        .submit(&request, &Scope::Everything)
+        .await
+        .expect("submit")
 }
 
 pub async fn get(db: &Db, case_ref: &str) -> Case {
     app(db)
-        .get(&GetCaseRequest {
-            case_ref: case_ref.into(),
-        })
+        .get(
+            &GetCaseRequest {
+                case_ref: case_ref.into(),
+            },
+            &Scope::Everything,
+        )
         .await
         .expect("get")
 }

@@ -50,6 +50,29 @@ both_modes!(
 mod scenarios;
 mod trace;
 
+/// The fields a refusal's `google.rpc.BadRequest` names.
+fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .expect("field violations")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
+}
+
+/// No case was registered: a refused submission wrote nothing.
+async fn assert_nothing_registered(clients: &Clients) {
+    let listed = clients
+        .intake
+        .clone()
+        .list_cases(ListCasesRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(listed.cases.is_empty(), "nothing was written");
+}
+
 fn kinds(case: &Case) -> Vec<String> {
     case.timeline.iter().map(|t| t.kind.clone()).collect()
 }
@@ -274,23 +297,10 @@ async fn invalid_submission_names_every_bad_field_and_writes_nothing(clients: &C
         .await
         .expect_err("invalid input is refused");
     assert_eq!(status.code(), Code::InvalidArgument);
-    let fields: Vec<String> = status
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect();
+    let fields = violated_fields(&status);
     assert!(fields.contains(&"subject".to_string()), "{fields:?}");
     assert!(fields.contains(&"headcount".to_string()), "{fields:?}");
-    let listed = clients
-        .intake
-        .clone()
-        .list_cases(ListCasesRequest::default())
-        .await
-        .expect("list")
-        .into_inner();
-    assert!(listed.cases.is_empty(), "nothing was written");
+    assert_nothing_registered(clients).await;
 }
 
 /// A description over its limit names the field; a request over the transport's limit says
@@ -305,13 +315,7 @@ async fn oversized_submission_is_invalid_argument_not_a_transport_error(clients:
         .await
         .expect_err("over the description's limit");
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    let fields: Vec<String> = status
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect();
+    let fields = violated_fields(&status);
     assert_eq!(fields, ["description"]);
 
     let mut huge = submission(Category::SocialAssistance, "洋梓镇", "huge");
@@ -327,14 +331,7 @@ async fn oversized_submission_is_invalid_argument_not_a_transport_error(clients:
         status.message().contains("larger than the limit"),
         "{status:?}"
     );
-    let listed = clients
-        .intake
-        .clone()
-        .list_cases(ListCasesRequest::default())
-        .await
-        .expect("list")
-        .into_inner();
-    assert!(listed.cases.is_empty(), "nothing was written");
+    assert_nothing_registered(clients).await;
 }
 
 async fn reflection_lists_the_yimen_services(clients: &Clients) {

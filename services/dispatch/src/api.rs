@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use futures::stream::BoxStream;
 use tonic::{Request, Response, Status};
+use yimen_platform::auth::Scope;
 use yimen_platform::bus::Bus;
 use yimen_platform::db::Db;
 use yimen_proto::v1::dispatch_service_server::DispatchService;
@@ -78,8 +79,9 @@ impl DispatchService for Api {
         &self,
         request: Request<ListAssignmentsRequest>,
     ) -> Result<Response<ListAssignmentsResponse>, Status> {
+        let scope = Scope::of(&request);
         let request = AssignmentsQuery::parse(request.get_ref())?;
-        app::list_assignments(&self.db, request)
+        app::list_assignments(&self.db, &scope, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -89,8 +91,9 @@ impl DispatchService for Api {
         &self,
         request: Request<AcceptAssignmentRequest>,
     ) -> Result<Response<Assignment>, Status> {
+        let scope = Scope::of(&request);
         let request = Accept::parse(request.get_ref())?;
-        app::accept(&self.db, self.deadlines, request)
+        app::accept(&self.db, &scope, self.deadlines, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -100,8 +103,9 @@ impl DispatchService for Api {
         &self,
         request: Request<ReturnAssignmentRequest>,
     ) -> Result<Response<ReturnAssignmentResponse>, Status> {
+        let scope = Scope::of(&request);
         let request = Return::parse(request.get_ref())?;
-        app::return_assignment(&self.db, self.deadlines, request)
+        app::return_assignment(&self.db, &scope, self.deadlines, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -111,8 +115,9 @@ impl DispatchService for Api {
         &self,
         request: Request<ReplyAssignmentRequest>,
     ) -> Result<Response<Assignment>, Status> {
+        let scope = Scope::of(&request);
         let request = Reply::parse(request.get_ref())?;
-        app::reply(&self.db, request)
+        app::reply(&self.db, &scope, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -122,8 +127,9 @@ impl DispatchService for Api {
         &self,
         request: Request<ReferToMediationRequest>,
     ) -> Result<Response<Assignment>, Status> {
+        let scope = Scope::of(&request);
         let request = Referral::parse(request.get_ref())?;
-        app::refer_to_mediation(&self.db, request)
+        app::refer_to_mediation(&self.db, &scope, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -140,8 +146,9 @@ impl DispatchService for Api {
         &self,
         request: Request<RequestExtensionRequest>,
     ) -> Result<Response<Assignment>, Status> {
+        let scope = Scope::of(&request);
         let request = ExtensionRequest::parse(request.get_ref())?;
-        app::request_extension(&self.db, request)
+        app::request_extension(&self.db, &scope, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -151,8 +158,9 @@ impl DispatchService for Api {
         &self,
         request: Request<DecideExtensionRequest>,
     ) -> Result<Response<Assignment>, Status> {
+        let scope = Scope::of(&request);
         let request = ExtensionDecision::parse(request.get_ref())?;
-        app::decide_extension(&self.db, request)
+        app::decide_extension(&self.db, &scope, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -162,8 +170,9 @@ impl DispatchService for Api {
         &self,
         request: Request<EscalateRequest>,
     ) -> Result<Response<Assignment>, Status> {
+        let scope = Scope::of(&request);
         let request = Escalation::parse(request.get_ref())?;
-        app::escalate(&self.db, request)
+        app::escalate(&self.db, &scope, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -173,8 +182,9 @@ impl DispatchService for Api {
         &self,
         request: Request<AssignLeaderRequest>,
     ) -> Result<Response<Assignment>, Status> {
+        let scope = Scope::of(&request);
         let request = LeaderAssignment::parse(request.get_ref())?;
-        app::assign_leader(&self.db, request)
+        app::assign_leader(&self.db, &scope, request)
             .await
             .map(Response::new)
             .map_err(Status::from)

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use sqlx::AnyConnection;
+use yimen_platform::auth::Scope;
 use yimen_platform::bus::{Bus, QueueSpec};
 use yimen_platform::db::{Db, Tx, now_millis};
 use yimen_platform::error::Error;
@@ -23,7 +24,7 @@ use crate::domain::requests::{
 };
 use crate::domain::{
     Action, AssignmentState, CITY_CENTER, CaseFacts, Department, DepartmentSpec, Extension,
-    Transition, Trigger, escalation, extension, route,
+    Transition, Trigger, access, escalation, extension, route,
 };
 use crate::store::{self, AssignmentRecord, CaseRecord};
 use crate::{DispatchConfig, SERVICE};
@@ -300,6 +301,14 @@ async fn load_assignment(conn: &mut AnyConnection, id: &str) -> Result<Assignmen
         .ok_or_else(|| Error::not_found(format!("assignment {id} not found")))
 }
 
+/// Loads the assignment a caller acts on, in the transaction that will change it, and refuses
+/// the caller before anything changes when the assignment is not within its scope.
+async fn load_for(tx: &mut Tx, scope: &Scope, id: &str) -> Result<AssignmentRecord, Error> {
+    let current = load_assignment(tx, id).await?;
+    access::may_act_on(scope, &current.department)?;
+    Ok(current)
+}
+
 /// A concurrent call moved the assignment first.
 fn moved_on(id: &str) -> Error {
     Error::precondition(format!("assignment {id} changed meanwhile; read it again"))
@@ -375,6 +384,7 @@ async fn reply_in(
 /// 受理: the department takes the case on; the handling deadline starts.
 pub async fn accept(
     db: &Db,
+    scope: &Scope,
     deadlines: Deadlines,
     request: Accept,
 ) -> Result<pb::Assignment, Error> {
@@ -383,7 +393,7 @@ pub async fn accept(
         handler,
     } = request;
     let mut tx = db.begin().await?;
-    let current = load_assignment(&mut tx, &id).await?;
+    let current = load_for(&mut tx, scope, &id).await?;
     accept_in(&mut tx, &current, &handler, deadlines, now_millis()).await?;
     let updated = committed(db, tx, &id).await?;
     tracing::info!(assignment_id = %id, department = %updated.department, "assignment accepted");
@@ -391,13 +401,13 @@ pub async fn accept(
 }
 
 /// 答复: the department answers the petitioner; on time when by the handling deadline.
-pub async fn reply(db: &Db, request: Reply) -> Result<pb::Assignment, Error> {
+pub async fn reply(db: &Db, scope: &Scope, request: Reply) -> Result<pb::Assignment, Error> {
     let Reply {
         assignment_id: id,
         text,
     } = request;
     let mut tx = db.begin().await?;
-    let current = load_assignment(&mut tx, &id).await?;
+    let current = load_for(&mut tx, scope, &id).await?;
     let within_deadline = reply_in(&mut tx, &current, text, now_millis()).await?;
     let updated = committed(db, tx, &id).await?;
     tracing::info!(assignment_id = %id, department = %updated.department, within_deadline, "assignment replied");
@@ -408,6 +418,7 @@ pub async fn reply(db: &Db, request: Reply) -> Result<pb::Assignment, Error> {
 /// that returned it before.
 pub async fn return_assignment(
     db: &Db,
+    scope: &Scope,
     deadlines: Deadlines,
     request: Return,
 ) -> Result<pb::ReturnAssignmentResponse, Error> {
@@ -416,7 +427,7 @@ pub async fn return_assignment(
         reason,
     } = request;
     let mut tx = db.begin().await?;
-    let current = load_assignment(&mut tx, &id).await?;
+    let current = load_for(&mut tx, scope, &id).await?;
     if current.department == CITY_CENTER {
         return Err(Error::precondition(
             "the city center is the terminus (终点站): it owns the matter to the end and cannot return it",
@@ -465,14 +476,18 @@ pub async fn return_assignment(
 
 /// 访调: the department refers the dispute it accepted to the mediation center; the case stays
 /// with it until an agreement replies it or the mediation ends.
-pub async fn refer_to_mediation(db: &Db, request: Referral) -> Result<pb::Assignment, Error> {
+pub async fn refer_to_mediation(
+    db: &Db,
+    scope: &Scope,
+    request: Referral,
+) -> Result<pb::Assignment, Error> {
     let Referral {
         assignment_id: id,
         linkage,
         summary,
     } = request;
     let mut tx = db.begin().await?;
-    let current = load_assignment(&mut tx, &id).await?;
+    let current = load_for(&mut tx, scope, &id).await?;
     current.state.allows(Action::Refer)?;
     if current.in_mediation {
         return Err(Error::precondition(format!(
@@ -507,6 +522,7 @@ pub async fn refer_to_mediation(db: &Db, request: Referral) -> Result<pb::Assign
 /// The department asks for the one extension of its handling deadline (at most 30 days).
 pub async fn request_extension(
     db: &Db,
+    scope: &Scope,
     request: ExtensionRequest,
 ) -> Result<pb::Assignment, Error> {
     let ExtensionRequest {
@@ -515,7 +531,7 @@ pub async fn request_extension(
         reason,
     } = request;
     let mut tx = db.begin().await?;
-    let current = load_assignment(&mut tx, &id).await?;
+    let current = load_for(&mut tx, scope, &id).await?;
     current.state.allows(Action::Extend)?;
     current.extension.request()?;
     if !store::request_extension(&mut tx, &id, days, &reason).await? {
@@ -530,6 +546,7 @@ pub async fn request_extension(
 /// days asked for and `case.extended.<dept>` says so; refused, nothing else changes.
 pub async fn decide_extension(
     db: &Db,
+    scope: &Scope,
     request: ExtensionDecision,
 ) -> Result<pb::Assignment, Error> {
     let ExtensionDecision {
@@ -537,7 +554,7 @@ pub async fn decide_extension(
         approved,
     } = request;
     let mut tx = db.begin().await?;
-    let current = load_assignment(&mut tx, &id).await?;
+    let current = load_for(&mut tx, scope, &id).await?;
     current.state.allows(Action::Extend)?;
     let decision = current.extension.decide(approved)?;
     let handle_by = current.handle_by.ok_or_else(|| {
@@ -599,14 +616,18 @@ async fn announce_escalation(
 
 /// 催办 / 督办 / 包案: presses the department on an open case; the assignment keeps the highest
 /// level it reached.
-pub async fn escalate(db: &Db, request: Escalation) -> Result<pb::Assignment, Error> {
+pub async fn escalate(
+    db: &Db,
+    scope: &Scope,
+    request: Escalation,
+) -> Result<pb::Assignment, Error> {
     let Escalation {
         assignment_id: id,
         level,
         reason,
     } = request;
     let mut tx = db.begin().await?;
-    let current = load_assignment(&mut tx, &id).await?;
+    let current = load_for(&mut tx, scope, &id).await?;
     current.state.allows(Action::Escalate)?;
     let raised = escalation::raise(current.escalation, level);
     if !store::set_escalation(&mut tx, &id, current.escalation, raised).await? {
@@ -619,13 +640,17 @@ pub async fn escalate(db: &Db, request: Escalation) -> Result<pb::Assignment, Er
 }
 
 /// 包案: a leader takes an open case personally; the escalation is at its top.
-pub async fn assign_leader(db: &Db, request: LeaderAssignment) -> Result<pb::Assignment, Error> {
+pub async fn assign_leader(
+    db: &Db,
+    scope: &Scope,
+    request: LeaderAssignment,
+) -> Result<pb::Assignment, Error> {
     let LeaderAssignment {
         assignment_id: id,
         leader,
     } = request;
     let mut tx = db.begin().await?;
-    let current = load_assignment(&mut tx, &id).await?;
+    let current = load_for(&mut tx, scope, &id).await?;
     current.state.allows(Action::Escalate)?;
     if !store::set_leader(&mut tx, &id, &leader).await? {
         return Err(moved_on(&id));
@@ -776,6 +801,7 @@ pub async fn list_departments(
 /// A department's work list, oldest first, page by page.
 pub async fn list_assignments(
     db: &Db,
+    scope: &Scope,
     request: AssignmentsQuery,
 ) -> Result<pb::ListAssignmentsResponse, Error> {
     let AssignmentsQuery {
@@ -783,7 +809,7 @@ pub async fn list_assignments(
         states,
         page,
     } = request;
-    let department = department.as_str();
+    let department = access::work_list_of(scope, &department)?;
     let mut conn = db.pool().acquire().await?;
     if store::department(&mut conn, department).await?.is_none() {
         return Err(Error::not_found(format!(

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tonic::{Code, Request};
 use yimen_dispatch::DispatchConfig;
 use yimen_dispatch::api::Api;
+use yimen_platform::auth::{Principal, Role};
 use yimen_platform::bus::{Bus, MemoryBus};
 use yimen_platform::db::Db;
 use yimen_platform::time::{DAY_MILLIS, millis};
@@ -42,6 +43,9 @@ yimen_testkit::store_contract!(
         granted_extension_moves_handle_by_and_emits_case_extended,
         a_second_extension_is_refused,
         escalation_and_leader_emit_case_escalated_and_show_on_the_assignment,
+        a_department_lists_only_its_own_assignments,
+        a_department_acts_only_on_assignments_it_holds_and_nothing_is_written_when_refused,
+        supervisors_and_admins_act_on_any_departments_assignment,
     ]
 );
 
@@ -271,6 +275,26 @@ async fn set_handle_by(db: &Db, assignment_id: &str, millis: i64) {
 
 fn ms(ts: &Option<prost_types::Timestamp>) -> i64 {
     millis(ts.as_ref().expect("timestamp set"))
+}
+
+/// A caller as the auth layer leaves it on a call that passed: its principal in the extensions.
+fn as_caller<T>(caller: &Principal, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.extensions_mut().insert(caller.clone());
+    request
+}
+
+fn caller(role: Role, department: Option<&str>) -> Principal {
+    Principal {
+        subject: format!("{role}-1"),
+        role,
+        department: department.map(str::to_string),
+        committee: None,
+    }
+}
+
+fn department_caller(code: &str) -> Principal {
+    caller(Role::Department, Some(code))
 }
 
 // --- the contract ----------------------------------------------------------------------------
@@ -1700,4 +1724,210 @@ async fn escalation_and_leader_emit_case_escalated_and_show_on_the_assignment(db
         .await
         .expect_err("closed");
     assert_eq!(closed.code(), Code::FailedPrecondition);
+}
+
+async fn a_department_lists_only_its_own_assignments(db: Db) {
+    let api = api(&db);
+    join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    register(&db, "allowance", Category::SocialAssistance, "洋梓镇").await;
+    register(&db, "wages", Category::LabourWages, "洋梓镇").await;
+    let civil = department_caller("civil-affairs");
+    let list = |department: &str| ListAssignmentsRequest {
+        department: department.into(),
+        states: vec![],
+        page: None,
+    };
+    let case_ids = |r: ListAssignmentsResponse| -> Vec<String> {
+        r.assignments.into_iter().map(|a| a.case_id).collect()
+    };
+
+    for named in ["", "civil-affairs", " civil-affairs "] {
+        let own = api
+            .list_assignments(as_caller(&civil, list(named)))
+            .await
+            .expect("its own list")
+            .into_inner();
+        assert_eq!(case_ids(own), ["allowance"], "named {named:?}");
+    }
+    let refused = api
+        .list_assignments(as_caller(&civil, list("human-resources")))
+        .await
+        .expect_err("another department's list");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert_eq!(
+        refused.message(),
+        "department `civil-affairs` may only list its own assignments"
+    );
+
+    // A supervisor lists any department's, and must say which.
+    let supervisor = caller(Role::Supervisor, None);
+    let theirs = api
+        .list_assignments(as_caller(&supervisor, list("human-resources")))
+        .await
+        .expect("any list")
+        .into_inner();
+    assert_eq!(case_ids(theirs), ["wages"]);
+    let unnamed = api
+        .list_assignments(as_caller(&supervisor, list(" ")))
+        .await
+        .expect_err("no department named");
+    assert_eq!(unnamed.code(), Code::InvalidArgument);
+}
+
+async fn a_department_acts_only_on_assignments_it_holds_and_nothing_is_written_when_refused(
+    db: Db,
+) {
+    let api = api(&db);
+    join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    register(&db, "pending", Category::LabourWages, "洋梓镇").await;
+    register(&db, "accepted", Category::LabourWages, "洋梓镇").await;
+    let pending = only_assignment(&api, "human-resources", "pending").await;
+    let accepted = accepted(&api, "human-resources", "accepted").await;
+    let civil = department_caller("civil-affairs");
+    let before = events(&db).await.len();
+
+    let refusals = [
+        (
+            "accept",
+            api.accept_assignment(as_caller(
+                &civil,
+                AcceptAssignmentRequest {
+                    assignment_id: pending.assignment_id.clone(),
+                    handler: "clerk".into(),
+                },
+            ))
+            .await
+            .map(drop),
+        ),
+        (
+            "return",
+            api.return_assignment(as_caller(
+                &civil,
+                ReturnAssignmentRequest {
+                    assignment_id: pending.assignment_id.clone(),
+                    reason: "not ours".into(),
+                },
+            ))
+            .await
+            .map(drop),
+        ),
+        (
+            "reply",
+            api.reply_assignment(as_caller(
+                &civil,
+                ReplyAssignmentRequest {
+                    assignment_id: accepted.assignment_id.clone(),
+                    reply: "paid".into(),
+                },
+            ))
+            .await
+            .map(drop),
+        ),
+        (
+            "extension",
+            api.request_extension(as_caller(
+                &civil,
+                RequestExtensionRequest {
+                    assignment_id: accepted.assignment_id.clone(),
+                    days: 10,
+                    reason: "waiting for the bank".into(),
+                },
+            ))
+            .await
+            .map(drop),
+        ),
+        (
+            "referral",
+            api.refer_to_mediation(as_caller(
+                &civil,
+                ReferToMediationRequest {
+                    assignment_id: accepted.assignment_id.clone(),
+                    linkage: Linkage::Petition as i32,
+                    summary: "unpaid wages".into(),
+                },
+            ))
+            .await
+            .map(drop),
+        ),
+    ];
+    for (what, result) in refusals {
+        let status = result.expect_err(what);
+        assert_eq!(status.code(), Code::PermissionDenied, "{what}: {status:?}");
+        assert_eq!(
+            status.message(),
+            "this assignment belongs to another department",
+            "{what}: names neither the holder nor the case"
+        );
+    }
+
+    assert_eq!(events(&db).await.len(), before, "no event was written");
+    let pending_now = only_assignment(&api, "human-resources", "pending").await;
+    assert_eq!(pending_now, pending, "the pending assignment is untouched");
+    let accepted_now = only_assignment(&api, "human-resources", "accepted").await;
+    assert_eq!(
+        accepted_now, accepted,
+        "the accepted assignment is untouched"
+    );
+
+    // The holder itself acts as before.
+    let own = department_caller("human-resources");
+    let taken = api
+        .accept_assignment(as_caller(
+            &own,
+            AcceptAssignmentRequest {
+                assignment_id: pending.assignment_id.clone(),
+                handler: String::new(),
+            },
+        ))
+        .await
+        .expect("its own")
+        .into_inner();
+    assert_eq!(taken.state, AssignmentState::Accepted as i32);
+    let replied = api
+        .reply_assignment(as_caller(
+            &own,
+            ReplyAssignmentRequest {
+                assignment_id: accepted.assignment_id.clone(),
+                reply: "paid".into(),
+            },
+        ))
+        .await
+        .expect("its own")
+        .into_inner();
+    assert_eq!(replied.state, AssignmentState::Replied as i32);
+}
+
+async fn supervisors_and_admins_act_on_any_departments_assignment(db: Db) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    register(&db, "wages", Category::LabourWages, "洋梓镇").await;
+    let a = only_assignment(&api, "human-resources", "wages").await;
+
+    let escalated = api
+        .escalate(as_caller(
+            &caller(Role::Supervisor, None),
+            EscalateRequest {
+                assignment_id: a.assignment_id.clone(),
+                level: EscalationLevel::Reminder as i32,
+                reason: "not accepted yet".into(),
+            },
+        ))
+        .await
+        .expect("a supervisor presses any department")
+        .into_inner();
+    assert_eq!(escalated.escalation, EscalationLevel::Reminder as i32);
+    let taken = api
+        .accept_assignment(as_caller(
+            &caller(Role::Admin, None),
+            AcceptAssignmentRequest {
+                assignment_id: a.assignment_id.clone(),
+                handler: String::new(),
+            },
+        ))
+        .await
+        .expect("an admin acts for any department")
+        .into_inner();
+    assert_eq!(taken.state, AssignmentState::Accepted as i32);
 }

@@ -3,6 +3,7 @@
 //! NOT_FOUND, FAILED_PRECONDITION, ...).
 
 use tonic::{Request, Response, Status};
+use yimen_platform::auth::Scope;
 use yimen_platform::db::Db;
 use yimen_proto::v1::mediation_service_server::MediationService;
 use yimen_proto::v1::*;
@@ -52,14 +53,14 @@ impl MediationService for Api {
         &self,
         request: Request<GetMediationRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        answer(app::get_mediation(&self.db, request.get_ref()).await)
+        answer(app::get_mediation(&self.db, &Scope::of(&request), request.get_ref()).await)
     }
 
     async fn list_mediations(
         &self,
         request: Request<ListMediationsRequest>,
     ) -> Result<Response<ListMediationsResponse>, Status> {
-        answer(app::list_mediations(&self.db, request.get_ref()).await)
+        answer(app::list_mediations(&self.db, &Scope::of(&request), request.get_ref()).await)
     }
 
     async fn open_mediation(
@@ -73,28 +74,31 @@ impl MediationService for Api {
         &self,
         request: Request<ScheduleSessionRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        answer(app::schedule_session(&self.db, request.get_ref()).await)
+        answer(app::schedule_session(&self.db, &Scope::of(&request), request.get_ref()).await)
     }
 
     async fn record_outcome(
         &self,
         request: Request<RecordOutcomeRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        answer(app::record_outcome(&self.db, request.get_ref()).await)
+        answer(app::record_outcome(&self.db, &Scope::of(&request), request.get_ref()).await)
     }
 
     async fn request_court_confirmation(
         &self,
         request: Request<RequestCourtConfirmationRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        answer(app::request_court_confirmation(&self.db, request.get_ref()).await)
+        answer(
+            app::request_court_confirmation(&self.db, &Scope::of(&request), request.get_ref())
+                .await,
+        )
     }
 
     async fn record_court_decision(
         &self,
         request: Request<RecordCourtDecisionRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        answer(app::record_court_decision(&self.db, request.get_ref()).await)
+        answer(app::record_court_decision(&self.db, &Scope::of(&request), request.get_ref()).await)
     }
 
     async fn record_performance(

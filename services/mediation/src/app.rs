@@ -2,6 +2,7 @@
 //! referral), schedule sessions, record the outcome, go through court confirmation, and credit
 //! mediators. Each writes its state change and its event (through the outbox) together.
 
+use yimen_platform::auth::Scope;
 use yimen_platform::db::{Db, Tx, now_millis};
 use yimen_platform::error::{Error, Violations};
 use yimen_platform::outbox;
@@ -12,7 +13,7 @@ use crate::SERVICE;
 use crate::domain::request::{mediation_id, mediators_filter};
 use crate::domain::{
     Conclusion, Credit, MediationFilter, NewMediation, NewMediator, NewSession, Standing,
-    Transition,
+    Transition, access,
 };
 use crate::store::{self, FileRecord};
 
@@ -140,6 +141,18 @@ async fn locked_file(tx: &mut Tx, mediation_id: &str) -> Result<FileRecord, Erro
     reread(tx, mediation_id).await
 }
 
+/// [`locked_file`] for a caller about to act on it: refused before anything changes when the
+/// file is not within the caller's scope.
+async fn locked_file_for(
+    tx: &mut Tx,
+    scope: &Scope,
+    mediation_id: &str,
+) -> Result<FileRecord, Error> {
+    let file = locked_file(tx, mediation_id).await?;
+    access::may_act_on(scope, &file.committee)?;
+    Ok(file)
+}
+
 /// The file as the transaction now sees it.
 async fn reread(tx: &mut Tx, mediation_id: &str) -> Result<FileRecord, Error> {
     store::file(tx, mediation_id)
@@ -154,6 +167,7 @@ fn not_found(mediation_id: &str) -> Error {
 /// ScheduleSession: every mediator named must be registered (with any committee).
 pub async fn schedule_session(
     db: &Db,
+    scope: &Scope,
     request: &pb::ScheduleSessionRequest,
 ) -> Result<pb::MediationFile, Error> {
     let session = NewSession::parse(request)?;
@@ -168,7 +182,7 @@ pub async fn schedule_session(
         }
     }
     unknown.finish()?;
-    let file = locked_file(&mut tx, &session.mediation_id).await?;
+    let file = locked_file_for(&mut tx, scope, &session.mediation_id).await?;
     file.standing.apply(Transition::Schedule)?;
     store::insert_session(&mut tx, &session, now_millis()).await?;
     let updated = reread(&mut tx, &session.mediation_id).await?;
@@ -181,12 +195,13 @@ pub async fn schedule_session(
 /// agreement and every mediator who sat.
 pub async fn record_outcome(
     db: &Db,
+    scope: &Scope,
     request: &pb::RecordOutcomeRequest,
 ) -> Result<pb::MediationFile, Error> {
     let conclusion = Conclusion::parse(request)?;
     let id = &conclusion.mediation_id;
     let mut tx = db.begin().await?;
-    let file = locked_file(&mut tx, id).await?;
+    let file = locked_file_for(&mut tx, scope, id).await?;
     let standing = file
         .standing
         .apply(Transition::Conclude(conclusion.outcome))?;
@@ -227,11 +242,12 @@ pub async fn record_outcome(
 /// RequestCourtConfirmation (司法确认): an AGREED file goes to the court.
 pub async fn request_court_confirmation(
     db: &Db,
+    scope: &Scope,
     request: &pb::RequestCourtConfirmationRequest,
 ) -> Result<pb::MediationFile, Error> {
     let id = mediation_id(&request.mediation_id)?;
     let mut tx = db.begin().await?;
-    let file = locked_file(&mut tx, &id).await?;
+    let file = locked_file_for(&mut tx, scope, &id).await?;
     let standing = file.standing.apply(Transition::RequestCourtConfirmation)?;
     store::set_standing(&mut tx, &id, standing, now_millis()).await?;
     let updated = reread(&mut tx, &id).await?;
@@ -244,12 +260,13 @@ pub async fn request_court_confirmation(
 /// stays AGREED and may be sent again); `mediation.court_confirmed` says which.
 pub async fn record_court_decision(
     db: &Db,
+    scope: &Scope,
     request: &pb::RecordCourtDecisionRequest,
 ) -> Result<pb::MediationFile, Error> {
     let id = mediation_id(&request.mediation_id)?;
     let confirmed = request.confirmed;
     let mut tx = db.begin().await?;
-    let file = locked_file(&mut tx, &id).await?;
+    let file = locked_file_for(&mut tx, scope, &id).await?;
     let standing = file
         .standing
         .apply(Transition::CourtDecision { confirmed })?;
@@ -310,12 +327,14 @@ pub async fn record_performance(
 /// GetMediation.
 pub async fn get_mediation(
     db: &Db,
+    scope: &Scope,
     request: &pb::GetMediationRequest,
 ) -> Result<pb::MediationFile, Error> {
     let id = mediation_id(&request.mediation_id)?;
     let mut conn = db.pool().acquire().await?;
     store::file(&mut conn, &id)
         .await?
+        .filter(|file| access::may_see(scope, &file.committee))
         .map(|file| file.to_proto())
         .ok_or_else(|| not_found(&id))
 }
@@ -323,9 +342,11 @@ pub async fn get_mediation(
 /// ListMediations: oldest opened first, page by page.
 pub async fn list_mediations(
     db: &Db,
+    scope: &Scope,
     request: &pb::ListMediationsRequest,
 ) -> Result<pb::ListMediationsResponse, Error> {
-    let filter = MediationFilter::parse(request)?;
+    let mut filter = MediationFilter::parse(request)?;
+    filter.committee = access::committee_to_list(scope, &filter.committee)?.to_string();
     let mut conn = db.pool().acquire().await?;
     let (files, next_page_token) = store::list_files(&mut conn, &filter).await?;
     Ok(pb::ListMediationsResponse {

@@ -6,6 +6,7 @@
 use tonic::{Code, Request, Status};
 use yimen_mediation::MediationConfig;
 use yimen_mediation::api::Api;
+use yimen_platform::auth::{Principal, Role};
 use yimen_platform::db::Db;
 use yimen_platform::time::timestamp;
 use yimen_proto::v1::event::Payload;
@@ -33,6 +34,8 @@ yimen_testkit::store_contract!(
         mediations_are_listed_oldest_first_page_by_page,
         unknown_and_malformed_mediation_ids_are_refused,
         a_direct_file_knows_the_case_number_whether_registered_before_or_after,
+        a_mediator_lists_and_sees_only_its_committees_files,
+        a_mediator_acts_only_on_its_committees_files_and_nothing_is_written_when_refused,
     ]
 );
 
@@ -250,6 +253,26 @@ async fn file_count(db: &Db) -> i64 {
         .fetch_one(db.pool())
         .await
         .expect("count")
+}
+
+/// A caller as the auth layer leaves it on a call that passed: its principal in the extensions.
+fn as_caller<T>(caller: &Principal, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.extensions_mut().insert(caller.clone());
+    request
+}
+
+fn caller(role: Role, committee: Option<&str>) -> Principal {
+    Principal {
+        subject: format!("{role}-1"),
+        role,
+        department: None,
+        committee: committee.map(str::to_string),
+    }
+}
+
+fn mediator_of(committee: &str) -> Principal {
+    caller(Role::Mediator, Some(committee))
 }
 
 // --- committees ----------------------------------------------------------------------------
@@ -1092,4 +1115,187 @@ async fn a_direct_file_knows_the_case_number_whether_registered_before_or_after(
         get(&api, &file.mediation_id).await.case_number,
         "YM-2026-000003"
     );
+}
+
+// --- who sees and acts on which file ---------------------------------------------------------
+
+async fn a_mediator_lists_and_sees_only_its_committees_files(db: Db) {
+    let api = api(&db);
+    let labour = open(&api, &new_case(), Category::LabourWages).await;
+    let other = open(&api, &new_case(), Category::MedicalInsurance).await;
+    assert_eq!(
+        (labour.committee.as_str(), other.committee.as_str()),
+        ("labour", "civil-commercial")
+    );
+    let mediator = mediator_of("labour");
+    let listed = |committee: &str, case_id: &str| ListMediationsRequest {
+        case_id: case_id.into(),
+        committee: committee.into(),
+        ..Default::default()
+    };
+    let ids = |r: ListMediationsResponse| -> Vec<String> {
+        r.mediations.into_iter().map(|f| f.mediation_id).collect()
+    };
+
+    for named in ["", "labour"] {
+        let own = api
+            .list_mediations(as_caller(&mediator, listed(named, "")))
+            .await
+            .expect("its committee's files")
+            .into_inner();
+        assert_eq!(ids(own), [labour.mediation_id.as_str()], "named {named:?}");
+    }
+    let by_case = api
+        .list_mediations(as_caller(&mediator, listed("", &other.case_id)))
+        .await
+        .expect("filtered by another committee's case")
+        .into_inner();
+    assert!(by_case.mediations.is_empty(), "{by_case:?}");
+    let refused = api
+        .list_mediations(as_caller(&mediator, listed("civil-commercial", "")))
+        .await
+        .expect_err("another committee's files");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert_eq!(
+        refused.message(),
+        "a mediator of committee `labour` may only list its own committee's files"
+    );
+
+    let get_as = |caller: Principal, id: &str| {
+        api.get_mediation(as_caller(
+            &caller,
+            GetMediationRequest {
+                mediation_id: id.into(),
+            },
+        ))
+    };
+    let own = get_as(mediator.clone(), &labour.mediation_id)
+        .await
+        .expect("its own file")
+        .into_inner();
+    assert_eq!(own, labour);
+    let hidden = get_as(mediator.clone(), &other.mediation_id)
+        .await
+        .expect_err("another committee's file");
+    assert_eq!(hidden.code(), Code::NotFound);
+    assert_eq!(
+        hidden.message(),
+        format!("mediation {} not found", other.mediation_id),
+        "answered exactly as a file that does not exist"
+    );
+
+    // A supervisor sees every committee's files.
+    let supervisor = caller(Role::Supervisor, None);
+    let all = api
+        .list_mediations(as_caller(&supervisor, listed("", "")))
+        .await
+        .expect("all files")
+        .into_inner();
+    assert_eq!(
+        ids(all),
+        [labour.mediation_id.clone(), other.mediation_id.clone()]
+    );
+    assert_eq!(
+        get_as(supervisor, &other.mediation_id)
+            .await
+            .expect("any file")
+            .into_inner(),
+        other
+    );
+}
+
+async fn a_mediator_acts_only_on_its_committees_files_and_nothing_is_written_when_refused(db: Db) {
+    let api = api(&db);
+    let open_file = open(&api, &new_case(), Category::LabourWages).await;
+    let (agreed, sat) = agreed_file(&api).await;
+    assert_ne!(agreed.committee, "medical");
+    let stranger = mediator_of("medical");
+    let before = events(&db).await.len();
+
+    let refusals = [
+        (
+            "schedule",
+            api.schedule_session(as_caller(
+                &stranger,
+                session_request(&open_file.mediation_id, JAN_2026, &[&sat.mediator_id]),
+            ))
+            .await
+            .map(drop),
+        ),
+        (
+            "outcome",
+            api.record_outcome(as_caller(
+                &stranger,
+                outcome_request(&open_file.mediation_id, MediationState::Failed, None),
+            ))
+            .await
+            .map(drop),
+        ),
+        (
+            "court request",
+            api.request_court_confirmation(as_caller(
+                &stranger,
+                RequestCourtConfirmationRequest {
+                    mediation_id: agreed.mediation_id.clone(),
+                },
+            ))
+            .await
+            .map(drop),
+        ),
+        (
+            "court decision",
+            api.record_court_decision(as_caller(
+                &stranger,
+                RecordCourtDecisionRequest {
+                    mediation_id: agreed.mediation_id.clone(),
+                    confirmed: true,
+                },
+            ))
+            .await
+            .map(drop),
+        ),
+    ];
+    for (what, result) in refusals {
+        let status = result.expect_err(what);
+        assert_eq!(status.code(), Code::PermissionDenied, "{what}: {status:?}");
+        assert_eq!(
+            status.message(),
+            "this mediation file belongs to another committee",
+            "{what}: names nothing of the file"
+        );
+    }
+    assert_eq!(events(&db).await.len(), before, "no event was written");
+    assert_eq!(get(&api, &open_file.mediation_id).await, open_file);
+    assert_eq!(get(&api, &agreed.mediation_id).await, agreed);
+
+    // The file's own committee, and an admin, act as before.
+    let scheduled = api
+        .schedule_session(as_caller(
+            &mediator_of("labour"),
+            session_request(&open_file.mediation_id, JAN_2026, &[&sat.mediator_id]),
+        ))
+        .await
+        .expect("its own committee's file")
+        .into_inner();
+    assert_eq!(scheduled.sessions.len(), 1);
+    let requested = api
+        .request_court_confirmation(as_caller(
+            &mediator_of(&agreed.committee),
+            RequestCourtConfirmationRequest {
+                mediation_id: agreed.mediation_id.clone(),
+            },
+        ))
+        .await
+        .expect("its own committee's file")
+        .into_inner();
+    assert_eq!(requested.state, MediationState::Agreed as i32);
+    let failed = api
+        .record_outcome(as_caller(
+            &caller(Role::Admin, None),
+            outcome_request(&open_file.mediation_id, MediationState::Failed, None),
+        ))
+        .await
+        .expect("an admin acts on any file")
+        .into_inner();
+    assert_eq!(failed.state, MediationState::Failed as i32);
 }

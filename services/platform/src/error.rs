@@ -29,6 +29,10 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     AlreadyExists(String),
+    /// The caller's role may call the RPC, but not on this object (another department's
+    /// assignment, another committee's file); the message names nothing of the object's owner.
+    #[error("{0}")]
+    PermissionDenied(String),
     /// A rule of the process forbids this now (e.g. replying to an assignment not accepted).
     #[error("{0}")]
     FailedPrecondition(String),
@@ -61,6 +65,10 @@ impl Error {
 
     pub fn precondition(why: impl Into<String>) -> Self {
         Self::FailedPrecondition(why.into())
+    }
+
+    pub fn denied(why: impl Into<String>) -> Self {
+        Self::PermissionDenied(why.into())
     }
 }
 
@@ -101,6 +109,7 @@ impl From<Error> for Status {
             }
             Error::NotFound(m) => Status::not_found(m),
             Error::AlreadyExists(m) => Status::already_exists(m),
+            Error::PermissionDenied(m) => Status::permission_denied(m),
             Error::FailedPrecondition(m) => Status::failed_precondition(m),
             Error::Unavailable(m) => {
                 tracing::warn!(error = %m, "unavailable");

@@ -2,6 +2,7 @@
 //! how an assignment may move, and how it is followed up (mediation, extension, escalation).
 //! No I/O here; the store, the API and the consumer call in.
 
+pub mod access;
 pub mod assignment;
 pub mod category;
 pub mod department;

@@ -227,6 +227,8 @@ impl Leave {
 /// One page of a department's work list, in the states asked for (any when none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssignmentsQuery {
+    /// As named, trimmed; empty lets a department caller mean its own. Whose list it is, and
+    /// whether one must be named, is the caller's scope's question ([`super::access`]).
     pub department: String,
     pub states: Vec<AssignmentState>,
     pub page: Page,
@@ -235,7 +237,6 @@ pub struct AssignmentsQuery {
 impl AssignmentsQuery {
     pub fn parse(request: &pb::ListAssignmentsRequest) -> Result<Self, Error> {
         let mut v = Violations::new();
-        let department = v.check(validate::required("department", &request.department));
         let mut states = Vec::with_capacity(request.states.len());
         for (i, &value) in request.states.iter().enumerate() {
             match AssignmentState::from_proto(value) {
@@ -247,8 +248,8 @@ impl AssignmentsQuery {
             }
         }
         let page = v.check(Page::parse(request.page.as_ref()));
-        v.finish_with(department.zip(page).map(|(department, page)| Self {
-            department: department.to_string(),
+        v.finish_with(page.map(|page| Self {
+            department: request.department.trim().to_string(),
             states,
             page,
         }))
@@ -475,6 +476,7 @@ mod tests {
 
     #[test]
     fn assignments_query_names_every_broken_field_or_gives_states_and_page() {
+        // Whether the department must be named depends on the caller: `access::work_list_of`.
         let broken = pb::ListAssignmentsRequest {
             department: " ".into(),
             states: vec![pb::AssignmentState::Pending as i32, 0, 99],
@@ -485,7 +487,7 @@ mod tests {
         };
         assert_eq!(
             fields(AssignmentsQuery::parse(&broken)),
-            ["department", "states[1]", "states[2]", "page.page_token"]
+            ["states[1]", "states[2]", "page.page_token"]
         );
         let ok = pb::ListAssignmentsRequest {
             department: " housing ".into(),

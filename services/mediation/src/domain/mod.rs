@@ -2,6 +2,7 @@
 //! dispute, the life of a mediation file, what a valid agreement is, and what each request
 //! must carry. No I/O here; the store, the API and the consumer call in.
 
+pub mod access;
 pub mod agreement;
 pub mod committee;
 pub mod request;

@@ -138,11 +138,24 @@ pub fn yimen_bin() -> PathBuf {
     bin
 }
 
+/// A port of 127.0.0.1 free now, for a child process to listen on. Drawn from below the
+/// kernel's ephemeral range (32768 and up), where the outgoing connections of concurrent tests
+/// take their ports, so none takes it before the child binds; and never a port of the
+/// machine's own services.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::hash::{BuildHasher, RandomState};
+    const FIRST: u16 = 20_000;
+    const SPAN: u64 = 12_000;
+    const TAKEN: [u16; 1] = [25_672]; // RabbitMQ's distribution port
+    for attempt in 0u64.. {
+        let draw = RandomState::new().hash_one(attempt) % SPAN;
+        let port = FIRST + draw as u16;
+        if !TAKEN.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+        assert!(attempt < 1_000, "no free port below the ephemeral range");
+    }
+    unreachable!()
 }
 
 /// A fresh name prefix on the test broker that knows every queue a yimen installation

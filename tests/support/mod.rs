@@ -366,5 +366,6 @@ pub fn submission(category: Category, town: &str, subject: &str) -> SubmitCaseRe
         }),
         amount_claimed: None,
         request_id: String::new(),
+        ..Default::default()
     }
 }

@@ -1,16 +1,18 @@
 //! The IntakeService gRPC API, thin: each RPC calls its use case in `app` with the caller's
-//! scope and maps the answer onto status codes (INVALID_ARGUMENT with field violations,
-//! NOT_FOUND, ...).
+//! scope, masks the petitioners of each case it answers as the caller may see them
+//! (`domain::masking`), and maps the answer onto status codes (INVALID_ARGUMENT with field
+//! violations, NOT_FOUND, ...).
 
 use futures::stream::BoxStream;
 use tonic::{Request, Response, Status};
-use yimen_platform::auth::Scope;
+use yimen_platform::auth::{Principal, Scope};
 use yimen_platform::db::Db;
 use yimen_proto::v1::intake_service_server::IntakeService;
 use yimen_proto::v1::*;
 
 use crate::IntakeConfig;
 use crate::app::Intake;
+use crate::domain::Disclosure;
 
 pub struct Api {
     app: Intake,
@@ -22,6 +24,13 @@ impl Api {
             app: Intake::new(db, config),
         }
     }
+}
+
+/// `case` as the call's caller may see it: its petitioners masked unless it may see them.
+fn shown_to<T>(request: &Request<T>, mut case: Case) -> Response<Case> {
+    let caller = request.extensions().get::<Principal>();
+    Disclosure::to(caller, &case).apply(&mut case);
+    Response::new(case)
 }
 
 fn later(what: &str) -> Status {
@@ -45,10 +54,11 @@ impl IntakeService for Api {
         self.app
             .get(request.get_ref(), &Scope::of(&request))
             .await
-            .map(Response::new)
+            .map(|case| shown_to(&request, case))
             .map_err(Status::from)
     }
 
+    /// Summaries carry no petitioner, so there is nothing in them to mask.
     async fn list_cases(
         &self,
         request: Request<ListCasesRequest>,
@@ -74,7 +84,7 @@ impl IntakeService for Api {
         self.app
             .evaluate(request.get_ref())
             .await
-            .map(Response::new)
+            .map(|case| shown_to(&request, case))
             .map_err(Status::from)
     }
 

@@ -77,8 +77,8 @@ pub async fn insert_case(
     let inserted = sqlx::query(
         "INSERT INTO cases (case_id, case_number, request_id, status, status_at, channel, \
          category, headcount, subject, description, town, village, amount_claimed_fen, \
-         registered_at, submitted_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $5, $14) \
+         registered_at, submitted_by, complained_about, confidential) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $5, $14, $15, $16) \
          ON CONFLICT (request_id) DO NOTHING",
     )
     .bind(case_id)
@@ -95,6 +95,8 @@ pub async fn insert_case(
     .bind(&case.village)
     .bind(case.amount_claimed_fen)
     .bind(submitted_by.map(str::to_string))
+    .bind(case.complained_about.as_deref().unwrap_or(""))
+    .bind(i64::from(case.confidential))
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -319,8 +321,8 @@ pub async fn find_case(
     let (kind, who) = visibility_params(visibility);
     let row = sqlx::query_as::<_, CaseRow>(concat!(
         "SELECT case_id, case_number, status, department, channel, category, headcount, \
-         subject, description, town, village, amount_claimed_fen, registered_at \
-         FROM cases WHERE (case_id = $1 OR case_number = $1) AND ",
+         subject, description, town, village, amount_claimed_fen, registered_at, \
+         complained_about, confidential FROM cases WHERE (case_id = $1 OR case_number = $1) AND ",
         visible_to!("$2", "$3")
     ))
     .bind(case_ref.key())
@@ -348,6 +350,8 @@ pub async fn find_case(
         location: summary.location,
         registered_at: summary.registered_at,
         department: summary.department,
+        complained_about: row.complained_about,
+        confidential: row.confidential != 0,
     }))
 }
 
@@ -490,4 +494,6 @@ struct CaseRow {
     channel: i32,
     description: String,
     amount_claimed_fen: Option<i64>,
+    complained_about: String,
+    confidential: i64,
 }

@@ -64,6 +64,25 @@ pub fn uuid(field: &str, raw: &str) -> Result<String, FieldViolation> {
         .map_err(|_| FieldViolation::new(field, "must be a UUID"))
 }
 
+/// A department code, trimmed: 2–40 characters of `a-z`, `0-9` and `-`, starting with a letter,
+/// as dispatch registers departments (the code is the suffix of routing keys and queue names).
+pub fn department_code(field: &str, raw: &str) -> Result<String, FieldViolation> {
+    let code = required(field, raw)?;
+    let well_formed = (2..=40).contains(&code.len())
+        && code.starts_with(|c: char| c.is_ascii_lowercase())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if well_formed {
+        Ok(code.to_string())
+    } else {
+        Err(FieldViolation::new(
+            field,
+            "must be 2 to 40 characters of a-z, 0-9 and '-', starting with a letter",
+        ))
+    }
+}
+
 /// A required point in time, in unix milliseconds.
 pub fn time(field: &str, value: Option<&Timestamp>) -> Result<i64, FieldViolation> {
     optional_time(field, value)?.ok_or_else(|| FieldViolation::new(field, "must be given"))
@@ -145,6 +164,26 @@ where
 mod tests {
     use super::*;
     use yimen_proto::v1::Category;
+
+    #[test]
+    fn department_codes_are_lowercase_ascii_starting_with_a_letter() {
+        assert_eq!(
+            department_code("d", " civil-affairs2 ").as_deref(),
+            Ok("civil-affairs2")
+        );
+        for bad in [
+            "",
+            "a",
+            "2roads",
+            "Roads",
+            "交通局",
+            "road works",
+            &"a".repeat(41),
+        ] {
+            assert!(department_code("d", bad).is_err(), "{bad}");
+        }
+        assert!(department_code("d", &"a".repeat(40)).is_ok());
+    }
 
     #[test]
     fn text_is_trimmed_and_bounded_in_characters() {

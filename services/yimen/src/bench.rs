@@ -102,6 +102,7 @@ fn matter(n: usize) -> SubmitCaseRequest {
         }),
         amount_claimed: None,
         request_id: String::new(),
+        ..Default::default()
     }
 }
 

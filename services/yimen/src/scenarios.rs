@@ -247,6 +247,7 @@ impl Player {
                 location: at("郢中街道"),
                 amount_claimed: Some(yuan(300_000)),
                 request_id: format!("{}-expo", self.run),
+                ..Default::default()
             })
             .await?;
         let assignment = self.assignment(&case.0).await?;
@@ -299,6 +300,7 @@ impl Player {
                 location: at("东桥镇"),
                 amount_claimed: Some(yuan(2_100_000)),
                 request_id: format!("{}-grain", self.run),
+                ..Default::default()
             })
             .await?;
         let assignment = self.assignment(&case.0).await?;
@@ -381,6 +383,7 @@ impl Player {
                 location: at("郢中街道"),
                 amount_claimed: None,
                 request_id: format!("{}-insurance", self.run),
+                ..Default::default()
             })
             .await?;
         let first = self.assignment(&case.0).await?;
@@ -463,6 +466,7 @@ impl Player {
                 location: at("郢中街道"),
                 amount_claimed: None,
                 request_id: format!("{}-property", self.run),
+                ..Default::default()
             })
             .await?;
         let assignment = self.assignment(&case.0).await?;
@@ -510,6 +514,7 @@ impl Player {
                 location: at("磷矿镇"),
                 amount_claimed: None,
                 request_id: format!("{}-fertilizer", self.run),
+                ..Default::default()
             })
             .await?;
         let assignment = self.assignment(&case.0).await?;
@@ -546,6 +551,7 @@ impl Player {
                 location: at("石牌镇"),
                 amount_claimed: None,
                 request_id: format!("{}-renovation", self.run),
+                ..Default::default()
             })
             .await?;
         let assignment = self.assignment(&case.0).await?;
@@ -595,6 +601,7 @@ impl Player {
                 location: at("郢中街道"),
                 amount_claimed: None,
                 request_id: format!("{}-allowance-visit", self.run),
+                ..Default::default()
             })
             .await?;
         let first = self.assignment(&earlier.0).await?;
@@ -613,6 +620,7 @@ impl Player {
                 location: at("郢中街道"),
                 amount_claimed: None,
                 request_id: format!("{}-allowance-letter", self.run),
+                ..Default::default()
             })
             .await?;
         self.alerts(&letter.0, 1).await?;

@@ -1,6 +1,6 @@
 //! The pure rules of the one door: what a valid submission is, how a case is numbered and
 //! named, how the process's events move a case, what an evaluation decides, how cases are
-//! listed, and which cases a caller may read. No I/O here; the store, the API and the consumer
+//! listed, which cases a caller may read and how much of their petitioners it is shown. No I/O here; the store, the API and the consumer
 //! call in.
 
 pub mod access;
@@ -8,6 +8,7 @@ pub mod case_number;
 pub mod evaluation;
 pub mod identity;
 pub mod listing;
+pub mod masking;
 pub mod progress;
 pub mod submission;
 
@@ -16,5 +17,6 @@ pub use case_number::{CaseNumber, CaseRef};
 pub use evaluation::Evaluation;
 pub use identity::{PetitionerKeyer, Phone, ResidentId};
 pub use listing::CaseFilter;
+pub use masking::Disclosure;
 pub use progress::{Holding, Progress, TimelineLine};
 pub use submission::{NewCase, Petitioner};

@@ -3,7 +3,9 @@
 //! in one go.
 
 use yimen_platform::error::{Error, FieldViolation, Violations};
-use yimen_platform::validate::{known, not_negative, optional_text, required_text, within};
+use yimen_platform::validate::{
+    department_code, known, not_negative, optional_text, required_text, within,
+};
 use yimen_proto::v1::{Category, Channel, Person, SubmitCaseRequest};
 
 use super::identity::{Phone, ResidentId};
@@ -40,6 +42,10 @@ pub struct NewCase {
     pub amount_claimed_fen: Option<i64>,
     /// The caller's idempotency key, when given.
     pub request_id: Option<String>,
+    /// The department the matter complains about, when it names one.
+    pub complained_about: Option<String>,
+    /// 保密: the handling department too sees the petitioners only masked.
+    pub confidential: bool,
 }
 
 /// A person named on a case. `Debug` shows no personal data.
@@ -92,6 +98,9 @@ impl NewCase {
             &request.request_id,
             REQUEST_ID_MAX,
         ));
+        let complained_about = v.check(optional(&request.complained_about, |raw| {
+            department_code("complained_about", raw)
+        }));
         v.finish()?;
         // Every `None` above recorded a violation, so `finish` has already answered.
         let missing = || Error::Internal(anyhow::anyhow!("a checked field went missing"));
@@ -109,6 +118,8 @@ impl NewCase {
             village: village.ok_or_else(missing)?,
             amount_claimed_fen: amount.ok_or_else(missing)?,
             request_id: Some(request_id.ok_or_else(missing)?).filter(|r| !r.is_empty()),
+            complained_about: complained_about.ok_or_else(missing)?,
+            confidential: request.confidential,
         })
     }
 
@@ -166,10 +177,7 @@ fn petitioner(v: &mut Violations, i: usize, person: &Person) -> Option<Petitione
     })
 }
 
-fn optional<T>(
-    raw: &str,
-    parse: impl Fn(&str) -> Result<T, &'static str>,
-) -> Result<Option<T>, &'static str> {
+fn optional<T, E>(raw: &str, parse: impl Fn(&str) -> Result<T, E>) -> Result<Option<T>, E> {
     if raw.trim().is_empty() {
         Ok(None)
     } else {
@@ -210,6 +218,8 @@ mod tests {
             }),
             amount_claimed: Some(Money { fen: 120_000 }),
             request_id: "desk-1-0001".into(),
+            complained_about: String::new(),
+            confidential: false,
         }
     }
 
@@ -590,6 +600,8 @@ mod tests {
             location: None,
             amount_claimed: Some(Money { fen: -5 }),
             request_id: "r".repeat(101),
+            complained_about: "Bad Code".into(),
+            confidential: false,
         };
         assert_eq!(
             violations(r),
@@ -605,8 +617,34 @@ mod tests {
                 "location.town",
                 "amount_claimed.fen",
                 "request_id",
+                "complained_about",
             ]
         );
+    }
+
+    #[test]
+    fn a_complained_about_department_is_optional_and_kept_with_confidentiality() {
+        assert_eq!(accepted(valid()).complained_about, None);
+        assert!(!accepted(valid()).confidential);
+        let r = SubmitCaseRequest {
+            complained_about: " civil-affairs ".into(),
+            confidential: true,
+            ..valid()
+        };
+        let case = accepted(r);
+        assert_eq!(case.complained_about.as_deref(), Some("civil-affairs"));
+        assert!(case.confidential);
+    }
+
+    #[test]
+    fn a_complained_about_department_must_be_a_department_code() {
+        for bad in ["民政局", "Civil", "x", "civil affairs"] {
+            let r = SubmitCaseRequest {
+                complained_about: bad.into(),
+                ..valid()
+            };
+            assert_eq!(violations(r), ["complained_about"], "{bad}");
+        }
     }
 
     #[test]

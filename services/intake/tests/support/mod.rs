@@ -51,6 +51,7 @@ pub fn submission(category: Category, town: &str, subject: &str) -> SubmitCaseRe
         }),
         amount_claimed: None,
         request_id: String::new(),
+        ..Default::default()
     }
 }
 

@@ -81,6 +81,12 @@ struct Submit {
     /// Idempotency key: resubmitting with it returns the same case.
     #[arg(long, default_value = "")]
     request_id: String,
+    /// The code of a department the matter complains about: it sees the petitioners masked.
+    #[arg(long, default_value = "")]
+    complained_about: String,
+    /// Confidential (保密): the handling department too sees the petitioners masked.
+    #[arg(long)]
+    confidential: bool,
 }
 
 impl Submit {
@@ -98,6 +104,8 @@ impl Submit {
             }),
             amount_claimed: self.amount.as_deref().map(parse::yuan).transpose()?,
             request_id: self.request_id,
+            complained_about: self.complained_about,
+            confidential: self.confidential,
         })
     }
 }

@@ -50,6 +50,10 @@ yimen_testkit::store_contract!(
         a_system_reads_only_its_own_submissions,
         a_system_cannot_learn_of_a_case_through_another_systems_request_id,
         a_committee_reads_no_case_and_everything_sees_every_case,
+        each_role_sees_the_petitioners_in_full_or_masked,
+        the_complained_about_department_sees_the_petitioners_masked_while_it_holds_the_case,
+        a_confidential_case_is_masked_to_its_handling_department,
+        listing_answers_no_identity_to_any_caller,
     ]
 );
 
@@ -1245,6 +1249,190 @@ async fn a_committee_reads_no_case_and_everything_sees_every_case(db: Db) {
         for case in [&from_hotline, &held] {
             let got = get_as(&db, caller.as_ref(), &case.case_number).await;
             assert_eq!(got.expect("everything").case_id, case.case_id);
+        }
+    }
+}
+
+// --- how much of the petitioners each caller sees --------------------------------------------
+
+/// The petitioner of [`submission`] as registered.
+fn in_full() -> Vec<Person> {
+    vec![Person {
+        name: "王某".into(),
+        id_number: ID_NUMBER.into(),
+        phone: "13800000000".into(),
+    }]
+}
+
+/// The petitioner of [`submission`] masked.
+fn masked() -> Vec<Person> {
+    vec![Person {
+        name: "王*".into(),
+        id_number: "110105**********2X".into(),
+        phone: "138****0000".into(),
+    }]
+}
+
+/// The petitioners `caller` is shown on `case_ref`.
+async fn petitioners_as(db: &Db, caller: Option<&Principal>, case_ref: &str) -> Vec<Person> {
+    get_as(db, caller, case_ref)
+        .await
+        .unwrap_or_else(|e| panic!("{caller:?} reads {case_ref}: {e:?}"))
+        .petitioners
+}
+
+/// A case registered at the door with `complained_about` and `confidential`, given to
+/// `department`.
+async fn held_case(
+    db: &Db,
+    department: &str,
+    complained_about: &str,
+    confidential: bool,
+) -> SubmitCaseResponse {
+    let case = submit(
+        db,
+        SubmitCaseRequest {
+            complained_about: complained_about.into(),
+            confidential,
+            ..submission(Category::Transport, "石牌镇", "road")
+        },
+    )
+    .await;
+    let r = registered_at(&get(db, &case.case_id).await);
+    apply(db, &assigned(&case.case_id, department, r + 10))
+        .await
+        .expect("assigned");
+    case
+}
+
+async fn each_role_sees_the_petitioners_in_full_or_masked(db: Db) {
+    let case = held_case(&db, "transport", "", false).await;
+    let number = case.case_number.as_str();
+    for caller in [
+        None,
+        Some(principal(Role::Reception, "window-3")),
+        Some(principal(Role::Supervisor, "supervisor-1")),
+        Some(principal(Role::Admin, "admin")),
+        Some(department("transport")),
+    ] {
+        assert_eq!(
+            petitioners_as(&db, caller.as_ref(), number).await,
+            in_full(),
+            "{caller:?}"
+        );
+    }
+    for role in [Role::Analyst, Role::Auditor, Role::Leader] {
+        let caller = principal(role, "someone");
+        assert_eq!(
+            petitioners_as(&db, Some(&caller), number).await,
+            masked(),
+            "{role}"
+        );
+    }
+    // A system reads its own submissions, yet only masked.
+    let hotline = system("hotline-12345");
+    let own = submit_as(
+        &db,
+        Some(&hotline),
+        submission(Category::Transport, "石牌镇", "bus route"),
+    )
+    .await
+    .expect("hotline submits");
+    assert_eq!(
+        petitioners_as(&db, Some(&hotline), &own.case_id).await,
+        masked()
+    );
+    // A department that handed the case on still reads it, masked; its new holder in full.
+    let r = registered_at(&get(&db, number).await);
+    apply(
+        &db,
+        &returned(&case.case_id, "transport", r + 20, "a town road"),
+    )
+    .await
+    .expect("returned");
+    apply(&db, &assigned(&case.case_id, "shipai-town", r + 30))
+        .await
+        .expect("assigned again");
+    assert_eq!(
+        petitioners_as(&db, Some(&department("transport")), number).await,
+        masked()
+    );
+    assert_eq!(
+        petitioners_as(&db, Some(&department("shipai-town")), number).await,
+        in_full()
+    );
+}
+
+async fn the_complained_about_department_sees_the_petitioners_masked_while_it_holds_the_case(
+    db: Db,
+) {
+    let case = held_case(&db, "transport", "transport", false).await;
+    let got = get_as(&db, Some(&department("transport")), &case.case_id)
+        .await
+        .expect("transport holds it");
+    assert_eq!(got.department, "transport");
+    assert_eq!(
+        (got.complained_about.as_str(), got.confidential),
+        ("transport", false)
+    );
+    assert_eq!(got.petitioners, masked());
+    assert_eq!(
+        petitioners_as(
+            &db,
+            Some(&principal(Role::Reception, "window-3")),
+            &case.case_id
+        )
+        .await,
+        in_full()
+    );
+    // Complaining about another department leaves the handler's view whole.
+    let other = held_case(&db, "transport", "civil-affairs", false).await;
+    assert_eq!(
+        petitioners_as(&db, Some(&department("transport")), &other.case_id).await,
+        in_full()
+    );
+}
+
+async fn a_confidential_case_is_masked_to_its_handling_department(db: Db) {
+    let case = held_case(&db, "transport", "", true).await;
+    let got = get_as(&db, Some(&department("transport")), &case.case_number)
+        .await
+        .expect("transport holds it");
+    assert_eq!(
+        (got.complained_about.as_str(), got.confidential),
+        ("", true)
+    );
+    assert_eq!(got.petitioners, masked());
+    for role in [Role::Reception, Role::Supervisor, Role::Admin] {
+        let caller = principal(role, "someone");
+        assert_eq!(
+            petitioners_as(&db, Some(&caller), &case.case_number).await,
+            in_full(),
+            "{role}"
+        );
+    }
+}
+
+/// ListCases answers summaries, which carry no petitioner: no caller learns an identity
+/// from it, so there is nothing to mask.
+async fn listing_answers_no_identity_to_any_caller(db: Db) {
+    let case = held_case(&db, "transport", "transport", true).await;
+    for caller in [
+        None,
+        Some(principal(Role::Reception, "window-3")),
+        Some(principal(Role::Analyst, "analyst-1")),
+        Some(department("transport")),
+    ] {
+        let listed = api(&db)
+            .list_cases(call(ListCasesRequest::default(), caller.as_ref()))
+            .await
+            .expect("list")
+            .into_inner();
+        assert_eq!(listed.cases.len(), 1, "{caller:?}");
+        assert_eq!(listed.cases[0].case_id, case.case_id);
+        let shown = format!("{listed:?}");
+        for identity in ["王", ID_NUMBER, "13800000000"] {
+            assert!(!shown.contains(identity), "{caller:?} listed {identity}");
         }
     }
 }

@@ -13,8 +13,6 @@ use super::category;
 pub const CITY_CENTER: &str = "city-center";
 pub const CITY_CENTER_NAME: &str = "市信访超市";
 
-const CODE_MIN: usize = 2;
-const CODE_MAX: usize = 40;
 const NAME_MAX: usize = 100;
 const AREA_MAX: usize = 50;
 
@@ -25,28 +23,7 @@ pub struct DepartmentCode(String);
 
 impl DepartmentCode {
     pub fn parse(code: &str) -> Result<Self, FieldViolation> {
-        let bad = || {
-            FieldViolation::new(
-                "code",
-                format!(
-                    "must be {CODE_MIN} to {CODE_MAX} characters of a-z, 0-9 and '-', starting with a letter"
-                ),
-            )
-        };
-        let len = code.chars().count();
-        if !(CODE_MIN..=CODE_MAX).contains(&len) {
-            return Err(bad());
-        }
-        if !code.starts_with(|c: char| c.is_ascii_lowercase()) {
-            return Err(bad());
-        }
-        if !code
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
-            return Err(bad());
-        }
-        Ok(Self(code.to_string()))
+        yimen_platform::validate::department_code("code", code).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

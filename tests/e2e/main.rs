@@ -501,6 +501,32 @@ async fn standalone_serves_tls_and_asks_for_a_client_certificate() {
             .is_err(),
     };
     assert!(refused, "a call without a client certificate is refused");
+
+    // `yimen healthcheck` reaches a TLS server with the same flags as the other commands.
+    let healthcheck = |with_certificate: bool| {
+        let mut command = tokio::process::Command::new(yimen_bin());
+        command
+            .args(["healthcheck", "--target", "intake", "--addr"])
+            .arg(&s.clients.urls.intake)
+            .arg("--ca-file")
+            .arg(&pki.ca_file)
+            .env_remove("YIMEN_CERT_FILE")
+            .env_remove("YIMEN_KEY_FILE")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if with_certificate {
+            command
+                .arg("--cert-file")
+                .arg(&pki.client_cert_file)
+                .arg("--key-file")
+                .arg(&pki.client_key_file);
+        }
+        command.status()
+    };
+    let status = healthcheck(true).await.expect("run yimen healthcheck");
+    assert!(status.success(), "yimen healthcheck over mTLS: {status}");
+    let status = healthcheck(false).await.expect("run yimen healthcheck");
+    assert!(!status.success(), "yimen healthcheck without a certificate");
     s.stop().await;
 }
 

@@ -451,6 +451,85 @@ async fn distributed_calls_need_a_token_the_role_allows() {
     d.stop().await;
 }
 
+/// With `[server.tls]` and a client CA, the services answer over TLS to a client presenting a
+/// certificate that CA signed, and refuse one that presents none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_serves_tls_and_asks_for_a_client_certificate() {
+    let pki = yimen_testkit::tls::TestPki::generate();
+    let client = ClientTls {
+        ca_file: Some(pki.ca_file.clone()),
+        cert_file: Some(pki.client_cert_file.clone()),
+        key_file: Some(pki.client_key_file.clone()),
+    };
+    let s = Standalone::start_with(
+        |settings| {
+            settings.server.tls = yimen_platform::server::TlsConfig {
+                cert_file: Some(pki.server_cert_file.clone()),
+                key_file: Some(pki.server_key_file.clone()),
+                client_ca_file: Some(pki.ca_file.clone()),
+            }
+        },
+        client,
+    )
+    .await
+    .expect("start standalone with TLS and mTLS");
+    assert!(s.clients.urls.intake.starts_with("https://"));
+    let departments = s
+        .clients
+        .dispatch
+        .clone()
+        .list_departments(ListDepartmentsRequest::default())
+        .await
+        .expect("a call with the client certificate")
+        .into_inner()
+        .departments;
+    assert!(!departments.is_empty(), "the seed's departments");
+
+    let no_certificate = s.clients.urls.clone().with_tls(ClientTls {
+        ca_file: Some(pki.ca_file.clone()),
+        ..ClientTls::default()
+    });
+    // TLS 1.3 finishes the client's side of the handshake before the server checks the
+    // certificate, so the refusal comes at connect or at the first call.
+    let refused = match Clients::connect(&no_certificate).await {
+        Err(_) => true,
+        Ok(clients) => clients
+            .dispatch
+            .clone()
+            .list_departments(ListDepartmentsRequest::default())
+            .await
+            .is_err(),
+    };
+    assert!(refused, "a call without a client certificate is refused");
+
+    // `yimen healthcheck` reaches a TLS server with the same flags as the other commands.
+    let healthcheck = |with_certificate: bool| {
+        let mut command = tokio::process::Command::new(yimen_bin());
+        command
+            .args(["healthcheck", "--target", "intake", "--addr"])
+            .arg(&s.clients.urls.intake)
+            .arg("--ca-file")
+            .arg(&pki.ca_file)
+            .env_remove("YIMEN_CERT_FILE")
+            .env_remove("YIMEN_KEY_FILE")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if with_certificate {
+            command
+                .arg("--cert-file")
+                .arg(&pki.client_cert_file)
+                .arg("--key-file")
+                .arg(&pki.client_key_file);
+        }
+        command.status()
+    };
+    let status = healthcheck(true).await.expect("run yimen healthcheck");
+    assert!(status.success(), "yimen healthcheck over mTLS: {status}");
+    let status = healthcheck(false).await.expect("run yimen healthcheck");
+    assert!(!status.success(), "yimen healthcheck without a certificate");
+    s.stop().await;
+}
+
 /// A department's own system reads its work from `yimen.dept.<code>` on the broker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn department_system_consumes_its_work_from_its_queue() {

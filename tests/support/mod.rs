@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-pub use yimen::client::{Clients, Urls, eventually};
+pub use yimen::client::{ClientTls, Clients, Urls, eventually};
 use yimen::run::{Running, Target};
 use yimen::settings::Settings;
 use yimen_proto::v1::*;
@@ -23,16 +23,16 @@ async fn connect(urls: Urls) -> anyhow::Result<Clients> {
     })
     .await?;
     for target in Target::ALL {
-        wait_ready(target, urls.of(target)).await?;
+        wait_ready(target, urls.of(target), &urls.tls).await?;
     }
     Ok(clients)
 }
 
 /// Waits until the readiness health check of `target` at `url` answers SERVING.
-pub async fn wait_ready(target: Target, url: &str) -> anyhow::Result<()> {
+pub async fn wait_ready(target: Target, url: &str, tls: &ClientTls) -> anyhow::Result<()> {
     use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-    let health = HealthClient::new(yimen::client::channel(target.name(), url).await?);
+    let health = HealthClient::new(yimen::client::channel(target.name(), url, tls).await?);
     let what = format!("{} ready", target.name());
     eventually(&what, Duration::from_secs(60), || {
         let mut health = health.clone();
@@ -68,16 +68,32 @@ pub struct Standalone {
 
 impl Standalone {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(|_| {}, ClientTls::default()).await
+    }
+
+    /// Started with `tweak` applied to its settings; when they serve TLS, its clients call
+    /// over `https://` presenting `tls`.
+    pub async fn start_with(
+        tweak: impl FnOnce(&mut Settings),
+        tls: ClientTls,
+    ) -> anyhow::Result<Self> {
         let mut settings = Settings::default().on_free_loopback_ports();
         let data = yimen_testkit::stores::temp_dir("yimen-e2e-");
         settings.standalone.data_dir = data.path().to_path_buf();
         settings.server.shutdown_grace_secs = 2;
         let mut settings = settings.into_standalone();
         settings.dispatch.seed = seed();
+        tweak(&mut settings);
         let token = yimen::auth::prepare_standalone(&mut settings)?;
         let bus = yimen_platform::bus::connect(&settings.bus).await?;
         let running = yimen::run::start(&settings, &Target::ALL, bus).await?;
-        let urls = Urls::from_fn(|t| format!("http://{}", running.addrs[&t])).with_token(token);
+        let scheme = match settings.server.tls.cert_file {
+            Some(_) => "https",
+            None => "http",
+        };
+        let urls = Urls::from_fn(|t| format!("{scheme}://{}", running.addrs[&t]))
+            .with_token(token)
+            .with_tls(tls);
         let clients = connect(urls).await?;
         Ok(Self {
             clients,

@@ -1,16 +1,20 @@
 //! The one gRPC server setup: the service's routes, `grpc.health.v1` (with a `readiness`
 //! service name that is SERVING only while the database and broker answer, and NOT_SERVING
 //! from the moment shutdown starts), server reflection, a trace span per call, authentication
-//! and the role policy on every call but health, and graceful shutdown bounded by a grace
-//! period.
+//! and the role policy on every call but health, TLS (and client certificates) when
+//! configured, and graceful shutdown bounded by a grace period.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 
 use crate::auth::{Auth, AuthLayer};
@@ -49,6 +53,8 @@ pub struct ServeOptions {
     pub readiness_interval: Duration,
     /// Who may call what. None checks nothing, which only the platform's own tests want.
     pub auth: Option<Arc<Auth>>,
+    /// TLS, from [`TlsConfig::load`]; None serves plaintext.
+    pub tls: Option<ServerTlsConfig>,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -58,6 +64,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("grace", &self.grace)
             .field("readiness_interval", &self.readiness_interval)
             .field("auth", &self.auth.as_ref().map(|a| a.policy().name()))
+            .field("tls", &self.tls.is_some())
             .finish()
     }
 }
@@ -69,8 +76,89 @@ impl ServeOptions {
             grace: Duration::from_secs(10),
             readiness_interval: Duration::from_secs(2),
             auth: None,
+            tls: None,
         }
     }
+}
+
+/// `[server.tls]`: with `cert_file` and `key_file` (PEM) every service serves TLS; with
+/// `client_ca_file` too, a caller must present a certificate that CA signed (mTLS). Unset:
+/// plaintext.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub client_ca_file: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// The server's TLS, None when no certificate is set. A missing or unreadable file, or one
+    /// rustls cannot use, fails here, at start, naming the setting and the file.
+    pub fn load(&self) -> anyhow::Result<Option<ServerTlsConfig>> {
+        let (cert, key) = match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => (cert, key),
+            (None, None) if self.client_ca_file.is_none() => return Ok(None),
+            (None, None) => anyhow::bail!(
+                "server.tls.client_ca_file is set but server.tls.cert_file and key_file are not"
+            ),
+            (Some(_), None) => {
+                anyhow::bail!("server.tls.cert_file is set but server.tls.key_file is not")
+            }
+            (None, Some(_)) => {
+                anyhow::bail!("server.tls.key_file is set but server.tls.cert_file is not")
+            }
+        };
+        let identity = Identity::from_pem(
+            read_pem("server.tls.cert_file", cert)?,
+            read_pem("server.tls.key_file", key)?,
+        );
+        let mut tls = ServerTlsConfig::new().identity(identity);
+        if let Some(ca) = &self.client_ca_file {
+            tls = tls.client_ca_root(Certificate::from_pem(read_pem(
+                "server.tls.client_ca_file",
+                ca,
+            )?));
+        }
+        // Two rustls providers may be linked in (ring and aws-lc); the server then needs one
+        // chosen. Already chosen (a second server in the process) is fine.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        // Building the acceptor parses the PEM: a bad file fails now, not at the first call.
+        tonic::transport::Server::builder()
+            .tls_config(tls.clone())
+            .map_err(|e| {
+                let mut files = format!(
+                    "server.tls.cert_file {} and key_file {}",
+                    cert.display(),
+                    key.display()
+                );
+                if let Some(ca) = &self.client_ca_file {
+                    files.push_str(&format!(" and client_ca_file {}", ca.display()));
+                }
+                anyhow::anyhow!("cannot use {files}: {}", error_chain(&e))
+            })?;
+        Ok(Some(tls))
+    }
+}
+
+fn read_pem(setting: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
+    let pem = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("{setting} {}: cannot read: {e}", path.display()))?;
+    if pem.is_empty() {
+        anyhow::bail!("{setting} {}: the file is empty", path.display());
+    }
+    Ok(pem)
+}
+
+/// An error and its causes on one line (tonic's own Display says only "transport error").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        line.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    line
 }
 
 /// The most a request may weigh: tonic's limit, 4 MiB (every text field's own limit is far
@@ -154,7 +242,11 @@ pub async fn serve(
         let shutdown = shutdown.clone();
         async move { shutdown.cancelled().await }
     };
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = options.tls.clone() {
+        builder = builder.tls_config(tls)?;
+    }
+    let server = builder
         .trace_fn(crate::telemetry::grpc_server_span)
         .layer(AuthLayer::new(options.auth.clone()))
         .layer(tower::util::MapResponseLayer::new(too_large_is_invalid))

@@ -1,6 +1,6 @@
 //! Test support shared by every crate's tests (a dev-dependency only, never in the product):
 //! isolated stores and broker prefixes that remove themselves when the test ends, pass or
-//! fail, the store suite macro, the consumer harness and an OTLP receiver.
+//! fail, the store suite macro, the consumer harness, an OTLP receiver and a test PKI for TLS.
 //!
 //! When PostgreSQL or RabbitMQ is unreachable, tests fail loudly under CI (`CI` set) and
 //! otherwise skip with a line saying what was skipped.
@@ -9,6 +9,7 @@ pub mod broker;
 pub mod harness;
 pub mod otlp;
 pub mod stores;
+pub mod tls;
 
 /// For [`store_contract!`]'s tests.
 #[doc(hidden)]

@@ -1,13 +1,14 @@
 //! Reaching a running installation over gRPC: the clients of the five services (carrying the
-//! caller's bearer token and the trace context), a one-line error when a server is away or refuses, and the bounded poll for
+//! caller's bearer token and the trace context, over TLS for `https://` addresses), a one-line error when a server is away or refuses, and the bounded poll for
 //! what events bring about. What the CLI makes of their answers is in `cli`.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tonic::codegen::InterceptedService;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::service::Interceptor;
-use tonic::transport::Channel as GrpcChannel;
+use tonic::transport::{Certificate, Channel as GrpcChannel, ClientTlsConfig, Identity};
 use yimen_platform::backoff::{Backoff, poll};
 use yimen_platform::telemetry::TraceContextInterceptor;
 use yimen_proto::v1::analysis_service_client::AnalysisServiceClient;
@@ -63,26 +64,87 @@ impl Interceptor for Credentials {
     }
 }
 
-/// Connects to a service, naming it and the address when it cannot be reached.
-pub async fn channel(service: &str, url: &str) -> Result<GrpcChannel, CliError> {
-    let endpoint = GrpcChannel::from_shared(url.to_string())
+/// What a client brings to an `https://` address: the CA it trusts (None: the system's
+/// roots) and, for mTLS, its own certificate and key (PEM files).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientTls {
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+}
+
+impl ClientTls {
+    fn config(&self) -> Result<ClientTlsConfig, CliError> {
+        let mut config = match &self.ca_file {
+            Some(ca) => ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(read_pem("--ca-file", ca)?)),
+            None => ClientTlsConfig::new().with_native_roots(),
+        };
+        match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => {
+                config = config.identity(Identity::from_pem(
+                    read_pem("--cert-file", cert)?,
+                    read_pem("--key-file", key)?,
+                ));
+            }
+            (None, None) => {}
+            _ => {
+                return Err(CliError(
+                    "--cert-file and --key-file go together (a client certificate needs its key)"
+                        .into(),
+                ));
+            }
+        }
+        Ok(config)
+    }
+}
+
+fn read_pem(flag: &str, path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|e| CliError(format!("{flag} {}: {e}", path.display())))
+}
+
+/// Connects to a service, naming it and the address when it cannot be reached; `https://`
+/// addresses over TLS with `tls`.
+pub async fn channel(service: &str, url: &str, tls: &ClientTls) -> Result<GrpcChannel, CliError> {
+    let mut endpoint = GrpcChannel::from_shared(url.to_string())
         .map_err(|e| CliError(format!("bad {service} address `{url}`: {e}")))?
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(30));
+    if url.starts_with("https://") {
+        endpoint = endpoint.tls_config(tls.config()?).map_err(|e| {
+            CliError(format!(
+                "cannot use the TLS files for {service}: {}",
+                cause_of(&e)
+            ))
+        })?;
+    }
     endpoint.connect().await.map_err(|e| {
-        let cause = std::error::Error::source(&e)
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| e.to_string());
         CliError(format!(
-            "cannot reach {service} at {url} ({cause}); is `yimen standalone` or `yimen serve` running?"
+            "cannot reach {service} at {url} ({}); is `yimen standalone` or `yimen serve` running?",
+            cause_of(&e)
         ))
     })
+}
+
+/// The causes, on one line: tonic's own message says only "transport error".
+fn cause_of(e: &dyn std::error::Error) -> String {
+    let mut causes = Vec::new();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    if causes.is_empty() {
+        e.to_string()
+    } else {
+        causes.join(": ")
+    }
 }
 
 /// A channel to `target` of `urls` whose calls carry its token and the current trace context.
 pub async fn traced(target: Target, urls: &Urls) -> Result<Traced, CliError> {
     Ok(InterceptedService::new(
-        channel(target.name(), urls.of(target)).await?,
+        channel(target.name(), urls.of(target), &urls.tls).await?,
         Credentials::bearer(urls.token.as_deref())?,
     ))
 }
@@ -133,7 +195,8 @@ where
     .ok_or_else(|| anyhow::anyhow!("after {patience:?}, still not: {what}"))
 }
 
-/// Where the five services answer, and the bearer token the caller presents to them.
+/// Where the five services answer, and the bearer token (and for `https://`, the TLS files) the
+/// caller presents to them.
 #[derive(Clone)]
 pub struct Urls {
     pub intake: String,
@@ -142,6 +205,7 @@ pub struct Urls {
     pub analysis: String,
     pub assessment: String,
     pub token: Option<String>,
+    pub tls: ClientTls,
 }
 
 // By hand, so the token never reaches a log line.
@@ -154,6 +218,7 @@ impl std::fmt::Debug for Urls {
             .field("analysis", &self.analysis)
             .field("assessment", &self.assessment)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -173,12 +238,19 @@ impl Urls {
             analysis: url(Target::Analysis),
             assessment: url(Target::Assessment),
             token: None,
+            tls: ClientTls::default(),
         }
     }
 
     /// The same addresses, calls presenting `token`.
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
+        self
+    }
+
+    /// The same addresses, `https://` ones reached with `tls`.
+    pub fn with_tls(mut self, tls: ClientTls) -> Self {
+        self.tls = tls;
         self
     }
 

@@ -106,6 +106,7 @@ pub async fn start(
     };
     // Every call but the health check needs a verified token its role allows.
     let auth = Arc::new(Auth::load(&settings.auth)?);
+    let tls = settings.server.tls.load()?;
     let stores = migrate(settings, targets).await?;
     declare_queues(bus.as_ref(), targets).await?;
     for (target, db) in stores {
@@ -125,6 +126,7 @@ pub async fn start(
         let mut options = ServeOptions::new(target.name());
         options.grace = grace;
         options.auth = Some(auth.clone());
+        options.tls = tls.clone();
         let routes = service.routes(&context);
         let server_stop = shutdown.clone();
         running.front.push(tokio::spawn(async move {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use yimen_platform::auth::AuthConfig;
 use yimen_platform::bus::{BusConfig, QueueSpec};
 use yimen_platform::db::{DatabaseConfig, Migrations};
+use yimen_platform::server::TlsConfig;
 use yimen_platform::service::{Definition, Service};
 use yimen_platform::telemetry::TelemetryConfig;
 
@@ -108,12 +109,15 @@ registry! {
 pub struct ServerConfig {
     /// How long in-flight calls, deliveries and the outbox may run on after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// `[server.tls]`: TLS for every service, and mTLS with a client CA.
+    pub tls: TlsConfig,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             shutdown_grace_secs: 10,
+            tls: TlsConfig::default(),
         }
     }
 }

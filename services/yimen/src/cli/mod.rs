@@ -12,12 +12,13 @@ pub mod render;
 pub mod scorecard;
 pub mod serve;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 use yimen_proto::v1::Period;
 
-use crate::client::{CliError, Urls};
+use crate::client::{CliError, ClientTls, Urls};
 use crate::run::Target;
 
 /// Where the five services answer, for the commands that call them.
@@ -67,6 +68,32 @@ pub struct Conn {
     /// `yimen standalone` writes).
     #[arg(long, global = true, env = "YIMEN_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// What a client brings to `https://` addresses.
+#[derive(Args)]
+pub struct TlsArgs {
+    /// The CA that signed the servers' certificates (PEM; default: the system's roots).
+    #[arg(long, global = true, env = "YIMEN_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// This client's certificate (PEM), for servers that ask for one (mTLS); with --key-file.
+    #[arg(long, global = true, env = "YIMEN_CERT_FILE")]
+    pub cert_file: Option<PathBuf>,
+    /// The key of --cert-file (PEM).
+    #[arg(long, global = true, env = "YIMEN_KEY_FILE", hide_env_values = true)]
+    pub key_file: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    pub fn client_tls(&self) -> ClientTls {
+        ClientTls {
+            ca_file: self.ca_file.clone(),
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+        }
+    }
 }
 
 /// Where standalone leaves its administrator's token, relative to where it was started.
@@ -86,6 +113,7 @@ impl Conn {
                     .map(|t| t.trim().to_string())
                     .filter(|t| !t.is_empty())
             }),
+            tls: self.tls.client_tls(),
         }
     }
 }

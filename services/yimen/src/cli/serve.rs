@@ -115,9 +115,11 @@ impl Migrate {
 pub struct Healthcheck {
     #[arg(long)]
     target: Target,
-    /// Address to probe (default: http://127.0.0.1:<the service's port>).
+    /// Address to probe (default: http://127.0.0.1:<the service's port>); https:// for TLS.
     #[arg(long)]
     addr: Option<String>,
+    #[command(flatten)]
+    tls: super::TlsArgs,
 }
 
 impl Healthcheck {
@@ -126,7 +128,7 @@ impl Healthcheck {
         use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
         let target = self.target;
         let addr = self.addr.unwrap_or_else(|| target.local_url());
-        let channel = match client::channel(target.name(), &addr).await {
+        let channel = match client::channel(target.name(), &addr, &self.tls.client_tls()).await {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("{e}");

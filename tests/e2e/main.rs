@@ -45,6 +45,7 @@ both_modes!(
     reflection_lists_the_yimen_services,
     unsatisfied_evaluation_reopens_the_case_to_the_same_department,
     seeded_departments_reach_assessment_before_any_case,
+    the_petitioner_follows_the_case_with_its_query_code_and_no_token,
 );
 
 mod scenarios;
@@ -123,6 +124,47 @@ async fn join(clients: &Clients, code: &str, categories: &[Category]) {
         })
         .await
         .expect("join department");
+}
+
+/// The petitioner's own view: the query code answered at registration shows the status to a
+/// caller holding no token; a wrong code is NOT_FOUND, and nothing about people is shown.
+async fn the_petitioner_follows_the_case_with_its_query_code_and_no_token(clients: &Clients) {
+    let case = submit(
+        clients,
+        submission(Category::Transport, "石牌镇", "bus route cut"),
+    )
+    .await;
+    assert_eq!(case.query_code.len(), 12, "{case:?}");
+    let mut urls = clients.urls.clone();
+    urls.token = None;
+    let mut anonymous = yimen::client::intake(&urls).await.expect("connect");
+    let view = anonymous
+        .get_case_status(GetCaseStatusRequest {
+            case_number: case.case_number.clone(),
+            query_code: case.query_code.clone(),
+        })
+        .await
+        .expect("the status without a token")
+        .into_inner();
+    assert_eq!(view.case_number, case.case_number);
+    assert_ne!(view.status, CaseStatus::Unspecified as i32);
+    assert_eq!(view.timeline[0].kind, "case.registered", "{view:?}");
+    let wrong = anonymous
+        .get_case_status(GetCaseStatusRequest {
+            case_number: case.case_number.clone(),
+            query_code: "ABCDEFGHJKMN".into(),
+        })
+        .await
+        .expect_err("a wrong code");
+    assert_eq!(wrong.code(), Code::NotFound, "{wrong:?}");
+    // The same call needs a token for anything else.
+    let refused = anonymous
+        .get_case(GetCaseRequest {
+            case_ref: case.case_number.clone(),
+        })
+        .await
+        .expect_err("no token");
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
 }
 
 async fn submit_assigned_accepted_replied_each_step_in_timeline(clients: &Clients) {

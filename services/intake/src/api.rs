@@ -5,7 +5,7 @@
 
 use futures::stream::BoxStream;
 use tonic::{Request, Response, Status};
-use yimen_platform::auth::{Principal, Scope};
+use yimen_platform::auth::{Principal, RateLimiter, Scope};
 use yimen_platform::db::Db;
 use yimen_proto::v1::intake_service_server::IntakeService;
 use yimen_proto::v1::*;
@@ -16,12 +16,18 @@ use crate::domain::Disclosure;
 
 pub struct Api {
     app: Intake,
+    /// Status queries carry no token, so they are held to a rate per peer address instead.
+    status_limit: Option<RateLimiter>,
 }
 
 impl Api {
     pub fn new(db: Db, config: &IntakeConfig) -> Self {
         Self {
             app: Intake::new(db, config),
+            status_limit: RateLimiter::per_minute(
+                config.status_rate_per_min,
+                config.status_rate_burst,
+            ),
         }
     }
 }
@@ -93,6 +99,26 @@ impl IntakeService for Api {
         _: Request<RequestReviewRequest>,
     ) -> Result<Response<Case>, Status> {
         Err(later("requesting a review"))
+    }
+
+    /// No token: the query code is the credential. The peer's IP (not its port, which changes
+    /// with each connection) is the caller whose rate is limited; a call whose peer is unknown
+    /// shares one bucket with every other such call.
+    async fn get_case_status(
+        &self,
+        request: Request<GetCaseStatusRequest>,
+    ) -> Result<Response<CaseStatusView>, Status> {
+        if let Some(limit) = &self.status_limit {
+            let peer = request
+                .remote_addr()
+                .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
+            limit.admit(&format!("status:{peer}"))?;
+        }
+        self.app
+            .status(request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 
     type WatchCaseStream = BoxStream<'static, Result<TimelineEntry, Status>>;

@@ -15,10 +15,14 @@ use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
 
 use crate::domain::evaluation::{self, Evaluation};
-use crate::domain::progress;
 use crate::domain::{CaseFilter, CaseNumber, CaseRef, NewCase, PetitionerKeyer, Visibility};
+use crate::domain::{progress, query_code};
 use crate::{IntakeConfig, SERVICE, store};
 use yimen_platform::calendar;
+
+/// The one answer to a status query that finds nothing, whatever was wrong: it names neither
+/// the number nor the code.
+pub const NO_SUCH_CASE: &str = "no case with this number and query code";
 
 /// Intake's use cases over its store.
 pub struct Intake {
@@ -58,7 +62,18 @@ impl Intake {
         let seq = store::next_case_seq(&mut tx, year).await?;
         let number = CaseNumber::new(year, seq).into_string();
         let submitter = visibility.submitter();
-        if !store::insert_case(&mut tx, &case_id, &number, &case, registered_at, submitter).await? {
+        let query_code = query_code::generate()?;
+        let inserted = store::insert_case(
+            &mut tx,
+            &case_id,
+            &number,
+            &case,
+            registered_at,
+            submitter,
+            &query_code::hash(&query_code),
+        )
+        .await?;
+        if !inserted {
             // A concurrent retry with the same request id won: answer its case.
             drop(tx);
             return self
@@ -78,10 +93,12 @@ impl Intake {
         Ok(SubmitCaseResponse {
             case_id,
             case_number: number,
+            query_code,
         })
     }
 
-    /// The case registered under `request_id`. Another system's request id is refused rather
+    /// The case registered under `request_id`, without its query code: only its hash is kept,
+    /// so a replay answers ''. Another system's request id is refused rather
     /// than answered, so a caller cannot learn of cases it may not read by guessing keys.
     async fn registered_under(
         &self,
@@ -104,6 +121,7 @@ impl Intake {
         Ok(Some(SubmitCaseResponse {
             case_id,
             case_number,
+            query_code: String::new(),
         }))
     }
 
@@ -210,6 +228,16 @@ impl Intake {
             "case evaluated"
         );
         Ok(answer)
+    }
+
+    /// The petitioner's own view of a case, for the holder of its number and query code. An
+    /// unknown number and a wrong code answer the very same NOT_FOUND, so neither is hinted.
+    pub async fn status(&self, request: &GetCaseStatusRequest) -> Result<CaseStatusView, Error> {
+        let number = request.case_number.trim();
+        let mut conn = self.db.pool().acquire().await?;
+        store::status_view(&mut conn, number, &query_code::hash(&request.query_code))
+            .await?
+            .ok_or_else(|| Error::not_found(NO_SUCH_CASE))
     }
 
     /// One page of the cases the caller may read that match the request's filters.

@@ -44,6 +44,11 @@ pub struct IntakeConfig {
     /// and kept secret (set `YIMEN__INTAKE__PETITIONER_KEY`); changing it later breaks the
     /// matching of earlier cases.
     pub petitioner_key: String,
+    /// How many status queries (GetCaseStatus, no token) one peer address may make a minute
+    /// on average; 0: no limit.
+    pub status_rate_per_min: u32,
+    /// How many of them it may make at once.
+    pub status_rate_burst: u32,
 }
 
 impl Default for IntakeConfig {
@@ -51,6 +56,8 @@ impl Default for IntakeConfig {
         Self {
             listen: listen_on(Intake::DEFAULT_PORT),
             petitioner_key: DEV_PETITIONER_KEY.into(),
+            status_rate_per_min: 30,
+            status_rate_burst: 10,
         }
     }
 }
@@ -61,6 +68,8 @@ impl std::fmt::Debug for IntakeConfig {
         f.debug_struct("IntakeConfig")
             .field("listen", &self.listen)
             .field("petitioner_key", &"<redacted>")
+            .field("status_rate_per_min", &self.status_rate_per_min)
+            .field("status_rate_burst", &self.status_rate_burst)
             .finish()
     }
 }

@@ -64,7 +64,7 @@ pub async fn case_by_request_id(
 }
 
 /// Writes a new case in status REGISTERED, submitted by `submitted_by` when an outside system
-/// registers it. `false` when its request id is already taken (a concurrent retry won): the
+/// registers it, with the hash of its query code (never the code). `false` when its request id is already taken (a concurrent retry won): the
 /// caller rolls back and answers that case instead.
 pub async fn insert_case(
     conn: &mut AnyConnection,
@@ -73,12 +73,14 @@ pub async fn insert_case(
     case: &NewCase,
     registered_at: i64,
     submitted_by: Option<&str>,
+    query_code_hash: &str,
 ) -> Result<bool, Error> {
     let inserted = sqlx::query(
         "INSERT INTO cases (case_id, case_number, request_id, status, status_at, channel, \
          category, headcount, subject, description, town, village, amount_claimed_fen, \
-         registered_at, submitted_by, complained_about, confidential) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $5, $14, $15, $16) \
+         registered_at, submitted_by, complained_about, confidential, query_code_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $5, $14, $15, $16, \
+         $17) \
          ON CONFLICT (request_id) DO NOTHING",
     )
     .bind(case_id)
@@ -97,6 +99,7 @@ pub async fn insert_case(
     .bind(submitted_by.map(str::to_string))
     .bind(case.complained_about.as_deref().unwrap_or(""))
     .bind(i64::from(case.confidential))
+    .bind(query_code_hash)
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -496,4 +499,55 @@ struct CaseRow {
     amount_claimed_fen: Option<i64>,
     complained_about: String,
     confidential: i64,
+}
+
+/// The petitioner's own view of case `case_number`, provided `query_code_hash` is its query
+/// code's: status, timeline kinds, times and summaries, the latest reply. Nothing about people
+/// is read. `None` alike for an unknown number, a wrong code and a case without a code.
+pub async fn status_view(
+    conn: &mut AnyConnection,
+    case_number: &str,
+    query_code_hash: &str,
+) -> Result<Option<pb::CaseStatusView>, Error> {
+    if query_code_hash.is_empty() {
+        return Ok(None);
+    }
+    let row: Option<(String, i32, i64)> = sqlx::query_as(
+        "SELECT case_id, status, registered_at FROM cases \
+         WHERE case_number = $1 AND query_code_hash = $2",
+    )
+    .bind(case_number)
+    .bind(query_code_hash)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((case_id, status, registered_at)) = row else {
+        return Ok(None);
+    };
+    let lines: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT occurred_at, kind, summary FROM timeline WHERE case_id = $1 \
+         ORDER BY occurred_at, seq",
+    )
+    .bind(&case_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let timeline: Vec<pb::CaseStatusLine> = lines
+        .into_iter()
+        .map(|(at, kind, summary)| pb::CaseStatusLine {
+            at: Some(timestamp(at)),
+            summary: progress::for_petitioner(&kind, &summary),
+            kind,
+        })
+        .collect();
+    let reply = timeline
+        .iter()
+        .rev()
+        .find(|line| line.kind == yimen_proto::event_type::CASE_REPLIED);
+    Ok(Some(pb::CaseStatusView {
+        case_number: case_number.to_string(),
+        status,
+        registered_at: Some(timestamp(registered_at)),
+        reply: reply.map(|l| l.summary.clone()).unwrap_or_default(),
+        replied_at: reply.and_then(|l| l.at),
+        timeline,
+    }))
 }

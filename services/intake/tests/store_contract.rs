@@ -54,6 +54,10 @@ yimen_testkit::store_contract!(
         the_complained_about_department_sees_the_petitioners_masked_while_it_holds_the_case,
         a_confidential_case_is_masked_to_its_handling_department,
         listing_answers_no_identity_to_any_caller,
+        the_query_code_shows_the_petitioner_the_status_timeline_and_reply,
+        a_wrong_code_and_an_unknown_number_answer_the_same_not_found,
+        a_replayed_request_answers_no_query_code_and_the_first_code_still_works,
+        status_queries_past_the_rate_answer_resource_exhausted,
     ]
 );
 
@@ -217,7 +221,10 @@ async fn resubmission_with_same_request_id_returns_the_same_case(db: Db) {
     request.request_id = "desk-3-20260105-0007".into();
     let first = submit(&db, request.clone()).await;
     let again = submit(&db, request.clone()).await;
-    assert_eq!(again, first);
+    assert_eq!(
+        (&again.case_id, &again.case_number),
+        (&first.case_id, &first.case_number)
+    );
     assert_eq!(
         outbox::unsent_routing_keys(&db)
             .await
@@ -1177,7 +1184,14 @@ async fn a_system_cannot_learn_of_a_case_through_another_systems_request_id(db: 
     let again = submit_as(&db, Some(&hotline), request.clone())
         .await
         .expect("own retry");
-    assert_eq!(again, first, "a system's own retry answers its case");
+    assert_eq!(
+        again,
+        SubmitCaseResponse {
+            query_code: String::new(),
+            ..first.clone()
+        },
+        "a system's own retry answers its case, without the code only its hash keeps"
+    );
 
     let refused = submit_as(&db, Some(&portal), request)
         .await
@@ -1435,4 +1449,165 @@ async fn listing_answers_no_identity_to_any_caller(db: Db) {
             assert!(!shown.contains(identity), "{caller:?} listed {identity}");
         }
     }
+}
+
+// --- the petitioner's own view -------------------------------------------------------------
+
+async fn status_of(db: &Db, case_number: &str, code: &str) -> Result<CaseStatusView, Status> {
+    let request = GetCaseStatusRequest {
+        case_number: case_number.into(),
+        query_code: code.into(),
+    };
+    // As the auth layer hands a public call on: no principal.
+    api(db)
+        .get_case_status(call(request, None))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn the_query_code_shows_the_petitioner_the_status_timeline_and_reply(db: Db) {
+    let submitted = submit(
+        &db,
+        submission(Category::SocialAssistance, "洋梓镇", "allowance stopped"),
+    )
+    .await;
+    assert_eq!(submitted.query_code.len(), 12, "{submitted:?}");
+    let id = submitted.case_id.as_str();
+    let at = registered_at(&get(&db, id).await);
+    let view = status_of(&db, &submitted.case_number, &submitted.query_code)
+        .await
+        .expect("the code works");
+    assert_eq!(view.status, CaseStatus::Registered as i32);
+    assert_eq!(view.reply, "");
+    assert_eq!(view.replied_at, None);
+
+    let replied_at = reply(&db, id, "civil-affairs", at + 10).await;
+    let leader = event(
+        "case.escalated",
+        "civil-affairs",
+        id,
+        replied_at + 1,
+        Payload::CaseEscalated(CaseEscalated {
+            assignment_id: String::new(),
+            department: "civil-affairs".into(),
+            level: EscalationLevel::Leader as i32,
+            reason: "no progress".into(),
+            leader: "张副县长".into(),
+        }),
+    );
+    apply(&db, &leader).await.expect("escalated");
+    // Typed back in lower case with a space, as people do.
+    let typed = format!(
+        "{} {}",
+        &submitted.query_code[..6].to_lowercase(),
+        &submitted.query_code[6..]
+    );
+    let view = status_of(&db, &submitted.case_number, &typed)
+        .await
+        .expect("the code works");
+    assert_eq!(view.case_number, submitted.case_number);
+    assert_eq!(view.status, CaseStatus::Replied as i32);
+    assert_eq!(
+        view.timeline
+            .iter()
+            .map(|l| l.kind.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "case.registered",
+            "case.assigned",
+            "case.accepted",
+            "case.replied",
+            "case.escalated"
+        ]
+    );
+    assert!(view.reply.contains("the matter is settled"), "{view:?}");
+    assert_eq!(view.replied_at, Some(timestamp(replied_at)));
+    assert_eq!(view.registered_at, Some(timestamp(at)));
+    // Nothing about people: no petitioner, identity number, phone or the leader's name.
+    let shown = format!("{view:?}");
+    for personal in ["王", ID_NUMBER, "13800000000", "张副县长", "petitioner"] {
+        assert!(!shown.contains(personal), "{personal} in {shown}");
+    }
+}
+
+async fn a_wrong_code_and_an_unknown_number_answer_the_same_not_found(db: Db) {
+    let submitted = submit(
+        &db,
+        submission(Category::Transport, "石牌镇", "bus route cut"),
+    )
+    .await;
+    let other = submit(
+        &db,
+        submission(Category::Transport, "石牌镇", "another matter"),
+    )
+    .await;
+    let wrong = status_of(&db, &submitted.case_number, "ABCDEFGHJKMN")
+        .await
+        .expect_err("a wrong code");
+    let swapped = status_of(&db, &submitted.case_number, &other.query_code)
+        .await
+        .expect_err("another case's code");
+    let unknown = status_of(&db, "YM-1999-999999", &submitted.query_code)
+        .await
+        .expect_err("an unknown number");
+    let empty = status_of(&db, &submitted.case_number, "")
+        .await
+        .expect_err("no code");
+    let by_id = status_of(&db, &submitted.case_id, &submitted.query_code)
+        .await
+        .expect_err("the id is not the number");
+    for status in [&wrong, &swapped, &unknown, &empty, &by_id] {
+        assert_eq!(status.code(), Code::NotFound, "{status:?}");
+        assert_eq!(status.message(), wrong.message());
+        assert!(!status.message().contains(&submitted.case_number));
+    }
+}
+
+async fn a_replayed_request_answers_no_query_code_and_the_first_code_still_works(db: Db) {
+    let mut request = submission(Category::Transport, "石牌镇", "bus route cut");
+    request.request_id = "desk-9-0001".into();
+    let first = submit(&db, request.clone()).await;
+    let again = submit(&db, request).await;
+    assert_eq!(again.case_id, first.case_id);
+    assert_eq!(again.query_code, "", "only the code's hash is kept");
+    status_of(&db, &first.case_number, &first.query_code)
+        .await
+        .expect("the first code works");
+    // The store keeps the hash, never the code.
+    let stored: String = sqlx::query_scalar("SELECT query_code_hash FROM cases WHERE case_id = $1")
+        .bind(&first.case_id)
+        .fetch_one(db.pool())
+        .await
+        .expect("hash");
+    assert_eq!(stored.len(), 64);
+    assert_ne!(stored, first.query_code);
+}
+
+async fn status_queries_past_the_rate_answer_resource_exhausted(db: Db) {
+    let submitted = submit(
+        &db,
+        submission(Category::Transport, "石牌镇", "bus route cut"),
+    )
+    .await;
+    let api = yimen_intake::api::Api::new(
+        db.clone(),
+        &yimen_intake::IntakeConfig {
+            status_rate_per_min: 1,
+            status_rate_burst: 2,
+            ..Default::default()
+        },
+    );
+    let ask = || {
+        api.get_case_status(call(
+            GetCaseStatusRequest {
+                case_number: submitted.case_number.clone(),
+                query_code: submitted.query_code.clone(),
+            },
+            None,
+        ))
+    };
+    ask().await.expect("first");
+    ask().await.expect("second");
+    let refused = ask().await.expect_err("past the burst");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
 }

@@ -2,7 +2,7 @@
 //! role, and kept in `docs/authorization.md` so operators read what the code enforces.
 //! `YIMEN_WRITE_DOCS=1 cargo test -p yimen-platform --test authorization_matrix` rewrites it.
 
-use yimen_platform::auth::{Policy, Role, matrix_markdown, rpc_methods};
+use yimen_platform::auth::{Auth, PUBLIC_STATUS_QUERY, Policy, Role, matrix_markdown, rpc_methods};
 
 fn methods() -> Vec<String> {
     rpc_methods(yimen_proto::FILE_DESCRIPTOR_SET).expect("the contract's methods")
@@ -37,6 +37,25 @@ fn every_rpc_is_allowed_to_some_role_besides_admin_and_admin_may_call_all() {
     }
 }
 
+/// The calls that need no token are exactly health and the petitioner's status query, and the
+/// policy lets every role make the latter too, so a token sent along is never refused.
+#[test]
+fn only_health_and_the_status_query_are_public() {
+    let public: Vec<String> = methods()
+        .into_iter()
+        .filter(|m| Auth::is_public(m))
+        .collect();
+    assert_eq!(public, ["/yimen.v1.IntakeService/GetCaseStatus"]);
+    assert!(Auth::is_public("/grpc.health.v1.Health/Check"));
+    let policy = Policy::embedded();
+    for role in Role::ALL {
+        assert!(
+            policy.decide(PUBLIC_STATUS_QUERY, role).is_ok(),
+            "{role:?} may not call the status query"
+        );
+    }
+}
+
 #[test]
 fn every_denial_names_the_roles_that_may() {
     let policy = Policy::embedded();
@@ -65,8 +84,10 @@ fn the_documented_matrix_is_the_enforced_one() {
         "# Who may call what\n\n\
          Generated from the embedded policy (`services/platform/src/auth/policy.json`) by\n\
          `services/platform/tests/authorization_matrix.rs`; a deployment may replace the policy\n\
-         with `auth.policy_file`. Every call but `grpc.health.v1` needs a bearer token; server\n\
-         reflection is open to every role.\n\n{}",
+         with `auth.policy_file`. Every call but `grpc.health.v1` and\n\
+         `yimen.v1.IntakeService/GetCaseStatus` (the petitioner's own view, checked by its query\n\
+         code and limited per peer address) needs a bearer token; server reflection is open to\n\
+         every role.\n\n{}",
         matrix_markdown(&Policy::embedded(), &methods())
     );
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/authorization.md");

@@ -10,6 +10,7 @@ pub mod identity;
 pub mod listing;
 pub mod masking;
 pub mod progress;
+pub mod query_code;
 pub mod submission;
 
 pub use access::Visibility;

@@ -286,6 +286,17 @@ pub fn status_words(status: CaseStatus) -> String {
     readable(status.as_str_name(), "CASE_STATUS_")
 }
 
+/// A timeline line as the petitioner's own view shows it: the leader who took the case (包案)
+/// is a person, so only the fact is told, not the name.
+pub fn for_petitioner(kind: &str, summary: &str) -> String {
+    const LEADER: &str = "a leader took the case (包案)";
+    if kind == CASE_ESCALATED && summary.starts_with(LEADER) {
+        LEADER.to_string()
+    } else {
+        summary.to_string()
+    }
+}
+
 /// Events may arrive out of order: a status set at `status_at` gives way only to an event not
 /// older than it, so a late `case.assigned` never rolls a replied case back.
 pub fn supersedes(event_at: i64, status_at: i64) -> bool {
@@ -782,5 +793,21 @@ mod tests {
         );
         assert_eq!(satisfaction_words(0), "not stated");
         assert_eq!(satisfaction_words(99), "not stated");
+    }
+
+    #[test]
+    fn the_petitioners_view_leaves_out_the_leaders_name() {
+        assert_eq!(
+            for_petitioner(CASE_ESCALATED, "a leader took the case (包案): 张局长"),
+            "a leader took the case (包案)"
+        );
+        assert_eq!(
+            for_petitioner(CASE_ESCALATED, "reminder (催办)"),
+            "reminder (催办)"
+        );
+        assert_eq!(
+            for_petitioner(CASE_CLOSED, "closed (办结)"),
+            "closed (办结)"
+        );
     }
 }

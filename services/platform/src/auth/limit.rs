@@ -35,6 +35,16 @@ impl RateLimiter {
         })
     }
 
+    /// `per_min` calls a minute on average, `burst` at once; None when `per_min` is 0: no limit.
+    /// For doors slower than a call a second (the token-free status query).
+    pub fn per_minute(per_min: u32, burst: u32) -> Option<Self> {
+        (per_min > 0).then(|| Self {
+            per_sec: f64::from(per_min) / 60.0,
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        })
+    }
+
     /// Takes one call from `caller`'s bucket at `now`, or says how long until one is there.
     pub fn admit_at(&self, caller: &str, now: Instant) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
@@ -106,6 +116,27 @@ mod tests {
         let later = t0 + Duration::from_millis(100);
         assert!(limiter.admit_at("analyst:a", later).is_ok());
         assert!(limiter.admit_at("analyst:a", later).is_err());
+    }
+
+    #[test]
+    fn a_per_minute_limit_refills_one_call_every_sixtieth_of_its_rate() {
+        let limiter = RateLimiter::per_minute(30, 2).expect("a limit");
+        let t0 = Instant::now();
+        assert!(limiter.admit_at("10.0.0.1", t0).is_ok());
+        assert!(limiter.admit_at("10.0.0.1", t0).is_ok());
+        let wait = limiter
+            .admit_at("10.0.0.1", t0)
+            .expect_err("past the burst");
+        assert!(
+            wait > Duration::from_millis(1900) && wait <= Duration::from_secs(2),
+            "{wait:?}"
+        );
+        assert!(
+            limiter
+                .admit_at("10.0.0.1", t0 + Duration::from_secs(2))
+                .is_ok()
+        );
+        assert!(RateLimiter::per_minute(0, 10).is_none());
     }
 
     #[test]

@@ -232,6 +232,9 @@ pub enum AuthError {
     Unbound { role: Role, claim: &'static str },
 }
 
+/// The one RPC besides health that needs no token.
+pub const PUBLIC_STATUS_QUERY: &str = "/yimen.v1.IntakeService/GetCaseStatus";
+
 /// The whole check of one call: the token, then the policy.
 #[derive(Debug)]
 pub struct Auth {
@@ -276,9 +279,11 @@ impl Auth {
         &self.policy
     }
 
-    /// Calls that need no token: health probes come from the orchestrator, which holds none.
+    /// Calls that need no token: health probes come from the orchestrator, which holds none;
+    /// the petitioner's own status query is answered to whoever holds the case number and its
+    /// query code (intake checks the code and limits the rate per peer address).
     pub fn is_public(method: &str) -> bool {
-        method.starts_with("/grpc.health.v1.")
+        method.starts_with("/grpc.health.v1.") || method == PUBLIC_STATUS_QUERY
     }
 
     /// The whole check of one call: Ok(principal) or the Status to answer.

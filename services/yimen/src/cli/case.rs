@@ -1,4 +1,5 @@
-//! `yimen case`: cases at the one door — submit, get, list, evaluate.
+//! `yimen case`: cases at the one door — submit, get, list, evaluate, and the petitioner's
+//! own status query.
 
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -18,8 +19,17 @@ pub struct CaseArgs {
 
 #[derive(Subcommand)]
 enum CaseCommand {
-    /// Register a matter; prints its case number.
+    /// Register a matter; prints its case number and the query code (查询码) to give the
+    /// petitioner. The code is shown once: a retry with the same request id prints none.
     Submit(Submit),
+    /// The petitioner's own view of a case: status, timeline and reply, by its number and
+    /// query code. Needs no token.
+    Status {
+        case_number: String,
+        /// The query code (查询码) given at registration.
+        #[arg(long)]
+        code: String,
+    },
     /// Show a case's status and timeline (by number or id).
     Get { case: String },
     /// List cases, newest first.
@@ -120,11 +130,28 @@ impl CaseArgs {
                     .await
                     .map_err(status_error)?
                     .into_inner();
+                let code = if r.query_code.is_empty() {
+                    "query code: not shown again (already registered under this request id)"
+                        .to_string()
+                } else {
+                    format!("query code: {}", r.query_code)
+                };
                 render::print(
                     json,
-                    json!({"case_id": r.case_id, "case_number": r.case_number}),
-                    format!("registered {} ({})\n", r.case_number, r.case_id),
+                    json!({"case_id": r.case_id, "case_number": r.case_number, "query_code": r.query_code}),
+                    format!("registered {} ({})\n{code}\n", r.case_number, r.case_id),
                 );
+            }
+            CaseCommand::Status { case_number, code } => {
+                let v = intake
+                    .get_case_status(GetCaseStatusRequest {
+                        case_number,
+                        query_code: code,
+                    })
+                    .await
+                    .map_err(status_error)?
+                    .into_inner();
+                render::print(json, status_view_json(&v), status_view_text(&v));
             }
             CaseCommand::Get { case } => {
                 let c = intake
@@ -244,6 +271,43 @@ pub fn case_text(c: &Case) -> String {
     out
 }
 
+pub fn status_view_json(v: &CaseStatusView) -> Value {
+    json!({
+        "case_number": v.case_number,
+        "status": status_name(v.status),
+        "registered_at": render::json_time(&v.registered_at),
+        "reply": v.reply,
+        "replied_at": render::json_time(&v.replied_at),
+        "timeline": v.timeline.iter().map(|t| json!({
+            "at": render::json_time(&t.at), "kind": t.kind, "summary": t.summary,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The petitioner's view: status, the reply when there is one, then the timeline.
+pub fn status_view_text(v: &CaseStatusView) -> String {
+    let mut out = format!(
+        "{}  {}\n  registered: {}\n",
+        v.case_number,
+        status_name(v.status),
+        render::time(&v.registered_at),
+    );
+    if !v.reply.is_empty() {
+        out.push_str(&format!(
+            "  reply:      {} ({})\n",
+            v.reply,
+            render::time(&v.replied_at)
+        ));
+    }
+    out.push_str("  timeline:\n");
+    let mut timeline = Table::new(["at", "event", "summary"]);
+    for t in &v.timeline {
+        timeline.row([render::time(&t.at), t.kind.clone(), t.summary.clone()]);
+    }
+    out.push_str(&timeline.render("    "));
+    out
+}
+
 pub fn case_list_json(r: &ListCasesResponse) -> Value {
     json!({
         "cases": r.cases.iter().map(|c| json!({
@@ -290,6 +354,38 @@ pub fn case_list_text(r: &ListCasesResponse) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_petitioners_view_shows_status_reply_and_timeline() {
+        let at = Some(prost_types::Timestamp {
+            seconds: 1_796_104_980,
+            nanos: 0,
+        });
+        let v = CaseStatusView {
+            case_number: "YM-2026-000001".into(),
+            status: CaseStatus::Replied as i32,
+            registered_at: at,
+            reply: "replied by civil-affairs: restored".into(),
+            replied_at: at,
+            timeline: vec![CaseStatusLine {
+                at,
+                kind: yimen_proto::event_type::CASE_REPLIED.into(),
+                summary: "replied by civil-affairs: restored".into(),
+            }],
+        };
+        let text = status_view_text(&v);
+        assert!(text.starts_with("YM-2026-000001  replied\n"), "{text}");
+        assert!(
+            text.contains(
+                "  reply:      replied by civil-affairs: restored (2026-12-01 14:03 CST (UTC+8))\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("case.replied"), "{text}");
+        let json = status_view_json(&v);
+        assert_eq!(json["status"], "replied");
+        assert_eq!(json["timeline"][0]["kind"], "case.replied");
+    }
 
     #[test]
     fn a_case_shows_its_claim_in_yuan_and_its_times_in_china() {

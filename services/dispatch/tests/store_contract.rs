@@ -14,6 +14,7 @@ use yimen_platform::time::{DAY_MILLIS, millis};
 use yimen_proto::v1::dispatch_service_server::DispatchService;
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
+use yimen_testkit::as_caller;
 
 yimen_testkit::store_contract!(
     yimen_dispatch::SERVICE,
@@ -275,13 +276,6 @@ async fn set_handle_by(db: &Db, assignment_id: &str, millis: i64) {
 
 fn ms(ts: &Option<prost_types::Timestamp>) -> i64 {
     millis(ts.as_ref().expect("timestamp set"))
-}
-
-/// A caller as the auth layer leaves it on a call that passed: its principal in the extensions.
-fn as_caller<T>(caller: &Principal, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.extensions_mut().insert(caller.clone());
-    request
 }
 
 fn caller(role: Role, department: Option<&str>) -> Principal {

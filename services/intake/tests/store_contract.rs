@@ -942,11 +942,10 @@ fn system(subject: &str) -> Principal {
 
 /// A call as the auth layer hands it on: carrying its caller, or none (an in-process call).
 fn call<T>(message: T, caller: Option<&Principal>) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    if let Some(caller) = caller {
-        request.extensions_mut().insert(caller.clone());
+    match caller {
+        Some(caller) => yimen_testkit::as_caller(caller, message),
+        None => tonic::Request::new(message),
     }
-    request
 }
 
 async fn get_as(db: &Db, caller: Option<&Principal>, case_ref: &str) -> Result<Case, Status> {

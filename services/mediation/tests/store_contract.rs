@@ -12,6 +12,7 @@ use yimen_platform::time::timestamp;
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::mediation_service_server::MediationService;
 use yimen_proto::v1::*;
+use yimen_testkit::as_caller;
 
 yimen_testkit::store_contract!(
     yimen_mediation::SERVICE,
@@ -253,13 +254,6 @@ async fn file_count(db: &Db) -> i64 {
         .fetch_one(db.pool())
         .await
         .expect("count")
-}
-
-/// A caller as the auth layer leaves it on a call that passed: its principal in the extensions.
-fn as_caller<T>(caller: &Principal, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.extensions_mut().insert(caller.clone());
-    request
 }
 
 fn caller(role: Role, committee: Option<&str>) -> Principal {

@@ -18,6 +18,14 @@ pub use tokio as __tokio;
 use std::future::Future;
 use std::time::Duration;
 
+/// A call as the auth layer hands it on when it passed: the caller's principal in its
+/// extensions, where the services' object-level checks read it.
+pub fn as_caller<T>(caller: &yimen_platform::auth::Principal, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.extensions_mut().insert(caller.clone());
+    request
+}
+
 /// Under CI a missing service is a failure; elsewhere a skip with a clear line.
 pub fn unavailable(what: &str, why: &str) {
     if std::env::var_os("CI").is_some() {

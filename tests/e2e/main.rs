@@ -502,6 +502,7 @@ async fn standalone_serves_tls_and_asks_for_a_client_certificate() {
         ca_file: Some(pki.ca_file.clone()),
         cert_file: Some(pki.client_cert_file.clone()),
         key_file: Some(pki.client_key_file.clone()),
+        ..ClientTls::default()
     };
     let s = Standalone::start_with(
         |settings| {
@@ -545,13 +546,23 @@ async fn standalone_serves_tls_and_asks_for_a_client_certificate() {
     assert!(refused, "a call without a client certificate is refused");
 
     // `yimen healthcheck` reaches a TLS server with the same flags as the other commands.
-    let healthcheck = |with_certificate: bool| {
+    // A probe inside a pod dials 127.0.0.1 and names the certificate's host with
+    // --server-name; a name the certificate does not hold fails.
+    let healthcheck = |with_certificate: bool, server_name: &str, probe: &str| {
         let mut command = tokio::process::Command::new(yimen_bin());
         command
-            .args(["healthcheck", "--target", "intake", "--addr"])
+            .args([
+                "healthcheck",
+                "--target",
+                "intake",
+                "--probe",
+                probe,
+                "--addr",
+            ])
             .arg(&s.clients.urls.intake)
             .arg("--ca-file")
             .arg(&pki.ca_file)
+            .args(["--server-name", server_name])
             .env_remove("YIMEN_CERT_FILE")
             .env_remove("YIMEN_KEY_FILE")
             .stdout(std::process::Stdio::null())
@@ -565,10 +576,28 @@ async fn standalone_serves_tls_and_asks_for_a_client_certificate() {
         }
         command.status()
     };
-    let status = healthcheck(true).await.expect("run yimen healthcheck");
+    let status = healthcheck(true, "localhost", "readiness")
+        .await
+        .expect("run yimen healthcheck");
     assert!(status.success(), "yimen healthcheck over mTLS: {status}");
-    let status = healthcheck(false).await.expect("run yimen healthcheck");
+    let status = healthcheck(true, "localhost", "liveness")
+        .await
+        .expect("run yimen healthcheck");
+    assert!(
+        status.success(),
+        "yimen healthcheck --probe liveness over mTLS: {status}"
+    );
+    let status = healthcheck(false, "localhost", "readiness")
+        .await
+        .expect("run yimen healthcheck");
     assert!(!status.success(), "yimen healthcheck without a certificate");
+    let status = healthcheck(true, "intake.elsewhere.example", "readiness")
+        .await
+        .expect("run yimen healthcheck");
+    assert!(
+        !status.success(),
+        "a server name the certificate does not hold"
+    );
     s.stop().await;
 }
 

@@ -141,7 +141,7 @@ impl TlsConfig {
     }
 }
 
-fn read_pem(setting: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_pem(setting: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
     let pem = std::fs::read(path)
         .map_err(|e| anyhow::anyhow!("{setting} {}: cannot read: {e}", path.display()))?;
     if pem.is_empty() {

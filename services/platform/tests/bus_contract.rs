@@ -854,3 +854,147 @@ mod rabbitmq_recovery {
         close(bus).await;
     }
 }
+
+/// `amqps://` (rustls): the broker reached through a TLS front holding a test CA's
+/// certificate, so the client really verifies a certificate and its name, and presents its
+/// own when the front asks for one (mTLS).
+mod rabbitmq_tls {
+    use super::*;
+    use yimen_testkit::tls::{Before, TestPki, TlsFront};
+
+    async fn front(pki: &TestPki, client_certificates: bool) -> TlsFront {
+        let uri: lapin::uri::AMQPUri = amqp_url().parse().expect("a valid test broker URL");
+        let upstream = format!("{}:{}", uri.authority.host, uri.authority.port);
+        TlsFront::start(pki, &upstream, Before::Nothing, client_certificates).await
+    }
+
+    /// The test broker's URL, as `amqps://` to `localhost` (a name the certificate holds) at
+    /// the front's port.
+    fn amqps(front: &TlsFront) -> String {
+        let uri: lapin::uri::AMQPUri = amqp_url().parse().expect("a valid test broker URL");
+        format!(
+            "amqps://{}:{}@localhost:{}/%2f",
+            uri.authority.userinfo.username,
+            uri.authority.userinfo.password,
+            front.port()
+        )
+    }
+
+    async fn round_trip(bus: Arc<dyn Bus>) {
+        let spec = QueueSpec::new("yimen.intake", &["case.#"]);
+        let mut subscription = subscribe(&bus, &spec).await;
+        let sent = message(&new_id(), "case.registered", b"\x0a\x03abc");
+        assert_eq!(publish(&bus, &sent).await, Published::Routed);
+        let delivery = next(&mut subscription).await;
+        assert_eq!(delivery.message, sent);
+        ack(delivery).await;
+        close(bus).await;
+    }
+
+    #[tokio::test]
+    async fn amqps_with_the_ca_publishes_and_consumes_over_tls() {
+        if !TestBroker::new().reachable().await {
+            return;
+        }
+        let pki = TestPki::generate();
+        let front = front(&pki, false).await;
+        let broker = TestBroker::with(|c| {
+            c.url = amqps(&front);
+            c.tls.ca_file = Some(pki.ca_file.clone());
+        });
+        let bus = AmqpBus::connect(broker.config().clone())
+            .await
+            .expect("amqps connects with the CA trusted");
+        round_trip(broker.track(Arc::new(bus))).await;
+        assert!(front.handshakes() >= 1, "the bus spoke TLS to the front");
+    }
+
+    #[tokio::test]
+    async fn amqps_refuses_a_broker_whose_certificate_it_cannot_verify() {
+        if !TestBroker::new().reachable().await {
+            return;
+        }
+        let (pki, stranger) = (TestPki::generate(), TestPki::generate());
+        let front = front(&pki, false).await;
+        let broker = TestBroker::with(|c| {
+            c.url = amqps(&front);
+            c.tls.ca_file = Some(stranger.ca_file.clone());
+        });
+        let err = AmqpBus::connect(broker.config().clone())
+            .await
+            .expect_err("a certificate from an untrusted CA is refused");
+        assert!(
+            matches!(err, BusError::Unavailable(_)),
+            "refused as unreachable: {err}"
+        );
+        assert_eq!(front.handshakes(), 0, "no session was established");
+    }
+
+    #[tokio::test]
+    async fn amqps_presents_the_client_certificate_a_broker_asks_for() {
+        if !TestBroker::new().reachable().await {
+            return;
+        }
+        let pki = TestPki::generate();
+        let front = front(&pki, true).await;
+        let without = TestBroker::with(|c| {
+            c.url = amqps(&front);
+            c.tls.ca_file = Some(pki.ca_file.clone());
+        });
+        assert!(
+            AmqpBus::connect(without.config().clone()).await.is_err(),
+            "without a client certificate the broker's TLS refuses the bus"
+        );
+        let with = TestBroker::with(|c| {
+            c.url = amqps(&front);
+            c.tls = yimen_platform::bus::BusTls {
+                ca_file: Some(pki.ca_file.clone()),
+                cert_file: Some(pki.client_cert_file.clone()),
+                key_file: Some(pki.client_key_file.clone()),
+            };
+        });
+        let bus = AmqpBus::connect(with.config().clone())
+            .await
+            .expect("amqps connects with the client certificate");
+        round_trip(with.track(Arc::new(bus))).await;
+    }
+
+    #[tokio::test]
+    async fn bus_tls_settings_are_checked_at_connect() {
+        let pki = TestPki::generate();
+        let plain = BusConfig {
+            url: "amqp://guest:guest@127.0.0.1:1/%2f".into(),
+            tls: yimen_platform::bus::BusTls {
+                ca_file: Some(pki.ca_file.clone()),
+                ..Default::default()
+            },
+            ..BusConfig::default()
+        };
+        let err = AmqpBus::connect(plain).await.unwrap_err().to_string();
+        assert!(err.contains("not an amqps:// URL"), "{err}");
+
+        let missing = pki.dir().join("nowhere.pem");
+        let config = BusConfig {
+            url: "amqps://guest:guest@127.0.0.1:1/%2f".into(),
+            tls: yimen_platform::bus::BusTls {
+                ca_file: Some(missing.clone()),
+                ..Default::default()
+            },
+            ..BusConfig::default()
+        };
+        let err = AmqpBus::connect(config).await.unwrap_err().to_string();
+        assert!(err.contains("bus.tls.ca_file"), "{err}");
+        assert!(err.contains(&missing.display().to_string()), "{err}");
+
+        let half = BusConfig {
+            url: "amqps://guest:guest@127.0.0.1:1/%2f".into(),
+            tls: yimen_platform::bus::BusTls {
+                cert_file: Some(pki.client_cert_file.clone()),
+                ..Default::default()
+            },
+            ..BusConfig::default()
+        };
+        let err = AmqpBus::connect(half).await.unwrap_err().to_string();
+        assert!(err.contains("go together"), "{err}");
+    }
+}

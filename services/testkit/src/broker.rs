@@ -62,6 +62,7 @@ impl TestBroker {
             prefetch: 16,
             delivery_limit: 3,
             queue_expires_secs: Some(TEST_QUEUE_EXPIRY_SECS),
+            ..BusConfig::default()
         };
         tweak(&mut config);
         config.prefix = prefix;

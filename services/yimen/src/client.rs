@@ -65,12 +65,15 @@ impl Interceptor for Credentials {
 }
 
 /// What a client brings to an `https://` address: the CA it trusts (None: the system's
-/// roots) and, for mTLS, its own certificate and key (PEM files).
+/// roots), for mTLS its own certificate and key (PEM files), and the name the server's
+/// certificate must hold when it is not the address's host (a probe inside a pod dials
+/// 127.0.0.1 but the certificate names the Service).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientTls {
     pub ca_file: Option<PathBuf>,
     pub cert_file: Option<PathBuf>,
     pub key_file: Option<PathBuf>,
+    pub server_name: Option<String>,
 }
 
 impl ClientTls {
@@ -80,6 +83,9 @@ impl ClientTls {
                 .ca_certificate(Certificate::from_pem(read_pem("--ca-file", ca)?)),
             None => ClientTlsConfig::new().with_native_roots(),
         };
+        if let Some(name) = &self.server_name {
+            config = config.domain_name(name.clone());
+        }
         match (&self.cert_file, &self.key_file) {
             (Some(cert), Some(key)) => {
                 config = config.identity(Identity::from_pem(

@@ -24,8 +24,9 @@ use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
     ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
+use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::uri::AMQPUri;
+use lapin::uri::{AMQPScheme, AMQPUri};
 use lapin::{
     Acker as LapinAcker, BasicProperties, Channel, Confirmation, Connection, ConnectionProperties,
     Consumer, ExchangeKind,
@@ -35,8 +36,8 @@ use tokio::time::{Instant, sleep, timeout};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Acker, Bus, BusConfig, BusError, Delivery, EVENTS_EXCHANGE, Message, Published, QueueSpec,
-    Subscription, dead_letter_queue, redact_url,
+    Acker, Bus, BusConfig, BusError, BusTls, Delivery, EVENTS_EXCHANGE, Message, Published,
+    QueueSpec, Subscription, dead_letter_queue, redact_url,
 };
 use crate::backoff::Backoff;
 
@@ -115,6 +116,7 @@ pub struct AmqpBus {
 struct Inner {
     config: BusConfig,
     uri: AMQPUri,
+    tls: OwnedTLSConfig,
     options: AmqpOptions,
     exchange: ShortString,
     dead_letter_exchange: ShortString,
@@ -199,6 +201,7 @@ impl AmqpBus {
         uri.query
             .connection_timeout
             .get_or_insert(TCP_CONNECT_TIMEOUT_MS);
+        let tls = tls_config(&config.tls, &uri)?;
         let exchange = short(
             "the exchange name",
             &format!("{}{EVENTS_EXCHANGE}", config.prefix),
@@ -210,6 +213,7 @@ impl AmqpBus {
         let inner = Arc::new(Inner {
             config,
             uri,
+            tls,
             options,
             exchange,
             dead_letter_exchange,
@@ -243,6 +247,42 @@ impl std::fmt::Debug for AmqpBus {
             .field("prefix", &self.inner.config.prefix)
             .finish_non_exhaustive()
     }
+}
+
+/// `[bus.tls]` read once at connect, so a missing or empty file is a configuration error
+/// naming the setting, not an outage.
+fn tls_config(tls: &BusTls, uri: &AMQPUri) -> Result<OwnedTLSConfig, BusError> {
+    if *tls == BusTls::default() {
+        return Ok(OwnedTLSConfig::default());
+    }
+    if uri.scheme != AMQPScheme::AMQPS {
+        return Err(BusError::Other(
+            "bus.tls is set but bus.url is not an amqps:// URL".into(),
+        ));
+    }
+    let read = |setting: &str, path: &std::path::Path| {
+        crate::server::read_pem(setting, path).map_err(|e| BusError::Other(e.to_string()))
+    };
+    let cert_chain = match &tls.ca_file {
+        Some(ca) => Some(String::from_utf8_lossy(&read("bus.tls.ca_file", ca)?).into_owned()),
+        None => None,
+    };
+    let identity = match (&tls.cert_file, &tls.key_file) {
+        (Some(cert), Some(key)) => Some(OwnedIdentity::PKCS8 {
+            pem: read("bus.tls.cert_file", cert)?,
+            key: read("bus.tls.key_file", key)?,
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(BusError::Other(
+                "bus.tls.cert_file and bus.tls.key_file go together".into(),
+            ));
+        }
+    };
+    Ok(OwnedTLSConfig {
+        identity,
+        cert_chain,
+    })
 }
 
 fn short(what: &str, value: &str) -> Result<ShortString, BusError> {
@@ -309,7 +349,14 @@ impl Inner {
         let url = &self.config.url;
         let connection = timeout(
             CONNECT_TIMEOUT,
-            Connection::connect_uri(self.uri.clone(), self.connection_properties()),
+            Connection::connect_uri_with_config(
+                self.uri.clone(),
+                self.connection_properties(),
+                self.tls.clone(),
+                lapin::runtime::default_runtime().map_err(|e| {
+                    BusError::Unavailable(format!("no runtime for the AMQP connection: {e}"))
+                })?,
+            ),
         )
         .await
         .map_err(|_| {

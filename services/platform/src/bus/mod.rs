@@ -172,6 +172,21 @@ pub struct BusConfig {
     pub delivery_limit: u32,
     /// Optional idle expiry of queues (seconds); tests set it so their queues clean up.
     pub queue_expires_secs: Option<u64>,
+    /// For an `amqps://` URL: the CA to trust and the client certificate to present.
+    #[serde(default)]
+    pub tls: BusTls,
+}
+
+/// `[bus.tls]`, for an `amqps://` URL (rustls): `ca_file`, a PEM bundle of CAs trusted besides
+/// the system's roots (a private CA); `cert_file` and `key_file` (PEM, PKCS#8 key), the client
+/// certificate for a broker that verifies its peers. The broker's name is checked against
+/// its certificate, as PostgreSQL's `sslmode=verify-full` does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusTls {
+    pub ca_file: Option<std::path::PathBuf>,
+    pub cert_file: Option<std::path::PathBuf>,
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for BusConfig {
@@ -182,6 +197,7 @@ impl Default for BusConfig {
             prefetch: 32,
             delivery_limit: 5,
             queue_expires_secs: None,
+            tls: BusTls::default(),
         }
     }
 }

@@ -84,6 +84,9 @@ pub struct TlsArgs {
     /// The key of --cert-file (PEM).
     #[arg(long, global = true, env = "YIMEN_KEY_FILE", hide_env_values = true)]
     pub key_file: Option<PathBuf>,
+    /// The name the server's certificate must hold (default: the address's host).
+    #[arg(long, global = true, env = "YIMEN_SERVER_NAME")]
+    pub server_name: Option<String>,
 }
 
 impl TlsArgs {
@@ -92,6 +95,7 @@ impl TlsArgs {
             ca_file: self.ca_file.clone(),
             cert_file: self.cert_file.clone(),
             key_file: self.key_file.clone(),
+            server_name: self.server_name.clone(),
         }
     }
 }

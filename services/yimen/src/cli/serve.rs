@@ -118,6 +118,10 @@ pub struct Healthcheck {
     /// Address to probe (default: http://127.0.0.1:<the service's port>); https:// for TLS.
     #[arg(long)]
     addr: Option<String>,
+    /// What to ask: `readiness` (store and broker answer; the default) or `liveness` (the
+    /// server answers at all).
+    #[arg(long, default_value = "readiness", value_parser = ["readiness", "liveness"])]
+    probe: String,
     #[command(flatten)]
     tls: super::TlsArgs,
 }
@@ -137,7 +141,10 @@ impl Healthcheck {
         };
         let answer = HealthClient::new(channel)
             .check(HealthCheckRequest {
-                service: yimen_platform::server::READINESS.into(),
+                service: match self.probe.as_str() {
+                    "liveness" => String::new(),
+                    _ => yimen_platform::server::READINESS.into(),
+                },
             })
             .await;
         let (line, code) = match answer.map(|r| r.into_inner().status()) {

@@ -43,6 +43,9 @@ REFUSED_VALUES = [
     ("a JWKS without keys", {"auth": {"jwks": '{"keys": []}'}}, "auth.jwks has no keys"),
     ("a private JWK", {"auth": {"jwks": json.dumps({"keys": [PUBLIC_JWK | {"d": "secret"}]})}},
      "auth.jwks holds a private key"),
+    ("mTLS without the servers' certificate",
+     {"auth": {"jwks": json.dumps({"keys": [PUBLIC_JWK]})}, "tls": {"clientCaSecret": "callers-ca"}},
+     "tls.clientCaSecret (mTLS) needs tls.serverSecret"),
     ("a policy that is not JSON",
      {"auth": {"jwks": json.dumps({"keys": [PUBLIC_JWK]}), "policy": "allow: all"}}, "auth.policy is not JSON"),
 ]
@@ -77,7 +80,7 @@ def lint(label: str, values: dict | None) -> None:
     report(not problems, f"{label}  lint", "; ".join(problems))
 
 
-def pod_problems(obj: dict) -> list[str]:
+def pod_problems(obj: dict, values: dict) -> list[str]:
     """What breaks the chart's promises for a workload's pods: least privilege and probes."""
     if obj["kind"] not in ("Deployment", "Job"):
         return []
@@ -103,11 +106,74 @@ def pod_problems(obj: dict) -> list[str]:
         if not resources.get("requests") or not resources.get("limits"):
             problems.append(f"{name}: no resource requests and limits")
         if obj["kind"] == "Deployment":
-            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-                if "grpc" not in c.get(probe, {}):
-                    problems.append(f"{name}: no gRPC {probe}")
-            if c.get("readinessProbe", {}).get("grpc", {}).get("service") != "readiness":
-                problems.append(f"{name}: readinessProbe does not ask for service 'readiness'")
+            problems += probe_problems(c, values)
+        problems += tls_problems(c, values, server=obj["kind"] == "Deployment")
+    return problems
+
+
+def probe_problems(c: dict, values: dict) -> list[str]:
+    """Plaintext: gRPC probes, readiness asking for 'readiness'. TLS: `yimen healthcheck` over
+    https with the server's CA and the Service's name (and the probe's certificate under mTLS)."""
+    name, tls = c["name"], values["tls"]
+    problems = []
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        spec = c.get(probe, {})
+        want = "readiness" if probe == "readinessProbe" else "liveness"
+        if not tls["serverSecret"]:
+            if "grpc" not in spec:
+                problems.append(f"{name}: no gRPC {probe}")
+            elif (spec["grpc"].get("service") == "readiness") != (want == "readiness"):
+                problems.append(f"{name}: {probe} asks for {spec['grpc'].get('service')!r}")
+            continue
+        command = spec.get("exec", {}).get("command", [])
+        flags = dict(zip(command[2::2], command[3::2])) if command[1:2] == ["healthcheck"] else {}
+        expected = {
+            "--target": name,
+            "--probe": want,
+            "--server-name": f"{RELEASE}-{name}",
+            "--ca-file": "/etc/yimen/tls/server/ca.crt",
+        }
+        if tls["clientCaSecret"]:
+            expected |= {"--cert-file": "/etc/yimen/tls/probe/tls.crt",
+                         "--key-file": "/etc/yimen/tls/probe/tls.key"}
+        wrong = {k: flags.get(k) for k, v in expected.items() if flags.get(k) != v}
+        if not flags.get("--addr", "").startswith("https://127.0.0.1:") or wrong:
+            problems.append(f"{name}: {probe} is not a TLS healthcheck ({command}; wrong: {wrong})")
+    return problems
+
+
+# Each file a TLS setting names, by the Secret it comes from: (values key, env var, file).
+TLS_FILES = [
+    ("serverSecret", "YIMEN__SERVER__TLS__CERT_FILE", "/etc/yimen/tls/server/tls.crt", True),
+    ("serverSecret", "YIMEN__SERVER__TLS__KEY_FILE", "/etc/yimen/tls/server/tls.key", True),
+    ("clientCaSecret", "YIMEN__SERVER__TLS__CLIENT_CA_FILE", "/etc/yimen/tls/client-ca/ca.crt", True),
+    ("busSecret", "YIMEN__BUS__TLS__CA_FILE", "/etc/yimen/tls/bus/ca.crt", False),
+]
+
+
+def tls_problems(c: dict, values: dict, server: bool) -> list[str]:
+    """Each TLS setting is given exactly when its Secret is, and points into a read-only mount of
+    that Secret; the database CA is mounted where the README tells the URL to point."""
+    tls, name = values["tls"], c["name"]
+    env = {e["name"]: e.get("value") for e in c.get("env", [])}
+    mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
+    problems = []
+    files = [f for f in TLS_FILES if server or not f[3]]
+    if tls["busSecret"] and tls["busClientCertificate"]:
+        files += [("busSecret", "YIMEN__BUS__TLS__CERT_FILE", "/etc/yimen/tls/bus/tls.crt", False),
+                  ("busSecret", "YIMEN__BUS__TLS__KEY_FILE", "/etc/yimen/tls/bus/tls.key", False)]
+    for key, var, path, _ in files:
+        if not tls[key]:
+            if var in env:
+                problems.append(f"{name}: {var} set without tls.{key}")
+            continue
+        if env.get(var) != path:
+            problems.append(f"{name}: {var} is {env.get(var)!r}, not {path}")
+        mount = mounts.get(path.rsplit("/", 1)[0])
+        if not mount or not mount.get("readOnly"):
+            problems.append(f"{name}: {path} is not in a read-only mount")
+    if tls["databaseCaSecret"] and not mounts.get("/etc/yimen/tls/database", {}).get("readOnly"):
+        problems.append(f"{name}: no read-only mount of the database CA")
     return problems
 
 
@@ -192,7 +258,7 @@ def render_and_validate(chart: helm.Chart, label: str, values: dict) -> None:
         except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError) as e:
             report(False, what, e.message)
             continue
-        problems = pod_problems(obj) + auth_problems(obj, merged) + config_problems(obj)
+        problems = pod_problems(obj, merged) + auth_problems(obj, merged) + config_problems(obj)
         report(not problems, what, "; ".join(problems))
 
     # The loop over `services` must give exactly one Deployment and one Service per enabled entry.

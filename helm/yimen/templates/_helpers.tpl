@@ -143,3 +143,98 @@ capabilities:
               path: policy.json
       {{- end }}
 {{- end }}
+
+{{/*
+TLS from Secrets (tls.*): the settings as variables, the mounts and the volumes. With `server`
+true (the Deployments), the gRPC server's certificate and client CA too; the migration Job needs
+only the database's and the broker's.
+*/}}
+{{- define "yimen.tlsEnv" -}}
+{{- $t := .root.Values.tls }}
+{{- if and .server $t.serverSecret }}
+- name: YIMEN__SERVER__TLS__CERT_FILE
+  value: /etc/yimen/tls/server/tls.crt
+- name: YIMEN__SERVER__TLS__KEY_FILE
+  value: /etc/yimen/tls/server/tls.key
+{{- if $t.clientCaSecret }}
+- name: YIMEN__SERVER__TLS__CLIENT_CA_FILE
+  value: /etc/yimen/tls/client-ca/ca.crt
+{{- end }}
+{{- end }}
+{{- if $t.busSecret }}
+- name: YIMEN__BUS__TLS__CA_FILE
+  value: /etc/yimen/tls/bus/ca.crt
+{{- if $t.busClientCertificate }}
+- name: YIMEN__BUS__TLS__CERT_FILE
+  value: /etc/yimen/tls/bus/tls.crt
+- name: YIMEN__BUS__TLS__KEY_FILE
+  value: /etc/yimen/tls/bus/tls.key
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "yimen.tlsSecrets" -}}
+{{- $t := .root.Values.tls }}
+{{- $secrets := dict }}
+{{- if .server }}
+{{- with $t.serverSecret }}{{ $_ := set $secrets "server" . }}{{ end }}
+{{- with $t.clientCaSecret }}{{ $_ := set $secrets "client-ca" . }}{{ end }}
+{{- with $t.probeClientSecret }}{{ $_ := set $secrets "probe" . }}{{ end }}
+{{- end }}
+{{- with $t.databaseCaSecret }}{{ $_ := set $secrets "database" . }}{{ end }}
+{{- with $t.busSecret }}{{ $_ := set $secrets "bus" . }}{{ end }}
+{{- toJson $secrets }}
+{{- end }}
+
+{{- define "yimen.tlsMounts" -}}
+{{- range $name, $_ := fromJson (include "yimen.tlsSecrets" .) }}
+- name: tls-{{ $name }}
+  mountPath: /etc/yimen/tls/{{ $name }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "yimen.tlsVolumes" -}}
+{{- range $name, $secret := fromJson (include "yimen.tlsSecrets" .) }}
+- name: tls-{{ $name }}
+  secret:
+    secretName: {{ $secret }}
+{{- end }}
+{{- end }}
+
+{{/*
+A probe of one service (dict root, name, port, probe: liveness|readiness): gRPC's own when the
+server is plaintext; over TLS, `yimen healthcheck` in the pod, trusting the server's CA, checking
+the Service's name and, under mTLS, presenting the probe's certificate.
+*/}}
+{{- define "yimen.probe" -}}
+{{- $t := .root.Values.tls }}
+{{- if $t.serverSecret }}
+exec:
+  command:
+    - /usr/local/bin/yimen
+    - healthcheck
+    - --target
+    - {{ .name }}
+    - --probe
+    - {{ .probe }}
+    - --addr
+    - https://127.0.0.1:{{ .port }}
+    - --server-name
+    - {{ include "yimen.fullname" .root }}-{{ .name }}
+    - --ca-file
+    - /etc/yimen/tls/server/ca.crt
+    {{- if $t.clientCaSecret }}
+    - --cert-file
+    - /etc/yimen/tls/probe/tls.crt
+    - --key-file
+    - /etc/yimen/tls/probe/tls.key
+    {{- end }}
+{{- else }}
+grpc:
+  port: {{ .port }}
+  {{- if eq .probe "readiness" }}
+  service: readiness
+  {{- end }}
+{{- end }}
+{{- end }}

@@ -42,6 +42,10 @@ pub struct Report {
     pub drained: Duration,
     /// The process's peak resident memory (Linux), in KiB.
     pub peak_rss_kib: Option<u64>,
+    /// What authenticating and authorizing one call costs (token signature and claims, the
+    /// role policy): the mean of the very check every service's server runs before a call,
+    /// timed in this process on the bench's own token.
+    pub auth_per_call: Duration,
 }
 
 impl std::fmt::Display for Report {
@@ -65,6 +69,12 @@ impl std::fmt::Display for Report {
             "  every case routed and counted {:.2} s after the first submission ({:.0} cases/s end to end)",
             self.drained.as_secs_f64(),
             self.cases as f64 / self.drained.as_secs_f64().max(f64::EPSILON)
+        )?;
+        writeln!(
+            f,
+            "  authentication per call {:.1} µs: {:.2}% of the SubmitCase p50 latency",
+            self.auth_per_call.as_secs_f64() * 1e6,
+            100.0 * self.auth_per_call.as_secs_f64() / self.p50.as_secs_f64().max(f64::EPSILON)
         )?;
         match self.peak_rss_kib {
             Some(kib) => writeln!(f, "  peak memory (RSS) {:.1} MiB", kib as f64 / 1024.0),
@@ -141,11 +151,29 @@ pub async fn run(
     let token = crate::auth::prepare_standalone(&mut settings)?;
     let bus = yimen_platform::bus::connect(&settings.bus).await?;
     let running = crate::run::start(&settings, &Target::ALL, bus).await?;
-    let urls = Urls::from_fn(|t| format!("http://{}", running.addrs[&t])).with_token(token);
+    let urls = Urls::from_fn(|t| format!("http://{}", running.addrs[&t])).with_token(token.clone());
     let measured = measure(&urls, load, Arc::new(say)).await;
     running.stop().await;
+    let auth = yimen_platform::auth::Auth::load(&settings.auth);
     let _ = std::fs::remove_dir_all(&dir);
-    measured
+    let mut report = measured?;
+    report.auth_per_call = time_authorization(&auth?, &token)?;
+    Ok(report)
+}
+
+/// How many checks [`time_authorization`] averages over.
+const AUTH_SAMPLES: u32 = 20_000;
+
+/// The mean time of the server's check of one SubmitCase call with `token`.
+fn time_authorization(auth: &yimen_platform::auth::Auth, token: &str) -> anyhow::Result<Duration> {
+    let header = format!("Bearer {token}");
+    let method = "/yimen.v1.IntakeService/SubmitCase";
+    auth.authorize(method, Some(&header))?;
+    let started = Instant::now();
+    for _ in 0..AUTH_SAMPLES {
+        std::hint::black_box(auth.authorize(method, Some(std::hint::black_box(&header)))?);
+    }
+    Ok(started.elapsed() / AUTH_SAMPLES)
 }
 
 async fn measure(
@@ -232,6 +260,7 @@ async fn measure(
         max: latencies.last().copied().unwrap_or_default(),
         drained,
         peak_rss_kib: peak_rss_kib(),
+        auth_per_call: Duration::ZERO,
     })
 }
 

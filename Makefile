@@ -7,7 +7,7 @@ BENCH_CASES ?= 5000
 BENCH_CONCURRENCY ?= 16
 MACHETE_VERSION ?= 0.9.2
 
-.PHONY: run test lint fmt build services helm-check bench
+.PHONY: run test lint fmt build services helm-check bench bench-dist
 
 ## run: yimen standalone — every service in one process on SQLite, departments seeded, the
 ## seven scenarios of the seed played through the gRPC API, then the three summaries
@@ -34,6 +34,14 @@ test: services build
 ## SubmitCase latency and rate, and the time until every case is routed and counted
 bench:
 	$(CARGO) run --release --bin yimen -- bench --cases $(BENCH_CASES) --concurrency $(BENCH_CONCURRENCY)
+
+## bench-dist: five release `serve` processes on PostgreSQL + RabbitMQ (loopback, a database and a
+## bus prefix of their own, removed at the end); the machine's raw limits measured in the same
+## run, then SubmitCase and intake→assigned rates and latencies and the ratio to those limits
+## (BENCH_RATE=200 offers a paced load)
+bench-dist: services
+	$(CARGO) build --release --bin yimen
+	BENCH_CASES=$(BENCH_CASES) BENCH_CONCURRENCY=$(BENCH_CONCURRENCY) BENCH_RATE=$(BENCH_RATE) deploy/dev/bench-dist.sh
 
 ## lint: formatting, clippy (warnings are errors) and no unused dependency (cargo-machete,
 ## installed at the pinned version when missing)

@@ -815,3 +815,105 @@ async fn migrate_declares_every_services_queue_on_the_broker() {
     drop(analysis);
     bus.close().await;
 }
+
+/// `yimen dept import FILE` joins the file's departments that are not registered and leaves
+/// the others alone, so running it again changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dept_import_joins_only_the_departments_not_yet_registered() {
+    let s = Standalone::start().await.expect("start standalone");
+    let dir = yimen_testkit::stores::temp_dir("yimen-import-");
+    let file = dir.path().join("departments.toml");
+    let seed_text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/departments.toml"),
+    )
+    .expect("read the seed");
+    let extra = "\n[[department]]\ncode = \"archives\"\nname = \"档案局\"\nlevel = \"city\"\ncategories = [\"food_drug\"]\n";
+    std::fs::write(&file, format!("{seed_text}{extra}")).expect("write the departments file");
+    let import = || {
+        let mut command = tokio::process::Command::new(yimen_bin());
+        command
+            .args(["--json", "dept", "import"])
+            .arg(&file)
+            .args(["--dispatch", &s.clients.urls.dispatch])
+            .args([
+                "--token",
+                s.clients.urls.token.as_deref().unwrap_or_default(),
+            ])
+            .env("YIMEN__TELEMETRY__LOG_LEVEL", "warn")
+            .output()
+    };
+    let answer = |output: std::process::Output| -> serde_json::Value {
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice(&output.stdout).expect("JSON")
+    };
+    let first = answer(import().await.expect("run yimen dept import"));
+    assert_eq!(first["joined"], serde_json::json!(["archives"]), "{first}");
+    assert_eq!(
+        first["already_registered"].as_array().map(Vec::len),
+        Some(seed().len()),
+        "{first}"
+    );
+    let again = answer(import().await.expect("run yimen dept import again"));
+    assert_eq!(again["joined"], serde_json::json!([]), "{again}");
+    assert_eq!(
+        again["already_registered"].as_array().map(Vec::len),
+        Some(seed().len() + 1),
+        "{again}"
+    );
+    s.stop().await;
+}
+
+/// `yimen bench --bus` against a running installation: every submitted case is seen assigned
+/// on the broker, and the machine's raw limits are measured in the same run (on the
+/// installation's database and broker, leaving nothing behind).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_against_an_installation_sees_every_case_assigned_on_the_broker() {
+    let Some(d) = Distributed::start().await else {
+        return;
+    };
+    let database = d.env["YIMEN__DATABASE__URL"].clone();
+    let say = |_: &str| {};
+    let raw = yimen::bench::raw::measure(
+        &database,
+        &d.bus.url,
+        &d.bus.prefix,
+        Duration::from_millis(500),
+        &say,
+    )
+    .await
+    .expect("measure the raw limits");
+    assert!(
+        raw.commits_per_sec > 0.0 && raw.messages_per_sec > 0.0,
+        "{raw:?}"
+    );
+    let load = yimen::bench::Load {
+        cases: 40,
+        concurrency: 4,
+        rate: Some(100.0),
+        patience: Duration::from_secs(60),
+    };
+    let broker = yimen::bench::remote::Broker {
+        url: d.bus.url.clone(),
+        prefix: d.bus.prefix.clone(),
+    };
+    let report = yimen::bench::remote::run(
+        &d.clients.urls,
+        &broker,
+        load,
+        Some(raw),
+        std::sync::Arc::new(say),
+    )
+    .await
+    .expect("bench the installation");
+    assert_eq!(report.assigned, 40, "every case seen assigned:\n{report}");
+    assert!(
+        report.intake_to_assigned.p50 > Duration::ZERO,
+        "latencies measured:\n{report}"
+    );
+    let text = report.to_string();
+    assert!(
+        text.contains("yimen reaches"),
+        "the ratio is printed:\n{text}"
+    );
+    d.stop().await;
+}

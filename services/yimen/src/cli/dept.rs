@@ -1,4 +1,4 @@
-//! `yimen dept`: the department registry — join, leave, list.
+//! `yimen dept`: the department registry — join, import a file, leave, list.
 
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -34,6 +34,12 @@ enum DeptCommand {
         /// A category it owns; repeat for more.
         #[arg(long = "category")]
         categories: Vec<String>,
+    },
+    /// Join every department of a file (the format of deploy/departments.toml) that is not
+    /// registered yet; run again, it joins none twice.
+    Import {
+        /// The departments file.
+        file: std::path::PathBuf,
     },
     /// A department leaves; its open cases go to the new owner of their category.
     Leave {
@@ -77,6 +83,43 @@ impl DeptArgs {
                     .map_err(status_error)?
                     .into_inner();
                 render::print(json, department_json(&d), departments_text(&[d]));
+            }
+            DeptCommand::Import { file } => {
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| CliError(format!("cannot read {}: {e}", file.display())))?;
+                let departments = yimen_dispatch::parse_seed(&text)
+                    .map_err(|e| CliError(format!("{}: {e:#}", file.display())))?;
+                let (mut joined, mut present) = (Vec::new(), Vec::new());
+                for department in departments {
+                    let code = department.code.clone();
+                    match dispatch.join_department(department).await {
+                        Ok(_) => joined.push(code),
+                        Err(status) if status.code() == tonic::Code::AlreadyExists => {
+                            present.push(code)
+                        }
+                        Err(status) => {
+                            return Err(CliError(format!(
+                                "department {code}: {}",
+                                status_error(status)
+                            )));
+                        }
+                    }
+                }
+                let text = format!(
+                    "joined {} department(s){}; {} already registered\n",
+                    joined.len(),
+                    if joined.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", joined.join(", "))
+                    },
+                    present.len()
+                );
+                render::print(
+                    json,
+                    json!({ "joined": joined, "already_registered": present }),
+                    text,
+                );
             }
             DeptCommand::Leave { code, reason } => {
                 let r = dispatch

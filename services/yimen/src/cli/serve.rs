@@ -168,6 +168,26 @@ pub struct Bench {
     /// Give up when the pipeline has not drained after this many seconds.
     #[arg(long, default_value_t = 300)]
     patience_secs: u64,
+    /// Offer this many cases a second (paced) instead of submitting as fast as answered.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Bench a running installation instead of a fresh standalone one: its broker, watched for
+    /// each case's `case.assigned.*` (the load goes to --intake, with the usual token).
+    #[arg(long, value_name = "URL")]
+    bus: Option<String>,
+    /// The installation's `bus.prefix`.
+    #[arg(long, default_value = "", requires = "bus")]
+    bus_prefix: String,
+    /// Also measure the machine's raw limits first, in the same run (durable commits/s on this
+    /// PostgreSQL database; confirmed, consumed messages/s on the --bus broker), and print the
+    /// ratio.
+    #[arg(long, value_name = "POSTGRES_URL", requires = "bus")]
+    raw_limits: Option<String>,
+    /// How long each raw limit is measured.
+    #[arg(long, default_value_t = 5)]
+    raw_secs: u64,
+    #[command(flatten)]
+    conn: super::Conn,
 }
 
 impl Bench {
@@ -176,11 +196,41 @@ impl Bench {
         quiet_unless_asked(&mut settings);
         let _telemetry = yimen_platform::telemetry::init("yimen-bench", &settings.telemetry)?;
         settings.dispatch.seed = load_seed(&settings.standalone.seed_departments)?;
+        if let Some(rate) = self.rate {
+            anyhow::ensure!(rate > 0.0, "--rate must be above 0 cases a second");
+        }
         let load = crate::bench::Load {
             cases: self.cases as usize,
             concurrency: self.concurrency as usize,
+            rate: self.rate,
             patience: std::time::Duration::from_secs(self.patience_secs),
         };
+        if let Some(url) = self.bus {
+            let say = |l: &str| eprintln!("{l}");
+            let raw = match &self.raw_limits {
+                Some(database) => {
+                    let window = std::time::Duration::from_secs(self.raw_secs.max(1));
+                    let raw =
+                        crate::bench::raw::measure(database, &url, &self.bus_prefix, window, &say);
+                    Some(raw.await?)
+                }
+                None => None,
+            };
+            let broker = crate::bench::remote::Broker {
+                url,
+                prefix: self.bus_prefix,
+            };
+            let report = crate::bench::remote::run(
+                &self.conn.urls(),
+                &broker,
+                load,
+                raw,
+                std::sync::Arc::new(say),
+            )
+            .await?;
+            print!("{report}");
+            return Ok(ExitCode::SUCCESS);
+        }
         let report = crate::bench::run(settings, load, |l| eprintln!("{l}")).await?;
         print!("{report}");
         Ok(ExitCode::SUCCESS)

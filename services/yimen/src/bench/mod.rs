@@ -18,11 +18,16 @@ use crate::client::{Clients, Urls};
 use crate::run::Target;
 use crate::settings::Settings;
 
+pub mod raw;
+pub mod remote;
+
 /// How much load, and how long to wait for the pipeline.
 #[derive(Debug, Clone, Copy)]
 pub struct Load {
     pub cases: usize,
     pub concurrency: usize,
+    /// Cases offered a second; None: as fast as the callers are answered.
+    pub rate: Option<f64>,
     pub patience: Duration,
 }
 
@@ -33,11 +38,8 @@ pub struct Report {
     pub concurrency: usize,
     /// From the first submission to the last answer.
     pub submit: Duration,
-    /// SubmitCase latencies at the 50th, 95th and 99th percentile, and the slowest.
-    pub p50: Duration,
-    pub p95: Duration,
-    pub p99: Duration,
-    pub max: Duration,
+    /// SubmitCase latencies.
+    pub latency: Quantiles,
     /// From the first submission until every case was assigned and counted by analysis.
     pub drained: Duration,
     /// The process's peak resident memory (Linux), in KiB.
@@ -58,11 +60,8 @@ impl std::fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  SubmitCase: {rate:.0} cases/s; latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            ms(self.p50),
-            ms(self.p95),
-            ms(self.p99),
-            ms(self.max)
+            "  SubmitCase: {rate:.0} cases/s; latency {}",
+            self.latency
         )?;
         writeln!(
             f,
@@ -74,7 +73,8 @@ impl std::fmt::Display for Report {
             f,
             "  authentication per call {:.1} µs: {:.2}% of the SubmitCase p50 latency",
             self.auth_per_call.as_secs_f64() * 1e6,
-            100.0 * self.auth_per_call.as_secs_f64() / self.p50.as_secs_f64().max(f64::EPSILON)
+            100.0 * self.auth_per_call.as_secs_f64()
+                / self.latency.p50.as_secs_f64().max(f64::EPSILON)
         )?;
         match self.peak_rss_kib {
             Some(kib) => writeln!(f, "  peak memory (RSS) {:.1} MiB", kib as f64 / 1024.0),
@@ -182,6 +182,65 @@ async fn measure(
     say: Arc<dyn Fn(&str) + Send + Sync>,
 ) -> anyhow::Result<Report> {
     let clients = Clients::connect(urls).await?;
+    let submitted = submit(&clients, load, say.clone()).await?;
+    say(&format!(
+        "  all {} submitted in {:.2} s; waiting for the pipeline",
+        load.cases,
+        submitted.elapsed.as_secs_f64()
+    ));
+
+    let what = format!(
+        "analysis counts all {} registrations and assignments",
+        load.cases
+    );
+    let started = submitted.started;
+    let drained = crate::client::eventually(&what, load.patience, || async {
+        let situation = clients
+            .analysis
+            .clone()
+            .get_situation(GetSituationRequest { period: None })
+            .await?
+            .into_inner();
+        let assigned: u64 = situation.departments.iter().map(|d| d.cases).sum();
+        let all = load.cases as u64;
+        Ok((situation.cases >= all && assigned >= all).then(|| started.elapsed()))
+    })
+    .await?;
+
+    Ok(Report {
+        cases: load.cases,
+        concurrency: load.concurrency,
+        submit: submitted.elapsed,
+        latency: Quantiles::of(submitted.calls.iter().map(|c| c.latency).collect()),
+        drained,
+        peak_rss_kib: peak_rss_kib(),
+        auth_per_call: Duration::ZERO,
+    })
+}
+
+/// One answered SubmitCase: the case it registered, when the call started and how long it took.
+pub struct Call {
+    pub case_id: String,
+    pub at: Instant,
+    pub latency: Duration,
+}
+
+/// What submitting the load answered.
+pub struct Submitted {
+    /// When the first call started.
+    pub started: Instant,
+    /// From then until the last answer.
+    pub elapsed: Duration,
+    pub calls: Vec<Call>,
+}
+
+/// Submits `load.cases` matters from `load.concurrency` callers, all out or paced at
+/// `load.rate`, saying progress once a second.
+pub async fn submit(
+    clients: &Clients,
+    load: Load,
+    say: Arc<dyn Fn(&str) + Send + Sync>,
+) -> anyhow::Result<Submitted> {
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -203,65 +262,75 @@ async fn measure(
             let (next, done) = (next.clone(), done.clone());
             let mut intake = clients.intake.clone();
             tokio::spawn(async move {
-                let mut latencies = Vec::new();
+                let mut calls = Vec::new();
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     if n >= load.cases {
-                        return Ok::<_, anyhow::Error>(latencies);
+                        return Ok::<_, anyhow::Error>(calls);
                     }
-                    let call = Instant::now();
-                    intake
+                    if let Some(rate) = load.rate {
+                        let due = started + Duration::from_secs_f64(n as f64 / rate);
+                        tokio::time::sleep_until(due.into()).await;
+                    }
+                    let at = Instant::now();
+                    let answer = intake
                         .submit_case(matter(n))
                         .await
                         .with_context(|| format!("submitting matter {n}"))?;
-                    latencies.push(call.elapsed());
+                    calls.push(Call {
+                        case_id: answer.into_inner().case_id,
+                        at,
+                        latency: at.elapsed(),
+                    });
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             })
         })
         .collect();
-    let mut latencies = Vec::with_capacity(load.cases);
+    let mut calls = Vec::with_capacity(load.cases);
     for caller in callers {
-        latencies.extend(caller.await??);
+        calls.extend(caller.await??);
     }
-    let submit = started.elapsed();
     progress.abort();
-    say(&format!(
-        "  all {} submitted in {:.2} s; waiting for the pipeline",
-        load.cases,
-        submit.as_secs_f64()
-    ));
-
-    let what = format!(
-        "analysis counts all {} registrations and assignments",
-        load.cases
-    );
-    let drained = crate::client::eventually(&what, load.patience, || async {
-        let situation = clients
-            .analysis
-            .clone()
-            .get_situation(GetSituationRequest { period: None })
-            .await?
-            .into_inner();
-        let assigned: u64 = situation.departments.iter().map(|d| d.cases).sum();
-        let all = load.cases as u64;
-        Ok((situation.cases >= all && assigned >= all).then(|| started.elapsed()))
+    Ok(Submitted {
+        started,
+        elapsed: started.elapsed(),
+        calls,
     })
-    .await?;
+}
 
-    latencies.sort();
-    Ok(Report {
-        cases: load.cases,
-        concurrency: load.concurrency,
-        submit,
-        p50: quantile(&latencies, 0.50),
-        p95: quantile(&latencies, 0.95),
-        p99: quantile(&latencies, 0.99),
-        max: latencies.last().copied().unwrap_or_default(),
-        drained,
-        peak_rss_kib: peak_rss_kib(),
-        auth_per_call: Duration::ZERO,
-    })
+/// The 50th, 95th and 99th percentile and the largest of some durations.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quantiles {
+    pub p50: Duration,
+    pub p95: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+}
+
+impl Quantiles {
+    pub fn of(mut durations: Vec<Duration>) -> Self {
+        durations.sort();
+        Self {
+            p50: quantile(&durations, 0.50),
+            p95: quantile(&durations, 0.95),
+            p99: quantile(&durations, 0.99),
+            max: durations.last().copied().unwrap_or_default(),
+        }
+    }
+}
+
+impl std::fmt::Display for Quantiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            ms(self.p50),
+            ms(self.p95),
+            ms(self.p99),
+            ms(self.max)
+        )
+    }
 }
 
 #[cfg(test)]

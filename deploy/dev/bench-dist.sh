@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# `make bench-dist`: yimen distributed on this machine — five release `yimen serve` processes on
+# PostgreSQL and RabbitMQ, loopback only, with a database and a bus prefix of their own — put
+# under `yimen bench --bus`, which first measures the machine's raw limits in the same run and
+# prints yimen's ratio to them. Everything it made (database, queues, exchanges, processes,
+# files) is removed when it ends, however it ends.
+#
+# BENCH_CASES, BENCH_CONCURRENCY and BENCH_RATE (cases/s offered; empty: all out) shape the load;
+# YIMEN_BENCH_POSTGRES (an admin URL) and YIMEN_BENCH_AMQP point at other servers.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+bin="${YIMEN_BIN:-${CARGO_TARGET_DIR:-target}/release/yimen}"
+cases="${BENCH_CASES:-5000}"
+concurrency="${BENCH_CONCURRENCY:-16}"
+rate="${BENCH_RATE:-}"
+admin="${YIMEN_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}"
+amqp="${YIMEN_BENCH_AMQP:-amqp://guest:guest@127.0.0.1:5672/%2f}"
+
+id="$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')"
+database="yimen_bench_${id}"
+prefix="bench-${id}."
+database_url="${admin%/*}/${database}"
+work="$(mktemp -d -t yimen-bench-dist-XXXXXX)"
+pids=()
+
+cleanup() {
+  status=$?
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  psql -q "$admin" -c "DROP DATABASE IF EXISTS ${database} WITH (FORCE)" >/dev/null 2>&1 || true
+  # The queues expire by themselves (bus.queue_expires_secs) once the processes are gone.
+  if command -v rabbitmqctl >/dev/null 2>&1; then
+    rabbitmqctl -q eval "[rabbit_exchange:delete(element(2, X), false, <<\"bench\">>) || X <- rabbit_exchange:list(<<\"/\">>), binary:match(element(4, element(2, X)), <<\"${prefix}\">>) =:= {0, ${#prefix}}]." >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT INT TERM
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+echo "bench-dist: database ${database}, bus prefix ${prefix}, logs in ${work}" >&2
+psql -q "$admin" -c "CREATE DATABASE ${database}" >/dev/null
+"$bin" auth init --dir "$work/keys" >/dev/null
+
+export YIMEN__DATABASE__URL="$database_url"
+export YIMEN__DATABASE__MAX_CONNECTIONS=16
+export YIMEN__BUS__URL="$amqp"
+export YIMEN__BUS__PREFIX="$prefix"
+export YIMEN__BUS__QUEUE_EXPIRES_SECS=20
+export YIMEN__AUTH__VERIFY_KEYS_FILE="$work/keys/jwks.json"
+export YIMEN__AUTH__RATE_LIMIT_PER_SEC=0
+export YIMEN__INTAKE__PETITIONER_KEY="bench-${id}"
+export YIMEN__TELEMETRY__LOG_LEVEL=warn
+token="$(YIMEN__AUTH__SIGNING_KEY_FILE="$work/keys/signing.pem" "$bin" token issue --role admin --subject bench --ttl 2h)"
+
+"$bin" migrate >"$work/migrate.log" 2>&1
+declare -A url
+for target in intake dispatch mediation analysis assessment; do
+  port="$(free_port)"
+  url[$target]="http://127.0.0.1:${port}"
+  upper="$(echo "$target" | tr '[:lower:]' '[:upper:]')"
+  env "YIMEN__${upper}__LISTEN=127.0.0.1:${port}" \
+    "$bin" serve --target "$target" >"$work/${target}.log" 2>&1 &
+  pids+=("$!")
+done
+for target in intake dispatch mediation analysis assessment; do
+  for _ in $(seq 1 60); do
+    "$bin" healthcheck --target "$target" --addr "${url[$target]}" >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  "$bin" healthcheck --target "$target" --addr "${url[$target]}" >/dev/null
+done
+echo "bench-dist: five processes serving; joining the departments" >&2
+"$bin" dept import deploy/departments.toml --dispatch "${url[dispatch]}" --token "$token" >&2
+
+rate_flag=()
+if [ -n "$rate" ]; then rate_flag=(--rate "$rate"); fi
+"$bin" bench --cases "$cases" --concurrency "$concurrency" "${rate_flag[@]}" \
+  --intake "${url[intake]}" --dispatch "${url[dispatch]}" --mediation "${url[mediation]}" \
+  --analysis "${url[analysis]}" --assessment "${url[assessment]}" --token "$token" \
+  --bus "$amqp" --bus-prefix "$prefix" --raw-limits "$database_url"
+
+echo "  the processes (CPU time, peak memory):"
+for pid in "${pids[@]}"; do
+  target="$(tr '\0' ' ' <"/proc/${pid}/cmdline" | awk '{print $4}')"
+  cpu="$(ps -o time= -p "$pid" | tr -d ' ')"
+  peak="$(awk '/VmHWM/ {printf "%.1f MiB", $2 / 1024}' "/proc/${pid}/status")"
+  echo "    ${target}: CPU ${cpu}, peak RSS ${peak}"
+done

@@ -1,0 +1,211 @@
+//! `yimen bench --bus URL`: the load against a running installation (any one: five `serve`
+//! processes, a cluster), its SubmitCase answers timed at the caller and each case's
+//! `case.assigned.*` watched on the broker, so the figure is the whole way from the front door
+//! to the department's queue.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties};
+use prost::Message as _;
+
+use super::raw::RawLimits;
+use super::{Load, Quantiles, Submitted, ms, submit};
+use crate::client::{Clients, Urls};
+
+/// Where to watch.
+pub struct Broker {
+    pub url: String,
+    /// The installation's `bus.prefix`.
+    pub prefix: String,
+}
+
+/// What one run against an installation measured.
+pub struct Report {
+    pub load: Load,
+    pub intake: String,
+    pub submit_elapsed: Duration,
+    pub submit: Quantiles,
+    /// Cases whose assignment was seen, and from the first call until the last was.
+    pub assigned: usize,
+    pub assigned_elapsed: Duration,
+    /// From each SubmitCase call's start to its case's first `case.assigned.*`.
+    pub intake_to_assigned: Quantiles,
+    pub raw: Option<RawLimits>,
+}
+
+impl Report {
+    pub fn assigned_per_sec(&self) -> f64 {
+        self.assigned as f64 / self.assigned_elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let offered = match self.load.rate {
+            Some(rate) => format!("offered at {rate:.0}/s"),
+            None => "all out".into(),
+        };
+        writeln!(
+            f,
+            "{} cases, {} concurrent callers, {offered}, against {}",
+            self.load.cases, self.load.concurrency, self.intake
+        )?;
+        writeln!(
+            f,
+            "  SubmitCase: {:.0} cases/s; latency {}",
+            self.load.cases as f64 / self.submit_elapsed.as_secs_f64().max(f64::EPSILON),
+            self.submit
+        )?;
+        writeln!(
+            f,
+            "  intake→assigned: {}/{} cases in {:.2} s ({:.0} cases/s); latency {}",
+            self.assigned,
+            self.load.cases,
+            self.assigned_elapsed.as_secs_f64(),
+            self.assigned_per_sec(),
+            self.intake_to_assigned
+        )?;
+        if let Some(raw) = &self.raw {
+            write!(f, "{raw}")?;
+            writeln!(
+                f,
+                "  yimen reaches {:.1}% of it ({:.0} of {:.0} cases/s); SubmitCase p99 {:.1} ms",
+                100.0 * self.assigned_per_sec() / raw.cases_per_sec().max(f64::EPSILON),
+                self.assigned_per_sec(),
+                raw.cases_per_sec(),
+                ms(self.submit.p99)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Watches the broker, puts `load` through intake and waits until every case was assigned (or
+/// `load.patience` ran out: then the report says how many were).
+pub async fn run(
+    urls: &Urls,
+    broker: &Broker,
+    load: Load,
+    raw: Option<RawLimits>,
+    say: Arc<dyn Fn(&str) + Send + Sync>,
+) -> anyhow::Result<Report> {
+    let clients = Clients::connect(urls).await?;
+    let seen: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let connection = Connection::connect(&broker.url, ConnectionProperties::default())
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot watch the broker at {}: {e}",
+                yimen_platform::bus::redact_url(&broker.url)
+            )
+        })?;
+    let watching = watch(&connection, &broker.prefix, seen.clone()).await?;
+
+    let submitted = submit(&clients, load, say.clone()).await?;
+    say(&format!(
+        "  all {} submitted in {:.2} s; watching for their assignments",
+        load.cases,
+        submitted.elapsed.as_secs_f64()
+    ));
+    let deadline = Instant::now() + load.patience;
+    loop {
+        let assigned = assigned_of(&submitted, &seen);
+        if assigned == load.cases || Instant::now() >= deadline {
+            break;
+        }
+        say(&format!("  assigned {assigned}/{}", load.cases));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    watching.abort();
+    let _ = connection.close(200, "OK".into()).await;
+
+    let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+    let mut latencies = Vec::with_capacity(submitted.calls.len());
+    let mut last = submitted.started;
+    for call in &submitted.calls {
+        if let Some(at) = seen.get(&call.case_id) {
+            latencies.push(at.saturating_duration_since(call.at));
+            last = last.max(*at);
+        }
+    }
+    Ok(Report {
+        load,
+        intake: urls.intake.clone(),
+        submit_elapsed: submitted.elapsed,
+        submit: Quantiles::of(submitted.calls.iter().map(|c| c.latency).collect()),
+        assigned: latencies.len(),
+        assigned_elapsed: last.saturating_duration_since(submitted.started),
+        intake_to_assigned: Quantiles::of(latencies),
+        raw,
+    })
+}
+
+fn assigned_of(submitted: &Submitted, seen: &Mutex<HashMap<String, Instant>>) -> usize {
+    let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+    submitted
+        .calls
+        .iter()
+        .filter(|c| seen.contains_key(&c.case_id))
+        .count()
+}
+
+/// A queue of the bench's own (exclusive: the broker deletes it when the bench's connection
+/// ends) bound to every `case.assigned.*`; records when each case was first assigned.
+async fn watch(
+    connection: &Connection,
+    prefix: &str,
+    seen: Arc<Mutex<HashMap<String, Instant>>>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let channel = connection.create_channel().await?;
+    let queue = channel
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    let exchange = format!("{prefix}{}", yimen_platform::bus::EVENTS_EXCHANGE);
+    channel
+        .queue_bind(
+            queue.name().clone(),
+            exchange.as_str().into(),
+            "case.assigned.#".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("cannot watch {exchange} (is the installation migrated?): {e}")
+        })?;
+    let mut consumer = channel
+        .basic_consume(
+            queue.name().clone(),
+            "yimen-bench".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(tokio::spawn(async move {
+        while let Some(Ok(delivery)) = consumer.next().await {
+            let at = Instant::now();
+            if let Ok(event) = yimen_proto::v1::Event::decode(delivery.data.as_slice()) {
+                seen.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(event.case_id)
+                    .or_insert(at);
+            }
+        }
+    }))
+}

@@ -23,7 +23,7 @@ pub use sqlx::Any;
 /// A transaction on a service's store.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
-/// The platform's own tables (outbox, inbox), migrated into every service's store.
+/// The platform's own tables (outbox, inbox, audit trail), migrated into every service's store.
 static PLATFORM_POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 static PLATFORM_SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -253,8 +253,10 @@ impl Db {
     }
 
     /// Commits a transaction and wakes the outbox relay, which publishes any event the
-    /// transaction wrote.
-    pub async fn commit(&self, tx: Tx) -> Result<(), sqlx::Error> {
+    /// transaction wrote. Inside a state-changing call, the call's audit entry is written
+    /// first, in the transaction (`audit::context`).
+    pub async fn commit(&self, mut tx: Tx) -> Result<(), sqlx::Error> {
+        crate::audit::context::record_commit(&mut tx).await?;
         tx.commit().await?;
         self.outbox_ready.notify_one();
         Ok(())

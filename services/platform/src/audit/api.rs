@@ -44,7 +44,7 @@ impl AuditService for AuditApi {
     ) -> Result<Response<ChainReport>, Status> {
         whole_trail(&request)?;
         let r = request.into_inner();
-        let anchor = (r.anchored_position > 0).then(|| KnownAnchor {
+        let anchor = (r.anchored_position > 0).then_some(KnownAnchor {
             position: r.anchored_position as i64,
             hash: r.anchored_hash,
         });

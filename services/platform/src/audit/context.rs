@@ -221,10 +221,10 @@ where
                     .map_or(Code::Ok, |s| s.code());
                 // Callers with no verified token, and calls over the rate limit, are not
                 // recorded: either would let anyone grow the trail at will. The log has them.
-                if !matches!(code, Code::Unauthenticated | Code::ResourceExhausted) {
-                    if let Err(e) = call.entry(&code_name(code)).insert(db.pool()).await {
-                        tracing::warn!(error = %e, method = %call.method, "audit entry not written");
-                    }
+                if !matches!(code, Code::Unauthenticated | Code::ResourceExhausted)
+                    && let Err(e) = call.entry(&code_name(code)).insert(db.pool()).await
+                {
+                    tracing::warn!(error = %e, method = %call.method, "audit entry not written");
                 }
             }
             Ok(response)

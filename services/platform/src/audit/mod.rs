@@ -194,7 +194,6 @@ pub async fn record_event(tx: &mut Tx, event: &Event) -> Result<bool, sqlx::Erro
 /// An entry as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct Row {
-    seq: i64,
     entry_id: String,
     recorded_at: i64,
     kind: String,
@@ -209,7 +208,7 @@ struct Row {
     hash: Option<String>,
 }
 
-const COLUMNS: &str = "seq, entry_id, recorded_at, kind, action, subject, role, binding, \
+const COLUMNS: &str = "entry_id, recorded_at, kind, action, subject, role, binding, \
                        outcome, case_ids, objects, position, hash";
 
 impl Row {
@@ -294,7 +293,8 @@ pub async fn chain_once(db: &Db, config: &AuditConfig) -> anyhow::Result<usize> 
         .await?;
     let mut head = head(&mut *tx).await?;
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM audit_log WHERE position IS NULL ORDER BY seq LIMIT $1"
+        "SELECT {COLUMNS} FROM audit_log WHERE position IS NULL \
+         ORDER BY recorded_at, entry_id LIMIT $1"
     )))
     .bind(CHAIN_BATCH)
     .fetch_all(&mut *tx)
@@ -303,10 +303,10 @@ pub async fn chain_once(db: &Db, config: &AuditConfig) -> anyhow::Result<usize> 
     for row in rows {
         let position = head.position + 1;
         let hash = config.hash.chain(&head.hash, &row.canonical(position));
-        sqlx::query("UPDATE audit_log SET position = $1, hash = $2 WHERE seq = $3")
+        sqlx::query("UPDATE audit_log SET position = $1, hash = $2 WHERE entry_id = $3")
             .bind(position)
             .bind(&hash)
-            .bind(row.seq)
+            .bind(&row.entry_id)
             .execute(&mut *tx)
             .await?;
         head.position = position;
@@ -433,7 +433,7 @@ pub async fn verify(db: &Db, anchor: Option<&KnownAnchor>) -> anyhow::Result<Cha
     while from < last {
         let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM audit_log WHERE position > $1 AND position <= $2 \
-             ORDER BY position, seq"
+             ORDER BY position, entry_id"
         )))
         .bind(from)
         .bind(from + VERIFY_BATCH)

@@ -1,10 +1,11 @@
--- The audit trail (platform::audit), present in every service's store. A business transaction
--- only INSERTs an entry (position and hash empty); the chainer gives committed entries their
--- position and hash = H(previous hash || entry) in the order it finds them, under the lock on
--- the one audit_head row, so writers never wait for each other on the chain.
+-- The audit trail (platform::audit), present in every service's store; both dialects share it.
+-- A business transaction only INSERTs an entry (position and hash empty); the chainer gives
+-- committed entries their position and hash = H(previous hash || entry) in the order it finds
+-- them, under the lock on the one audit_head row, so writers never wait for each other on the
+-- chain.
 CREATE TABLE audit_log (
-    seq BIGSERIAL PRIMARY KEY,
-    entry_id TEXT NOT NULL,
+    -- UUIDv7: ordered as written, so oldest first is (recorded_at, entry_id).
+    entry_id TEXT PRIMARY KEY,
     recorded_at BIGINT NOT NULL,
     kind TEXT NOT NULL,
     action TEXT NOT NULL,
@@ -19,7 +20,7 @@ CREATE TABLE audit_log (
 );
 -- Not unique: a forged second row at a position must be storable, to be found and named.
 CREATE INDEX audit_log_position ON audit_log (position);
-CREATE INDEX audit_log_unchained ON audit_log (seq) WHERE position IS NULL;
+CREATE INDEX audit_log_unchained ON audit_log (recorded_at, entry_id) WHERE position IS NULL;
 
 -- The chain's head, and when it was last anchored (published as audit.anchored).
 CREATE TABLE audit_head (

@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "yimen/v1/mediation.proto",
         "yimen/v1/analysis.proto",
         "yimen/v1/assessment.proto",
+        "yimen/v1/audit.proto",
         "yimen/v1/events.proto",
     ];
     for file in &files {

@@ -58,6 +58,8 @@ pub const MEDIATION_CONCLUDED: &str = "mediation.concluded";
 pub const MEDIATION_COURT_CONFIRMED: &str = "mediation.court_confirmed";
 /// analysis: an alert was raised.
 pub const ALERT_RAISED: &str = "alert.raised";
+/// every service: the head of its audit chain, for analysis to keep (see `platform::audit`).
+pub const AUDIT_ANCHORED: &str = "audit.anchored";
 
 /// Binds every event about cases.
 pub const ALL_CASE: &str = "case.#";
@@ -83,6 +85,7 @@ pub const ALL: &[&str] = &[
     CASE_REOPENED,
     ALERT_RAISED,
     CASE_EXTENDED,
+    AUDIT_ANCHORED,
 ];
 
 /// The routing key of a per-department event: `case.assigned.<department>`.

@@ -103,6 +103,11 @@ impl Standalone {
         })
     }
 
+    /// Where its SQLite files are (`<service>.db`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data.path()
+    }
+
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await;
@@ -303,6 +308,11 @@ impl Distributed {
             _database: database,
             _keys: keys,
         })
+    }
+
+    /// The PostgreSQL database the services keep their schemas in.
+    pub fn database_url(&self) -> &str {
+        self._database.url()
     }
 
     /// Stops the processes with SIGTERM (graceful), waiting for them to exit.

@@ -43,8 +43,9 @@ impl EventHandler for Handler {
             return Ok(());
         };
         match payload {
-            // Analysis's own alerts come back on "#".
-            Payload::AlertRaised(_) => return Ok(()),
+            // Analysis's own alerts come back on "#"; audit anchors are kept by the platform's
+            // consumer loop before a handler is asked.
+            Payload::AlertRaised(_) | Payload::AuditAnchored(_) => return Ok(()),
             Payload::DepartmentJoined(joined) => {
                 if let Some(d) = &joined.department {
                     store::name_department(tx, &d.code, &d.name, Some(true)).await?;
@@ -148,8 +149,10 @@ impl EventHandler for Handler {
                 store::count_reopening(tx, case_id).await?;
                 store::set_state(tx, case_id, false, at).await?;
             }
-            Payload::AlertRaised(_) | Payload::DepartmentJoined(_) | Payload::DepartmentLeft(_) => {
-            }
+            Payload::AlertRaised(_)
+            | Payload::AuditAnchored(_)
+            | Payload::DepartmentJoined(_)
+            | Payload::DepartmentLeft(_) => {}
         }
         tracing::debug!(event_type = %event.r#type, case_id, "event projected");
         Ok(())

@@ -305,6 +305,9 @@ async fn load_assignment(conn: &mut AnyConnection, id: &str) -> Result<Assignmen
 /// the caller before anything changes when the assignment is not within its scope.
 async fn load_for(tx: &mut Tx, scope: &Scope, id: &str) -> Result<AssignmentRecord, Error> {
     let current = load_assignment(tx, id).await?;
+    // The audit trail names the assignment and its case even when the caller is refused.
+    yimen_platform::audit::note_object("assignment", id);
+    yimen_platform::audit::note_case(&current.case.case_id);
     access::may_act_on(scope, &current.department)?;
     Ok(current)
 }

@@ -149,6 +149,9 @@ async fn locked_file_for(
     mediation_id: &str,
 ) -> Result<FileRecord, Error> {
     let file = locked_file(tx, mediation_id).await?;
+    // The audit trail names the file and its case even when the caller is refused.
+    yimen_platform::audit::note_object("mediation", mediation_id);
+    yimen_platform::audit::note_case(&file.case_id);
     access::may_act_on(scope, &file.committee)?;
     Ok(file)
 }

@@ -117,7 +117,10 @@ async fn apply(db: &Db, handler: &dyn EventHandler, event: &Event) -> anyhow::Re
         tracing::debug!("duplicate event absorbed by the inbox");
         return Ok(Outcome::Duplicate);
     }
-    handler.handle(&mut tx, event).await?;
+    // The trail records the event; an anchor of another service's trail is the platform's own.
+    if !crate::audit::record_event(&mut tx, event).await? {
+        handler.handle(&mut tx, event).await?;
+    }
     db.commit(tx).await?;
     Ok(Outcome::Applied)
 }

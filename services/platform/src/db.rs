@@ -23,7 +23,14 @@ pub use sqlx::Any;
 /// A transaction on a service's store.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
-/// The platform's own tables (outbox, inbox), migrated into every service's store.
+/// The platform's own tables (outbox, inbox, audit trail), migrated into every service's
+/// store, in the same shape as a service's ([`Migrations`]).
+static PLATFORM: Migrations = Migrations {
+    shared: &PLATFORM_SHARED,
+    postgres: Some(&PLATFORM_POSTGRES),
+    sqlite: Some(&PLATFORM_SQLITE),
+};
+static PLATFORM_SHARED: Migrator = sqlx::migrate!("migrations/shared");
 static PLATFORM_POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 static PLATFORM_SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -219,13 +226,10 @@ impl Db {
 
     /// Brings the platform tables and the service's own tables up to date.
     pub async fn migrate(&self, migrations: Migrations) -> anyhow::Result<()> {
-        let platform = match self.backend {
-            Backend::Postgres => &PLATFORM_POSTGRES,
-            Backend::Sqlite => &PLATFORM_SQLITE,
-        };
+        let platform = PLATFORM.for_backend(self.backend);
         let service = migrations.for_backend(self.backend);
         // Both sets share one migrations table; each ignores the other's versions.
-        for set in [platform, &service] {
+        for set in [&platform, &service] {
             let mut migrator = Migrator::with_migrations(set.iter().cloned().collect());
             migrator.set_ignore_missing(true);
             migrator
@@ -253,8 +257,10 @@ impl Db {
     }
 
     /// Commits a transaction and wakes the outbox relay, which publishes any event the
-    /// transaction wrote.
-    pub async fn commit(&self, tx: Tx) -> Result<(), sqlx::Error> {
+    /// transaction wrote. Inside a state-changing call, the call's audit entry is written
+    /// first, in the transaction (`audit::context`).
+    pub async fn commit(&self, mut tx: Tx) -> Result<(), sqlx::Error> {
+        crate::audit::context::record_commit(&mut tx).await?;
         tx.commit().await?;
         self.outbox_ready.notify_one();
         Ok(())

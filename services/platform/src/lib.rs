@@ -1,7 +1,8 @@
 //! What every yimen service runs on, written once: configuration, telemetry, the event bus,
-//! the transactional outbox and inbox, the consumer loop, storage, the gRPC server and its
+//! the transactional outbox and inbox, the audit trail, the consumer loop, storage, the gRPC server and its
 //! error mapping.
 
+pub mod audit;
 pub mod auth;
 pub mod backoff;
 pub mod bus;

@@ -17,6 +17,7 @@ use crate::db::{Db, Tx, now_millis};
 /// Writes `event` to the outbox inside the caller's transaction, with the current trace
 /// context, so the consumer's spans join the trace of the call that caused the event.
 pub async fn enqueue(tx: &mut Tx, event: &Event) -> Result<(), sqlx::Error> {
+    crate::audit::context::note_event(event);
     let mut headers = BTreeMap::new();
     crate::telemetry::inject_current(&mut headers);
     let headers = serde_json::to_string(&headers).unwrap_or_else(|_| "{}".into());

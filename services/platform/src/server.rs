@@ -1,7 +1,8 @@
 //! The one gRPC server setup: the service's routes, `grpc.health.v1` (with a `readiness`
 //! service name that is SERVING only while the database and broker answer, and NOT_SERVING
 //! from the moment shutdown starts), server reflection, a trace span per call, authentication
-//! and the role policy on every call but health, TLS (and client certificates) when
+//! and the role policy on every call but health, the audit trail of every state-changing call
+//! (and `yimen.v1.AuditService`), TLS (and client certificates) when
 //! configured, and graceful shutdown bounded by a grace period.
 
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 
+use crate::audit::AuditLayer;
 use crate::auth::{Auth, AuthLayer};
 use crate::bus::Bus;
 use crate::db::Db;
@@ -55,6 +57,9 @@ pub struct ServeOptions {
     pub auth: Option<Arc<Auth>>,
     /// TLS, from [`TlsConfig::load`]; None serves plaintext.
     pub tls: Option<ServerTlsConfig>,
+    /// The store whose audit trail records this server's state-changing calls and which
+    /// `yimen.v1.AuditService` answers from. None records nothing (the platform's own tests).
+    pub audit: Option<Db>,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -65,6 +70,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("readiness_interval", &self.readiness_interval)
             .field("auth", &self.auth.as_ref().map(|a| a.policy().name()))
             .field("tls", &self.tls.is_some())
+            .field("audit", &self.audit.as_ref().map(Db::service))
             .finish()
     }
 }
@@ -77,6 +83,7 @@ impl ServeOptions {
             readiness_interval: Duration::from_secs(2),
             auth: None,
             tls: None,
+            audit: None,
         }
     }
 }
@@ -246,8 +253,14 @@ pub async fn serve(
     if let Some(tls) = options.tls.clone() {
         builder = builder.tls_config(tls)?;
     }
+    let mut routes = routes;
+    if let Some(db) = &options.audit {
+        routes = routes.add_service(crate::audit::api::AuditApi::server(db.clone()));
+    }
+    // The audit layer is outside the auth layer, so a call the policy refuses is recorded too.
     let server = builder
         .trace_fn(crate::telemetry::grpc_server_span)
+        .layer(AuditLayer::new(options.audit.clone()))
         .layer(AuthLayer::new(options.auth.clone()))
         .layer(tower::util::MapResponseLayer::new(too_large_is_invalid))
         .add_routes(routes)

@@ -101,3 +101,44 @@ fn the_documented_matrix_is_the_enforced_one() {
          `YIMEN_WRITE_DOCS=1 cargo test -p yimen-platform --test authorization_matrix`"
     );
 }
+
+/// The audit trail records the calls `audit::is_state_changing` names; its naming rule (reads
+/// are Get…, List…, Watch…, Verify…) must pick exactly the contract's state-changing RPCs.
+#[test]
+fn the_audited_methods_are_exactly_the_state_changing_ones() {
+    let mut audited: Vec<String> = methods()
+        .into_iter()
+        .filter(|m| yimen_platform::audit::is_state_changing(m))
+        .map(|m| m.trim_start_matches("/yimen.v1.").to_string())
+        .collect();
+    audited.sort();
+    assert_eq!(
+        audited,
+        [
+            "AnalysisService/AcknowledgeAlert",
+            "AssessmentService/CheckIn",
+            "DispatchService/AcceptAssignment",
+            "DispatchService/AssignLeader",
+            "DispatchService/DecideExtension",
+            "DispatchService/Escalate",
+            "DispatchService/JoinDepartment",
+            "DispatchService/LeaveDepartment",
+            "DispatchService/ReferToMediation",
+            "DispatchService/ReplyAssignment",
+            "DispatchService/RequestExtension",
+            "DispatchService/ReturnAssignment",
+            "DispatchService/SetRoutingRules",
+            "IntakeService/AddSupplement",
+            "IntakeService/RequestReview",
+            "IntakeService/SubmitCase",
+            "IntakeService/SubmitEvaluation",
+            "MediationService/OpenMediation",
+            "MediationService/RecordCourtDecision",
+            "MediationService/RecordOutcome",
+            "MediationService/RecordPerformance",
+            "MediationService/RegisterMediator",
+            "MediationService/RequestCourtConfirmation",
+            "MediationService/ScheduleSession",
+        ]
+    );
+}

@@ -13,6 +13,7 @@ use yimen_platform::backoff::{Backoff, poll};
 use yimen_platform::telemetry::TraceContextInterceptor;
 use yimen_proto::v1::analysis_service_client::AnalysisServiceClient;
 use yimen_proto::v1::assessment_service_client::AssessmentServiceClient;
+use yimen_proto::v1::audit_service_client::AuditServiceClient;
 use yimen_proto::v1::dispatch_service_client::DispatchServiceClient;
 use yimen_proto::v1::intake_service_client::IntakeServiceClient;
 use yimen_proto::v1::mediation_service_client::MediationServiceClient;
@@ -183,6 +184,11 @@ pub async fn assessment(urls: &Urls) -> Result<AssessmentServiceClient<Traced>, 
     Ok(AssessmentServiceClient::new(
         traced(Target::Assessment, urls).await?,
     ))
+}
+
+/// The audit trail of `target` (every server answers `AuditService` for its own store).
+pub async fn audit(target: Target, urls: &Urls) -> Result<AuditServiceClient<Traced>, CliError> {
+    Ok(AuditServiceClient::new(traced(target, urls).await?))
 }
 
 /// Asks `probe` every 50 ms until it answers `Some`, for at most `patience`: waiting, bounded,

@@ -1,6 +1,7 @@
 //! `yimen`: run services (`serve`, `standalone`), prepare stores (`migrate`), probe health
 //! (`healthcheck`), operate a running installation (`case`, `dept`, `assignment`,
-//! `mediation`), read what the centers made of it (`situation`, `alerts`, `scorecard`), and
+//! `mediation`), read what the centers made of it (`situation`, `alerts`, `scorecard`), check
+//! the audit trails (`audit`), and
 //! play the seed's seven scenarios (`demo`). This file only parses the command line; each noun's
 //! arguments and handler live in `yimen::cli`.
 
@@ -8,7 +9,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use yimen::cli::{self, analysis, assignment, auth, case, dept, mediation, scorecard, serve};
+use yimen::cli::{
+    self, analysis, assignment, audit, auth, case, dept, mediation, scorecard, serve,
+};
 
 #[derive(Parser)]
 #[command(
@@ -56,6 +59,9 @@ enum Command {
     Alerts(analysis::AlertsArgs),
     /// Every department's scorecard (or one's) for a period (default: this month).
     Scorecard(scorecard::ScorecardArgs),
+    /// The services' tamper-evident audit trails: `audit verify [--target X]` walks the hash
+    /// chains, `audit list --case REF` shows who did what to a case.
+    Audit(audit::AuditArgs),
     /// Play the seed's seven scenarios against a running installation, then show the summaries.
     Demo(serve::Demo),
     /// Measure a fresh standalone installation in this process (loopback only): SubmitCase
@@ -100,5 +106,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Situation(c) => cli::exit(c.run(json).await),
         Command::Alerts(c) => cli::exit(c.run(json).await),
         Command::Scorecard(c) => cli::exit(c.run(json).await),
+        Command::Audit(c) => cli::exit(c.run(json).await),
     })
 }

@@ -1,6 +1,6 @@
 //! Composes services of the registry (`settings::registry!`) into one process: for each target
-//! its store (migrated), its gRPC server, its consumer, its background tasks and its outbox
-//! relay, all on one bus; and stops them in order — servers and
+//! its store (migrated), its gRPC server, its consumer, its background tasks, its audit
+//! chainer and its outbox relay, all on one bus; and stops them in order — servers and
 //! consumers first, then the relay drains what they committed, then the bus closes.
 
 use std::collections::BTreeMap;
@@ -127,6 +127,7 @@ pub async fn start(
         options.grace = grace;
         options.auth = Some(auth.clone());
         options.tls = tls.clone();
+        options.audit = Some(db.clone());
         let routes = service.routes(&context);
         let server_stop = shutdown.clone();
         running.front.push(tokio::spawn(async move {
@@ -152,10 +153,18 @@ pub async fn start(
                 service.handler(&context),
                 shutdown.clone(),
             )));
-        // Background tasks stop with the servers and consumers, before the relay drains.
+        // Background tasks stop with the servers and consumers, before the relay drains (it
+        // publishes the audit chainer's last anchor).
         running
             .front
             .extend(service.background(&context).into_iter().map(tokio::spawn));
+        running
+            .front
+            .push(tokio::spawn(yimen_platform::audit::run_chainer(
+                db.clone(),
+                settings.audit.clone(),
+                shutdown.clone(),
+            )));
         running
             .relays
             .push(tokio::spawn(yimen_platform::outbox::run_relay(

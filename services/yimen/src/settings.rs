@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use yimen_platform::audit::AuditConfig;
 use yimen_platform::auth::AuthConfig;
 use yimen_platform::bus::{BusConfig, QueueSpec};
 use yimen_platform::db::{DatabaseConfig, Migrations};
@@ -26,6 +27,7 @@ macro_rules! registry {
             pub bus: BusConfig,
             pub telemetry: TelemetryConfig,
             pub auth: AuthConfig,
+            pub audit: AuditConfig,
             pub server: ServerConfig,
             pub standalone: StandaloneConfig,
             $(pub $section: <$service as Definition>::Config,)+

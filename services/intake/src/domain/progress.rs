@@ -233,7 +233,10 @@ pub fn of(event: &Event) -> Option<Progress> {
             };
             Progress::line(CASE_REOPENED, &r.department, summary).sets(CaseStatus::Reopened)
         }
-        Payload::CaseRegistered(_) | Payload::DepartmentJoined(_) | Payload::DepartmentLeft(_) => {
+        Payload::CaseRegistered(_)
+        | Payload::DepartmentJoined(_)
+        | Payload::DepartmentLeft(_)
+        | Payload::AuditAnchored(_) => {
             return None;
         }
     })

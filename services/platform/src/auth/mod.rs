@@ -304,6 +304,8 @@ impl Auth {
             .verifier
             .verify(token)
             .map_err(|e| tonic::Status::unauthenticated(e.to_string()))?;
+        // The audit trail names the caller even when the policy refuses it.
+        crate::audit::context::identify(&principal);
         self.policy
             .decide(method, principal.role)
             .map_err(|allowed| {

@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod assignment;
+pub mod audit;
 pub mod auth;
 pub mod case;
 pub mod dept;

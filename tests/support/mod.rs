@@ -202,7 +202,7 @@ pub struct Distributed {
     children: Processes,
     _broker: TestBroker,
     _database: TestDatabase,
-    /// The installation's signing key and JWKS.
+    /// The installation's signing key, JWKS and data key file.
     _keys: tempfile::TempDir,
 }
 
@@ -241,10 +241,16 @@ impl Distributed {
         let keys = yimen_testkit::stores::temp_dir("yimen-keys-");
         let key_files = yimen_platform::auth::generate_keys(keys.path()).expect("make keys");
         let token = admin_token(&key_files.signing_key);
+        let data_keys = keys.path().join("data.json");
+        yimen::keys::init(&data_keys, Default::default()).expect("make data keys");
         let mut env: BTreeMap<String, String> = [
             (
                 "YIMEN__AUTH__VERIFY_KEYS_FILE",
                 key_files.jwks.display().to_string(),
+            ),
+            (
+                "YIMEN__SECURITY__DATA_KEY_FILE",
+                data_keys.display().to_string(),
             ),
             ("YIMEN__DATABASE__URL", database.url().to_string()),
             ("YIMEN__BUS__URL", bus.url.clone()),

@@ -8,7 +8,7 @@ mod support;
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use support::*;
 use tonic::{Code, Status};
@@ -1595,6 +1595,7 @@ async fn status_queries_past_the_rate_answer_resource_exhausted(db: Db) {
             status_rate_burst: 2,
             ..Default::default()
         },
+        yimen_testkit::keyring(),
     );
     let ask = || {
         api.get_case_status(call(

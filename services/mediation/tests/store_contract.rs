@@ -46,7 +46,11 @@ const JAN_2026: i64 = 1_767_225_600_000;
 const YEAR: i64 = 365 * 24 * 60 * 60 * 1000;
 
 fn api(db: &Db) -> Api {
-    Api::new(db.clone(), &MediationConfig::default())
+    Api::new(
+        db.clone(),
+        &MediationConfig::default(),
+        yimen_testkit::keyring(),
+    )
 }
 
 fn new_case() -> String {
@@ -222,6 +226,7 @@ async fn deliver(db: &Db, event: &Event) {
     let handler = std::sync::Arc::new(yimen_mediation::consumers::Handler::new(
         db.clone(),
         &MediationConfig::default(),
+        yimen_testkit::keyring(),
     ));
     yimen_testkit::harness::deliver(db, &*handler, event)
         .await

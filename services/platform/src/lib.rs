@@ -16,6 +16,7 @@ pub mod money;
 pub mod outbox;
 pub mod paging;
 pub mod period;
+pub mod seal;
 pub mod server;
 pub mod service;
 pub mod telemetry;

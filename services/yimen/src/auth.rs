@@ -34,10 +34,12 @@ pub fn signing_key_file(settings: &Settings) -> PathBuf {
         .unwrap_or_else(|| standalone_key_dir(settings).join("signing.pem"))
 }
 
-/// Standalone's keys and token: the key pair under `<data_dir>/auth/` made when missing, the
-/// settings pointed at it (unless they name other files), and an administrator's token written
-/// to `<data_dir>/operator.token` (readable by its owner only). Answers the token.
+/// Standalone's keys and token: its data key file ([`crate::keys::prepare_standalone`]), the
+/// key pair under `<data_dir>/auth/` made when missing, the settings pointed at them (unless
+/// they name other files), and an administrator's token written to `<data_dir>/operator.token`
+/// (readable by its owner only). Answers the token.
 pub fn prepare_standalone(settings: &mut Settings) -> anyhow::Result<String> {
+    crate::keys::prepare_standalone(settings)?;
     let dir = standalone_key_dir(settings);
     let made = dir.join("jwks.json");
     if settings.auth.verify_keys_file.is_none() {

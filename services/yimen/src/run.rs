@@ -107,6 +107,7 @@ pub async fn start(
     // Every call but the health check needs a verified token its role allows.
     let auth = Arc::new(Auth::load(&settings.auth)?);
     let tls = settings.server.tls.load()?;
+    let keyring = Arc::new(settings.security.keyring()?);
     let stores = migrate(settings, targets).await?;
     declare_queues(bus.as_ref(), targets).await?;
     for (target, db) in stores {
@@ -114,6 +115,7 @@ pub async fn start(
         let context = Context {
             db: db.clone(),
             bus: bus.clone(),
+            keyring: keyring.clone(),
             shutdown: shutdown.clone(),
         };
         service.prepare(&context).await?;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use yimen_platform::auth::AuthConfig;
 use yimen_platform::bus::{BusConfig, QueueSpec};
 use yimen_platform::db::{DatabaseConfig, Migrations};
+use yimen_platform::seal::{SealedTable, SecurityConfig};
 use yimen_platform::server::TlsConfig;
 use yimen_platform::service::{Definition, Service};
 use yimen_platform::telemetry::TelemetryConfig;
@@ -26,6 +27,7 @@ macro_rules! registry {
             pub bus: BusConfig,
             pub telemetry: TelemetryConfig,
             pub auth: AuthConfig,
+            pub security: SecurityConfig,
             pub server: ServerConfig,
             pub standalone: StandaloneConfig,
             $(pub $section: <$service as Definition>::Config,)+
@@ -58,6 +60,13 @@ macro_rules! registry {
             pub fn migrations(self) -> Migrations {
                 match self {
                     $(Target::$variant => <$service as Definition>::MIGRATIONS,)+
+                }
+            }
+
+            /// The columns of its store that hold sealed personal data.
+            pub fn sealed(self) -> &'static [SealedTable] {
+                match self {
+                    $(Target::$variant => <$service as Definition>::SEALED,)+
                 }
             }
 

@@ -6,6 +6,7 @@ pub mod assignment;
 pub mod auth;
 pub mod case;
 pub mod dept;
+pub mod keys;
 pub mod mediation;
 pub mod parse;
 pub mod render;

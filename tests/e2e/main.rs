@@ -48,6 +48,7 @@ both_modes!(
     the_petitioner_follows_the_case_with_its_query_code_and_no_token,
 );
 
+mod privacy;
 mod scenarios;
 mod trace;
 

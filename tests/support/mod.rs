@@ -61,6 +61,8 @@ pub struct Standalone {
     pub clients: Clients,
     /// The key its tokens are signed with.
     pub signing_key: PathBuf,
+    /// Its settings as it runs: its data directory, stores and data key file.
+    pub settings: Settings,
     running: Option<Running>,
     /// The data directory, removed when the installation is dropped, pass or fail.
     _data: tempfile::TempDir,
@@ -98,6 +100,7 @@ impl Standalone {
         Ok(Self {
             clients,
             signing_key: yimen::auth::signing_key_file(&settings),
+            settings,
             running: Some(running),
             _data: data,
         })
@@ -278,11 +281,15 @@ impl Distributed {
         env.extend(extra);
         let mut children = Processes(Vec::new());
         for &target in ports.keys() {
+            // Each process's log lines (stdout) and errors (stderr), for tests that read them.
+            let log = std::fs::File::create(keys.path().join(format!("{}.log", target.name())))
+                .expect("a log file");
             let child = tokio::process::Command::new(yimen_bin())
                 .args(["serve", "--target", target.name()])
                 .envs(&env)
                 .stdin(Stdio::null())
-                .stdout(Stdio::null())
+                .stdout(log.try_clone().expect("a log file"))
+                .stderr(log)
                 .kill_on_drop(true)
                 .spawn()
                 .expect("spawn yimen serve");
@@ -309,6 +316,22 @@ impl Distributed {
             _database: database,
             _keys: keys,
         })
+    }
+
+    /// The settings the processes run with, as a CLI command given the same environment
+    /// (`yimen keys rotate`, say) reads them.
+    pub fn settings(&self) -> Settings {
+        yimen_platform::config::load_from(None, self.env.clone()).expect("the processes' settings")
+    }
+
+    /// Everything the processes wrote to stdout and stderr so far (their logs).
+    pub fn logs(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        for (target, _) in &self.children.0 {
+            let file = self._keys.path().join(format!("{}.log", target.name()));
+            all.extend(std::fs::read(file).unwrap_or_default());
+        }
+        all
     }
 
     /// Stops the processes with SIGTERM (graceful), waiting for them to exit.

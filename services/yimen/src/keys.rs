@@ -70,13 +70,20 @@ pub async fn rotate(
     batch: u32,
     progress: impl FnMut(Progress),
 ) -> anyhow::Result<Rotated> {
+    let version = add_version(settings)?;
+    let resealed = reseal_stores(settings, batch, progress).await?;
+    Ok(Rotated { version, resealed })
+}
+
+/// Adds a key version to the data key file and makes it current (the file replaced whole);
+/// answers the version.
+pub fn add_version(settings: &Settings) -> anyhow::Result<u32> {
     let path = data_key_file(settings);
     let (mut file, _) = KeyFile::read(&path)?;
     let version = file.rotate()?;
     file.replace(&path)?;
     tracing::info!(file = %path.display(), version, "data key version added and made current");
-    let resealed = reseal_stores(settings, batch, progress).await?;
-    Ok(Rotated { version, resealed })
+    Ok(version)
 }
 
 /// Seals again, `batch` rows at a time, every value not at the key file's current version in

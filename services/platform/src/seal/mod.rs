@@ -169,6 +169,10 @@ pub enum SealError {
         "a sealed value of {0} does not open: altered, moved from another column, or not sealed with this key"
     )]
     Tampered(String),
+    #[error(
+        "this process holds no data keys (security.data_key_file): none of its services keeps sealed data"
+    )]
+    NoKeys,
     #[error("no randomness for a nonce: {0}")]
     Randomness(String),
 }
@@ -277,6 +281,23 @@ impl Keyring {
         })
     }
 
+    /// The keyring of a process none of whose services keeps sealed data: it holds no key, and
+    /// sealing or opening a sealed value fails saying so.
+    pub fn without_keys() -> Self {
+        Self {
+            path: None,
+            loaded: RwLock::new(Loaded {
+                algorithm: Algorithm::default(),
+                current: 0,
+                ciphers: BTreeMap::new(),
+                lookup: KeyedHash::new(Algorithm::default(), &[]),
+                modified: None,
+            }),
+            reloaded: Mutex::new(None),
+            checked: Mutex::new(None),
+        }
+    }
+
     /// A keyring of `file` kept only in memory (tests, tools): it never reloads.
     pub fn of(file: &KeyFile) -> Result<Self, SealError> {
         Ok(Self {
@@ -311,7 +332,7 @@ impl Keyring {
         let cipher = loaded
             .ciphers
             .get(&loaded.current)
-            .ok_or(SealError::UnknownVersion(loaded.current))?;
+            .ok_or(SealError::NoKeys)?;
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|e| SealError::Randomness(e.to_string()))?;
         let sealed = cipher

@@ -239,3 +239,14 @@ fn a_key_file_of_another_algorithm_than_the_settings_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_process_without_keys_refuses_to_seal_and_still_reads_clear_text() {
+    let keys = Keyring::without_keys();
+    assert!(matches!(keys.seal(PURPOSE, CLEAR), Err(SealError::NoKeys)));
+    assert_eq!(keys.open(PURPOSE, CLEAR).expect("clear"), CLEAR);
+    assert!(
+        keys.open(PURPOSE, "v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+            .is_err()
+    );
+}

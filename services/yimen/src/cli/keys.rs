@@ -29,7 +29,14 @@ enum KeysCommand {
     },
     /// Add a data key version and make it current, then seal every stored value again with it,
     /// online, batch by batch (security.data_key_file, else the standalone data dir's).
-    Rotate(Reseal),
+    Rotate {
+        #[command(flatten)]
+        reseal: Reseal,
+        /// Only add the version: when the services read a copy of the file (a Kubernetes
+        /// Secret), update their copy first, then run `keys reseal`.
+        #[arg(long)]
+        no_reseal: bool,
+    },
     /// Seal again every stored value not at the current key version: what `rotate` does after
     /// adding the version, to finish one that was interrupted.
     Reseal(Reseal),
@@ -75,7 +82,19 @@ impl KeysArgs {
                     file.display()
                 );
             }
-            KeysCommand::Rotate(args) => {
+            KeysCommand::Rotate {
+                reseal: args,
+                no_reseal: true,
+            } => {
+                let version = crate::keys::add_version(&args.settings(config)?)?;
+                println!(
+                    "data key version {version} is current; once every service reads this file, run `yimen keys reseal`"
+                );
+            }
+            KeysCommand::Rotate {
+                reseal: args,
+                no_reseal: false,
+            } => {
                 let settings = args.settings(config)?;
                 let rotated = crate::keys::rotate(&settings, args.batch, show).await?;
                 println!("data key version {} is current", rotated.version);

@@ -79,7 +79,6 @@ impl Intake {
             registered_at,
             submitter,
             &query_code::hash(&query_code),
-            &self.keyring,
         )
         .await?;
         if !inserted {
@@ -90,6 +89,7 @@ impl Intake {
                 .await?
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("request id taken by no case")));
         }
+        store::insert_petitioners(&mut tx, &case_id, &case.petitioners, &self.keyring).await?;
         let announcement = Payload::CaseRegistered(self.announcement(&case, &number));
         let mut event = new_event(CASE_REGISTERED, &case_id, SERVICE, announcement);
         // The event announces the very instant the case was registered.

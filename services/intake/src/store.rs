@@ -36,18 +36,9 @@ macro_rules! visible_to {
 }
 
 /// The petitioners' name, identity number and phone, sealed at rest.
-const NAME: SealedColumn = SealedColumn {
-    name: "name",
-    purpose: "intake.petitioners.name",
-};
-const ID_NUMBER: SealedColumn = SealedColumn {
-    name: "id_number",
-    purpose: "intake.petitioners.id_number",
-};
-const PHONE: SealedColumn = SealedColumn {
-    name: "phone",
-    purpose: "intake.petitioners.phone",
-};
+const NAME: SealedColumn = SealedColumn::new("name", "intake.petitioners.name");
+const ID_NUMBER: SealedColumn = SealedColumn::new("id_number", "intake.petitioners.id_number");
+const PHONE: SealedColumn = SealedColumn::new("phone", "intake.petitioners.phone");
 
 /// Intake's sealed columns (`Definition::SEALED`).
 pub const SEALED: &[SealedTable] = &[SealedTable {
@@ -96,7 +87,6 @@ pub async fn insert_case(
     registered_at: i64,
     submitted_by: Option<&str>,
     query_code_hash: &str,
-    keyring: &Keyring,
 ) -> Result<bool, Error> {
     let inserted = sqlx::query(
         "INSERT INTO cases (case_id, case_number, request_id, status, status_at, channel, \
@@ -125,13 +115,20 @@ pub async fn insert_case(
     .bind(query_code_hash)
     .execute(&mut *conn)
     .await?;
-    if inserted.rows_affected() == 0 {
-        return Ok(false);
-    }
-    for (ordinal, p) in case.petitioners.iter().enumerate() {
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// Writes the people named on a new case, their personal data sealed with `keyring`.
+pub async fn insert_petitioners(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    petitioners: &[Petitioner],
+    keyring: &Keyring,
+) -> Result<(), Error> {
+    for (ordinal, p) in petitioners.iter().enumerate() {
         insert_petitioner(conn, case_id, ordinal as i64, p, keyring).await?;
     }
-    Ok(true)
+    Ok(())
 }
 
 async fn insert_petitioner(

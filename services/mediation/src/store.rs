@@ -16,14 +16,10 @@ use crate::domain::{
 };
 
 /// The parties of an agreement, who may be petitioners by name: sealed at rest.
-const PAYER: SealedColumn = SealedColumn {
-    name: "agreement_payer",
-    purpose: "mediation.mediations.agreement_payer",
-};
-const PAYEE: SealedColumn = SealedColumn {
-    name: "agreement_payee",
-    purpose: "mediation.mediations.agreement_payee",
-};
+const PAYER: SealedColumn =
+    SealedColumn::new("agreement_payer", "mediation.mediations.agreement_payer");
+const PAYEE: SealedColumn =
+    SealedColumn::new("agreement_payee", "mediation.mediations.agreement_payee");
 
 /// Mediation's sealed columns (`Definition::SEALED`).
 pub const SEALED: &[SealedTable] = &[SealedTable {

@@ -11,6 +11,7 @@ pub mod consumer;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod inbox;
 pub mod money;
 pub mod outbox;

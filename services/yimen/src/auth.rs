@@ -81,24 +81,15 @@ pub fn issue(
     signer.issue(principal, ttl)
 }
 
-/// Writes `text` to `path`, readable and writable by its owner only.
+/// Writes `text` to `path`, readable and writable by its owner only, replacing what was there.
 fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            anyhow::bail!("cannot replace {}: {e}", path.display())
+        }
+        _ => {}
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    file.write_all(b"\n")?;
-    Ok(())
+    yimen_platform::files::write_private(path, format!("{text}\n").as_bytes())
 }
 
 /// A duration as operators write it: `90s`, `30m`, `8h`, `7d`.

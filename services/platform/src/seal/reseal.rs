@@ -26,6 +26,12 @@ pub struct SealedColumn {
     pub purpose: &'static str,
 }
 
+impl SealedColumn {
+    pub const fn new(name: &'static str, purpose: &'static str) -> Self {
+        Self { name, purpose }
+    }
+}
+
 /// One batch's work.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Batch {

@@ -198,6 +198,41 @@ mod tests {
         assert_eq!(s.dispatch.accept_days, 15);
         assert_eq!(s.dispatch.handle_days, 60);
         assert_eq!(s.bus.url, "memory");
+        assert_eq!(s.security.data_key_file, None);
+        assert_eq!(
+            s.security.algorithm,
+            yimen_platform::seal::Algorithm::Aes256Gcm
+        );
+    }
+
+    #[test]
+    fn security_section_takes_the_key_file_and_sm4() {
+        let s: Settings = yimen_platform::config::load_from(
+            None,
+            env(&[
+                (
+                    "YIMEN__SECURITY__DATA_KEY_FILE",
+                    "/etc/yimen/keys/data.json",
+                ),
+                ("YIMEN__SECURITY__ALGORITHM", "sm4-gcm"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.security.data_key_file.as_deref(),
+            Some(std::path::Path::new("/etc/yimen/keys/data.json"))
+        );
+        assert_eq!(
+            s.security.algorithm,
+            yimen_platform::seal::Algorithm::Sm4Gcm
+        );
+        let err = yimen_platform::config::load_from::<Settings>(
+            None,
+            env(&[("YIMEN__SECURITY__ALGORITHM", "des")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("algorithm"), "{err}");
     }
 
     #[test]

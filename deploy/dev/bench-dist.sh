@@ -43,6 +43,7 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 echo "bench-dist: database ${database}, bus prefix ${prefix}, logs in ${work}" >&2
 psql -q "$admin" -c "CREATE DATABASE ${database}" >/dev/null
 "$bin" auth init --dir "$work/keys" >/dev/null
+"$bin" keys init --file "$work/keys/data.json" >/dev/null
 
 export YIMEN__DATABASE__URL="$database_url"
 export YIMEN__DATABASE__MAX_CONNECTIONS=16
@@ -51,6 +52,7 @@ export YIMEN__BUS__PREFIX="$prefix"
 export YIMEN__BUS__QUEUE_EXPIRES_SECS=20
 export YIMEN__AUTH__VERIFY_KEYS_FILE="$work/keys/jwks.json"
 export YIMEN__AUTH__RATE_LIMIT_PER_SEC=0
+export YIMEN__SECURITY__DATA_KEY_FILE="$work/keys/data.json"
 export YIMEN__INTAKE__PETITIONER_KEY="bench-${id}"
 export YIMEN__TELEMETRY__LOG_LEVEL=warn
 token="$(YIMEN__AUTH__SIGNING_KEY_FILE="$work/keys/signing.pem" "$bin" token issue --role admin --subject bench --ttl 2h)"

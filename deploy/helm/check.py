@@ -8,9 +8,11 @@
    in strict mode (kubernetes-validate), so a misplaced or misspelt field fails, not only a wrong
    type. On top: one Deployment and one Service per enabled service, gRPC probes, the
    restricted security settings the chart promises on every pod, the token keys on every
-   service, and a yimen.toml that parses.
+   service, the data keys on the services that seal personal data and on no other, and a
+   yimen.toml that parses.
 3. Renders with misspelt values, which values.schema.json must refuse, and with the chart's bare
-   defaults (no token keys) and unusable keys or policy, which the templates must refuse.
+   defaults (no token keys), no data keys and unusable keys or policy, which the templates must
+   refuse.
 
 Prints one line per check and then "helm-check: N passed, M failed"; exits 1 if any failed.
 """
@@ -37,19 +39,38 @@ MISSPELT_VALUES = [
 
 # Each must fail to render with a message containing the text: services would not start with it.
 PUBLIC_JWK = {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+JWKS = json.dumps({"keys": [PUBLIC_JWK]})
+# A data key file for rendering only (all-zero key).
+DATA_KEYS = json.dumps({"algorithm": "aes-256-gcm", "current": 1, "lookup_key": "AQEBAQEBAQEBAQEBAQEBAQ==",
+                        "keys": [{"id": 1, "created_at": "2026-01-01T00:00:00Z", "key": "A" * 43 + "="}]})
+WITH_DATA_KEYS = {"security": {"dataKeys": DATA_KEYS}}
 REFUSED_VALUES = [
-    ("the chart's defaults (no token keys)", None, "auth.jwks is required"),
-    ("a JWKS that is not JSON", {"auth": {"jwks": "-----BEGIN PRIVATE KEY-----"}}, "auth.jwks is not JSON"),
-    ("a JWKS without keys", {"auth": {"jwks": '{"keys": []}'}}, "auth.jwks has no keys"),
-    ("a private JWK", {"auth": {"jwks": json.dumps({"keys": [PUBLIC_JWK | {"d": "secret"}]})}},
+    ("the chart's bare defaults (no token or data keys)", None, "is required"),
+    ("no token keys", WITH_DATA_KEYS, "auth.jwks is required"),
+    ("a JWKS that is not JSON", {"auth": {"jwks": "-----BEGIN PRIVATE KEY-----"}} | WITH_DATA_KEYS,
+     "auth.jwks is not JSON"),
+    ("a JWKS without keys", {"auth": {"jwks": '{"keys": []}'}} | WITH_DATA_KEYS, "auth.jwks has no keys"),
+    ("a private JWK", {"auth": {"jwks": json.dumps({"keys": [PUBLIC_JWK | {"d": "secret"}]})}} | WITH_DATA_KEYS,
      "auth.jwks holds a private key"),
     ("mTLS without the servers' certificate",
-     {"auth": {"jwks": json.dumps({"keys": [PUBLIC_JWK]})}, "tls": {"clientCaSecret": "callers-ca"}},
+     {"auth": {"jwks": JWKS}, "tls": {"clientCaSecret": "callers-ca"}} | WITH_DATA_KEYS,
      "tls.clientCaSecret (mTLS) needs tls.serverSecret"),
-    ("a policy that is not JSON",
-     {"auth": {"jwks": json.dumps({"keys": [PUBLIC_JWK]}), "policy": "allow: all"}}, "auth.policy is not JSON"),
+    ("a policy that is not JSON", {"auth": {"jwks": JWKS, "policy": "allow: all"}} | WITH_DATA_KEYS,
+     "auth.policy is not JSON"),
+    ("no data keys", {"auth": {"jwks": JWKS}}, "security.dataKeys is required"),
+    ("data keys that are not JSON", {"auth": {"jwks": JWKS}, "security": {"dataKeys": "AAAA"}},
+     "security.dataKeys is not JSON"),
+    ("data keys without a key", {"auth": {"jwks": JWKS}, "security": {"dataKeys": '{"keys": []}'}},
+     "security.dataKeys holds no key"),
+    ("data keys of another algorithm",
+     {"auth": {"jwks": JWKS},
+      "security": {"algorithm": "sm4-gcm", "dataKeys": DATA_KEYS}},
+     "security.dataKeys holds aes-256-gcm keys but security.algorithm is sm4-gcm"),
 ]
 AUTH_DIR = "/etc/yimen/auth"
+KEYS_DIR = "/etc/yimen/keys"
+# The services that keep sealed personal data: only their pods get the data keys.
+SEALING = {"intake", "mediation"}
 
 passed = failed = 0
 
@@ -212,6 +233,37 @@ def auth_problems(obj: dict, values: dict) -> list[str]:
     return problems
 
 
+def security_problems(obj: dict, values: dict) -> list[str]:
+    """The sealing services, and only they, find the data key file where their env points."""
+    if obj["kind"] != "Deployment":
+        return []
+    component = obj["metadata"]["labels"]["app.kubernetes.io/component"]
+    pod = obj["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    want_env = {
+        "YIMEN__SECURITY__DATA_KEY_FILE": f"{KEYS_DIR}/data.json",
+        "YIMEN__SECURITY__ALGORITHM": values["security"]["algorithm"],
+    } if component in SEALING else {}
+    problems = []
+    for c in pod["containers"]:
+        name = c["name"]
+        env = {e["name"]: e.get("value") for e in c.get("env", []) if e["name"].startswith("YIMEN__SECURITY__")}
+        if env != want_env:
+            problems.append(f"{name}: security env {env} is not {want_env}")
+        mounts = [m for m in c.get("volumeMounts", []) if m["mountPath"] == KEYS_DIR]
+        if component not in SEALING:
+            if mounts:
+                problems.append(f"{name}: given the data keys, which it does not need")
+            continue
+        if len(mounts) != 1 or not mounts[0].get("readOnly"):
+            problems.append(f"{name}: no read-only mount at {KEYS_DIR}")
+            continue
+        items = volumes.get(mounts[0]["name"], {}).get("secret", {}).get("items", [])
+        if [i["path"] for i in items] != ["data.json"]:
+            problems.append(f"{name}: {KEYS_DIR} does not hold data.json from a Secret")
+    return problems
+
+
 def config_problems(obj: dict) -> list[str]:
     """The ConfigMap's yimen.toml must parse, with whole numbers: the binary's counts are integers.
     The policy's ConfigMap must hold JSON."""
@@ -258,7 +310,8 @@ def render_and_validate(chart: helm.Chart, label: str, values: dict) -> None:
         except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError) as e:
             report(False, what, e.message)
             continue
-        problems = pod_problems(obj, merged) + auth_problems(obj, merged) + config_problems(obj)
+        problems = (pod_problems(obj, merged) + auth_problems(obj, merged)
+                    + security_problems(obj, merged) + config_problems(obj))
         report(not problems, what, "; ".join(problems))
 
     # The loop over `services` must give exactly one Deployment and one Service per enabled entry.

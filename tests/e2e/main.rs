@@ -49,6 +49,7 @@ both_modes!(
 );
 
 mod audit;
+mod privacy;
 mod scenarios;
 mod trace;
 

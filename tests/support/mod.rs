@@ -61,6 +61,8 @@ pub struct Standalone {
     pub clients: Clients,
     /// The key its tokens are signed with.
     pub signing_key: PathBuf,
+    /// Its settings as it runs: its data directory, stores and data key file.
+    pub settings: Settings,
     running: Option<Running>,
     /// The data directory, removed when the installation is dropped, pass or fail.
     _data: tempfile::TempDir,
@@ -98,6 +100,7 @@ impl Standalone {
         Ok(Self {
             clients,
             signing_key: yimen::auth::signing_key_file(&settings),
+            settings,
             running: Some(running),
             _data: data,
         })
@@ -207,7 +210,7 @@ pub struct Distributed {
     children: Processes,
     _broker: TestBroker,
     _database: TestDatabase,
-    /// The installation's signing key and JWKS.
+    /// The installation's signing key, JWKS and data key file.
     _keys: tempfile::TempDir,
 }
 
@@ -246,10 +249,16 @@ impl Distributed {
         let keys = yimen_testkit::stores::temp_dir("yimen-keys-");
         let key_files = yimen_platform::auth::generate_keys(keys.path()).expect("make keys");
         let token = admin_token(&key_files.signing_key);
+        let data_keys = keys.path().join("data.json");
+        yimen::keys::init(&data_keys, Default::default()).expect("make data keys");
         let mut env: BTreeMap<String, String> = [
             (
                 "YIMEN__AUTH__VERIFY_KEYS_FILE",
                 key_files.jwks.display().to_string(),
+            ),
+            (
+                "YIMEN__SECURITY__DATA_KEY_FILE",
+                data_keys.display().to_string(),
             ),
             ("YIMEN__DATABASE__URL", database.url().to_string()),
             ("YIMEN__BUS__URL", bus.url.clone()),
@@ -277,11 +286,15 @@ impl Distributed {
         env.extend(extra);
         let mut children = Processes(Vec::new());
         for &target in ports.keys() {
+            // Each process's log lines (stdout) and errors (stderr), for tests that read them.
+            let log = std::fs::File::create(keys.path().join(format!("{}.log", target.name())))
+                .expect("a log file");
             let child = tokio::process::Command::new(yimen_bin())
                 .args(["serve", "--target", target.name()])
                 .envs(&env)
                 .stdin(Stdio::null())
-                .stdout(Stdio::null())
+                .stdout(log.try_clone().expect("a log file"))
+                .stderr(log)
                 .kill_on_drop(true)
                 .spawn()
                 .expect("spawn yimen serve");
@@ -313,6 +326,22 @@ impl Distributed {
     /// The PostgreSQL database the services keep their schemas in.
     pub fn database_url(&self) -> &str {
         self._database.url()
+    }
+
+    /// The settings the processes run with, as a CLI command given the same environment
+    /// (`yimen keys rotate`, say) reads them.
+    pub fn settings(&self) -> Settings {
+        yimen_platform::config::load_from(None, self.env.clone()).expect("the processes' settings")
+    }
+
+    /// Everything the processes wrote to stdout and stderr so far (their logs).
+    pub fn logs(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        for (target, _) in &self.children.0 {
+            let file = self._keys.path().join(format!("{}.log", target.name()));
+            all.extend(std::fs::read(file).unwrap_or_default());
+        }
+        all
     }
 
     /// Stops the processes with SIGTERM (graceful), waiting for them to exit.

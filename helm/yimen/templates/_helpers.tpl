@@ -238,3 +238,21 @@ grpc:
   {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* The Secret holding data.json: the chart's own or security.existingSecret. */}}
+{{- define "yimen.securitySecretName" -}}
+{{- default (printf "%s-data-keys" (include "yimen.fullname" .)) .Values.security.existingSecret }}
+{{- end }}
+
+{{/* The services that keep sealed personal data, and so are given the data keys. */}}
+{{- define "yimen.sealingServices" -}}
+intake mediation
+{{- end }}
+
+{{/* Where the data key settings point a sealing service: the file of the "data-keys" volume. */}}
+{{- define "yimen.securityEnv" -}}
+- name: YIMEN__SECURITY__DATA_KEY_FILE
+  value: /etc/yimen/keys/data.json
+- name: YIMEN__SECURITY__ALGORITHM
+  value: {{ .Values.security.algorithm | quote }}
+{{- end }}

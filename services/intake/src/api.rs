@@ -3,10 +3,13 @@
 //! (`domain::masking`), and maps the answer onto status codes (INVALID_ARGUMENT with field
 //! violations, NOT_FOUND, ...).
 
+use std::sync::Arc;
+
 use futures::stream::BoxStream;
 use tonic::{Request, Response, Status};
 use yimen_platform::auth::{Principal, RateLimiter, Scope};
 use yimen_platform::db::Db;
+use yimen_platform::seal::Keyring;
 use yimen_proto::v1::intake_service_server::IntakeService;
 use yimen_proto::v1::*;
 
@@ -21,9 +24,9 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(db: Db, config: &IntakeConfig) -> Self {
+    pub fn new(db: Db, config: &IntakeConfig, keyring: Arc<Keyring>) -> Self {
         Self {
-            app: Intake::new(db, config),
+            app: Intake::new(db, config, keyring),
             status_limit: RateLimiter::per_minute(
                 config.status_rate_per_min,
                 config.status_rate_burst,

@@ -4,11 +4,14 @@
 //! the caller's scope lets it see (`domain::access`). No request is ever logged: they carry
 //! personal data.
 
+use std::sync::Arc;
+
 use yimen_platform::auth::Scope;
 use yimen_platform::db::{Db, now_millis};
 use yimen_platform::error::Error;
 use yimen_platform::events::new_event;
 use yimen_platform::outbox;
+use yimen_platform::seal::Keyring;
 use yimen_platform::time::timestamp;
 use yimen_proto::event_type::CASE_REGISTERED;
 use yimen_proto::v1::event::Payload;
@@ -28,14 +31,19 @@ pub const NO_SUCH_CASE: &str = "no case with this number and query code";
 pub struct Intake {
     db: Db,
     keyer: PetitionerKeyer,
+    /// Seals the petitioners' personal data in the store and opens it for answers.
+    keyring: Arc<Keyring>,
 }
 
 impl Intake {
-    pub fn new(db: Db, config: &IntakeConfig) -> Self {
-        Self {
-            db,
-            keyer: PetitionerKeyer::new(&config.petitioner_key),
-        }
+    /// The use cases over `db`; petitioner fingerprints keyed as [`IntakeConfig::petitioner_key`]
+    /// says.
+    pub fn new(db: Db, config: &IntakeConfig, keyring: Arc<Keyring>) -> Self {
+        let keyer = match config.petitioner_key.as_str() {
+            "" => PetitionerKeyer::new(keyring.keyed_hash()),
+            legacy => PetitionerKeyer::legacy(legacy),
+        };
+        Self { db, keyer, keyring }
     }
 
     /// Registers a case: the case, its petitioners, its first timeline line and
@@ -81,6 +89,7 @@ impl Intake {
                 .await?
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("request id taken by no case")));
         }
+        store::insert_petitioners(&mut tx, &case_id, &case.petitioners, &self.keyring).await?;
         let announcement = Payload::CaseRegistered(self.announcement(&case, &number));
         let mut event = new_event(CASE_REGISTERED, &case_id, SERVICE, announcement);
         // The event announces the very instant the case was registered.
@@ -154,7 +163,7 @@ impl Intake {
         let case_ref =
             CaseRef::parse(&request.case_ref).map_err(|v| Error::InvalidArgument(vec![v]))?;
         let mut conn = self.db.pool().acquire().await?;
-        store::find_case(&mut conn, &case_ref, &Visibility::of(scope))
+        store::find_case(&mut conn, &case_ref, &Visibility::of(scope), &self.keyring)
             .await?
             .ok_or_else(|| Error::not_found(format!("no case `{}`", case_ref.key())))
     }
@@ -216,6 +225,7 @@ impl Intake {
             &mut tx,
             &CaseRef::Id(case.case_id.clone()),
             &Visibility::Every,
+            &self.keyring,
         )
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("evaluated case vanished")))?;

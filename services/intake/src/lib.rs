@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::Migrations;
+use yimen_platform::seal::SealedTable;
 use yimen_platform::service::{Context, Definition, Service, listen_on};
 use yimen_proto::v1::intake_service_server::IntakeServiceServer;
 
@@ -31,18 +32,17 @@ pub const SERVICE: &str = "intake";
 /// The case number sequence is an auto-increment column, which the dialects write differently.
 pub const MIGRATIONS: Migrations = yimen_platform::migrations!(forked);
 
-/// The development default of [`IntakeConfig::petitioner_key`]; a deployment must change it.
-pub const DEV_PETITIONER_KEY: &str = "yimen-dev-petitioner-key";
-
 #[derive(Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IntakeConfig {
     /// Where the gRPC server listens.
     pub listen: String,
-    /// The HMAC key of the petitioner fingerprints carried in `case.registered` (keyed hashes
-    /// of identity numbers, for matching repeat petitioners). MUST be changed in a deployment
-    /// and kept secret (set `YIMEN__INTAKE__PETITIONER_KEY`); changing it later breaks the
-    /// matching of earlier cases.
+    /// Empty (the default): the petitioner fingerprints carried in `case.registered` (keyed
+    /// hashes of identity numbers, for matching repeat petitioners) are keyed with the data
+    /// key file's lookup key (`security.data_key_file`). Kept for installations from before
+    /// that file: when set, they stay HMAC-SHA256 under this key, so fingerprints match those
+    /// of earlier cases. Secret (set `YIMEN__INTAKE__PETITIONER_KEY`); changing the key either
+    /// way breaks the matching of earlier cases.
     pub petitioner_key: String,
     /// How many status queries (GetCaseStatus, no token) one peer address may make a minute
     /// on average; 0: no limit.
@@ -55,7 +55,7 @@ impl Default for IntakeConfig {
     fn default() -> Self {
         Self {
             listen: listen_on(Intake::DEFAULT_PORT),
-            petitioner_key: DEV_PETITIONER_KEY.into(),
+            petitioner_key: String::new(),
             status_rate_per_min: 30,
             status_rate_burst: 10,
         }
@@ -104,6 +104,7 @@ impl Definition for Intake {
     const DEFAULT_PORT: u16 = 50051;
     const MIGRATIONS: Migrations = MIGRATIONS;
     const CONSUMED: &'static [&'static str] = CONSUMED;
+    const SEALED: &'static [SealedTable] = store::SEALED;
     type Config = IntakeConfig;
 
     fn new(config: IntakeConfig) -> Self {
@@ -114,13 +115,7 @@ impl Definition for Intake {
 #[async_trait::async_trait]
 impl Service for Intake {
     fn routes(&self, context: &Context) -> tonic::service::Routes {
-        let key = &self.config.petitioner_key;
-        if key == DEV_PETITIONER_KEY || key.is_empty() {
-            tracing::warn!(
-                "intake.petitioner_key is the development default; set YIMEN__INTAKE__PETITIONER_KEY in any real deployment"
-            );
-        }
-        let api = api::Api::new(context.db.clone(), &self.config);
+        let api = api::Api::new(context.db.clone(), &self.config, context.keyring.clone());
         tonic::service::Routes::new(IntakeServiceServer::new(api))
     }
 

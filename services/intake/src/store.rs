@@ -4,6 +4,7 @@
 
 use sqlx::AnyConnection;
 use yimen_platform::error::Error;
+use yimen_platform::seal::{Keyring, SealedColumn, SealedTable};
 use yimen_platform::time::{millis, timestamp};
 use yimen_proto::v1 as pb;
 
@@ -33,6 +34,18 @@ macro_rules! visible_to {
         )
     };
 }
+
+/// The petitioners' name, identity number and phone, sealed at rest.
+const NAME: SealedColumn = SealedColumn::new("name", "intake.petitioners.name");
+const ID_NUMBER: SealedColumn = SealedColumn::new("id_number", "intake.petitioners.id_number");
+const PHONE: SealedColumn = SealedColumn::new("phone", "intake.petitioners.phone");
+
+/// Intake's sealed columns (`Definition::SEALED`).
+pub const SEALED: &[SealedTable] = &[SealedTable {
+    table: "petitioners",
+    keys: &["case_id", "ordinal"],
+    columns: &[NAME, ID_NUMBER, PHONE],
+}];
 
 /// Takes the next number of `year`'s case sequence (1, 2, ...). In a transaction the counter
 /// row stays locked until commit, so numbers are never shared and a rollback gives one back.
@@ -102,13 +115,20 @@ pub async fn insert_case(
     .bind(query_code_hash)
     .execute(&mut *conn)
     .await?;
-    if inserted.rows_affected() == 0 {
-        return Ok(false);
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// Writes the people named on a new case, their personal data sealed with `keyring`.
+pub async fn insert_petitioners(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    petitioners: &[Petitioner],
+    keyring: &Keyring,
+) -> Result<(), Error> {
+    for (ordinal, p) in petitioners.iter().enumerate() {
+        insert_petitioner(conn, case_id, ordinal as i64, p, keyring).await?;
     }
-    for (ordinal, p) in case.petitioners.iter().enumerate() {
-        insert_petitioner(conn, case_id, ordinal as i64, p).await?;
-    }
-    Ok(true)
+    Ok(())
 }
 
 async fn insert_petitioner(
@@ -116,16 +136,19 @@ async fn insert_petitioner(
     case_id: &str,
     ordinal: i64,
     p: &Petitioner,
+    keyring: &Keyring,
 ) -> Result<(), Error> {
+    let id_number = p.id_number.as_ref().map_or("", |id| id.as_str());
+    let phone = p.phone.as_ref().map_or("", |phone| phone.as_str());
     sqlx::query(
         "INSERT INTO petitioners (case_id, ordinal, name, id_number, phone) \
          VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(case_id)
     .bind(ordinal)
-    .bind(&p.name)
-    .bind(p.id_number.as_ref().map_or("", |id| id.as_str()))
-    .bind(p.phone.as_ref().map_or("", |phone| phone.as_str()))
+    .bind(keyring.seal(NAME.purpose, &p.name)?)
+    .bind(keyring.seal(ID_NUMBER.purpose, id_number)?)
+    .bind(keyring.seal(PHONE.purpose, phone)?)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -320,6 +343,7 @@ pub async fn find_case(
     conn: &mut AnyConnection,
     case_ref: &CaseRef,
     visibility: &Visibility,
+    keyring: &Keyring,
 ) -> Result<Option<pb::Case>, Error> {
     let (kind, who) = visibility_params(visibility);
     let row = sqlx::query_as::<_, CaseRow>(concat!(
@@ -335,7 +359,7 @@ pub async fn find_case(
     .await?;
     let Some(row) = row else { return Ok(None) };
     let summary = pb::CaseSummary::from(row.summary);
-    let petitioners = petitioners(conn, &summary.case_id).await?;
+    let petitioners = petitioners(conn, &summary.case_id, keyring).await?;
     let timeline = timeline(conn, &summary.case_id).await?;
     Ok(Some(pb::Case {
         channel: row.channel,
@@ -358,21 +382,26 @@ pub async fn find_case(
     }))
 }
 
-async fn petitioners(conn: &mut AnyConnection, case_id: &str) -> Result<Vec<pb::Person>, Error> {
+async fn petitioners(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    keyring: &Keyring,
+) -> Result<Vec<pb::Person>, Error> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT name, id_number, phone FROM petitioners WHERE case_id = $1 ORDER BY ordinal",
     )
     .bind(case_id)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(name, id_number, phone)| pb::Person {
-            name,
-            id_number,
-            phone,
+    rows.into_iter()
+        .map(|(name, id_number, phone)| {
+            Ok(pb::Person {
+                name: keyring.open(NAME.purpose, &name)?,
+                id_number: keyring.open(ID_NUMBER.purpose, &id_number)?,
+                phone: keyring.open(PHONE.purpose, &phone)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The timeline in the order things happened; events of the same instant in arrival order.

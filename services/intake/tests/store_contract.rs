@@ -8,7 +8,7 @@ mod support;
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use support::*;
 use tonic::{Code, Status};
@@ -30,6 +30,8 @@ yimen_testkit::store_contract!(
     [
         registering_writes_case_timeline_and_event_in_one_transaction,
         registered_event_carries_keyed_fingerprints_and_no_personal_data,
+        petitioners_are_sealed_at_rest_and_reseal_moves_every_row_to_the_current_key,
+        fingerprints_use_the_key_files_lookup_key_unless_petitioner_key_is_set,
         case_numbers_are_sequential_per_year,
         resubmission_with_same_request_id_returns_the_same_case,
         get_case_by_number_and_by_id,
@@ -1595,6 +1597,7 @@ async fn status_queries_past_the_rate_answer_resource_exhausted(db: Db) {
             status_rate_burst: 2,
             ..Default::default()
         },
+        yimen_testkit::keyring(),
     );
     let ask = || {
         api.get_case_status(call(
@@ -1609,4 +1612,120 @@ async fn status_queries_past_the_rate_answer_resource_exhausted(db: Db) {
     ask().await.expect("second");
     let refused = ask().await.expect_err("past the burst");
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+}
+
+/// The petitioners' columns as stored, in case and ordinal order.
+async fn stored_petitioners(db: &Db) -> Vec<(String, String, String)> {
+    sqlx::query_as("SELECT name, id_number, phone FROM petitioners ORDER BY case_id, ordinal")
+        .fetch_all(db.pool())
+        .await
+        .expect("read petitioners")
+}
+
+async fn petitioners_are_sealed_at_rest_and_reseal_moves_every_row_to_the_current_key(db: Db) {
+    use std::sync::Arc;
+    use yimen_platform::seal::{Algorithm, KeyFile, Keyring, reseal};
+    let mut file = KeyFile::generate(Algorithm::Aes256Gcm).expect("keys");
+    let first = Arc::new(Keyring::of(&file).expect("keyring"));
+    let config = yimen_intake::IntakeConfig::default();
+    let intake = yimen_intake::app::Intake::new(db.clone(), &config, first);
+    let mut cases = Vec::new();
+    for subject in ["one", "two", "three"] {
+        let request = submission(Category::Transport, "城关镇", subject);
+        cases.push(
+            intake
+                .submit(&request, &Scope::Everything)
+                .await
+                .expect("submit"),
+        );
+    }
+    let stored = stored_petitioners(&db).await;
+    assert_eq!(stored.len(), 3);
+    for (name, id_number, phone) in &stored {
+        for (value, clear) in [
+            (name, "王某"),
+            (id_number, ID_NUMBER),
+            (phone, "13800000000"),
+        ] {
+            assert!(value.starts_with("v1:"), "not sealed: {value}");
+            assert!(!value.contains(clear), "the table holds {clear}");
+        }
+    }
+    // A row from before sealing: legacy clear text, still read as it is.
+    sqlx::query("UPDATE petitioners SET name = '王某', phone = '13800000000' WHERE case_id = $1")
+        .bind(&cases[0].case_id)
+        .execute(db.pool())
+        .await
+        .expect("a legacy row");
+
+    file.rotate().expect("rotate");
+    let second = Arc::new(Keyring::of(&file).expect("keyring"));
+    assert_eq!(
+        reseal::pending(&db, &second, store::SEALED)
+            .await
+            .expect("pending"),
+        3
+    );
+    let mut seen = Vec::new();
+    let done = reseal::reseal_all(&db, &second, store::SEALED, 2, |done, total| {
+        seen.push((done, total))
+    })
+    .await
+    .expect("reseal");
+    assert_eq!(done, 3);
+    assert_eq!(seen.first(), Some(&(0, 3)));
+    assert_eq!(seen.last(), Some(&(3, 3)), "batches of 2: {seen:?}");
+    assert_eq!(
+        reseal::pending(&db, &second, store::SEALED)
+            .await
+            .expect("pending"),
+        0
+    );
+    for (name, id_number, phone) in stored_petitioners(&db).await {
+        for value in [name, id_number, phone] {
+            assert!(value.starts_with("v2:"), "not at the new version: {value}");
+        }
+    }
+    let after = yimen_intake::app::Intake::new(db.clone(), &config, second);
+    for case in &cases {
+        let read = after
+            .get(
+                &GetCaseRequest {
+                    case_ref: case.case_number.clone(),
+                },
+                &Scope::Everything,
+            )
+            .await
+            .expect("get");
+        assert_eq!(
+            read.petitioners,
+            [Person {
+                name: "王某".into(),
+                id_number: ID_NUMBER.into(),
+                phone: "13800000000".into(),
+            }]
+        );
+    }
+}
+
+async fn fingerprints_use_the_key_files_lookup_key_unless_petitioner_key_is_set(db: Db) {
+    let keyring = yimen_testkit::keyring();
+    let from_file = yimen_intake::app::Intake::new(
+        db.clone(),
+        &yimen_intake::IntakeConfig::default(),
+        keyring.clone(),
+    );
+    let request = submission(Category::Transport, "城关镇", "fingerprint");
+    from_file
+        .submit(&request, &Scope::Everything)
+        .await
+        .expect("submit");
+    let event = outbox_events(&db).await.remove(0);
+    let Some(Payload::CaseRegistered(registered)) = &event.payload else {
+        panic!("not a case.registered payload");
+    };
+    assert_eq!(
+        registered.petitioner_keys,
+        [keyring.keyed_hash().hex(ID_NUMBER.as_bytes())]
+    );
 }

@@ -2,9 +2,12 @@
 //! the platform's errors onto status codes (INVALID_ARGUMENT with field violations,
 //! NOT_FOUND, FAILED_PRECONDITION, ...).
 
+use std::sync::Arc;
+
 use tonic::{Request, Response, Status};
 use yimen_platform::auth::Scope;
 use yimen_platform::db::Db;
+use yimen_platform::seal::Keyring;
 use yimen_proto::v1::mediation_service_server::MediationService;
 use yimen_proto::v1::*;
 
@@ -13,11 +16,13 @@ use crate::app;
 
 pub struct Api {
     db: Db,
+    /// Seals the agreements' parties in the store and opens them for answers.
+    keyring: Arc<Keyring>,
 }
 
 impl Api {
-    pub fn new(db: Db, _config: &MediationConfig) -> Self {
-        Self { db }
+    pub fn new(db: Db, _config: &MediationConfig, keyring: Arc<Keyring>) -> Self {
+        Self { db, keyring }
     }
 }
 
@@ -53,35 +58,67 @@ impl MediationService for Api {
         &self,
         request: Request<GetMediationRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        answer(app::get_mediation(&self.db, &Scope::of(&request), request.get_ref()).await)
+        answer(
+            app::get_mediation(
+                &self.db,
+                &self.keyring,
+                &Scope::of(&request),
+                request.get_ref(),
+            )
+            .await,
+        )
     }
 
     async fn list_mediations(
         &self,
         request: Request<ListMediationsRequest>,
     ) -> Result<Response<ListMediationsResponse>, Status> {
-        answer(app::list_mediations(&self.db, &Scope::of(&request), request.get_ref()).await)
+        answer(
+            app::list_mediations(
+                &self.db,
+                &self.keyring,
+                &Scope::of(&request),
+                request.get_ref(),
+            )
+            .await,
+        )
     }
 
     async fn open_mediation(
         &self,
         request: Request<OpenMediationRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        answer(app::open_mediation(&self.db, request.get_ref()).await)
+        answer(app::open_mediation(&self.db, &self.keyring, request.get_ref()).await)
     }
 
     async fn schedule_session(
         &self,
         request: Request<ScheduleSessionRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        answer(app::schedule_session(&self.db, &Scope::of(&request), request.get_ref()).await)
+        answer(
+            app::schedule_session(
+                &self.db,
+                &self.keyring,
+                &Scope::of(&request),
+                request.get_ref(),
+            )
+            .await,
+        )
     }
 
     async fn record_outcome(
         &self,
         request: Request<RecordOutcomeRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        answer(app::record_outcome(&self.db, &Scope::of(&request), request.get_ref()).await)
+        answer(
+            app::record_outcome(
+                &self.db,
+                &self.keyring,
+                &Scope::of(&request),
+                request.get_ref(),
+            )
+            .await,
+        )
     }
 
     async fn request_court_confirmation(
@@ -89,8 +126,13 @@ impl MediationService for Api {
         request: Request<RequestCourtConfirmationRequest>,
     ) -> Result<Response<MediationFile>, Status> {
         answer(
-            app::request_court_confirmation(&self.db, &Scope::of(&request), request.get_ref())
-                .await,
+            app::request_court_confirmation(
+                &self.db,
+                &self.keyring,
+                &Scope::of(&request),
+                request.get_ref(),
+            )
+            .await,
         )
     }
 
@@ -98,13 +140,21 @@ impl MediationService for Api {
         &self,
         request: Request<RecordCourtDecisionRequest>,
     ) -> Result<Response<MediationFile>, Status> {
-        answer(app::record_court_decision(&self.db, &Scope::of(&request), request.get_ref()).await)
+        answer(
+            app::record_court_decision(
+                &self.db,
+                &self.keyring,
+                &Scope::of(&request),
+                request.get_ref(),
+            )
+            .await,
+        )
     }
 
     async fn record_performance(
         &self,
         request: Request<RecordPerformanceRequest>,
     ) -> Result<Response<Mediator>, Status> {
-        answer(app::record_performance(&self.db, request.get_ref()).await)
+        answer(app::record_performance(&self.db, &self.keyring, request.get_ref()).await)
     }
 }

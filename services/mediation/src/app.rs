@@ -6,6 +6,7 @@ use yimen_platform::auth::Scope;
 use yimen_platform::db::{Db, Tx, now_millis};
 use yimen_platform::error::{Error, Violations};
 use yimen_platform::outbox;
+use yimen_platform::seal::Keyring;
 use yimen_proto::event_type::{MEDIATION_CONCLUDED, MEDIATION_COURT_CONFIRMED, MEDIATION_OPENED};
 use yimen_proto::v1::{self as pb, event::Payload};
 
@@ -38,7 +39,12 @@ pub struct Opened {
 /// Opens a file for `new` in the caller's transaction and announces `mediation.opened`, or
 /// answers the case's OPEN file when it has one. The one way a file opens: OpenMediation calls
 /// it in its own transaction, the referral consumer in the consumer loop's.
-pub async fn open(tx: &mut Tx, new: &NewMediation, now: i64) -> Result<Opened, Error> {
+pub async fn open(
+    tx: &mut Tx,
+    new: &NewMediation,
+    now: i64,
+    keyring: &Keyring,
+) -> Result<Opened, Error> {
     let case_number = match new.case_number.as_str() {
         "" => store::case_number(tx, &new.case_id)
             .await?
@@ -62,7 +68,7 @@ pub async fn open(tx: &mut Tx, new: &NewMediation, now: i64) -> Result<Opened, E
     };
     if !store::insert_file(tx, &file).await? {
         // The unique index on OPEN files said the case has one: answer it, announce nothing.
-        let existing = store::open_file_of_case(tx, &new.case_id)
+        let existing = store::open_file_of_case(tx, &new.case_id, keyring)
             .await?
             .ok_or_else(|| {
                 Error::Unavailable(format!(
@@ -101,10 +107,10 @@ pub async fn open(tx: &mut Tx, new: &NewMediation, now: i64) -> Result<Opened, E
 
 /// `case.referred.<dept>`: opens the case's file in the consumer loop's transaction, or does
 /// nothing when the case already has an OPEN file.
-pub async fn referred(tx: &mut Tx, event: &pb::Event) -> anyhow::Result<()> {
+pub async fn referred(tx: &mut Tx, event: &pb::Event, keyring: &Keyring) -> anyhow::Result<()> {
     let referral = yimen_platform::payload!(event, CaseReferred)?;
     let new = NewMediation::from_referral(&event.case_id, referral)?;
-    open(tx, &new, now_millis()).await?;
+    open(tx, &new, now_millis(), keyring).await?;
     Ok(())
 }
 
@@ -124,21 +130,26 @@ pub async fn registered(tx: &mut Tx, event: &pb::Event) -> anyhow::Result<()> {
 /// OpenMediation.
 pub async fn open_mediation(
     db: &Db,
+    keyring: &Keyring,
     request: &pb::OpenMediationRequest,
 ) -> Result<pb::MediationFile, Error> {
     let new = NewMediation::from_request(request)?;
     let mut tx = db.begin().await?;
-    let opened = open(&mut tx, &new, now_millis()).await?;
+    let opened = open(&mut tx, &new, now_millis(), keyring).await?;
     db.commit(tx).await?;
     Ok(opened.file.to_proto())
 }
 
 /// Locks the file for the rest of the transaction and reads it; NOT_FOUND when unknown.
-async fn locked_file(tx: &mut Tx, mediation_id: &str) -> Result<FileRecord, Error> {
+async fn locked_file(
+    tx: &mut Tx,
+    mediation_id: &str,
+    keyring: &Keyring,
+) -> Result<FileRecord, Error> {
     if !store::lock_file(tx, mediation_id).await? {
         return Err(not_found(mediation_id));
     }
-    reread(tx, mediation_id).await
+    reread(tx, mediation_id, keyring).await
 }
 
 /// [`locked_file`] for a caller about to act on it: refused before anything changes when the
@@ -147,8 +158,9 @@ async fn locked_file_for(
     tx: &mut Tx,
     scope: &Scope,
     mediation_id: &str,
+    keyring: &Keyring,
 ) -> Result<FileRecord, Error> {
-    let file = locked_file(tx, mediation_id).await?;
+    let file = locked_file(tx, mediation_id, keyring).await?;
     // The audit trail names the file and its case even when the caller is refused.
     yimen_platform::audit::note_object("mediation", mediation_id);
     yimen_platform::audit::note_case(&file.case_id);
@@ -157,8 +169,8 @@ async fn locked_file_for(
 }
 
 /// The file as the transaction now sees it.
-async fn reread(tx: &mut Tx, mediation_id: &str) -> Result<FileRecord, Error> {
-    store::file(tx, mediation_id)
+async fn reread(tx: &mut Tx, mediation_id: &str, keyring: &Keyring) -> Result<FileRecord, Error> {
+    store::file(tx, mediation_id, keyring)
         .await?
         .ok_or_else(|| not_found(mediation_id))
 }
@@ -170,6 +182,7 @@ fn not_found(mediation_id: &str) -> Error {
 /// ScheduleSession: every mediator named must be registered (with any committee).
 pub async fn schedule_session(
     db: &Db,
+    keyring: &Keyring,
     scope: &Scope,
     request: &pb::ScheduleSessionRequest,
 ) -> Result<pb::MediationFile, Error> {
@@ -185,10 +198,10 @@ pub async fn schedule_session(
         }
     }
     unknown.finish()?;
-    let file = locked_file_for(&mut tx, scope, &session.mediation_id).await?;
+    let file = locked_file_for(&mut tx, scope, &session.mediation_id, keyring).await?;
     file.standing.apply(Transition::Schedule)?;
     store::insert_session(&mut tx, &session, now_millis()).await?;
-    let updated = reread(&mut tx, &session.mediation_id).await?;
+    let updated = reread(&mut tx, &session.mediation_id, keyring).await?;
     db.commit(tx).await?;
     tracing::info!(mediation_id = %session.mediation_id, mediators = session.mediators.len(), "mediation session scheduled");
     Ok(updated.to_proto())
@@ -198,13 +211,14 @@ pub async fn schedule_session(
 /// agreement and every mediator who sat.
 pub async fn record_outcome(
     db: &Db,
+    keyring: &Keyring,
     scope: &Scope,
     request: &pb::RecordOutcomeRequest,
 ) -> Result<pb::MediationFile, Error> {
     let conclusion = Conclusion::parse(request)?;
     let id = &conclusion.mediation_id;
     let mut tx = db.begin().await?;
-    let file = locked_file_for(&mut tx, scope, id).await?;
+    let file = locked_file_for(&mut tx, scope, id, keyring).await?;
     let standing = file
         .standing
         .apply(Transition::Conclude(conclusion.outcome))?;
@@ -214,9 +228,10 @@ pub async fn record_outcome(
         standing.state,
         conclusion.agreement.as_ref(),
         now_millis(),
+        keyring,
     )
     .await?;
-    let updated = reread(&mut tx, id).await?;
+    let updated = reread(&mut tx, id, keyring).await?;
     let payload = Payload::MediationConcluded(pb::MediationConcluded {
         mediation_id: id.clone(),
         committee: updated.committee.clone(),
@@ -245,15 +260,16 @@ pub async fn record_outcome(
 /// RequestCourtConfirmation (司法确认): an AGREED file goes to the court.
 pub async fn request_court_confirmation(
     db: &Db,
+    keyring: &Keyring,
     scope: &Scope,
     request: &pb::RequestCourtConfirmationRequest,
 ) -> Result<pb::MediationFile, Error> {
     let id = mediation_id(&request.mediation_id)?;
     let mut tx = db.begin().await?;
-    let file = locked_file_for(&mut tx, scope, &id).await?;
+    let file = locked_file_for(&mut tx, scope, &id, keyring).await?;
     let standing = file.standing.apply(Transition::RequestCourtConfirmation)?;
     store::set_standing(&mut tx, &id, standing, now_millis()).await?;
-    let updated = reread(&mut tx, &id).await?;
+    let updated = reread(&mut tx, &id, keyring).await?;
     db.commit(tx).await?;
     tracing::info!(mediation_id = %id, "court confirmation requested");
     Ok(updated.to_proto())
@@ -263,13 +279,14 @@ pub async fn request_court_confirmation(
 /// stays AGREED and may be sent again); `mediation.court_confirmed` says which.
 pub async fn record_court_decision(
     db: &Db,
+    keyring: &Keyring,
     scope: &Scope,
     request: &pb::RecordCourtDecisionRequest,
 ) -> Result<pb::MediationFile, Error> {
     let id = mediation_id(&request.mediation_id)?;
     let confirmed = request.confirmed;
     let mut tx = db.begin().await?;
-    let file = locked_file_for(&mut tx, scope, &id).await?;
+    let file = locked_file_for(&mut tx, scope, &id, keyring).await?;
     let standing = file
         .standing
         .apply(Transition::CourtDecision { confirmed })?;
@@ -279,7 +296,7 @@ pub async fn record_court_decision(
         confirmed,
     });
     enqueue(&mut tx, MEDIATION_COURT_CONFIRMED, &file.case_id, payload).await?;
-    let updated = reread(&mut tx, &id).await?;
+    let updated = reread(&mut tx, &id, keyring).await?;
     db.commit(tx).await?;
     tracing::info!(case_id = %file.case_id, mediation_id = %id, confirmed, "court decided");
     Ok(updated.to_proto())
@@ -289,6 +306,7 @@ pub async fn record_court_decision(
 /// difficulty points, once per mediator and file.
 pub async fn record_performance(
     db: &Db,
+    keyring: &Keyring,
     request: &pb::RecordPerformanceRequest,
 ) -> Result<pb::Mediator, Error> {
     let credit = Credit::parse(request)?;
@@ -299,7 +317,7 @@ pub async fn record_performance(
             "mediator {mediator_id} not found"
         )));
     }
-    let file = reread(&mut tx, id).await?;
+    let file = reread(&mut tx, id, keyring).await?;
     file.standing.apply(Transition::CreditPerformance)?;
     if !file.mediators().contains(mediator_id) {
         return Err(Error::precondition(format!(
@@ -330,12 +348,13 @@ pub async fn record_performance(
 /// GetMediation.
 pub async fn get_mediation(
     db: &Db,
+    keyring: &Keyring,
     scope: &Scope,
     request: &pb::GetMediationRequest,
 ) -> Result<pb::MediationFile, Error> {
     let id = mediation_id(&request.mediation_id)?;
     let mut conn = db.pool().acquire().await?;
-    store::file(&mut conn, &id)
+    store::file(&mut conn, &id, keyring)
         .await?
         .filter(|file| access::may_see(scope, &file.committee))
         .map(|file| file.to_proto())
@@ -345,13 +364,14 @@ pub async fn get_mediation(
 /// ListMediations: oldest opened first, page by page.
 pub async fn list_mediations(
     db: &Db,
+    keyring: &Keyring,
     scope: &Scope,
     request: &pb::ListMediationsRequest,
 ) -> Result<pb::ListMediationsResponse, Error> {
     let mut filter = MediationFilter::parse(request)?;
     filter.committee = access::committee_to_list(scope, &filter.committee)?.to_string();
     let mut conn = db.pool().acquire().await?;
-    let (files, next_page_token) = store::list_files(&mut conn, &filter).await?;
+    let (files, next_page_token) = store::list_files(&mut conn, &filter, keyring).await?;
     Ok(pb::ListMediationsResponse {
         mediations: files.iter().map(FileRecord::to_proto).collect(),
         next_page_token,

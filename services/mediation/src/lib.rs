@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::Migrations;
+use yimen_platform::seal::SealedTable;
 use yimen_platform::service::{Context, Definition, Service, listen_on};
 use yimen_proto::v1::mediation_service_server::MediationServiceServer;
 
@@ -54,6 +55,7 @@ impl Definition for Mediation {
     const DEFAULT_PORT: u16 = 50053;
     const MIGRATIONS: Migrations = MIGRATIONS;
     const CONSUMED: &'static [&'static str] = CONSUMED;
+    const SEALED: &'static [SealedTable] = store::SEALED;
     type Config = MediationConfig;
 
     fn new(config: MediationConfig) -> Self {
@@ -67,11 +69,16 @@ impl Service for Mediation {
         tonic::service::Routes::new(MediationServiceServer::new(api::Api::new(
             context.db.clone(),
             &self.config,
+            context.keyring.clone(),
         )))
     }
 
     fn handler(&self, context: &Context) -> Arc<dyn EventHandler> {
-        Arc::new(consumers::Handler::new(context.db.clone(), &self.config))
+        Arc::new(consumers::Handler::new(
+            context.db.clone(),
+            &self.config,
+            context.keyring.clone(),
+        ))
     }
 }
 

@@ -6,6 +6,7 @@
 use sqlx::AnyConnection;
 use yimen_platform::error::Error;
 use yimen_platform::paging::PageToken;
+use yimen_platform::seal::{Keyring, SealedColumn, SealedTable};
 use yimen_platform::time::{opt_timestamp, timestamp};
 use yimen_proto::v1::{self as pb, Category, Linkage};
 
@@ -13,6 +14,19 @@ use crate::domain::committee::parse_categories;
 use crate::domain::{
     Agreement, Installment, MediationFilter, MediationState, NewSession, Standing,
 };
+
+/// The parties of an agreement, who may be petitioners by name: sealed at rest.
+const PAYER: SealedColumn =
+    SealedColumn::new("agreement_payer", "mediation.mediations.agreement_payer");
+const PAYEE: SealedColumn =
+    SealedColumn::new("agreement_payee", "mediation.mediations.agreement_payee");
+
+/// Mediation's sealed columns (`Definition::SEALED`).
+pub const SEALED: &[SealedTable] = &[SealedTable {
+    table: "mediations",
+    keys: &["mediation_id"],
+    columns: &[PAYER, PAYEE],
+}];
 
 fn corrupt(what: impl std::fmt::Display) -> Error {
     Error::Internal(anyhow::anyhow!("mediation store holds {what}"))
@@ -254,10 +268,10 @@ struct FileRow {
     agreement_terms: String,
 }
 
-impl TryFrom<FileRow> for FileRecord {
-    type Error = Error;
-
-    fn try_from(row: FileRow) -> Result<Self, Error> {
+impl FileRow {
+    /// The file it records, the agreement's parties opened with `keyring`.
+    fn open(self, keyring: &Keyring) -> Result<FileRecord, Error> {
+        let row = self;
         let state = MediationState::parse(&row.state)
             .ok_or_else(|| corrupt(format!("unknown mediation state `{}`", row.state)))?;
         Ok(FileRecord {
@@ -275,13 +289,16 @@ impl TryFrom<FileRow> for FileRecord {
             referred_by: row.referred_by,
             opened_at: row.opened_at,
             concluded_at: row.concluded_at,
-            agreement: row.agreement_fen.map(|amount_fen| Agreement {
-                amount_fen,
-                payer: row.agreement_payer,
-                payee: row.agreement_payee,
-                terms: row.agreement_terms,
-                installments: Vec::new(),
-            }),
+            agreement: match row.agreement_fen {
+                Some(amount_fen) => Some(Agreement {
+                    amount_fen,
+                    payer: keyring.open(PAYER.purpose, &row.agreement_payer)?,
+                    payee: keyring.open(PAYEE.purpose, &row.agreement_payee)?,
+                    terms: row.agreement_terms,
+                    installments: Vec::new(),
+                }),
+                None => None,
+            },
             sessions: Vec::new(),
         })
     }
@@ -324,8 +341,8 @@ async fn load_details(conn: &mut AnyConnection, file: &mut FileRecord) -> Result
     Ok(())
 }
 
-fn files_from_rows(rows: Vec<FileRow>) -> Result<Vec<FileRecord>, Error> {
-    rows.into_iter().map(FileRecord::try_from).collect()
+fn files_from_rows(rows: Vec<FileRow>, keyring: &Keyring) -> Result<Vec<FileRecord>, Error> {
+    rows.into_iter().map(|row| row.open(keyring)).collect()
 }
 
 /// Reads the sessions and installments of each file.
@@ -364,18 +381,22 @@ pub async fn insert_file(conn: &mut AnyConnection, file: &FileRecord) -> Result<
 pub async fn file(
     conn: &mut AnyConnection,
     mediation_id: &str,
+    keyring: &Keyring,
 ) -> Result<Option<FileRecord>, Error> {
     let rows = sqlx::query_as::<_, FileRow>(concat!(file_select!(), "WHERE mediation_id = $1"))
         .bind(mediation_id)
         .fetch_all(&mut *conn)
         .await?;
-    Ok(with_details(conn, files_from_rows(rows)?).await?.pop())
+    Ok(with_details(conn, files_from_rows(rows, keyring)?)
+        .await?
+        .pop())
 }
 
 /// The case's OPEN file, if it has one.
 pub async fn open_file_of_case(
     conn: &mut AnyConnection,
     case_id: &str,
+    keyring: &Keyring,
 ) -> Result<Option<FileRecord>, Error> {
     let rows = sqlx::query_as::<_, FileRow>(concat!(
         file_select!(),
@@ -384,7 +405,9 @@ pub async fn open_file_of_case(
     .bind(case_id)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(with_details(conn, files_from_rows(rows)?).await?.pop())
+    Ok(with_details(conn, files_from_rows(rows, keyring)?)
+        .await?
+        .pop())
 }
 
 /// Takes the file's row lock until the transaction ends (PostgreSQL; SQLite has one writer),
@@ -405,6 +428,7 @@ pub async fn conclude(
     state: MediationState,
     agreement: Option<&Agreement>,
     now: i64,
+    keyring: &Keyring,
 ) -> Result<(), Error> {
     sqlx::query(
         "UPDATE mediations SET state = $2, concluded_at = $3, agreement_fen = $4, \
@@ -415,8 +439,8 @@ pub async fn conclude(
     .bind(state.as_str())
     .bind(now)
     .bind(agreement.map(|a| a.amount_fen))
-    .bind(agreement.map_or("", |a| &a.payer))
-    .bind(agreement.map_or("", |a| &a.payee))
+    .bind(keyring.seal(PAYER.purpose, agreement.map_or("", |a| &a.payer))?)
+    .bind(keyring.seal(PAYEE.purpose, agreement.map_or("", |a| &a.payee))?)
     .bind(agreement.map_or("", |a| &a.terms))
     .execute(&mut *conn)
     .await?;
@@ -487,6 +511,7 @@ pub async fn insert_session(
 pub async fn list_files(
     conn: &mut AnyConnection,
     filter: &MediationFilter,
+    keyring: &Keyring,
 ) -> Result<(Vec<FileRecord>, String), Error> {
     let (after_at, after_id) = filter
         .page
@@ -510,7 +535,7 @@ pub async fn list_files(
     .fetch_all(&mut *conn)
     .await?;
     // Cut to the page first, so only the files answered have their details read.
-    let mut files = files_from_rows(rows)?;
+    let mut files = files_from_rows(rows, keyring)?;
     let next = filter.page.finish(&mut files, FileRecord::page_token);
     Ok((with_details(conn, files).await?, next))
 }

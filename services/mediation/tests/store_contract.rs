@@ -36,6 +36,7 @@ yimen_testkit::store_contract!(
         unknown_and_malformed_mediation_ids_are_refused,
         a_direct_file_knows_the_case_number_whether_registered_before_or_after,
         a_mediator_lists_and_sees_only_its_committees_files,
+        agreement_parties_are_sealed_at_rest_and_reseal_keeps_them_readable,
         a_mediator_acts_only_on_its_committees_files_and_nothing_is_written_when_refused,
     ]
 );
@@ -46,7 +47,11 @@ const JAN_2026: i64 = 1_767_225_600_000;
 const YEAR: i64 = 365 * 24 * 60 * 60 * 1000;
 
 fn api(db: &Db) -> Api {
-    Api::new(db.clone(), &MediationConfig::default())
+    Api::new(
+        db.clone(),
+        &MediationConfig::default(),
+        yimen_testkit::keyring(),
+    )
 }
 
 fn new_case() -> String {
@@ -222,6 +227,7 @@ async fn deliver(db: &Db, event: &Event) {
     let handler = std::sync::Arc::new(yimen_mediation::consumers::Handler::new(
         db.clone(),
         &MediationConfig::default(),
+        yimen_testkit::keyring(),
     ));
     yimen_testkit::harness::deliver(db, &*handler, event)
         .await
@@ -1292,4 +1298,60 @@ async fn a_mediator_acts_only_on_its_committees_files_and_nothing_is_written_whe
         .expect("an admin acts on any file")
         .into_inner();
     assert_eq!(failed.state, MediationState::Failed as i32);
+}
+
+async fn agreement_parties_are_sealed_at_rest_and_reseal_keeps_them_readable(db: Db) {
+    use std::sync::Arc;
+    use yimen_platform::seal::{Algorithm, KeyFile, Keyring, reseal};
+    let mut keys = KeyFile::generate(Algorithm::Sm4Gcm).expect("keys");
+    let first = Api::new(
+        db.clone(),
+        &MediationConfig::default(),
+        Arc::new(Keyring::of(&keys).expect("keyring")),
+    );
+    let (file, _) = agreed_file(&first).await;
+    let open_only = open(&first, &new_case(), Category::Agriculture).await;
+    let stored: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT mediation_id, agreement_payer, agreement_payee FROM mediations \
+         ORDER BY mediation_id",
+    )
+    .fetch_all(db.pool())
+    .await
+    .expect("read files");
+    for (id, payer, payee) in &stored {
+        if *id == open_only.mediation_id {
+            assert_eq!(
+                (payer.as_str(), payee.as_str()),
+                ("", ""),
+                "no agreement yet"
+            );
+            continue;
+        }
+        assert!(
+            payer.starts_with("v1:") && !payer.contains("rice mill"),
+            "{payer}"
+        );
+        assert!(
+            payee.starts_with("v1:") && !payee.contains("households"),
+            "{payee}"
+        );
+    }
+
+    keys.rotate().expect("rotate");
+    let second = Arc::new(Keyring::of(&keys).expect("keyring"));
+    let done = reseal::reseal_all(&db, &second, yimen_mediation::store::SEALED, 500, |_, _| {})
+        .await
+        .expect("reseal");
+    assert_eq!(done, 1, "only the agreed file holds parties");
+    assert_eq!(
+        reseal::pending(&db, &second, yimen_mediation::store::SEALED)
+            .await
+            .expect("pending"),
+        0
+    );
+    let after = Api::new(db.clone(), &MediationConfig::default(), second);
+    let read = get(&after, &file.mediation_id).await;
+    let agreement = read.agreement.expect("agreement");
+    assert_eq!(agreement.payer, "the rice mill");
+    assert_eq!(agreement.payee, "74 households");
 }

@@ -96,6 +96,12 @@ impl From<crate::bus::BusError> for Error {
     }
 }
 
+impl From<crate::seal::SealError> for Error {
+    fn from(e: crate::seal::SealError) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
 impl From<Error> for Status {
     fn from(e: Error) -> Self {
         match e {

@@ -16,6 +16,7 @@ use tonic::service::Routes;
 use crate::bus::{Bus, QueueSpec};
 use crate::consumer::EventHandler;
 use crate::db::{Db, Migrations};
+use crate::seal::{Keyring, SealedTable};
 
 /// What a process gives each service it runs.
 #[derive(Clone)]
@@ -24,6 +25,8 @@ pub struct Context {
     pub db: Db,
     /// The process's bus.
     pub bus: Arc<dyn Bus>,
+    /// The installation's data keys, for the personal data a store keeps sealed.
+    pub keyring: Arc<Keyring>,
     /// Cancelled when the process starts to stop; background tasks end on it.
     pub shutdown: CancellationToken,
 }
@@ -65,6 +68,9 @@ pub trait Definition: Service + Sized {
     const MIGRATIONS: Migrations;
     /// The routing keys bound to its queue (`yimen_proto::event_type`).
     const CONSUMED: &'static [&'static str];
+    /// The columns of its store that hold sealed personal data, for `yimen keys rotate`
+    /// ([`crate::seal::reseal`]).
+    const SEALED: &'static [SealedTable] = &[];
     /// Its section of the settings (`[NAME]`, `YIMEN__NAME__KEY`); it has a `listen` key.
     type Config: Debug + Clone + Default + Serialize + DeserializeOwned + Send + Sync + 'static;
 

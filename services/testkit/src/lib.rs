@@ -63,3 +63,17 @@ where
         Err(_) => eprintln!("test cleanup: removing {what} panicked"),
     }
 }
+
+/// The test process's keyring of data keys (AES-256-GCM, made once and kept in memory), as a
+/// process loads one from `security.data_key_file`: every use case and API a test builds over
+/// a store reads what another sealed.
+pub fn keyring() -> std::sync::Arc<yimen_platform::seal::Keyring> {
+    use yimen_platform::seal::{Algorithm, KeyFile, Keyring};
+    static KEYRING: std::sync::OnceLock<std::sync::Arc<Keyring>> = std::sync::OnceLock::new();
+    KEYRING
+        .get_or_init(|| {
+            let file = KeyFile::generate(Algorithm::Aes256Gcm).expect("generate data keys");
+            std::sync::Arc::new(Keyring::of(&file).expect("a keyring"))
+        })
+        .clone()
+}

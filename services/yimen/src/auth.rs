@@ -34,10 +34,12 @@ pub fn signing_key_file(settings: &Settings) -> PathBuf {
         .unwrap_or_else(|| standalone_key_dir(settings).join("signing.pem"))
 }
 
-/// Standalone's keys and token: the key pair under `<data_dir>/auth/` made when missing, the
-/// settings pointed at it (unless they name other files), and an administrator's token written
-/// to `<data_dir>/operator.token` (readable by its owner only). Answers the token.
+/// Standalone's keys and token: its data key file ([`crate::keys::prepare_standalone`]), the
+/// key pair under `<data_dir>/auth/` made when missing, the settings pointed at them (unless
+/// they name other files), and an administrator's token written to `<data_dir>/operator.token`
+/// (readable by its owner only). Answers the token.
 pub fn prepare_standalone(settings: &mut Settings) -> anyhow::Result<String> {
+    crate::keys::prepare_standalone(settings)?;
     let dir = standalone_key_dir(settings);
     let made = dir.join("jwks.json");
     if settings.auth.verify_keys_file.is_none() {
@@ -79,24 +81,15 @@ pub fn issue(
     signer.issue(principal, ttl)
 }
 
-/// Writes `text` to `path`, readable and writable by its owner only.
+/// Writes `text` to `path`, readable and writable by its owner only, replacing what was there.
 fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            anyhow::bail!("cannot replace {}: {e}", path.display())
+        }
+        _ => {}
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    file.write_all(b"\n")?;
-    Ok(())
+    yimen_platform::files::write_private(path, format!("{text}\n").as_bytes())
 }
 
 /// A duration as operators write it: `90s`, `30m`, `8h`, `7d`.

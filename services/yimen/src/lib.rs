@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod keys;
 pub mod run;
 pub mod scenarios;
 pub mod settings;

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use yimen::cli::{
-    self, analysis, assignment, audit, auth, case, dept, mediation, scorecard, serve,
+    self, analysis, assignment, audit, auth, case, dept, keys, mediation, scorecard, serve,
 };
 
 #[derive(Parser)]
@@ -43,6 +43,9 @@ enum Command {
     Healthcheck(serve::Healthcheck),
     /// The installation's keys: `auth init --dir DIR` makes a signing key and its JWKS.
     Auth(auth::AuthArgs),
+    /// The data keys of personal data at rest: `keys init --file F [--algorithm sm4-gcm]`,
+    /// `keys rotate [--batch 500]`, `keys reseal`.
+    Keys(keys::KeysArgs),
     /// Tokens: `token issue --role ROLE [--dept CODE] [--committee CODE] [--ttl 8h]`.
     Token(auth::TokenArgs),
     /// Cases at the one door.
@@ -99,6 +102,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(c) => c.run().await?,
         Command::Auth(c) => c.run()?,
         Command::Token(c) => c.run(config)?,
+        Command::Keys(c) => c.run(config).await?,
         Command::Case(c) => cli::exit(c.run(json).await),
         Command::Dept(c) => cli::exit(c.run(json).await),
         Command::Assignment(c) => cli::exit(c.run(json).await),

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use yimen_platform::auth::Auth;
 use yimen_platform::bus::Bus;
 use yimen_platform::db::Db;
+use yimen_platform::seal::Keyring;
 use yimen_platform::server::{Readiness, ServeOptions};
 use yimen_platform::service::Context;
 
@@ -107,6 +108,12 @@ pub async fn start(
     // Every call but the health check needs a verified token its role allows.
     let auth = Arc::new(Auth::load(&settings.auth)?);
     let tls = settings.server.tls.load()?;
+    // Only a process whose services keep sealed data needs (and is given) the data keys.
+    let keyring = Arc::new(if targets.iter().any(|t| !t.sealed().is_empty()) {
+        settings.security.keyring()?
+    } else {
+        Keyring::without_keys()
+    });
     let stores = migrate(settings, targets).await?;
     declare_queues(bus.as_ref(), targets).await?;
     for (target, db) in stores {
@@ -114,6 +121,7 @@ pub async fn start(
         let context = Context {
             db: db.clone(),
             bus: bus.clone(),
+            keyring: keyring.clone(),
             shutdown: shutdown.clone(),
         };
         service.prepare(&context).await?;

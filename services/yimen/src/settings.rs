@@ -8,6 +8,7 @@ use yimen_platform::audit::AuditConfig;
 use yimen_platform::auth::AuthConfig;
 use yimen_platform::bus::{BusConfig, QueueSpec};
 use yimen_platform::db::{DatabaseConfig, Migrations};
+use yimen_platform::seal::{SealedTable, SecurityConfig};
 use yimen_platform::server::TlsConfig;
 use yimen_platform::service::{Definition, Service};
 use yimen_platform::telemetry::TelemetryConfig;
@@ -28,6 +29,7 @@ macro_rules! registry {
             pub telemetry: TelemetryConfig,
             pub auth: AuthConfig,
             pub audit: AuditConfig,
+            pub security: SecurityConfig,
             pub server: ServerConfig,
             pub standalone: StandaloneConfig,
             $(pub $section: <$service as Definition>::Config,)+
@@ -60,6 +62,13 @@ macro_rules! registry {
             pub fn migrations(self) -> Migrations {
                 match self {
                     $(Target::$variant => <$service as Definition>::MIGRATIONS,)+
+                }
+            }
+
+            /// The columns of its store that hold sealed personal data.
+            pub fn sealed(self) -> &'static [SealedTable] {
+                match self {
+                    $(Target::$variant => <$service as Definition>::SEALED,)+
                 }
             }
 
@@ -191,6 +200,41 @@ mod tests {
         assert_eq!(s.dispatch.accept_days, 15);
         assert_eq!(s.dispatch.handle_days, 60);
         assert_eq!(s.bus.url, "memory");
+        assert_eq!(s.security.data_key_file, None);
+        assert_eq!(
+            s.security.algorithm,
+            yimen_platform::seal::Algorithm::Aes256Gcm
+        );
+    }
+
+    #[test]
+    fn security_section_takes_the_key_file_and_sm4() {
+        let s: Settings = yimen_platform::config::load_from(
+            None,
+            env(&[
+                (
+                    "YIMEN__SECURITY__DATA_KEY_FILE",
+                    "/etc/yimen/keys/data.json",
+                ),
+                ("YIMEN__SECURITY__ALGORITHM", "sm4-gcm"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.security.data_key_file.as_deref(),
+            Some(std::path::Path::new("/etc/yimen/keys/data.json"))
+        );
+        assert_eq!(
+            s.security.algorithm,
+            yimen_platform::seal::Algorithm::Sm4Gcm
+        );
+        let err = yimen_platform::config::load_from::<Settings>(
+            None,
+            env(&[("YIMEN__SECURITY__ALGORITHM", "des")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("algorithm"), "{err}");
     }
 
     #[test]

@@ -3,8 +3,7 @@
 //! petitioner without ever seeing the number. These are personal data: their `Debug` never
 //! shows the value, so a stray `{:?}` cannot leak one into a log.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use yimen_platform::seal::{Algorithm, KeyedHash};
 
 /// An 18-character resident identity number whose check digit is right, uppercase (`X`).
 #[derive(Clone, PartialEq, Eq)]
@@ -97,31 +96,27 @@ impl std::fmt::Debug for Phone {
     }
 }
 
-/// Computes petitioner keys: hex HMAC-SHA256 of the identity number under a secret key, so the
-/// same person gives the same key on every case while the number itself never leaves intake.
-#[derive(Clone)]
+/// Computes petitioner keys: the hex keyed hash of the identity number, so the same person
+/// gives the same key on every case while the number itself never leaves intake.
+#[derive(Clone, Debug)]
 pub struct PetitionerKeyer {
-    key: Vec<u8>,
+    hash: KeyedHash,
 }
 
 impl PetitionerKeyer {
-    pub fn new(key: &str) -> Self {
-        Self {
-            key: key.as_bytes().to_vec(),
-        }
+    /// Under the data key file's lookup key (HMAC-SHA256, or HMAC-SM3 with sm4-gcm).
+    pub fn new(hash: KeyedHash) -> Self {
+        Self { hash }
+    }
+
+    /// HMAC-SHA256 under `intake.petitioner_key`, as before the data key file existed: an
+    /// installation that set it keeps matching its earlier cases.
+    pub fn legacy(key: &str) -> Self {
+        Self::new(KeyedHash::new(Algorithm::Aes256Gcm, key.as_bytes()))
     }
 
     pub fn key(&self, id: &ResidentId) -> String {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC accepts a key of any length");
-        mac.update(id.as_str().as_bytes());
-        hex::encode(mac.finalize().into_bytes())
-    }
-}
-
-impl std::fmt::Debug for PetitionerKeyer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PetitionerKeyer(<redacted>)")
+        self.hash.hex(id.as_str().as_bytes())
     }
 }
 
@@ -217,7 +212,7 @@ mod tests {
 
     #[test]
     fn petitioner_key_is_hex_hmac_sha256_of_the_number() {
-        let keyer = PetitionerKeyer::new("k");
+        let keyer = PetitionerKeyer::legacy("k");
         let id = ResidentId::parse(VALID).expect("valid");
         let key = keyer.key(&id);
         assert_eq!(key.len(), 64);
@@ -226,6 +221,8 @@ mod tests {
             key,
             keyer.key(&ResidentId::parse("11010519491231002x").expect("valid"))
         );
-        assert_ne!(key, PetitionerKeyer::new("other").key(&id));
+        assert_ne!(key, PetitionerKeyer::legacy("other").key(&id));
+        let sm3 = PetitionerKeyer::new(KeyedHash::new(Algorithm::Sm4Gcm, b"k"));
+        assert_ne!(sm3.key(&id), key, "HMAC-SM3 under sm4-gcm");
     }
 }

@@ -24,12 +24,12 @@ fn config() -> IntakeConfig {
 
 /// The gRPC API over `db`.
 pub fn api(db: &Db) -> Api {
-    Api::new(db.clone(), &config())
+    Api::new(db.clone(), &config(), yimen_testkit::keyring())
 }
 
 /// The use cases over `db`.
 pub fn app(db: &Db) -> Intake {
-    Intake::new(db.clone(), &config())
+    Intake::new(db.clone(), &config(), yimen_testkit::keyring())
 }
 
 /// A valid submission in `category` at `town`.

@@ -3,7 +3,6 @@
 //! a JWKS, ours or an identity provider's.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -61,26 +60,12 @@ pub fn generate_keys(dir: &Path) -> anyhow::Result<KeyFiles> {
     let pem = key
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(|e| anyhow::anyhow!("cannot encode the signing key: {e}"))?;
-    write_private(&files.signing_key, pem.as_bytes())?;
+    crate::files::write_private(&files.signing_key, pem.as_bytes())?;
 
     let jwks = serde_json::json!({ "keys": [public_jwk(&key.verifying_key())?] });
     std::fs::write(&files.jwks, serde_json::to_string_pretty(&jwks)? + "\n")
         .with_context(|| format!("cannot write {}", files.jwks.display()))?;
     Ok(files)
-}
-
-/// Writes a new file only its owner can read.
-fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(contents)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The JWK of our public key, with its key id.

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod case;
 pub mod dept;
+pub mod keys;
 pub mod mediation;
 pub mod parse;
 pub mod render;

@@ -58,6 +58,9 @@ REFUSED_VALUES = [
     ("a policy that is not JSON", {"auth": {"jwks": JWKS, "policy": "allow: all"}} | WITH_DATA_KEYS,
      "auth.policy is not JSON"),
     ("no data keys", {"auth": {"jwks": JWKS}}, "security.dataKeys is required"),
+    ("a departments file source without a file",
+     {"auth": {"jwks": JWKS}, "departments": {"source": "file"}} | WITH_DATA_KEYS,
+     "departments.source is file but neither departments.file nor departments.existingConfigMap"),
     ("data keys that are not JSON", {"auth": {"jwks": JWKS}, "security": {"dataKeys": "AAAA"}},
      "security.dataKeys is not JSON"),
     ("data keys without a key", {"auth": {"jwks": JWKS}, "security": {"dataKeys": '{"keys": []}'}},
@@ -264,11 +267,37 @@ def security_problems(obj: dict, values: dict) -> list[str]:
     return problems
 
 
+def departments_problems(obj: dict, values: dict) -> list[str]:
+    """The migration Job joins the departments the values name, from where they are mounted."""
+    if obj["kind"] != "Job":
+        return []
+    c = obj["spec"]["template"]["spec"]["containers"][0]
+    args = c.get("args", [])
+    given = args[args.index("--departments") + 1] if "--departments" in args else None
+    source = values["departments"]["source"]
+    want = None
+    if source != "none" and values["services"]["dispatch"]["enabled"]:
+        want = "builtin" if source == "builtin" else "/etc/yimen/departments/departments.toml"
+    if given != want:
+        return [f"migrate --departments is {given!r}, not {want!r}"]
+    if want and want.startswith("/"):
+        mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
+        if not mounts.get("/etc/yimen/departments", {}).get("readOnly"):
+            return ["the departments file is not in a read-only mount"]
+    return []
+
+
 def config_problems(obj: dict) -> list[str]:
     """The ConfigMap's yimen.toml must parse, with whole numbers: the binary's counts are integers.
     The policy's ConfigMap must hold JSON."""
     if obj["kind"] != "ConfigMap":
         return []
+    if "departments.toml" in obj.get("data", {}):
+        try:
+            departments = tomllib.loads(obj["data"]["departments.toml"]).get("department", [])
+        except tomllib.TOMLDecodeError as e:
+            return [f"departments.toml: {e}"]
+        return [] if departments else ["departments.toml: no [[department]]"]
     if "policy.json" in obj.get("data", {}):
         try:
             json.loads(obj["data"]["policy.json"])
@@ -311,7 +340,8 @@ def render_and_validate(chart: helm.Chart, label: str, values: dict) -> None:
             report(False, what, e.message)
             continue
         problems = (pod_problems(obj, merged) + auth_problems(obj, merged)
-                    + security_problems(obj, merged) + config_problems(obj))
+                    + security_problems(obj, merged) + departments_problems(obj, merged)
+                    + config_problems(obj))
         report(not problems, what, "; ".join(problems))
 
     # The loop over `services` must give exactly one Deployment and one Service per enabled entry.

@@ -919,3 +919,113 @@ async fn bench_against_an_installation_sees_every_case_assigned_on_the_broker() 
     );
     d.stop().await;
 }
+
+/// The binary stands on its own: `yimen standalone` started where there is no deploy/ directory
+/// joins the departments built into it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_outside_the_repository_joins_the_builtin_departments() {
+    let cwd = yimen_testkit::stores::temp_dir("yimen-alone-");
+    let ports: Vec<(Target, u16)> = Target::ALL.iter().map(|&t| (t, free_port())).collect();
+    let mut command = tokio::process::Command::new(yimen_bin());
+    command
+        .arg("standalone")
+        .current_dir(cwd.path())
+        .env("YIMEN__TELEMETRY__LOG_LEVEL", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    for (target, port) in &ports {
+        command.env(
+            format!("YIMEN__{}__LISTEN", target.name().to_ascii_uppercase()),
+            format!("127.0.0.1:{port}"),
+        );
+    }
+    let mut child = command.spawn().expect("start yimen standalone");
+    let token_file = cwd.path().join("data/operator.token");
+    let token = until("standalone writes its operator token", || async {
+        std::fs::read_to_string(&token_file)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+    })
+    .await;
+    let urls = yimen::client::Urls::from_fn(|t| {
+        let port = ports.iter().find(|(p, _)| *p == t).map(|(_, p)| *p);
+        format!("http://127.0.0.1:{}", port.unwrap_or_default())
+    })
+    .with_token(token.trim());
+    let clients = connect(urls).await.expect("standalone answers");
+    let departments = clients
+        .dispatch
+        .clone()
+        .list_departments(ListDepartmentsRequest::default())
+        .await
+        .expect("list departments")
+        .into_inner()
+        .departments;
+    let codes: Vec<&str> = departments.iter().map(|d| d.code.as_str()).collect();
+    for department in seed() {
+        assert!(
+            codes.contains(&department.code.as_str()),
+            "{} joined: {codes:?}",
+            department.code
+        );
+    }
+    let _ = child.start_kill();
+    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+}
+
+/// `yimen migrate --departments builtin` joins the departments straight into dispatch's store,
+/// their `department.joined` events waiting in its outbox; run again, it joins none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_joins_the_departments_once() {
+    use sqlx::Connection;
+    let Some(database) = yimen_testkit::stores::fresh_postgres_database().await else {
+        return;
+    };
+    let migrate = || {
+        tokio::process::Command::new(yimen_bin())
+            .args([
+                "migrate",
+                "--target",
+                "dispatch",
+                "--departments",
+                "builtin",
+            ])
+            .envs([
+                ("YIMEN__DATABASE__URL", database.url()),
+                ("YIMEN__BUS__URL", "memory"),
+                ("YIMEN__TELEMETRY__LOG_LEVEL", "warn"),
+            ])
+            .output()
+    };
+    for round in ["first", "second"] {
+        let output = migrate().await.expect("run yimen migrate");
+        assert!(output.status.success(), "{round} run: {output:?}");
+    }
+    let mut conn = sqlx::PgConnection::connect(database.url())
+        .await
+        .expect("connect");
+    let codes: Vec<String> = sqlx::query_scalar("SELECT code FROM dispatch.departments")
+        .fetch_all(&mut conn)
+        .await
+        .expect("list departments");
+    let joined: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM dispatch.outbox WHERE routing_key = 'department.joined'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("count department.joined events");
+    for department in seed() {
+        assert!(
+            codes.contains(&department.code),
+            "{} joined: {codes:?}",
+            department.code
+        );
+    }
+    assert_eq!(
+        joined,
+        seed().len() as i64,
+        "one event per department, not two"
+    );
+    conn.close().await.expect("close");
+}

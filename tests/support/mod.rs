@@ -17,7 +17,7 @@ use yimen_testkit::stores::TestDatabase;
 
 /// Connects to every service, retrying while they start (bounded), then waits until each
 /// answers SERVING on its readiness check.
-async fn connect(urls: Urls) -> anyhow::Result<Clients> {
+pub async fn connect(urls: Urls) -> anyhow::Result<Clients> {
     let clients = yimen::run::wait_for("the services", Duration::from_secs(60), || {
         Clients::connect(&urls)
     })
@@ -166,7 +166,7 @@ pub fn yimen_bin() -> PathBuf {
 /// kernel's ephemeral range (32768 and up), where the outgoing connections of concurrent tests
 /// take their ports, so none takes it before the child binds; and never a port of the
 /// machine's own services.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     use std::hash::{BuildHasher, RandomState};
     const FIRST: u16 = 20_000;
     const SPAN: u64 = 12_000;

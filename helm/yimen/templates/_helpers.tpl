@@ -256,3 +256,23 @@ intake mediation
 - name: YIMEN__SECURITY__ALGORITHM
   value: {{ .Values.security.algorithm | quote }}
 {{- end }}
+
+{{/*
+What `yimen migrate --departments` is given: builtin, the mounted file, or nothing (source none,
+or dispatch not enabled). A file source needs its text or a ConfigMap.
+*/}}
+{{- define "yimen.departmentsArg" -}}
+{{- $d := .Values.departments }}
+{{- if and (ne $d.source "none") .Values.services.dispatch.enabled }}
+{{- if eq $d.source "builtin" }}builtin
+{{- else if or $d.file $d.existingConfigMap }}/etc/yimen/departments/departments.toml
+{{- else }}
+{{- fail "departments.source is file but neither departments.file nor departments.existingConfigMap is set" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The ConfigMap holding departments.toml for the migration Job: the chart's own or existingConfigMap. */}}
+{{- define "yimen.departmentsConfigMapName" -}}
+{{- default (printf "%s-departments" (include "yimen.fullname" .)) .Values.departments.existingConfigMap }}
+{{- end }}

@@ -30,6 +30,29 @@ struct SeedDepartment {
     categories: Vec<String>,
 }
 
+/// The default departments, built into the binary: `deploy/departments.toml` as it was when the
+/// binary was built (the file stays the editable source, and any file can replace it).
+pub const BUILTIN: &str = include_str!("../../../deploy/departments.toml");
+
+/// What names the built-in departments where a departments file is expected.
+pub const BUILTIN_NAME: &str = "builtin";
+
+/// The departments `source` names: [`BUILTIN_NAME`] for the built-in list, "" for none, else a
+/// file's path.
+pub fn load(source: &str) -> anyhow::Result<Vec<JoinDepartmentRequest>> {
+    match source {
+        "" => Ok(Vec::new()),
+        BUILTIN_NAME => {
+            parse_seed(BUILTIN).map_err(|e| anyhow::anyhow!("built-in departments: {e:#}"))
+        }
+        path => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read departments file {path}: {e}"))?;
+            parse_seed(&text).map_err(|e| anyhow::anyhow!("departments file {path}: {e:#}"))
+        }
+    }
+}
+
 /// Parses seed text into join requests, each checked by the same rules as JoinDepartment;
 /// an error names the entry (`department[3] (tax)`) and what is wrong with it.
 pub fn parse_seed(text: &str) -> anyhow::Result<Vec<JoinDepartmentRequest>> {
@@ -95,7 +118,7 @@ mod tests {
 
     #[test]
     fn the_deployed_seed_file_parses() {
-        let seed = parse_seed(include_str!("../../../deploy/departments.toml")).expect("parses");
+        let seed = parse_seed(BUILTIN).expect("parses");
         assert!(seed.len() >= 17, "{} departments", seed.len());
         let hr = seed
             .iter()

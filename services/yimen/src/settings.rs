@@ -138,7 +138,9 @@ impl Default for ServerConfig {
 pub struct StandaloneConfig {
     /// Where standalone keeps its SQLite files (one per service).
     pub data_dir: PathBuf,
-    /// Departments joined on start when not registered yet; empty to join none.
+    /// Departments joined on start when not registered yet: `builtin` (the list built into
+    /// the binary, deploy/departments.toml as it was built), a departments file's path, or ""
+    /// for none.
     pub seed_departments: String,
 }
 
@@ -146,7 +148,7 @@ impl Default for StandaloneConfig {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("data"),
-            seed_departments: "deploy/departments.toml".into(),
+            seed_departments: yimen_dispatch::seed::BUILTIN_NAME.into(),
         }
     }
 }

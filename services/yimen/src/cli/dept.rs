@@ -38,8 +38,9 @@ enum DeptCommand {
     /// Join every department of a file (the format of deploy/departments.toml) that is not
     /// registered yet; run again, it joins none twice.
     Import {
-        /// The departments file.
-        file: std::path::PathBuf,
+        /// The departments file; `builtin` (the default): the list built into the binary.
+        #[arg(default_value = yimen_dispatch::seed::BUILTIN_NAME)]
+        file: String,
     },
     /// A department leaves; its open cases go to the new owner of their category.
     Leave {
@@ -85,10 +86,8 @@ impl DeptArgs {
                 render::print(json, department_json(&d), departments_text(&[d]));
             }
             DeptCommand::Import { file } => {
-                let text = std::fs::read_to_string(&file)
-                    .map_err(|e| CliError(format!("cannot read {}: {e}", file.display())))?;
-                let departments = yimen_dispatch::parse_seed(&text)
-                    .map_err(|e| CliError(format!("{}: {e:#}", file.display())))?;
+                let departments =
+                    yimen_dispatch::seed::load(&file).map_err(|e| CliError(format!("{e:#}")))?;
                 let (mut joined, mut present) = (Vec::new(), Vec::new());
                 for department in departments {
                     let code = department.code.clone();

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use yimen_proto::v1::JoinDepartmentRequest;
 
 use super::Conn;
 use crate::client::{self, Clients, Urls};
@@ -35,7 +34,8 @@ pub struct Standalone {
     /// Where the SQLite files live (default: ./data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Department seed file joined on start (default: deploy/departments.toml); "" for none.
+    /// Departments joined on start: `builtin` (the default: the list built into the binary), a
+    /// departments file (the format of deploy/departments.toml), or "" for none.
     #[arg(long)]
     seed: Option<String>,
     /// Once serving, play the seed's seven scenarios and show the three summaries.
@@ -54,7 +54,7 @@ impl Standalone {
             settings.standalone.seed_departments = seed;
         }
         let mut settings = settings.into_standalone();
-        settings.dispatch.seed = load_seed(&settings.standalone.seed_departments)?;
+        settings.dispatch.seed = yimen_dispatch::seed::load(&settings.standalone.seed_departments)?;
         let token = crate::auth::prepare_standalone(&mut settings)?;
         eprintln!(
             "yimen: an administrator's token is in {} (the CLI run here reads it)",
@@ -87,25 +87,63 @@ impl Standalone {
 pub struct Migrate {
     #[arg(long, value_delimiter = ',', default_values_t = Target::ALL.to_vec(), value_enum)]
     target: Vec<Target>,
+    /// Also join the departments not registered yet, straight into dispatch's store: `builtin`
+    /// (the list built into the binary) or a departments file. Idempotent.
+    #[arg(long, value_name = "builtin|FILE")]
+    departments: Option<String>,
 }
 
 impl Migrate {
     pub async fn run(self, config: Option<&Path>) -> anyhow::Result<ExitCode> {
         let settings = Settings::load(config)?;
         let _telemetry = yimen_platform::telemetry::init("yimen-migrate", &settings.telemetry)?;
-        for (_, db) in run::migrate(&settings, &self.target).await? {
-            db.close().await;
-        }
+        let departments = match &self.departments {
+            Some(source) => {
+                anyhow::ensure!(
+                    self.target.contains(&Target::Dispatch),
+                    "--departments joins departments in dispatch's store: migrate dispatch too"
+                );
+                yimen_dispatch::seed::load(source)?
+            }
+            None => Vec::new(),
+        };
+        let stores = run::migrate(&settings, &self.target).await?;
         // A broker outlives the processes: its queues, declared before any service starts,
         // keep what one service publishes until another first comes up to read it.
-        if settings.bus.url.starts_with("amqp") {
+        let bus = if settings.bus.url.starts_with("amqp") {
             let bus = run::wait_for("the broker", run::STARTUP_PATIENCE, || {
                 yimen_platform::bus::connect(&settings.bus)
             })
             .await?;
             run::declare_queues(bus.as_ref(), &self.target).await?;
-            bus.close().await;
             tracing::info!("queues declared");
+            Some(bus)
+        } else {
+            None
+        };
+        if !departments.is_empty() {
+            let (_, db) = stores
+                .iter()
+                .find(|(target, _)| *target == Target::Dispatch)
+                .expect("dispatch is among the targets");
+            // Their `department.joined` events wait in dispatch's outbox for its relay; with no
+            // broker here, the department queues are declared when dispatch starts.
+            let bus = bus.clone().unwrap_or_else(|| {
+                std::sync::Arc::new(yimen_platform::bus::MemoryBus::new(settings.bus.clone()))
+            });
+            let joined =
+                yimen_dispatch::seed_departments(db, &bus, &settings.dispatch, &departments)
+                    .await?;
+            eprintln!(
+                "joined {joined} department(s); {} already registered",
+                departments.len() - joined
+            );
+        }
+        if let Some(bus) = bus {
+            bus.close().await;
+        }
+        for (_, db) in stores {
+            db.close().await;
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -195,7 +233,7 @@ impl Bench {
         let mut settings = Settings::load(config)?;
         quiet_unless_asked(&mut settings);
         let _telemetry = yimen_platform::telemetry::init("yimen-bench", &settings.telemetry)?;
-        settings.dispatch.seed = load_seed(&settings.standalone.seed_departments)?;
+        settings.dispatch.seed = yimen_dispatch::seed::load(&settings.standalone.seed_departments)?;
         if let Some(rate) = self.rate {
             anyhow::ensure!(rate > 0.0, "--rate must be above 0 cases a second");
         }
@@ -258,16 +296,6 @@ fn quiet_unless_asked(settings: &mut Settings) {
     if settings.telemetry.log_level == default_level && std::env::var_os("RUST_LOG").is_none() {
         settings.telemetry.log_level = "warn".into();
     }
-}
-
-/// The departments of the seed file at `path`; none for "".
-fn load_seed(path: &str) -> anyhow::Result<Vec<JoinDepartmentRequest>> {
-    if path.is_empty() {
-        return Ok(Vec::new());
-    }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read department seed {path}: {e}"))?;
-    yimen_dispatch::parse_seed(&text).map_err(|e| anyhow::anyhow!("department seed {path}: {e:#}"))
 }
 
 /// Starts `targets` on the configured bus, saying where each listens; signals stop them.

@@ -204,10 +204,15 @@ pub async fn serve(
     reporter
         .set_service_status(READINESS, ServingStatus::NotServing)
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(yimen_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    // Both versions, as grpc-go and grpc-java serve them: several tools (Python's
+    // grpcio-reflection among them) speak only v1alpha.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(yimen_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+    let reflection = reflection().build_v1()?;
 
     let watcher = {
         let reporter = reporter.clone();
@@ -266,6 +271,7 @@ pub async fn serve(
         .add_routes(routes)
         .add_service(health)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), signal);
     tokio::pin!(server);
     let result = tokio::select! {

@@ -50,6 +50,16 @@ async fn one_case_is_one_trace_across_intake_and_dispatch_processes() {
         !c.department.is_empty()
     })
     .await;
+    let unknown = cluster
+        .clients
+        .intake
+        .clone()
+        .get_case(GetCaseRequest {
+            case_ref: "YM-2000-999999".into(),
+        })
+        .await
+        .expect_err("no such case");
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
     // SIGTERM makes both processes flush their spans.
     cluster.stop().await;
 
@@ -76,6 +86,24 @@ async fn one_case_is_one_trace_across_intake_and_dispatch_processes() {
             .iter()
             .any(|s| s.service_name == "yimen-dispatch" && s.name.contains("case.registered")),
         "dispatch's consumer span is in it: {in_trace:#?}"
+    );
+    // Each call's span says what it answered (GetCase also answered OK while the case was
+    // polled for).
+    let statuses_of = |method: &str| {
+        spans
+            .iter()
+            .filter(|s| s.service_name == "yimen-intake" && s.name.ends_with(method))
+            .filter_map(|s| s.attribute("rpc.grpc.status_code"))
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(
+        statuses_of("/SubmitCase"),
+        BTreeSet::from(["0"]),
+        "{spans:#?}"
+    );
+    assert!(
+        statuses_of("/GetCase").contains("5"),
+        "NOT_FOUND: {spans:#?}"
     );
 }
 

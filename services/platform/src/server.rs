@@ -265,6 +265,9 @@ pub async fn serve(
     // The audit layer is outside the auth layer, so a call the policy refuses is recorded too.
     let server = builder
         .trace_fn(crate::telemetry::grpc_server_span)
+        .layer(tower::util::MapResponseLayer::new(
+            crate::telemetry::record_grpc_status,
+        ))
         .layer(AuditLayer::new(options.audit.clone()))
         .layer(AuthLayer::new(options.auth.clone()))
         .layer(tower::util::MapResponseLayer::new(too_large_is_invalid))

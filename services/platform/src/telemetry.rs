@@ -427,7 +427,8 @@ pub fn set_parent_from_headers(span: &tracing::Span, headers: &BTreeMap<String, 
 /// `rpc.system` = `grpc`, `rpc.service`, `rpc.method`), whose parent is the `traceparent` in the
 /// request's HTTP headers. Health checks and reflection get DEBUG spans, which are not traced:
 /// a probe every few seconds would otherwise drown the traces that matter. The auth layer fills
-/// in `enduser.role` and `enduser.id` (the token's subject) once the caller is known.
+/// in `enduser.role` and `enduser.id` (the token's subject) once the caller is known, and
+/// [`record_grpc_status`] the answer's `rpc.grpc.status_code`.
 pub fn grpc_server_span(request: &http::Request<()>) -> tracing::Span {
     let path = request.uri().path().trim_start_matches('/');
     let (service, method) = path.rsplit_once('/').unwrap_or((path, ""));
@@ -443,6 +444,8 @@ pub fn grpc_server_span(request: &http::Request<()>) -> tracing::Span {
             rpc.method = method,
             enduser.role = tracing::field::Empty,
             enduser.id = tracing::field::Empty,
+            rpc.grpc.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
         )
     } else {
         tracing::info_span!(
@@ -454,6 +457,8 @@ pub fn grpc_server_span(request: &http::Request<()>) -> tracing::Span {
             rpc.method = method,
             enduser.role = tracing::field::Empty,
             enduser.id = tracing::field::Empty,
+            rpc.grpc.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
         )
     };
     adopt(
@@ -461,6 +466,30 @@ pub fn grpc_server_span(request: &http::Request<()>) -> tracing::Span {
         TraceContextPropagator::new().extract(&HeaderExtractor(request.headers())),
     );
     span
+}
+
+/// Records the gRPC status a call answered on its span: `rpc.grpc.status_code` (0 for OK), and
+/// `otel.status_code = ERROR` for the codes the OpenTelemetry RPC conventions count as a server
+/// error (the caller's own mistakes, such as NOT_FOUND or INVALID_ARGUMENT, are not). A failed
+/// call answers its status in the headers (trailers-only); one that has not failed by the time
+/// its headers go out is recorded as OK.
+pub fn record_grpc_status<B>(response: http::Response<B>) -> http::Response<B> {
+    use tonic::Code;
+    let code = tonic::Status::from_header_map(response.headers()).map_or(Code::Ok, |s| s.code());
+    let span = tracing::Span::current();
+    span.record("rpc.grpc.status_code", code as i64);
+    if matches!(
+        code,
+        Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+    ) {
+        span.record("otel.status_code", "ERROR");
+    }
+    response
 }
 
 /// A tonic client interceptor that injects the current span's trace context into the request

@@ -49,6 +49,7 @@ both_modes!(
 );
 
 mod audit;
+mod health;
 mod privacy;
 mod scenarios;
 mod trace;

@@ -1,5 +1,5 @@
-//! A TCP proxy in front of the test broker that can cut, freeze and refuse connections, so
-//! tests play the network failures and outages the bus must recover from.
+//! A TCP proxy in front of the test broker or database that can cut, freeze and refuse
+//! connections, so tests play the network failures and outages yimen must recover from.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,10 +18,9 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// A proxy in front of the broker `upstream_url` (an `amqp://` URL) points at.
+    /// A proxy in front of the server `upstream_url` (`amqp://`, `postgres://`) points at.
     pub async fn start(upstream_url: &str) -> Proxy {
-        let uri: lapin::uri::AMQPUri = upstream_url.parse().expect("a valid test broker URL");
-        let upstream = format!("{}:{}", uri.authority.host, uri.authority.port);
+        let upstream = upstream_of(upstream_url);
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the proxy");
@@ -102,6 +101,23 @@ impl Drop for Proxy {
         self.accepting.abort();
         self.cut();
     }
+}
+
+/// The `host:port` a URL points at (its scheme's default port when it names none).
+fn upstream_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host_port.contains(':') {
+        return host_port.to_string();
+    }
+    let port = match scheme {
+        "amqp" => 5672,
+        "amqps" => 5671,
+        "postgres" | "postgresql" => 5432,
+        other => panic!("no default port known for {other}://"),
+    };
+    format!("{host_port}:{port}")
 }
 
 /// `url` with its host and port replaced by `127.0.0.1:<port>`.

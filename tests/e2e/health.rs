@@ -32,19 +32,8 @@ async fn health(d: &Distributed, target: Target, name: &str) -> ServingStatus {
 }
 
 /// Whether `yimen healthcheck --target intake --probe <probe>` exits 0.
-async fn healthcheck(d: &Distributed, probe: &str) -> bool {
-    tokio::process::Command::new(yimen_bin())
-        .args([
-            "healthcheck",
-            "--target",
-            "intake",
-            "--probe",
-            probe,
-            "--addr",
-        ])
-        .arg(d.clients.urls.of(Target::Intake))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+async fn intake_probe(d: &Distributed, probe: &str) -> bool {
+    healthcheck(Target::Intake, d.clients.urls.of(Target::Intake), probe)
         .status()
         .await
         .expect("run yimen healthcheck")
@@ -96,9 +85,12 @@ async fn intake_stays_ready_and_accepting_while_the_broker_is_away_and_its_cases
             target.name()
         );
     }
-    assert!(healthcheck(&d, "readiness").await, "readiness probe passes");
-    assert!(!healthcheck(&d, "broker").await, "broker probe fails");
-    assert!(healthcheck(&d, "database").await, "database probe passes");
+    assert!(
+        intake_probe(&d, "readiness").await,
+        "readiness probe passes"
+    );
+    assert!(!intake_probe(&d, "broker").await, "broker probe fails");
+    assert!(intake_probe(&d, "database").await, "database probe passes");
 
     let during = intake
         .submit_case(submission(Category::Transport, "石牌镇", "bus stop moved"))
@@ -130,7 +122,10 @@ async fn intake_stays_ready_and_accepting_while_the_broker_is_away_and_its_cases
             .then_some(())
     })
     .await;
-    assert!(healthcheck(&d, "broker").await, "broker probe passes again");
+    assert!(
+        intake_probe(&d, "broker").await,
+        "broker probe passes again"
+    );
     d.stop().await;
     // The proxy goes last: the processes stop while their broker is still reachable.
     drop(proxy);

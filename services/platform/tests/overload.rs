@@ -7,11 +7,31 @@ use std::time::Duration;
 use tonic_types::StatusExt;
 use yimen_platform::db::Migrations;
 use yimen_platform::overload::{Limits, Overload};
+use yimen_testkit::stores::TestStore;
+
+/// A SQLite store: one connection, so a second transaction waits for the first.
+async fn store() -> TestStore {
+    yimen_testkit::stores::sqlite_store("overload", Migrations::NONE).await
+}
+
+/// Holds the store's one connection for `hold` while a second transaction waits for it.
+async fn make_a_transaction_wait(db: &TestStore, hold: Duration) {
+    let held = db.begin().await.expect("the one connection");
+    let waiting = tokio::spawn({
+        let db = db.db();
+        async move { db.begin().await.map(drop) }
+    });
+    tokio::time::sleep(hold).await;
+    held.rollback().await.expect("give the connection back");
+    waiting
+        .await
+        .unwrap()
+        .expect("the second transaction began");
+}
 
 #[tokio::test]
 async fn a_transaction_that_waited_past_the_bound_for_a_connection_refuses_work_until_it_eases() {
-    // SQLite: one connection, so a second transaction waits for the first.
-    let db = yimen_testkit::stores::sqlite_store("overload", Migrations::NONE).await;
+    let db = store().await;
     let overload = Overload::new(Limits {
         max_outbox_backlog: 0,
         max_pool_wait: Duration::from_millis(50),
@@ -19,19 +39,8 @@ async fn a_transaction_that_waited_past_the_bound_for_a_connection_refuses_work_
     overload.look(&db).await.expect("look");
     overload.admit().expect("nothing waited yet");
 
-    let held = db.begin().await.expect("the one connection");
-    let waiting = tokio::spawn({
-        let db = db.db();
-        async move { db.begin().await.map(drop) }
-    });
     // Held well past the bound before it is given back.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    held.rollback().await.expect("give the connection back");
-    waiting
-        .await
-        .unwrap()
-        .expect("the second transaction began");
-
+    make_a_transaction_wait(&db, Duration::from_millis(200)).await;
     overload.look(&db).await.expect("look");
     let refused = overload
         .admit()
@@ -54,19 +63,12 @@ async fn a_transaction_that_waited_past_the_bound_for_a_connection_refuses_work_
 
 #[tokio::test]
 async fn zero_bounds_admit_everything() {
-    let db = yimen_testkit::stores::sqlite_store("overload", Migrations::NONE).await;
+    let db = store().await;
     let overload = Overload::new(Limits {
         max_outbox_backlog: 0,
         max_pool_wait: Duration::ZERO,
     });
-    let held = db.begin().await.expect("the one connection");
-    let waiting = tokio::spawn({
-        let db = db.db();
-        async move { db.begin().await.map(drop) }
-    });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    held.rollback().await.expect("give the connection back");
-    waiting.await.unwrap().expect("began");
+    make_a_transaction_wait(&db, Duration::from_millis(50)).await;
     overload.look(&db).await.expect("look");
     overload.admit().expect("no bound, no refusal");
 }

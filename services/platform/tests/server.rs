@@ -26,10 +26,16 @@ use yimen_proto::v1::{
 
 const MIGRATIONS: Migrations = Migrations::NONE;
 
-#[tokio::test]
-async fn readiness_is_serving_while_store_and_bus_answer_and_not_serving_once_shutdown_starts() {
-    let db = yimen_testkit::stores::sqlite_store("probe", MIGRATIONS).await;
-    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new(Default::default()));
+/// A server with no routes over `db` and `bus`, checking them every 50 ms; its health
+/// client, the token that stops it and its task.
+async fn serve_health(
+    db: yimen_platform::db::Db,
+    bus: Arc<dyn Bus>,
+) -> (
+    HealthClient<tonic::transport::Channel>,
+    CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
@@ -40,19 +46,25 @@ async fn readiness_is_serving_while_store_and_bus_answer_and_not_serving_once_sh
         listener,
         tonic::service::Routes::default(),
         Readiness {
-            stores: vec![db.clone()],
+            stores: vec![db],
             bus,
         },
         options,
         shutdown.clone(),
     ));
-
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect()
         .await
         .unwrap();
-    let mut health = HealthClient::new(channel);
+    (HealthClient::new(channel), shutdown, server)
+}
+
+#[tokio::test]
+async fn readiness_is_serving_while_store_and_bus_answer_and_not_serving_once_shutdown_starts() {
+    let db = yimen_testkit::stores::sqlite_store("probe", MIGRATIONS).await;
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new(Default::default()));
+    let (mut health, shutdown, server) = serve_health(db.db(), bus).await;
     let request = || HealthCheckRequest {
         service: READINESS.into(),
     };
@@ -121,27 +133,7 @@ async fn readiness_stays_serving_while_only_the_broker_is_away_and_the_detail_na
     let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new(Default::default()));
     // A closed bus answers no ping: the broker is away.
     bus.close().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let mut options = ServeOptions::new("probe");
-    options.readiness_interval = Duration::from_millis(50);
-    let server = tokio::spawn(serve(
-        listener,
-        tonic::service::Routes::default(),
-        Readiness {
-            stores: vec![db.db()],
-            bus,
-        },
-        options,
-        shutdown.clone(),
-    ));
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let health = HealthClient::new(channel);
+    let (health, shutdown, server) = serve_health(db.db(), bus).await;
     let status_of = |name: &'static str| {
         let mut health = health.clone();
         async move {

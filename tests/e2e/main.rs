@@ -49,6 +49,7 @@ both_modes!(
 );
 
 mod audit;
+mod health;
 mod privacy;
 mod scenarios;
 mod trace;
@@ -554,24 +555,13 @@ async fn standalone_serves_tls_and_asks_for_a_client_certificate() {
     // A probe inside a pod dials 127.0.0.1 and names the certificate's host with
     // --server-name; a name the certificate does not hold fails.
     let healthcheck = |with_certificate: bool, server_name: &str, probe: &str| {
-        let mut command = tokio::process::Command::new(yimen_bin());
+        let mut command = healthcheck(Target::Intake, &s.clients.urls.intake, probe);
         command
-            .args([
-                "healthcheck",
-                "--target",
-                "intake",
-                "--probe",
-                probe,
-                "--addr",
-            ])
-            .arg(&s.clients.urls.intake)
             .arg("--ca-file")
             .arg(&pki.ca_file)
             .args(["--server-name", server_name])
             .env_remove("YIMEN_CERT_FILE")
-            .env_remove("YIMEN_KEY_FILE")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
+            .env_remove("YIMEN_KEY_FILE");
         if with_certificate {
             command
                 .arg("--cert-file")

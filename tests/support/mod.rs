@@ -162,6 +162,18 @@ pub fn yimen_bin() -> PathBuf {
     bin
 }
 
+/// `yimen healthcheck --target <target> --probe <probe> --addr <url>`, its output discarded;
+/// the caller adds any TLS flags and runs it.
+pub fn healthcheck(target: Target, url: &str, probe: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(yimen_bin());
+    command
+        .args(["healthcheck", "--target", target.name(), "--probe", probe])
+        .args(["--addr", url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
+}
+
 /// A port of 127.0.0.1 free now, for a child process to listen on. Drawn from below the
 /// kernel's ephemeral range (32768 and up), where the outgoing connections of concurrent tests
 /// take their ports, so none takes it before the child binds; and never a port of the

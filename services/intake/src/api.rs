@@ -9,6 +9,7 @@ use futures::stream::BoxStream;
 use tonic::{Request, Response, Status};
 use yimen_platform::auth::{Principal, RateLimiter, Scope};
 use yimen_platform::db::Db;
+use yimen_platform::overload::Overload;
 use yimen_platform::seal::Keyring;
 use yimen_proto::v1::intake_service_server::IntakeService;
 use yimen_proto::v1::*;
@@ -21,9 +22,14 @@ pub struct Api {
     app: Intake,
     /// Status queries carry no token, so they are held to a rate per peer address instead.
     status_limit: Option<RateLimiter>,
+    /// Refuses new cases and evaluations while the outbox backlog or the connection waits are
+    /// past their bounds.
+    overload: Arc<Overload>,
 }
 
 impl Api {
+    /// With an overload check of `config`'s bounds that nothing watches yet, so it admits
+    /// every call: the service gives it its watched one ([`Api::with_overload`]).
     pub fn new(db: Db, config: &IntakeConfig, keyring: Arc<Keyring>) -> Self {
         Self {
             app: Intake::new(db, config, keyring),
@@ -31,7 +37,14 @@ impl Api {
                 config.status_rate_per_min,
                 config.status_rate_burst,
             ),
+            overload: Arc::new(Overload::new(config.overload_limits())),
         }
+    }
+
+    /// Checks calls against `overload`, which a watcher keeps current.
+    pub fn with_overload(mut self, overload: Arc<Overload>) -> Self {
+        self.overload = overload;
+        self
     }
 }
 
@@ -52,6 +65,7 @@ impl IntakeService for Api {
         &self,
         request: Request<SubmitCaseRequest>,
     ) -> Result<Response<SubmitCaseResponse>, Status> {
+        self.overload.admit()?;
         self.app
             .submit(request.get_ref(), &Scope::of(&request))
             .await
@@ -90,6 +104,7 @@ impl IntakeService for Api {
         &self,
         request: Request<SubmitEvaluationRequest>,
     ) -> Result<Response<Case>, Status> {
+        self.overload.admit()?;
         self.app
             .evaluate(request.get_ref())
             .await

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::Migrations;
+use yimen_platform::overload::{Limits, Overload};
 use yimen_platform::seal::SealedTable;
 use yimen_platform::service::{Context, Definition, Service, listen_on};
 use yimen_proto::v1::intake_service_server::IntakeServiceServer;
@@ -49,6 +50,23 @@ pub struct IntakeConfig {
     pub status_rate_per_min: u32,
     /// How many of them it may make at once.
     pub status_rate_burst: u32,
+    /// Unsent events in the outbox past which SubmitCase and SubmitEvaluation answer
+    /// RESOURCE_EXHAUSTED with retry advice (the relay cannot keep up, or the broker has been
+    /// away for long); 0: no bound.
+    pub max_outbox_backlog: u64,
+    /// A transaction that waited this long for a database connection makes them answer the
+    /// same until the wait eases; 0: no bound.
+    pub max_pool_wait_ms: u64,
+}
+
+impl IntakeConfig {
+    /// The bounds of the overload answer.
+    pub fn overload_limits(&self) -> Limits {
+        Limits {
+            max_outbox_backlog: self.max_outbox_backlog,
+            max_pool_wait: std::time::Duration::from_millis(self.max_pool_wait_ms),
+        }
+    }
 }
 
 impl Default for IntakeConfig {
@@ -58,6 +76,9 @@ impl Default for IntakeConfig {
             petitioner_key: String::new(),
             status_rate_per_min: 30,
             status_rate_burst: 10,
+            // At the design peak of 200 cases a second, over four minutes of events held back.
+            max_outbox_backlog: 50_000,
+            max_pool_wait_ms: 1_000,
         }
     }
 }
@@ -70,6 +91,8 @@ impl std::fmt::Debug for IntakeConfig {
             .field("petitioner_key", &"<redacted>")
             .field("status_rate_per_min", &self.status_rate_per_min)
             .field("status_rate_burst", &self.status_rate_burst)
+            .field("max_outbox_backlog", &self.max_outbox_backlog)
+            .field("max_pool_wait_ms", &self.max_pool_wait_ms)
             .finish()
     }
 }
@@ -97,6 +120,8 @@ pub const CONSUMED: &[&str] = &[
 /// The one door, as a process runs it.
 pub struct Intake {
     config: IntakeConfig,
+    /// Its API's overload check, kept current by its background watcher.
+    overload: Arc<Overload>,
 }
 
 impl Definition for Intake {
@@ -108,15 +133,27 @@ impl Definition for Intake {
     type Config = IntakeConfig;
 
     fn new(config: IntakeConfig) -> Self {
-        Self { config }
+        let overload = Arc::new(Overload::new(config.overload_limits()));
+        Self { config, overload }
     }
 }
 
 #[async_trait::async_trait]
 impl Service for Intake {
     fn routes(&self, context: &Context) -> tonic::service::Routes {
-        let api = api::Api::new(context.db.clone(), &self.config, context.keyring.clone());
+        let api = api::Api::new(context.db.clone(), &self.config, context.keyring.clone())
+            .with_overload(self.overload.clone());
         tonic::service::Routes::new(IntakeServiceServer::new(api))
+    }
+
+    /// The overload watcher: counts the outbox backlog and the connection waits.
+    fn background(&self, context: &Context) -> Vec<futures::future::BoxFuture<'static, ()>> {
+        let (overload, db, shutdown) = (
+            self.overload.clone(),
+            context.db.clone(),
+            context.shutdown.clone(),
+        );
+        vec![Box::pin(async move { overload.watch(db, shutdown).await })]
     }
 
     /// The handler works in the consumer loop's transaction, so it needs no store of its own.

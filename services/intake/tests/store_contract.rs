@@ -60,6 +60,7 @@ yimen_testkit::store_contract!(
         a_wrong_code_and_an_unknown_number_answer_the_same_not_found,
         a_replayed_request_answers_no_query_code_and_the_first_code_still_works,
         status_queries_past_the_rate_answer_resource_exhausted,
+        submissions_past_the_outbox_backlog_answer_resource_exhausted_then_pass_once_it_drains,
     ]
 );
 
@@ -1612,6 +1613,52 @@ async fn status_queries_past_the_rate_answer_resource_exhausted(db: Db) {
     ask().await.expect("second");
     let refused = ask().await.expect_err("past the burst");
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+}
+
+async fn submissions_past_the_outbox_backlog_answer_resource_exhausted_then_pass_once_it_drains(
+    db: Db,
+) {
+    use std::sync::Arc;
+    use tonic_types::StatusExt;
+    use yimen_platform::overload::{Limits, Overload};
+    let overload = Arc::new(Overload::new(Limits {
+        max_outbox_backlog: 2,
+        max_pool_wait: std::time::Duration::ZERO,
+    }));
+    let api = api(&db).with_overload(overload.clone());
+    let submit_one = |subject: &'static str| {
+        api.submit_case(call(
+            submission(Category::Transport, "石牌镇", subject),
+            None,
+        ))
+    };
+    // Up to the bound and one past it: the last look saw no more than the bound.
+    for subject in ["first", "second", "third"] {
+        submit_one(subject).await.expect("accepted below the bound");
+        overload.look(&db).await.expect("look");
+    }
+    let refused = submit_one("fourth")
+        .await
+        .expect_err("three unsent events, past the bound of two");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    let retry = refused
+        .get_details_retry_info()
+        .expect("retry advice (google.rpc.RetryInfo)");
+    assert!(retry.retry_delay.is_some(), "{retry:?}");
+    assert!(refused.message().contains("events wait"), "{refused:?}");
+    let cases: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cases")
+        .fetch_one(db.pool())
+        .await
+        .expect("count");
+    assert_eq!(cases, 3, "a refused submission writes nothing");
+
+    // The relay publishes the backlog; the next look sees it gone.
+    let bus = yimen_platform::bus::MemoryBus::new(Default::default());
+    while outbox::relay_once(&db, &bus).await.expect("relay") > 0 {}
+    overload.look(&db).await.expect("look");
+    submit_one("fourth")
+        .await
+        .expect("accepted again once the backlog drained");
 }
 
 /// The petitioners' columns as stored, in case and ordinal order.

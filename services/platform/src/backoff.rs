@@ -59,10 +59,12 @@ impl Backoff {
     }
 }
 
-/// What the long-running loops (consumer, relay, reconnects) use: 100 ms, doubling up to 5 s.
+/// What the long-running loops (consumer, relay) use: 100 ms, doubling up to 1 s, so each
+/// resumes within about a second of its broker or database coming back (an attempt while
+/// they are away fails fast and costs little).
 impl Default for Backoff {
     fn default() -> Self {
-        Self::new(Duration::from_millis(100), Duration::from_secs(5))
+        Self::new(Duration::from_millis(100), Duration::from_secs(1))
     }
 }
 

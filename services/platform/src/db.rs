@@ -11,7 +11,8 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
@@ -134,13 +135,17 @@ macro_rules! migrations {
     };
 }
 
-/// A service's store: its pool, which backend it is, and the outbox relay's wake-up.
+/// A service's store: its pool, which backend it is, the outbox relay's wake-up, and how long
+/// transactions have been waiting for a connection.
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
     service: &'static str,
     outbox_ready: Arc<Notify>,
+    /// The longest wait for a connection of a transaction begun since it was last taken
+    /// ([`Db::take_longest_wait`]), in microseconds.
+    longest_wait: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Db {
@@ -221,6 +226,7 @@ impl Db {
             backend,
             service,
             outbox_ready: Arc::new(Notify::new()),
+            longest_wait: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -252,8 +258,20 @@ impl Db {
         self.service
     }
 
+    /// Begins a transaction, noting how long it waited for a connection (overload shows there
+    /// first: `platform::overload`).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.pool.begin().await
+        let asked = Instant::now();
+        let tx = self.pool.begin().await;
+        let waited = u64::try_from(asked.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.longest_wait.fetch_max(waited, Ordering::Relaxed);
+        tx
+    }
+
+    /// The longest a transaction waited to begin (for a connection, and the `BEGIN` itself)
+    /// since the last call; zero when none began.
+    pub fn take_longest_wait(&self) -> Duration {
+        Duration::from_micros(self.longest_wait.swap(0, Ordering::Relaxed))
     }
 
     /// Commits a transaction and wakes the outbox relay, which publishes any event the

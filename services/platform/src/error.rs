@@ -131,6 +131,18 @@ impl From<Error> for Status {
     }
 }
 
+/// RESOURCE_EXHAUSTED saying why and when to try again, the wait also as
+/// `google.rpc.RetryInfo` for clients that back off by it: a rate limit, or an overloaded
+/// service.
+pub fn retry_later(why: impl std::fmt::Display, wait: std::time::Duration) -> Status {
+    let wait = wait.max(std::time::Duration::from_millis(1));
+    Status::with_error_details(
+        Code::ResourceExhausted,
+        format!("{why}; retry in {} ms", wait.as_millis()),
+        ErrorDetails::with_retry_info(Some(wait)),
+    )
+}
+
 /// Collects violations while validating a request, so one answer names every bad field.
 #[derive(Debug, Default)]
 pub struct Violations(Vec<FieldViolation>);

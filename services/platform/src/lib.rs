@@ -1,6 +1,6 @@
 //! What every yimen service runs on, written once: configuration, telemetry, the event bus,
 //! the transactional outbox and inbox, the audit trail, the consumer loop, storage, the gRPC server and its
-//! error mapping.
+//! error mapping, and the answer to overload.
 
 pub mod audit;
 pub mod auth;
@@ -16,6 +16,7 @@ pub mod files;
 pub mod inbox;
 pub mod money;
 pub mod outbox;
+pub mod overload;
 pub mod paging;
 pub mod period;
 pub mod seal;

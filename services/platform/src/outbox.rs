@@ -58,6 +58,19 @@ pub async fn pending(db: &Db) -> Result<i64, sqlx::Error> {
         .await
 }
 
+/// How many events wait to be published, counting no further than `limit`: its cost is
+/// bounded however long the backlog grows (for the overload check, `platform::overload`).
+pub async fn pending_up_to(db: &Db, limit: u64) -> Result<u64, sqlx::Error> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE sent_at IS NULL LIMIT $1) AS unsent",
+    )
+    .bind(limit)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
 const BATCH: i64 = 100;
 /// The relay also looks on its own this often, for rows a crashed instance left behind.
 const POLL: Duration = Duration::from_secs(1);

@@ -1,9 +1,10 @@
 //! The one gRPC server setup: the service's routes, `grpc.health.v1` (with a `readiness`
-//! service name that is SERVING only while the database and broker answer, and NOT_SERVING
-//! from the moment shutdown starts), server reflection, a trace span per call, authentication
-//! and the role policy on every call but health, the audit trail of every state-changing call
-//! (and `yimen.v1.AuditService`), TLS (and client certificates) when
-//! configured, and graceful shutdown bounded by a grace period.
+//! service name that is SERVING while the server can do its job — its database answers — and
+//! NOT_SERVING from the moment shutdown starts, and the detail behind it as `database` and
+//! `broker`), server reflection, a trace span per call, authentication and the role policy on
+//! every call but health, the audit trail of every state-changing call (and
+//! `yimen.v1.AuditService`), TLS (and client certificates) when configured, and graceful
+//! shutdown bounded by a grace period.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,25 +24,61 @@ use crate::auth::{Auth, AuthLayer};
 use crate::bus::Bus;
 use crate::db::Db;
 
-/// The health service name probes ask for (`grpc_health_probe -service readiness`).
+/// The health service name probes ask for (`grpc_health_probe -service readiness`): SERVING
+/// while the server can do its job, that is while its database answers. A broker outage alone
+/// leaves it SERVING: what a call changes waits in the outbox and what others publish waits in
+/// the queues, both moving again when the broker is back, so a front door is not taken out of
+/// service for it.
 pub const READINESS: &str = "readiness";
+/// Health detail: SERVING while the server's database (every store it carries) answers.
+pub const DATABASE: &str = "database";
+/// Health detail: SERVING while the broker answers (always, on the in-process bus).
+pub const BROKER: &str = "broker";
 
-/// What must answer before the server says it is ready.
+/// What the server checks, every [`ServeOptions::readiness_interval`].
 #[derive(Clone)]
 pub struct Readiness {
     pub stores: Vec<Db>,
     pub bus: Arc<dyn Bus>,
 }
 
+/// One look at what the server depends on: each part Ok, or why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    pub database: Result<(), String>,
+    pub broker: Result<(), String>,
+}
+
+impl Health {
+    /// The status of each health service name: `readiness` follows the database alone.
+    pub fn statuses(&self) -> [(&'static str, bool); 3] {
+        [
+            (READINESS, self.database.is_ok()),
+            (DATABASE, self.database.is_ok()),
+            (BROKER, self.broker.is_ok()),
+        ]
+    }
+}
+
 impl Readiness {
-    /// Ok when every store and the broker answer; otherwise what did not.
+    /// Asks every store and the broker, at once.
+    pub async fn probe(&self) -> Health {
+        let database = async {
+            for db in &self.stores {
+                db.ping()
+                    .await
+                    .map_err(|e| format!("{} database: {e}", db.service()))?;
+            }
+            Ok(())
+        };
+        let broker = async { self.bus.ping().await.map_err(|e| format!("broker: {e}")) };
+        let (database, broker) = tokio::join!(database, broker);
+        Health { database, broker }
+    }
+
+    /// Ok when the server is ready (every store answers); otherwise what did not.
     pub async fn check(&self) -> Result<(), String> {
-        for db in &self.stores {
-            db.ping()
-                .await
-                .map_err(|e| format!("{} database: {e}", db.service()))?;
-        }
-        self.bus.ping().await.map_err(|e| format!("broker: {e}"))
+        self.probe().await.database
     }
 }
 
@@ -201,9 +238,11 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter
-        .set_service_status(READINESS, ServingStatus::NotServing)
-        .await;
+    for name in [READINESS, DATABASE, BROKER] {
+        reporter
+            .set_service_status(name, ServingStatus::NotServing)
+            .await;
+    }
     // Both versions, as grpc-go and grpc-java serve them: several tools (Python's
     // grpcio-reflection among them) speak only v1alpha.
     let reflection = || {
@@ -220,24 +259,22 @@ pub async fn serve(
         let interval = options.readiness_interval;
         let name = options.name.clone();
         tokio::spawn(async move {
-            let mut ready = false;
+            let mut last: Option<Health> = None;
             loop {
-                let result = readiness.check().await;
+                let health = readiness.probe().await;
                 if shutdown.is_cancelled() {
                     break;
                 }
-                match (&result, ready) {
-                    (Ok(()), false) => tracing::info!(server = %name, "ready"),
-                    (Err(why), true) => tracing::warn!(server = %name, why = %why, "not ready"),
-                    _ => {}
+                log_changes(&name, last.as_ref(), &health);
+                for (service, up) in health.statuses() {
+                    let status = if up {
+                        ServingStatus::Serving
+                    } else {
+                        ServingStatus::NotServing
+                    };
+                    reporter.set_service_status(service, status).await;
                 }
-                ready = result.is_ok();
-                let status = if ready {
-                    ServingStatus::Serving
-                } else {
-                    ServingStatus::NotServing
-                };
-                reporter.set_service_status(READINESS, status).await;
+                last = Some(health);
                 tokio::select! {
                     _ = tokio::time::sleep(interval) => {}
                     _ = shutdown.cancelled() => break,
@@ -294,6 +331,30 @@ pub async fn serve(
     watcher.abort();
     tracing::info!(server = %options.name, "stopped");
     result
+}
+
+/// Logs what changed since the last look (everything, at the first): readiness, and each part
+/// that went away or came back.
+fn log_changes(server: &str, last: Option<&Health>, now: &Health) {
+    let parts = [("database", &now.database), ("broker", &now.broker)];
+    let before = last.map(|h| [h.database.is_ok(), h.broker.is_ok()]);
+    for (i, (part, result)) in parts.into_iter().enumerate() {
+        match (result, before.map(|b| b[i])) {
+            (Err(why), None | Some(true)) => {
+                tracing::warn!(server = %server, part, why = %why, "{part} unavailable")
+            }
+            (Ok(()), Some(false)) => tracing::info!(server = %server, part, "{part} back"),
+            _ => {}
+        }
+    }
+    let ready = now.database.is_ok();
+    if last.map(|h| h.database.is_ok()) != Some(ready) {
+        if ready {
+            tracing::info!(server = %server, "ready");
+        } else {
+            tracing::warn!(server = %server, "not ready");
+        }
+    }
 }
 
 /// Binds a listener, with the address in the error.

@@ -536,99 +536,8 @@ contract![
 /// shared broker only sees clients come and go.
 mod rabbitmq_recovery {
     use super::*;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use tokio::net::{TcpListener, TcpStream};
-    use tokio_util::sync::CancellationToken;
     use yimen_platform::bus::amqp::AmqpOptions;
-
-    struct Proxy {
-        url: String,
-        open: Arc<AtomicBool>,
-        cut: Arc<std::sync::Mutex<CancellationToken>>,
-        freeze: Arc<std::sync::Mutex<CancellationToken>>,
-        accepting: tokio::task::JoinHandle<()>,
-    }
-
-    impl Proxy {
-        async fn start(upstream_url: &str) -> Proxy {
-            let uri: lapin::uri::AMQPUri = upstream_url.parse().expect("a valid test broker URL");
-            let upstream = format!("{}:{}", uri.authority.host, uri.authority.port);
-            let listener = TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind the proxy");
-            let port = listener.local_addr().expect("proxy address").port();
-            let open = Arc::new(AtomicBool::new(true));
-            let cut = Arc::new(std::sync::Mutex::new(CancellationToken::new()));
-            let freeze = Arc::new(std::sync::Mutex::new(CancellationToken::new()));
-            let accepting = tokio::spawn({
-                let (open, cut, freeze) = (open.clone(), cut.clone(), freeze.clone());
-                async move {
-                    while let Ok((mut inbound, _)) = listener.accept().await {
-                        if !open.load(Ordering::SeqCst) {
-                            // An outage: the connection drops during the handshake.
-                            continue;
-                        }
-                        let cut = cut.lock().expect("proxy lock").clone();
-                        let freeze = freeze.lock().expect("proxy lock").clone();
-                        let upstream = upstream.clone();
-                        tokio::spawn(async move {
-                            let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
-                                return;
-                            };
-                            tokio::select! {
-                                _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                                _ = cut.cancelled() => {}
-                                // Frozen: both sockets stay open and nothing moves.
-                                _ = freeze.cancelled() => cut.cancelled().await,
-                            }
-                        });
-                    }
-                }
-            });
-            Proxy {
-                url: through(upstream_url, port),
-                open,
-                cut,
-                freeze,
-                accepting,
-            }
-        }
-
-        /// Drops every connection through the proxy, as a network failure does.
-        fn cut(&self) {
-            let mut cut = self.cut.lock().expect("proxy lock");
-            cut.cancel();
-            *cut = CancellationToken::new();
-        }
-
-        /// Every connection through the proxy stops moving bytes but stays open, as when a
-        /// client library hangs; new connections go through.
-        fn freeze(&self) {
-            let mut freeze = self.freeze.lock().expect("proxy lock");
-            freeze.cancel();
-            *freeze = CancellationToken::new();
-        }
-
-        /// Closed: new connections drop at once, as when the broker is down.
-        fn set_open(&self, open: bool) {
-            self.open.store(open, Ordering::SeqCst);
-        }
-    }
-
-    impl Drop for Proxy {
-        fn drop(&mut self) {
-            self.accepting.abort();
-            self.cut();
-        }
-    }
-
-    /// `url` with its host and port replaced by the proxy's.
-    fn through(url: &str, port: u16) -> String {
-        let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
-        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        let userinfo = authority.rfind('@').map_or("", |at| &authority[..=at]);
-        format!("{scheme}://{userinfo}127.0.0.1:{port}{path}")
-    }
+    use yimen_testkit::proxy::Proxy;
 
     /// A proxy and a bus through it, or None when the broker is unreachable (skip).
     async fn bus_through_proxy(options: AmqpOptions) -> Option<(Proxy, Arc<dyn Bus>)> {
@@ -642,10 +551,10 @@ mod rabbitmq_recovery {
         }
         let proxy = Proxy::start(&upstream).await;
         // A short heartbeat, so the broker soon notices a connection the test has frozen.
-        let url = if proxy.url.contains('?') {
-            proxy.url.clone()
+        let url = if proxy.url().contains('?') {
+            proxy.url().to_string()
         } else {
-            format!("{}?heartbeat=3", proxy.url)
+            format!("{}?heartbeat=3", proxy.url())
         };
         let broker = TestBroker::with(|c| {
             c.url = url;
@@ -720,7 +629,11 @@ mod rabbitmq_recovery {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn lapin_recovery_carries_publishing_and_subscriptions_over_a_network_drop() {
-        let Some((proxy, bus)) = bus_through_proxy(AmqpOptions::default()).await else {
+        let options = AmqpOptions {
+            library_recovery: true,
+            ..AmqpOptions::default()
+        };
+        let Some((proxy, bus)) = bus_through_proxy(options).await else {
             return;
         };
         let spec = QueueSpec::new("yimen.dispatch", &["case.#"]);
@@ -798,9 +711,47 @@ mod rabbitmq_recovery {
         close(bus).await;
     }
 
+    /// The outage a restarted broker makes: after a few seconds away, publishing and a
+    /// subscription (made again as the consumer loop makes it) work again soon after the
+    /// broker returns. The time each took is printed (`--no-capture`), never asserted.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn publishing_and_a_subscription_resume_soon_after_a_broker_outage() {
+        let Some((proxy, bus)) = bus_through_proxy(AmqpOptions::default()).await else {
+            return;
+        };
+        let spec = QueueSpec::new("yimen.dispatch", &["case.#"]);
+        let mut subscription = subscribe(&bus, &spec).await;
+        round_trip(&bus, &mut subscription).await;
+
+        proxy.outage();
+        ends(&mut subscription).await;
+        // A few seconds away, with the supervisor trying to reconnect all along.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(bus.ping().await.is_err(), "no broker during the outage");
+        proxy.set_open(true);
+        let returned = tokio::time::Instant::now();
+
+        let after = message(&new_id(), "case.registered", b"after");
+        assert_eq!(publish_when_back(&bus, &after).await, Published::Routed);
+        let published = returned.elapsed();
+        let mut again = subscribe_when_back(&bus, &spec).await;
+        let delivery = next_of(&mut again, &after).await;
+        let delivered = returned.elapsed();
+        ack(delivery).await;
+        eprintln!(
+            "measured: after the broker returned, publishing resumed in {} ms and the \
+             subscription delivered in {} ms",
+            published.as_millis(),
+            delivered.as_millis()
+        );
+        round_trip(&bus, &mut again).await;
+        close(bus).await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn supervisor_takes_over_when_lapin_recovery_takes_too_long() {
         let options = AmqpOptions {
+            library_recovery: true,
             recovery_grace: Duration::from_secs(1),
             ..AmqpOptions::default()
         };

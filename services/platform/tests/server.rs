@@ -1,5 +1,5 @@
-//! The gRPC server setup: readiness follows the store and the broker, and turns NOT_SERVING
-//! the moment shutdown starts, while calls in flight are still being drained; with auth on,
+//! The gRPC server setup: readiness follows the store (a broker outage shows as health detail,
+//! not as a lost front door), and turns NOT_SERVING the moment shutdown starts, while calls in flight are still being drained; with auth on,
 //! every call but health needs a token whose role the policy allows.
 
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use yimen_platform::auth::{Auth, AuthConfig, Principal, Role, Signer, generate_keys};
 use yimen_platform::bus::{Bus, MemoryBus};
 use yimen_platform::db::Migrations;
-use yimen_platform::server::{READINESS, Readiness, ServeOptions, serve};
+use yimen_platform::server::{BROKER, DATABASE, READINESS, Readiness, ServeOptions, serve};
 use yimen_proto::v1::assessment_service_client::AssessmentServiceClient;
 use yimen_proto::v1::assessment_service_server::{AssessmentService, AssessmentServiceServer};
 use yimen_proto::v1::{
@@ -26,10 +26,16 @@ use yimen_proto::v1::{
 
 const MIGRATIONS: Migrations = Migrations::NONE;
 
-#[tokio::test]
-async fn readiness_is_serving_while_store_and_bus_answer_and_not_serving_once_shutdown_starts() {
-    let db = yimen_testkit::stores::sqlite_store("probe", MIGRATIONS).await;
-    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new(Default::default()));
+/// A server with no routes over `db` and `bus`, checking them every 50 ms; its health
+/// client, the token that stops it and its task.
+async fn serve_health(
+    db: yimen_platform::db::Db,
+    bus: Arc<dyn Bus>,
+) -> (
+    HealthClient<tonic::transport::Channel>,
+    CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
@@ -40,19 +46,25 @@ async fn readiness_is_serving_while_store_and_bus_answer_and_not_serving_once_sh
         listener,
         tonic::service::Routes::default(),
         Readiness {
-            stores: vec![db.clone()],
+            stores: vec![db],
             bus,
         },
         options,
         shutdown.clone(),
     ));
-
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect()
         .await
         .unwrap();
-    let mut health = HealthClient::new(channel);
+    (HealthClient::new(channel), shutdown, server)
+}
+
+#[tokio::test]
+async fn readiness_is_serving_while_store_and_bus_answer_and_not_serving_once_shutdown_starts() {
+    let db = yimen_testkit::stores::sqlite_store("probe", MIGRATIONS).await;
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new(Default::default()));
+    let (mut health, shutdown, server) = serve_health(db.db(), bus).await;
     let request = || HealthCheckRequest {
         service: READINESS.into(),
     };
@@ -107,6 +119,49 @@ async fn readiness_is_not_serving_while_the_store_is_down() {
         .await
         .expect_err("a closed store is not ready");
     assert!(why.contains("probe database"), "{why}");
+    let health = readiness.probe().await;
+    assert_eq!(health.broker, Ok(()), "the broker answers");
+    assert_eq!(
+        health.statuses(),
+        [(READINESS, false), (DATABASE, false), (BROKER, true)]
+    );
+}
+
+#[tokio::test]
+async fn readiness_stays_serving_while_only_the_broker_is_away_and_the_detail_names_it() {
+    let db = yimen_testkit::stores::sqlite_store("probe", MIGRATIONS).await;
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new(Default::default()));
+    // A closed bus answers no ping: the broker is away.
+    bus.close().await;
+    let (health, shutdown, server) = serve_health(db.db(), bus).await;
+    let status_of = |name: &'static str| {
+        let mut health = health.clone();
+        async move {
+            health
+                .check(HealthCheckRequest {
+                    service: name.into(),
+                })
+                .await
+                .expect("a health answer")
+                .into_inner()
+                .status()
+        }
+    };
+    let ready = tokio::time::timeout(Duration::from_secs(10), async {
+        while status_of(READINESS).await != ServingStatus::Serving {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(ready.is_ok(), "readiness never SERVING with the store up");
+    assert_eq!(status_of(DATABASE).await, ServingStatus::Serving);
+    assert_eq!(status_of(BROKER).await, ServingStatus::NotServing);
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("server stops")
+        .unwrap()
+        .unwrap();
 }
 
 /// A stand-in for a service: `CheckIn` answers only when the auth layer handed it the caller.

@@ -39,7 +39,8 @@ enum Command {
     /// Create or update the stores of the named services (and, on RabbitMQ, declare their
     /// queues), then exit.
     Migrate(serve::Migrate),
-    /// Exit 0 only when the service answers SERVING on its readiness health check.
+    /// Exit 0 only when the service answers SERVING on the health check asked (`--probe`:
+    /// readiness by default; liveness; or the detail, database or broker).
     Healthcheck(serve::Healthcheck),
     /// The installation's keys: `auth init --dir DIR` makes a signing key and its JWKS.
     Auth(auth::AuthArgs),

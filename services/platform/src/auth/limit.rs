@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tonic_types::{ErrorDetails, StatusExt};
-
 /// Buckets kept at most; past it, full ones (idle callers) are forgotten first.
 const MAX_CALLERS: usize = 10_000;
 
@@ -71,15 +69,12 @@ impl RateLimiter {
     /// [`RateLimiter::admit_at`] now, as the Status to answer when refused.
     pub fn admit(&self, caller: &str) -> Result<(), tonic::Status> {
         self.admit_at(caller, Instant::now()).map_err(|wait| {
-            let wait = wait.max(Duration::from_millis(1));
-            tonic::Status::with_error_details(
-                tonic::Code::ResourceExhausted,
+            crate::error::retry_later(
                 format!(
-                    "too many calls from this caller (at most {} a second); retry in {} ms",
-                    self.per_sec,
-                    wait.as_millis()
+                    "too many calls from this caller (at most {} a second)",
+                    self.per_sec
                 ),
-                ErrorDetails::with_retry_info(Some(wait)),
+                wait,
             )
         })
     }
@@ -146,6 +141,7 @@ mod tests {
 
     #[test]
     fn a_refusal_is_resource_exhausted_with_retry_advice() {
+        use tonic_types::StatusExt;
         let limiter = RateLimiter::new(1, 1).expect("a limit");
         limiter.admit("system:x").expect("the first call");
         let status = limiter.admit("system:x").expect_err("the second at once");

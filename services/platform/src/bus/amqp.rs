@@ -1,10 +1,12 @@
 //! The RabbitMQ bus (through lapin): a durable topic exchange, quorum queues with a delivery
 //! limit and a dead-letter queue each, publisher confirms with mandatory routing, manual acks
-//! with prefetch, and connection recovery in two layers — lapin's own (it reconnects and
-//! replays channels, consumers and topology after a network failure) and a supervisor that,
-//! when lapin gives up or its connection stops answering, opens a fresh connection with
-//! backoff and redeclares the topology; subscriptions on the old connection then end, so
-//! their callers subscribe again.
+//! with prefetch, and connection recovery by a supervisor: when the connection drops (or stops
+//! answering), it opens a fresh one with a short capped backoff and redeclares the topology;
+//! subscriptions on the old connection end, so their callers (the consumer loop) subscribe
+//! again, and publishes go out on the new connection — within about a second of the broker
+//! answering again. lapin's own recovery (it replays channels and consumers itself) can be
+//! turned on instead ([`AmqpOptions::library_recovery`]); it is off by default, as it waits up
+//! to [`AmqpOptions::recovery_grace`] and can stall.
 //!
 //! Nothing here logs a message body or header value: events carry personal data. lapin
 //! itself does, though: it logs a returned (unroutable) message with its body at WARN under
@@ -77,13 +79,19 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(200);
 /// How long a superseded connection is watched, in case lapin's recovery still completes it
 /// and replays consumers nobody reads any more.
 const RETIRE_WINDOW: Duration = Duration::from_secs(600);
+/// The supervisor's waits between reconnect attempts: short and capped, so the bus is back
+/// within about a second of the broker (each attempt also retries the TCP connect itself,
+/// [`LIBRARY_RETRIES`] times).
+const RECONNECT_BACKOFF: Backoff =
+    Backoff::new(Duration::from_millis(50), Duration::from_millis(500));
 
 /// How the AMQP bus recovers from a lost connection; the defaults suit production.
 #[derive(Debug, Clone)]
 pub struct AmqpOptions {
-    /// Let lapin reconnect and replay channels, consumers and topology, so publishing and
-    /// subscriptions carry on after a short outage. When off — or when lapin gives up — the
-    /// supervisor opens a fresh connection, and subscriptions end so callers subscribe again.
+    /// Let lapin reconnect and replay channels, consumers and topology, so the same
+    /// subscriptions carry on after a short outage. Off (the default), or when lapin gives
+    /// up, the supervisor opens a fresh connection at once, and subscriptions end so callers
+    /// subscribe again: quicker, as lapin's recovery holds on for up to `recovery_grace`.
     pub library_recovery: bool,
     /// How long the connection may stay down under lapin's recovery before the supervisor
     /// gives up on it and connects afresh.
@@ -100,7 +108,7 @@ pub struct AmqpOptions {
 impl Default for AmqpOptions {
     fn default() -> Self {
         Self {
-            library_recovery: true,
+            library_recovery: false,
             recovery_grace: Duration::from_secs(20),
             liveness_interval: Duration::from_secs(15),
             liveness_timeout: Duration::from_secs(20),
@@ -730,7 +738,8 @@ async fn supervise(inner: Arc<Inner>) {
         );
         *inner.link.write().unwrap_or_else(|e| e.into_inner()) = None;
         retire(link);
-        let mut backoff = Backoff::default();
+        let lost_at = Instant::now();
+        let mut backoff = RECONNECT_BACKOFF;
         loop {
             if !backoff.wait(&inner.shutdown).await {
                 return;
@@ -747,7 +756,11 @@ async fn supervise(inner: Arc<Inner>) {
                         return;
                     }
                     *current = Some(Arc::new(link));
-                    tracing::info!(broker = %redact_url(&inner.config.url), "reconnected to the broker");
+                    tracing::info!(
+                        broker = %redact_url(&inner.config.url),
+                        after_ms = lost_at.elapsed().as_millis() as u64,
+                        "reconnected to the broker"
+                    );
                     break;
                 }
                 Err(e) => {

@@ -156,9 +156,9 @@ pub struct Healthcheck {
     /// Address to probe (default: http://127.0.0.1:<the service's port>); https:// for TLS.
     #[arg(long)]
     addr: Option<String>,
-    /// What to ask: `readiness` (store and broker answer; the default) or `liveness` (the
-    /// server answers at all).
-    #[arg(long, default_value = "readiness", value_parser = ["readiness", "liveness"])]
+    /// What to ask: `readiness` (it can do its job: its database answers; the default),
+    /// `liveness` (the server answers at all), or the detail: `database` or `broker`.
+    #[arg(long, default_value = "readiness", value_parser = ["readiness", "liveness", "database", "broker"])]
     probe: String,
     #[command(flatten)]
     tls: super::TlsArgs,
@@ -181,7 +181,7 @@ impl Healthcheck {
             .check(HealthCheckRequest {
                 service: match self.probe.as_str() {
                     "liveness" => String::new(),
-                    _ => yimen_platform::server::READINESS.into(),
+                    detail => detail.into(),
                 },
             })
             .await;
@@ -190,7 +190,10 @@ impl Healthcheck {
             Ok(other) => (other.as_str_name().to_string(), ExitCode::FAILURE),
             Err(status) => (client::status_error(status).to_string(), ExitCode::FAILURE),
         };
-        println!("{}: {line}", target.name());
+        match self.probe.as_str() {
+            "readiness" => println!("{}: {line}", target.name()),
+            probe => println!("{} {probe}: {line}", target.name()),
+        }
         Ok(code)
     }
 }

@@ -79,8 +79,13 @@ pub async fn run_consumer(
         .unzip();
     let mut router = Router::new(senders.len());
     let mut backoff = Backoff::default();
-    'subscribing: while !shutdown.is_cancelled() {
-        let mut subscription = match bus.subscribe(&queue).await {
+    // Kept until the lanes have finished: ending it would give back the deliveries they are
+    // still applying, and their acks would fail.
+    let held = 'subscribing: loop {
+        if shutdown.is_cancelled() {
+            break None;
+        }
+        let mut current = match bus.subscribe(&queue).await {
             Ok(s) => {
                 backoff.reset();
                 s
@@ -88,15 +93,15 @@ pub async fn run_consumer(
             Err(e) => {
                 tracing::warn!(queue = %queue.name, error = %e, "cannot subscribe; retrying");
                 if !backoff.wait(&shutdown).await {
-                    break;
+                    break None;
                 }
                 continue;
             }
         };
         loop {
             let delivery = tokio::select! {
-                d = subscription.next() => d,
-                _ = shutdown.cancelled() => break 'subscribing,
+                d = current.next() => d,
+                _ = shutdown.cancelled() => break 'subscribing Some(current),
             };
             let Some(delivery) = delivery else {
                 tracing::info!(queue = %queue.name, "subscription ended; subscribing again");
@@ -106,14 +111,15 @@ pub async fn run_consumer(
             let lane = router.lane(event.as_ref().ok());
             if senders[lane].send((delivery, event)).is_err() {
                 // Only at shutdown; the delivery goes back with the dropped message.
-                break 'subscribing;
+                break 'subscribing Some(current);
             }
         }
-    }
+    };
     drop(senders);
     for worker in workers {
         let _ = worker.await;
     }
+    drop(held);
 }
 
 /// Picks a delivery's lane: by its case, so a case stays in one lane; events of no case (and
@@ -202,7 +208,7 @@ async fn process_decoded(
         messaging.destination.name = %queue,
         messaging.rabbitmq.destination.routing_key = %delivery.message.routing_key,
         messaging.message.id = %delivery.message.id,
-        messaging.message.attempts = delivery.attempts,
+        attempts = delivery.attempts,
         consumer = db.service(),
     );
     crate::telemetry::set_parent_from_headers(&span, &delivery.message.headers);

@@ -400,6 +400,49 @@ async fn each_effect_once_however_often_an_event_arrives(backend: Backend) {
     bus.close().await;
 }
 
+async fn stopping_finishes_and_acks_the_deliveries_in_hand(backend: Backend) {
+    let Some(db) = store().await else { return };
+    let Some(bus) = backend.open(|_| {}).await else {
+        return;
+    };
+    let spec = QueueSpec::new(QUEUE, &["department.#"]);
+    bus.declare_queue(&spec).await.expect("declare");
+    let events: Vec<Event> = (0..3)
+        .map(|i| event(&uuid::Uuid::now_v7().to_string(), &format!("slow/{i}")))
+        .collect();
+    for e in &events {
+        publish(&bus, e).await;
+    }
+    let probe = Arc::new(Probe {
+        work: Duration::from_millis(300),
+        ..Probe::default()
+    });
+    let running = Running::start(&db, &bus, probe.clone());
+    until("the handler busy", async || {
+        probe.running.load(Ordering::SeqCst) > 0
+    })
+    .await;
+    running.stop().await;
+
+    // What was applied was acked: none of it comes back; what was not comes back once.
+    let applied = effects(&db).await;
+    assert!(!applied.is_empty(), "the deliveries in hand were finished");
+    let mut subscription = bus.subscribe(&spec).await.expect("subscribe");
+    let mut returned = Vec::new();
+    while let Ok(Some(delivery)) = timeout(Duration::from_millis(500), subscription.next()).await {
+        returned.push(delivery.message.id.clone());
+        delivery.ack().await.expect("ack");
+    }
+    for id in &returned {
+        assert!(
+            !applied.contains_key(id),
+            "{id} was applied and acked, yet came back"
+        );
+    }
+    assert_eq!(applied.len() + returned.len(), events.len(), "none lost");
+    bus.close().await;
+}
+
 /// `memory::$name` and `rabbitmq::$name` for each behaviour, on a multi-threaded runtime.
 macro_rules! both_buses {
     ($($name:ident),* $(,)?) => {
@@ -427,4 +470,5 @@ both_buses![
     failing_handler_is_retried_after_the_delay_and_succeeds,
     poison_reaches_the_dead_letters_at_the_delivery_limit,
     each_effect_once_however_often_an_event_arrives,
+    stopping_finishes_and_acks_the_deliveries_in_hand,
 ];

@@ -1,10 +1,10 @@
 //! The RabbitMQ bus (through lapin): a durable topic exchange, quorum queues with a delivery
 //! limit, a retry queue and a dead-letter queue each, publisher confirms with mandatory
-//! routing, manual acks with prefetch, and connection recovery in two layers — lapin's own (it reconnects and
-//! replays channels, consumers and topology after a network failure) and a supervisor that,
-//! when lapin gives up or its connection stops answering, opens a fresh connection with
-//! backoff and redeclares the topology; subscriptions on the old connection then end, so
-//! their callers subscribe again.
+//! routing, manual acks with prefetch, and connection recovery in two layers — lapin's own (it
+//! reconnects and replays channels, consumers and topology after a network failure) and a
+//! supervisor that, when lapin gives up or its connection stops answering, opens a fresh
+//! connection with backoff and redeclares the topology; subscriptions on the old connection
+//! then end, so their callers subscribe again.
 //!
 //! Acks go by delivery tag, one delivery each (`multiple: false`), so a consumer may settle its
 //! deliveries in any order. lapin poisons the ackers of a channel's deliveries when the channel
@@ -701,26 +701,6 @@ impl Inner {
         outcome
     }
 
-    /// Publishes `message` straight to the queue `queue` (its full name) through the default
-    /// exchange. A retry queue that expired while idle (test installations set
-    /// `queue_expires_secs`) is declared again first.
-    async fn publish_to_queue(
-        &self,
-        queue: &str,
-        message: &Message,
-        redeclare: impl AsyncFnOnce() -> Result<(), BusError>,
-    ) -> Result<(), BusError> {
-        let default_exchange = ShortString::from("");
-        if self.publish_to(&default_exchange, queue, message).await? == Published::Routed {
-            return Ok(());
-        }
-        redeclare().await?;
-        match self.publish_to(&default_exchange, queue, message).await? {
-            Published::Routed => Ok(()),
-            Published::Unroutable => Err(BusError::Other(format!("no queue {queue}"))),
-        }
-    }
-
     /// The publishing channel in `slot`, opened (with confirms) when there is none usable.
     async fn publisher(
         &self,
@@ -1064,7 +1044,8 @@ impl Retries {
         });
         copy.headers
             .insert(ROUTING_KEY_HEADER.into(), message.routing_key.clone());
-        if attempts > inner.config.delivery_limit {
+        let dead = attempts > inner.config.delivery_limit;
+        let (target, retry) = if dead {
             // The headers RabbitMQ writes when it dead-letters, so dead letters read alike.
             for (key, value) in [
                 ("x-first-death-reason", "delivery_limit".to_string()),
@@ -1073,35 +1054,36 @@ impl Retries {
             ] {
                 copy.headers.insert(key.into(), value);
             }
-            let dead = format!("{prefix}{}", dead_letter_queue(&self.queue));
+            (dead_letter_queue(&self.queue), Retry::DeadLettered)
+        } else {
+            copy.headers
+                .insert(ATTEMPTS_HEADER.into(), attempts.to_string());
+            (retry_queue(&self.queue), Retry::Scheduled)
+        };
+        // Declared each time: the queue is there even if the broker lost it, and a queue that
+        // expires when idle (`bus.queue_expires_secs`, tests) is not idle while it holds this.
+        let link = inner.current_link()?;
+        let channel = link.channel().await?;
+        let declared = if dead {
             inner
-                .publish_to_queue(&dead, &copy, async || {
-                    let link = inner.current_link()?;
-                    let channel = link.channel().await?;
-                    let declared = inner
-                        .declare_dead_letters_on(&link, &channel, &self.queue)
-                        .await;
-                    close_channel(channel).await;
-                    declared.map(drop)
-                })
-                .await?;
-            return Ok(Retry::DeadLettered);
+                .declare_dead_letters_on(&link, &channel, &self.queue)
+                .await
+                .map(drop)
+        } else {
+            inner
+                .declare_retry_queue_on(&link, &channel, &self.queue)
+                .await
+        };
+        close_channel(channel).await;
+        declared?;
+        let target = format!("{prefix}{target}");
+        match inner
+            .publish_to(&ShortString::from(""), &target, &copy)
+            .await?
+        {
+            Published::Routed => Ok(retry),
+            Published::Unroutable => Err(BusError::Other(format!("no queue {target}"))),
         }
-        copy.headers
-            .insert(ATTEMPTS_HEADER.into(), attempts.to_string());
-        let retry = format!("{prefix}{}", retry_queue(&self.queue));
-        inner
-            .publish_to_queue(&retry, &copy, async || {
-                let link = inner.current_link()?;
-                let channel = link.channel().await?;
-                let declared = inner
-                    .declare_retry_queue_on(&link, &channel, &self.queue)
-                    .await;
-                close_channel(channel).await;
-                declared
-            })
-            .await?;
-        Ok(Retry::Scheduled)
     }
 }
 

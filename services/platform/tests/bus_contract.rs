@@ -118,6 +118,17 @@ async fn publish(bus: &Arc<dyn Bus>, message: &Message) -> Published {
         .expect("publish succeeds")
 }
 
+/// Publishes `count` messages with the bodies "0", "1", ... and answers them in order.
+async fn publish_numbered(bus: &Arc<dyn Bus>, count: usize) -> Vec<Message> {
+    let mut sent = Vec::new();
+    for i in 0..count {
+        let m = message(&new_id(), "case.registered", format!("{i}").as_bytes());
+        publish(bus, &m).await;
+        sent.push(m);
+    }
+    sent
+}
+
 async fn subscribe(bus: &Arc<dyn Bus>, spec: &QueueSpec) -> Box<dyn Subscription> {
     timeout(WAIT, bus.subscribe(spec))
         .await
@@ -143,6 +154,25 @@ async fn ack(delivery: Delivery) {
         .await
         .expect("ack answers in time")
         .expect("ack succeeds");
+}
+
+/// `dead` is `sent` as a dead letter: the same id, body, event type and trace context, with
+/// the reason RabbitMQ gives in `x-first-death-reason`.
+fn is_dead_letter_of(dead: &Delivery, sent: &Message, reason: &str) {
+    assert_eq!(dead.message.id, sent.id);
+    assert_eq!(dead.message.body, sent.body);
+    assert_eq!(dead.message.routing_key, sent.routing_key);
+    assert_eq!(
+        dead.message.headers.get("traceparent"),
+        sent.headers.get("traceparent")
+    );
+    assert_eq!(
+        dead.message
+            .headers
+            .get("x-first-death-reason")
+            .map(String::as_str),
+        Some(reason)
+    );
 }
 
 async fn close(bus: Arc<dyn Bus>) {
@@ -290,20 +320,7 @@ async fn malformed_message_dead_lettered_after_delivery_limit_while_consumer_kee
         limit + 1,
         "dead-lettered once returned more than the limit"
     );
-    assert_eq!(dead.message.id, poison.id);
-    assert_eq!(dead.message.body, poison.body);
-    assert_eq!(dead.message.routing_key, poison.routing_key);
-    assert_eq!(
-        dead.message.headers.get("traceparent"),
-        poison.headers.get("traceparent")
-    );
-    assert_eq!(
-        dead.message
-            .headers
-            .get("x-first-death-reason")
-            .map(String::as_str),
-        Some("delivery_limit")
-    );
+    is_dead_letter_of(&dead, &poison, "delivery_limit");
     ack(dead).await;
 
     // The same subscription keeps serving.
@@ -336,15 +353,7 @@ async fn rejected_message_is_dead_lettered_at_once(backend: Backend) {
         .expect("nack succeeds");
 
     let dead = next(&mut dead_letters).await;
-    assert_eq!(dead.message.id, sent.id);
-    assert_eq!(dead.message.routing_key, sent.routing_key);
-    assert_eq!(
-        dead.message
-            .headers
-            .get("x-first-death-reason")
-            .map(String::as_str),
-        Some("rejected")
-    );
+    is_dead_letter_of(&dead, &sent, "rejected");
     ack(dead).await;
     nothing_more(&mut subscription).await;
     close(bus).await;
@@ -392,12 +401,7 @@ async fn prefetch_bounds_unacked_deliveries(backend: Backend) {
     };
     let spec = QueueSpec::new("yimen.analysis", &["case.#"]);
     let mut subscription = subscribe(&bus, &spec).await;
-    let sent: Vec<Message> = (0..4)
-        .map(|i| message(&new_id(), "case.registered", format!("{i}").as_bytes()))
-        .collect();
-    for m in &sent {
-        publish(&bus, m).await;
-    }
+    let sent = publish_numbered(&bus, 4).await;
 
     let first = next(&mut subscription).await;
     let second = next(&mut subscription).await;
@@ -425,12 +429,7 @@ async fn acks_settle_each_delivery_in_any_order(backend: Backend) {
     };
     let spec = QueueSpec::new("yimen.analysis", &["case.#"]);
     let mut subscription = subscribe(&bus, &spec).await;
-    let sent: Vec<Message> = (0..4)
-        .map(|i| message(&new_id(), "case.registered", format!("{i}").as_bytes()))
-        .collect();
-    for m in &sent {
-        publish(&bus, m).await;
-    }
+    let sent = publish_numbered(&bus, 4).await;
     let mut deliveries = Vec::new();
     for m in &sent {
         let delivery = next(&mut subscription).await;
@@ -538,20 +537,7 @@ async fn retried_message_is_dead_lettered_past_the_delivery_limit(backend: Backe
         );
     }
     let dead = next(&mut dead_letters).await;
-    assert_eq!(dead.message.id, poison.id);
-    assert_eq!(dead.message.body, poison.body);
-    assert_eq!(dead.message.routing_key, poison.routing_key);
-    assert_eq!(
-        dead.message.headers.get("traceparent"),
-        poison.headers.get("traceparent")
-    );
-    assert_eq!(
-        dead.message
-            .headers
-            .get("x-first-death-reason")
-            .map(String::as_str),
-        Some("delivery_limit")
-    );
+    is_dead_letter_of(&dead, &poison, "delivery_limit");
     ack(dead).await;
     nothing_more(&mut subscription).await;
     close(bus).await;
@@ -633,30 +619,7 @@ async fn closed_bus_refuses_publish_and_ends_subscriptions(backend: Backend) {
     assert!(bus.subscribe(&spec).await.is_err());
 }
 
-/// Generates `memory::$name` and `rabbitmq::$name` for each behaviour, on a multi-threaded
-/// runtime as in production, so concurrent use really runs in parallel.
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Memory).await;
-                }
-            )*
-        }
-        mod rabbitmq {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::RabbitMq).await;
-                }
-            )*
-        }
-    };
-}
-
-contract![
+yimen_testkit::on_both_buses!([
     publish_is_confirmed_and_delivered,
     unroutable_publish_is_reported,
     redelivered_after_consumer_dies_before_acking,
@@ -670,7 +633,7 @@ contract![
     retried_message_is_dead_lettered_past_the_delivery_limit,
     competing_consumers_get_every_message_exactly_once,
     closed_bus_refuses_publish_and_ends_subscriptions,
-];
+]);
 
 /// Connection loss, which only RabbitMQ has. The bus reaches the broker through a TCP proxy
 /// the test controls, so a network failure and an outage are real for the client while the

@@ -54,6 +54,25 @@ async fn store() -> Option<TestStore> {
     Some(db)
 }
 
+fn queue() -> QueueSpec {
+    QueueSpec::new(QUEUE, &["department.#"])
+}
+
+/// The store, and a bus with `tweak`ed settings on which [`QUEUE`] is declared; or None when
+/// PostgreSQL or RabbitMQ is unreachable (skip).
+async fn setup(
+    backend: Backend,
+    tweak: impl FnOnce(&mut BusConfig),
+) -> Option<(TestStore, Arc<dyn Bus>)> {
+    let db = store().await?;
+    let bus = backend.open(tweak).await?;
+    timeout(WAIT, bus.declare_queue(&queue()))
+        .await
+        .expect("declare answers in time")
+        .expect("declare");
+    Some((db, bus))
+}
+
 /// An event of `case_id` carrying `label` (in the payload's code).
 fn event(case_id: &str, label: &str) -> Event {
     new_event(
@@ -180,7 +199,7 @@ impl Running {
         let task = tokio::spawn(run_consumer(
             db.clone(),
             bus.clone(),
-            QueueSpec::new(QUEUE, &["department.#"]),
+            queue(),
             probe,
             LANES,
             stop.clone(),
@@ -198,13 +217,9 @@ impl Running {
 }
 
 async fn each_case_in_order_and_cases_in_parallel(backend: Backend) {
-    let Some(db) = store().await else { return };
-    let Some(bus) = backend.open(|_| {}).await else {
+    let Some((db, bus)) = setup(backend, |_| {}).await else {
         return;
     };
-    bus.declare_queue(&QueueSpec::new(QUEUE, &["department.#"]))
-        .await
-        .expect("declare");
     let cases: Vec<String> = (0..24).map(|_| uuid::Uuid::now_v7().to_string()).collect();
     let per_case = 8;
     let mut published = 0;
@@ -245,16 +260,10 @@ async fn each_case_in_order_and_cases_in_parallel(backend: Backend) {
 
 async fn failing_handler_is_retried_after_the_delay_and_succeeds(backend: Backend) {
     let delay = Duration::from_millis(800);
-    let Some(db) = store().await else { return };
-    let Some(bus) = backend
-        .open(|c| c.retry_delay_ms = delay.as_millis() as u64)
-        .await
+    let Some((db, bus)) = setup(backend, |c| c.retry_delay_ms = delay.as_millis() as u64).await
     else {
         return;
     };
-    bus.declare_queue(&QueueSpec::new(QUEUE, &["department.#"]))
-        .await
-        .expect("declare");
     let case = uuid::Uuid::now_v7().to_string();
     let failing = event(&case, "failing");
     // It fails in every attempt in place, so it waits for its later retry, then succeeds.
@@ -305,19 +314,14 @@ async fn failing_handler_is_retried_after_the_delay_and_succeeds(backend: Backen
 
 async fn poison_reaches_the_dead_letters_at_the_delivery_limit(backend: Backend) {
     let limit = 2;
-    let Some(db) = store().await else { return };
-    let Some(bus) = backend
-        .open(|c| {
-            c.delivery_limit = limit;
-            c.retry_delay_ms = 100;
-        })
-        .await
+    let Some((db, bus)) = setup(backend, |c| {
+        c.delivery_limit = limit;
+        c.retry_delay_ms = 100;
+    })
+    .await
     else {
         return;
     };
-    bus.declare_queue(&QueueSpec::new(QUEUE, &["department.#"]))
-        .await
-        .expect("declare");
     let mut dead_letters = bus
         .subscribe_dead_letters(QUEUE)
         .await
@@ -364,13 +368,9 @@ async fn poison_reaches_the_dead_letters_at_the_delivery_limit(backend: Backend)
 }
 
 async fn each_effect_once_however_often_an_event_arrives(backend: Backend) {
-    let Some(db) = store().await else { return };
-    let Some(bus) = backend.open(|c| c.retry_delay_ms = 100).await else {
+    let Some((db, bus)) = setup(backend, |c| c.retry_delay_ms = 100).await else {
         return;
     };
-    bus.declare_queue(&QueueSpec::new(QUEUE, &["department.#"]))
-        .await
-        .expect("declare");
     // An event of no case arrives five times; its copies take different lanes and race
     // for the inbox claim. An event of a case arrives three times and fails once after
     // writing its effect, so its first try rolls back.
@@ -401,12 +401,9 @@ async fn each_effect_once_however_often_an_event_arrives(backend: Backend) {
 }
 
 async fn stopping_finishes_and_acks_the_deliveries_in_hand(backend: Backend) {
-    let Some(db) = store().await else { return };
-    let Some(bus) = backend.open(|_| {}).await else {
+    let Some((db, bus)) = setup(backend, |_| {}).await else {
         return;
     };
-    let spec = QueueSpec::new(QUEUE, &["department.#"]);
-    bus.declare_queue(&spec).await.expect("declare");
     let events: Vec<Event> = (0..3)
         .map(|i| event(&uuid::Uuid::now_v7().to_string(), &format!("slow/{i}")))
         .collect();
@@ -427,7 +424,7 @@ async fn stopping_finishes_and_acks_the_deliveries_in_hand(backend: Backend) {
     // What was applied was acked: none of it comes back; what was not comes back once.
     let applied = effects(&db).await;
     assert!(!applied.is_empty(), "the deliveries in hand were finished");
-    let mut subscription = bus.subscribe(&spec).await.expect("subscribe");
+    let mut subscription = bus.subscribe(&queue()).await.expect("subscribe");
     let mut returned = Vec::new();
     while let Ok(Some(delivery)) = timeout(Duration::from_millis(500), subscription.next()).await {
         returned.push(delivery.message.id.clone());
@@ -443,32 +440,10 @@ async fn stopping_finishes_and_acks_the_deliveries_in_hand(backend: Backend) {
     bus.close().await;
 }
 
-/// `memory::$name` and `rabbitmq::$name` for each behaviour, on a multi-threaded runtime.
-macro_rules! both_buses {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Memory).await;
-                }
-            )*
-        }
-        mod rabbitmq {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::RabbitMq).await;
-                }
-            )*
-        }
-    };
-}
-
-both_buses![
+yimen_testkit::on_both_buses!([
     each_case_in_order_and_cases_in_parallel,
     failing_handler_is_retried_after_the_delay_and_succeeds,
     poison_reaches_the_dead_letters_at_the_delivery_limit,
     each_effect_once_however_often_an_event_arrives,
     stopping_finishes_and_acks_the_deliveries_in_hand,
-];
+]);

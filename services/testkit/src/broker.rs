@@ -231,6 +231,40 @@ impl Bus for Tracked {
     }
 }
 
+/// Runs each bus suite `$name` (an `async fn(Backend)` of the calling file, whose `Backend`
+/// has the variants `Memory` and `RabbitMq`) on both buses: generates `memory::$name` and
+/// `rabbitmq::$name`, on a multi-threaded runtime as in production, so concurrent use really
+/// runs in parallel.
+#[macro_export]
+macro_rules! on_both_buses {
+    ([$($name:ident),* $(,)?]) => {
+        mod memory {
+            $(
+                #[$crate::__tokio::test(
+                    crate = "yimen_testkit::__tokio",
+                    flavor = "multi_thread",
+                    worker_threads = 2
+                )]
+                async fn $name() {
+                    super::$name(super::Backend::Memory).await;
+                }
+            )*
+        }
+        mod rabbitmq {
+            $(
+                #[$crate::__tokio::test(
+                    crate = "yimen_testkit::__tokio",
+                    flavor = "multi_thread",
+                    worker_threads = 2
+                )]
+                async fn $name() {
+                    super::$name(super::Backend::RabbitMq).await;
+                }
+            )*
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

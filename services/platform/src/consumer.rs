@@ -1,18 +1,36 @@
-//! The one consumer loop: takes deliveries from a service's queue, continues the producer's
-//! trace, applies each event exactly once (inbox claim and effect in one transaction), acks
-//! after commit, and gives failures back to the broker so the delivery limit dead-letters a
-//! poison message while the loop keeps serving.
+//! The one consumer loop: takes deliveries from a service's queue and applies them in lanes —
+//! the deliveries of one case in one lane, one after another in arrival order, different cases
+//! in parallel — each exactly once (inbox claim and effect in one transaction), acking each
+//! after its commit (acks go per delivery, in any order).
+//!
+//! A failing handler is retried in place a few times with a growing wait, holding its lane, so
+//! a passing failure (a lost connection, a lock timeout) keeps the case's order. If it still
+//! fails the delivery is retried later: the bus brings it back after `bus.retry_delay_ms`, and
+//! past `bus.delivery_limit` such attempts it is dead-lettered while the loop keeps serving.
+//! While a delivery waits for its later retry, the case's later deliveries are applied before
+//! it: every handler converges whatever the order of events (the order of events from
+//! different producers is not guaranteed anyway), and a handler that needs an earlier event
+//! refuses the later one, which then waits for its own retry. A malformed message never
+//! becomes well-formed: it goes to the dead letters at once.
 
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use yimen_proto::v1::Event;
 
 use crate::backoff::Backoff;
-use crate::bus::{Bus, Delivery, QueueSpec};
+use crate::bus::{Bus, Delivery, QueueSpec, Retry};
 use crate::db::{Db, Tx};
+
+/// Attempts of a failing delivery in its lane after the first, before it is retried later.
+pub const RETRIES_IN_PLACE: u32 = 3;
+/// The wait before the first retry in place; it doubles for each next one (100, 200, 400 ms).
+const FIRST_RETRY_IN_PLACE: Duration = Duration::from_millis(100);
 
 /// A service's reaction to events. `handle` runs inside the transaction that also records the
 /// event in the inbox; whatever it writes (state, outbox events) commits with it or not at all.
@@ -26,21 +44,48 @@ pub trait EventHandler: Send + Sync + 'static {
 pub enum Outcome {
     Applied,
     Duplicate,
-    /// Given back to the broker (malformed, or the handler failed).
+    /// Given back to the bus: retried later (the handler kept failing), dead-lettered (past
+    /// the delivery limit, or malformed), or returned at shutdown.
     Rejected,
 }
 
-/// Consumes `queue` until `shutdown`; the delivery in hand when shutdown starts is finished.
+/// A delivery on its way to a lane, with its event (or why it is not one).
+type Work = (Delivery, anyhow::Result<Event>);
+
+/// Consumes `queue` in `lanes` lanes until `shutdown`; the deliveries being applied when
+/// shutdown starts are finished, those waiting in a lane go back to the queue.
 pub async fn run_consumer(
     db: Db,
     bus: Arc<dyn Bus>,
     queue: QueueSpec,
     handler: Arc<dyn EventHandler>,
+    lanes: u16,
     shutdown: CancellationToken,
 ) {
+    let (senders, workers): (Vec<_>, Vec<_>) = (0..lanes.max(1))
+        .map(|_| {
+            // Unbounded, yet never holding more than the prefetch: the bus hands out no more
+            // unsettled deliveries than that.
+            let (sender, receiver) = mpsc::unbounded_channel::<Work>();
+            let worker = tokio::spawn(lane(
+                db.clone(),
+                handler.clone(),
+                queue.name.clone(),
+                receiver,
+                shutdown.clone(),
+            ));
+            (sender, worker)
+        })
+        .unzip();
+    let mut router = Router::new(senders.len());
     let mut backoff = Backoff::default();
-    while !shutdown.is_cancelled() {
-        let mut subscription = match bus.subscribe(&queue).await {
+    // Kept until the lanes have finished: ending it would give back the deliveries they are
+    // still applying, and their acks would fail.
+    let held = 'subscribing: loop {
+        if shutdown.is_cancelled() {
+            break None;
+        }
+        let mut current = match bus.subscribe(&queue).await {
             Ok(s) => {
                 backoff.reset();
                 s
@@ -48,31 +93,111 @@ pub async fn run_consumer(
             Err(e) => {
                 tracing::warn!(queue = %queue.name, error = %e, "cannot subscribe; retrying");
                 if !backoff.wait(&shutdown).await {
-                    return;
+                    break None;
                 }
                 continue;
             }
         };
         loop {
             let delivery = tokio::select! {
-                d = subscription.next() => d,
-                _ = shutdown.cancelled() => return,
+                d = current.next() => d,
+                _ = shutdown.cancelled() => break 'subscribing Some(current),
             };
             let Some(delivery) = delivery else {
                 tracing::info!(queue = %queue.name, "subscription ended; subscribing again");
                 break;
             };
-            process(&db, handler.as_ref(), &queue.name, delivery).await;
+            let event = crate::events::decode(&delivery.message.body);
+            let lane = router.lane(event.as_ref().ok());
+            if senders[lane].send((delivery, event)).is_err() {
+                // Only at shutdown; the delivery goes back with the dropped message.
+                break 'subscribing Some(current);
+            }
+        }
+    };
+    drop(senders);
+    for worker in workers {
+        let _ = worker.await;
+    }
+    drop(held);
+}
+
+/// Picks a delivery's lane: by its case, so a case stays in one lane; events of no case (and
+/// malformed messages) take the lanes in turn.
+struct Router {
+    lanes: usize,
+    next: usize,
+}
+
+impl Router {
+    fn new(lanes: usize) -> Self {
+        Self { lanes, next: 0 }
+    }
+
+    fn lane(&mut self, event: Option<&Event>) -> usize {
+        match event.map(|e| e.case_id.as_str()).filter(|c| !c.is_empty()) {
+            Some(case_id) => {
+                // SipHash with fixed keys: the same case takes the same lane every time.
+                let mut hasher = std::hash::DefaultHasher::new();
+                case_id.hash(&mut hasher);
+                (hasher.finish() % self.lanes as u64) as usize
+            }
+            None => {
+                self.next = (self.next + 1) % self.lanes;
+                self.next
+            }
         }
     }
 }
 
-/// Applies one delivery and settles it.
+/// One lane: applies its deliveries one after another until shutdown (finishing the one in
+/// hand) or until the loop stops feeding it.
+async fn lane(
+    db: Db,
+    handler: Arc<dyn EventHandler>,
+    queue: String,
+    mut receiver: mpsc::UnboundedReceiver<Work>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let work = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return,
+            work = receiver.recv() => work,
+        };
+        let Some((delivery, event)) = work else {
+            return;
+        };
+        process_decoded(&db, handler.as_ref(), &queue, delivery, event, &shutdown).await;
+    }
+}
+
+/// Applies one delivery and settles it (retries in place included; nothing cuts them short).
 pub async fn process(
     db: &Db,
     handler: &dyn EventHandler,
     queue: &str,
     delivery: Delivery,
+) -> Outcome {
+    let event = crate::events::decode(&delivery.message.body);
+    process_decoded(
+        db,
+        handler,
+        queue,
+        delivery,
+        event,
+        &CancellationToken::new(),
+    )
+    .await
+}
+
+async fn process_decoded(
+    db: &Db,
+    handler: &dyn EventHandler,
+    queue: &str,
+    delivery: Delivery,
+    event: anyhow::Result<Event>,
+    shutdown: &CancellationToken,
 ) -> Outcome {
     let span = tracing::info_span!(
         "process",
@@ -83,29 +208,60 @@ pub async fn process(
         messaging.destination.name = %queue,
         messaging.rabbitmq.destination.routing_key = %delivery.message.routing_key,
         messaging.message.id = %delivery.message.id,
+        attempts = delivery.attempts,
         consumer = db.service(),
     );
     crate::telemetry::set_parent_from_headers(&span, &delivery.message.headers);
     async move {
-        let outcome = match crate::events::decode(&delivery.message.body) {
+        let event = match event {
+            Ok(event) => event,
             Err(e) => {
-                tracing::warn!(error = %e, "malformed event; giving it back towards the dead letters");
-                Err(e)
-            }
-            Ok(event) => apply(db, handler, &event).await,
-        };
-        let (settled, outcome) = match outcome {
-            Ok(applied) => (delivery.ack().await, applied),
-            Err(e) => {
-                tracing::warn!(error = format!("{e:#}"), "event not applied; requeued");
-                (delivery.nack(true).await, Outcome::Rejected)
+                tracing::warn!(error = %e, "malformed event; dead-lettered");
+                if let Err(e) = delivery.nack(false).await {
+                    tracing::warn!(error = %e, "could not settle delivery");
+                }
+                return Outcome::Rejected;
             }
         };
-        if let Err(e) = settled {
-            // The broker will redeliver; the inbox absorbs the repeat.
-            tracing::warn!(error = %e, "could not settle delivery");
+        let mut waits = Backoff::new(FIRST_RETRY_IN_PLACE, Duration::from_secs(5));
+        let mut retries = 0;
+        let error = loop {
+            match apply(db, handler, &event).await {
+                Ok(outcome) => {
+                    if let Err(e) = delivery.ack().await {
+                        // The bus will redeliver; the inbox absorbs the repeat.
+                        tracing::warn!(error = %e, "could not settle delivery");
+                    }
+                    return outcome;
+                }
+                Err(e) if retries < RETRIES_IN_PLACE => {
+                    retries += 1;
+                    tracing::debug!(error = format!("{e:#}"), retries, "event not applied; retrying in place");
+                    if !waits.wait(shutdown).await {
+                        // Shutting down: back to the queue at once, for whoever runs next.
+                        let _ = delivery.nack(true).await;
+                        return Outcome::Rejected;
+                    }
+                }
+                Err(e) => break e,
+            }
+        };
+        match delivery.retry_later().await {
+            Ok(Retry::Scheduled) => {
+                tracing::warn!(error = format!("{error:#}"), "event not applied; retried later");
+            }
+            Ok(Retry::DeadLettered) => {
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "event not applied past the delivery limit; dead-lettered"
+                );
+            }
+            Err(e) => {
+                // The delivery goes back unsettled: the bus redelivers it.
+                tracing::warn!(error = format!("{error:#}"), settle_error = %e, "event not applied; could not retry later");
+            }
         }
-        outcome
+        Outcome::Rejected
     }
     .instrument(span)
     .await
@@ -123,4 +279,44 @@ async fn apply(db: &Db, handler: &dyn EventHandler, event: &Event) -> anyhow::Re
     }
     db.commit(tx).await?;
     Ok(Outcome::Applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(case_id: &str) -> Event {
+        Event {
+            case_id: case_id.into(),
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn a_case_keeps_its_lane_and_caseless_events_take_turns() {
+        let mut router = Router::new(8);
+        let lane = router.lane(Some(&event("0190f1c2-aaaa")));
+        for _ in 0..10 {
+            assert_eq!(router.lane(Some(&event("0190f1c2-aaaa"))), lane);
+        }
+        let turns: Vec<usize> = (0..8).map(|_| router.lane(Some(&event("")))).collect();
+        let mut sorted = turns.clone();
+        sorted.sort();
+        assert_eq!(
+            sorted,
+            (0..8).collect::<Vec<_>>(),
+            "every lane once: {turns:?}"
+        );
+        assert!(router.lane(None) < 8);
+    }
+
+    #[test]
+    fn cases_spread_over_the_lanes() {
+        let mut router = Router::new(4);
+        let mut used = [false; 4];
+        for i in 0..64 {
+            used[router.lane(Some(&event(&format!("case-{i}"))))] = true;
+        }
+        assert_eq!(used, [true; 4]);
+    }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::timeout;
 use yimen_platform::bus::{
-    AmqpBus, Bus, BusConfig, BusError, Delivery, MemoryBus, Message, Published, QueueSpec,
+    AmqpBus, Bus, BusConfig, BusError, Delivery, MemoryBus, Message, Published, QueueSpec, Retry,
     Subscription, redact_url,
 };
 use yimen_testkit::broker::{TestBroker, amqp_url};
@@ -118,6 +118,17 @@ async fn publish(bus: &Arc<dyn Bus>, message: &Message) -> Published {
         .expect("publish succeeds")
 }
 
+/// Publishes `count` messages with the bodies "0", "1", ... and answers them in order.
+async fn publish_numbered(bus: &Arc<dyn Bus>, count: usize) -> Vec<Message> {
+    let mut sent = Vec::new();
+    for i in 0..count {
+        let m = message(&new_id(), "case.registered", format!("{i}").as_bytes());
+        publish(bus, &m).await;
+        sent.push(m);
+    }
+    sent
+}
+
 async fn subscribe(bus: &Arc<dyn Bus>, spec: &QueueSpec) -> Box<dyn Subscription> {
     timeout(WAIT, bus.subscribe(spec))
         .await
@@ -143,6 +154,25 @@ async fn ack(delivery: Delivery) {
         .await
         .expect("ack answers in time")
         .expect("ack succeeds");
+}
+
+/// `dead` is `sent` as a dead letter: the same id, body, event type and trace context, with
+/// the reason RabbitMQ gives in `x-first-death-reason`.
+fn is_dead_letter_of(dead: &Delivery, sent: &Message, reason: &str) {
+    assert_eq!(dead.message.id, sent.id);
+    assert_eq!(dead.message.body, sent.body);
+    assert_eq!(dead.message.routing_key, sent.routing_key);
+    assert_eq!(
+        dead.message.headers.get("traceparent"),
+        sent.headers.get("traceparent")
+    );
+    assert_eq!(
+        dead.message
+            .headers
+            .get("x-first-death-reason")
+            .map(String::as_str),
+        Some(reason)
+    );
 }
 
 async fn close(bus: Arc<dyn Bus>) {
@@ -290,20 +320,7 @@ async fn malformed_message_dead_lettered_after_delivery_limit_while_consumer_kee
         limit + 1,
         "dead-lettered once returned more than the limit"
     );
-    assert_eq!(dead.message.id, poison.id);
-    assert_eq!(dead.message.body, poison.body);
-    assert_eq!(dead.message.routing_key, poison.routing_key);
-    assert_eq!(
-        dead.message.headers.get("traceparent"),
-        poison.headers.get("traceparent")
-    );
-    assert_eq!(
-        dead.message
-            .headers
-            .get("x-first-death-reason")
-            .map(String::as_str),
-        Some("delivery_limit")
-    );
+    is_dead_letter_of(&dead, &poison, "delivery_limit");
     ack(dead).await;
 
     // The same subscription keeps serving.
@@ -336,15 +353,7 @@ async fn rejected_message_is_dead_lettered_at_once(backend: Backend) {
         .expect("nack succeeds");
 
     let dead = next(&mut dead_letters).await;
-    assert_eq!(dead.message.id, sent.id);
-    assert_eq!(dead.message.routing_key, sent.routing_key);
-    assert_eq!(
-        dead.message
-            .headers
-            .get("x-first-death-reason")
-            .map(String::as_str),
-        Some("rejected")
-    );
+    is_dead_letter_of(&dead, &sent, "rejected");
     ack(dead).await;
     nothing_more(&mut subscription).await;
     close(bus).await;
@@ -387,17 +396,12 @@ async fn topic_bindings_route_only_matching_keys(backend: Backend) {
 }
 
 async fn prefetch_bounds_unacked_deliveries(backend: Backend) {
-    let Some(bus) = backend.open(|c| c.prefetch = 2).await else {
+    let Some(bus) = backend.open(|c| c.prefetch = Some(2)).await else {
         return;
     };
     let spec = QueueSpec::new("yimen.analysis", &["case.#"]);
     let mut subscription = subscribe(&bus, &spec).await;
-    let sent: Vec<Message> = (0..4)
-        .map(|i| message(&new_id(), "case.registered", format!("{i}").as_bytes()))
-        .collect();
-    for m in &sent {
-        publish(&bus, m).await;
-    }
+    let sent = publish_numbered(&bus, 4).await;
 
     let first = next(&mut subscription).await;
     let second = next(&mut subscription).await;
@@ -419,8 +423,128 @@ async fn prefetch_bounds_unacked_deliveries(backend: Backend) {
     close(bus).await;
 }
 
+async fn acks_settle_each_delivery_in_any_order(backend: Backend) {
+    let Some(bus) = backend.open(|c| c.prefetch = Some(8)).await else {
+        return;
+    };
+    let spec = QueueSpec::new("yimen.analysis", &["case.#"]);
+    let mut subscription = subscribe(&bus, &spec).await;
+    let sent = publish_numbered(&bus, 4).await;
+    let mut deliveries = Vec::new();
+    for m in &sent {
+        let delivery = next(&mut subscription).await;
+        assert_eq!(delivery.message, *m);
+        deliveries.push(delivery);
+    }
+    // Lanes finish in any order: the last first, then the first, then the rest.
+    let last = deliveries.pop().expect("four deliveries");
+    ack(last).await;
+    let first = deliveries.remove(0);
+    ack(first).await;
+    for delivery in deliveries {
+        ack(delivery).await;
+    }
+    nothing_more(&mut subscription).await;
+    // Every ack reached its own delivery: ending the subscription gives nothing back.
+    drop(subscription);
+    let mut again = subscribe(&bus, &spec).await;
+    nothing_more(&mut again).await;
+    close(bus).await;
+}
+
+async fn retried_message_comes_back_after_the_delay_at_the_end_of_the_queue(backend: Backend) {
+    let delay = Duration::from_millis(700);
+    let Some(bus) = backend
+        .open(|c| c.retry_delay_ms = delay.as_millis() as u64)
+        .await
+    else {
+        return;
+    };
+    let spec = QueueSpec::new("yimen.intake", &["case.#"]);
+    let mut subscription = subscribe(&bus, &spec).await;
+    let failing = message(&new_id(), "case.assigned.police", b"fails once");
+    publish(&bus, &failing).await;
+    let delivery = next(&mut subscription).await;
+    assert_eq!(delivery.attempts, 0);
+    let given_back = tokio::time::Instant::now();
+    assert_eq!(
+        timeout(WAIT, delivery.retry_later())
+            .await
+            .expect("retry later answers in time")
+            .expect("retry later succeeds"),
+        Retry::Scheduled
+    );
+
+    // Not hot-requeued: a message published after it comes first.
+    let later = message(&new_id(), "case.registered", b"later");
+    publish(&bus, &later).await;
+    let delivery = next(&mut subscription).await;
+    assert_eq!(delivery.message, later);
+    ack(delivery).await;
+
+    let again = next(&mut subscription).await;
+    assert!(
+        given_back.elapsed() >= delay,
+        "back after the retry delay, not before"
+    );
+    assert_eq!(again.message.id, failing.id);
+    assert_eq!(again.message.body, failing.body);
+    assert_eq!(again.message.routing_key, failing.routing_key);
+    assert_eq!(
+        again.message.headers.get("traceparent"),
+        failing.headers.get("traceparent")
+    );
+    assert_eq!(again.attempts, 1, "the attempt is counted");
+    ack(again).await;
+    nothing_more(&mut subscription).await;
+    close(bus).await;
+}
+
+async fn retried_message_is_dead_lettered_past_the_delivery_limit(backend: Backend) {
+    let limit = 2;
+    let Some(bus) = backend
+        .open(|c| {
+            c.delivery_limit = limit;
+            c.retry_delay_ms = 50;
+        })
+        .await
+    else {
+        return;
+    };
+    let spec = QueueSpec::new("yimen.dispatch", &["case.#"]);
+    let mut subscription = subscribe(&bus, &spec).await;
+    let mut dead_letters = timeout(WAIT, bus.subscribe_dead_letters(&spec.name))
+        .await
+        .expect("subscribe answers in time")
+        .expect("subscribe to dead letters succeeds");
+    let poison = message(&new_id(), "case.registered", b"always fails");
+    publish(&bus, &poison).await;
+    for attempt in 0..=limit {
+        let delivery = next(&mut subscription).await;
+        assert_eq!(delivery.message.id, poison.id);
+        assert_eq!(delivery.attempts, attempt);
+        let expected = if attempt < limit {
+            Retry::Scheduled
+        } else {
+            Retry::DeadLettered
+        };
+        assert_eq!(
+            timeout(WAIT, delivery.retry_later())
+                .await
+                .expect("retry later answers in time")
+                .expect("retry later succeeds"),
+            expected
+        );
+    }
+    let dead = next(&mut dead_letters).await;
+    is_dead_letter_of(&dead, &poison, "delivery_limit");
+    ack(dead).await;
+    nothing_more(&mut subscription).await;
+    close(bus).await;
+}
+
 async fn competing_consumers_get_every_message_exactly_once(backend: Backend) {
-    let Some(bus) = backend.open(|c| c.prefetch = 8).await else {
+    let Some(bus) = backend.open(|c| c.prefetch = Some(8)).await else {
         return;
     };
     let spec = QueueSpec::new("yimen.dispatch", &["case.#"]);
@@ -495,30 +619,7 @@ async fn closed_bus_refuses_publish_and_ends_subscriptions(backend: Backend) {
     assert!(bus.subscribe(&spec).await.is_err());
 }
 
-/// Generates `memory::$name` and `rabbitmq::$name` for each behaviour, on a multi-threaded
-/// runtime as in production, so concurrent use really runs in parallel.
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Memory).await;
-                }
-            )*
-        }
-        mod rabbitmq {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::RabbitMq).await;
-                }
-            )*
-        }
-    };
-}
-
-contract![
+yimen_testkit::on_both_buses!([
     publish_is_confirmed_and_delivered,
     unroutable_publish_is_reported,
     redelivered_after_consumer_dies_before_acking,
@@ -527,9 +628,12 @@ contract![
     rejected_message_is_dead_lettered_at_once,
     topic_bindings_route_only_matching_keys,
     prefetch_bounds_unacked_deliveries,
+    acks_settle_each_delivery_in_any_order,
+    retried_message_comes_back_after_the_delay_at_the_end_of_the_queue,
+    retried_message_is_dead_lettered_past_the_delivery_limit,
     competing_consumers_get_every_message_exactly_once,
     closed_bus_refuses_publish_and_ends_subscriptions,
-];
+]);
 
 /// Connection loss, which only RabbitMQ has. The bus reaches the broker through a TCP proxy
 /// the test controls, so a network failure and an outage are real for the client while the

@@ -103,6 +103,7 @@ async fn each_event_applied_once_and_malformed_dead_lettered(bus: Arc<dyn Bus>) 
         bus.clone(),
         queue,
         Arc::new(Recorder),
+        4,
         stop.clone(),
     ));
 

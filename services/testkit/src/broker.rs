@@ -1,6 +1,6 @@
 //! A name prefix of its own on the shared test broker for each test, and the removal of
 //! everything under it when the test ends, pass or fail: the prefix's two exchanges, and
-//! every queue (with its dead-letter queue) that a bus it handed out declared or that the
+//! every queue (with its retry and dead-letter queues) that a bus it handed out declared or that the
 //! test said other processes would declare.
 //!
 //! Plain AMQP has no way to list what lies under a prefix (the management API is not
@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use yimen_platform::bus::amqp::DEAD_LETTER_EXCHANGE;
 use yimen_platform::bus::{
     Bus, BusConfig, BusError, EVENTS_EXCHANGE, Message, Published, QueueSpec, Subscription,
-    dead_letter_queue,
+    dead_letter_queue, retry_queue,
 };
 
 use crate::unavailable;
@@ -59,7 +59,7 @@ impl TestBroker {
         let mut config = BusConfig {
             url: amqp_url(),
             prefix: prefix.clone(),
-            prefetch: 16,
+            prefetch: Some(16),
             delivery_limit: 3,
             queue_expires_secs: Some(TEST_QUEUE_EXPIRY_SECS),
             ..BusConfig::default()
@@ -133,7 +133,8 @@ impl Prefix {
             .extend(names);
     }
 
-    /// Full names: the exchanges, and every recorded queue with its dead-letter queue.
+    /// Full names: the exchanges, and every recorded queue with its retry and dead-letter
+    /// queues.
     fn names(&self) -> (Vec<String>, Vec<String>) {
         let prefix = &self.config.prefix;
         let exchanges = [EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE]
@@ -148,6 +149,7 @@ impl Prefix {
             .flat_map(|q| {
                 [
                     format!("{prefix}{q}"),
+                    format!("{prefix}{}", retry_queue(q)),
                     format!("{prefix}{}", dead_letter_queue(q)),
                 ]
             })
@@ -227,6 +229,40 @@ impl Bus for Tracked {
     async fn close(&self) {
         self.bus.close().await
     }
+}
+
+/// Runs each bus suite `$name` (an `async fn(Backend)` of the calling file, whose `Backend`
+/// has the variants `Memory` and `RabbitMq`) on both buses: generates `memory::$name` and
+/// `rabbitmq::$name`, on a multi-threaded runtime as in production, so concurrent use really
+/// runs in parallel.
+#[macro_export]
+macro_rules! on_both_buses {
+    ([$($name:ident),* $(,)?]) => {
+        mod memory {
+            $(
+                #[$crate::__tokio::test(
+                    crate = "yimen_testkit::__tokio",
+                    flavor = "multi_thread",
+                    worker_threads = 2
+                )]
+                async fn $name() {
+                    super::$name(super::Backend::Memory).await;
+                }
+            )*
+        }
+        mod rabbitmq {
+            $(
+                #[$crate::__tokio::test(
+                    crate = "yimen_testkit::__tokio",
+                    flavor = "multi_thread",
+                    worker_threads = 2
+                )]
+                async fn $name() {
+                    super::$name(super::Backend::RabbitMq).await;
+                }
+            )*
+        }
+    };
 }
 
 #[cfg(test)]

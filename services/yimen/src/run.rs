@@ -159,6 +159,7 @@ pub async fn start(
                 bus.clone(),
                 target.queue(),
                 service.handler(&context),
+                settings.bus.lanes(),
                 shutdown.clone(),
             )));
         // Background tasks stop with the servers and consumers, before the relay drains (it

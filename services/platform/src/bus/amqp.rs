@@ -1,12 +1,23 @@
 //! The RabbitMQ bus (through lapin): a durable topic exchange, quorum queues with a delivery
-//! limit and a dead-letter queue each, publisher confirms with mandatory routing, manual acks
-//! with prefetch, and connection recovery by a supervisor: when the connection drops (or stops
-//! answering), it opens a fresh one with a short capped backoff and redeclares the topology;
-//! subscriptions on the old connection end, so their callers (the consumer loop) subscribe
-//! again, and publishes go out on the new connection — within about a second of the broker
-//! answering again. lapin's own recovery (it replays channels and consumers itself) can be
-//! turned on instead ([`AmqpOptions::library_recovery`]); it is off by default, as it waits up
-//! to [`AmqpOptions::recovery_grace`] and can stall.
+//! limit, a retry queue and a dead-letter queue each, publisher confirms with mandatory
+//! routing, manual acks with prefetch, and connection recovery by a supervisor: when the
+//! connection drops (or stops answering), it opens a fresh one with a short capped backoff and
+//! redeclares the topology; subscriptions on the old connection end, so their callers (the
+//! consumer loop) subscribe again, and publishes go out on the new connection — within about a
+//! second of the broker answering again. lapin's own recovery (it replays channels and
+//! consumers itself) can be turned on instead ([`AmqpOptions::library_recovery`]); it is off by
+//! default, as it waits up to [`AmqpOptions::recovery_grace`] and can stall.
+//!
+//! Acks go by delivery tag, one delivery each (`multiple: false`), so a consumer may settle its
+//! deliveries in any order. lapin poisons the ackers of a channel's deliveries when the channel
+//! closes or is being recovered, so an ack of a delivery from before a recovery answers "will
+//! be redelivered" instead of acking whichever message carries its tag on the new channel.
+//!
+//! A delivery retried later is republished, with publisher confirms, to `<queue>.retry` (a
+//! quorum queue whose `x-message-ttl` is `bus.retry_delay_ms` and whose expired messages are
+//! dead-lettered, at least once, back to the end of `<queue>`), then acked; its attempts so far
+//! travel in the `x-yimen-attempts` header, since the republish starts the broker's delivery
+//! count again. Past `bus.delivery_limit` attempts it is republished to `<queue>.dead` instead.
 //!
 //! Nothing here logs a message body or header value: events carry personal data. lapin
 //! itself does, though: it logs a returned (unroutable) message with its body at WARN under
@@ -38,8 +49,9 @@ use tokio::time::{Instant, sleep, timeout};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Acker, Bus, BusConfig, BusError, BusTls, Delivery, EVENTS_EXCHANGE, Message, Published,
-    QueueSpec, Subscription, dead_letter_queue, redact_url,
+    ATTEMPTS_HEADER, Acker, Bus, BusConfig, BusError, BusTls, Delivery, EVENTS_EXCHANGE, Message,
+    Published, QueueSpec, ROUTING_KEY_HEADER, Retry, Subscription, dead_letter_queue, redact_url,
+    retry_queue,
 };
 use crate::backoff::Backoff;
 
@@ -512,7 +524,52 @@ impl Inner {
         Ok(dead)
     }
 
-    /// Declares the queue, its dead-letter queue and its bindings; answers its full name.
+    /// Declares the retry queue of `queue`: its messages wait `bus.retry_delay_ms`, then go
+    /// back to the end of `queue` through the default exchange. At-least-once dead-lettering
+    /// (quorum queues, RabbitMQ 3.10) so a message is never lost on its way back.
+    async fn declare_retry_queue_on(
+        &self,
+        link: &Link,
+        channel: &Channel,
+        queue: &str,
+    ) -> Result<(), BusError> {
+        let full = format!("{}{queue}", self.config.prefix);
+        let retry = short(
+            "the retry queue name",
+            &format!("{}{}", self.config.prefix, retry_queue(queue)),
+        )?;
+        let mut arguments = self.quorum_arguments();
+        for (key, value) in [
+            (
+                "x-message-ttl",
+                AMQPValue::LongLongInt(
+                    i64::try_from(self.config.retry_delay_ms).unwrap_or(i64::MAX),
+                ),
+            ),
+            ("x-dead-letter-exchange", AMQPValue::LongString("".into())),
+            (
+                "x-dead-letter-routing-key",
+                AMQPValue::LongString(full.as_str().into()),
+            ),
+            (
+                "x-dead-letter-strategy",
+                AMQPValue::LongString("at-least-once".into()),
+            ),
+            // What at-least-once dead-lettering asks of the queue.
+            ("x-overflow", AMQPValue::LongString("reject-publish".into())),
+        ] {
+            arguments.insert(key.into(), value);
+        }
+        link.call(
+            "declare the retry queue",
+            channel.queue_declare(retry, durable_queue(), arguments),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Declares the queue, its retry and dead-letter queues and its bindings; answers its full
+    /// name.
     async fn declare_queue_on(
         &self,
         link: &Link,
@@ -527,6 +584,8 @@ impl Inner {
             .map(|b| short("a binding", b))
             .collect::<Result<Vec<_>, _>>()?;
         self.declare_dead_letters_on(link, channel, &spec.name)
+            .await?;
+        self.declare_retry_queue_on(link, channel, &spec.name)
             .await?;
         let mut arguments = self.quorum_arguments();
         arguments.insert(
@@ -574,15 +633,18 @@ impl Inner {
     }
 
     /// A consumer on `queue` over `channel`, with the configured prefetch and manual acks.
+    /// `retries`: the queue (before the prefix) whose retry queue takes its deliveries retried
+    /// later; None for a dead-letter queue, whose deliveries go back at once.
     async fn consume(
-        &self,
+        self: &Arc<Self>,
         link: &Link,
         channel: Channel,
         queue: ShortString,
+        retries: Option<String>,
     ) -> Result<Box<dyn Subscription>, BusError> {
         link.call(
             "set the prefetch",
-            channel.basic_qos(self.config.prefetch, BasicQosOptions::default()),
+            channel.basic_qos(self.config.prefetch(), BasicQosOptions::default()),
         )
         .await?;
         let consumer = link
@@ -601,7 +663,50 @@ impl Inner {
             consumer,
             channel,
             lost: link.lost.clone(),
+            retries: retries.map(|queue| {
+                Arc::new(Retries {
+                    inner: self.clone(),
+                    queue,
+                })
+            }),
         }))
+    }
+
+    /// Publishes `message` to `exchange` with `routing_key` and waits for the confirm, on one
+    /// of the publishing channels.
+    async fn publish_to(
+        &self,
+        exchange: &ShortString,
+        routing_key: &str,
+        message: &Message,
+    ) -> Result<Published, BusError> {
+        if self.shutdown.is_cancelled() {
+            return Err(closed());
+        }
+        let routing_key = short("the routing key", routing_key)?;
+        let mut headers = FieldTable::default();
+        for (key, value) in &message.headers {
+            headers.insert(
+                short("a header name", key)?,
+                AMQPValue::LongString(value.as_str().into()),
+            );
+        }
+        let properties = BasicProperties::default()
+            .with_message_id(short("the message id", &message.id)?)
+            .with_content_type(CONTENT_TYPE.into())
+            .with_delivery_mode(PERSISTENT)
+            .with_headers(headers);
+        let index = self.next_publisher.fetch_add(1, Ordering::Relaxed) % self.publishers.len();
+        let mut slot = self.publishers[index].lock().await;
+        let link = self.current_link()?;
+        let channel = self.publisher(&link, &mut slot).await?;
+        let (outcome, replace) = self
+            .publish_on(&link, &channel, exchange, message, properties, routing_key)
+            .await;
+        if replace && let Some(publisher) = slot.take() {
+            tokio::spawn(close_channel(publisher.channel));
+        }
+        outcome
     }
 
     /// The publishing channel in `slot`, opened (with confirms) when there is none usable.
@@ -642,12 +747,13 @@ impl Inner {
         &self,
         link: &Link,
         channel: &Channel,
+        exchange: &ShortString,
         message: &Message,
         properties: BasicProperties,
         routing_key: ShortString,
     ) -> (Result<Published, BusError>, bool) {
         let publish = channel.basic_publish(
-            self.exchange.clone(),
+            exchange.clone(),
             routing_key,
             BasicPublishOptions {
                 mandatory: true,
@@ -847,33 +953,9 @@ fn retire(link: Arc<Link>) {
 impl Bus for AmqpBus {
     async fn publish(&self, message: &Message) -> Result<Published, BusError> {
         let inner = &self.inner;
-        if inner.shutdown.is_cancelled() {
-            return Err(closed());
-        }
-        let routing_key = short("the routing key", &message.routing_key)?;
-        let mut headers = FieldTable::default();
-        for (key, value) in &message.headers {
-            headers.insert(
-                short("a header name", key)?,
-                AMQPValue::LongString(value.as_str().into()),
-            );
-        }
-        let properties = BasicProperties::default()
-            .with_message_id(short("the message id", &message.id)?)
-            .with_content_type(CONTENT_TYPE.into())
-            .with_delivery_mode(PERSISTENT)
-            .with_headers(headers);
-        let index = inner.next_publisher.fetch_add(1, Ordering::Relaxed) % inner.publishers.len();
-        let mut slot = inner.publishers[index].lock().await;
-        let link = inner.current_link()?;
-        let channel = inner.publisher(&link, &mut slot).await?;
-        let (outcome, replace) = inner
-            .publish_on(&link, &channel, message, properties, routing_key)
-            .await;
-        if replace && let Some(publisher) = slot.take() {
-            tokio::spawn(close_channel(publisher.channel));
-        }
-        outcome
+        inner
+            .publish_to(&inner.exchange, &message.routing_key, message)
+            .await
     }
 
     async fn declare_queue(&self, spec: &QueueSpec) -> Result<(), BusError> {
@@ -897,7 +979,9 @@ impl Bus for AmqpBus {
             }
         };
         inner.remember(spec);
-        inner.consume(&link, channel, queue).await
+        inner
+            .consume(&link, channel, queue, Some(spec.name.clone()))
+            .await
     }
 
     async fn subscribe_dead_letters(&self, queue: &str) -> Result<Box<dyn Subscription>, BusError> {
@@ -917,7 +1001,7 @@ impl Bus for AmqpBus {
             .unwrap_or_else(|e| e.into_inner())
             .dead_letters
             .insert(queue.to_string());
-        inner.consume(&link, channel, dead).await
+        inner.consume(&link, channel, dead, None).await
     }
 
     async fn ping(&self) -> Result<(), BusError> {
@@ -948,6 +1032,72 @@ struct AmqpSubscription {
     consumer: Consumer,
     channel: Channel,
     lost: CancellationToken,
+    retries: Option<Arc<Retries>>,
+}
+
+/// Where the deliveries of one subscription go when retried later.
+struct Retries {
+    inner: Arc<Inner>,
+    /// The consumed queue, before the prefix.
+    queue: String,
+}
+
+impl Retries {
+    /// Republishes `message` (its attempts so far: `attempts`) to the retry queue, or past the
+    /// delivery limit to the dead letters, and waits for the broker's confirm.
+    async fn send(&self, message: &Message, attempts: u32) -> Result<Retry, BusError> {
+        let inner = &self.inner;
+        let prefix = &inner.config.prefix;
+        let attempts = attempts.saturating_add(1);
+        let mut copy = message.clone();
+        // A retried message comes back through a dead-lettering (the retry queue's expiry);
+        // the broker's death headers of that trip would misname why it died in the end.
+        copy.headers.retain(|key, _| {
+            !(key.starts_with("x-first-death-") || key.starts_with("x-last-death-"))
+        });
+        copy.headers
+            .insert(ROUTING_KEY_HEADER.into(), message.routing_key.clone());
+        let dead = attempts > inner.config.delivery_limit;
+        let (target, retry) = if dead {
+            // The headers RabbitMQ writes when it dead-letters, so dead letters read alike.
+            for (key, value) in [
+                ("x-first-death-reason", "delivery_limit".to_string()),
+                ("x-first-death-queue", format!("{prefix}{}", self.queue)),
+                ("x-first-death-exchange", inner.exchange.to_string()),
+            ] {
+                copy.headers.insert(key.into(), value);
+            }
+            (dead_letter_queue(&self.queue), Retry::DeadLettered)
+        } else {
+            copy.headers
+                .insert(ATTEMPTS_HEADER.into(), attempts.to_string());
+            (retry_queue(&self.queue), Retry::Scheduled)
+        };
+        // Declared each time: the queue is there even if the broker lost it, and a queue that
+        // expires when idle (`bus.queue_expires_secs`, tests) is not idle while it holds this.
+        let link = inner.current_link()?;
+        let channel = link.channel().await?;
+        let declared = if dead {
+            inner
+                .declare_dead_letters_on(&link, &channel, &self.queue)
+                .await
+                .map(drop)
+        } else {
+            inner
+                .declare_retry_queue_on(&link, &channel, &self.queue)
+                .await
+        };
+        close_channel(channel).await;
+        declared?;
+        let target = format!("{prefix}{target}");
+        match inner
+            .publish_to(&ShortString::from(""), &target, &copy)
+            .await?
+        {
+            Published::Routed => Ok(retry),
+            Published::Unroutable => Err(BusError::Other(format!("no queue {target}"))),
+        }
+    }
 }
 
 #[async_trait]
@@ -962,7 +1112,9 @@ impl Subscription for AmqpSubscription {
             match item {
                 // The broker cancelled the consumer (queue deleted) or the channel closed.
                 None => return None,
-                Some(Ok(delivery)) => return Some(delivery_from(delivery)),
+                Some(Ok(delivery)) => {
+                    return Some(delivery_from(delivery, self.retries.clone()));
+                }
                 Some(Err(error)) => {
                     // lapin is reconnecting: once it has replayed this channel and its
                     // consumer, deliveries resume on the same stream. If it cannot, or the
@@ -980,7 +1132,7 @@ impl Subscription for AmqpSubscription {
     }
 }
 
-fn delivery_from(delivery: LapinDelivery) -> Delivery {
+fn delivery_from(delivery: LapinDelivery, retries: Option<Arc<Retries>>) -> Delivery {
     let LapinDelivery {
         routing_key,
         redelivered,
@@ -989,20 +1141,28 @@ fn delivery_from(delivery: LapinDelivery) -> Delivery {
         acker,
         ..
     } = delivery;
-    let headers = properties.headers().as_ref();
+    let table = properties.headers().as_ref();
+    let mut headers = table.map(string_headers).unwrap_or_default();
+    // The bus's own headers become the delivery's attempts and routing key.
+    let attempts = headers
+        .remove(ATTEMPTS_HEADER)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(0);
+    let routing_key = headers
+        .remove(ROUTING_KEY_HEADER)
+        // A dead letter arrives with the dead-letter routing key (its queue's name); the
+        // event type it was published with is what a reader of dead letters needs.
+        .or_else(|| table.and_then(dead_lettered_routing_key))
+        .unwrap_or_else(|| routing_key.to_string());
     let message = Message {
         id: properties
             .message_id()
             .as_ref()
             .map(|id| id.to_string())
             .unwrap_or_default(),
-        // A dead letter arrives with the dead-letter routing key (its queue's name); the
-        // event type it was published with is what a reader of dead letters needs.
-        routing_key: headers
-            .and_then(dead_lettered_routing_key)
-            .unwrap_or_else(|| routing_key.to_string()),
+        routing_key,
         body: data,
-        headers: headers.map(string_headers).unwrap_or_default(),
+        headers,
     };
     Delivery::new(
         message,
@@ -1010,8 +1170,10 @@ fn delivery_from(delivery: LapinDelivery) -> Delivery {
         Box::new(AmqpAcker {
             acker,
             settled: AtomicBool::new(false),
+            retries,
         }),
     )
+    .with_attempts(attempts)
 }
 
 /// The string-valued headers: the application's (trace context) and, on dead letters, the
@@ -1052,6 +1214,7 @@ fn dead_lettered_routing_key(table: &FieldTable) -> Option<String> {
 struct AmqpAcker {
     acker: LapinAcker,
     settled: AtomicBool,
+    retries: Option<Arc<Retries>>,
 }
 
 fn settled(context: &str, result: lapin::Result<bool>) -> Result<(), BusError> {
@@ -1094,6 +1257,23 @@ impl Acker for AmqpAcker {
             multiple: false,
         };
         bounded_settle("nack", self.acker.nack(options)).await
+    }
+
+    /// The copy is confirmed before the delivery is acked: a failure in between leaves both,
+    /// and the inbox absorbs the repeat.
+    async fn retry_later(&self, message: &Message, attempts: u32) -> Result<Retry, BusError> {
+        let Some(retries) = &self.retries else {
+            return self.nack(true).await.map(|()| Retry::Scheduled);
+        };
+        if !self.acker.usable() {
+            return Err(BusError::Unavailable(
+                "retry later: the delivery's channel has closed; the message will be redelivered"
+                    .into(),
+            ));
+        }
+        let retry = retries.send(message, attempts).await?;
+        self.ack().await?;
+        Ok(retry)
     }
 }
 

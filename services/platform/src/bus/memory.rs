@@ -1,6 +1,8 @@
 //! The in-process bus for `yimen standalone` and tests: the topology and at-least-once
 //! semantics of the RabbitMQ backend (topic bindings, per-queue FIFO, prefetch, manual acks,
-//! delivery limit, dead-letter queues), held in memory.
+//! delayed retries, delivery limit, dead-letter queues), held in memory. A delivery given back
+//! for a later retry waits `bus.retry_delay_ms` on a timer task, then joins the end of its
+//! queue, as a message leaving the RabbitMQ retry queue does.
 //!
 //! The state sits behind one `std::sync::Mutex` that is never held across an `.await`: the
 //! critical sections are a few map operations, and an unsettled delivery or a dropped
@@ -20,7 +22,7 @@ use tokio::sync::Notify;
 use super::journal::Journal;
 use super::{
     Acker, Bus, BusConfig, BusError, Delivery, EVENTS_EXCHANGE, Message, Published, QueueSpec,
-    Subscription, topic_matches,
+    Retry, Subscription, topic_matches,
 };
 
 /// AMQP short strings (routing keys, message ids, header names) hold at most this many bytes;
@@ -83,8 +85,11 @@ struct Stored {
     /// Publish order, so returned messages go back in the order they were taken.
     seq: u64,
     message: Message,
-    /// Unsuccessful deliveries so far (RabbitMQ quorum queues' `x-delivery-count`).
+    /// Unsuccessful deliveries so far (RabbitMQ quorum queues' `x-delivery-count`); starts
+    /// again when the message is retried later, as a republished message's count does.
     delivery_count: u32,
+    /// Deliveries retried later so far (the AMQP backend's attempts header).
+    attempts: u32,
 }
 
 struct Unacked {
@@ -100,6 +105,8 @@ enum Settle {
     Return,
     /// Straight to the dead-letter queue.
     Reject,
+    /// Back to the end of the queue after the retry delay, counting an attempt.
+    Later,
 }
 
 /// Why a message was dead-lettered, as RabbitMQ writes it in `x-first-death-reason`.
@@ -161,6 +168,7 @@ impl MemoryBus {
                 seq: r.seq,
                 message: r.message,
                 delivery_count: 0,
+                attempts: 0,
             });
         }
         state.journal = Some(journal);
@@ -238,7 +246,7 @@ impl Shared {
         if state.closed {
             return Take::Ended;
         }
-        let prefetch = usize::from(self.config.prefetch);
+        let prefetch = usize::from(self.config.prefetch());
         let tag = state.next_tag + 1;
         let Some(queue) = state.queues.get_mut(queue_name) else {
             return Take::Ended;
@@ -256,6 +264,7 @@ impl Shared {
         queue.consumers.insert(consumer, held + 1);
         let message = stored.message.clone();
         let redelivered = stored.delivery_count > 0;
+        let attempts = stored.attempts;
         queue.unacked.insert(tag, Unacked { consumer, stored });
         state.next_tag = tag;
         let acker = MemoryAcker {
@@ -264,10 +273,16 @@ impl Shared {
             tag,
             settled: AtomicBool::new(false),
         };
-        Take::Got(Delivery::new(message, redelivered, Box::new(acker)))
+        Take::Got(Delivery::new(message, redelivered, Box::new(acker)).with_attempts(attempts))
     }
 
-    fn settle(&self, queue_name: &str, tag: u64, how: Settle) -> Result<(), BusError> {
+    /// Settles one delivery; a retry later answers what became of it.
+    fn settle(
+        self: &Arc<Self>,
+        queue_name: &str,
+        tag: u64,
+        how: Settle,
+    ) -> Result<Option<Retry>, BusError> {
         let mut state = self.lock();
         if state.closed {
             return Err(BusError::Unavailable("the bus is closed".into()));
@@ -295,8 +310,41 @@ impl Shared {
             Settle::Reject => {
                 self.dead_letter(&mut state, queue_name, stored, DeathReason::Rejected)
             }
+            Settle::Later => return Ok(Some(self.retry_later(&mut state, queue_name, stored))),
         }
-        Ok(())
+        Ok(None)
+    }
+
+    /// Counts an attempt; past the delivery limit the message goes to the dead letters,
+    /// otherwise a timer puts it at the end of its queue once the retry delay has passed. It
+    /// stays in the journal meanwhile, so a restart delivers it again at once.
+    fn retry_later(
+        self: &Arc<Self>,
+        state: &mut State,
+        queue_name: &str,
+        mut stored: Stored,
+    ) -> Retry {
+        stored.attempts = stored.attempts.saturating_add(1);
+        stored.delivery_count = 0;
+        let limit = state.queues.get(queue_name).and_then(|q| q.delivery_limit);
+        if limit.is_some_and(|limit| stored.attempts > limit) {
+            self.dead_letter(state, queue_name, stored, DeathReason::DeliveryLimit);
+            return Retry::DeadLettered;
+        }
+        let shared = self.clone();
+        let queue_name = queue_name.to_string();
+        tokio::spawn(async move {
+            tokio::time::sleep(shared.config.retry_delay()).await;
+            let mut state = shared.lock();
+            if state.closed {
+                return;
+            }
+            if let Some(queue) = state.queues.get_mut(&queue_name) {
+                queue.ready.push_back(stored);
+                queue.notify.notify_waiters();
+            }
+        });
+        Retry::Scheduled
     }
 
     /// Returns messages to the head of their queue (in their original order), counting a
@@ -369,6 +417,7 @@ impl Shared {
                 seq,
                 message,
                 delivery_count: 0,
+                attempts: 0,
             });
             dead.notify.notify_waiters();
         }
@@ -444,6 +493,7 @@ impl Bus for MemoryBus {
                     seq,
                     message: message.clone(),
                     delivery_count: 0,
+                    attempts: 0,
                 });
                 queue.notify.notify_waiters();
                 routed = true;
@@ -554,7 +604,7 @@ struct MemoryAcker {
 }
 
 impl MemoryAcker {
-    fn settle(&self, how: Settle) -> Result<(), BusError> {
+    fn settle(&self, how: Settle) -> Result<Option<Retry>, BusError> {
         if self.settled.swap(true, Ordering::AcqRel) {
             return Err(BusError::Other("the delivery was settled already".into()));
         }
@@ -565,7 +615,7 @@ impl MemoryAcker {
 #[async_trait]
 impl Acker for MemoryAcker {
     async fn ack(&self) -> Result<(), BusError> {
-        self.settle(Settle::Ack)
+        self.settle(Settle::Ack).map(drop)
     }
 
     async fn nack(&self, requeue: bool) -> Result<(), BusError> {
@@ -574,6 +624,12 @@ impl Acker for MemoryAcker {
         } else {
             Settle::Reject
         })
+        .map(drop)
+    }
+
+    async fn retry_later(&self, _message: &Message, _attempts: u32) -> Result<Retry, BusError> {
+        self.settle(Settle::Later)
+            .map(|retry| retry.unwrap_or(Retry::Scheduled))
     }
 }
 

@@ -1,8 +1,10 @@
 //! The event bus: one trait, two implementations — AMQP (RabbitMQ, through lapin) for
 //! distributed deployments and in-process for standalone — with the same at-least-once
 //! semantics: a publish returns only once the broker has confirmed it, deliveries are acked
-//! by hand, an unacked delivery comes back, and a message that fails more than the delivery
-//! limit is moved to the queue's dead-letter queue so the consumer keeps serving.
+//! by hand (each by itself, in any order), an unacked delivery comes back, a delivery can be
+//! given back for a later retry (after `retry_delay_ms`, through the queue's retry queue), and
+//! a message that fails more than the delivery limit is moved to the queue's dead-letter queue
+//! so the consumer keeps serving.
 
 pub mod amqp;
 mod journal;
@@ -24,6 +26,20 @@ pub const EVENTS_EXCHANGE: &str = "yimen.events";
 pub fn dead_letter_queue(queue: &str) -> String {
     format!("{queue}.dead")
 }
+
+/// The retry queue of `queue` (both before the prefix): where a delivery given back for a later
+/// retry waits out `bus.retry_delay_ms` before it returns to the end of `queue`.
+pub fn retry_queue(queue: &str) -> String {
+    format!("{queue}.retry")
+}
+
+/// The header counting a message's earlier deliveries that failed and were retried later. The
+/// broker's own delivery count starts again with each republish, so the count travels with the
+/// message.
+pub const ATTEMPTS_HEADER: &str = "x-yimen-attempts";
+/// The header keeping the routing key a message was published with (its event type) while it
+/// travels through retry and dead-letter queues, which route it by queue name.
+pub const ROUTING_KEY_HEADER: &str = "x-yimen-routing-key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -88,6 +104,23 @@ pub trait Acker: Send + Sync {
     /// `requeue = true` gives the message back (counting a delivery attempt); past the
     /// delivery limit the broker dead-letters it. `requeue = false` dead-letters at once.
     async fn nack(&self, requeue: bool) -> Result<(), BusError>;
+    /// Gives the message back for a later retry: it comes back after the queue's retry delay,
+    /// at the end of the queue, counting an attempt; once the attempts exceed the delivery limit
+    /// it is dead-lettered instead. Backends without a delay (test doubles) give it back at once.
+    /// `message` and `attempts` are the delivery's own.
+    async fn retry_later(&self, message: &Message, attempts: u32) -> Result<Retry, BusError> {
+        let _ = (message, attempts);
+        self.nack(true).await.map(|()| Retry::Scheduled)
+    }
+}
+
+/// What became of a delivery given back for a later retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// It comes back after the retry delay.
+    Scheduled,
+    /// Past the delivery limit: moved to the dead-letter queue.
+    DeadLettered,
 }
 
 /// A message handed to a consumer, to be acked or nacked exactly once.
@@ -95,6 +128,8 @@ pub struct Delivery {
     pub message: Message,
     /// True when this message was delivered before and not acked.
     pub redelivered: bool,
+    /// Earlier deliveries of this message that failed and were retried later.
+    pub attempts: u32,
     acker: Box<dyn Acker>,
 }
 
@@ -104,6 +139,7 @@ impl std::fmt::Debug for Delivery {
             .field("id", &self.message.id)
             .field("routing_key", &self.message.routing_key)
             .field("redelivered", &self.redelivered)
+            .field("attempts", &self.attempts)
             .finish()
     }
 }
@@ -113,8 +149,15 @@ impl Delivery {
         Self {
             message,
             redelivered,
+            attempts: 0,
             acker,
         }
+    }
+
+    /// The same delivery, with `attempts` earlier failed attempts.
+    pub fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts;
+        self
     }
 
     pub async fn ack(self) -> Result<(), BusError> {
@@ -123,6 +166,11 @@ impl Delivery {
 
     pub async fn nack(self, requeue: bool) -> Result<(), BusError> {
         self.acker.nack(requeue).await
+    }
+
+    /// See [`Acker::retry_later`].
+    pub async fn retry_later(self) -> Result<Retry, BusError> {
+        self.acker.retry_later(&self.message, self.attempts).await
     }
 }
 
@@ -166,10 +214,17 @@ pub struct BusConfig {
     /// Prepended to every exchange and queue name, so several installations (or tests) share
     /// one broker without colliding.
     pub prefix: String,
-    /// Unacked deliveries a consumer holds at once.
-    pub prefetch: u16,
-    /// Deliveries of one message before it is dead-lettered.
+    /// Unacked deliveries a consumer holds at once; by default [`PREFETCH_PER_LANE`] per lane.
+    #[serde(default)]
+    pub prefetch: Option<u16>,
+    /// Deliveries a consumer applies at once: deliveries of one case always in the same lane,
+    /// one after another in arrival order; different cases in parallel.
+    pub lanes: u16,
+    /// Failed deliveries of one message (each after its retries in place) before it is
+    /// dead-lettered.
     pub delivery_limit: u32,
+    /// How long a delivery given back for a later retry waits in the queue's retry queue.
+    pub retry_delay_ms: u64,
     /// Optional idle expiry of queues (seconds); tests set it so their queues clean up.
     pub queue_expires_secs: Option<u64>,
     /// For an `amqps://` URL: the CA to trust and the client certificate to present.
@@ -194,11 +249,34 @@ impl Default for BusConfig {
         Self {
             url: "memory".into(),
             prefix: String::new(),
-            prefetch: 32,
+            prefetch: None,
+            lanes: 8,
             delivery_limit: 5,
+            retry_delay_ms: 5_000,
             queue_expires_secs: None,
             tls: BusTls::default(),
         }
+    }
+}
+
+/// Deliveries held per consumer lane when `bus.prefetch` is not set: one being applied, the
+/// next ones already at hand.
+pub const PREFETCH_PER_LANE: u16 = 4;
+
+impl BusConfig {
+    /// The prefetch in effect: the setting, or [`PREFETCH_PER_LANE`] per lane.
+    pub fn prefetch(&self) -> u16 {
+        self.prefetch
+            .unwrap_or_else(|| self.lanes().saturating_mul(PREFETCH_PER_LANE))
+    }
+
+    /// The lanes in effect (at least one).
+    pub fn lanes(&self) -> u16 {
+        self.lanes.max(1)
+    }
+
+    pub fn retry_delay(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.retry_delay_ms)
     }
 }
 

@@ -123,27 +123,31 @@ async fn claim(db: &Db, claimant: &str, now: i64) -> Result<Vec<OutboxRow>, sqlx
         };
     }
     let until = now.saturating_add(i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX));
-    let mut tx = db.begin().await?;
-    let sql = match db.backend() {
+    let claim = |sql| {
+        sqlx::query_as::<_, OutboxRow>(sql)
+            .bind(claimant)
+            .bind(until)
+            .bind(now)
+            .bind(BATCH as i64)
+    };
+    let mut rows = match db.backend() {
         Backend::Postgres => {
+            let mut tx = db.begin().await?;
             sqlx::query(
                 "SELECT pg_advisory_xact_lock(hashtext('yimen.outbox.' || current_schema()))",
             )
             .execute(&mut *tx)
             .await?;
-            claim_sql!(" FOR UPDATE SKIP LOCKED")
+            let rows = claim(claim_sql!(" FOR UPDATE SKIP LOCKED"))
+                .fetch_all(&mut *tx)
+                .await?;
+            // Not `Db::commit`: a claim is no business change to audit or announce.
+            tx.commit().await?;
+            rows
         }
-        Backend::Sqlite => claim_sql!(""),
+        // One statement is one transaction already.
+        Backend::Sqlite => claim(claim_sql!("")).fetch_all(db.pool()).await?,
     };
-    let mut rows = sqlx::query_as::<_, OutboxRow>(sql)
-        .bind(claimant)
-        .bind(until)
-        .bind(now)
-        .bind(BATCH as i64)
-        .fetch_all(&mut *tx)
-        .await?;
-    // Not `Db::commit`: a claim is no business change to audit or announce.
-    tx.commit().await?;
     rows.sort_by_key(|row| row.seq);
     Ok(rows)
 }
@@ -237,12 +241,17 @@ pub async fn relay_once(db: &Db, bus: &dyn Bus) -> anyhow::Result<Round> {
         release_failures(db, &claimant, &rows, &failed, &held).await?;
     }
     if round.published > 0 {
-        // What is still claimed by this round is exactly what was published.
+        // What is still claimed by this round is exactly what was published; the range of
+        // the batch's rows keeps the statement on the primary key.
+        let first = rows.first().map_or(0, |row| row.seq);
+        let last = rows.last().map_or(0, |row| row.seq);
         sqlx::query(
             "UPDATE outbox SET sent_at = $1, claimed_by = NULL, claimed_until = NULL \
-             WHERE claimed_by = $2",
+             WHERE seq BETWEEN $2 AND $3 AND claimed_by = $4",
         )
         .bind(now_millis())
+        .bind(first)
+        .bind(last)
         .bind(&claimant)
         .execute(db.pool())
         .await?;

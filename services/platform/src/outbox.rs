@@ -324,9 +324,16 @@ pub async fn run_relay(db: Db, bus: Arc<dyn Bus>, shutdown: CancellationToken) {
     loop {
         let mut wait = POLL;
         match relay_once(&db, bus.as_ref()).await {
-            Ok(round) if round.claimed == BATCH => {
+            Ok(round) if round.failed == 0 && round.claimed == BATCH => {
                 backoff.reset();
                 continue;
+            }
+            Ok(round) if round.failed > 0 && round.published == 0 => {
+                // Nothing went through (the broker is away, most likely): wait before
+                // claiming more, rather than run through the whole backlog failing.
+                if backoff.wait(&shutdown).await {
+                    continue;
+                }
             }
             Ok(round) => {
                 backoff.reset();

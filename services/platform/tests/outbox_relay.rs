@@ -72,15 +72,37 @@ async fn delivered_until_sentinel(subscription: &mut Box<dyn Subscription>) -> V
     }
 }
 
-async fn wait_until_all_sent(db: &Db) {
-    let drained = yimen_platform::backoff::poll(
-        yimen_platform::backoff::Backoff::constant(Duration::from_millis(20)),
-        PATIENCE,
-        || async { Ok::<_, sqlx::Error>((outbox::pending(db).await? == 0).then_some(())) },
-    )
-    .await
-    .unwrap();
-    assert!(drained.is_some(), "the outbox drains");
+/// Relays running over the outbox, one per handle (as replicas would), until the outbox has
+/// been drained.
+struct Relays {
+    stop: CancellationToken,
+    running: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Relays {
+    fn start(handles: &[Db], bus: &Arc<dyn Bus>) -> Self {
+        let stop = CancellationToken::new();
+        let running = handles
+            .iter()
+            .map(|db| tokio::spawn(run_relay(db.clone(), bus.clone(), stop.clone())))
+            .collect();
+        Self { stop, running }
+    }
+
+    async fn stop_once_all_sent(self, db: &Db) {
+        let drained = yimen_platform::backoff::poll(
+            yimen_platform::backoff::Backoff::constant(Duration::from_millis(20)),
+            PATIENCE,
+            || async { Ok::<_, sqlx::Error>((outbox::pending(db).await? == 0).then_some(())) },
+        )
+        .await
+        .unwrap();
+        assert!(drained.is_some(), "the outbox drains");
+        self.stop.cancel();
+        for relay in self.running {
+            relay.await.unwrap();
+        }
+    }
 }
 
 /// Each case's events in the order they were written, and the position of each id in the
@@ -131,22 +153,14 @@ async fn two_relays_publish_every_event_exactly_once_in_case_order(
     for round in 0..8 {
         commit(&store, &write_round(round)).await;
     }
-    let stop = CancellationToken::new();
-    let relays = [
-        tokio::spawn(run_relay(store.db(), bus.clone(), stop.clone())),
-        tokio::spawn(run_relay(replica.clone(), bus.clone(), stop.clone())),
-    ];
+    let relays = Relays::start(&[store.db(), replica.clone()], &bus);
     for round in 8..16 {
         // Half through each handle, as two replicas' callers would write them.
         let db = if round % 2 == 0 { &*store } else { &replica };
         commit(db, &write_round(round)).await;
     }
     assert!(written.len() > 1000, "{} events", written.len());
-    wait_until_all_sent(&store).await;
-    stop.cancel();
-    for relay in relays {
-        relay.await.unwrap();
-    }
+    relays.stop_once_all_sent(&store).await;
     publish_sentinel(bus.as_ref(), "probe.sentinel").await;
     let delivered = delivered_until_sentinel(&mut subscription).await;
 
@@ -235,11 +249,9 @@ async fn failed_publish_holds_back_its_case_and_the_rest_is_sent(
         .execute(store.pool())
         .await
         .unwrap();
-    let stop = CancellationToken::new();
-    let relay = tokio::spawn(run_relay(store.db(), bus.clone(), stop.clone()));
-    wait_until_all_sent(&store).await;
-    stop.cancel();
-    relay.await.unwrap();
+    Relays::start(&[store.db()], &bus)
+        .stop_once_all_sent(&store)
+        .await;
     publish_sentinel(bus.as_ref(), "probe.sentinel").await;
     assert_eq!(
         delivered_until_sentinel(&mut subscription).await,
@@ -322,11 +334,9 @@ async fn broker_nack_holds_back_its_case_and_the_rest_is_sent(
         .await
         .unwrap();
     connection.close(200, "OK".into()).await.unwrap();
-    let stop = CancellationToken::new();
-    let relay = tokio::spawn(run_relay(store.db(), bus.clone(), stop.clone()));
-    wait_until_all_sent(&store).await;
-    stop.cancel();
-    relay.await.unwrap();
+    Relays::start(&[store.db()], &bus)
+        .stop_once_all_sent(&store)
+        .await;
     publish_sentinel(bus.as_ref(), "probe.ok.sentinel").await;
     assert_eq!(
         delivered_until_sentinel(&mut subscription).await,

@@ -44,6 +44,18 @@ impl Backoff {
         self.next
     }
 
+    /// The delay after `failures` failures in a row, without keeping count here: for what
+    /// stores its own count (an outbox row's attempts). Zero failures: no delay.
+    pub fn after(&self, failures: u32) -> Duration {
+        match failures {
+            0 => Duration::ZERO,
+            n => self
+                .first
+                .saturating_mul(1u32.checked_shl(n - 1).unwrap_or(u32::MAX))
+                .min(self.cap),
+        }
+    }
+
     /// Back to the first delay, after a success.
     pub fn reset(&mut self) {
         self.next = self.first;
@@ -131,6 +143,12 @@ mod tests {
         assert_eq!(delays, [100 * MS, 200 * MS, 350 * MS, 350 * MS]);
         b.reset();
         assert_eq!(b.next_delay(), 100 * MS);
+        let fresh = Backoff::new(100 * MS, 350 * MS);
+        let after: Vec<_> = [0, 1, 2, 3, 40].map(|n| fresh.after(n)).into();
+        assert_eq!(
+            after,
+            [Duration::ZERO, 100 * MS, 200 * MS, 350 * MS, 350 * MS]
+        );
         let mut c = Backoff::constant(50 * MS);
         assert_eq!((c.next_delay(), c.next_delay()), (50 * MS, 50 * MS));
     }

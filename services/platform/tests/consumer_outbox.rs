@@ -144,10 +144,10 @@ async fn relay_publishes_committed_events_in_order_and_never_rolled_back_ones(bu
         .unwrap();
     drop(rolled_back);
 
-    let published = yimen_platform::outbox::relay_once(&db, bus.as_ref())
+    let round = yimen_platform::outbox::relay_once(&db, bus.as_ref())
         .await
         .unwrap();
-    assert_eq!(published, 3);
+    assert_eq!(round.published, 3);
     assert!(
         yimen_platform::outbox::unsent_routing_keys(&db)
             .await

@@ -207,6 +207,10 @@ impl Bus for Tracked {
         self.bus.publish(message).await
     }
 
+    async fn publish_batch(&self, messages: &[Message]) -> Vec<Result<Published, BusError>> {
+        self.bus.publish_batch(messages).await
+    }
+
     async fn declare_queue(&self, spec: &QueueSpec) -> Result<(), BusError> {
         self.prefix.record([spec.name.clone()]);
         self.bus.declare_queue(spec).await

@@ -101,6 +101,8 @@ pub async fn fresh_postgres_database() -> Option<TestDatabase> {
 #[derive(Debug)]
 pub struct TestStore {
     db: Db,
+    /// Where the store lives, for [`TestStore::replica`].
+    config: DatabaseConfig,
     _place: Place,
 }
 
@@ -116,6 +118,14 @@ impl TestStore {
     pub fn db(&self) -> Db {
         self.db.clone()
     }
+
+    /// Another handle on the same store with a pool of its own, as a second replica of the
+    /// service would have.
+    pub async fn replica(&self) -> Db {
+        Db::connect(&self.config, self.db.service())
+            .await
+            .expect("open the test store again")
+    }
 }
 
 impl Deref for TestStore {
@@ -126,27 +136,31 @@ impl Deref for TestStore {
     }
 }
 
-async fn open(service: &'static str, migrations: Migrations, url: String, max: u32) -> Db {
-    let db = Db::connect(
-        &DatabaseConfig {
-            url,
-            max_connections: max,
-            acquire_timeout_secs: 10,
-        },
-        service,
-    )
-    .await
-    .expect("open the test store");
+async fn open(
+    service: &'static str,
+    migrations: Migrations,
+    url: String,
+    max: u32,
+) -> (Db, DatabaseConfig) {
+    let config = DatabaseConfig {
+        url,
+        max_connections: max,
+        acquire_timeout_secs: 10,
+    };
+    let db = Db::connect(&config, service)
+        .await
+        .expect("open the test store");
     db.migrate(migrations).await.expect("migrate");
-    db
+    (db, config)
 }
 
 /// A migrated store of `service` on a fresh PostgreSQL database, or None (skip).
 pub async fn postgres_store(service: &'static str, migrations: Migrations) -> Option<TestStore> {
     let database = fresh_postgres_database().await?;
-    let db = open(service, migrations, database.url().to_string(), 5).await;
+    let (db, config) = open(service, migrations, database.url().to_string(), 5).await;
     Some(TestStore {
         db,
+        config,
         _place: Place::Postgres(database),
     })
 }
@@ -162,7 +176,7 @@ pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
 /// A migrated store of `service` on SQLite in a fresh temporary directory.
 pub async fn sqlite_store(service: &'static str, migrations: Migrations) -> TestStore {
     let dir = temp_dir("yimen-test-");
-    let db = open(
+    let (db, config) = open(
         service,
         migrations,
         format!("sqlite://{}", dir.path().display()),
@@ -171,6 +185,7 @@ pub async fn sqlite_store(service: &'static str, migrations: Migrations) -> Test
     .await;
     TestStore {
         db,
+        config,
         _place: Place::Sqlite(dir),
     }
 }

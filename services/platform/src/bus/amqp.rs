@@ -62,8 +62,9 @@ pub const DEAD_LETTER_EXCHANGE: &str = "yimen.dlx";
 const CONTENT_TYPE: &str = "application/x-protobuf";
 /// AMQP delivery mode 2: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
-/// Publishing channels; a publish holds one until its confirm arrives, so a returned message
-/// is always matched to the publish it belongs to, while a few publishes still run at once.
+/// Publishing channels; a publish (or a batch) holds one until its confirms arrive, so a
+/// returned message is always matched within the publishes it belongs to, while a few
+/// publishes still run at once.
 const PUBLISHER_CHANNELS: usize = 4;
 
 /// lapin's TCP connect retries (each connect, and each round of its own recovery) and the
@@ -680,33 +681,44 @@ impl Inner {
         routing_key: &str,
         message: &Message,
     ) -> Result<Published, BusError> {
+        self.publish_batch_to(exchange, &[(routing_key, message)])
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(BusError::Other("no outcome for a publish".into())))
+    }
+
+    /// Publishes each `(routing key, message)` to `exchange` on one publishing channel without
+    /// waiting for each other's confirms; the channel is held until every confirm is in, so
+    /// each return is matched within the batch it belongs to.
+    async fn publish_batch_to(
+        &self,
+        exchange: &ShortString,
+        messages: &[(&str, &Message)],
+    ) -> Vec<Result<Published, BusError>> {
+        let failed = |e: BusError| vec![Err(e); messages.len()];
+        if messages.is_empty() {
+            return Vec::new();
+        }
         if self.shutdown.is_cancelled() {
-            return Err(closed());
+            return failed(closed());
         }
-        let routing_key = short("the routing key", routing_key)?;
-        let mut headers = FieldTable::default();
-        for (key, value) in &message.headers {
-            headers.insert(
-                short("a header name", key)?,
-                AMQPValue::LongString(value.as_str().into()),
-            );
-        }
-        let properties = BasicProperties::default()
-            .with_message_id(short("the message id", &message.id)?)
-            .with_content_type(CONTENT_TYPE.into())
-            .with_delivery_mode(PERSISTENT)
-            .with_headers(headers);
         let index = self.next_publisher.fetch_add(1, Ordering::Relaxed) % self.publishers.len();
         let mut slot = self.publishers[index].lock().await;
-        let link = self.current_link()?;
-        let channel = self.publisher(&link, &mut slot).await?;
-        let (outcome, replace) = self
-            .publish_on(&link, &channel, exchange, message, properties, routing_key)
+        let link = match self.current_link() {
+            Ok(link) => link,
+            Err(e) => return failed(e),
+        };
+        let channel = match self.publisher(&link, &mut slot).await {
+            Ok(channel) => channel,
+            Err(e) => return failed(e),
+        };
+        let (outcomes, replace) = self
+            .publish_all_on(&link, &channel, exchange, messages)
             .await;
         if replace && let Some(publisher) = slot.take() {
             tokio::spawn(close_channel(publisher.channel));
         }
-        outcome
+        outcomes
     }
 
     /// The publishing channel in `slot`, opened (with confirms) when there is none usable.
@@ -741,77 +753,146 @@ impl Inner {
         Ok(channel)
     }
 
-    /// Publishes on `channel` and waits for the confirm. The flag says the channel's state
-    /// is in doubt and it should be replaced.
-    async fn publish_on(
+    /// Publishes every message on `channel`, one after another without waiting, then waits
+    /// for all their confirms together (each within [`CONFIRM_TIMEOUT`] of the last publish).
+    /// The flag says the channel's state is in doubt and it should be replaced.
+    ///
+    /// A returned (unroutable) message is recognised by its id among the returns of the
+    /// whole batch, not by the confirm lapin hands it with: when the broker acks several
+    /// publishes at once, lapin attaches a return to whichever of them it completes first.
+    async fn publish_all_on(
         &self,
         link: &Link,
         channel: &Channel,
         exchange: &ShortString,
-        message: &Message,
-        properties: BasicProperties,
-        routing_key: ShortString,
-    ) -> (Result<Published, BusError>, bool) {
-        let publish = channel.basic_publish(
-            exchange.clone(),
-            routing_key,
-            BasicPublishOptions {
-                mandatory: true,
-                ..Default::default()
-            },
-            &message.body,
-            properties,
-        );
-        let confirm = match link.call("publish", publish).await {
-            Ok(confirm) => confirm,
-            Err(e) => return (Err(e), true),
-        };
-        let confirmation = match timeout(CONFIRM_TIMEOUT, confirm).await {
-            Ok(Ok(confirmation)) => confirmation,
-            Ok(Err(e)) => return (Err(from_lapin("publisher confirm", e)), true),
-            Err(_) => {
-                link.suspect.notify_one();
-                return (
-                    Err(BusError::Unavailable(format!(
-                        "no publisher confirm within {CONFIRM_TIMEOUT:?}"
-                    ))),
-                    true,
-                );
+        messages: &[(&str, &Message)],
+    ) -> (Vec<Result<Published, BusError>>, bool) {
+        let mut outcomes: Vec<Option<Result<Published, BusError>>> = vec![None; messages.len()];
+        let mut confirms = Vec::with_capacity(messages.len());
+        let mut broken: Option<BusError> = None;
+        for (index, &(routing_key, message)) in messages.iter().enumerate() {
+            let (routing_key, properties) = match prepare(routing_key, message) {
+                Ok(prepared) => prepared,
+                Err(e) => {
+                    outcomes[index] = Some(Err(e));
+                    continue;
+                }
+            };
+            if let Some(e) = &broken {
+                outcomes[index] = Some(Err(e.clone()));
+                continue;
             }
-        };
-        match confirmation {
-            Confirmation::Ack(None) => (Ok(Published::Routed), false),
-            Confirmation::Ack(Some(returned)) => {
-                let ours = returned
-                    .delivery
-                    .properties
-                    .message_id()
-                    .as_ref()
-                    .map(|id| id.as_str())
-                    == Some(message.id.as_str());
-                if ours {
-                    (Ok(Published::Unroutable), false)
-                } else {
-                    // A return left over from a publish whose confirm was lost with an
-                    // earlier connection: ours was routed, and the channel is replaced so
-                    // no later publish is matched with a stale return.
-                    (Ok(Published::Routed), true)
+            let publish = channel.basic_publish(
+                exchange.clone(),
+                routing_key,
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                &message.body,
+                properties,
+            );
+            match link.call("publish", publish).await {
+                Ok(confirm) => confirms.push((index, confirm)),
+                Err(e) => {
+                    outcomes[index] = Some(Err(e.clone()));
+                    broken = Some(e);
                 }
             }
-            Confirmation::Nack(_) => (
-                Err(BusError::Nacked(
-                    "the broker could not take the message (publisher nack)".into(),
-                )),
-                false,
-            ),
-            Confirmation::NotRequested => (
-                Err(BusError::Other(
-                    "publisher confirms are not enabled on the channel".into(),
-                )),
-                true,
-            ),
         }
+        let mut replace = broken.is_some();
+        let deadline = Instant::now() + CONFIRM_TIMEOUT;
+        let confirmed =
+            futures::future::join_all(confirms.into_iter().map(|(index, confirm)| async move {
+                (index, tokio::time::timeout_at(deadline, confirm).await)
+            }))
+            .await;
+        let mut returned = std::collections::HashSet::new();
+        let mut acked = Vec::with_capacity(confirmed.len());
+        for (index, confirmation) in confirmed {
+            let outcome = match confirmation {
+                Ok(Ok(Confirmation::Ack(message))) => {
+                    returned.extend(message.and_then(|m| returned_id(&m)));
+                    acked.push(index);
+                    continue;
+                }
+                Ok(Ok(Confirmation::Nack(message))) => {
+                    returned.extend(message.and_then(|m| returned_id(&m)));
+                    Err(BusError::Nacked(
+                        "the broker could not take the message (publisher nack)".into(),
+                    ))
+                }
+                Ok(Ok(Confirmation::NotRequested)) => {
+                    replace = true;
+                    Err(BusError::Other(
+                        "publisher confirms are not enabled on the channel".into(),
+                    ))
+                }
+                Ok(Err(e)) => {
+                    replace = true;
+                    Err(from_lapin("publisher confirm", e))
+                }
+                Err(_) => {
+                    replace = true;
+                    link.suspect.notify_one();
+                    Err(BusError::Unavailable(format!(
+                        "no publisher confirm within {CONFIRM_TIMEOUT:?}"
+                    )))
+                }
+            };
+            outcomes[index] = Some(outcome);
+        }
+        for index in acked {
+            let unroutable = returned.remove(messages[index].1.id.as_str());
+            outcomes[index] = Some(Ok(if unroutable {
+                Published::Unroutable
+            } else {
+                Published::Routed
+            }));
+        }
+        if !returned.is_empty() {
+            // A return left over from a publish whose confirm was lost with an earlier
+            // connection: the channel is replaced so no later publish is matched with it.
+            replace = true;
+        }
+        let outcomes = outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(BusError::Other("no outcome for a publish".into()))))
+            .collect();
+        (outcomes, replace)
     }
+}
+
+/// The routing key and properties of `message`, published with `routing_key`, or why the
+/// broker could not take it.
+fn prepare(
+    routing_key: &str,
+    message: &Message,
+) -> Result<(ShortString, BasicProperties), BusError> {
+    let routing_key = short("the routing key", routing_key)?;
+    let mut headers = FieldTable::default();
+    for (key, value) in &message.headers {
+        headers.insert(
+            short("a header name", key)?,
+            AMQPValue::LongString(value.as_str().into()),
+        );
+    }
+    let properties = BasicProperties::default()
+        .with_message_id(short("the message id", &message.id)?)
+        .with_content_type(CONTENT_TYPE.into())
+        .with_delivery_mode(PERSISTENT)
+        .with_headers(headers);
+    Ok((routing_key, properties))
+}
+
+/// The message id of a message the broker returned.
+fn returned_id(message: &lapin::message::BasicReturnMessage) -> Option<String> {
+    message
+        .delivery
+        .properties
+        .message_id()
+        .as_ref()
+        .map(|id| id.to_string())
 }
 
 fn durable_queue() -> QueueDeclareOptions {
@@ -952,10 +1033,20 @@ fn retire(link: Arc<Link>) {
 #[async_trait]
 impl Bus for AmqpBus {
     async fn publish(&self, message: &Message) -> Result<Published, BusError> {
-        let inner = &self.inner;
-        inner
-            .publish_to(&inner.exchange, &message.routing_key, message)
+        self.publish_batch(std::slice::from_ref(message))
             .await
+            .pop()
+            .unwrap_or_else(|| Err(BusError::Other("no outcome for a publish".into())))
+    }
+
+    /// The messages go out together on one publishing channel (`Inner::publish_batch_to`).
+    async fn publish_batch(&self, messages: &[Message]) -> Vec<Result<Published, BusError>> {
+        let inner = &self.inner;
+        let messages: Vec<(&str, &Message)> = messages
+            .iter()
+            .map(|m| (m.routing_key.as_str(), m))
+            .collect();
+        inner.publish_batch_to(&inner.exchange, &messages).await
     }
 
     async fn declare_queue(&self, spec: &QueueSpec) -> Result<(), BusError> {

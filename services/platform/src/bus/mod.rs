@@ -41,7 +41,7 @@ pub const ATTEMPTS_HEADER: &str = "x-yimen-attempts";
 /// travels through retry and dead-letter queues, which route it by queue name.
 pub const ROUTING_KEY_HEADER: &str = "x-yimen-routing-key";
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum BusError {
     #[error("broker unreachable: {0}")]
     Unavailable(String),
@@ -186,6 +186,19 @@ pub trait Subscription: Send {
 pub trait Bus: Send + Sync + 'static {
     /// Publishes to the events exchange and waits for the broker's confirm.
     async fn publish(&self, message: &Message) -> Result<Published, BusError>;
+
+    /// Publishes several messages and waits for every confirm; answers each one's outcome,
+    /// in the order given. A backend may have them all in flight at once, so nothing is
+    /// promised about their order on the broker: a caller that needs one message after
+    /// another waits for the first one's outcome (the outbox relay does, per case). By
+    /// default, one `publish` after another.
+    async fn publish_batch(&self, messages: &[Message]) -> Vec<Result<Published, BusError>> {
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for message in messages {
+            outcomes.push(self.publish(message).await);
+        }
+        outcomes
+    }
 
     /// Declares the queue, its dead-letter queue and its bindings (idempotent).
     async fn declare_queue(&self, spec: &QueueSpec) -> Result<(), BusError>;

@@ -22,8 +22,9 @@ build:
 services:
 	deploy/dev/ensure-services.sh
 
-## test: every suite, against real PostgreSQL and RabbitMQ
-test: services build
+## test: every suite, against real PostgreSQL and RabbitMQ (the Python tools in .venv too: a
+## test reads docs/asyncapi.yaml back with PyYAML)
+test: services build .venv/helm-check.stamp
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \

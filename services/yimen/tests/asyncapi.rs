@@ -917,9 +917,16 @@ fn document_path() -> PathBuf {
         .join(DOCUMENT)
 }
 
-/// What a YAML parser (PyYAML, through python3) reads from `yaml`, as JSON.
+/// What a YAML parser (PyYAML) reads from `yaml`, as JSON: the project's own Python tools in
+/// `.venv` (`make test` installs them, as `make helm-check` does), else the system's python3.
 fn parse_yaml(yaml: &str) -> serde_json::Value {
-    let mut python = Command::new("python3")
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    let python = if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    };
+    let mut python = Command::new(python)
         .args([
             "-c",
             "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)",

@@ -232,6 +232,8 @@ pub struct Submitted {
     /// From then until the last answer.
     pub elapsed: Duration,
     pub calls: Vec<Call>,
+    /// Calls answered RESOURCE_EXHAUSTED (overload) and tried again after the advised wait.
+    pub refused: usize,
 }
 
 /// Submits `load.cases` matters from `load.concurrency` callers, all out or paced at
@@ -243,6 +245,7 @@ pub async fn submit(
 ) -> anyhow::Result<Submitted> {
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
+    let refused = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let progress = {
         let (done, say) = (done.clone(), say.clone());
@@ -259,7 +262,7 @@ pub async fn submit(
     };
     let callers: Vec<_> = (0..load.concurrency)
         .map(|_| {
-            let (next, done) = (next.clone(), done.clone());
+            let (next, done, refused) = (next.clone(), done.clone(), refused.clone());
             let mut intake = clients.intake.clone();
             tokio::spawn(async move {
                 let mut calls = Vec::new();
@@ -273,10 +276,19 @@ pub async fn submit(
                         tokio::time::sleep_until(due.into()).await;
                     }
                     let at = Instant::now();
-                    let answer = intake
-                        .submit_case(matter(n))
-                        .await
-                        .with_context(|| format!("submitting matter {n}"))?;
+                    let answer = loop {
+                        match intake.submit_case(matter(n)).await {
+                            // Overloaded: the answer says when to come back, as a client
+                            // should (the refused call wrote nothing).
+                            Err(status) if status.code() == tonic::Code::ResourceExhausted => {
+                                refused.fetch_add(1, Ordering::Relaxed);
+                                tokio::time::sleep(retry_delay(&status)).await;
+                            }
+                            answer => {
+                                break answer.with_context(|| format!("submitting matter {n}"))?;
+                            }
+                        }
+                    };
                     calls.push(Call {
                         case_id: answer.into_inner().case_id,
                         at,
@@ -296,7 +308,18 @@ pub async fn submit(
         started,
         elapsed: started.elapsed(),
         calls,
+        refused: refused.load(Ordering::Relaxed),
     })
+}
+
+/// How long an overloaded service asks to be left alone (`google.rpc.RetryInfo`; 1 s if it
+/// does not say).
+fn retry_delay(status: &tonic::Status) -> Duration {
+    use tonic_types::StatusExt;
+    status
+        .get_details_retry_info()
+        .and_then(|info| info.retry_delay)
+        .unwrap_or(Duration::from_secs(1))
 }
 
 /// The 50th, 95th and 99th percentile and the largest of some durations.

@@ -30,6 +30,8 @@ pub struct Report {
     pub intake: String,
     pub submit_elapsed: Duration,
     pub submit: Quantiles,
+    /// Calls intake refused as overloaded (each tried again after the advised wait).
+    pub refused: usize,
     /// Cases whose assignment was seen, and from the first call until the last was.
     pub assigned: usize,
     pub assigned_elapsed: Duration,
@@ -57,9 +59,10 @@ impl std::fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  SubmitCase: {:.0} cases/s; latency {}",
+            "  SubmitCase: {:.0} cases/s; latency {}; {} answered RESOURCE_EXHAUSTED and retried",
             self.load.cases as f64 / self.submit_elapsed.as_secs_f64().max(f64::EPSILON),
-            self.submit
+            self.submit,
+            self.refused
         )?;
         writeln!(
             f,
@@ -138,6 +141,7 @@ pub async fn run(
         intake: urls.intake.clone(),
         submit_elapsed: submitted.elapsed,
         submit: Quantiles::of(submitted.calls.iter().map(|c| c.latency).collect()),
+        refused: submitted.refused,
         assigned: latencies.len(),
         assigned_elapsed: last.saturating_duration_since(submitted.started),
         intake_to_assigned: Quantiles::of(latencies),

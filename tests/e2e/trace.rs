@@ -60,6 +60,7 @@ async fn one_case_is_one_trace_across_intake_and_dispatch_processes() {
         .await
         .expect_err("no such case");
     assert_eq!(unknown.code(), tonic::Code::NotFound);
+    let prefix = cluster.bus.prefix.clone();
     // SIGTERM makes both processes flush their spans.
     cluster.stop().await;
 
@@ -104,6 +105,22 @@ async fn one_case_is_one_trace_across_intake_and_dispatch_processes() {
     assert!(
         statuses_of("/GetCase").contains("5"),
         "NOT_FOUND: {spans:#?}"
+    );
+    // Messaging spans name the installation's real exchange and queue, prefix and all.
+    let destination = |service: &str, name: &str| {
+        spans
+            .iter()
+            .find(|s| s.service_name == service && s.name == name)
+            .and_then(|s| s.attribute("messaging.destination.name"))
+            .map(str::to_string)
+    };
+    assert_eq!(
+        destination("yimen-intake", "case.registered publish"),
+        Some(format!("{prefix}yimen.events"))
+    );
+    assert_eq!(
+        destination("yimen-dispatch", "case.registered process"),
+        Some(format!("{prefix}yimen.dispatch"))
     );
 }
 

@@ -70,7 +70,7 @@ pub async fn run_consumer(
             let worker = tokio::spawn(lane(
                 db.clone(),
                 handler.clone(),
-                queue.name.clone(),
+                format!("{}{}", bus.prefix(), queue.name),
                 receiver,
                 shutdown.clone(),
             ));

@@ -218,7 +218,11 @@ pub async fn relay_once(db: &Db, bus: &dyn Bus) -> anyhow::Result<Round> {
             break;
         }
         let messages: Vec<Message> = batch.iter().map(|&(_, i)| rows[i].message()).collect();
-        let spans: Vec<tracing::Span> = messages.iter().map(publish_span).collect();
+        let exchange = format!("{}{}", bus.prefix(), crate::bus::EVENTS_EXCHANGE);
+        let spans: Vec<tracing::Span> = messages
+            .iter()
+            .map(|message| publish_span(message, &exchange))
+            .collect();
         let outcomes = bus.publish_batch(&messages).await;
         for ((&(case, index), outcome), span) in batch.iter().zip(outcomes).zip(spans) {
             let _entered = span.enter();
@@ -313,14 +317,14 @@ async fn release_failures(
 
 /// The producer span of one event's publish, in the trace of the call that wrote it; it
 /// lasts until the event's confirm (or failure) is in.
-fn publish_span(message: &Message) -> tracing::Span {
+fn publish_span(message: &Message, exchange: &str) -> tracing::Span {
     let span = tracing::info_span!(
         "publish",
         otel.name = format!("{} publish", message.routing_key),
         otel.kind = "producer",
         messaging.system = "rabbitmq",
         messaging.operation.type = "publish",
-        messaging.destination.name = crate::bus::EVENTS_EXCHANGE,
+        messaging.destination.name = exchange,
         messaging.rabbitmq.destination.routing_key = %message.routing_key,
         messaging.message.id = %message.id,
     );

@@ -203,6 +203,10 @@ struct Tracked {
 
 #[async_trait]
 impl Bus for Tracked {
+    fn prefix(&self) -> &str {
+        self.bus.prefix()
+    }
+
     async fn publish(&self, message: &Message) -> Result<Published, BusError> {
         self.bus.publish(message).await
     }

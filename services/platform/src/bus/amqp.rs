@@ -1032,6 +1032,10 @@ fn retire(link: Arc<Link>) {
 
 #[async_trait]
 impl Bus for AmqpBus {
+    fn prefix(&self) -> &str {
+        &self.inner.config.prefix
+    }
+
     async fn publish(&self, message: &Message) -> Result<Published, BusError> {
         self.publish_batch(std::slice::from_ref(message))
             .await

@@ -459,6 +459,10 @@ fn check_short(what: &str, value: &str) -> Result<(), BusError> {
 
 #[async_trait]
 impl Bus for MemoryBus {
+    fn prefix(&self) -> &str {
+        &self.shared.config.prefix
+    }
+
     async fn publish(&self, message: &Message) -> Result<Published, BusError> {
         check_short("the routing key", &message.routing_key)?;
         check_short("the message id", &message.id)?;

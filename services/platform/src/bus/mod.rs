@@ -214,6 +214,12 @@ pub trait Bus: Send + Sync + 'static {
 
     /// Stops the bus: no more publishes; subscriptions end.
     async fn close(&self);
+
+    /// The `bus.prefix` before every exchange and queue name, so traces and logs name the
+    /// real destination (`h11.yimen.events`).
+    fn prefix(&self) -> &str {
+        ""
+    }
 }
 
 /// Settings shared by both backends.

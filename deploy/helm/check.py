@@ -344,6 +344,15 @@ def render_and_validate(chart: helm.Chart, label: str, values: dict) -> None:
                     + config_problems(obj))
         report(not problems, what, "; ".join(problems))
 
+    # A PodDisruptionBudget selects the pods of each Deployment running more than one replica.
+    if merged["podDisruptionBudget"]["enabled"]:
+        budgets = {tuple(sorted(o["spec"]["selector"]["matchLabels"].items()))
+                   for o in objects if o["kind"] == "PodDisruptionBudget"}
+        for d in (o for o in objects if o["kind"] == "Deployment" and o["spec"]["replicas"] > 1):
+            selector = tuple(sorted(d["spec"]["selector"]["matchLabels"].items()))
+            report(selector in budgets, f"{label}  PodDisruptionBudget for {d['metadata']['name']}",
+                   "none selects its pods")
+
     # The loop over `services` must give exactly one Deployment and one Service per enabled entry.
     enabled = sorted(n for n, s in merged["services"].items() if s["enabled"])
     for kind in ("Deployment", "Service"):

@@ -136,6 +136,13 @@ async fn subscribe(bus: &Arc<dyn Bus>, spec: &QueueSpec) -> Box<dyn Subscription
         .expect("subscribe succeeds")
 }
 
+async fn subscribe_dead_letters(bus: &Arc<dyn Bus>, spec: &QueueSpec) -> Box<dyn Subscription> {
+    timeout(WAIT, bus.subscribe_dead_letters(&spec.name))
+        .await
+        .expect("subscribe answers in time")
+        .expect("subscribe to dead letters succeeds")
+}
+
 async fn next(subscription: &mut Box<dyn Subscription>) -> Delivery {
     timeout(WAIT, subscription.next())
         .await
@@ -288,10 +295,7 @@ async fn malformed_message_dead_lettered_after_delivery_limit_while_consumer_kee
     };
     let spec = QueueSpec::new("yimen.assessment", &["case.#"]);
     let mut subscription = subscribe(&bus, &spec).await;
-    let mut dead_letters = timeout(WAIT, bus.subscribe_dead_letters(&spec.name))
-        .await
-        .expect("subscribe answers in time")
-        .expect("subscribe to dead letters succeeds");
+    let mut dead_letters = subscribe_dead_letters(&bus, &spec).await;
     let poison = message(&new_id(), "case.closed", b"\xff\xff not protobuf");
     publish(&bus, &poison).await;
 
@@ -339,10 +343,7 @@ async fn rejected_message_is_dead_lettered_at_once(backend: Backend) {
     };
     let spec = QueueSpec::new("yimen.intake", &["mediation.#"]);
     let mut subscription = subscribe(&bus, &spec).await;
-    let mut dead_letters = timeout(WAIT, bus.subscribe_dead_letters(&spec.name))
-        .await
-        .expect("subscribe answers in time")
-        .expect("subscribe to dead letters succeeds");
+    let mut dead_letters = subscribe_dead_letters(&bus, &spec).await;
     let sent = message(&new_id(), "mediation.opened", b"x");
     publish(&bus, &sent).await;
 
@@ -513,10 +514,7 @@ async fn retried_message_is_dead_lettered_past_the_delivery_limit(backend: Backe
     };
     let spec = QueueSpec::new("yimen.dispatch", &["case.#"]);
     let mut subscription = subscribe(&bus, &spec).await;
-    let mut dead_letters = timeout(WAIT, bus.subscribe_dead_letters(&spec.name))
-        .await
-        .expect("subscribe answers in time")
-        .expect("subscribe to dead letters succeeds");
+    let mut dead_letters = subscribe_dead_letters(&bus, &spec).await;
     let poison = message(&new_id(), "case.registered", b"always fails");
     publish(&bus, &poison).await;
     for attempt in 0..=limit {

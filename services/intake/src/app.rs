@@ -4,7 +4,10 @@
 //! the caller's scope lets it see (`domain::access`). No request is ever logged: they carry
 //! personal data.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use tokio::sync::Mutex;
 
 use yimen_platform::auth::Scope;
 use yimen_platform::db::{Db, now_millis};
@@ -18,7 +21,9 @@ use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
 
 use crate::domain::evaluation::{self, Evaluation};
-use crate::domain::{CaseFilter, CaseNumber, CaseRef, NewCase, PetitionerKeyer, Visibility};
+use crate::domain::{
+    CaseFilter, CaseNumber, CaseRef, NewCase, NumberBlock, PetitionerKeyer, Visibility,
+};
 use crate::domain::{progress, query_code};
 use crate::{IntakeConfig, SERVICE, store};
 use yimen_platform::calendar;
@@ -33,6 +38,7 @@ pub struct Intake {
     keyer: PetitionerKeyer,
     /// Seals the petitioners' personal data in the store and opens it for answers.
     keyring: Arc<Keyring>,
+    numbers: CaseNumbers,
 }
 
 impl Intake {
@@ -43,7 +49,12 @@ impl Intake {
             "" => PetitionerKeyer::new(keyring.keyed_hash()),
             legacy => PetitionerKeyer::legacy(legacy),
         };
-        Self { db, keyer, keyring }
+        Self {
+            numbers: CaseNumbers::new(db.clone(), config.case_number_block),
+            db,
+            keyer,
+            keyring,
+        }
     }
 
     /// Registers a case: the case, its petitioners, its first timeline line and
@@ -66,8 +77,12 @@ impl Intake {
         let case_id = uuid::Uuid::now_v7().to_string();
         let registered_at = now_millis();
         let year = calendar::year(registered_at);
+        let reserved = self.numbers.take(year).await?;
         let mut tx = self.db.begin().await?;
-        let seq = store::next_case_seq(&mut tx, year).await?;
+        let seq = match reserved {
+            Some(seq) => seq,
+            None => store::advance_case_seq(&mut tx, year, 1).await?,
+        };
         let number = CaseNumber::new(year, seq).into_string();
         let submitter = visibility.submitter();
         let query_code = query_code::generate()?;
@@ -263,5 +278,42 @@ impl Intake {
             cases,
             next_page_token: next,
         })
+    }
+}
+
+/// The case numbers this process has reserved, a block per year (`intake.case_number_block`).
+struct CaseNumbers {
+    db: Db,
+    block: i64,
+    reserved: Mutex<HashMap<i32, NumberBlock>>,
+}
+
+impl CaseNumbers {
+    fn new(db: Db, block: u32) -> Self {
+        Self {
+            db,
+            block: i64::from(block),
+            reserved: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The next reserved number of `year`, reserving a new block (committed at once, on its
+    /// own) when this one is used up; `None` when numbers are not reserved ahead, so the
+    /// registration takes its own inside its transaction.
+    async fn take(&self, year: i32) -> Result<Option<i64>, Error> {
+        if self.block == 0 {
+            return Ok(None);
+        }
+        let mut reserved = self.reserved.lock().await;
+        if let Some(seq) = reserved.get_mut(&year).and_then(NumberBlock::take) {
+            return Ok(Some(seq));
+        }
+        let mut tx = self.db.begin().await?;
+        let last = store::advance_case_seq(&mut tx, year, self.block).await?;
+        self.db.commit(tx).await?;
+        let mut block = NumberBlock::ending_at(last, self.block);
+        let seq = block.take();
+        reserved.insert(year, block);
+        Ok(seq)
     }
 }

@@ -57,6 +57,13 @@ pub struct IntakeConfig {
     /// A transaction that waited this long for a database connection makes them answer the
     /// same until the wait eases; 0: no bound.
     pub max_pool_wait_ms: u64,
+    /// How many case numbers one process reserves at a time. Registrations then never wait on
+    /// each other's commits for a number; a number reserved and not used (a failed
+    /// registration, a process that stopped) is skipped, and with several replicas numbers
+    /// follow registration order only roughly. 0: each registration takes its number in its
+    /// own transaction — no number is ever skipped, but registrations queue one behind
+    /// another's commit.
+    pub case_number_block: u32,
 }
 
 impl IntakeConfig {
@@ -79,6 +86,7 @@ impl Default for IntakeConfig {
             // At the design peak of 200 cases a second, over four minutes of events held back.
             max_outbox_backlog: 50_000,
             max_pool_wait_ms: 1_000,
+            case_number_block: 20,
         }
     }
 }
@@ -93,6 +101,7 @@ impl std::fmt::Debug for IntakeConfig {
             .field("status_rate_burst", &self.status_rate_burst)
             .field("max_outbox_backlog", &self.max_outbox_backlog)
             .field("max_pool_wait_ms", &self.max_pool_wait_ms)
+            .field("case_number_block", &self.case_number_block)
             .finish()
     }
 }

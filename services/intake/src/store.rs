@@ -47,20 +47,27 @@ pub const SEALED: &[SealedTable] = &[SealedTable {
     columns: &[NAME, ID_NUMBER, PHONE],
 }];
 
-/// Takes the next number of `year`'s case sequence (1, 2, ...). In a transaction the counter
-/// row stays locked until commit, so numbers are never shared and a rollback gives one back.
-pub async fn next_case_seq(conn: &mut AnyConnection, year: i32) -> Result<i64, Error> {
+/// Advances `year`'s case sequence (1, 2, ...) by `count` and answers the last number taken:
+/// the caller owns `last - count + 1 ..= last`. In a transaction the counter row stays locked
+/// until commit, so numbers are never shared and a rollback gives them back.
+pub async fn advance_case_seq(
+    conn: &mut AnyConnection,
+    year: i32,
+    count: i64,
+) -> Result<i64, Error> {
     let name = format!("case_number:{year}");
     sqlx::query("INSERT INTO counters (name, value) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING")
         .bind(&name)
         .execute(&mut *conn)
         .await?;
-    let seq =
-        sqlx::query_scalar("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value")
-            .bind(&name)
-            .fetch_one(&mut *conn)
-            .await?;
-    Ok(seq)
+    let last = sqlx::query_scalar(
+        "UPDATE counters SET value = value + $2 WHERE name = $1 RETURNING value",
+    )
+    .bind(&name)
+    .bind(count)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(last)
 }
 
 /// The id and number of the case registered under `request_id`, if any.

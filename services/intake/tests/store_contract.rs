@@ -197,25 +197,66 @@ async fn registered_event_carries_keyed_fingerprints_and_no_personal_data(db: Db
     }
 }
 
+/// The number `intake` gives a new case.
+async fn register(intake: &yimen_intake::app::Intake, subject: &str) -> String {
+    let request = submission(Category::Land, "柴湖镇", subject);
+    intake
+        .submit(&request, &Scope::Everything)
+        .await
+        .expect("submit")
+        .case_number
+}
+
 async fn case_numbers_are_sequential_per_year(db: Db) {
     let year = calendar::year(now_millis());
-    let mut numbers = Vec::new();
-    for subject in ["one", "two", "three"] {
-        numbers.push(
-            submit(&db, submission(Category::Land, "柴湖镇", subject))
-                .await
-                .case_number,
-        );
-    }
-    let expected: Vec<String> = (1..=3).map(|n| format!("YM-{year}-{n:06}")).collect();
-    assert_eq!(numbers, expected);
+    let number = |n: i64| format!("YM-{year}-{n:06}");
+    let intake = |block: u32| {
+        let config = yimen_intake::IntakeConfig {
+            case_number_block: block,
+            ..yimen_intake::IntakeConfig::default()
+        };
+        yimen_intake::app::Intake::new(db.clone(), &config, yimen_testkit::keyring())
+    };
+    // One process hands out its reserved block in turn; a second (a replica) reserves the
+    // next block, so the two never share a number.
+    let first = intake(5);
+    let second = intake(5);
+    assert_eq!(register(&first, "one").await, number(1));
+    assert_eq!(register(&first, "two").await, number(2));
+    assert_eq!(register(&second, "three").await, number(6));
+    assert_eq!(register(&first, "four").await, number(3));
+    // Without reserving ahead each registration takes the next number in its own transaction.
+    let gapless = intake(0);
+    assert_eq!(register(&gapless, "five").await, number(11));
+    assert_eq!(register(&gapless, "six").await, number(12));
+    assert_eq!(register(&second, "seven").await, number(7));
 
     // Each year counts from one; a year's count goes on where it stopped.
     let mut tx = db.begin().await.expect("begin");
-    assert_eq!(store::next_case_seq(&mut tx, 2030).await.expect("seq"), 1);
-    assert_eq!(store::next_case_seq(&mut tx, 2031).await.expect("seq"), 1);
-    assert_eq!(store::next_case_seq(&mut tx, 2030).await.expect("seq"), 2);
-    assert_eq!(store::next_case_seq(&mut tx, year).await.expect("seq"), 4);
+    assert_eq!(
+        store::advance_case_seq(&mut tx, 2030, 1)
+            .await
+            .expect("seq"),
+        1
+    );
+    assert_eq!(
+        store::advance_case_seq(&mut tx, 2031, 1)
+            .await
+            .expect("seq"),
+        1
+    );
+    assert_eq!(
+        store::advance_case_seq(&mut tx, 2030, 20)
+            .await
+            .expect("seq"),
+        21
+    );
+    assert_eq!(
+        store::advance_case_seq(&mut tx, year, 1)
+            .await
+            .expect("seq"),
+        13
+    );
     db.commit(tx).await.expect("commit");
 }
 

@@ -25,6 +25,33 @@ impl CaseNumber {
     }
 }
 
+/// Numbers of one year reserved together (`intake.case_number_block`), handed out in turn, so
+/// registrations do not queue on the counter row through each other's commits. A number
+/// reserved but never used (a failed registration, a process that stopped) is skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberBlock {
+    next: i64,
+    last: i64,
+}
+
+impl NumberBlock {
+    /// The `count` numbers ending at `last`.
+    pub fn ending_at(last: i64, count: i64) -> Self {
+        Self {
+            next: last - count + 1,
+            last,
+        }
+    }
+
+    /// The next number of the block, or `None` once it is used up.
+    pub fn take(&mut self) -> Option<i64> {
+        (self.next <= self.last).then(|| {
+            self.next += 1;
+            self.next - 1
+        })
+    }
+}
+
 /// How a caller names a case: by id or by number. Either way it is the key the store looks up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaseRef {
@@ -62,6 +89,16 @@ impl CaseRef {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_block_hands_out_its_numbers_in_turn_then_none() {
+        let mut block = NumberBlock::ending_at(12, 3);
+        assert_eq!(block.take(), Some(10));
+        assert_eq!(block.take(), Some(11));
+        assert_eq!(block.take(), Some(12));
+        assert_eq!(block.take(), None);
+        assert_eq!(NumberBlock::ending_at(5, 0).take(), None);
+    }
+
     use super::*;
 
     #[test]

@@ -14,7 +14,7 @@ pub mod query_code;
 pub mod submission;
 
 pub use access::Visibility;
-pub use case_number::{CaseNumber, CaseRef};
+pub use case_number::{CaseNumber, CaseRef, NumberBlock};
 pub use evaluation::Evaluation;
 pub use identity::{PetitionerKeyer, Phone, ResidentId};
 pub use listing::CaseFilter;

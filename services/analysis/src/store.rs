@@ -417,13 +417,26 @@ pub async fn key_matches(conn: &mut AnyConnection, case_id: &str) -> Result<Vec<
 // ---------------------------------------------------------------------------------------------
 // Departments
 
-/// Records a department's name (and whether it is active) as an event tells it.
+/// Records a department's name (and whether it is active) as an event tells it. Read first:
+/// most events tell what is known already, and an upsert would lock the row, making every
+/// event about one department wait for the one before it to commit.
 pub async fn name_department(
     conn: &mut AnyConnection,
     code: &str,
     name: &str,
     active: Option<bool>,
 ) -> Result<(), Error> {
+    let known: Option<(String, Flag)> =
+        sqlx::query_as("SELECT name, active FROM departments WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some((known_name, Flag(known_active))) = known
+        && (name.is_empty() || name == known_name)
+        && active.is_none_or(|active| active == known_active)
+    {
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO departments (code, name, active) VALUES ($1, $2, COALESCE($3, 1)) \
          ON CONFLICT (code) DO UPDATE SET \

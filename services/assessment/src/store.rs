@@ -27,12 +27,21 @@ pub struct DepartmentRow {
 }
 
 /// Makes a department named by a case event known (active, as it just received work) and
-/// fills in its name when it had none.
+/// fills in its name when it had none. Read first: most events name a department known by
+/// name already, and an upsert would lock its row, making every event about one department
+/// wait for the one before it to commit.
 pub async fn know_department(
     conn: &mut AnyConnection,
     code: &str,
     name: &str,
 ) -> Result<(), Error> {
+    let known: Option<String> = sqlx::query_scalar("SELECT name FROM departments WHERE code = $1")
+        .bind(code)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if known.is_some_and(|known| !known.is_empty() || name.is_empty()) {
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO departments (code, name, active, changed_at) VALUES ($1, $2, 1, 0) \
          ON CONFLICT (code) DO UPDATE SET name = excluded.name \

@@ -240,15 +240,22 @@ pub async fn deactivate_department(
     Ok(done.rows_affected() == 1)
 }
 
-/// Locks the department's row while it is active; false when it has left. Taken before a
+/// Holds the department's row while it is active; false when it has left. Taken before a
 /// case is assigned to it, so a department that is leaving at the same moment either waits
 /// for this assignment (and hands it over) or is seen gone here (and the case is re-routed).
+/// On PostgreSQL the hold is shared (`FOR SHARE`): assignments to one department do not wait
+/// for each other, only a leave waits for them. SQLite has one writer at a time anyway.
 pub async fn lock_active_department(conn: &mut AnyConnection, code: &str) -> Result<bool, Error> {
-    let done = sqlx::query("UPDATE departments SET active = 1 WHERE code = $1 AND active = 1")
+    let sql = if conn.backend_name() == "PostgreSQL" {
+        "SELECT code FROM departments WHERE code = $1 AND active = 1 FOR SHARE"
+    } else {
+        "SELECT code FROM departments WHERE code = $1 AND active = 1"
+    };
+    let held: Option<String> = sqlx::query_scalar(sql)
         .bind(code)
-        .execute(&mut *conn)
+        .fetch_optional(&mut *conn)
         .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(held.is_some())
 }
 
 /// Open (PENDING or ACCEPTED) assignments per department.

@@ -1,7 +1,10 @@
 //! The one consumer loop: takes deliveries from a service's queue and applies them in lanes —
 //! the deliveries of one case in one lane, one after another in arrival order, different cases
 //! in parallel — each exactly once (inbox claim and effect in one transaction), acking each
-//! after its commit (acks go per delivery, in any order).
+//! after its commit (acks go per delivery, in any order). Under load a lane applies the
+//! deliveries that piled up while it was busy, up to `bus.batch`, in one transaction: one
+//! commit for many events, and none of the wait a batch would add when there is no load. If
+//! one of them fails the batch is rolled back and its deliveries applied one at a time.
 //!
 //! A failing handler is retried in place a few times with a growing wait, holding its lane, so
 //! a passing failure (a lost connection, a lock timeout) keeps the case's order. If it still
@@ -24,7 +27,7 @@ use tracing::Instrument;
 use yimen_proto::v1::Event;
 
 use crate::backoff::Backoff;
-use crate::bus::{Bus, Delivery, QueueSpec, Retry};
+use crate::bus::{Bus, BusConfig, Delivery, QueueSpec, Retry};
 use crate::db::{Db, Tx};
 
 /// Attempts of a failing delivery in its lane after the first, before it is retried later.
@@ -52,6 +55,25 @@ pub enum Outcome {
 /// A delivery on its way to a lane, with its event (or why it is not one).
 type Work = (Delivery, anyhow::Result<Event>);
 
+/// How a consumer spreads its deliveries and how many one transaction may apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lanes {
+    /// Lanes applying deliveries in parallel (at least one).
+    pub count: u16,
+    /// The most deliveries of one lane applied in one transaction (at least one).
+    pub batch: u16,
+}
+
+impl Lanes {
+    /// The lanes `bus.lanes` and `bus.batch` set.
+    pub fn of(config: &BusConfig) -> Self {
+        Self {
+            count: config.lanes(),
+            batch: config.batch(),
+        }
+    }
+}
+
 /// Consumes `queue` in `lanes` lanes until `shutdown`; the deliveries being applied when
 /// shutdown starts are finished, those waiting in a lane go back to the queue.
 pub async fn run_consumer(
@@ -59,10 +81,10 @@ pub async fn run_consumer(
     bus: Arc<dyn Bus>,
     queue: QueueSpec,
     handler: Arc<dyn EventHandler>,
-    lanes: u16,
+    lanes: Lanes,
     shutdown: CancellationToken,
 ) {
-    let (senders, workers): (Vec<_>, Vec<_>) = (0..lanes.max(1))
+    let (senders, workers): (Vec<_>, Vec<_>) = (0..lanes.count.max(1))
         .map(|_| {
             // Unbounded, yet never holding more than the prefetch: the bus hands out no more
             // unsettled deliveries than that.
@@ -72,6 +94,7 @@ pub async fn run_consumer(
                 handler.clone(),
                 format!("{}{}", bus.prefix(), queue.name),
                 receiver,
+                usize::from(lanes.batch.max(1)),
                 shutdown.clone(),
             ));
             (sender, worker)
@@ -150,13 +173,15 @@ impl Router {
     }
 }
 
-/// One lane: applies its deliveries one after another until shutdown (finishing the one in
-/// hand) or until the loop stops feeding it.
+/// One lane: applies its deliveries in arrival order until shutdown (finishing those in hand)
+/// or until the loop stops feeding it; those that arrived while it was busy, up to `batch`,
+/// together.
 async fn lane(
     db: Db,
     handler: Arc<dyn EventHandler>,
     queue: String,
     mut receiver: mpsc::UnboundedReceiver<Work>,
+    batch: usize,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -165,11 +190,90 @@ async fn lane(
             _ = shutdown.cancelled() => return,
             work = receiver.recv() => work,
         };
-        let Some((delivery, event)) = work else {
+        let Some(first) = work else {
             return;
         };
-        process_decoded(&db, handler.as_ref(), &queue, delivery, event, &shutdown).await;
+        let mut works = vec![first];
+        while works.len() < batch {
+            match receiver.try_recv() {
+                Ok(work) => works.push(work),
+                Err(_) => break,
+            }
+        }
+        if works.len() == 1 {
+            let (delivery, event) = works.pop().expect("one");
+            process_decoded(&db, handler.as_ref(), &queue, delivery, event, &shutdown).await;
+        } else {
+            process_batch(&db, handler.as_ref(), &queue, works, &shutdown).await;
+        }
     }
+}
+
+/// Applies several deliveries in one transaction and acks them after its commit; a malformed
+/// one, or all of them if any fails, go the way of a single delivery.
+async fn process_batch(
+    db: &Db,
+    handler: &dyn EventHandler,
+    queue: &str,
+    works: Vec<Work>,
+    shutdown: &CancellationToken,
+) {
+    let mut batch = Vec::with_capacity(works.len());
+    for (delivery, event) in works {
+        match event {
+            Ok(event) => batch.push((process_span(db, queue, &delivery), delivery, event)),
+            Err(e) => {
+                process_decoded(db, handler, queue, delivery, Err(e), shutdown).await;
+            }
+        }
+    }
+    let applied = {
+        let events: Vec<_> = batch.iter().map(|(span, _, event)| (span, event)).collect();
+        apply(db, handler, &events).await
+    };
+    match applied {
+        Ok(_) => {
+            for (span, delivery, _) in batch {
+                settle_applied(delivery).instrument(span).await;
+            }
+        }
+        Err(e) => {
+            tracing::debug!(
+                error = format!("{e:#}"),
+                deliveries = batch.len(),
+                "batch not applied; applying its deliveries one at a time"
+            );
+            for (_, delivery, event) in batch {
+                process_decoded(db, handler, queue, delivery, Ok(event), shutdown).await;
+            }
+        }
+    }
+}
+
+/// Acks a delivery whose effect has committed.
+async fn settle_applied(delivery: Delivery) {
+    if let Err(e) = delivery.ack().await {
+        // The bus will redeliver; the inbox absorbs the repeat.
+        tracing::warn!(error = %e, "could not settle delivery");
+    }
+}
+
+/// The span of applying `delivery`, a child of the trace its message carries.
+fn process_span(db: &Db, queue: &str, delivery: &Delivery) -> tracing::Span {
+    let span = tracing::info_span!(
+        "process",
+        otel.name = format!("{} process", delivery.message.routing_key),
+        otel.kind = "consumer",
+        messaging.system = "rabbitmq",
+        messaging.operation.type = "process",
+        messaging.destination.name = %queue,
+        messaging.rabbitmq.destination.routing_key = %delivery.message.routing_key,
+        messaging.message.id = %delivery.message.id,
+        attempts = delivery.attempts,
+        consumer = db.service(),
+    );
+    crate::telemetry::set_parent_from_headers(&span, &delivery.message.headers);
+    span
 }
 
 /// Applies one delivery and settles it (retries in place included; nothing cuts them short).
@@ -199,19 +303,7 @@ async fn process_decoded(
     event: anyhow::Result<Event>,
     shutdown: &CancellationToken,
 ) -> Outcome {
-    let span = tracing::info_span!(
-        "process",
-        otel.name = format!("{} process", delivery.message.routing_key),
-        otel.kind = "consumer",
-        messaging.system = "rabbitmq",
-        messaging.operation.type = "process",
-        messaging.destination.name = %queue,
-        messaging.rabbitmq.destination.routing_key = %delivery.message.routing_key,
-        messaging.message.id = %delivery.message.id,
-        attempts = delivery.attempts,
-        consumer = db.service(),
-    );
-    crate::telemetry::set_parent_from_headers(&span, &delivery.message.headers);
+    let span = process_span(db, queue, &delivery);
     async move {
         let event = match event {
             Ok(event) => event,
@@ -226,13 +318,10 @@ async fn process_decoded(
         let mut waits = Backoff::new(FIRST_RETRY_IN_PLACE, Duration::from_secs(5));
         let mut retries = 0;
         let error = loop {
-            match apply(db, handler, &event).await {
-                Ok(outcome) => {
-                    if let Err(e) = delivery.ack().await {
-                        // The bus will redeliver; the inbox absorbs the repeat.
-                        tracing::warn!(error = %e, "could not settle delivery");
-                    }
-                    return outcome;
+            match apply(db, handler, &[(&tracing::Span::current(), &event)]).await {
+                Ok(outcomes) => {
+                    settle_applied(delivery).await;
+                    return outcomes[0];
                 }
                 Err(e) if retries < RETRIES_IN_PLACE => {
                     retries += 1;
@@ -267,17 +356,34 @@ async fn process_decoded(
     .await
 }
 
-async fn apply(db: &Db, handler: &dyn EventHandler, event: &Event) -> anyhow::Result<Outcome> {
+/// Applies `events` (each in its span) in one transaction, each once: the inbox absorbs one
+/// applied before. Nothing commits unless every one is applied or absorbed.
+async fn apply(
+    db: &Db,
+    handler: &dyn EventHandler,
+    events: &[(&tracing::Span, &Event)],
+) -> anyhow::Result<Vec<Outcome>> {
     let mut tx = db.begin().await?;
-    if !crate::inbox::claim(&mut tx, &event.id, &event.r#type).await? {
+    let mut outcomes = Vec::with_capacity(events.len());
+    for (span, event) in events {
+        let outcome = apply_one(&mut tx, handler, event)
+            .instrument((*span).clone())
+            .await?;
+        outcomes.push(outcome);
+    }
+    db.commit(tx).await?;
+    Ok(outcomes)
+}
+
+async fn apply_one(tx: &mut Tx, handler: &dyn EventHandler, event: &Event) -> anyhow::Result<Outcome> {
+    if !crate::inbox::claim(tx, &event.id, &event.r#type).await? {
         tracing::debug!("duplicate event absorbed by the inbox");
         return Ok(Outcome::Duplicate);
     }
     // The trail records the event; an anchor of another service's trail is the platform's own.
-    if !crate::audit::record_event(&mut tx, event).await? {
-        handler.handle(&mut tx, event).await?;
+    if !crate::audit::record_event(tx, event).await? {
+        handler.handle(tx, event).await?;
     }
-    db.commit(tx).await?;
     Ok(Outcome::Applied)
 }
 

@@ -145,6 +145,18 @@ async fn claim(db: &Db, claimant: &str, now: i64) -> Result<Vec<OutboxRow>, sqlx
     };
     let mut rows = match db.backend() {
         Backend::Postgres => {
+            // Every commit wakes the relay, most of them with nothing to publish: a plain read
+            // answers those, instead of a claim's transaction and lock.
+            let claimable: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_at IS NULL \
+                 AND (claimed_until IS NULL OR claimed_until < $1))",
+            )
+            .bind(now)
+            .fetch_one(db.pool())
+            .await?;
+            if !claimable {
+                return Ok(Vec::new());
+            }
             let mut tx = db.begin().await?;
             sqlx::query(
                 "SELECT pg_advisory_xact_lock(hashtext('yimen.outbox.' || current_schema()))",

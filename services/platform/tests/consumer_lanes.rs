@@ -1,8 +1,9 @@
 //! The consumer loop's lanes and retries, on PostgreSQL and each bus: the events of one case
 //! are applied in the order they arrived while different cases run in parallel; a failing
 //! handler is retried after the retry delay, not at once, and succeeds; a poison event reaches
-//! the dead letters at the delivery limit; and however often an event arrives, even in two
-//! lanes at once, its effect is written once.
+//! the dead letters at the delivery limit; however often an event arrives, even in two
+//! lanes at once, its effect is written once; and what piles up in a lane is applied in one
+//! transaction, in order, its deliveries one at a time when one of them fails.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +14,7 @@ use async_trait::async_trait;
 use tokio::time::{Instant, timeout};
 use tokio_util::sync::CancellationToken;
 use yimen_platform::bus::{Bus, BusConfig, MemoryBus, Message, QueueSpec};
-use yimen_platform::consumer::{EventHandler, RETRIES_IN_PLACE, run_consumer};
+use yimen_platform::consumer::{EventHandler, Lanes, RETRIES_IN_PLACE, run_consumer};
 use yimen_platform::db::{Db, Migrations, Tx};
 use yimen_platform::events::{encode, new_event};
 use yimen_proto::v1::{DepartmentLeft, Event, event::Payload};
@@ -24,6 +25,7 @@ use yimen_testkit::stores::{TestStore, postgres_store};
 const WAIT: Duration = Duration::from_secs(60);
 const QUEUE: &str = "yimen.probe";
 const LANES: u16 = 8;
+const BATCH: u16 = 16;
 
 #[derive(Clone, Copy)]
 enum Backend {
@@ -47,7 +49,11 @@ impl Backend {
 /// A PostgreSQL store with an `effects` table, or None (skip).
 async fn store() -> Option<TestStore> {
     let db = postgres_store("probe", Migrations::NONE).await?;
-    sqlx::query("CREATE TABLE effects (event_id TEXT NOT NULL, case_id TEXT NOT NULL)")
+    // `n` numbers the effects as written and `txid` names the transaction that wrote each.
+    sqlx::query(
+        "CREATE TABLE effects (event_id TEXT NOT NULL, case_id TEXT NOT NULL, \
+         n BIGSERIAL, txid BIGINT NOT NULL DEFAULT txid_current())",
+    )
         .execute(db.pool())
         .await
         .expect("create the effects table");
@@ -201,7 +207,10 @@ impl Running {
             bus.clone(),
             queue(),
             probe,
-            LANES,
+            Lanes {
+                count: LANES,
+                batch: BATCH,
+            },
             stop.clone(),
         ));
         Self { stop, task }
@@ -440,7 +449,98 @@ async fn stopping_finishes_and_acks_the_deliveries_in_hand(backend: Backend) {
     bus.close().await;
 }
 
+/// The events of `case_id` in the order their effects were committed.
+async fn committed_order(db: &Db, case_id: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT event_id FROM effects WHERE case_id = $1 ORDER BY n")
+        .bind(case_id)
+        .fetch_all(db.pool())
+        .await
+        .expect("read the effects in order")
+}
+
+/// How many effects each transaction wrote.
+async fn effects_per_transaction(db: &Db) -> Vec<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM effects GROUP BY txid")
+        .fetch_all(db.pool())
+        .await
+        .expect("count effects per transaction")
+}
+
+async fn what_piled_up_in_a_lane_is_applied_together_in_order(backend: Backend) {
+    let Some((db, bus)) = setup(backend, |_| {}).await else {
+        return;
+    };
+    // Waiting before the consumer starts: each lane finds a pile.
+    let cases: Vec<String> = (0..3).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    let mut published = BTreeMap::<String, Vec<String>>::new();
+    for step in 0..20 {
+        for case in &cases {
+            let e = event(case, &format!("{case}/{step}"));
+            publish(&bus, &e).await;
+            published.entry(case.clone()).or_default().push(e.id);
+        }
+    }
+    let probe = Arc::new(Probe::default());
+    let running = Running::start(&db, &bus, probe.clone());
+    until("every event applied", async || effects(&db).await.len() == 60).await;
+    running.stop().await;
+
+    for case in &cases {
+        assert_eq!(
+            committed_order(&db, case).await,
+            published[case],
+            "case {case} applied in arrival order"
+        );
+    }
+    let per_transaction = effects_per_transaction(&db).await;
+    assert!(
+        per_transaction.iter().any(|&n| n > 1),
+        "piled-up deliveries share a transaction: {per_transaction:?}"
+    );
+    assert!(
+        per_transaction.iter().all(|&n| n <= i64::from(BATCH)),
+        "no transaction past the batch: {per_transaction:?}"
+    );
+    assert!(effects(&db).await.values().all(|&n| n == 1), "each once");
+    bus.close().await;
+}
+
+async fn a_failing_delivery_sends_its_batch_one_at_a_time(backend: Backend) {
+    let Some((db, bus)) = setup(backend, |_| {}).await else {
+        return;
+    };
+    // One case, so one lane; its five events wait in the queue, so while the lane applies the
+    // first that arrives the others pile up behind it. The last fails once after writing its
+    // effect, rolling back the batch it is in.
+    let case = uuid::Uuid::now_v7().to_string();
+    let events: Vec<Event> = (0..5).map(|i| event(&case, &format!("e{i}"))).collect();
+    for e in &events {
+        publish(&bus, e).await;
+    }
+    let probe = Arc::new(Probe {
+        failures: HashMap::from([("e4".to_string(), 1)]),
+        work: Duration::from_millis(50),
+        ..Probe::default()
+    });
+    let running = Running::start(&db, &bus, probe.clone());
+    until("every event applied", async || effects(&db).await.len() == 5).await;
+    running.stop().await;
+
+    let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(committed_order(&db, &case).await, ids, "in arrival order");
+    assert!(effects(&db).await.values().all(|&n| n == 1), "each once");
+    assert_eq!(probe.calls("e4").len(), 2, "the failing one tried again");
+    let batch_mates: usize = (0..4).map(|i| probe.calls(&format!("e{i}")).len()).sum();
+    assert!(
+        batch_mates > 4,
+        "a batch-mate of the failing one was rolled back and applied again"
+    );
+    bus.close().await;
+}
+
 yimen_testkit::on_both_buses!([
+    what_piled_up_in_a_lane_is_applied_together_in_order,
+    a_failing_delivery_sends_its_batch_one_at_a_time,
     each_case_in_order_and_cases_in_parallel,
     failing_handler_is_retried_after_the_delay_and_succeeds,
     poison_reaches_the_dead_letters_at_the_delivery_limit,

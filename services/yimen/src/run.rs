@@ -159,7 +159,7 @@ pub async fn start(
                 bus.clone(),
                 target.queue(),
                 service.handler(&context),
-                settings.bus.lanes(),
+                yimen_platform::consumer::Lanes::of(&settings.bus),
                 shutdown.clone(),
             )));
         // Background tasks stop with the servers and consumers, before the relay drains (it

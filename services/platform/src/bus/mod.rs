@@ -233,12 +233,15 @@ pub struct BusConfig {
     /// Prepended to every exchange and queue name, so several installations (or tests) share
     /// one broker without colliding.
     pub prefix: String,
-    /// Unacked deliveries a consumer holds at once; by default [`PREFETCH_PER_LANE`] per lane.
+    /// Unacked deliveries a consumer holds at once; by default two batches per lane.
     #[serde(default)]
     pub prefetch: Option<u16>,
     /// Deliveries a consumer applies at once: deliveries of one case always in the same lane,
     /// one after another in arrival order; different cases in parallel.
     pub lanes: u16,
+    /// The most deliveries of one lane applied in one transaction: those that arrived while
+    /// the lane was busy. 1: one transaction per delivery.
+    pub batch: u16,
     /// Failed deliveries of one message (each after its retries in place) before it is
     /// dead-lettered.
     pub delivery_limit: u32,
@@ -270,6 +273,7 @@ impl Default for BusConfig {
             prefix: String::new(),
             prefetch: None,
             lanes: 8,
+            batch: 16,
             delivery_limit: 5,
             retry_delay_ms: 5_000,
             queue_expires_secs: None,
@@ -278,15 +282,20 @@ impl Default for BusConfig {
     }
 }
 
-/// Deliveries held per consumer lane when `bus.prefetch` is not set: one being applied, the
-/// next ones already at hand.
-pub const PREFETCH_PER_LANE: u16 = 4;
-
 impl BusConfig {
-    /// The prefetch in effect: the setting, or [`PREFETCH_PER_LANE`] per lane.
+    /// The prefetch in effect: the setting, or two batches per lane (one being applied, the
+    /// next at hand).
     pub fn prefetch(&self) -> u16 {
-        self.prefetch
-            .unwrap_or_else(|| self.lanes().saturating_mul(PREFETCH_PER_LANE))
+        self.prefetch.unwrap_or_else(|| {
+            self.lanes()
+                .saturating_mul(self.batch())
+                .saturating_mul(2)
+        })
+    }
+
+    /// The batch in effect (at least one).
+    pub fn batch(&self) -> u16 {
+        self.batch.max(1)
     }
 
     /// The lanes in effect (at least one).

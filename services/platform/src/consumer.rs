@@ -357,34 +357,42 @@ async fn process_decoded(
 }
 
 /// Applies `events` (each in its span) in one transaction, each once: the inbox absorbs one
-/// applied before. Nothing commits unless every one is applied or absorbed.
+/// applied before. Their inbox claims are one statement, their audit entries another. Nothing
+/// commits unless every one is applied or absorbed.
 async fn apply(
     db: &Db,
     handler: &dyn EventHandler,
     events: &[(&tracing::Span, &Event)],
 ) -> anyhow::Result<Vec<Outcome>> {
     let mut tx = db.begin().await?;
+    let all: Vec<&Event> = events.iter().map(|(_, event)| *event).collect();
+    let fresh = crate::inbox::claim_all(&mut tx, &all).await?;
+    let new: Vec<&Event> = all
+        .iter()
+        .zip(&fresh)
+        .filter_map(|(event, fresh)| fresh.then_some(*event))
+        .collect();
+    // The trail records each event; an anchor of another service's trail is the platform's own.
+    let mut anchors = crate::audit::record_events(&mut tx, &new)
+        .await?
+        .into_iter();
     let mut outcomes = Vec::with_capacity(events.len());
-    for (span, event) in events {
-        let outcome = apply_one(&mut tx, handler, event)
-            .instrument((*span).clone())
-            .await?;
-        outcomes.push(outcome);
+    for ((span, event), fresh) in events.iter().zip(fresh) {
+        if !fresh {
+            span.in_scope(|| tracing::debug!("duplicate event absorbed by the inbox"));
+            outcomes.push(Outcome::Duplicate);
+            continue;
+        }
+        if anchors.next() == Some(false) {
+            handler
+                .handle(&mut tx, event)
+                .instrument((*span).clone())
+                .await?;
+        }
+        outcomes.push(Outcome::Applied);
     }
     db.commit(tx).await?;
     Ok(outcomes)
-}
-
-async fn apply_one(tx: &mut Tx, handler: &dyn EventHandler, event: &Event) -> anyhow::Result<Outcome> {
-    if !crate::inbox::claim(tx, &event.id, &event.r#type).await? {
-        tracing::debug!("duplicate event absorbed by the inbox");
-        return Ok(Outcome::Duplicate);
-    }
-    // The trail records the event; an anchor of another service's trail is the platform's own.
-    if !crate::audit::record_event(tx, event).await? {
-        handler.handle(tx, event).await?;
-    }
-    Ok(Outcome::Applied)
 }
 
 #[cfg(test)]

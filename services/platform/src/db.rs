@@ -301,6 +301,21 @@ impl Db {
     }
 }
 
+/// The placeholders of a multi-row `VALUES` list of `rows` rows of `columns` parameters each,
+/// numbered from `$1`: `($1, $2), ($3, $4)`. Both dialects take it; a caller keeps a statement
+/// under SQLite's 32,766 parameters.
+pub fn values_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let params: Vec<String> = (1..=columns)
+                .map(|column| format!("${}", row * columns + column))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Milliseconds since the epoch, the one time representation in every store.
 pub fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -336,6 +351,13 @@ impl From<Flag> for bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn values_rows_numbers_every_parameter_once() {
+        assert_eq!(values_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_rows(1, 1), "($1)");
+        assert_eq!(values_rows(0, 4), "");
+    }
+
     use super::*;
 
     #[tokio::test]

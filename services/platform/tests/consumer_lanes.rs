@@ -54,9 +54,9 @@ async fn store() -> Option<TestStore> {
         "CREATE TABLE effects (event_id TEXT NOT NULL, case_id TEXT NOT NULL, \
          n BIGSERIAL, txid BIGINT NOT NULL DEFAULT txid_current())",
     )
-        .execute(db.pool())
-        .await
-        .expect("create the effects table");
+    .execute(db.pool())
+    .await
+    .expect("create the effects table");
     Some(db)
 }
 
@@ -482,7 +482,10 @@ async fn what_piled_up_in_a_lane_is_applied_together_in_order(backend: Backend) 
     }
     let probe = Arc::new(Probe::default());
     let running = Running::start(&db, &bus, probe.clone());
-    until("every event applied", async || effects(&db).await.len() == 60).await;
+    until("every event applied", async || {
+        effects(&db).await.len() == 60
+    })
+    .await;
     running.stop().await;
 
     for case in &cases {
@@ -523,7 +526,10 @@ async fn a_failing_delivery_sends_its_batch_one_at_a_time(backend: Backend) {
         ..Probe::default()
     });
     let running = Running::start(&db, &bus, probe.clone());
-    until("every event applied", async || effects(&db).await.len() == 5).await;
+    until("every event applied", async || {
+        effects(&db).await.len() == 5
+    })
+    .await;
     running.stop().await;
 
     let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();

@@ -103,7 +103,10 @@ async fn each_event_applied_once_and_malformed_dead_lettered(bus: Arc<dyn Bus>) 
         bus.clone(),
         queue,
         Arc::new(Recorder),
-        yimen_platform::consumer::Lanes { count: 4, batch: 16 },
+        yimen_platform::consumer::Lanes {
+            count: 4,
+            batch: 16,
+        },
         stop.clone(),
     ));
 

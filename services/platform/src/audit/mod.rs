@@ -27,6 +27,7 @@ pub mod context;
 
 use serde::{Deserialize, Serialize};
 use sqlx::Any;
+use sqlx::any::AnyArguments;
 use tokio_util::sync::CancellationToken;
 use yimen_proto::v1::{
     Anchor, AuditAnchored, AuditEntry, ChainProblem, ChainProblemKind, ChainReport, Event,
@@ -147,48 +148,83 @@ impl NewEntry {
         &self,
         executor: impl sqlx::Executor<'e, Database = Any>,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO audit_log (entry_id, recorded_at, kind, action, subject, role, binding, \
-             outcome, case_ids, objects) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(now_millis())
-        .bind(self.kind)
-        .bind(&self.action)
-        .bind(&self.subject)
-        .bind(&self.role)
-        .bind(&self.binding)
-        .bind(&self.outcome)
-        .bind(self.case_ids.join(" "))
-        .bind(self.objects.join(" "))
-        .execute(executor)
-        .await?;
+        Self::insert_query(std::slice::from_ref(self))
+            .execute(executor)
+            .await?;
         Ok(())
     }
+
+    /// Writes `entries`, unchained, in the caller's transaction: a statement per hundred.
+    pub async fn insert_all(tx: &mut Tx, entries: &[NewEntry]) -> Result<(), sqlx::Error> {
+        for chunk in entries.chunks(ENTRIES_PER_STATEMENT) {
+            Self::insert_query(chunk).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    fn insert_query(entries: &[NewEntry]) -> sqlx::query::Query<'static, Any, AnyArguments> {
+        let sql = format!(
+            "INSERT INTO audit_log (entry_id, recorded_at, kind, action, subject, role, binding, \
+             outcome, case_ids, objects) VALUES {}",
+            crate::db::values_rows(entries.len(), 10)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let now = now_millis();
+        for entry in entries {
+            query = query
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(now)
+                .bind(entry.kind)
+                .bind(entry.action.clone())
+                .bind(entry.subject.clone())
+                .bind(entry.role.clone())
+                .bind(entry.binding.clone())
+                .bind(entry.outcome.clone())
+                .bind(entry.case_ids.join(" "))
+                .bind(entry.objects.join(" "));
+        }
+        query
+    }
 }
+
+/// How many entries one statement of [`NewEntry::insert_all`] writes (ten parameters each).
+const ENTRIES_PER_STATEMENT: usize = 100;
 
 /// Records, in the consumer's transaction, that `event` was applied; an `audit.anchored`
 /// event is kept as an anchor instead. Answers whether the event is the platform's alone (an
 /// anchor), so the service's handler does not see it.
 pub async fn record_event(tx: &mut Tx, event: &Event) -> Result<bool, sqlx::Error> {
-    if let Some(Payload::AuditAnchored(AuditAnchored {
-        anchor: Some(anchor),
-    })) = &event.payload
-    {
-        sqlx::query(
-            "INSERT INTO audit_anchors (service, position, hash, anchored_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (service, position) DO NOTHING",
-        )
-        .bind(&anchor.service)
-        .bind(anchor.position as i64)
-        .bind(&anchor.hash)
-        .bind(anchor.at.as_ref().map_or(0, crate::time::millis))
-        .execute(&mut **tx)
-        .await?;
-        return Ok(true);
+    Ok(record_events(tx, &[event]).await?[0])
+}
+
+/// [`record_event`] for several events in one transaction, their entries in one statement;
+/// answers for each whether it was an anchor.
+pub async fn record_events(tx: &mut Tx, events: &[&Event]) -> Result<Vec<bool>, sqlx::Error> {
+    let mut anchors = Vec::with_capacity(events.len());
+    let mut entries = Vec::with_capacity(events.len());
+    for event in events {
+        if let Some(Payload::AuditAnchored(AuditAnchored {
+            anchor: Some(anchor),
+        })) = &event.payload
+        {
+            sqlx::query(
+                "INSERT INTO audit_anchors (service, position, hash, anchored_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (service, position) DO NOTHING",
+            )
+            .bind(&anchor.service)
+            .bind(anchor.position as i64)
+            .bind(&anchor.hash)
+            .bind(anchor.at.as_ref().map_or(0, crate::time::millis))
+            .execute(&mut **tx)
+            .await?;
+            anchors.push(true);
+        } else {
+            entries.push(NewEntry::event(event));
+            anchors.push(false);
+        }
     }
-    NewEntry::event(event).insert(&mut **tx).await?;
-    Ok(false)
+    NewEntry::insert_all(tx, &entries).await?;
+    Ok(anchors)
 }
 
 /// An entry as stored.
@@ -355,14 +391,11 @@ const LINKS_PER_STATEMENT: usize = 100;
 /// Writes the position and hash of each `(position, hash, entry_id)` in one statement, not a
 /// statement an entry: chaining costs the store a round trip per hundred entries.
 async fn set_links(tx: &mut Tx, links: &[(i64, String, String)]) -> Result<(), sqlx::Error> {
-    let rows: Vec<String> = (0..links.len())
-        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-        .collect();
     // `column1..3` name the VALUES columns in both dialects.
     let sql = format!(
         "UPDATE audit_log SET position = v.column1, hash = v.column2 FROM (VALUES {}) AS v \
          WHERE audit_log.entry_id = v.column3",
-        rows.join(", ")
+        crate::db::values_rows(links.len(), 3)
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for (position, hash, entry_id) in links {

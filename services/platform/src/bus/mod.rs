@@ -286,11 +286,8 @@ impl BusConfig {
     /// The prefetch in effect: the setting, or two batches per lane (one being applied, the
     /// next at hand).
     pub fn prefetch(&self) -> u16 {
-        self.prefetch.unwrap_or_else(|| {
-            self.lanes()
-                .saturating_mul(self.batch())
-                .saturating_mul(2)
-        })
+        self.prefetch
+            .unwrap_or_else(|| self.lanes().saturating_mul(self.batch()).saturating_mul(2))
     }
 
     /// The batch in effect (at least one).

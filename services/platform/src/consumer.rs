@@ -12,6 +12,9 @@
 //! different producers is not guaranteed anyway), and a handler that needs an earlier event
 //! refuses the later one, which then waits for its own retry. A malformed message never
 //! becomes well-formed: it goes to the dead letters at once.
+//!
+//! Every delivery is measured (`messaging.process.duration` by event type and outcome, the
+//! dead letters counted, the lag of the last event processed): `telemetry::metrics`.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -26,6 +29,7 @@ use yimen_proto::v1::Event;
 use crate::backoff::Backoff;
 use crate::bus::{Bus, Delivery, QueueSpec, Retry};
 use crate::db::{Db, Tx};
+use crate::telemetry::metrics::{self, Processed};
 
 /// Attempts of a failing delivery in its lane after the first, before it is retried later.
 pub const RETRIES_IN_PLACE: u32 = 3;
@@ -212,7 +216,9 @@ async fn process_decoded(
         consumer = db.service(),
     );
     crate::telemetry::set_parent_from_headers(&span, &delivery.message.headers);
-    async move {
+    let started = std::time::Instant::now();
+    let routing_key = delivery.message.routing_key.clone();
+    let (outcome, processed) = async move {
         let event = match event {
             Ok(event) => event,
             Err(e) => {
@@ -220,9 +226,18 @@ async fn process_decoded(
                 if let Err(e) = delivery.nack(false).await {
                     tracing::warn!(error = %e, "could not settle delivery");
                 }
-                return Outcome::Rejected;
+                return (Outcome::Rejected, Processed::DeadLettered);
             }
         };
+        if let Some(occurred) = &event.occurred_at {
+            let occurred = occurred
+                .seconds
+                .saturating_mul(1000)
+                .saturating_add(i64::from(occurred.nanos) / 1_000_000);
+            let lag = crate::db::now_millis().saturating_sub(occurred);
+            let lag = std::time::Duration::from_millis(u64::try_from(lag).unwrap_or(0));
+            metrics::record_lag(db.service(), queue, lag);
+        }
         let mut waits = Backoff::new(FIRST_RETRY_IN_PLACE, Duration::from_secs(5));
         let mut retries = 0;
         let error = loop {
@@ -232,7 +247,11 @@ async fn process_decoded(
                         // The bus will redeliver; the inbox absorbs the repeat.
                         tracing::warn!(error = %e, "could not settle delivery");
                     }
-                    return outcome;
+                    let processed = match outcome {
+                        Outcome::Duplicate => Processed::Duplicate,
+                        _ => Processed::Ok,
+                    };
+                    return (outcome, processed);
                 }
                 Err(e) if retries < RETRIES_IN_PLACE => {
                     retries += 1;
@@ -240,31 +259,42 @@ async fn process_decoded(
                     if !waits.wait(shutdown).await {
                         // Shutting down: back to the queue at once, for whoever runs next.
                         let _ = delivery.nack(true).await;
-                        return Outcome::Rejected;
+                        return (Outcome::Rejected, Processed::Retried);
                     }
                 }
                 Err(e) => break e,
             }
         };
-        match delivery.retry_later().await {
+        let processed = match delivery.retry_later().await {
             Ok(Retry::Scheduled) => {
                 tracing::warn!(error = format!("{error:#}"), "event not applied; retried later");
+                Processed::Retried
             }
             Ok(Retry::DeadLettered) => {
                 tracing::error!(
                     error = format!("{error:#}"),
                     "event not applied past the delivery limit; dead-lettered"
                 );
+                Processed::DeadLettered
             }
             Err(e) => {
                 // The delivery goes back unsettled: the bus redelivers it.
                 tracing::warn!(error = format!("{error:#}"), settle_error = %e, "event not applied; could not retry later");
+                Processed::Retried
             }
-        }
-        Outcome::Rejected
+        };
+        (Outcome::Rejected, processed)
     }
     .instrument(span)
-    .await
+    .await;
+    metrics::record_process(
+        db.service(),
+        queue,
+        &routing_key,
+        processed,
+        started.elapsed(),
+    );
+    outcome
 }
 
 async fn apply(db: &Db, handler: &dyn EventHandler, event: &Event) -> anyhow::Result<Outcome> {

@@ -146,13 +146,7 @@ impl TraceService for Collector {
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         let mut received = Vec::new();
         for resource_spans in request.into_inner().resource_spans {
-            let service_name = resource_spans
-                .resource
-                .iter()
-                .flat_map(|r| &r.attributes)
-                .find(|kv| kv.key == "service.name")
-                .map(|kv| text(kv.value.as_ref()))
-                .unwrap_or_default();
+            let service_name = service_name(resource_spans.resource.as_ref());
             for span in resource_spans.scope_spans.into_iter().flat_map(|s| s.spans) {
                 received.push(ReceivedSpan {
                     service_name: service_name.clone(),
@@ -184,13 +178,7 @@ impl MetricsService for Collector {
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
         let mut received = Vec::new();
         for resource_metrics in request.into_inner().resource_metrics {
-            let service_name = resource_metrics
-                .resource
-                .iter()
-                .flat_map(|r| &r.attributes)
-                .find(|kv| kv.key == "service.name")
-                .map(|kv| text(kv.value.as_ref()))
-                .unwrap_or_default();
+            let service_name = service_name(resource_metrics.resource.as_ref());
             for metric in resource_metrics
                 .scope_metrics
                 .into_iter()
@@ -209,6 +197,16 @@ impl MetricsService for Collector {
             partial_success: None,
         }))
     }
+}
+
+/// The exporting process's `service.name` resource attribute (empty when it has none).
+fn service_name(resource: Option<&opentelemetry_proto::tonic::resource::v1::Resource>) -> String {
+    resource
+        .iter()
+        .flat_map(|r| &r.attributes)
+        .find(|kv| kv.key == "service.name")
+        .map(|kv| text(kv.value.as_ref()))
+        .unwrap_or_default()
 }
 
 /// An attribute value as text: strings as they are, the rest in a readable form.

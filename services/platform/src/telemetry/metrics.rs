@@ -365,13 +365,18 @@ fn event_type(routing_key: &str) -> &'static str {
 /// in a process (a second [`Sampled::gauge`] of the name answers the first).
 #[derive(Clone)]
 pub struct Sampled {
-    rows: Arc<Mutex<Vec<(Vec<KeyValue>, u64)>>>,
+    rows: Arc<Mutex<Vec<Row>>>,
 }
 
+/// One sampled figure: its labels and its value.
+type Row = (Vec<KeyValue>, u64);
+
+/// An instrument kept alive for as long as the process runs (its callback reads the rows).
+type Kept = Option<Box<dyn std::any::Any + Send>>;
+
 /// Every sampled instrument made so far, by name, with the instrument kept alive.
-static SAMPLED: LazyLock<
-    Mutex<BTreeMap<&'static str, (Sampled, Option<Box<dyn std::any::Any + Send>>)>>,
-> = LazyLock::new(|| Mutex::new(BTreeMap::new()));
+static SAMPLED: LazyLock<Mutex<BTreeMap<&'static str, (Sampled, Kept)>>> =
+    LazyLock::new(|| Mutex::new(BTreeMap::new()));
 
 impl Sampled {
     /// A gauge: each row's value as last read; a row no longer read is no longer reported.

@@ -63,7 +63,9 @@ for target in intake dispatch mediation analysis assessment; do
   port="$(free_port)"
   url[$target]="http://127.0.0.1:${port}"
   upper="$(echo "$target" | tr '[:lower:]' '[:upper:]')"
+  metrics_port="$(free_port)"
   env "YIMEN__${upper}__LISTEN=127.0.0.1:${port}" \
+    "YIMEN__TELEMETRY__METRICS_LISTEN=127.0.0.1:${metrics_port}" \
     "$bin" serve --target "$target" >"$work/${target}.log" 2>&1 &
   pids+=("$!")
 done

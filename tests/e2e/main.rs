@@ -50,6 +50,7 @@ both_modes!(
 
 mod audit;
 mod health;
+mod metrics;
 mod privacy;
 mod scenarios;
 mod trace;
@@ -917,36 +918,8 @@ async fn bench_against_an_installation_sees_every_case_assigned_on_the_broker() 
 /// joins the departments built into it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_outside_the_repository_joins_the_builtin_departments() {
-    let cwd = yimen_testkit::stores::temp_dir("yimen-alone-");
-    let ports: Vec<(Target, u16)> = Target::ALL.iter().map(|&t| (t, free_port())).collect();
-    let mut command = tokio::process::Command::new(yimen_bin());
-    command
-        .arg("standalone")
-        .current_dir(cwd.path())
-        .env("YIMEN__TELEMETRY__LOG_LEVEL", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
-    for (target, port) in &ports {
-        command.env(
-            format!("YIMEN__{}__LISTEN", target.name().to_ascii_uppercase()),
-            format!("127.0.0.1:{port}"),
-        );
-    }
-    let mut child = command.spawn().expect("start yimen standalone");
-    let token_file = cwd.path().join("data/operator.token");
-    let token = until("standalone writes its operator token", || async {
-        std::fs::read_to_string(&token_file)
-            .ok()
-            .filter(|t| !t.trim().is_empty())
-    })
-    .await;
-    let urls = yimen::client::Urls::from_fn(|t| {
-        let port = ports.iter().find(|(p, _)| *p == t).map(|(_, p)| *p);
-        format!("http://127.0.0.1:{}", port.unwrap_or_default())
-    })
-    .with_token(token.trim());
-    let clients = connect(urls).await.expect("standalone answers");
+    let alone = StandaloneProcess::start(&[]).await;
+    let clients = &alone.clients;
     let departments = clients
         .dispatch
         .clone()
@@ -963,8 +936,7 @@ async fn standalone_outside_the_repository_joins_the_builtin_departments() {
             department.code
         );
     }
-    let _ = child.start_kill();
-    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    alone.stop().await;
 }
 
 /// `yimen migrate --departments builtin` joins the departments straight into dispatch's store,

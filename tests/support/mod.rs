@@ -208,6 +208,62 @@ pub fn installation_broker() -> TestBroker {
     broker
 }
 
+/// `yimen standalone` as its own process, started in a fresh directory (no deploy/ beside it:
+/// the departments built into the binary are joined), every service on a free port of
+/// 127.0.0.1; killed when dropped.
+pub struct StandaloneProcess {
+    pub clients: Clients,
+    child: tokio::process::Child,
+    _cwd: tempfile::TempDir,
+}
+
+impl StandaloneProcess {
+    /// Started with the extra `YIMEN__...` variables `env` (its metrics endpoint is off unless
+    /// they set `YIMEN__TELEMETRY__METRICS_LISTEN`); answers once every service is ready.
+    pub async fn start(env: &[(&str, &str)]) -> Self {
+        let cwd = yimen_testkit::stores::temp_dir("yimen-alone-");
+        let ports: BTreeMap<Target, u16> = Target::ALL.iter().map(|&t| (t, free_port())).collect();
+        let mut command = tokio::process::Command::new(yimen_bin());
+        command
+            .arg("standalone")
+            .current_dir(cwd.path())
+            .env("YIMEN__TELEMETRY__LOG_LEVEL", "warn")
+            .env("YIMEN__TELEMETRY__METRICS_LISTEN", "")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        for (target, port) in &ports {
+            command.env(
+                format!("YIMEN__{}__LISTEN", target.name().to_ascii_uppercase()),
+                format!("127.0.0.1:{port}"),
+            );
+        }
+        command.envs(env.iter().copied());
+        let child = command.spawn().expect("start yimen standalone");
+        let token_file = cwd.path().join("data/operator.token");
+        let token = until("standalone writes its operator token", || async {
+            std::fs::read_to_string(&token_file)
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+        })
+        .await;
+        let urls =
+            Urls::from_fn(|t| format!("http://127.0.0.1:{}", ports[&t])).with_token(token.trim());
+        let clients = connect(urls).await.expect("standalone answers");
+        Self {
+            clients,
+            child,
+            _cwd: cwd,
+        }
+    }
+
+    /// Kills the process and waits for it (bounded).
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+}
+
 /// The five services as five `yimen serve` processes on a fresh PostgreSQL database and a
 /// fresh RabbitMQ name prefix. None (skip) when PostgreSQL is unreachable outside CI. The
 /// processes, the database and everything under the prefix are gone once it is dropped.
@@ -218,6 +274,8 @@ pub struct Distributed {
     pub env: BTreeMap<String, String>,
     /// The broker and name prefix the processes use.
     pub bus: yimen_platform::bus::BusConfig,
+    /// Each process's metrics endpoint (`host:port`; `GET /metrics`).
+    pub metrics: BTreeMap<Target, String>,
     // Fields drop in this order: the processes end before their database and names go.
     children: Processes,
     _broker: TestBroker,
@@ -296,6 +354,11 @@ impl Distributed {
             );
         }
         env.extend(extra);
+        // Each process its own scrape endpoint, as each pod has.
+        let metrics: BTreeMap<Target, String> = Target::ALL
+            .iter()
+            .map(|&t| (t, format!("127.0.0.1:{}", free_port())))
+            .collect();
         let mut children = Processes(Vec::new());
         for &target in ports.keys() {
             // Each process's log lines (stdout) and errors (stderr), for tests that read them.
@@ -304,6 +367,7 @@ impl Distributed {
             let child = tokio::process::Command::new(yimen_bin())
                 .args(["serve", "--target", target.name()])
                 .envs(&env)
+                .env("YIMEN__TELEMETRY__METRICS_LISTEN", &metrics[&target])
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().expect("a log file"))
                 .stderr(log)
@@ -328,6 +392,7 @@ impl Distributed {
             signing_key: key_files.signing_key.clone(),
             env,
             bus,
+            metrics,
             children,
             _broker: broker,
             _database: database,

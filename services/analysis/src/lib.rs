@@ -21,6 +21,7 @@ use futures::future::BoxFuture;
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::Migrations;
 use yimen_platform::service::{Context, Definition, Service, listen_on};
+use yimen_platform::telemetry::metrics;
 use yimen_proto::v1::analysis_service_server::AnalysisServiceServer;
 
 pub const SERVICE: &str = "analysis";
@@ -83,14 +84,49 @@ impl Service for Analysis {
         Arc::new(consumers::Handler::new(context.db.clone(), &self.config))
     }
 
-    /// The overdue sweep, on its timer.
+    /// The overdue sweep, on its timer; the alerts raised, for the metrics.
     fn background(&self, context: &Context) -> Vec<BoxFuture<'static, ()>> {
-        vec![Box::pin(run_overdue_sweeper(
-            context.db.clone(),
-            self.config.clone(),
-            context.shutdown.clone(),
-        ))]
+        let db = context.db.clone();
+        vec![
+            Box::pin(run_overdue_sweeper(
+                context.db.clone(),
+                self.config.clone(),
+                context.shutdown.clone(),
+            )),
+            Box::pin(metrics::sample_every(
+                "alerts raised",
+                ALERTS_EVERY,
+                context.shutdown.clone(),
+                move || report_alerts(db.clone()),
+            )),
+        ]
     }
+}
+
+/// How often the alerts raised are counted for the metrics.
+pub const ALERTS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Counts the alerts raised by kind and sets the counter `yimen.alerts` (label `kind`:
+/// `collective`, `repeat_petitioner`, `no_owner`, `overdue`; every kind, zero included). Read
+/// from the store, it counts what committed and survives restarts; every replica reports the
+/// installation's totals: aggregate them with `max`.
+pub async fn report_alerts(db: yimen_platform::db::Db) -> anyhow::Result<()> {
+    use yimen_proto::v1::AlertKind;
+    let mut conn = db.pool().acquire().await?;
+    let stored = store::alerts_by_kind(&mut conn).await?;
+    // Every kind of the contract (1, 2, ... up to the first number that is none).
+    let rows = (1..)
+        .map_while(|k| AlertKind::try_from(k).ok())
+        .map(|kind| {
+            let n = stored
+                .iter()
+                .filter(|(k, _)| *k == kind as i64)
+                .map(|(_, n)| n)
+                .sum();
+            (vec![("kind", domain::labels::alert_kind_key(kind))], n)
+        });
+    metrics::Sampled::counter("yimen.alerts", "Alerts raised, by kind").set(rows);
+    Ok(())
 }
 
 #[cfg(test)]

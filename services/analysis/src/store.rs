@@ -640,6 +640,15 @@ pub async fn alert_kinds_of(
         .collect())
 }
 
+/// How many alerts of each kind were ever raised (as stored numbers): one grouped read.
+pub async fn alerts_by_kind(conn: &mut AnyConnection) -> Result<Vec<(i64, u64)>, Error> {
+    let rows: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT kind, COUNT(*) FROM alerts GROUP BY kind ORDER BY kind")
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows.into_iter().map(|(kind, n)| (kind, count(n))).collect())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Figures
 

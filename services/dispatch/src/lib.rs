@@ -21,6 +21,7 @@ use yimen_platform::bus::Bus;
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::{Db, Migrations};
 use yimen_platform::service::{Context, Definition, Service, listen_on};
+use yimen_platform::telemetry::metrics;
 use yimen_proto::v1::JoinDepartmentRequest;
 use yimen_proto::v1::dispatch_service_server::DispatchServiceServer;
 
@@ -111,6 +112,51 @@ impl Service for Dispatch {
         let deadlines = app::Deadlines::new(&self.config);
         Arc::new(consumers::DispatchHandler::new(deadlines))
     }
+
+    /// The departments' workload for the metrics, read every [`WORKLOAD_EVERY`].
+    fn background(&self, context: &Context) -> Vec<futures::future::BoxFuture<'static, ()>> {
+        let db = context.db.clone();
+        vec![Box::pin(metrics::sample_every(
+            "department workload",
+            WORKLOAD_EVERY,
+            context.shutdown.clone(),
+            move || report_workload(db.clone()),
+        ))]
+    }
+}
+
+/// How often the departments' workload is read for the metrics: one grouped query of the open
+/// assignments, whatever the scrapes.
+pub const WORKLOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads every active department's open, overdue and escalated cases and sets the gauges
+/// `yimen.cases.open`, `yimen.cases.overdue` and `yimen.cases.escalated` (label `department`:
+/// its code). Every replica reports the installation's figures: aggregate them with `max`.
+pub async fn report_workload(db: Db) -> anyhow::Result<()> {
+    let mut conn = db.pool().acquire().await?;
+    let now = yimen_platform::db::now_millis();
+    let workload = store::workload(&mut conn, now).await?;
+    let gauges = [
+        ("yimen.cases.open", "Open cases a department holds"),
+        (
+            "yimen.cases.overdue",
+            "Open cases past their running deadline (acceptance, or handling once accepted)",
+        ),
+        (
+            "yimen.cases.escalated",
+            "Open cases escalated (催办 and above)",
+        ),
+    ];
+    for (i, (name, description)) in gauges.into_iter().enumerate() {
+        metrics::Sampled::gauge(name, description).set(workload.iter().map(|w| {
+            let value = [w.open, w.overdue, w.escalated][i];
+            (
+                vec![("department", w.department.clone())],
+                u64::try_from(value).unwrap_or(0),
+            )
+        }));
+    }
+    Ok(())
 }
 
 /// Joins every department of the seed that is not registered yet (idempotent); answers how

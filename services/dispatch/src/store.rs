@@ -726,3 +726,34 @@ pub async fn set_leader(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Workload, for the metrics
+
+/// One department's open work at a moment: its open assignments, those past their running
+/// deadline (acceptance while pending, handling once accepted) and those escalated.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Workload {
+    pub department: String,
+    pub open: i64,
+    pub overdue: i64,
+    pub escalated: i64,
+}
+
+/// Every active department's [`Workload`] at `now` (zeros included), by code: one grouped
+/// read of the open assignments.
+pub async fn workload(conn: &mut AnyConnection, now: i64) -> Result<Vec<Workload>, Error> {
+    Ok(sqlx::query_as(
+        "SELECT d.code AS department, \
+         CAST(COUNT(a.assignment_id) AS BIGINT) AS open, \
+         CAST(COALESCE(SUM(CASE WHEN (a.state = 'PENDING' AND a.accept_by < $1) \
+              OR (a.state = 'ACCEPTED' AND a.handle_by < $1) THEN 1 ELSE 0 END), 0) AS BIGINT) AS overdue, \
+         CAST(COALESCE(SUM(CASE WHEN a.escalation > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS escalated \
+         FROM departments d LEFT JOIN assignments a \
+         ON a.department = d.code AND a.state IN ('PENDING', 'ACCEPTED') \
+         WHERE d.active = 1 GROUP BY d.code ORDER BY d.code",
+    )
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?)
+}

@@ -15,6 +15,9 @@
 //! different producers is not guaranteed anyway), and a handler that needs an earlier event
 //! refuses the later one, which then waits for its own retry. A malformed message never
 //! becomes well-formed: it goes to the dead letters at once.
+//!
+//! Every delivery is measured (`messaging.process.duration` by event type and outcome, the
+//! dead letters counted, the lag of the last event processed): `telemetry::metrics`.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -29,6 +32,7 @@ use yimen_proto::v1::Event;
 use crate::backoff::Backoff;
 use crate::bus::{Bus, BusConfig, Delivery, QueueSpec, Retry};
 use crate::db::{Db, Tx};
+use crate::telemetry::metrics::{self, Processed};
 
 /// Attempts of a failing delivery in its lane after the first, before it is retried later.
 pub const RETRIES_IN_PLACE: u32 = 3;
@@ -227,14 +231,21 @@ async fn process_batch(
             }
         }
     }
+    let started = std::time::Instant::now();
+    for (_, _, event) in &batch {
+        record_lag(db, queue, event);
+    }
     let applied = {
         let events: Vec<_> = batch.iter().map(|(span, _, event)| (span, event)).collect();
         apply(db, handler, &events).await
     };
     match applied {
-        Ok(_) => {
-            for (span, delivery, _) in batch {
+        Ok(outcomes) => {
+            let took = started.elapsed();
+            for ((span, delivery, _), outcome) in batch.into_iter().zip(outcomes) {
+                let routing_key = delivery.message.routing_key.clone();
                 settle_applied(delivery).instrument(span).await;
+                metrics::record_process(db.service(), queue, &routing_key, outcome.into(), took);
             }
         }
         Err(e) => {
@@ -304,7 +315,9 @@ async fn process_decoded(
     shutdown: &CancellationToken,
 ) -> Outcome {
     let span = process_span(db, queue, &delivery);
-    async move {
+    let started = std::time::Instant::now();
+    let routing_key = delivery.message.routing_key.clone();
+    let (outcome, processed) = async move {
         let event = match event {
             Ok(event) => event,
             Err(e) => {
@@ -312,16 +325,17 @@ async fn process_decoded(
                 if let Err(e) = delivery.nack(false).await {
                     tracing::warn!(error = %e, "could not settle delivery");
                 }
-                return Outcome::Rejected;
+                return (Outcome::Rejected, Processed::DeadLettered);
             }
         };
+        record_lag(db, queue, &event);
         let mut waits = Backoff::new(FIRST_RETRY_IN_PLACE, Duration::from_secs(5));
         let mut retries = 0;
         let error = loop {
             match apply(db, handler, &[(&tracing::Span::current(), &event)]).await {
                 Ok(outcomes) => {
                     settle_applied(delivery).await;
-                    return outcomes[0];
+                    return (outcomes[0], outcomes[0].into());
                 }
                 Err(e) if retries < RETRIES_IN_PLACE => {
                     retries += 1;
@@ -329,31 +343,61 @@ async fn process_decoded(
                     if !waits.wait(shutdown).await {
                         // Shutting down: back to the queue at once, for whoever runs next.
                         let _ = delivery.nack(true).await;
-                        return Outcome::Rejected;
+                        return (Outcome::Rejected, Processed::Retried);
                     }
                 }
                 Err(e) => break e,
             }
         };
-        match delivery.retry_later().await {
+        let processed = match delivery.retry_later().await {
             Ok(Retry::Scheduled) => {
                 tracing::warn!(error = format!("{error:#}"), "event not applied; retried later");
+                Processed::Retried
             }
             Ok(Retry::DeadLettered) => {
                 tracing::error!(
                     error = format!("{error:#}"),
                     "event not applied past the delivery limit; dead-lettered"
                 );
+                Processed::DeadLettered
             }
             Err(e) => {
                 // The delivery goes back unsettled: the bus redelivers it.
                 tracing::warn!(error = format!("{error:#}"), settle_error = %e, "event not applied; could not retry later");
+                Processed::Retried
             }
-        }
-        Outcome::Rejected
+        };
+        (Outcome::Rejected, processed)
     }
     .instrument(span)
-    .await
+    .await;
+    metrics::record_process(
+        db.service(),
+        queue,
+        &routing_key,
+        processed,
+        started.elapsed(),
+    );
+    outcome
+}
+
+/// How long ago `event` occurred, as the consumer of `queue` meets it.
+fn record_lag(db: &Db, queue: &str, event: &Event) {
+    if let Some(occurred) = &event.occurred_at {
+        let lag = crate::db::now_millis().saturating_sub(crate::time::millis(occurred));
+        let lag = Duration::from_millis(u64::try_from(lag).unwrap_or(0));
+        metrics::record_lag(db.service(), queue, lag);
+    }
+}
+
+impl From<Outcome> for Processed {
+    /// How a delivery's outcome is counted once it was applied or absorbed.
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Duplicate => Processed::Duplicate,
+            _ => Processed::Ok,
+        }
+    }
 }
 
 /// Applies `events` (each in its span) in one transaction, each once: the inbox absorbs one

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use yimen_proto::v1::{Event, event::Payload};
@@ -12,6 +12,7 @@ use yimen_proto::v1::{Event, event::Payload};
 use crate::backoff::Backoff;
 use crate::bus::{Bus, Message, Published};
 use crate::db::{Backend, Db, Tx, now_millis};
+use crate::telemetry::metrics;
 
 /// Writes `event` to the outbox inside the caller's transaction, with the current trace
 /// context, so the consumer's spans join the trace of the call that caused the event.
@@ -70,6 +71,26 @@ pub async fn pending_up_to(db: &Db, limit: u64) -> Result<u64, sqlx::Error> {
     .await?;
     Ok(u64::try_from(count).unwrap_or(0))
 }
+
+/// The backlog as `yimen.outbox.pending` and `yimen.outbox.oldest_age` report it: how many
+/// events wait to be published, and how long the oldest has waited (zero when none). Both read
+/// the unsent rows' index.
+pub async fn backlog(db: &Db) -> Result<(u64, Duration), sqlx::Error> {
+    let (pending, oldest): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), (SELECT created_at FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT 1) \
+         FROM outbox WHERE sent_at IS NULL",
+    )
+    .fetch_one(db.pool())
+    .await?;
+    let age = oldest.map_or(0, |created| now_millis().saturating_sub(created));
+    Ok((
+        u64::try_from(pending).unwrap_or(0),
+        Duration::from_millis(u64::try_from(age).unwrap_or(0)),
+    ))
+}
+
+/// How often the relay reads its backlog for the metrics.
+const LOOK_EVERY: Duration = Duration::from_secs(5);
 
 /// Rows one relay claims and publishes at once.
 const BATCH: usize = 200;
@@ -235,9 +256,19 @@ pub async fn relay_once(db: &Db, bus: &dyn Bus) -> anyhow::Result<Round> {
             .iter()
             .map(|message| publish_span(message, &exchange))
             .collect();
+        let started = std::time::Instant::now();
         let outcomes = bus.publish_batch(&messages).await;
+        // The batch's messages are in flight together: each took as long as the batch.
+        let elapsed = started.elapsed();
         for ((&(case, index), outcome), span) in batch.iter().zip(outcomes).zip(spans) {
             let _entered = span.enter();
+            metrics::record_publish(
+                db.service(),
+                &exchange,
+                &rows[index].routing_key,
+                outcome.is_ok(),
+                elapsed,
+            );
             match outcome {
                 Ok(Published::Routed) => round.published += 1,
                 Ok(Published::Unroutable) => {
@@ -347,10 +378,22 @@ fn publish_span(message: &Message, exchange: &str) -> tracing::Span {
 /// Runs the relay until `shutdown`: woken by every commit (`Db::commit`), it claims and
 /// publishes batches while there is work, and also looks on its own now and then for rows
 /// another instance left or whose retry is due. At shutdown it drains what is already
-/// committed (bounded by the caller's shutdown grace).
+/// committed (bounded by the caller's shutdown grace). While metrics are collected it reads
+/// the backlog every few seconds ([`backlog`]), and its store's pool is watched.
 pub async fn run_relay(db: Db, bus: Arc<dyn Bus>, shutdown: CancellationToken) {
     let mut backoff = Backoff::default();
+    metrics::watch_pool(db.service(), db.pool());
+    let mut looked: Option<Instant> = None;
     loop {
+        if metrics::enabled() && looked.is_none_or(|at| at.elapsed() >= LOOK_EVERY) {
+            looked = Some(Instant::now());
+            match backlog(&db).await {
+                Ok((pending, oldest)) => metrics::record_outbox(db.service(), pending, oldest),
+                Err(e) => {
+                    tracing::debug!(service = db.service(), error = %e, "outbox backlog not read")
+                }
+            }
+        }
         let mut wait = POLL;
         match relay_once(&db, bus.as_ref()).await {
             Ok(round) if round.failed == 0 && round.claimed == BATCH => {

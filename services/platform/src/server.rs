@@ -3,7 +3,7 @@
 //! NOT_SERVING from the moment shutdown starts, and the detail behind it as `database` and
 //! `broker`), server reflection, a trace span per call, authentication and the role policy on
 //! every call but health, the audit trail of every state-changing call (and
-//! `yimen.v1.AuditService`), TLS (and client certificates) when configured, and graceful
+//! `yimen.v1.AuditService`), the duration of every call (`rpc.server.call.duration`), TLS (and client certificates) when configured, and graceful
 //! shutdown bounded by a grace period.
 
 use std::path::{Path, PathBuf};
@@ -266,6 +266,7 @@ pub async fn serve(
                     break;
                 }
                 log_changes(&name, last.as_ref(), &health);
+                crate::telemetry::metrics::record_bus_connected(&name, health.broker.is_ok());
                 for (service, up) in health.statuses() {
                     let status = if up {
                         ServingStatus::Serving
@@ -302,6 +303,8 @@ pub async fn serve(
     // The audit layer is outside the auth layer, so a call the policy refuses is recorded too.
     let server = builder
         .trace_fn(crate::telemetry::grpc_server_span)
+        // Outermost: every call is measured, those the policy refuses too.
+        .layer(crate::telemetry::metrics::RpcMetricsLayer)
         .layer(tower::util::MapResponseLayer::new(
             crate::telemetry::record_grpc_status,
         ))

@@ -17,6 +17,10 @@
 //! event ids, routing keys, department codes and RPC names. Everything recorded on a span
 //! leaves the process for the collector, where access is far wider than to the databases.
 //!
+//! # Metrics
+//! [`metrics`]: the OpenTelemetry metrics SDK, exported over OTLP to the same endpoint every
+//! minute and served for Prometheus at `telemetry.metrics_listen` ([`metrics::serve`]).
+//!
 //! # One per process
 //! The subscriber, the tracer provider and the propagator are process-global. [`init`] installs
 //! them once; later calls (tests that start several services in one process) get a guard that
@@ -49,6 +53,8 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
 
+pub mod metrics;
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetryConfig {
@@ -59,6 +65,17 @@ pub struct TelemetryConfig {
     /// An `EnvFilter` directive such as `info` or `warn,yimen_intake=debug`; `RUST_LOG`
     /// overrides it when set. Only the logs follow it, not the spans.
     pub log_level: String,
+    /// Where `yimen serve` and `yimen standalone` answer Prometheus scrapes (`GET /metrics`),
+    /// one endpoint per process whatever services it runs; "" serves none.
+    #[serde(default = "default_metrics_listen")]
+    pub metrics_listen: String,
+}
+
+/// Prometheus' port for OpenTelemetry exporters, on every interface.
+pub const DEFAULT_METRICS_LISTEN: &str = "0.0.0.0:9464";
+
+fn default_metrics_listen() -> String {
+    DEFAULT_METRICS_LISTEN.into()
 }
 
 impl Default for TelemetryConfig {
@@ -67,6 +84,7 @@ impl Default for TelemetryConfig {
             otlp_endpoint: None,
             log_format: LogFormat::Json,
             log_level: "info".into(),
+            metrics_listen: default_metrics_listen(),
         }
     }
 }
@@ -89,6 +107,8 @@ pub struct TelemetryGuard {
 struct Export {
     provider: SdkTracerProvider,
     detached: Arc<AtomicBool>,
+    /// The metrics provider, flushed at the end as the spans are.
+    meters: opentelemetry_sdk::metrics::SdkMeterProvider,
 }
 
 impl fmt::Debug for TelemetryGuard {
@@ -114,7 +134,11 @@ impl TelemetryGuard {
         // Detach first, then flush: what ended before this line is queued and gets flushed;
         // nothing queued later is left half-sent.
         export.detached.store(true, Ordering::SeqCst);
-        let flush = || export.provider.force_flush();
+        let flush = || {
+            let spans = export.provider.force_flush();
+            let meters = export.meters.force_flush();
+            spans.and(meters)
+        };
         // The flush blocks until the collector answers. On a multi-threaded runtime, let the
         // other tasks of this worker move elsewhere meanwhile (a collector in a test may be
         // one of them).
@@ -126,7 +150,7 @@ impl TelemetryGuard {
         };
         if let Err(e) = result {
             // Logging may be the broken part; say it where an operator will see it.
-            eprintln!("telemetry: could not flush spans at shutdown: {e}");
+            eprintln!("telemetry: could not flush spans and metrics at shutdown: {e}");
         }
     }
 }
@@ -142,7 +166,8 @@ static INSTALLED: AtomicBool = AtomicBool::new(false);
 
 /// Installs the global subscriber (JSON logs carrying trace_id/span_id of the current span, or
 /// text) and, when an endpoint is configured, a batch OTLP/gRPC span exporter with resource
-/// `service.name = service_name`. Sets the W3C TraceContext propagator globally. Safe to call
+/// `service.name = service_name`, and the metrics provider (the Prometheus exposition, and an
+/// OTLP/gRPC exporter with the same endpoint). Sets the W3C TraceContext propagator globally. Safe to call
 /// more than once per process: later calls return a guard that does nothing.
 pub fn init(service_name: &str, config: &TelemetryConfig) -> anyhow::Result<TelemetryGuard> {
     // Validate everything before claiming the process-wide slot, so a bad configuration is
@@ -191,8 +216,9 @@ fn install(
     let resource = Resource::builder()
         .with_service_name(service_name.to_string())
         .build();
-    let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    let mut builder = SdkTracerProvider::builder().with_resource(resource.clone());
     let mut detached = None;
+    let mut metric_exporter = None;
     if let Some(endpoint) = endpoint {
         use opentelemetry_otlp::WithExportConfig;
         // The tonic channel lives on a runtime of its own: exports then neither depend on the
@@ -212,6 +238,15 @@ fn install(
             detached: flag.clone(),
         });
         detached = Some(flag);
+        metric_exporter = Some(
+            opentelemetry_otlp::MetricExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint)
+                .build()
+                .map_err(|e| {
+                    anyhow::anyhow!("configuration: telemetry.otlp_endpoint `{endpoint}`: {e}")
+                })?,
+        );
     }
     let provider = builder.build();
     let tracer = provider.tracer("yimen");
@@ -249,6 +284,8 @@ fn install(
         ),
     };
     let subscriber = Registry::default().with(otel).with(json).with(text);
+    // Metrics do not depend on who owns the logs.
+    let meters = metrics::install(resource, metric_exporter)?;
 
     global::set_text_map_propagator(TraceContextPropagator::new());
     if global_subscriber_is_set() {
@@ -267,7 +304,11 @@ fn install(
     global::set_tracer_provider(provider.clone());
 
     Ok(TelemetryGuard {
-        export: detached.map(|detached| Export { provider, detached }),
+        export: detached.map(|detached| Export {
+            provider,
+            detached,
+            meters,
+        }),
     })
 }
 
@@ -475,7 +516,7 @@ pub fn grpc_server_span(request: &http::Request<()>) -> tracing::Span {
 /// its headers go out is recorded as OK.
 pub fn record_grpc_status<B>(response: http::Response<B>) -> http::Response<B> {
     use tonic::Code;
-    let code = tonic::Status::from_header_map(response.headers()).map_or(Code::Ok, |s| s.code());
+    let code = metrics::answered_code(response.headers());
     let span = tracing::Span::current();
     span.record("rpc.grpc.status_code", code as i64);
     if matches!(

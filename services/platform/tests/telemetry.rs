@@ -34,6 +34,7 @@ async fn trace_context_crosses_a_header_map_and_reaches_the_collector() {
             otlp_endpoint: Some(receiver.endpoint()),
             log_format: LogFormat::Json,
             log_level: "warn".into(),
+            metrics_listen: String::new(),
         },
     )
     .expect("telemetry");
@@ -57,7 +58,22 @@ async fn trace_context_crosses_a_header_map_and_reaches_the_collector() {
     let consumer_trace = consumer.in_scope(telemetry::current_trace_id);
     assert_eq!(consumer_trace, producer_trace);
     drop(consumer);
+    // Metrics go to the same endpoint; the shutdown flushes them with the spans.
+    telemetry::metrics::record_rpc(
+        "yimen.v1.IntakeService",
+        "SubmitCase",
+        tonic::Code::Ok,
+        Duration::from_millis(3),
+    );
     guard.shutdown();
+    let metrics = receiver.metrics();
+    assert!(
+        metrics.contains(&(
+            "yimen-test".to_string(),
+            "rpc.server.call.duration".to_string()
+        )),
+        "the RPC duration exported over OTLP: {metrics:?}"
+    );
 
     let spans = receiver
         .wait_for(Duration::from_secs(30), |spans| {

@@ -1,6 +1,6 @@
 //! Test support shared by every crate's tests (a dev-dependency only, never in the product):
 //! isolated stores and broker prefixes that remove themselves when the test ends, pass or
-//! fail, the store suite macro, the consumer harness, an OTLP receiver, a test PKI for TLS and a TCP proxy that plays
+//! fail, the store suite macro, the consumer harness, an OTLP receiver, a metrics scraper, a test PKI for TLS and a TCP proxy that plays
 //! network failures.
 //!
 //! When PostgreSQL or RabbitMQ is unreachable, tests fail loudly under CI (`CI` set) and
@@ -8,6 +8,7 @@
 
 pub mod broker;
 pub mod harness;
+pub mod metrics;
 pub mod otlp;
 pub mod proxy;
 pub mod stores;

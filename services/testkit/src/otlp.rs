@@ -1,5 +1,5 @@
-//! An OTLP/gRPC trace receiver for tests: services export to it like to a real collector, and
-//! the test asks which spans arrived, so trace propagation is checked end to end without an
+//! An OTLP/gRPC trace (and metrics) receiver for tests: services export to it like to a real
+//! collector, and the test asks which spans (and which metrics) arrived, so trace propagation is checked end to end without an
 //! external collector.
 //!
 //! It listens on 127.0.0.1 on a free port and stops when dropped.
@@ -7,6 +7,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -53,6 +59,8 @@ pub struct OtlpReceiver {
 
 struct Store {
     spans: Mutex<Vec<ReceivedSpan>>,
+    /// `(service.name, metric name)` of every metric exported.
+    metrics: Mutex<Vec<(String, String)>>,
     /// Bumped on every export, so waiters wake on news instead of polling.
     version: watch::Sender<u64>,
 }
@@ -64,11 +72,13 @@ impl OtlpReceiver {
         let addr = listener.local_addr()?;
         let store = Arc::new(Store {
             spans: Mutex::new(Vec::new()),
+            metrics: Mutex::new(Vec::new()),
             version: watch::channel(0).0,
         });
         let stop = CancellationToken::new();
         let server = tonic::transport::Server::builder()
             .add_service(TraceServiceServer::new(Collector(store.clone())))
+            .add_service(MetricsServiceServer::new(Collector(store.clone())))
             .serve_with_incoming_shutdown(
                 TcpIncoming::from(listener),
                 stop.clone().cancelled_owned(),
@@ -93,6 +103,11 @@ impl OtlpReceiver {
     /// Everything received so far, in arrival order.
     pub fn spans(&self) -> Vec<ReceivedSpan> {
         self.store.spans.lock().expect("span store").clone()
+    }
+
+    /// `(service.name, metric name)` of every metric exported so far, in arrival order.
+    pub fn metrics(&self) -> Vec<(String, String)> {
+        self.store.metrics.lock().expect("metric store").clone()
     }
 
     /// Waits (bounded by `timeout`) until `pred` holds for the received spans; returns them
@@ -131,13 +146,7 @@ impl TraceService for Collector {
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         let mut received = Vec::new();
         for resource_spans in request.into_inner().resource_spans {
-            let service_name = resource_spans
-                .resource
-                .iter()
-                .flat_map(|r| &r.attributes)
-                .find(|kv| kv.key == "service.name")
-                .map(|kv| text(kv.value.as_ref()))
-                .unwrap_or_default();
+            let service_name = service_name(resource_spans.resource.as_ref());
             for span in resource_spans.scope_spans.into_iter().flat_map(|s| s.spans) {
                 received.push(ReceivedSpan {
                     service_name: service_name.clone(),
@@ -159,6 +168,45 @@ impl TraceService for Collector {
             partial_success: None,
         }))
     }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let mut received = Vec::new();
+        for resource_metrics in request.into_inner().resource_metrics {
+            let service_name = service_name(resource_metrics.resource.as_ref());
+            for metric in resource_metrics
+                .scope_metrics
+                .into_iter()
+                .flat_map(|s| s.metrics)
+            {
+                received.push((service_name.clone(), metric.name));
+            }
+        }
+        self.0
+            .metrics
+            .lock()
+            .expect("metric store")
+            .extend(received);
+        self.0.version.send_modify(|v| *v += 1);
+        Ok(tonic::Response::new(ExportMetricsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+/// The exporting process's `service.name` resource attribute (empty when it has none).
+fn service_name(resource: Option<&opentelemetry_proto::tonic::resource::v1::Resource>) -> String {
+    resource
+        .iter()
+        .flat_map(|r| &r.attributes)
+        .find(|kv| kv.key == "service.name")
+        .map(|kv| text(kv.value.as_ref()))
+        .unwrap_or_default()
 }
 
 /// An attribute value as text: strings as they are, the rest in a readable form.

@@ -53,6 +53,15 @@ pub fn channel_key(stored: i64) -> String {
         .to_ascii_lowercase()
 }
 
+/// The key of an alert kind in metrics: its enum name without the prefix, lowercase
+/// (`collective`, `repeat_petitioner`, `no_owner`, `overdue`).
+pub fn alert_kind_key(kind: yimen_proto::v1::AlertKind) -> String {
+    let full = kind.as_str_name();
+    full.strip_prefix("ALERT_KIND_")
+        .unwrap_or(full)
+        .to_ascii_lowercase()
+}
+
 /// 1 → `1st`, 2 → `2nd`, 11 → `11th`, 23 → `23rd`.
 pub fn ordinal(n: u64) -> String {
     let suffix = match (n % 10, n % 100) {

@@ -315,6 +315,13 @@ async fn start(
             .join("-")
     );
     let telemetry = yimen_platform::telemetry::init(&name, &settings.telemetry)?;
+    // One scrape endpoint for the process, whatever services it runs; bound first, so a taken
+    // port fails the start before anything runs. It answers until the process ends.
+    let metrics = yimen_platform::telemetry::metrics::serve(
+        &settings.telemetry.metrics_listen,
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await?;
     let bus: Arc<dyn yimen_platform::bus::Bus> =
         run::wait_for("the broker", run::STARTUP_PATIENCE, || {
             yimen_platform::bus::connect(&settings.bus)
@@ -324,6 +331,12 @@ async fn start(
     for (target, addr) in &running.addrs {
         tracing::info!(service = target.name(), %addr, "listening");
         eprintln!("yimen: {} listening on {addr}", target.name());
+    }
+    if let Some(addr) = metrics {
+        eprintln!(
+            "yimen: metrics on http://{addr}{}",
+            yimen_platform::telemetry::metrics::METRICS_PATH
+        );
     }
     yimen_platform::server::cancel_on_signal(running.shutdown_token());
     Ok((running, telemetry))

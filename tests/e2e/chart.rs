@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use yimen::run::Target;
-use yimen_e2e::{Processes, eventually, free_port, installation_broker, yimen_bin};
+use yimen_e2e::{Processes, free_port, installation_broker, yimen_bin};
 
 /// How long the processes may take to become ready on a loaded machine; past it the test fails
 /// with their logs (a bound, not a measurement).
@@ -227,32 +227,39 @@ async fn the_production_chart_runs_its_probes_pass_and_its_helm_tests_pass() {
         children.0.push((deployment.name.clone(), child));
     }
 
-    // Every readiness probe passes (the probe's own command, or a gRPC probe's equivalent).
-    for deployment in &plan.deployments {
+    // Every readiness probe passes (the probe's own command, or a gRPC probe's equivalent); a
+    // process that exits first fails the test at once, with the logs.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    for (deployment, (_, child)) in plan.deployments.iter().zip(&mut children.0) {
         assert!(
             !deployment.readiness.is_empty(),
             "{} has no readiness probe",
             deployment.name
         );
-        let ready = eventually(&format!("{} ready", deployment.name), PATIENCE, || async {
-            let status = command(deployment, &deployment.readiness)
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "{} exited ({status}) before it was ready\n{}",
+                    deployment.name,
+                    logs(dir.path())
+                );
+            }
+            let ready = command(deployment, &deployment.readiness)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
-                .await?;
-            if !status.success() {
-                tokio::time::sleep(Duration::from_millis(250)).await;
+                .await
+                .is_ok_and(|s| s.success());
+            if ready {
+                break;
             }
-            Ok(status.success().then_some(()))
-        })
-        .await;
-        if let Err(e) = ready {
-            panic!("{e}\n{}", logs(dir.path()));
-        }
-    }
-    for (name, child) in &mut children.0 {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{name} exited ({status})\n{}", logs(dir.path()));
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} not ready after {PATIENCE:?}\n{}",
+                deployment.name,
+                logs(dir.path())
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 

@@ -25,6 +25,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "helm"))
+from tally import finish, report  # noqa: E402
+
 DEPLOY = Path(__file__).resolve().parent
 ROOT = DEPLOY.parent
 PROMTOOL = Path(os.environ.get("PROMTOOL") or ROOT / ".tools/prometheus/usr/bin/promtool")
@@ -46,19 +49,6 @@ COLLECTOR_TYPES = {
     "exporters": {"otlp", "otlphttp", "prometheusremotewrite", "prometheus", "debug"},
     "extensions": {"health_check", "pprof", "zpages"},
 }
-
-passed = failed = 0
-
-
-def report(ok: bool, what: str, problem: str = "") -> None:
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok    {what}")
-    else:
-        failed += 1
-        print(f"FAIL  {what}: {' '.join(problem.split())}")
-
 
 def known_metrics() -> dict[str, tuple[str, set[str]]]:
     """metrics.txt: name → (type, labels)."""
@@ -227,8 +217,7 @@ def main() -> int:
     check_rules(series)
     check_dashboard(metrics, series)
     check_collector()
-    print(f"deploy-check: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return finish("deploy-check")
 
 
 if __name__ == "__main__":

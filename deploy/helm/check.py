@@ -33,6 +33,7 @@ import helm_python as helm
 import jsonschema
 import kubernetes_validate
 import yaml
+from tally import finish, report
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "yimen"
 KUBE_VERSION = "1.30.0"
@@ -87,19 +88,6 @@ SEALING = {"intake", "mediation"}
 CUSTOM_SCHEMAS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): Path(__file__).with_name("servicemonitor.schema.json"),
 }
-
-passed = failed = 0
-
-
-def report(ok: bool, what: str, problem: str = "") -> None:
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok    {what}")
-    else:
-        failed += 1
-        print(f"FAIL  {what}: {' '.join(problem.split())}")  # one line, however long
-
 
 def value_sets() -> list[tuple[str, dict]]:
     """(label, values) of each ci file; the bare defaults are in REFUSED_VALUES."""
@@ -590,8 +578,7 @@ def main() -> int:
             schema_refuses(chart, values, key)
         for label, values, message in REFUSED_VALUES:
             template_refuses(chart, label, values, message)
-    print(f"helm-check: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return finish("helm-check")
 
 
 if __name__ == "__main__":

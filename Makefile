@@ -7,7 +7,7 @@ BENCH_CASES ?= 5000
 BENCH_CONCURRENCY ?= 16
 MACHETE_VERSION ?= 0.9.2
 
-.PHONY: run test lint fmt build services helm-check bench bench-dist
+.PHONY: run test lint fmt build services helm-check tools bench bench-dist
 
 ## run: yimen standalone — every service in one process on SQLite, departments seeded, the
 ## seven scenarios of the seed played through the gRPC API, then the three summaries
@@ -23,8 +23,9 @@ services:
 	deploy/dev/ensure-services.sh
 
 ## test: every suite, against real PostgreSQL and RabbitMQ (the Python tools in .venv too: a
-## test reads docs/asyncapi.yaml back with PyYAML)
-test: services build .venv/helm-check.stamp
+## test reads docs/asyncapi.yaml back with PyYAML, one renders the chart and runs it, one checks
+## deploy/ with promtool)
+test: services build .venv/helm-check.stamp tools
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
@@ -60,6 +61,12 @@ fmt:
 ## against Kubernetes 1.30 (strict); needs only python3 (no helm, docker or cluster)
 helm-check: .venv/helm-check.stamp
 	.venv/bin/python deploy/helm/check.py
+
+## tools: promtool (Debian's prometheus package, unpacked into .tools/) for deploy/check.py
+tools: .tools/prometheus/usr/bin/promtool
+
+.tools/prometheus/usr/bin/promtool:
+	deploy/dev/promtool.sh
 
 # The pinned tools in .venv, installed again only when their list changes.
 .venv/helm-check.stamp: deploy/helm/requirements.txt

@@ -6,10 +6,16 @@
    warning fails.
 2. Renders it with each of those and validates every object against the Kubernetes 1.30 schema
    in strict mode (kubernetes-validate), so a misplaced or misspelt field fails, not only a wrong
-   type. On top: one Deployment and one Service per enabled service, gRPC probes, the
-   restricted security settings the chart promises on every pod, the token keys on every
-   service, the data keys on the services that seal personal data and on no other, and a
-   yimen.toml that parses.
+   type; the ServiceMonitor, a custom resource, against deploy/helm/servicemonitor.schema.json
+   (the CRD's fields the chart writes, closed likewise). On top: one Deployment and one Service
+   per enabled service, gRPC probes, the restricted security settings the chart promises on
+   every pod, the token keys on every service, the data keys on the services that seal personal
+   data and on no other, a yimen.toml that parses, and the production pieces wired together:
+   each pod's metrics endpoint behind its Service's `metrics` port (and the ServiceMonitor
+   selecting those), a HorizontalPodAutoscaler owning the replicas of each autoscaled service,
+   a PodDisruptionBudget for each service kept above one replica, topology spread over this
+   service's own pods, NetworkPolicies admitting the gRPC and metrics ports, and a `helm test`
+   Pod asking each Service for readiness.
 3. Renders with misspelt values, which values.schema.json must refuse, and with the chart's bare
    defaults (no token keys), no data keys and unusable keys or policy, which the templates must
    refuse.
@@ -18,13 +24,16 @@ Prints one line per check and then "helm-check: N passed, M failed"; exits 1 if 
 """
 
 import json
+import re
 import sys
 import tomllib
 from pathlib import Path
 
 import helm_python as helm
+import jsonschema
 import kubernetes_validate
 import yaml
+from tally import finish, report
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "yimen"
 KUBE_VERSION = "1.30.0"
@@ -75,18 +84,10 @@ KEYS_DIR = "/etc/yimen/keys"
 # The services that keep sealed personal data: only their pods get the data keys.
 SEALING = {"intake", "mediation"}
 
-passed = failed = 0
-
-
-def report(ok: bool, what: str, problem: str = "") -> None:
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok    {what}")
-    else:
-        failed += 1
-        print(f"FAIL  {what}: {' '.join(problem.split())}")  # one line, however long
-
+# Custom resources, which kubernetes-validate has no schema for: each against a schema file here.
+CUSTOM_SCHEMAS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): Path(__file__).with_name("servicemonitor.schema.json"),
+}
 
 def value_sets() -> list[tuple[str, dict]]:
     """(label, values) of each ci file; the bare defaults are in REFUSED_VALUES."""
@@ -106,9 +107,9 @@ def lint(label: str, values: dict | None) -> None:
 
 def pod_problems(obj: dict, values: dict) -> list[str]:
     """What breaks the chart's promises for a workload's pods: least privilege and probes."""
-    if obj["kind"] not in ("Deployment", "Job"):
+    if obj["kind"] not in ("Deployment", "Job", "Pod"):
         return []
-    pod = obj["spec"]["template"]["spec"]
+    pod = obj["spec"] if obj["kind"] == "Pod" else obj["spec"]["template"]["spec"]
     problems = []
     security = pod.get("securityContext", {})
     if security.get("runAsNonRoot") is not True:
@@ -131,7 +132,8 @@ def pod_problems(obj: dict, values: dict) -> list[str]:
             problems.append(f"{name}: no resource requests and limits")
         if obj["kind"] == "Deployment":
             problems += probe_problems(c, values)
-        problems += tls_problems(c, values, server=obj["kind"] == "Deployment")
+        if obj["kind"] != "Pod":  # the test Pods pass their TLS files as flags (test_pod_problems)
+            problems += tls_problems(c, values, server=obj["kind"] == "Deployment")
     return problems
 
 
@@ -316,6 +318,186 @@ def config_problems(obj: dict) -> list[str]:
     ]
 
 
+def component_of(obj: dict) -> str:
+    return obj["metadata"]["labels"]["app.kubernetes.io/component"]
+
+
+def service_settings(merged: dict, name: str) -> dict:
+    """A service's settings as the templates see them: its own keys over `defaults`."""
+    def merge(base: dict, over: dict) -> dict:
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+        return out
+    return merge(merged["defaults"], merged["services"][name])
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def metrics_problems(objects: list[dict], merged: dict) -> list[str]:
+    """Each pod serves its metrics where its Service's `metrics` port leads, or serves none; the
+    ServiceMonitor (when asked for) selects every yimen Service and scrapes that port."""
+    metrics = merged["metrics"]
+    services = {component_of(o): o for o in objects if o["kind"] == "Service"}
+    problems = []
+    for d in (o for o in objects if o["kind"] == "Deployment"):
+        name = component_of(d)
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in c.get("env", [])}
+        listen = env.get("YIMEN__TELEMETRY__METRICS_LISTEN")
+        ports = {p["name"]: p for p in c.get("ports", [])}
+        service = services.get(name, {})
+        service_ports = {p["name"]: p for p in service.get("spec", {}).get("ports", [])}
+        annotations = service.get("metadata", {}).get("annotations") or {}
+        if not metrics["enabled"]:
+            if listen != "":
+                problems.append(f"{name}: metrics disabled but METRICS_LISTEN is {listen!r}")
+            if "metrics" in ports or "metrics" in service_ports:
+                problems.append(f"{name}: metrics disabled but a metrics port is exposed")
+            continue
+        port = service_settings(merged, name).get("metricsPort", metrics["port"])
+        if listen != f"0.0.0.0:{port}":
+            problems.append(f"{name}: METRICS_LISTEN is {listen!r}, not 0.0.0.0:{port}")
+        if ports.get("metrics", {}).get("containerPort") != port:
+            problems.append(f"{name}: no container port `metrics` {port}")
+        sp = service_ports.get("metrics", {})
+        if sp.get("port") != port or sp.get("targetPort") != "metrics":
+            problems.append(f"{name}: its Service has no port `metrics` {port} → metrics")
+        want = ({"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
+                if metrics["serviceAnnotations"] else {})
+        got = {k: v for k, v in annotations.items() if k.startswith("prometheus.io/")}
+        if got != want:
+            problems.append(f"{name}: Service annotations {got}, not {want}")
+    monitors = [o for o in objects if o["kind"] == "ServiceMonitor"]
+    if not metrics["serviceMonitor"]["enabled"]:
+        return problems + ([f"{len(monitors)} ServiceMonitor(s) though not enabled"] if monitors else [])
+    if len(monitors) != 1:
+        return problems + [f"{len(monitors)} ServiceMonitors, not one"]
+    spec = monitors[0]["spec"]
+    if [e.get("port") for e in spec.get("endpoints", [])] != ["metrics"]:
+        problems.append(f"ServiceMonitor endpoints {spec.get('endpoints')} do not scrape `metrics`")
+    if spec.get("namespaceSelector", {}).get("matchNames") != [NAMESPACE]:
+        problems.append("ServiceMonitor does not look in the release's namespace")
+    for name, service in services.items():
+        if not selects(spec["selector"], service["metadata"]["labels"]):
+            problems.append(f"ServiceMonitor does not select the {name} Service")
+    missing = set(merged["metrics"]["serviceMonitor"]["labels"].items()) - set(monitors[0]["metadata"]["labels"].items())
+    if missing:
+        problems.append(f"ServiceMonitor lacks the labels {dict(missing)}")
+    return problems
+
+
+def scaling_problems(objects: list[dict], merged: dict) -> list[str]:
+    """An autoscaled service's Deployment leaves its replicas to one HPA aimed at it; the others
+    keep theirs and have none. Each service kept above one replica has a PodDisruptionBudget
+    selecting its pods (and no other has one). Topology spread, when on, spreads this service's
+    own pods over each key."""
+    hpas = {o["spec"]["scaleTargetRef"]["name"]: o for o in objects if o["kind"] == "HorizontalPodAutoscaler"}
+    budgets = [o for o in objects if o["kind"] == "PodDisruptionBudget"]
+    problems = []
+    for d in (o for o in objects if o["kind"] == "Deployment"):
+        name, deployment = component_of(d), d["metadata"]["name"]
+        svc = service_settings(merged, name)
+        auto = svc["autoscaling"]
+        hpa = hpas.pop(deployment, None)
+        if auto["enabled"]:
+            if "replicas" in d["spec"]:
+                problems.append(f"{name}: autoscaled, yet its Deployment sets replicas")
+            if not hpa or hpa["spec"]["scaleTargetRef"]["kind"] != "Deployment":
+                problems.append(f"{name}: autoscaled, but no HPA targets its Deployment")
+            elif (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) != (auto["minReplicas"], auto["maxReplicas"]):
+                problems.append(f"{name}: HPA bounds {hpa['spec']['minReplicas']}..{hpa['spec']['maxReplicas']}")
+            least = auto["minReplicas"]
+        else:
+            if hpa:
+                problems.append(f"{name}: an HPA though autoscaling is off")
+            if d["spec"].get("replicas") != svc["replicas"]:
+                problems.append(f"{name}: replicas {d['spec'].get('replicas')}, not {svc['replicas']}")
+            least = svc["replicas"]
+        pod_labels = d["spec"]["template"]["metadata"]["labels"]
+        budgeted = [b for b in budgets if selects(b["spec"]["selector"], pod_labels)]
+        want = merged["podDisruptionBudget"]["enabled"] and least > 1
+        if want and len(budgeted) != 1:
+            problems.append(f"{name}: {len(budgeted)} PodDisruptionBudgets select its pods, not one")
+        if not want and budgeted:
+            problems.append(f"{name}: a PodDisruptionBudget though it keeps {least} replica(s)")
+        spread = d["spec"]["template"]["spec"].get("topologySpreadConstraints", [])
+        if svc["topologySpread"]["enabled"]:
+            keys = [s["topologyKey"] for s in spread]
+            if keys != svc["topologySpread"]["topologyKeys"]:
+                problems.append(f"{name}: spread over {keys}")
+            for s in spread:
+                if s["labelSelector"] != d["spec"]["selector"] or "pod-template-hash" not in s.get("matchLabelKeys", []):
+                    problems.append(f"{name}: a spread constraint not selecting its own rollout's pods")
+        elif spread:
+            problems.append(f"{name}: spread constraints though topologySpread is off")
+    problems += [f"an HPA targets {n}, which is no Deployment" for n in hpas]
+    return problems
+
+
+def test_pod_problems(objects: list[dict], merged: dict) -> list[str]:
+    """`helm test`: one hook Pod per enabled service asking its Service for readiness, as a
+    caller does (over TLS, trusting the servers' CA and naming the Service, when TLS is on)."""
+    pods = [o for o in objects if o["kind"] == "Pod"]
+    if not merged["tests"]["enabled"]:
+        return [f"{len(pods)} test Pod(s) though tests are off"] if pods else []
+    services = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Service"}
+    tls = merged["tls"]
+    asked = []
+    problems = []
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        if pod["metadata"].get("annotations", {}).get("helm.sh/hook") != "test":
+            problems.append(f"{name}: not a test hook")
+        args = pod["spec"]["containers"][0].get("args", [])
+        flags = dict(zip(args[1::2], args[2::2])) if args[:1] == ["healthcheck"] else {}
+        m = re.fullmatch(r"(https?)://([^:/]+):(\d+)", flags.get("--addr", ""))
+        service = services.get(m.group(2)) if m else None
+        if not service or component_of(service) != flags.get("--target") or flags.get("--probe") != "readiness":
+            problems.append(f"{name}: {args} does not ask a yimen Service for readiness")
+            continue
+        grpc = next(p for p in service["spec"]["ports"] if p["name"] == "grpc")
+        if int(m.group(3)) != grpc["port"]:
+            problems.append(f"{name}: port {m.group(3)}, not the Service's {grpc['port']}")
+        want = {}
+        if tls["serverSecret"]:
+            want = {"--server-name": m.group(2), "--ca-file": "/etc/yimen/tls/server/ca.crt"}
+            if tls["clientCaSecret"]:
+                want |= {"--cert-file": "/etc/yimen/tls/probe/tls.crt", "--key-file": "/etc/yimen/tls/probe/tls.key"}
+        if (m.group(1) == "https") != bool(tls["serverSecret"]) or any(flags.get(k) != v for k, v in want.items()):
+            problems.append(f"{name}: {args} does not call as the servers' TLS asks")
+        asked.append(flags["--target"])
+    enabled = sorted(n for n, s in merged["services"].items() if s["enabled"])
+    if sorted(asked) != enabled:
+        problems.append(f"test Pods ask {sorted(asked)}, not {enabled}")
+    return problems
+
+
+def network_policy_problems(objects: list[dict], merged: dict) -> list[str]:
+    """With the policy on, each service's pods admit their gRPC port (from networkPolicy.from)
+    and their metrics port (from metricsFrom) and nothing else."""
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    np = merged["networkPolicy"]
+    if not np["enabled"]:
+        return [f"{len(policies)} NetworkPolicies though not enabled"] if policies else []
+    problems = []
+    for d in (o for o in objects if o["kind"] == "Deployment"):
+        name = component_of(d)
+        labels = d["spec"]["template"]["metadata"]["labels"]
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        want = {p["containerPort"]: (np["from"] if p["name"] == "grpc" else np["metricsFrom"]) for p in c["ports"]}
+        got = {}
+        for policy in (p for p in policies if selects(p["spec"]["podSelector"], labels)):
+            for rule in policy["spec"].get("ingress", []):
+                for port in rule.get("ports", []):
+                    got[port["port"]] = rule.get("from", [])
+        if got != want:
+            problems.append(f"{name}: ingress admitted {got}, not {want}")
+    return problems
+
+
 def render_and_validate(chart: helm.Chart, label: str, values: dict) -> None:
     try:
         manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
@@ -330,6 +512,12 @@ def render_and_validate(chart: helm.Chart, label: str, values: dict) -> None:
         objects += [doc for doc in yaml.safe_load_all(text) if doc]
     for obj in objects:
         what = f"{label}  {obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+        custom = CUSTOM_SCHEMAS.get((obj.get("apiVersion"), obj.get("kind")))
+        if custom:
+            schema = json.loads(custom.read_text())
+            errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(obj), key=lambda e: list(e.path))
+            report(not errors, what, "; ".join(f"{'.'.join(map(str, e.path))}: {e.message}" for e in errors))
+            continue
         try:
             kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
         except kubernetes_validate.ValidationError as e:
@@ -344,14 +532,12 @@ def render_and_validate(chart: helm.Chart, label: str, values: dict) -> None:
                     + config_problems(obj))
         report(not problems, what, "; ".join(problems))
 
-    # A PodDisruptionBudget selects the pods of each Deployment running more than one replica.
-    if merged["podDisruptionBudget"]["enabled"]:
-        budgets = {tuple(sorted(o["spec"]["selector"]["matchLabels"].items()))
-                   for o in objects if o["kind"] == "PodDisruptionBudget"}
-        for d in (o for o in objects if o["kind"] == "Deployment" and o["spec"]["replicas"] > 1):
-            selector = tuple(sorted(d["spec"]["selector"]["matchLabels"].items()))
-            report(selector in budgets, f"{label}  PodDisruptionBudget for {d['metadata']['name']}",
-                   "none selects its pods")
+    for what, check in [("metrics endpoints, Services and ServiceMonitor", metrics_problems),
+                        ("replicas, HPAs, PodDisruptionBudgets and topology spread", scaling_problems),
+                        ("helm test Pods", test_pod_problems),
+                        ("NetworkPolicies", network_policy_problems)]:
+        problems = check(objects, merged)
+        report(not problems, f"{label}  {what}", "; ".join(problems))
 
     # The loop over `services` must give exactly one Deployment and one Service per enabled entry.
     enabled = sorted(n for n, s in merged["services"].items() if s["enabled"])
@@ -392,8 +578,7 @@ def main() -> int:
             schema_refuses(chart, values, key)
         for label, values, message in REFUSED_VALUES:
             template_refuses(chart, label, values, message)
-    print(f"helm-check: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return finish("helm-check")
 
 
 if __name__ == "__main__":

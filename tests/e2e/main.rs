@@ -49,6 +49,7 @@ both_modes!(
 );
 
 mod audit;
+mod chart;
 mod health;
 mod metrics;
 mod privacy;

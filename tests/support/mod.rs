@@ -277,18 +277,36 @@ pub struct Distributed {
     /// Each process's metrics endpoint (`host:port`; `GET /metrics`).
     pub metrics: BTreeMap<Target, String>,
     // Fields drop in this order: the processes end before their database and names go.
-    children: Processes,
+    children: Processes<Target>,
     _broker: TestBroker,
     _database: TestDatabase,
     /// The installation's signing key, JWKS and data key file.
     _keys: tempfile::TempDir,
 }
 
-/// `yimen serve` processes, killed (and waited for, bounded) when dropped: a test that fails
-/// before `stop` must not leave them running, nor let them declare anything after cleanup.
-struct Processes(Vec<(Target, tokio::process::Child)>);
+/// `yimen` processes, each with a name, killed (and waited for, bounded) when dropped: a test
+/// that fails before [`Processes::stop`] must not leave them running, nor let them declare
+/// anything after cleanup.
+pub struct Processes<N>(pub Vec<(N, tokio::process::Child)>);
 
-impl Drop for Processes {
+impl<N> Processes<N> {
+    /// Stops the processes with SIGTERM (graceful), waiting for them to exit (bounded).
+    pub async fn stop(&mut self) {
+        for (_, child) in &mut self.0 {
+            if let Some(pid) = child.id() {
+                // SAFETY-free: `kill` the command, not libc, to send SIGTERM.
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status();
+            }
+        }
+        for (_, child) in &mut self.0 {
+            let _ = tokio::time::timeout(Duration::from_secs(15), child.wait()).await;
+        }
+    }
+}
+
+impl<N> Drop for Processes<N> {
     fn drop(&mut self) {
         for (_, child) in &mut self.0 {
             let _ = child.start_kill();
@@ -423,17 +441,7 @@ impl Distributed {
 
     /// Stops the processes with SIGTERM (graceful), waiting for them to exit.
     pub async fn stop(mut self) {
-        for (_, child) in &mut self.children.0 {
-            if let Some(pid) = child.id() {
-                // SAFETY-free: `kill` the command, not libc, to send SIGTERM.
-                let _ = std::process::Command::new("kill")
-                    .args(["-TERM", &pid.to_string()])
-                    .status();
-            }
-        }
-        for (_, child) in &mut self.children.0 {
-            let _ = tokio::time::timeout(Duration::from_secs(15), child.wait()).await;
-        }
+        self.children.stop().await;
     }
 }
 

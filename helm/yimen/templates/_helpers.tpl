@@ -276,3 +276,33 @@ or dispatch not enabled). A file source needs its text or a ConfigMap.
 {{- define "yimen.departmentsConfigMapName" -}}
 {{- default (printf "%s-departments" (include "yimen.fullname" .)) .Values.departments.existingConfigMap }}
 {{- end }}
+
+{{/* A service's metrics port (dict root, service): its metricsPort, else metrics.port. */}}
+{{- define "yimen.metricsPort" -}}
+{{- int (default .root.Values.metrics.port .service.metricsPort) }}
+{{- end }}
+
+{{/*
+The replicas a service keeps at the least (dict root, service): autoscaling's minReplicas when
+it autoscales, else its replicas. What decides whether it gets a PodDisruptionBudget.
+*/}}
+{{- define "yimen.minReplicas" -}}
+{{- $svc := fromJson (include "yimen.serviceSettings" .) }}
+{{- if $svc.autoscaling.enabled }}{{ int $svc.autoscaling.minReplicas }}{{ else }}{{ int $svc.replicas }}{{ end }}
+{{- end }}
+
+{{/*
+A service's settings (dict root, service) as JSON: its own keys over `defaults`, deep-merged.
+`merge` takes a false for empty and lets the default's true win over it, so a service's own
+`enabled: false` (autoscaling, topologySpread) is put back afterwards.
+*/}}
+{{- define "yimen.serviceSettings" -}}
+{{- $svc := merge (deepCopy .service) (deepCopy .root.Values.defaults) }}
+{{- range $section := list "autoscaling" "topologySpread" }}
+{{- $own := get $.service $section }}
+{{- if and (kindIs "map" $own) (hasKey $own "enabled") }}
+{{- $_ := set (get $svc $section) "enabled" $own.enabled }}
+{{- end }}
+{{- end }}
+{{- toJson $svc }}
+{{- end }}

@@ -29,6 +29,22 @@ pub fn as_caller<T>(caller: &yimen_platform::auth::Principal, message: T) -> ton
     request
 }
 
+/// The repository's root directory.
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The Python that runs the project's tools: `.venv`'s (`make test` installs it from
+/// deploy/helm/requirements.txt, as `make helm-check` does), else the system's python3.
+pub fn python() -> std::path::PathBuf {
+    let venv = repo_root().join(".venv/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        "python3".into()
+    }
+}
+
 /// Under CI a missing service is a failure; elsewhere a skip with a clear line.
 pub fn unavailable(what: &str, why: &str) {
     if std::env::var_os("CI").is_some() {

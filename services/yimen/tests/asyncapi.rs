@@ -920,13 +920,7 @@ fn document_path() -> PathBuf {
 /// What a YAML parser (PyYAML) reads from `yaml`, as JSON: the project's own Python tools in
 /// `.venv` (`make test` installs them, as `make helm-check` does), else the system's python3.
 fn parse_yaml(yaml: &str) -> serde_json::Value {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    let python = if venv.exists() {
-        venv
-    } else {
-        PathBuf::from("python3")
-    };
-    let mut python = Command::new(python)
+    let mut python = Command::new(yimen_testkit::python())
         .args([
             "-c",
             "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)",

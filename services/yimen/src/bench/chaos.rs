@@ -229,7 +229,7 @@ impl Drop for WorkDir {
 
 /// Runs every round of `plan` on a fresh private installation and checks the outcome.
 pub async fn run(plan: Plan, say: &(dyn Fn(&str) + Send + Sync)) -> anyhow::Result<Report> {
-    let work = WorkDir {
+    let mut work = WorkDir {
         path: std::env::temp_dir().join(format!("yimen-chaos-{}", uuid::Uuid::now_v7().simple())),
         keep: false,
     };
@@ -328,22 +328,9 @@ pub async fn run(plan: Plan, say: &(dyn Fn(&str) + Send + Sync)) -> anyhow::Resu
     let submitted = submitting.await??;
     let stopped = Instant::now();
     let accepted: Vec<String> = submitted.calls.iter().map(|c| c.case_id.clone()).collect();
-    let drained = crate::client::eventually(
-        "every accepted case through every service",
-        plan.drain_patience,
-        || async {
-            let state = match check::read(&pool, None).await {
-                Ok(state) => state,
-                Err(_) => return Ok(None),
-            };
-            let through = accepted
-                .iter()
-                .all(|case| check::findings(state.get(case)).is_empty());
-            Ok(through.then(|| stopped.elapsed()))
-        },
-    )
-    .await
-    .ok();
+    let drained = drain(&pool, &accepted, plan.drain_patience, say)
+        .await
+        .map(|()| stopped.elapsed());
 
     say("chaos: checking every accepted case against the stores");
     let state = check::read(&pool, None).await?;
@@ -364,7 +351,51 @@ pub async fn run(plan: Plan, say: &(dyn Fn(&str) + Send + Sync)) -> anyhow::Resu
     cluster.stop(Duration::from_secs(5)).await;
     drop(rabbit);
     drop(postgres);
+    if !report.passed() || std::env::var_os("YIMEN_CHAOS_KEEP").is_some() {
+        // The services' logs, to look into what went wrong; the keys are of no use.
+        let _ = std::fs::remove_dir_all(work.path.join("keys"));
+        work.keep = true;
+        say(&format!(
+            "chaos: the services' logs are kept in {}",
+            work.path.join("logs").display()
+        ));
+    }
     Ok(report)
+}
+
+/// Waits until every case of `accepted` went through every service, for at most `patience`,
+/// saying every 5 s how many have not yet; `None` when they had not by then.
+async fn drain(
+    pool: &sqlx::PgPool,
+    accepted: &[String],
+    patience: Duration,
+    say: &(dyn Fn(&str) + Send + Sync),
+) -> Option<()> {
+    let started = Instant::now();
+    let mut said = started;
+    loop {
+        let waiting = match check::read(pool, None).await {
+            Ok(state) => accepted
+                .iter()
+                .filter(|case| !check::findings(state.get(*case)).is_empty())
+                .count(),
+            Err(_) => accepted.len(),
+        };
+        if waiting == 0 {
+            return Some(());
+        }
+        if started.elapsed() >= patience {
+            return None;
+        }
+        if said.elapsed() >= Duration::from_secs(5) {
+            said = Instant::now();
+            say(&format!(
+                "  {waiting} of {} cases not through yet",
+                accepted.len()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The services' configuration (`YIMEN__…` variables) on the private servers, with keys made

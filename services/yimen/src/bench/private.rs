@@ -195,16 +195,32 @@ impl Rabbit {
             .spawn()
             .context("cannot start rabbitmq-server")?;
         self.server = Some(child);
-        run(
-            self.command("rabbitmqctl").args([
-                "-n",
-                &self.node,
-                "await_startup",
-                "--timeout",
-                "60",
-            ]),
-            "rabbitmqctl await_startup",
-        )
+        // `await_startup` fails at once while the node has not yet registered with its epmd.
+        let started = std::time::Instant::now();
+        loop {
+            let booted = run(
+                self.command("rabbitmqctl").args([
+                    "-n",
+                    &self.node,
+                    "await_startup",
+                    "--timeout",
+                    "60",
+                ]),
+                "rabbitmqctl await_startup",
+            );
+            let exited = match self.server.as_mut() {
+                Some(server) => server.try_wait()?,
+                None => None,
+            };
+            match (booted, exited) {
+                (Ok(()), _) => return Ok(()),
+                (Err(e), Some(status)) => {
+                    anyhow::bail!("rabbitmq-server exited ({status}); see {}: {e}", self.dir.join("server.out").display())
+                }
+                (Err(e), None) if started.elapsed() > Duration::from_secs(90) => return Err(e),
+                (Err(_), None) => std::thread::sleep(Duration::from_millis(300)),
+            }
+        }
     }
 
     /// Stops the node (every connection dropped), waiting until it is gone.

@@ -297,9 +297,6 @@ impl Chaos {
             (1..=300).contains(&self.steady_secs) && self.down_secs <= 60,
             "--steady-secs must be 1 to 300, --down-secs at most 60"
         );
-        let mut settings: Settings = yimen_platform::config::load_from(None, vec![])?;
-        settings.telemetry.log_level = "warn".into();
-        let _telemetry = yimen_platform::telemetry::init("yimen-chaos", &settings.telemetry)?;
         let secs = std::time::Duration::from_secs;
         let plan = crate::bench::chaos::Plan {
             rate: self.rate,

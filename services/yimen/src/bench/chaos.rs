@@ -4,7 +4,8 @@
 //! round: a steady one, then RabbitMQ restarted, PostgreSQL stopped at once and started again,
 //! each service killed (`SIGKILL`) and started again, and a department leaving. After each
 //! fault it measures how long until service resumed: a SubmitCase started after the fault ended
-//! was answered and its case went through every service. Then the load stops, the pipeline
+//! was answered and its case assigned, and, after a kill, the killed service's consumer applied
+//! its events; after the broker or the database came back, it went through every service. Then the load stops, the pipeline
 //! drains (bounded), and the checker compares every case the load was told was registered
 //! with what the stores hold (`check`): lost, applied twice, timeline incomplete — per round.
 //! Everything it made is removed when it ends, however it ends.
@@ -62,6 +63,28 @@ impl Fault {
         all
     }
 
+    /// Whether a case registered after the fault shows service resumed: it was assigned, and
+    /// a killed service's consumer applied its events; after the broker or the database came
+    /// back (every consumer reconnects), and in the steady round, it went through every
+    /// service.
+    pub fn resumed(self, case: &check::CaseState) -> bool {
+        let assigned = case.registered && case.assignments > 0;
+        match self {
+            Fault::Kill(Target::Intake) => assigned && case.assigned_lines > 0,
+            Fault::Kill(Target::Dispatch) | Fault::DepartmentLeaves => assigned,
+            Fault::Kill(Target::Mediation) => assigned && case.mediation_numbered,
+            Fault::Kill(Target::Analysis) => {
+                assigned && case.analysis_registered && case.analysis_assignments > 0
+            }
+            Fault::Kill(Target::Assessment) => {
+                assigned && case.assessment_registered && case.assessment_assignments > 0
+            }
+            Fault::Steady | Fault::RestartBroker | Fault::StopDatabase => {
+                check::findings(Some(case)).is_empty()
+            }
+        }
+    }
+
     fn name(self) -> String {
         match self {
             Fault::Steady => "none (steady)".into(),
@@ -82,8 +105,8 @@ pub struct Round {
     pub started: Instant,
     /// When the fault was over (the server back, the process started again, the answer in).
     pub fault_ended: Instant,
-    /// From then until a SubmitCase started after it had its case through every service;
-    /// `None` when that did not happen within the patience.
+    /// From then until a SubmitCase started after it had its case as far as the fault asks
+    /// ([`Fault::resumed`]); `None` when that did not happen within the patience.
     pub resumed: Option<Duration>,
 }
 
@@ -120,11 +143,10 @@ impl Report {
         self.total.lost == 0
             && self.total.double == 0
             && self.total.incomplete == 0
-            && self.rounds.iter().all(|(round, _)| {
-                round
-                    .resumed
-                    .is_some_and(|r| r <= self.plan.resume_target)
-            })
+            && self
+                .rounds
+                .iter()
+                .all(|(round, _)| round.resumed.is_some_and(|r| r <= self.plan.resume_target))
     }
 }
 
@@ -267,8 +289,15 @@ pub async fn run(plan: Plan, say: &(dyn Fn(&str) + Send + Sync)) -> anyhow::Resu
     let submitting = {
         let (clients, ledger, stop) = (clients.clone(), ledger.clone(), stop.clone());
         tokio::spawn(async move {
-            super::submit_until(&clients, load, failures, ledger, stop, Arc::new(|_: &str| {}))
-                .await
+            super::submit_until(
+                &clients,
+                load,
+                failures,
+                ledger,
+                stop,
+                Arc::new(|_: &str| {}),
+            )
+            .await
         })
     };
 
@@ -306,7 +335,7 @@ pub async fn run(plan: Plan, say: &(dyn Fn(&str) + Send + Sync)) -> anyhow::Resu
             Fault::DepartmentLeaves => leave(&clients, &pool).await?,
         };
         let fault_ended = Instant::now();
-        let resumed = resumption(&ledger, &pool, fault_ended, plan.resume_patience).await;
+        let resumed = resumption(fault, &ledger, &pool, fault_ended, plan.resume_patience).await;
         match resumed {
             Some(r) => say(&format!("  resumed after {:.2} s", r.as_secs_f64())),
             None => say(&format!(
@@ -458,12 +487,17 @@ async fn leave(clients: &Clients, pool: &sqlx::PgPool) -> anyhow::Result<String>
         })
         .await?
         .into_inner();
-    Ok(format!("{code}, {} cases handed over", left.handovers.len()))
+    Ok(format!(
+        "{code}, {} cases handed over",
+        left.handovers.len()
+    ))
 }
 
-/// How long after `since` a SubmitCase started after it had its case through every service
-/// (asked every 100 ms, of the first few such calls), or `None` after `patience`.
+/// How long after `since` a SubmitCase started after it had its case as far as `fault` asks
+/// ([`Fault::resumed`]; asked every 100 ms, of the first few such calls), or `None` after
+/// `patience`.
 async fn resumption(
+    fault: Fault,
     ledger: &Ledger,
     pool: &sqlx::PgPool,
     since: Instant,
@@ -484,7 +518,7 @@ async fn resumption(
             && let Ok(state) = check::read(pool, Some(&cases)).await
             && cases
                 .iter()
-                .any(|case| check::findings(state.get(case)).is_empty())
+                .any(|case| state.get(case).is_some_and(|s| fault.resumed(s)))
         {
             return Some(since.elapsed());
         }
@@ -591,5 +625,110 @@ pub fn compare(
         dead_letters: 0,
         examples,
         drained: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::Failure;
+    use check::CaseState;
+
+    #[test]
+    fn each_case_and_failed_call_counts_in_the_round_it_started_in() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let round = |fault, started_ms| Round {
+            fault,
+            note: String::new(),
+            started: at(started_ms),
+            fault_ended: at(started_ms + 50),
+            resumed: Some(Duration::from_millis(200)),
+        };
+        let rounds = vec![
+            round(Fault::Steady, 0),
+            round(Fault::Kill(Target::Dispatch), 1000),
+        ];
+        let call = |n: usize, case: &str, at_ms: u64| Call {
+            n,
+            case_id: case.into(),
+            at: at(at_ms),
+            latency: Duration::from_millis(5),
+        };
+        // `fine` went through; `lost` never reached dispatch; `late`, asked for just before
+        // the load stopped, went through.
+        let calls = [
+            call(0, "fine", 10),
+            call(1, "lost", 1100),
+            call(2, "late", 1900),
+        ];
+        let failures = [Failure {
+            at: at(1060),
+            code: tonic::Code::Unavailable,
+        }];
+        let complete = CaseState {
+            registered: true,
+            registered_lines: 1,
+            assigned_lines: 1,
+            assignments: 1,
+            first_assignments: 1,
+            open_assignments: 1,
+            holder: "labour".into(),
+            intake_department: "labour".into(),
+            holder_active: true,
+            analysis_registered: true,
+            analysis_assignments: 1,
+            assessment_registered: true,
+            assessment_assignments: 1,
+            mediation_numbered: true,
+        };
+        let unrouted = CaseState {
+            registered: true,
+            registered_lines: 1,
+            ..CaseState::default()
+        };
+        let state = [
+            ("fine", complete.clone()),
+            ("lost", unrouted.clone()),
+            ("late", complete),
+            ("orphan", unrouted),
+        ]
+        .into_iter()
+        .map(|(case, s)| (case.to_string(), s))
+        .collect();
+        let plan = Plan {
+            rate: 10.0,
+            concurrency: 1,
+            steady: Duration::from_secs(1),
+            down: Duration::ZERO,
+            resume_target: Duration::from_secs(10),
+            resume_patience: Duration::from_secs(30),
+            drain_patience: Duration::from_secs(10),
+        };
+
+        let report = compare(plan, rounds, &calls, &failures, &state, at(2000));
+        let figures: Vec<&Figures> = report.rounds.iter().map(|(_, f)| f).collect();
+        assert_eq!(
+            figures,
+            vec![
+                &Figures {
+                    accepted: 1,
+                    ..Figures::default()
+                },
+                &Figures {
+                    accepted: 2,
+                    failed_calls: 1,
+                    lost: 1,
+                    ..Figures::default()
+                },
+            ]
+        );
+        assert_eq!(report.total.lost, 1);
+        assert_eq!(
+            report.unanswered, 1,
+            "the orphan: registered, never answered"
+        );
+        assert!(!report.passed());
+        assert!(report.examples[0].contains("round 2: case lost (Lost)"));
     }
 }

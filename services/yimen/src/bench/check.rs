@@ -79,8 +79,14 @@ pub fn findings(state: Option<&CaseState>) -> Vec<Finding> {
         s.open_assignments > 0 && !s.holder_active,
         lost("held by a department that left"),
     );
-    check(!s.mediation_numbered, lost("mediation never learnt its number"));
-    check(!s.analysis_registered, lost("analysis never saw it registered"));
+    check(
+        !s.mediation_numbered,
+        lost("mediation never learnt its number"),
+    );
+    check(
+        !s.analysis_registered,
+        lost("analysis never saw it registered"),
+    );
     check(
         s.analysis_assignments < s.assignments,
         lost("analysis misses an assignment"),
@@ -170,21 +176,22 @@ pub async fn read(
     }
 
     let open = "a.state IN ('PENDING', 'ACCEPTED')";
-    let dispatch: Vec<(String, i64, i64, i64, Option<String>, Option<i64>)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT a.case_id, count(*), count(*) FILTER (WHERE a.cause IN ($2, $3)), \
+    // case, assignments, first ones, open ones, the holder, whether it is active.
+    type DispatchRow = (String, i64, i64, i64, Option<String>, Option<i64>);
+    let dispatch: Vec<DispatchRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT a.case_id, count(*), count(*) FILTER (WHERE a.cause IN ($2, $3)), \
                     count(*) FILTER (WHERE {open}), \
                     max(a.department) FILTER (WHERE {open}), \
                     min(d.active) FILTER (WHERE {open}) \
              FROM dispatch.assignments a JOIN dispatch.departments d ON d.code = a.department \
              WHERE $1::text[] IS NULL OR a.case_id = ANY($1) \
              GROUP BY a.case_id"
-        )))
-        .bind(&only)
-        .bind(AssignmentCause::Routed as i64)
-        .bind(AssignmentCause::NoOwner as i64)
-        .fetch_all(pool)
-        .await?;
+    )))
+    .bind(&only)
+    .bind(AssignmentCause::Routed as i64)
+    .bind(AssignmentCause::NoOwner as i64)
+    .fetch_all(pool)
+    .await?;
     for (case_id, all, first, open, holder, active) in dispatch {
         let s = cases.entry(case_id).or_default();
         s.assignments = count(all);
@@ -354,6 +361,138 @@ mod tests {
             verdicts(&two_lines),
             vec![(Verdict::Double, "more assignment lines than assignments")]
         );
+    }
+
+    /// Rows as the services write them, in a PostgreSQL database with every service's schema:
+    /// `whole` went through every service; `stranded` was routed to a department that left
+    /// since and never reached analysis; `unrouted` is only at intake; `twice` was routed twice.
+    #[tokio::test]
+    async fn reads_each_services_rows_of_a_case() {
+        let Some(database) = yimen_testkit::stores::fresh_postgres_database().await else {
+            return;
+        };
+        let mut settings: crate::settings::Settings =
+            yimen_platform::config::load_from(None, vec![]).unwrap();
+        settings.database.url = database.url().to_string();
+        for (_, db) in crate::run::migrate(&settings, &crate::run::Target::ALL)
+            .await
+            .unwrap()
+        {
+            db.close().await;
+        }
+        let pool = PgPool::connect(database.url()).await.unwrap();
+        let (routed, no_owner) = (
+            AssignmentCause::Routed as i64,
+            AssignmentCause::NoOwner as i64,
+        );
+        let mut statements = vec![
+            "INSERT INTO dispatch.departments (code, name, level, active, joined_at) \
+             VALUES ('labour', 'L', 1, 1, 0), ('gone', 'G', 1, 0, 0)"
+                .to_string(),
+        ];
+        for (n, case) in ["whole", "stranded", "unrouted", "twice"]
+            .iter()
+            .enumerate()
+        {
+            statements.push(format!(
+                "INSERT INTO intake.cases (case_id, case_number, status, status_at, department, \
+                 channel, category, headcount, subject, description, town, registered_at) \
+                 VALUES ('{case}', 'YM-2026-{n}', 1, 0, '', 1, 1, 1, 's', 'd', 't', 0)"
+            ));
+            statements.push(format!(
+                "INSERT INTO intake.timeline (case_id, event_id, occurred_at, kind, summary) \
+                 VALUES ('{case}', 'r-{case}', 0, '{CASE_REGISTERED}', '')"
+            ));
+        }
+        for (case, department, assignment, cause, state) in [
+            ("whole", "labour", "a1", routed, "PENDING"),
+            ("stranded", "gone", "a2", routed, "PENDING"),
+            ("twice", "city-center", "a3", no_owner, "RETURNED"),
+            ("twice", "labour", "a4", routed, "PENDING"),
+        ] {
+            statements.extend([
+                format!(
+                    "INSERT INTO dispatch.cases (case_id, case_number, category, town, village, \
+                     subject, registered_at) VALUES ('{case}', 'n', 1, 't', '', 's', 0) \
+                     ON CONFLICT DO NOTHING"
+                ),
+                format!(
+                    "INSERT INTO dispatch.assignments (assignment_id, case_id, department, state, \
+                     cause, reason, assigned_at, accept_by) \
+                     VALUES ('{assignment}', '{case}', '{department}', '{state}', {cause}, '', 0, 0)"
+                ),
+                format!(
+                    "INSERT INTO intake.timeline (case_id, event_id, occurred_at, kind, summary, \
+                     department) VALUES ('{case}', '{assignment}', 0, '{CASE_ASSIGNED}', '', \
+                     '{department}')"
+                ),
+                format!("UPDATE intake.cases SET department = '{department}' WHERE case_id = '{case}'"),
+            ]);
+        }
+        for case in ["whole", "stranded", "twice"] {
+            statements.extend([
+                format!("INSERT INTO mediation.case_numbers VALUES ('{case}', 'n')"),
+                format!("INSERT INTO assessment.cases (case_id, headcount) VALUES ('{case}', 1)"),
+            ]);
+        }
+        for (case, assignment) in [
+            ("whole", "a1"),
+            ("stranded", "a2"),
+            ("twice", "a3"),
+            ("twice", "a4"),
+        ] {
+            statements.push(format!(
+                "INSERT INTO assessment.assignments (assignment_id, case_id, department, \
+                 assigned_at) VALUES ('{assignment}', '{case}', 'd', 0)"
+            ));
+            if case != "stranded" {
+                statements.push(format!(
+                    "INSERT INTO analysis.assignments (assignment_id, case_id, assigned_at, \
+                     known_at) VALUES ('{assignment}', '{case}', 0, 0)"
+                ));
+            }
+        }
+        statements.push(
+            "INSERT INTO analysis.cases (case_id, registered_at) \
+             VALUES ('whole', 0), ('twice', 0)"
+                .into(),
+        );
+        for statement in statements {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+
+        let state = read(&pool, None).await.unwrap();
+        let whys = |case: &str| -> Vec<&'static str> {
+            findings(state.get(case)).iter().map(|f| f.why).collect()
+        };
+        assert_eq!(state["whole"], through("labour"));
+        assert_eq!(whys("whole"), Vec::<&str>::new());
+        assert_eq!(
+            whys("stranded"),
+            vec![
+                "held by a department that left",
+                "analysis never saw it registered",
+                "analysis misses an assignment",
+            ]
+        );
+        assert_eq!(
+            whys("unrouted"),
+            vec![
+                "dispatch never assigned it",
+                "mediation never learnt its number",
+                "analysis never saw it registered",
+                "assessment never saw it registered"
+            ]
+        );
+        assert_eq!(whys("twice"), vec!["routed more than once"]);
+        assert_eq!(whys("missing"), vec!["no service holds it"]);
+
+        let only = read(&pool, Some(&["whole".to_string()])).await.unwrap();
+        assert_eq!(only.keys().collect::<Vec<_>>(), vec!["whole"]);
+        pool.close().await;
     }
 
     #[test]

@@ -47,9 +47,7 @@ impl Cluster {
             String::from_utf8_lossy(&migrate.stderr).trim()
         );
         for target in Target::ALL {
-            cluster
-                .ports
-                .insert(target, super::private::free_port()?);
+            cluster.ports.insert(target, super::private::free_port()?);
             cluster.spawn(target)?;
         }
         Ok(cluster)
@@ -100,7 +98,10 @@ impl Cluster {
                 async move {
                     let tls = crate::client::ClientTls::default();
                     let status = crate::client::health(target.name(), &url, &tls, "").await;
-                    Ok(status.ok().filter(|s| *s == ServingStatus::Serving).map(|_| ()))
+                    Ok(status
+                        .ok()
+                        .filter(|s| *s == ServingStatus::Serving)
+                        .map(|_| ()))
                 }
             })
             .await?;

@@ -71,11 +71,13 @@ impl Postgres {
             bin,
         };
         run(
-            postgres
-                .pg("initdb")
-                .arg("-D")
-                .arg(postgres.data())
-                .args(["-A", "trust", "-U", "postgres", "--no-sync"]),
+            postgres.pg("initdb").arg("-D").arg(postgres.data()).args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ]),
             "initdb",
         )?;
         postgres.up()?;
@@ -215,7 +217,10 @@ impl Rabbit {
             match (booted, exited) {
                 (Ok(()), _) => return Ok(()),
                 (Err(e), Some(status)) => {
-                    anyhow::bail!("rabbitmq-server exited ({status}); see {}: {e}", self.dir.join("server.out").display())
+                    anyhow::bail!(
+                        "rabbitmq-server exited ({status}); see {}: {e}",
+                        self.dir.join("server.out").display()
+                    )
                 }
                 (Err(e), None) if started.elapsed() > Duration::from_secs(90) => return Err(e),
                 (Err(_), None) => std::thread::sleep(Duration::from_millis(300)),

@@ -173,8 +173,7 @@ impl Healthcheck {
             "liveness" => "",
             detail => detail,
         };
-        let answer =
-            client::health(target.name(), &addr, &self.tls.client_tls(), service).await;
+        let answer = client::health(target.name(), &addr, &self.tls.client_tls(), service).await;
         let (line, code) = match answer {
             Ok(ServingStatus::Serving) => ("SERVING".to_string(), ExitCode::SUCCESS),
             Ok(other) => (other.as_str_name().to_string(), ExitCode::FAILURE),

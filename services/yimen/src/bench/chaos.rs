@@ -666,22 +666,7 @@ mod tests {
             at: at(1060),
             code: tonic::Code::Unavailable,
         }];
-        let complete = CaseState {
-            registered: true,
-            registered_lines: 1,
-            assigned_lines: 1,
-            assignments: 1,
-            first_assignments: 1,
-            open_assignments: 1,
-            holder: "labour".into(),
-            intake_department: "labour".into(),
-            holder_active: true,
-            analysis_registered: true,
-            analysis_assignments: 1,
-            assessment_registered: true,
-            assessment_assignments: 1,
-            mediation_numbered: true,
-        };
+        let complete = check::through("labour");
         let unrouted = CaseState {
             registered: true,
             registered_lines: 1,

@@ -243,29 +243,30 @@ fn count(n: i64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// A case that went through every service once, held by `holder`.
+#[cfg(test)]
+pub(crate) fn through(holder: &str) -> CaseState {
+    CaseState {
+        registered: true,
+        intake_department: holder.into(),
+        registered_lines: 1,
+        assigned_lines: 1,
+        assignments: 1,
+        first_assignments: 1,
+        open_assignments: 1,
+        holder: holder.into(),
+        holder_active: true,
+        analysis_registered: true,
+        analysis_assignments: 1,
+        assessment_registered: true,
+        assessment_assignments: 1,
+        mediation_numbered: true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A case that went through every service once, held by `holder`.
-    fn through(holder: &str) -> CaseState {
-        CaseState {
-            registered: true,
-            intake_department: holder.into(),
-            registered_lines: 1,
-            assigned_lines: 1,
-            assignments: 1,
-            first_assignments: 1,
-            open_assignments: 1,
-            holder: holder.into(),
-            holder_active: true,
-            analysis_registered: true,
-            analysis_assignments: 1,
-            assessment_registered: true,
-            assessment_assignments: 1,
-            mediation_numbered: true,
-        }
-    }
 
     fn verdicts(state: &CaseState) -> Vec<(Verdict, &'static str)> {
         findings(Some(state))

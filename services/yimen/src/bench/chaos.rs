@@ -118,6 +118,8 @@ pub struct Figures {
     pub lost: usize,
     pub double: usize,
     pub incomplete: usize,
+    /// The longest a case of the round waited from its registration to its first assignment.
+    pub slowest: Option<Duration>,
 }
 
 /// What a run found.
@@ -158,11 +160,12 @@ impl std::fmt::Display for Report {
             "accepted",
             "failed calls",
             "resumed after",
+            "slowest to assigned",
             "lost",
             "double",
             "timeline incomplete",
         ])
-        .right(&[2, 3, 4, 5, 6, 7]);
+        .right(&[2, 3, 4, 5, 6, 7, 8]);
         for (n, (round, figures)) in self.rounds.iter().enumerate() {
             let mut fault = round.fault.name();
             if !round.note.is_empty() {
@@ -177,6 +180,7 @@ impl std::fmt::Display for Report {
                     Some(r) => format!("{:.2} s", r.as_secs_f64()),
                     None => format!("not within {} s", self.plan.resume_patience.as_secs()),
                 },
+                seconds(figures.slowest),
                 figures.lost.to_string(),
                 figures.double.to_string(),
                 figures.incomplete.to_string(),
@@ -189,6 +193,7 @@ impl std::fmt::Display for Report {
             self.total.accepted.to_string(),
             self.total.failed_calls.to_string(),
             slowest.map_or("-".into(), |r| format!("max {:.2} s", r.as_secs_f64())),
+            seconds(self.total.slowest),
             self.total.lost.to_string(),
             self.total.double.to_string(),
             self.total.incomplete.to_string(),
@@ -233,6 +238,11 @@ impl std::fmt::Display for Report {
         };
         writeln!(f, "  {verdict}")
     }
+}
+
+/// `2.05 s`, or `-` when unknown.
+fn seconds(d: Option<Duration>) -> String {
+    d.map_or("-".into(), |d| format!("{:.2} s", d.as_secs_f64()))
 }
 
 /// A directory removed when dropped (after what lives in it has been stopped), unless kept.
@@ -590,6 +600,10 @@ pub fn compare(
             figures.lost += usize::from(has(Verdict::Lost));
             figures.double += usize::from(has(Verdict::Double));
             figures.incomplete += usize::from(has(Verdict::Incomplete));
+            let waited = state
+                .get(&call.case_id)
+                .and_then(check::CaseState::to_assignment);
+            figures.slowest = figures.slowest.max(waited);
             if let Some(first) = found.first()
                 && examples.len() < EXAMPLES
             {
@@ -608,6 +622,7 @@ pub fn compare(
         total.lost += figures.lost;
         total.double += figures.double;
         total.incomplete += figures.incomplete;
+        total.slowest = total.slowest.max(figures.slowest);
         figured.push((round, figures));
     }
     let answered: std::collections::HashSet<&str> =
@@ -656,7 +671,7 @@ mod tests {
             latency: Duration::from_millis(5),
         };
         // `fine` went through; `lost` never reached dispatch; `late`, asked for just before
-        // the load stopped, went through.
+        // the load stopped, went through, assigned 1.5 s after it was registered.
         let calls = [
             call(0, "fine", 10),
             call(1, "lost", 1100),
@@ -667,6 +682,7 @@ mod tests {
             code: tonic::Code::Unavailable,
         }];
         let complete = check::through("labour");
+        assert_eq!(complete.to_assignment(), Some(Duration::ZERO));
         let unrouted = CaseState {
             registered: true,
             registered_lines: 1,
@@ -675,7 +691,13 @@ mod tests {
         let state = [
             ("fine", complete.clone()),
             ("lost", unrouted.clone()),
-            ("late", complete),
+            (
+                "late",
+                CaseState {
+                    first_assigned_at: Some(1500),
+                    ..complete
+                },
+            ),
             ("orphan", unrouted),
         ]
         .into_iter()
@@ -698,12 +720,14 @@ mod tests {
             vec![
                 &Figures {
                     accepted: 1,
+                    slowest: Some(Duration::ZERO),
                     ..Figures::default()
                 },
                 &Figures {
                     accepted: 2,
                     failed_calls: 1,
                     lost: 1,
+                    slowest: Some(Duration::from_millis(1500)),
                     ..Figures::default()
                 },
             ]

@@ -23,6 +23,9 @@ pub struct CaseState {
     pub intake_department: String,
     pub registered_lines: u32,
     pub assigned_lines: u32,
+    /// When intake registered it, and when dispatch first assigned it (unix milliseconds).
+    pub registered_at: Option<i64>,
+    pub first_assigned_at: Option<i64>,
     /// dispatch: its assignments, those that routed it first (ROUTED or NO_OWNER), those open,
     /// the department holding it and whether that one is still active.
     pub assignments: u32,
@@ -146,6 +149,17 @@ fn incomplete(why: &'static str) -> Finding {
     }
 }
 
+impl CaseState {
+    /// From its registration at intake to its first assignment at dispatch, once both are
+    /// known.
+    pub fn to_assignment(&self) -> Option<std::time::Duration> {
+        let waited = self.first_assigned_at? - self.registered_at?;
+        Some(std::time::Duration::from_millis(
+            u64::try_from(waited).unwrap_or(0),
+        ))
+    }
+}
+
 /// Reads what the stores hold of the cases `only` names (all cases when `None`).
 pub async fn read(
     pool: &PgPool,
@@ -154,35 +168,45 @@ pub async fn read(
     let only: Option<Vec<String>> = only.map(<[String]>::to_vec);
     let mut cases: HashMap<String, CaseState> = HashMap::new();
 
-    let intake: Vec<(String, String, i64, i64)> = sqlx::query_as(
-        "SELECT c.case_id, c.department, \
+    let intake: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT c.case_id, c.department, c.registered_at, \
                 count(t.seq) FILTER (WHERE t.kind = $2), \
                 count(t.seq) FILTER (WHERE t.kind = $3) \
          FROM intake.cases c LEFT JOIN intake.timeline t ON t.case_id = c.case_id \
          WHERE $1::text[] IS NULL OR c.case_id = ANY($1) \
-         GROUP BY c.case_id, c.department",
+         GROUP BY c.case_id, c.department, c.registered_at",
     )
     .bind(&only)
     .bind(CASE_REGISTERED)
     .bind(CASE_ASSIGNED)
     .fetch_all(pool)
     .await?;
-    for (case_id, department, registered, assigned) in intake {
+    for (case_id, department, registered_at, registered, assigned) in intake {
         let s = cases.entry(case_id).or_default();
         s.registered = true;
+        s.registered_at = Some(registered_at);
         s.intake_department = department;
         s.registered_lines = count(registered);
         s.assigned_lines = count(assigned);
     }
 
     let open = "a.state IN ('PENDING', 'ACCEPTED')";
-    // case, assignments, first ones, open ones, the holder, whether it is active.
-    type DispatchRow = (String, i64, i64, i64, Option<String>, Option<i64>);
+    // case, assignments, first ones, open ones, the holder, whether it is active, the first
+    // assignment's time.
+    type DispatchRow = (
+        String,
+        i64,
+        i64,
+        i64,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+    );
     let dispatch: Vec<DispatchRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT a.case_id, count(*), count(*) FILTER (WHERE a.cause IN ($2, $3)), \
                     count(*) FILTER (WHERE {open}), \
                     max(a.department) FILTER (WHERE {open}), \
-                    min(d.active) FILTER (WHERE {open}) \
+                    min(d.active) FILTER (WHERE {open}), min(a.assigned_at) \
              FROM dispatch.assignments a JOIN dispatch.departments d ON d.code = a.department \
              WHERE $1::text[] IS NULL OR a.case_id = ANY($1) \
              GROUP BY a.case_id"
@@ -192,13 +216,14 @@ pub async fn read(
     .bind(AssignmentCause::NoOwner as i64)
     .fetch_all(pool)
     .await?;
-    for (case_id, all, first, open, holder, active) in dispatch {
+    for (case_id, all, first, open, holder, active, assigned_at) in dispatch {
         let s = cases.entry(case_id).or_default();
         s.assignments = count(all);
         s.first_assignments = count(first);
         s.open_assignments = count(open);
         s.holder = holder.unwrap_or_default();
         s.holder_active = active == Some(1);
+        s.first_assigned_at = assigned_at;
     }
 
     for (schema, registered) in [
@@ -251,6 +276,8 @@ pub(crate) fn through(holder: &str) -> CaseState {
         intake_department: holder.into(),
         registered_lines: 1,
         assigned_lines: 1,
+        registered_at: Some(0),
+        first_assigned_at: Some(0),
         assignments: 1,
         first_assignments: 1,
         open_assignments: 1,

@@ -338,9 +338,13 @@ pub async fn run(plan: Plan, say: &(dyn Fn(&str) + Send + Sync)) -> anyhow::Resu
                 String::new()
             }
             Fault::Kill(target) => {
+                let held = claim_in_hand(&pool, target).await;
                 cluster.kill(target).await?;
                 cluster.spawn(target)?;
-                String::new()
+                match held {
+                    0 => String::new(),
+                    n => format!("mid-publish: {n} claimed"),
+                }
             }
             Fault::DepartmentLeaves => leave(&clients, &pool).await?,
         };
@@ -476,6 +480,29 @@ fn configure(
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     Ok((env, token))
+}
+
+/// Waits, for at most 2 s, until `target`'s outbox relay holds a claim on unsent events (it is
+/// publishing them), so the kill lands at the worst moment for them; answers how many it held
+/// (0: none seen in time, the kill comes anyway).
+async fn claim_in_hand(pool: &sqlx::PgPool, target: Target) -> i64 {
+    let held = format!(
+        "SELECT count(*) FROM {}.outbox WHERE claimed_by IS NOT NULL AND sent_at IS NULL",
+        target.name()
+    );
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(2) {
+        let count: Result<i64, _> = sqlx::query_scalar(sqlx::AssertSqlSafe(held.as_str()))
+            .fetch_one(pool)
+            .await;
+        if let Ok(n) = count
+            && n > 0
+        {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    0
 }
 
 /// The fault of the last round: the department holding the most open cases (the city center

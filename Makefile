@@ -7,7 +7,7 @@ BENCH_CASES ?= 5000
 BENCH_CONCURRENCY ?= 16
 MACHETE_VERSION ?= 0.9.2
 
-.PHONY: run test lint fmt build services helm-check tools bench bench-dist
+.PHONY: run test lint fmt build services helm-check tools bench bench-dist chaos
 
 ## run: yimen standalone — every service in one process on SQLite, departments seeded, the
 ## seven scenarios of the seed played through the gRPC API, then the three summaries
@@ -44,6 +44,15 @@ bench:
 bench-dist: services
 	$(CARGO) build --release --bin yimen
 	BENCH_CASES=$(BENCH_CASES) BENCH_CONCURRENCY=$(BENCH_CONCURRENCY) BENCH_RATE=$(BENCH_RATE) deploy/dev/bench-dist.sh
+
+## chaos: fault rounds under steady load on a private PostgreSQL, RabbitMQ and five release `serve`
+## processes (loopback only, removed at the end): RabbitMQ restarted, PostgreSQL stopped at once,
+## each service killed, a department leaving; then every accepted case checked against the
+## stores — lost, double, timeline incomplete and time to resume, per round (CHAOS_RATE=50,
+## CHAOS_STEADY_SECS=5, CHAOS_DOWN_SECS=2); exits 1 when a target is missed
+chaos:
+	$(CARGO) build --release --bin yimen
+	$(CARGO_TARGET_DIR)/release/yimen chaos
 
 ## lint: formatting, clippy (warnings are errors) and no unused dependency (cargo-machete,
 ## installed at the pinned version when missing)

@@ -133,6 +133,25 @@ pub async fn channel(service: &str, url: &str, tls: &ClientTls) -> Result<GrpcCh
     })
 }
 
+/// What `service`'s health check at `url` answers for `probe` ("" the server itself,
+/// "readiness", "database", "broker").
+pub async fn health(
+    service: &str,
+    url: &str,
+    tls: &ClientTls,
+    probe: &str,
+) -> Result<tonic_health::pb::health_check_response::ServingStatus, CliError> {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let channel = channel(service, url, tls).await?;
+    let answer = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: probe.into(),
+        })
+        .await
+        .map_err(status_error)?;
+    Ok(answer.into_inner().status())
+}
+
 /// The causes, on one line: tonic's own message says only "transport error".
 fn cause_of(e: &dyn std::error::Error) -> String {
     let mut causes = Vec::new();

@@ -1,5 +1,5 @@
 //! `yimen`: run services (`serve`, `standalone`), prepare stores (`migrate`), probe health
-//! (`healthcheck`), operate a running installation (`case`, `dept`, `assignment`,
+//! (`healthcheck`), measure (`bench`, `chaos`), operate a running installation (`case`, `dept`, `assignment`,
 //! `mediation`), read what the centers made of it (`situation`, `alerts`, `scorecard`), check
 //! the audit trails (`audit`), and
 //! play the seed's seven scenarios (`demo`). This file only parses the command line; each noun's
@@ -71,6 +71,10 @@ enum Command {
     /// Measure a fresh standalone installation in this process (loopback only): SubmitCase
     /// latency and rate, and the time until every case is routed and counted.
     Bench(serve::Bench),
+    /// Fault rounds under steady load on a private installation (its own PostgreSQL, RabbitMQ
+    /// and five `serve` processes, loopback only): RabbitMQ restarted, PostgreSQL stopped at
+    /// once, each service killed, a department leaving; then every accepted case checked.
+    Chaos(serve::Chaos),
 }
 
 fn main() -> ExitCode {
@@ -100,6 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(c) => c.run(config).await?,
         Command::Healthcheck(c) => c.run().await?,
         Command::Bench(c) => c.run(config).await?,
+        Command::Chaos(c) => c.run().await?,
         Command::Demo(c) => c.run().await?,
         Command::Auth(c) => c.run()?,
         Command::Token(c) => c.run(config)?,

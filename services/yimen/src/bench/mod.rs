@@ -18,6 +18,10 @@ use crate::client::{Clients, Urls};
 use crate::run::Target;
 use crate::settings::Settings;
 
+pub mod chaos;
+pub mod check;
+pub mod cluster;
+pub mod private;
 pub mod raw;
 pub mod remote;
 
@@ -218,11 +222,20 @@ async fn measure(
     })
 }
 
-/// One answered SubmitCase: the case it registered, when the call started and how long it took.
+/// One answered SubmitCase: the matter, the case it registered, when the first attempt started
+/// and how long until the answer.
 pub struct Call {
+    pub n: usize,
     pub case_id: String,
     pub at: Instant,
     pub latency: Duration,
+}
+
+impl Call {
+    /// When the answer came.
+    pub fn answered(&self) -> Instant {
+        self.at + self.latency
+    }
 }
 
 /// What submitting the load answered.
@@ -236,79 +249,176 @@ pub struct Submitted {
     pub refused: usize,
 }
 
+/// What the callers do with a call that failed (an overloaded intake's RESOURCE_EXHAUSTED
+/// aside: that one is always waited out as advised and tried again).
+#[derive(Debug, Clone)]
+pub enum Failures {
+    /// End the run with the error: a benchmark measures a working installation.
+    End,
+    /// Count it and try the same matter again 100 ms later, under the same request id
+    /// (`<run>-<n>`), so a call whose answer was lost never registers the matter twice — as a
+    /// client rides out a fault (`yimen chaos`). A matter still failing `patience` after its
+    /// first attempt is given up (counted, never answered).
+    Retry { run: String, patience: Duration },
+}
+
+/// A call that failed, and when.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub at: Instant,
+    pub code: tonic::Code,
+}
+
+/// What the callers saw, shared while they call, so a watcher can read it as it grows.
+#[derive(Default)]
+pub struct Ledger {
+    calls: std::sync::Mutex<Vec<Call>>,
+    failures: std::sync::Mutex<Vec<Failure>>,
+    refused: AtomicUsize,
+    given_up: AtomicUsize,
+}
+
+impl Ledger {
+    /// `what` of the answered calls so far.
+    pub fn read_calls<T>(&self, what: impl FnOnce(&[Call]) -> T) -> T {
+        what(&self.calls.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The failed calls so far.
+    pub fn failures(&self) -> Vec<Failure> {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Matters given up after `Failures::Retry`'s patience.
+    pub fn given_up(&self) -> usize {
+        self.given_up.load(Ordering::Relaxed)
+    }
+
+    fn answered(&self, call: Call) {
+        self.calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(call);
+    }
+
+    fn failed(&self, code: tonic::Code) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Failure {
+                at: Instant::now(),
+                code,
+            });
+    }
+}
+
 /// Submits `load.cases` matters from `load.concurrency` callers, all out or paced at
-/// `load.rate`, saying progress once a second.
+/// `load.rate`, saying progress once a second; the first failed call ends it.
 pub async fn submit(
     clients: &Clients,
     load: Load,
     say: Arc<dyn Fn(&str) + Send + Sync>,
 ) -> anyhow::Result<Submitted> {
+    let ledger = Arc::new(Ledger::default());
+    let stop = tokio_util::sync::CancellationToken::new();
+    submit_until(clients, load, Failures::End, ledger, stop, say).await
+}
+
+/// [`submit`] with the callers' answers in `ledger` as they come, failed calls met as
+/// `failures` says, and no new matter taken once `stop` is cancelled.
+pub async fn submit_until(
+    clients: &Clients,
+    load: Load,
+    failures: Failures,
+    ledger: Arc<Ledger>,
+    stop: tokio_util::sync::CancellationToken,
+    say: Arc<dyn Fn(&str) + Send + Sync>,
+) -> anyhow::Result<Submitted> {
     let next = Arc::new(AtomicUsize::new(0));
-    let done = Arc::new(AtomicUsize::new(0));
-    let refused = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let progress = {
-        let (done, say) = (done.clone(), say.clone());
+        let (ledger, say) = (ledger.clone(), say.clone());
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                say(&format!(
-                    "  submitted {}/{}",
-                    done.load(Ordering::Relaxed),
-                    load.cases
-                ));
+                let done = ledger.read_calls(|calls| calls.len());
+                say(&format!("  submitted {done}/{}", load.cases));
             }
         })
     };
     let callers: Vec<_> = (0..load.concurrency)
         .map(|_| {
-            let (next, done, refused) = (next.clone(), done.clone(), refused.clone());
+            let (next, ledger, stop) = (next.clone(), ledger.clone(), stop.clone());
+            let failures = failures.clone();
             let mut intake = clients.intake.clone();
             tokio::spawn(async move {
-                let mut calls = Vec::new();
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= load.cases {
-                        return Ok::<_, anyhow::Error>(calls);
+                    if n >= load.cases || stop.is_cancelled() {
+                        return Ok::<_, anyhow::Error>(());
                     }
                     if let Some(rate) = load.rate {
                         let due = started + Duration::from_secs_f64(n as f64 / rate);
-                        tokio::time::sleep_until(due.into()).await;
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(due.into()) => {}
+                            _ = stop.cancelled() => return Ok(()),
+                        }
+                    }
+                    let mut request = matter(n);
+                    if let Failures::Retry { run, .. } = &failures {
+                        request.request_id = format!("{run}-{n}");
                     }
                     let at = Instant::now();
                     let answer = loop {
-                        match intake.submit_case(matter(n)).await {
+                        match intake.submit_case(request.clone()).await {
                             // Overloaded: the answer says when to come back, as a client
                             // should (the refused call wrote nothing).
                             Err(status) if status.code() == tonic::Code::ResourceExhausted => {
-                                refused.fetch_add(1, Ordering::Relaxed);
+                                ledger.refused.fetch_add(1, Ordering::Relaxed);
                                 tokio::time::sleep(retry_delay(&status)).await;
                             }
+                            Err(status) if matches!(failures, Failures::Retry { .. }) => {
+                                ledger.failed(status.code());
+                                if let Failures::Retry { patience, .. } = &failures
+                                    && at.elapsed() >= *patience
+                                {
+                                    ledger.given_up.fetch_add(1, Ordering::Relaxed);
+                                    break None;
+                                }
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                            }
                             answer => {
-                                break answer.with_context(|| format!("submitting matter {n}"))?;
+                                let answer =
+                                    answer.with_context(|| format!("submitting matter {n}"))?;
+                                break Some(answer.into_inner());
                             }
                         }
                     };
-                    calls.push(Call {
-                        case_id: answer.into_inner().case_id,
-                        at,
-                        latency: at.elapsed(),
-                    });
-                    done.fetch_add(1, Ordering::Relaxed);
+                    if let Some(answer) = answer {
+                        ledger.answered(Call {
+                            n,
+                            case_id: answer.case_id,
+                            at,
+                            latency: at.elapsed(),
+                        });
+                    }
                 }
             })
         })
         .collect();
-    let mut calls = Vec::with_capacity(load.cases);
     for caller in callers {
-        calls.extend(caller.await??);
+        caller.await??;
     }
     progress.abort();
+    let calls = std::mem::take(&mut *ledger.calls.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(Submitted {
         started,
         elapsed: started.elapsed(),
         calls,
-        refused: refused.load(Ordering::Relaxed),
+        refused: ledger.refused.load(Ordering::Relaxed),
     })
 }
 

@@ -167,28 +167,17 @@ pub struct Healthcheck {
 impl Healthcheck {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         use tonic_health::pb::health_check_response::ServingStatus;
-        use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
         let target = self.target;
         let addr = self.addr.unwrap_or_else(|| target.local_url());
-        let channel = match client::channel(target.name(), &addr, &self.tls.client_tls()).await {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("{e}");
-                return Ok(ExitCode::FAILURE);
-            }
+        let service = match self.probe.as_str() {
+            "liveness" => "",
+            detail => detail,
         };
-        let answer = HealthClient::new(channel)
-            .check(HealthCheckRequest {
-                service: match self.probe.as_str() {
-                    "liveness" => String::new(),
-                    detail => detail.into(),
-                },
-            })
-            .await;
-        let (line, code) = match answer.map(|r| r.into_inner().status()) {
+        let answer = client::health(target.name(), &addr, &self.tls.client_tls(), service).await;
+        let (line, code) = match answer {
             Ok(ServingStatus::Serving) => ("SERVING".to_string(), ExitCode::SUCCESS),
             Ok(other) => (other.as_str_name().to_string(), ExitCode::FAILURE),
-            Err(status) => (client::status_error(status).to_string(), ExitCode::FAILURE),
+            Err(e) => (e.to_string(), ExitCode::FAILURE),
         };
         match self.probe.as_str() {
             "readiness" => println!("{}: {line}", target.name()),
@@ -275,6 +264,63 @@ impl Bench {
         let report = crate::bench::run(settings, load, |l| eprintln!("{l}")).await?;
         print!("{report}");
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Args)]
+pub struct Chaos {
+    /// Cases offered a second, through every round.
+    #[arg(long, env = "CHAOS_RATE", default_value_t = 50.0)]
+    rate: f64,
+    /// How many callers submit at once (at most 256).
+    #[arg(long, env = "CHAOS_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
+    concurrency: u32,
+    /// Seconds of steady load before each fault.
+    #[arg(long, env = "CHAOS_STEADY_SECS", default_value_t = 5)]
+    steady_secs: u64,
+    /// Seconds PostgreSQL and RabbitMQ stay down.
+    #[arg(long, env = "CHAOS_DOWN_SECS", default_value_t = 2)]
+    down_secs: u64,
+    /// Service must resume within this many seconds of each fault's end.
+    #[arg(long, default_value_t = 10)]
+    resume_target_secs: u64,
+}
+
+impl Chaos {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        anyhow::ensure!(
+            self.rate > 0.0 && self.rate <= 2000.0,
+            "--rate must be above 0 and at most 2000 cases a second"
+        );
+        anyhow::ensure!(
+            (1..=300).contains(&self.steady_secs) && self.down_secs <= 60,
+            "--steady-secs must be 1 to 300, --down-secs at most 60"
+        );
+        let secs = std::time::Duration::from_secs;
+        let plan = crate::bench::chaos::Plan {
+            rate: self.rate,
+            concurrency: self.concurrency as usize,
+            steady: secs(self.steady_secs),
+            down: secs(self.down_secs),
+            resume_target: secs(self.resume_target_secs),
+            resume_patience: secs(self.resume_target_secs.max(1) * 3),
+            drain_patience: secs(120),
+        };
+        let say = |l: &str| eprintln!("{l}");
+        let interrupted = tokio_util::sync::CancellationToken::new();
+        yimen_platform::server::cancel_on_signal(interrupted.clone());
+        let report = tokio::select! {
+            report = crate::bench::chaos::run(plan, &say) => report?,
+            _ = interrupted.cancelled() => {
+                anyhow::bail!("interrupted; the private servers and processes were stopped")
+            }
+        };
+        print!("{report}");
+        Ok(if report.passed() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
     }
 }
 

@@ -94,10 +94,13 @@ const LOOK_EVERY: Duration = Duration::from_secs(5);
 
 /// Rows one relay claims and publishes at once.
 const BATCH: usize = 200;
-/// How long a claim holds its rows: longer than publishing a batch may take (each publish
-/// waits for its confirm for at most 30 s). Past it, a relay that died holding them is taken
-/// for gone and another publishes them again (consumers absorb the repeat).
-const LEASE: Duration = Duration::from_secs(60);
+/// How long a claim holds its rows unless renewed: a relay publishing renews its claim every
+/// [`RENEW_EVERY`] (a publish may wait up to 30 s for its confirm). Past it, a relay that died
+/// holding them is taken for gone and another publishes them again (consumers absorb the
+/// repeat), so a killed process delays its cases' events by this much at most.
+const LEASE: Duration = Duration::from_secs(10);
+/// How often a relay still publishing renews its claim.
+const RENEW_EVERY: Duration = Duration::from_secs(3);
 /// The relay also looks on its own this often, for rows a crashed instance left behind.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -239,51 +242,57 @@ pub async fn relay_once(db: &Db, bus: &dyn Bus) -> anyhow::Result<Round> {
     // (case, row) of each failed publish; a case fails at most once a round.
     let mut failed: Vec<(usize, usize)> = Vec::new();
     let mut stopped = vec![false; cases.len()];
-    // Wave n publishes the n-th row of every case still going.
-    for wave in 0.. {
-        let batch: Vec<(usize, usize)> = cases
-            .iter()
-            .enumerate()
-            .filter(|(case, _)| !stopped[*case])
-            .filter_map(|(case, indices)| indices.get(wave).map(|&index| (case, index)))
-            .collect();
-        if batch.is_empty() {
-            break;
-        }
-        let messages: Vec<Message> = batch.iter().map(|&(_, i)| rows[i].message()).collect();
-        let exchange = format!("{}{}", bus.prefix(), crate::bus::EVENTS_EXCHANGE);
-        let spans: Vec<tracing::Span> = messages
-            .iter()
-            .map(|message| publish_span(message, &exchange))
-            .collect();
-        let started = std::time::Instant::now();
-        let outcomes = bus.publish_batch(&messages).await;
-        // The batch's messages are in flight together: each took as long as the batch.
-        let elapsed = started.elapsed();
-        for ((&(case, index), outcome), span) in batch.iter().zip(outcomes).zip(spans) {
-            let _entered = span.enter();
-            metrics::record_publish(
-                db.service(),
-                &exchange,
-                &rows[index].routing_key,
-                outcome.is_ok(),
-                elapsed,
-            );
-            match outcome {
-                Ok(Published::Routed) => round.published += 1,
-                Ok(Published::Unroutable) => {
-                    // Nobody subscribes to this key (yet): the event stays in the outbox
-                    // table as the record, and is not retried forever.
-                    tracing::warn!(routing_key = %rows[index].routing_key, event_id = %rows[index].event_id, "event unroutable: no queue bound");
-                    round.published += 1;
-                }
-                Err(e) => {
-                    tracing::warn!(routing_key = %rows[index].routing_key, event_id = %rows[index].event_id, error = %e, "publish failed; the event and its case's later ones wait for a retry");
-                    stopped[case] = true;
-                    failed.push((case, index));
+    let publishing = async {
+        // Wave n publishes the n-th row of every case still going.
+        for wave in 0.. {
+            let batch: Vec<(usize, usize)> = cases
+                .iter()
+                .enumerate()
+                .filter(|(case, _)| !stopped[*case])
+                .filter_map(|(case, indices)| indices.get(wave).map(|&index| (case, index)))
+                .collect();
+            if batch.is_empty() {
+                break;
+            }
+            let messages: Vec<Message> = batch.iter().map(|&(_, i)| rows[i].message()).collect();
+            let exchange = format!("{}{}", bus.prefix(), crate::bus::EVENTS_EXCHANGE);
+            let spans: Vec<tracing::Span> = messages
+                .iter()
+                .map(|message| publish_span(message, &exchange))
+                .collect();
+            let started = std::time::Instant::now();
+            let outcomes = bus.publish_batch(&messages).await;
+            // The batch's messages are in flight together: each took as long as the batch.
+            let elapsed = started.elapsed();
+            for ((&(case, index), outcome), span) in batch.iter().zip(outcomes).zip(spans) {
+                let _entered = span.enter();
+                metrics::record_publish(
+                    db.service(),
+                    &exchange,
+                    &rows[index].routing_key,
+                    outcome.is_ok(),
+                    elapsed,
+                );
+                match outcome {
+                    Ok(Published::Routed) => round.published += 1,
+                    Ok(Published::Unroutable) => {
+                        // Nobody subscribes to this key (yet): the event stays in the outbox
+                        // table as the record, and is not retried forever.
+                        tracing::warn!(routing_key = %rows[index].routing_key, event_id = %rows[index].event_id, "event unroutable: no queue bound");
+                        round.published += 1;
+                    }
+                    Err(e) => {
+                        tracing::warn!(routing_key = %rows[index].routing_key, event_id = %rows[index].event_id, error = %e, "publish failed; the event and its case's later ones wait for a retry");
+                        stopped[case] = true;
+                        failed.push((case, index));
+                    }
                 }
             }
         }
+    };
+    tokio::select! {
+        () = publishing => {}
+        never = renew_claim(db, &claimant) => match never {},
     }
     // The rows of a stopped case after the one that failed: never tried.
     let held: Vec<usize> = failed
@@ -317,6 +326,25 @@ pub async fn relay_once(db: &Db, bus: &dyn Bus) -> anyhow::Result<Round> {
         .await?;
     }
     Ok(round)
+}
+
+/// Extends `claimant`'s lease every [`RENEW_EVERY`] for as long as it is polled (while its
+/// batch is being published); never ends.
+async fn renew_claim(db: &Db, claimant: &str) -> std::convert::Infallible {
+    loop {
+        tokio::time::sleep(RENEW_EVERY).await;
+        let until = now_millis().saturating_add(i64::try_from(LEASE.as_millis()).unwrap_or(0));
+        let renewed = sqlx::query(
+            "UPDATE outbox SET claimed_until = $1 WHERE claimed_by = $2 AND sent_at IS NULL",
+        )
+        .bind(until)
+        .bind(claimant)
+        .execute(db.pool())
+        .await;
+        if let Err(e) = renewed {
+            tracing::warn!(service = db.service(), error = %e, "could not renew the relay's claim");
+        }
+    }
 }
 
 /// Gives the failed rows their retry time (a lease of nobody's, which also holds back their

@@ -1,14 +1,17 @@
 //! The outbox relay in batches, over real stores and a real bus: two relays (two replicas)
 //! over one outbox publish every event exactly once and each case's events in order; a
 //! failed publish stays unsent with its case's later events, the rest of its batch is sent,
-//! and once it goes through its case follows in order.
+//! and once it goes through its case follows in order; a relay slow to publish keeps its
+//! claim past the lease by renewing it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use yimen_platform::bus::{Bus, BusConfig, MemoryBus, Message, QueueSpec, Subscription};
+use yimen_platform::bus::{
+    Bus, BusConfig, BusError, MemoryBus, Message, Published, QueueSpec, Subscription,
+};
 use yimen_platform::db::{Db, Migrations};
 use yimen_platform::events::new_event;
 use yimen_platform::outbox::{self, Round, relay_once, run_relay};
@@ -345,6 +348,71 @@ async fn broker_nack_holds_back_its_case_and_the_rest_is_sent(
     bus.close().await;
 }
 
+/// A bus whose publishes take `delay` each: a relay stuck on a slow broker.
+struct SlowBus {
+    inner: Arc<dyn Bus>,
+    delay: Duration,
+}
+
+#[async_trait::async_trait]
+impl Bus for SlowBus {
+    async fn publish(&self, message: &Message) -> Result<Published, BusError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.publish(message).await
+    }
+    async fn declare_queue(&self, spec: &QueueSpec) -> Result<(), BusError> {
+        self.inner.declare_queue(spec).await
+    }
+    async fn subscribe(&self, spec: &QueueSpec) -> Result<Box<dyn Subscription>, BusError> {
+        self.inner.subscribe(spec).await
+    }
+    async fn subscribe_dead_letters(&self, queue: &str) -> Result<Box<dyn Subscription>, BusError> {
+        self.inner.subscribe_dead_letters(queue).await
+    }
+    async fn ping(&self) -> Result<(), BusError> {
+        self.inner.ping().await
+    }
+    async fn close(&self) {
+        self.inner.close().await
+    }
+}
+
+/// The relay's lease is 10 s: a publish taking 12 s outlives it unless the claim is renewed.
+async fn a_slow_relay_keeps_its_claim_by_renewing_it(store: TestStore, bus: Arc<dyn Bus>) {
+    let mut subscription = bus
+        .subscribe(&QueueSpec::new("yimen.probe", &["probe.#"]))
+        .await
+        .unwrap();
+    let slow: Arc<dyn Bus> = Arc::new(SlowBus {
+        inner: bus.clone(),
+        delay: Duration::from_secs(12),
+    });
+    let only = event("probe.a", "a");
+    commit(&store, std::slice::from_ref(&only)).await;
+    let db = store.db();
+    let slow_round = tokio::spawn({
+        let slow = slow.clone();
+        async move { relay_once(&db, slow.as_ref()).await.unwrap() }
+    });
+    // Past the lease, while the slow relay still waits on its publish.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert!(!slow_round.is_finished(), "the slow publish is still going");
+    let other = relay_once(&store, bus.as_ref()).await.unwrap();
+    assert_eq!(
+        other.claimed, 0,
+        "the renewed claim is still held: {other:?}"
+    );
+    let slow_round = slow_round.await.unwrap();
+    assert_eq!(slow_round.published, 1);
+    publish_sentinel(bus.as_ref(), "probe.sentinel").await;
+    assert_eq!(
+        delivered_until_sentinel(&mut subscription).await,
+        [&*only.id],
+        "published once"
+    );
+    bus.close().await;
+}
+
 const MIGRATIONS: Migrations = Migrations::NONE;
 
 fn memory() -> Arc<dyn Bus> {
@@ -384,6 +452,13 @@ mod sqlite_memory {
 }
 
 mod postgres_rabbitmq {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_relay_keeps_its_claim_by_renewing_it() {
+        if let (Some(store), Some(bus)) = (super::postgres().await, super::rabbitmq().await) {
+            super::a_slow_relay_keeps_its_claim_by_renewing_it(store, bus).await;
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_relays_publish_every_event_exactly_once_in_case_order() {
         if let (Some(store), Some(bus)) = (super::postgres().await, super::rabbitmq().await) {

@@ -58,25 +58,43 @@ export YIMEN__TELEMETRY__LOG_LEVEL=warn
 token="$(YIMEN__AUTH__SIGNING_KEY_FILE="$work/keys/signing.pem" "$bin" token issue --role admin --subject bench --ttl 2h)"
 
 "$bin" migrate >"$work/migrate.log" 2>&1
-declare -A url
+declare -A url pid_of started ready
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
 for target in intake dispatch mediation analysis assessment; do
   port="$(free_port)"
   url[$target]="http://127.0.0.1:${port}"
   upper="$(echo "$target" | tr '[:lower:]' '[:upper:]')"
   metrics_port="$(free_port)"
+  started[$target]="$(now_ms)"
   env "YIMEN__${upper}__LISTEN=127.0.0.1:${port}" \
     "YIMEN__TELEMETRY__METRICS_LISTEN=127.0.0.1:${metrics_port}" \
     "$bin" serve --target "$target" >"$work/${target}.log" 2>&1 &
   pids+=("$!")
+  pid_of[$target]="$!"
 done
+# Each process's time from start to its first passing readiness probe (polled every 20 ms; a
+# probe is itself a process start, so this is an upper bound).
 for target in intake dispatch mediation analysis assessment; do
-  for _ in $(seq 1 60); do
-    "$bin" healthcheck --target "$target" --addr "${url[$target]}" >/dev/null 2>&1 && break
-    sleep 0.5
+  for _ in $(seq 1 1500); do
+    if "$bin" healthcheck --target "$target" --addr "${url[$target]}" >/dev/null 2>&1; then
+      ready[$target]="$(now_ms)"
+      break
+    fi
+    if ! kill -0 "${pid_of[$target]}" 2>/dev/null; then
+      echo "bench-dist: ${target} exited at start:" >&2
+      tail -n 5 "$work/${target}.log" >&2
+      exit 1
+    fi
+    sleep 0.02
   done
   "$bin" healthcheck --target "$target" --addr "${url[$target]}" >/dev/null
 done
 echo "bench-dist: five processes serving; joining the departments" >&2
+echo "  the processes idle (ready after start, resident memory before any load):"
+for target in intake dispatch mediation analysis assessment; do
+  rss="$(awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/${pid_of[$target]}/status")"
+  echo "    ${target}: ready $((ready[$target] - started[$target])) ms after start, RSS ${rss}"
+done
 "$bin" dept import deploy/departments.toml --dispatch "${url[dispatch]}" --token "$token" >&2
 
 rate_flag=()

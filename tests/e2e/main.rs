@@ -888,6 +888,8 @@ async fn bench_against_an_installation_sees_every_case_assigned_on_the_broker() 
         concurrency: 4,
         rate: Some(100.0),
         patience: Duration::from_secs(60),
+        reads: 80,
+        read_concurrency: 4,
     };
     let broker = yimen::bench::remote::Broker {
         url: d.bus.url.clone(),
@@ -903,6 +905,11 @@ async fn bench_against_an_installation_sees_every_case_assigned_on_the_broker() 
     .await
     .expect("bench the installation");
     assert_eq!(report.assigned, 40, "every case seen assigned:\n{report}");
+    assert_eq!(
+        report.reads.as_ref().map(|r| r.count),
+        Some(80),
+        "the cases read back:\n{report}"
+    );
     assert!(
         report.intake_to_assigned.p50 > Duration::ZERO,
         "latencies measured:\n{report}"

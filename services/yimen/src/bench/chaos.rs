@@ -291,6 +291,8 @@ pub async fn run(plan: Plan, say: &(dyn Fn(&str) + Send + Sync)) -> anyhow::Resu
         concurrency: plan.concurrency,
         rate: Some(plan.rate),
         patience: plan.drain_patience,
+        reads: 0,
+        read_concurrency: 0,
     };
     let failures = Failures::Retry {
         run: format!("chaos-{}", uuid::Uuid::now_v7().simple()),

@@ -33,6 +33,10 @@ pub struct Load {
     /// Cases offered a second; None: as fast as the callers are answered.
     pub rate: Option<f64>,
     pub patience: Duration,
+    /// GetCase calls reading the cases back once they are routed (0: none), and how many
+    /// callers make them at once.
+    pub reads: usize,
+    pub read_concurrency: usize,
 }
 
 /// What one run measured.
@@ -46,6 +50,8 @@ pub struct Report {
     pub latency: Quantiles,
     /// From the first submission until every case was assigned and counted by analysis.
     pub drained: Duration,
+    /// Reading the cases back.
+    pub reads: Option<Reads>,
     /// The process's peak resident memory (Linux), in KiB.
     pub peak_rss_kib: Option<u64>,
     /// What authenticating and authorizing one call costs (token signature and claims, the
@@ -73,6 +79,9 @@ impl std::fmt::Display for Report {
             self.drained.as_secs_f64(),
             self.cases as f64 / self.drained.as_secs_f64().max(f64::EPSILON)
         )?;
+        if let Some(reads) = &self.reads {
+            write!(f, "{reads}")?;
+        }
         writeln!(
             f,
             "  authentication per call {:.1} µs: {:.2}% of the SubmitCase p50 latency",
@@ -211,12 +220,14 @@ async fn measure(
     })
     .await?;
 
+    let reads = read_back(&clients, &submitted.calls, load, say).await?;
     Ok(Report {
         cases: load.cases,
         concurrency: load.concurrency,
         submit: submitted.elapsed,
         latency: Quantiles::of(submitted.calls.iter().map(|c| c.latency).collect()),
         drained,
+        reads,
         peak_rss_kib: peak_rss_kib(),
         auth_per_call: Duration::ZERO,
     })
@@ -420,6 +431,79 @@ pub async fn submit_until(
         calls,
         refused: ledger.refused.load(Ordering::Relaxed),
     })
+}
+
+/// What reading the cases back measured.
+#[derive(Debug, Clone)]
+pub struct Reads {
+    pub count: usize,
+    pub concurrency: usize,
+    pub elapsed: Duration,
+    pub latency: Quantiles,
+}
+
+impl std::fmt::Display for Reads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "  GetCase: {} reads by {} callers, {:.0} reads/s; latency {}",
+            self.count,
+            self.concurrency,
+            self.count as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON),
+            self.latency
+        )
+    }
+}
+
+/// Reads the cases of `calls` back by id, `load.reads` GetCase calls in all (the cases in
+/// turn) by `load.read_concurrency` callers at once; None when there is nothing to read.
+pub async fn read_back(
+    clients: &Clients,
+    calls: &[Call],
+    load: Load,
+    say: Arc<dyn Fn(&str) + Send + Sync>,
+) -> anyhow::Result<Option<Reads>> {
+    if load.reads == 0 || calls.is_empty() {
+        return Ok(None);
+    }
+    say(&format!(
+        "  reading {} cases back by {} callers",
+        load.reads, load.read_concurrency
+    ));
+    let ids: Arc<Vec<String>> = Arc::new(calls.iter().map(|c| c.case_id.clone()).collect());
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let callers: Vec<_> = (0..load.read_concurrency.max(1))
+        .map(|_| {
+            let (ids, next) = (ids.clone(), next.clone());
+            let mut intake = clients.intake.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= load.reads {
+                        return Ok::<_, anyhow::Error>(latencies);
+                    }
+                    let request = GetCaseRequest {
+                        case_ref: ids[n % ids.len()].clone(),
+                    };
+                    let at = Instant::now();
+                    intake.get_case(request).await.context("GetCase")?;
+                    latencies.push(at.elapsed());
+                }
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(load.reads);
+    for caller in callers {
+        latencies.extend(caller.await??);
+    }
+    Ok(Some(Reads {
+        count: load.reads,
+        concurrency: load.read_concurrency.max(1),
+        elapsed: started.elapsed(),
+        latency: Quantiles::of(latencies),
+    }))
 }
 
 /// How long an overloaded service asks to be left alone (`google.rpc.RetryInfo`; 1 s if it

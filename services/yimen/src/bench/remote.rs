@@ -14,7 +14,7 @@ use lapin::{Connection, ConnectionProperties};
 use prost::Message as _;
 
 use super::raw::RawLimits;
-use super::{Load, Quantiles, Submitted, ms, submit};
+use super::{Load, Quantiles, Reads, Submitted, ms, read_back, submit};
 use crate::client::{Clients, Urls};
 
 /// Where to watch.
@@ -37,6 +37,8 @@ pub struct Report {
     pub assigned_elapsed: Duration,
     /// From each SubmitCase call's start to its case's first `case.assigned.*`.
     pub intake_to_assigned: Quantiles,
+    /// Reading the cases back.
+    pub reads: Option<Reads>,
     pub raw: Option<RawLimits>,
 }
 
@@ -73,6 +75,9 @@ impl std::fmt::Display for Report {
             self.assigned_per_sec(),
             self.intake_to_assigned
         )?;
+        if let Some(reads) = &self.reads {
+            write!(f, "{reads}")?;
+        }
         if let Some(raw) = &self.raw {
             write!(f, "{raw}")?;
             writeln!(
@@ -126,6 +131,7 @@ pub async fn run(
     }
     watching.abort();
     let _ = connection.close(200, "OK".into()).await;
+    let reads = read_back(&clients, &submitted.calls, load, say).await?;
 
     let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
     let mut latencies = Vec::with_capacity(submitted.calls.len());
@@ -145,6 +151,7 @@ pub async fn run(
         assigned: latencies.len(),
         assigned_elapsed: last.saturating_duration_since(submitted.started),
         intake_to_assigned: Quantiles::of(latencies),
+        reads,
         raw,
     })
 }

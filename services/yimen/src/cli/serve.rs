@@ -201,6 +201,12 @@ pub struct Bench {
     /// Offer this many cases a second (paced) instead of submitting as fast as answered.
     #[arg(long)]
     rate: Option<f64>,
+    /// Then read the cases back with this many GetCase calls (0: none).
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    reads: u32,
+    /// How many callers read at once (at most 256).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=256))]
+    read_concurrency: u32,
     /// Bench a running installation instead of a fresh standalone one: its broker, watched for
     /// each case's `case.assigned.*` (the load goes to --intake, with the usual token).
     #[arg(long, value_name = "URL")]
@@ -234,6 +240,8 @@ impl Bench {
             concurrency: self.concurrency as usize,
             rate: self.rate,
             patience: std::time::Duration::from_secs(self.patience_secs),
+            reads: self.reads as usize,
+            read_concurrency: self.read_concurrency as usize,
         };
         if let Some(url) = self.bus {
             let say = |l: &str| eprintln!("{l}");

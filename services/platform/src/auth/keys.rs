@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -110,6 +111,9 @@ struct IssuedClaims<'a> {
 struct ReadClaims {
     sub: Option<String>,
     iat: Option<u64>,
+    /// Required and checked by `jsonwebtoken`; read again to know how long a verified token
+    /// may be taken from the cache.
+    exp: Option<u64>,
     role: Option<String>,
     dept: Option<String>,
     committee: Option<String>,
@@ -212,7 +216,14 @@ pub struct Verifier {
     issuer: String,
     audience: String,
     leeway: u64,
+    /// Tokens verified already, by their SHA-256, with the caller each names and its expiry: a
+    /// caller sends the same token with every call, and checking its signature again costs
+    /// more than the rest of a read (about 45 µs for Ed25519).
+    verified: Mutex<HashMap<[u8; 32], (Principal, u64)>>,
 }
+
+/// Verified tokens kept at most; past it the expired ones go, and if that is not enough, all.
+const VERIFIED_KEPT: usize = 4096;
 
 impl Verifier {
     pub fn from_jwks_file(path: &Path, config: &AuthConfig) -> anyhow::Result<Self> {
@@ -271,12 +282,40 @@ impl Verifier {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             leeway: config.leeway_secs,
+            verified: Mutex::new(HashMap::new()),
         })
     }
 
     /// The caller the token names: issuer, audience, expiry (with the leeway) and the signature
     /// by the key its `kid` names are checked.
+    /// A token verified before is taken from a cache until it expires.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        use sha2::{Digest, Sha256};
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = jsonwebtoken::get_current_timestamp();
+        // Valid while `exp` is no further past than the leeway, as `jsonwebtoken` checks it.
+        let fresh = |exp: u64| now <= exp.saturating_add(self.leeway);
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((principal, exp)) = verified.get(&digest)
+            && fresh(*exp)
+        {
+            return Ok(principal.clone());
+        }
+        drop(verified);
+        let (principal, exp) = self.verify_signed(token)?;
+        verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if verified.len() >= VERIFIED_KEPT {
+            verified.retain(|_, (_, exp)| fresh(*exp));
+            if verified.len() >= VERIFIED_KEPT {
+                verified.clear();
+            }
+        }
+        verified.insert(digest, (principal.clone(), exp));
+        Ok(principal)
+    }
+
+    /// [`Verifier::verify`] without the cache: the caller, and when its token expires.
+    fn verify_signed(&self, token: &str) -> Result<(Principal, u64), AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| self.reason(e))?;
         let kid = header.kid.ok_or(AuthError::NoKeyId)?;
         let Some(key) = self.keys.get(&kid) else {
@@ -316,7 +355,8 @@ impl Verifier {
             committee: claims.committee,
         };
         principal.check_binding()?;
-        Ok(principal)
+        // Present once `jsonwebtoken` accepted the token; 0 would only keep it out of the cache.
+        Ok((principal, claims.exp.unwrap_or(0)))
     }
 
     /// Why `jsonwebtoken` refused a token, in words that never quote it.

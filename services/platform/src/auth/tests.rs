@@ -72,6 +72,39 @@ fn an_expired_token_is_refused_beyond_the_leeway_only() {
 }
 
 #[test]
+fn a_verified_token_is_answered_from_the_cache_until_it_expires() {
+    let keys = keys();
+    let p = principal(Role::Department);
+    let leeway = config().leeway_secs;
+    // Two seconds of life left, the leeway counted.
+    let short = keys
+        .signer
+        .issue_at(&p, now() - 60, now() + 2 - leeway)
+        .unwrap();
+    assert_eq!(keys.verifier.verify(&short), Ok(p.clone()));
+    assert_eq!(
+        keys.verifier.verify(&short),
+        Ok(p.clone()),
+        "from the cache"
+    );
+    // The same claims under a signature of another key are no token of ours, cached or not.
+    let forged = keys_with(&config())
+        .signer
+        .issue_at(&p, now() - 60, now() + 600)
+        .unwrap();
+    assert!(matches!(
+        keys.verifier.verify(&forged),
+        Err(AuthError::UnknownKeyId(_))
+    ));
+    std::thread::sleep(Duration::from_millis(3100));
+    assert_eq!(
+        keys.verifier.verify(&short),
+        Err(AuthError::Expired),
+        "the cache keeps a token no longer than it is valid"
+    );
+}
+
+#[test]
 fn a_token_from_the_future_is_refused_beyond_the_leeway_only() {
     let keys = keys();
     let p = principal(Role::Analyst);

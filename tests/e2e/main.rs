@@ -869,13 +869,13 @@ async fn bench_against_an_installation_sees_every_case_assigned_on_the_broker() 
         return;
     };
     let database = d.env["YIMEN__DATABASE__URL"].clone();
-    let say = |_: &str| {};
+    let progress = yimen::progress::Progress::silent();
     let raw = yimen::bench::raw::measure(
         &database,
         &d.bus.url,
         &d.bus.prefix,
         Duration::from_millis(500),
-        &say,
+        &progress,
     )
     .await
     .expect("measure the raw limits");
@@ -895,15 +895,9 @@ async fn bench_against_an_installation_sees_every_case_assigned_on_the_broker() 
         url: d.bus.url.clone(),
         prefix: d.bus.prefix.clone(),
     };
-    let report = yimen::bench::remote::run(
-        &d.clients.urls,
-        &broker,
-        load,
-        Some(raw),
-        std::sync::Arc::new(say),
-    )
-    .await
-    .expect("bench the installation");
+    let report = yimen::bench::remote::run(&d.clients.urls, &broker, load, Some(raw), progress)
+        .await
+        .expect("bench the installation");
     assert_eq!(report.assigned, 40, "every case seen assigned:\n{report}");
     assert_eq!(
         report.reads.as_ref().map(|r| r.count),

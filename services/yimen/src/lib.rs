@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod keys;
+pub mod progress;
 pub mod run;
 pub mod scenarios;
 pub mod settings;

@@ -23,6 +23,7 @@ use super::cluster::Cluster;
 use super::private::{Postgres, Rabbit};
 use super::{Call, Failures, Ledger, Load};
 use crate::client::Clients;
+use crate::progress::Progress;
 use crate::run::Target;
 
 /// The shape of a run.
@@ -260,13 +261,13 @@ impl Drop for WorkDir {
 }
 
 /// Runs every round of `plan` on a fresh private installation and checks the outcome.
-pub async fn run(plan: Plan, say: &(dyn Fn(&str) + Send + Sync)) -> anyhow::Result<Report> {
+pub async fn run(plan: Plan, progress: &Progress) -> anyhow::Result<Report> {
     let mut work = WorkDir {
         path: std::env::temp_dir().join(format!("yimen-chaos-{}", uuid::Uuid::now_v7().simple())),
         keep: false,
     };
     std::fs::create_dir_all(work.path.join("logs"))?;
-    say(&format!(
+    progress.say(&format!(
         "chaos: private PostgreSQL and RabbitMQ in {}",
         work.path.display()
     ));
@@ -275,7 +276,7 @@ pub async fn run(plan: Plan, say: &(dyn Fn(&str) + Send + Sync)) -> anyhow::Resu
     let database = postgres.url("postgres");
     let (env, token) = configure(&work.path, &database, &rabbit.url())?;
 
-    say("chaos: migrating, joining the departments, starting the five services");
+    progress.say("chaos: migrating, joining the departments, starting the five services");
     let mut cluster = Cluster::start(env, &work.path.join("logs")).await?;
     cluster.ready(Duration::from_secs(60)).await?;
     let clients = Clients::connect(&cluster.urls(&token)).await?;
@@ -301,15 +302,7 @@ pub async fn run(plan: Plan, say: &(dyn Fn(&str) + Send + Sync)) -> anyhow::Resu
     let submitting = {
         let (clients, ledger, stop) = (clients.clone(), ledger.clone(), stop.clone());
         tokio::spawn(async move {
-            super::submit_until(
-                &clients,
-                load,
-                failures,
-                ledger,
-                stop,
-                Arc::new(|_: &str| {}),
-            )
-            .await
+            super::submit_until(&clients, load, failures, ledger, stop, Progress::silent()).await
         })
     };
 
@@ -317,7 +310,7 @@ pub async fn run(plan: Plan, say: &(dyn Fn(&str) + Send + Sync)) -> anyhow::Resu
     let mut rounds = Vec::new();
     for (n, fault) in faults.iter().copied().enumerate() {
         let started = Instant::now();
-        say(&format!(
+        progress.say(&format!(
             "chaos: round {}/{}: {} s steady, then {}",
             n + 1,
             faults.len(),
@@ -353,8 +346,8 @@ pub async fn run(plan: Plan, say: &(dyn Fn(&str) + Send + Sync)) -> anyhow::Resu
         let fault_ended = Instant::now();
         let resumed = resumption(fault, &ledger, &pool, fault_ended, plan.resume_patience).await;
         match resumed {
-            Some(r) => say(&format!("  resumed after {:.2} s", r.as_secs_f64())),
-            None => say(&format!(
+            Some(r) => progress.say(&format!("  resumed after {:.2} s", r.as_secs_f64())),
+            None => progress.say(&format!(
                 "  not resumed within {} s",
                 plan.resume_patience.as_secs()
             )),
@@ -368,16 +361,16 @@ pub async fn run(plan: Plan, say: &(dyn Fn(&str) + Send + Sync)) -> anyhow::Resu
         });
     }
 
-    say("chaos: stopping the load; waiting for the pipeline to drain");
+    progress.say("chaos: stopping the load; waiting for the pipeline to drain");
     stop.cancel();
     let submitted = submitting.await??;
     let stopped = Instant::now();
     let accepted: Vec<String> = submitted.calls.iter().map(|c| c.case_id.clone()).collect();
-    let drained = drain(&pool, &accepted, plan.drain_patience, say)
+    let drained = drain(&pool, &accepted, plan.drain_patience, progress)
         .await
         .map(|()| stopped.elapsed());
 
-    say("chaos: checking every accepted case against the stores");
+    progress.say("chaos: checking every accepted case against the stores");
     let state = check::read(&pool, None).await?;
     let dead_letters = dead_letters(&rabbit.url()).await;
     let mut report = compare(
@@ -400,7 +393,7 @@ pub async fn run(plan: Plan, say: &(dyn Fn(&str) + Send + Sync)) -> anyhow::Resu
         // The services' logs, to look into what went wrong; the keys are of no use.
         let _ = std::fs::remove_dir_all(work.path.join("keys"));
         work.keep = true;
-        say(&format!(
+        progress.say(&format!(
             "chaos: the services' logs are kept in {}",
             work.path.join("logs").display()
         ));
@@ -414,7 +407,7 @@ async fn drain(
     pool: &sqlx::PgPool,
     accepted: &[String],
     patience: Duration,
-    say: &(dyn Fn(&str) + Send + Sync),
+    progress: &Progress,
 ) -> Option<()> {
     let started = Instant::now();
     let mut said = started;
@@ -434,7 +427,7 @@ async fn drain(
         }
         if said.elapsed() >= Duration::from_secs(5) {
             said = Instant::now();
-            say(&format!(
+            progress.say(&format!(
                 "  {waiting} of {} cases not through yet",
                 accepted.len()
             ));

@@ -15,6 +15,7 @@ use yimen_intake::domain::ResidentId;
 use yimen_proto::v1::*;
 
 use crate::client::{Clients, Urls};
+use crate::progress::Progress;
 use crate::run::Target;
 use crate::settings::Settings;
 
@@ -150,11 +151,7 @@ fn peak_rss_kib() -> Option<u64> {
 /// Starts a fresh standalone installation (in a temporary directory, on loopback, with the
 /// departments of `settings.dispatch.seed`), puts `load`
 /// through it, saying progress once a second, and stops it.
-pub async fn run(
-    settings: Settings,
-    load: Load,
-    say: impl Fn(&str) + Send + Sync + 'static,
-) -> anyhow::Result<Report> {
+pub async fn run(settings: Settings, load: Load, progress: Progress) -> anyhow::Result<Report> {
     let dir = std::env::temp_dir().join(format!("yimen-bench-{}", uuid::Uuid::now_v7().simple()));
     let mut settings = settings.on_free_loopback_ports();
     settings.standalone.data_dir = dir.clone();
@@ -165,7 +162,7 @@ pub async fn run(
     let bus = yimen_platform::bus::connect(&settings.bus).await?;
     let running = crate::run::start(&settings, &Target::ALL, bus).await?;
     let urls = Urls::from_fn(|t| format!("http://{}", running.addrs[&t])).with_token(token.clone());
-    let measured = measure(&urls, load, Arc::new(say)).await;
+    let measured = measure(&urls, load, progress).await;
     running.stop().await;
     let auth = yimen_platform::auth::Auth::load(&settings.auth);
     let _ = std::fs::remove_dir_all(&dir);
@@ -189,14 +186,10 @@ fn time_authorization(auth: &yimen_platform::auth::Auth, token: &str) -> anyhow:
     Ok(started.elapsed() / AUTH_SAMPLES)
 }
 
-async fn measure(
-    urls: &Urls,
-    load: Load,
-    say: Arc<dyn Fn(&str) + Send + Sync>,
-) -> anyhow::Result<Report> {
+async fn measure(urls: &Urls, load: Load, progress: Progress) -> anyhow::Result<Report> {
     let clients = Clients::connect(urls).await?;
-    let submitted = submit(&clients, load, say.clone()).await?;
-    say(&format!(
+    let submitted = submit(&clients, load, progress.clone()).await?;
+    progress.say(&format!(
         "  all {} submitted in {:.2} s; waiting for the pipeline",
         load.cases,
         submitted.elapsed.as_secs_f64()
@@ -220,7 +213,7 @@ async fn measure(
     })
     .await?;
 
-    let reads = read_back(&clients, &submitted.calls, load, say).await?;
+    let reads = read_back(&clients, &submitted.calls, load, progress).await?;
     Ok(Report {
         cases: load.cases,
         concurrency: load.concurrency,
@@ -331,11 +324,11 @@ impl Ledger {
 pub async fn submit(
     clients: &Clients,
     load: Load,
-    say: Arc<dyn Fn(&str) + Send + Sync>,
+    progress: Progress,
 ) -> anyhow::Result<Submitted> {
     let ledger = Arc::new(Ledger::default());
     let stop = tokio_util::sync::CancellationToken::new();
-    submit_until(clients, load, Failures::End, ledger, stop, say).await
+    submit_until(clients, load, Failures::End, ledger, stop, progress).await
 }
 
 /// [`submit`] with the callers' answers in `ledger` as they come, failed calls met as
@@ -346,17 +339,17 @@ pub async fn submit_until(
     failures: Failures,
     ledger: Arc<Ledger>,
     stop: tokio_util::sync::CancellationToken,
-    say: Arc<dyn Fn(&str) + Send + Sync>,
+    progress: Progress,
 ) -> anyhow::Result<Submitted> {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let progress = {
-        let (ledger, say) = (ledger.clone(), say.clone());
+    let telling = {
+        let (ledger, progress) = (ledger.clone(), progress.clone());
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(Duration::from_millis(250)).await;
                 let done = ledger.read_calls(|calls| calls.len());
-                say(&format!("  submitted {done}/{}", load.cases));
+                progress.step("submitted", done as u64, load.cases as u64);
             }
         })
     };
@@ -423,7 +416,10 @@ pub async fn submit_until(
     for caller in callers {
         caller.await??;
     }
-    progress.abort();
+    telling.abort();
+    let done = ledger.read_calls(|calls| calls.len());
+    progress.step("submitted", done as u64, load.cases as u64);
+    progress.finish("submitted");
     let calls = std::mem::take(&mut *ledger.calls.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(Submitted {
         started,
@@ -461,12 +457,12 @@ pub async fn read_back(
     clients: &Clients,
     calls: &[Call],
     load: Load,
-    say: Arc<dyn Fn(&str) + Send + Sync>,
+    progress: Progress,
 ) -> anyhow::Result<Option<Reads>> {
     if load.reads == 0 || calls.is_empty() {
         return Ok(None);
     }
-    say(&format!(
+    progress.say(&format!(
         "  reading {} cases back by {} callers",
         load.reads, load.read_concurrency
     ));

@@ -4,6 +4,7 @@
 //! publisher confirms into a quorum queue and hands to a consumer that acknowledges them.
 //! Everything it creates (one table, one queue) is removed when it ends.
 
+use crate::progress::Progress;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -64,13 +65,13 @@ pub async fn measure(
     bus_url: &str,
     prefix: &str,
     window: Duration,
-    say: &(dyn Fn(&str) + Send + Sync),
+    progress: &Progress,
 ) -> anyhow::Result<RawLimits> {
-    say(&format!(
+    progress.say(&format!(
         "  measuring the database's commits/s for {window:?}"
     ));
     let commits_per_sec = commits(database_url, window).await?;
-    say(&format!(
+    progress.say(&format!(
         "  measuring the broker's confirmed, consumed messages/s for {window:?}"
     ));
     let messages_per_sec = messages(bus_url, prefix, window).await?;

@@ -16,6 +16,7 @@ use prost::Message as _;
 use super::raw::RawLimits;
 use super::{Load, Quantiles, Reads, Submitted, ms, read_back, submit};
 use crate::client::{Clients, Urls};
+use crate::progress::Progress;
 
 /// Where to watch.
 pub struct Broker {
@@ -100,7 +101,7 @@ pub async fn run(
     broker: &Broker,
     load: Load,
     raw: Option<RawLimits>,
-    say: Arc<dyn Fn(&str) + Send + Sync>,
+    progress: Progress,
 ) -> anyhow::Result<Report> {
     let clients = Clients::connect(urls).await?;
     let seen: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
@@ -114,8 +115,8 @@ pub async fn run(
         })?;
     let watching = watch(&connection, &broker.prefix, seen.clone()).await?;
 
-    let submitted = submit(&clients, load, say.clone()).await?;
-    say(&format!(
+    let submitted = submit(&clients, load, progress.clone()).await?;
+    progress.say(&format!(
         "  all {} submitted in {:.2} s; watching for their assignments",
         load.cases,
         submitted.elapsed.as_secs_f64()
@@ -123,15 +124,16 @@ pub async fn run(
     let deadline = Instant::now() + load.patience;
     loop {
         let assigned = assigned_of(&submitted, &seen);
+        progress.step("assigned", assigned as u64, load.cases as u64);
         if assigned == load.cases || Instant::now() >= deadline {
             break;
         }
-        say(&format!("  assigned {assigned}/{}", load.cases));
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    progress.finish("assigned");
     watching.abort();
     let _ = connection.close(200, "OK".into()).await;
-    let reads = read_back(&clients, &submitted.calls, load, say).await?;
+    let reads = read_back(&clients, &submitted.calls, load, progress).await?;
 
     let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
     let mut latencies = Vec::with_capacity(submitted.calls.len());

@@ -63,8 +63,9 @@ impl Reseal {
     }
 }
 
-fn show(p: Progress) {
-    eprintln!("{}: {}/{} rows", p.service, p.done, p.total);
+/// Resealing's progress: rows per service, a bar each on a terminal.
+fn shown(progress: &crate::progress::Progress) -> impl FnMut(Progress) + '_ {
+    |p: Progress| progress.step(p.service, p.done, p.total)
 }
 
 impl KeysArgs {
@@ -96,7 +97,8 @@ impl KeysArgs {
                 no_reseal: false,
             } => {
                 let settings = args.settings(config)?;
-                let rotated = crate::keys::rotate(&settings, args.batch, show).await?;
+                let progress = crate::progress::Progress::stderr();
+                let rotated = crate::keys::rotate(&settings, args.batch, shown(&progress)).await?;
                 println!("data key version {} is current", rotated.version);
                 for (service, rows) in rotated.resealed {
                     println!("{service}: {rows} rows sealed again");
@@ -104,8 +106,9 @@ impl KeysArgs {
             }
             KeysCommand::Reseal(args) => {
                 let settings = args.settings(config)?;
+                let progress = crate::progress::Progress::stderr();
                 for (service, rows) in
-                    crate::keys::reseal_stores(&settings, args.batch, show).await?
+                    crate::keys::reseal_stores(&settings, args.batch, shown(&progress)).await?
                 {
                     println!("{service}: {rows} rows sealed again");
                 }

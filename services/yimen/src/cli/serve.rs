@@ -244,12 +244,17 @@ impl Bench {
             read_concurrency: self.read_concurrency as usize,
         };
         if let Some(url) = self.bus {
-            let say = |l: &str| eprintln!("{l}");
+            let progress = crate::progress::Progress::stderr();
             let raw = match &self.raw_limits {
                 Some(database) => {
                     let window = std::time::Duration::from_secs(self.raw_secs.max(1));
-                    let raw =
-                        crate::bench::raw::measure(database, &url, &self.bus_prefix, window, &say);
+                    let raw = crate::bench::raw::measure(
+                        database,
+                        &url,
+                        &self.bus_prefix,
+                        window,
+                        &progress,
+                    );
                     Some(raw.await?)
                 }
                 None => None,
@@ -258,18 +263,12 @@ impl Bench {
                 url,
                 prefix: self.bus_prefix,
             };
-            let report = crate::bench::remote::run(
-                &self.conn.urls(),
-                &broker,
-                load,
-                raw,
-                std::sync::Arc::new(say),
-            )
-            .await?;
+            let report =
+                crate::bench::remote::run(&self.conn.urls(), &broker, load, raw, progress).await?;
             print!("{report}");
             return Ok(ExitCode::SUCCESS);
         }
-        let report = crate::bench::run(settings, load, |l| eprintln!("{l}")).await?;
+        let report = crate::bench::run(settings, load, crate::progress::Progress::stderr()).await?;
         print!("{report}");
         Ok(ExitCode::SUCCESS)
     }
@@ -314,11 +313,11 @@ impl Chaos {
             resume_patience: secs(self.resume_target_secs.max(1) * 3),
             drain_patience: secs(120),
         };
-        let say = |l: &str| eprintln!("{l}");
+        let progress = crate::progress::Progress::stderr();
         let interrupted = tokio_util::sync::CancellationToken::new();
         yimen_platform::server::cancel_on_signal(interrupted.clone());
         let report = tokio::select! {
-            report = crate::bench::chaos::run(plan, &say) => report?,
+            report = crate::bench::chaos::run(plan, &progress) => report?,
             _ = interrupted.cancelled() => {
                 anyhow::bail!("interrupted; the private servers and processes were stopped")
             }

@@ -289,6 +289,25 @@ pub struct Distributed {
 /// anything after cleanup.
 pub struct Processes<N>(pub Vec<(N, tokio::process::Child)>);
 
+impl Processes<Target> {
+    /// Each process's state and the end of its log (`<dir>/<target>.log`): why it is not ready.
+    pub fn tell(&mut self, dir: &std::path::Path) -> String {
+        let mut told = String::new();
+        for (target, child) in &mut self.0 {
+            let state = match child.try_wait() {
+                Ok(Some(status)) => format!("exited ({status})"),
+                _ => "running".to_string(),
+            };
+            let log = std::fs::read_to_string(dir.join(format!("{}.log", target.name())))
+                .unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(10)..].join("\n    ");
+            told.push_str(&format!("  {}: {state}\n    {tail}\n", target.name()));
+        }
+        told
+    }
+}
+
 impl<N> Processes<N> {
     /// Stops the processes with SIGTERM (graceful), waiting for them to exit (bounded).
     pub async fn stop(&mut self) {
@@ -395,9 +414,13 @@ impl Distributed {
             children.0.push((target, child));
         }
         let urls = Urls::from_fn(|t| format!("http://127.0.0.1:{}", ports[&t])).with_token(token);
-        let clients = connect(urls)
-            .await
-            .expect("the yimen processes answer and are ready");
+        let clients = match connect(urls).await {
+            Ok(clients) => clients,
+            Err(e) => panic!(
+                "the yimen processes answer and are ready: {e:#}\n{}",
+                children.tell(keys.path())
+            ),
+        };
         let mut dispatch = clients.dispatch.clone();
         for department in seed() {
             dispatch

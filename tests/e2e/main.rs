@@ -104,6 +104,7 @@ async fn assignment_of(clients: &Clients, department: &str, case_id: &str) -> As
                     AssignmentState::Pending as i32,
                     AssignmentState::Accepted as i32,
                 ],
+                after_position: 0,
                 page: None,
             })
             .await

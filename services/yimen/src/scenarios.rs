@@ -693,6 +693,7 @@ impl Player {
                 .list_assignments(ListAssignmentsRequest {
                     department: case.department.clone(),
                     states: vec![AssignmentState::Pending as i32],
+                    after_position: 0,
                     page: Some(PageRequest {
                         page_size: 500,
                         page_token,

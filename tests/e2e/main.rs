@@ -167,6 +167,7 @@ async fn the_petitioner_follows_the_case_with_its_query_code_and_no_token(client
     let refused = anonymous
         .get_case(GetCaseRequest {
             case_ref: case.case_number.clone(),
+            after_position: 0,
         })
         .await
         .expect_err("no token");
@@ -431,6 +432,7 @@ async fn calls_need_a_token_the_role_allows(clients: &Clients, signing_key: &std
     };
     let get = GetCaseRequest {
         case_ref: "YM-2026-000001".into(),
+        after_position: 0,
     };
     let anonymous = yimen::client::intake(&urls(None)).await.expect("connect");
     let status = anonymous

@@ -154,6 +154,7 @@ async fn readable_in_full_at(
         .clone()
         .get_case(GetCaseRequest {
             case_ref: registered.case_id.clone(),
+            after_position: 0,
         })
         .await
         .expect("get case")

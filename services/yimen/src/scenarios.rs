@@ -671,6 +671,7 @@ impl Player {
                 .clone()
                 .get_case(GetCaseRequest {
                     case_ref: case_id.into(),
+                    after_position: 0,
                 })
                 .await?
                 .into_inner();
@@ -925,6 +926,7 @@ impl Player {
             .clone()
             .get_case(GetCaseRequest {
                 case_ref: case_id.into(),
+                after_position: 0,
             })
             .await?
             .into_inner();

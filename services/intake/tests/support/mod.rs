@@ -67,6 +67,7 @@ pub async fn get(db: &Db, case_ref: &str) -> Case {
         .get(
             &GetCaseRequest {
                 case_ref: case_ref.into(),
+                after_position: 0,
             },
             &Scope::Everything,
         )

@@ -85,6 +85,7 @@ async fn register(clients: &Clients) -> Registered {
                 terms: "paid within ten days".into(),
                 installments: Vec::new(),
             }),
+            difficulty: 0,
         })
         .await
         .expect("agreed");

@@ -165,6 +165,7 @@ fn mediation_concluded(
             outcome: outcome as i32,
             agreement,
             mediators: vec!["mediator-1".into()],
+            difficulty: 0,
         }),
     )
 }

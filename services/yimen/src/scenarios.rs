@@ -846,6 +846,7 @@ impl Player {
                 mediation_id: file.mediation_id.clone(),
                 outcome: MediationState::Agreed as i32,
                 agreement: Some(agreement.clone()),
+                difficulty: 0,
             })
             .await?
             .into_inner();

@@ -222,6 +222,7 @@ pub fn mediation_concluded(
             outcome: outcome as i32,
             agreement,
             mediators: vec!["mediator-1".into()],
+            difficulty: 0,
         }),
     )
 }

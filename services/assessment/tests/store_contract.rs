@@ -771,7 +771,7 @@ fn concluded(
 ) -> Event {
     let mut event = new_event(
         yimen_proto::event_type::MEDIATION_CONCLUDED,
-        &format!("case-of-{mediation_id}"),
+        format!("case-of-{mediation_id}"),
         "mediation",
         Payload::MediationConcluded(MediationConcluded {
             mediation_id: mediation_id.into(),

@@ -55,6 +55,7 @@ mod metrics;
 mod privacy;
 mod scenarios;
 mod trace;
+mod watch;
 
 /// The fields a refusal's `google.rpc.BadRequest` names.
 fn violated_fields(status: &tonic::Status) -> Vec<String> {

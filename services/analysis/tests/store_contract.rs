@@ -137,6 +137,8 @@ fn assigned(
                 village: String::new(),
             }),
             subject: "a matter".into(),
+            routing_rule: String::new(),
+            routing_rules_version: 0,
         }),
     )
 }

@@ -794,6 +794,17 @@ fn grade(mediation_id: &str, grade: SubsidyGrade) -> MediationGrade {
     }
 }
 
+/// The subsidies of a quarter of 2026.
+async fn subsidies(api: &Api, quarter: u32) -> MediatorSubsidies {
+    api.get_mediator_subsidies(Request::new(GetMediatorSubsidiesRequest {
+        year: 2026,
+        quarter,
+    }))
+    .await
+    .expect("subsidies")
+    .into_inner()
+}
+
 fn fen(money: &Option<Money>) -> i64 {
     money.as_ref().map_or(-1, |m| m.fen)
 }
@@ -871,14 +882,7 @@ async fn mediator_subsidies_pay_stipends_and_graded_awards_per_mediator_and_comm
     .await
     .expect("regraded");
 
-    let report = api
-        .get_mediator_subsidies(Request::new(GetMediatorSubsidiesRequest {
-            year: 2026,
-            quarter: 1,
-        }))
-        .await
-        .expect("subsidies")
-        .into_inner();
+    let report = subsidies(&api, 1).await;
     let rows: Vec<(&str, i64, i64, u32, u32, bool)> = report
         .subsidies
         .iter()
@@ -930,14 +934,7 @@ async fn mediator_subsidies_pay_stipends_and_graded_awards_per_mediator_and_comm
     assert_eq!(fen(&report.remaining), 37_500_000 - 1_320_000);
 
     // Q2 has the April file and nobody full-time.
-    let q2 = api
-        .get_mediator_subsidies(Request::new(GetMediatorSubsidiesRequest {
-            year: 2026,
-            quarter: 2,
-        }))
-        .await
-        .expect("Q2")
-        .into_inner();
+    let q2 = subsidies(&api, 2).await;
     assert_eq!(q2.ungraded, 1);
     assert_eq!(fen(&q2.total), 0);
 }
@@ -1008,14 +1005,7 @@ async fn grading_refuses_a_mediation_not_agreed_or_of_another_quarter_and_writes
     assert_eq!(unknown.code(), Code::NotFound);
 
     // Nothing of the refused reviews was written: m-ok ungraded, nobody full-time.
-    let report = api
-        .get_mediator_subsidies(Request::new(GetMediatorSubsidiesRequest {
-            year: 2026,
-            quarter: 1,
-        }))
-        .await
-        .expect("subsidies")
-        .into_inner();
+    let report = subsidies(&api, 1).await;
     assert_eq!(report.ungraded, 1);
     assert_eq!(fen(&report.total), 0);
     assert!(report.subsidies.iter().all(|s| !s.full_time));

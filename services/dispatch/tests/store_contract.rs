@@ -15,6 +15,7 @@ use yimen_proto::v1::dispatch_service_server::DispatchService;
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
 use yimen_testkit::as_caller;
+use yimen_testkit::harness::next_item;
 
 yimen_testkit::store_contract!(
     yimen_dispatch::SERVICE,
@@ -2070,17 +2071,6 @@ fn watch_request(department: &str, after_position: u64) -> ListAssignmentsReques
     }
 }
 
-/// The next item of a watch, failing the test instead of hanging when none comes.
-async fn next_of(
-    stream: &mut (impl futures::Stream<Item = Result<Assignment, tonic::Status>> + Unpin),
-) -> Option<Assignment> {
-    use futures::StreamExt;
-    tokio::time::timeout(std::time::Duration::from_secs(60), stream.next())
-        .await
-        .expect("the watch sends within a minute")
-        .map(|item| item.expect("a change"))
-}
-
 async fn watching_assignments_resumes_after_a_position_missing_nothing_and_nothing_twice(db: Db) {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let api = api(&db).ending_on(shutdown.clone());
@@ -2097,8 +2087,8 @@ async fn watching_assignments_resumes_after_a_position_missing_nothing_and_nothi
         .await
         .expect("watch")
         .into_inner();
-    let first = next_of(&mut watch).await.expect("first");
-    let second = next_of(&mut watch).await.expect("second");
+    let first = next_item(&mut watch).await.expect("first");
+    let second = next_item(&mut watch).await.expect("second");
     assert_eq!(
         (first.case_id.as_str(), second.case_id.as_str()),
         ("wages-1", "wages-2")
@@ -2106,7 +2096,7 @@ async fn watching_assignments_resumes_after_a_position_missing_nothing_and_nothi
     assert!(first.position < second.position);
     // Live: a change is pushed as it commits.
     register(&db, "wages-3", Category::LabourWages, "洋梓镇").await;
-    let third = next_of(&mut watch).await.expect("third");
+    let third = next_item(&mut watch).await.expect("third");
     assert_eq!(third.case_id, "wages-3");
     assert!(third.position > second.position);
     let received = third.position;
@@ -2132,7 +2122,7 @@ async fn watching_assignments_resumes_after_a_position_missing_nothing_and_nothi
         .into_inner();
     let mut got = Vec::new();
     for _ in 0..3 {
-        let a = next_of(&mut resumed).await.expect("a missed change");
+        let a = next_item(&mut resumed).await.expect("a missed change");
         got.push((
             a.case_id,
             AssignmentState::try_from(a.state).expect("state"),
@@ -2153,47 +2143,44 @@ async fn watching_assignments_resumes_after_a_position_missing_nothing_and_nothi
     assert!(got[0].2 > received);
     // Nothing else was waiting: the next item is the next change.
     register(&db, "wages-5", Category::LabourWages, "洋梓镇").await;
-    let fifth = next_of(&mut resumed).await.expect("the next change");
+    let fifth = next_item(&mut resumed).await.expect("the next change");
     assert_eq!(fifth.case_id, "wages-5");
 
     // The process stops: the stream ends.
     shutdown.cancel();
-    assert!(next_of(&mut resumed).await.is_none(), "the watch ended");
+    assert!(next_item(&mut resumed).await.is_none(), "the watch ended");
 }
 
 async fn a_department_watches_only_its_own_assignments(db: Db) {
     let api = api(&db);
     join_city(&api, "human-resources", &[Category::LabourWages]).await;
     join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
-    let refused = api
-        .watch_assignments(as_caller(
-            &department_caller("civil-affairs"),
-            watch_request("human-resources", 0),
-        ))
-        .await
-        .err()
-        .expect("another department's work");
-    assert_eq!(refused.code(), Code::PermissionDenied);
-    let unknown = api
-        .watch_assignments(as_caller(
-            &caller(Role::Supervisor, None),
-            watch_request("nobody", 0),
-        ))
-        .await
-        .err()
-        .expect("unknown department");
-    assert_eq!(unknown.code(), Code::NotFound);
-    let paged = api
-        .watch_assignments(as_caller(
-            &caller(Role::Supervisor, None),
-            ListAssignmentsRequest {
-                department: "human-resources".into(),
-                page: Some(PageRequest::default()),
-                ..Default::default()
-            },
-        ))
-        .await
-        .err()
-        .expect("a page");
-    assert_eq!(paged.code(), Code::InvalidArgument);
+    let refusal = |who: Principal, request: ListAssignmentsRequest| {
+        let call = api.watch_assignments(as_caller(&who, request));
+        async move { call.await.err().expect("refused").code() }
+    };
+    let supervisor = || caller(Role::Supervisor, None);
+    assert_eq!(
+        refusal(
+            department_caller("civil-affairs"),
+            watch_request("human-resources", 0)
+        )
+        .await,
+        Code::PermissionDenied,
+        "another department's work"
+    );
+    assert_eq!(
+        refusal(supervisor(), watch_request("nobody", 0)).await,
+        Code::NotFound,
+        "an unknown department"
+    );
+    let paged = ListAssignmentsRequest {
+        page: Some(PageRequest::default()),
+        ..watch_request("human-resources", 0)
+    };
+    assert_eq!(
+        refusal(supervisor(), paged).await,
+        Code::InvalidArgument,
+        "a page"
+    );
 }

@@ -23,6 +23,7 @@ use yimen_platform::{events, outbox};
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::intake_service_server::IntakeService;
 use yimen_proto::v1::*;
+use yimen_testkit::harness::next_item;
 
 yimen_testkit::store_contract!(
     yimen_intake::SERVICE,
@@ -1835,17 +1836,6 @@ fn watch_request(case_ref: &str, after_position: u64) -> GetCaseRequest {
     }
 }
 
-/// The next line of a watch, failing the test instead of hanging when none comes.
-async fn next_line(
-    stream: &mut (impl futures::Stream<Item = Result<TimelineEntry, Status>> + Unpin),
-) -> Option<TimelineEntry> {
-    use futures::StreamExt;
-    tokio::time::timeout(std::time::Duration::from_secs(60), stream.next())
-        .await
-        .expect("the watch sends within a minute")
-        .map(|line| line.expect("a line"))
-}
-
 async fn watching_a_case_resumes_after_a_position_missing_nothing_and_nothing_twice(db: Db) {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let api = api(&db).ending_on(shutdown.clone());
@@ -1863,7 +1853,7 @@ async fn watching_a_case_resumes_after_a_position_missing_nothing_and_nothing_tw
         .await
         .expect("watch")
         .into_inner();
-    let first = next_line(&mut watch).await.expect("registered");
+    let first = next_item(&mut watch).await.expect("registered");
     assert_eq!(
         (first.kind.as_str(), first.position),
         ("case.registered", 1)
@@ -1871,7 +1861,7 @@ async fn watching_a_case_resumes_after_a_position_missing_nothing_and_nothing_tw
     apply(&db, &assigned(id, "transport", r + 10))
         .await
         .expect("assigned");
-    let second = next_line(&mut watch).await.expect("assigned");
+    let second = next_item(&mut watch).await.expect("assigned");
     assert_eq!(
         (second.kind.as_str(), second.position),
         ("case.assigned", 2)
@@ -1900,8 +1890,8 @@ async fn watching_a_case_resumes_after_a_position_missing_nothing_and_nothing_tw
         .expect("watch again")
         .into_inner();
     let missed = [
-        next_line(&mut resumed).await.expect("accepted"),
-        next_line(&mut resumed).await.expect("replied"),
+        next_item(&mut resumed).await.expect("accepted"),
+        next_item(&mut resumed).await.expect("replied"),
     ];
     assert_eq!(
         missed
@@ -1914,7 +1904,7 @@ async fn watching_a_case_resumes_after_a_position_missing_nothing_and_nothing_tw
     apply(&db, &returned(id, "transport", r + 50, "wrong office"))
         .await
         .expect("returned");
-    let next = next_line(&mut resumed).await.expect("returned");
+    let next = next_item(&mut resumed).await.expect("returned");
     assert_eq!((next.kind.as_str(), next.position), ("case.returned", 5));
     // GetCase shows the same positions.
     let positions: Vec<u64> = get(&db, id)
@@ -1927,7 +1917,7 @@ async fn watching_a_case_resumes_after_a_position_missing_nothing_and_nothing_tw
 
     // The process stops: the stream ends.
     shutdown.cancel();
-    assert!(next_line(&mut resumed).await.is_none(), "the watch ended");
+    assert!(next_item(&mut resumed).await.is_none(), "the watch ended");
 }
 
 async fn a_case_is_watched_only_by_a_caller_who_may_read_it(db: Db) {
@@ -1948,7 +1938,7 @@ async fn a_case_is_watched_only_by_a_caller_who_may_read_it(db: Db) {
         .expect("the holder watches")
         .into_inner();
     assert_eq!(
-        next_line(&mut holder).await.expect("a line").kind,
+        next_item(&mut holder).await.expect("a line").kind,
         "case.registered"
     );
     let other = watch(department("police"), &case.case_id)

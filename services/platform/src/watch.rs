@@ -24,9 +24,45 @@ pub const OTHER_REPLICAS_WITHIN: Duration = Duration::from_secs(5);
 /// with its position.
 pub type Read<T> = Box<dyn FnMut(u64) -> BoxFuture<'static, Result<Vec<(u64, T)>, Error>> + Send>;
 
-struct Follow<T> {
+/// What a live stream waits on between reads: the service's next commit in this process, at
+/// most [`OTHER_REPLICAS_WITHIN`], or the process stopping.
+pub struct Wake {
     commits: tokio::sync::watch::Receiver<u64>,
     shutdown: CancellationToken,
+}
+
+impl Wake {
+    pub fn new(db: &Db, shutdown: CancellationToken) -> Self {
+        Self {
+            commits: db.commits(),
+            shutdown,
+        }
+    }
+
+    /// Marks every commit so far as seen; call it right before reading, so a commit during
+    /// the read wakes the next wait.
+    pub fn seen(&mut self) {
+        self.commits.borrow_and_update();
+    }
+
+    /// Waits for a commit not yet seen (or [`OTHER_REPLICAS_WITHIN`]); false once the process
+    /// stops.
+    pub async fn next(&mut self) -> bool {
+        tokio::select! {
+            biased;
+            () = self.shutdown.cancelled() => false,
+            changed = self.commits.changed() => changed.is_ok(),
+            () = tokio::time::sleep(OTHER_REPLICAS_WITHIN) => !self.shutdown.is_cancelled(),
+        }
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+}
+
+struct Follow<T> {
+    wake: Wake,
     position: u64,
     ready: VecDeque<T>,
     read: Read<T>,
@@ -43,8 +79,7 @@ pub fn follow<T: Send + 'static>(
     read: Read<T>,
 ) -> BoxStream<'static, Result<T, Status>> {
     let state = Follow {
-        commits: db.commits(),
-        shutdown,
+        wake: Wake::new(db, shutdown),
         position: from,
         ready: VecDeque::new(),
         read,
@@ -53,26 +88,16 @@ pub fn follow<T: Send + 'static>(
     futures::stream::unfold(Some(state), |state| async move {
         let mut state = state?;
         loop {
-            if state.shutdown.is_cancelled() {
+            if state.wake.stopped() {
                 return None;
             }
             if let Some(item) = state.ready.pop_front() {
                 return Some((Ok(item), Some(state)));
             }
-            if !state.eager {
-                tokio::select! {
-                    biased;
-                    () = state.shutdown.cancelled() => return None,
-                    changed = state.commits.changed() => {
-                        if changed.is_err() {
-                            return None;
-                        }
-                    }
-                    () = tokio::time::sleep(OTHER_REPLICAS_WITHIN) => {}
-                }
+            if !state.eager && !state.wake.next().await {
+                return None;
             }
-            // Seen now: a commit during the read wakes the next wait.
-            state.commits.borrow_and_update();
+            state.wake.seen();
             match (state.read)(state.position).await {
                 Ok(items) => {
                     state.eager = !items.is_empty();

@@ -326,10 +326,19 @@ fn moved_on(id: &str) -> Error {
     Error::precondition(format!("assignment {id} changed meanwhile; read it again"))
 }
 
+/// Commits an operation: the assignments it changed take their feed positions last
+/// (`store::stamp_changes`), then the transaction commits.
+async fn commit(db: &Db, mut tx: Tx) -> Result<(), Error> {
+    store::stamp_changes(&mut tx).await?;
+    db.commit(tx).await?;
+    Ok(())
+}
+
 /// Reads the assignment again and commits: what the caller is answered is what was stored.
 async fn committed(db: &Db, mut tx: Tx, id: &str) -> Result<AssignmentRecord, Error> {
+    store::stamp_changes(&mut tx).await?;
     let updated = load_assignment(&mut tx, id).await?;
-    db.commit(tx).await?;
+    commit(db, tx).await?;
     Ok(updated)
 }
 
@@ -478,6 +487,8 @@ pub async fn return_assignment(
         now,
     )
     .await?;
+    store::stamp_changes(&mut tx).await?;
+    let reassigned = load_assignment(&mut tx, &reassigned.assignment_id).await?;
     let returned = committed(db, tx, &id).await?;
     tracing::info!(assignment_id = %id, from = %returned.department, to = %reassigned.department, "assignment returned and re-routed");
     Ok(pb::ReturnAssignmentResponse {
@@ -711,7 +722,7 @@ pub async fn join_department(
         department: Some(department.clone()),
     });
     enqueue(&mut tx, event_type::DEPARTMENT_JOINED.into(), "", payload).await?;
-    db.commit(tx).await?;
+    commit(db, tx).await?;
     tracing::info!(department = %code, "department joined");
 
     if config.department_queues
@@ -786,7 +797,7 @@ pub async fn leave_department(
     let left = store::department(&mut tx, &code)
         .await?
         .ok_or_else(|| Error::not_found(format!("department {code} not found")))?;
-    db.commit(tx).await?;
+    commit(db, tx).await?;
     tracing::info!(department = %code, handed_over = handovers.len(), "department left");
     Ok(pb::LeaveDepartmentResponse {
         department: Some(left.to_proto(0)),
@@ -877,7 +888,7 @@ pub async fn set_routing_rules(
     }
     let now = now_millis();
     let version = store::insert_rule_set(&mut tx, &rules, now).await?;
-    db.commit(tx).await?;
+    commit(db, tx).await?;
     tracing::info!(version, rules = rules.len(), "routing rules set");
     Ok(pb::SetRoutingRulesResponse {
         rules: rules.iter().map(RoutingRule::to_proto).collect(),

@@ -490,24 +490,15 @@ pub async fn insert_assignment(
     .bind(i64::from(a.routing_rules_version))
     .execute(&mut *conn)
     .await?;
-    stamp(conn, &a.assignment_id).await
+    // Inserted with position 0: stamped before the commit (`stamp_changes`).
+    Ok(())
 }
 
-/// Gives the assignment's latest change the next position of its department's feed. The
-/// feed's row stays locked until the caller commits, so positions grow in commit order.
+/// Marks an assignment as changed: [`stamp_changes`] gives it its feed position before the
+/// transaction commits.
 async fn stamp(conn: &mut AnyConnection, assignment_id: &str) -> Result<(), Error> {
-    let position: i64 = sqlx::query_scalar(
-        "INSERT INTO department_feeds (department, position) \
-         SELECT department, 1 FROM assignments WHERE assignment_id = $1 \
-         ON CONFLICT (department) DO UPDATE SET position = department_feeds.position + 1 \
-         RETURNING position",
-    )
-    .bind(assignment_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE assignments SET position = $2 WHERE assignment_id = $1")
+    sqlx::query("UPDATE assignments SET position = 0 WHERE assignment_id = $1")
         .bind(assignment_id)
-        .bind(position)
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -523,6 +514,36 @@ async fn stamped(
         stamp(conn, assignment_id).await?;
     }
     Ok(changed)
+}
+
+/// Gives every assignment this transaction changed (position 0: inserted, or marked by
+/// [`stamp`]) the next position of its department's feed. Called last before the commit, in
+/// department order: each feed's row stays locked until the commit, so positions grow in
+/// commit order, and taking those locks last and in one order means they never wait in a
+/// cycle with each other or with the departments' own locks.
+pub async fn stamp_changes(conn: &mut AnyConnection) -> Result<(), Error> {
+    let changed: Vec<(String, String)> = sqlx::query_as(
+        "SELECT assignment_id, department FROM assignments WHERE position = 0 \
+         ORDER BY department, assignment_id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for (assignment_id, department) in changed {
+        let position: i64 = sqlx::query_scalar(
+            "INSERT INTO department_feeds (department, position) VALUES ($1, 1) \
+             ON CONFLICT (department) DO UPDATE SET position = department_feeds.position + 1 \
+             RETURNING position",
+        )
+        .bind(&department)
+        .fetch_one(&mut *conn)
+        .await?;
+        sqlx::query("UPDATE assignments SET position = $2 WHERE assignment_id = $1")
+            .bind(&assignment_id)
+            .bind(position)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The department's assignments changed after `after` in its feed and now in `states` (all

@@ -27,7 +27,8 @@ ALTER TABLE assignments ADD COLUMN routing_rules_version BIGINT NOT NULL DEFAULT
 
 -- The feed: every change of an assignment takes the next position of its department from
 -- `department_feeds`, whose row stays locked until the change commits, so positions grow in
--- commit order and a watcher resuming after a position misses nothing. (A table of its own:
+-- commit order and a watcher resuming after a position misses nothing. The positions are
+-- taken last in a transaction, in department order (`store::stamp_changes`). (A table of its own:
 -- assignments hold the department row shared, and must not queue behind each other there.)
 CREATE TABLE department_feeds (
     department TEXT PRIMARY KEY,
@@ -46,3 +47,7 @@ INSERT INTO department_feeds (department, position)
 SELECT department, COUNT(*) FROM assignments GROUP BY department;
 
 CREATE INDEX assignments_feed ON assignments (department, position);
+
+-- Changed assignments wait with position 0 until their transaction stamps them, last thing
+-- before it commits (`store::stamp_changes`); none is ever committed with 0.
+CREATE INDEX assignments_unstamped ON assignments (department, assignment_id) WHERE position = 0;

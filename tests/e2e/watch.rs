@@ -200,3 +200,96 @@ async fn ends_when_the_installation_stops(mut stream: Watch) {
         .expect("the stream ends");
     assert!(matches!(end, Ok(None)), "ended cleanly: {end:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_a_case_is_followed_through_a_reconnect() {
+    let s = Standalone::start().await.expect("start standalone");
+    case_followed_through_a_reconnect(&s.clients).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_a_case_is_followed_through_a_reconnect() {
+    let Some(d) = Distributed::start().await else {
+        return;
+    };
+    case_followed_through_a_reconnect(&d.clients).await;
+    d.stop().await;
+}
+
+async fn next_line(stream: &mut tonic::Streaming<TimelineEntry>) -> TimelineEntry {
+    tokio::time::timeout(Duration::from_secs(60), stream.message())
+        .await
+        .expect("a line within a minute")
+        .expect("the stream is healthy")
+        .expect("the stream is open")
+}
+
+async fn watch_case(
+    clients: &Clients,
+    case_id: &str,
+    after: u64,
+) -> tonic::Streaming<TimelineEntry> {
+    clients
+        .intake
+        .clone()
+        .watch_case(GetCaseRequest {
+            case_ref: case_id.into(),
+            after_position: after,
+        })
+        .await
+        .expect("watch the case")
+        .into_inner()
+}
+
+/// The center follows a case's timeline as dispatch's events reach intake, goes away while the
+/// department accepts it, and resumes with exactly the line it missed.
+async fn case_followed_through_a_reconnect(clients: &Clients) {
+    let case_id = submit(clients, "the bus route 7 was cut").await;
+    let mut stream = watch_case(clients, &case_id, 0).await;
+    let registered = next_line(&mut stream).await;
+    let assigned = next_line(&mut stream).await;
+    assert_eq!(
+        [registered.kind.as_str(), assigned.kind.as_str()],
+        ["case.registered", "case.assigned"]
+    );
+    assert_eq!((registered.position, assigned.position), (1, 2));
+    drop(stream);
+
+    let assignment = until("the case's assignment", || async {
+        clients
+            .dispatch
+            .clone()
+            .list_assignments(ListAssignmentsRequest {
+                department: assigned.department.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .into_inner()
+            .assignments
+            .into_iter()
+            .find(|a| a.case_id == case_id)
+    })
+    .await;
+    clients
+        .dispatch
+        .clone()
+        .accept_assignment(AcceptAssignmentRequest {
+            assignment_id: assignment.assignment_id,
+            handler: String::new(),
+        })
+        .await
+        .expect("accept");
+    wait_for_case(clients, &case_id, |c| {
+        c.status == CaseStatus::Accepted as i32
+    })
+    .await;
+
+    let mut resumed = watch_case(clients, &case_id, assigned.position).await;
+    let missed = next_line(&mut resumed).await;
+    assert_eq!(
+        (missed.kind.as_str(), missed.position),
+        ("case.accepted", 3)
+    );
+}

@@ -4,12 +4,12 @@
 //! installation stops.
 
 use std::path::Path;
-use std::time::Duration;
 
 use yimen_e2e::*;
 use yimen_platform::auth::{Principal, Role};
 use yimen_proto::v1::dispatch_service_client::DispatchServiceClient;
 use yimen_proto::v1::*;
+use yimen_testkit::harness::next_item;
 
 const DEPARTMENT: &str = "bus-company";
 const KEYWORD: &str = "bus route";
@@ -64,13 +64,9 @@ async fn watch(system: &mut DispatchServiceClient<yimen::client::Traced>, after:
         .into_inner()
 }
 
-/// The next change the watch sends (bounded, so a missing one fails instead of hanging).
-async fn next(stream: &mut Watch) -> Assignment {
-    tokio::time::timeout(Duration::from_secs(60), stream.message())
-        .await
-        .expect("a change within a minute")
-        .expect("the stream is healthy")
-        .expect("the stream is open")
+/// The next item a stream sends (bounded, so a missing one fails instead of hanging).
+async fn next<T>(stream: &mut tonic::Streaming<T>) -> T {
+    next_item(stream).await.expect("the stream is open")
 }
 
 fn seen(a: &Assignment) -> (String, AssignmentState) {
@@ -195,10 +191,7 @@ async fn follows_its_work_through_a_reconnect(clients: &Clients, signing_key: &P
 
 /// Once the installation stopped, the stream has ended cleanly (no error, no more items).
 async fn ends_when_the_installation_stops(mut stream: Watch) {
-    let end = tokio::time::timeout(Duration::from_secs(60), stream.message())
-        .await
-        .expect("the stream ends");
-    assert!(matches!(end, Ok(None)), "ended cleanly: {end:?}");
+    assert!(next_item(&mut stream).await.is_none(), "ended cleanly");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,14 +208,6 @@ async fn distributed_a_case_is_followed_through_a_reconnect() {
     };
     case_followed_through_a_reconnect(&d.clients).await;
     d.stop().await;
-}
-
-async fn next_line(stream: &mut tonic::Streaming<TimelineEntry>) -> TimelineEntry {
-    tokio::time::timeout(Duration::from_secs(60), stream.message())
-        .await
-        .expect("a line within a minute")
-        .expect("the stream is healthy")
-        .expect("the stream is open")
 }
 
 async fn watch_case(
@@ -247,8 +232,8 @@ async fn watch_case(
 async fn case_followed_through_a_reconnect(clients: &Clients) {
     let case_id = submit(clients, "the bus route 7 was cut").await;
     let mut stream = watch_case(clients, &case_id, 0).await;
-    let registered = next_line(&mut stream).await;
-    let assigned = next_line(&mut stream).await;
+    let registered = next(&mut stream).await;
+    let assigned = next(&mut stream).await;
     assert_eq!(
         [registered.kind.as_str(), assigned.kind.as_str()],
         ["case.registered", "case.assigned"]
@@ -287,7 +272,7 @@ async fn case_followed_through_a_reconnect(clients: &Clients) {
     .await;
 
     let mut resumed = watch_case(clients, &case_id, assigned.position).await;
-    let missed = next_line(&mut resumed).await;
+    let missed = next(&mut resumed).await;
     assert_eq!(
         (missed.kind.as_str(), missed.position),
         ("case.accepted", 3)

@@ -95,6 +95,7 @@ async fn played_through_then_tampered(clients: &Clients, signing_key: &Path, sto
             .list_assignments(ListAssignmentsRequest {
                 department: "civil-affairs".into(),
                 states: vec![AssignmentState::Pending as i32],
+                after_position: 0,
                 page: None,
             })
             .await

@@ -103,6 +103,7 @@ async fn intake_stays_ready_and_accepting_while_the_broker_is_away_and_its_cases
         .clone()
         .get_case(GetCaseRequest {
             case_ref: during.case_id.clone(),
+            after_position: 0,
         })
         .await
         .expect("get case")

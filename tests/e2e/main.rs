@@ -55,6 +55,7 @@ mod metrics;
 mod privacy;
 mod scenarios;
 mod trace;
+mod watch;
 
 /// The fields a refusal's `google.rpc.BadRequest` names.
 fn violated_fields(status: &tonic::Status) -> Vec<String> {
@@ -104,6 +105,7 @@ async fn assignment_of(clients: &Clients, department: &str, case_id: &str) -> As
                     AssignmentState::Pending as i32,
                     AssignmentState::Accepted as i32,
                 ],
+                after_position: 0,
                 page: None,
             })
             .await
@@ -166,6 +168,7 @@ async fn the_petitioner_follows_the_case_with_its_query_code_and_no_token(client
     let refused = anonymous
         .get_case(GetCaseRequest {
             case_ref: case.case_number.clone(),
+            after_position: 0,
         })
         .await
         .expect_err("no token");
@@ -430,6 +433,7 @@ async fn calls_need_a_token_the_role_allows(clients: &Clients, signing_key: &std
     };
     let get = GetCaseRequest {
         case_ref: "YM-2026-000001".into(),
+        after_position: 0,
     };
     let anonymous = yimen::client::intake(&urls(None)).await.expect("connect");
     let status = anonymous

@@ -86,6 +86,7 @@ async fn each_serve_process_answers_a_scrape_with_what_it_did() {
     let missing = intake
         .get_case(GetCaseRequest {
             case_ref: "YM-2000-999999".into(),
+            after_position: 0,
         })
         .await
         .expect_err("no such case");

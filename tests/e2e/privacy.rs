@@ -85,6 +85,7 @@ async fn register(clients: &Clients) -> Registered {
                 terms: "paid within ten days".into(),
                 installments: Vec::new(),
             }),
+            difficulty: 0,
         })
         .await
         .expect("agreed");
@@ -154,6 +155,7 @@ async fn readable_in_full_at(
         .clone()
         .get_case(GetCaseRequest {
             case_ref: registered.case_id.clone(),
+            after_position: 0,
         })
         .await
         .expect("get case")

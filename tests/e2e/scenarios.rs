@@ -28,6 +28,7 @@ async fn case(clients: &Clients, case_id: &str) -> Case {
         .clone()
         .get_case(GetCaseRequest {
             case_ref: case_id.into(),
+            after_position: 0,
         })
         .await
         .expect("get case")

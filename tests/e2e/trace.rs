@@ -56,6 +56,7 @@ async fn one_case_is_one_trace_across_intake_and_dispatch_processes() {
         .clone()
         .get_case(GetCaseRequest {
             case_ref: "YM-2000-999999".into(),
+            after_position: 0,
         })
         .await
         .expect_err("no such case");

@@ -481,6 +481,7 @@ pub async fn wait_for_case(
             .clone()
             .get_case(GetCaseRequest {
                 case_ref: case_ref.to_string(),
+                after_position: 0,
             })
             .await
             .map(|r| r.into_inner())

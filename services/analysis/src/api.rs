@@ -2,6 +2,7 @@
 //! errors onto status codes (INVALID_ARGUMENT with field violations, NOT_FOUND, ...).
 
 use futures::stream::BoxStream;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use yimen_platform::db::Db;
 use yimen_proto::v1::analysis_service_server::AnalysisService;
@@ -13,6 +14,8 @@ use crate::app;
 pub struct Api {
     db: Db,
     collective_threshold: u32,
+    /// Ends WatchAlerts streams when the process stops.
+    shutdown: CancellationToken,
 }
 
 impl Api {
@@ -20,7 +23,14 @@ impl Api {
         Self {
             db,
             collective_threshold: config.collective_threshold,
+            shutdown: CancellationToken::new(),
         }
+    }
+
+    /// Streams end when `shutdown` is cancelled.
+    pub fn ending_on(mut self, shutdown: CancellationToken) -> Self {
+        self.shutdown = shutdown;
+        self
     }
 }
 
@@ -85,6 +95,10 @@ impl AnalysisService for Api {
         &self,
         request: Request<ListAlertsRequest>,
     ) -> Result<Response<Self::WatchAlertsStream>, Status> {
-        answer(app::watch_alerts(self.db.clone(), request.get_ref()))
+        answer(app::watch_alerts(
+            self.db.clone(),
+            self.shutdown.clone(),
+            request.get_ref(),
+        ))
     }
 }

@@ -2,15 +2,16 @@
 //! connection and lets the domain count, score and recommend.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use tokio_util::sync::CancellationToken;
 use tonic::Status;
 use yimen_platform::db::{Db, now_millis};
 use yimen_platform::error::{Error, Violations};
 use yimen_platform::time::{DAY_MILLIS, millis, timestamp};
 use yimen_platform::validate;
+use yimen_platform::watch::Wake;
 use yimen_proto::v1::{self as pb, AlertKind, Category};
 
 use crate::domain::recommend::{self, CategoryTrend};
@@ -23,8 +24,6 @@ use yimen_platform::period::per_day;
 /// Hotspots answered when the request names no limit, and the most it may ask for.
 pub const HOTSPOTS_DEFAULT: u32 = 10;
 pub const HOTSPOTS_MAX: u32 = 100;
-/// How often WatchAlerts looks for new alerts.
-pub const WATCH_POLL: Duration = Duration::from_millis(500);
 /// How far back each look reaches, so an alert whose transaction committed a little after a
 /// later one is still sent (each alert once).
 const WATCH_LOOKBACK_MILLIS: i64 = 5_000;
@@ -260,32 +259,40 @@ pub async fn recommendations(
     })
 }
 
-/// WatchAlerts: alerts raised from the call on, looked for every 500 ms; the stream ends when
-/// the client goes away (tonic drops it) or the store fails.
+/// WatchAlerts: alerts raised from the call on, looked for after each commit of analysis (the
+/// consumer raising them; `platform::watch::Wake`); the stream ends when the client goes
+/// away (tonic drops it), the store fails, or the process stops.
 pub fn watch_alerts(
     db: Db,
+    shutdown: CancellationToken,
     request: &pb::ListAlertsRequest,
 ) -> Result<BoxStream<'static, Result<pb::Alert, Status>>, Error> {
     let filter = AlertFilter::parse(request)?;
-    let mut interval = tokio::time::interval(WATCH_POLL);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let start = now_millis();
     let watch = Watch {
+        wake: Wake::new(&db, shutdown),
         db,
         filter,
         start,
         newest: start,
         sent: HashMap::new(),
         ready: VecDeque::new(),
-        interval,
+        looked: false,
     };
     Ok(futures::stream::unfold(Some(watch), |watch| async move {
         let mut watch = watch?;
         loop {
+            if watch.wake.stopped() {
+                return None;
+            }
             if let Some(alert) = watch.ready.pop_front() {
                 return Some((Ok(alert), Some(watch)));
             }
-            watch.interval.tick().await;
+            if watch.looked && !watch.wake.next().await {
+                return None;
+            }
+            watch.wake.seen();
+            watch.looked = true;
             if let Err(e) = watch.look().await {
                 return Some((Err(Status::from(e)), None));
             }
@@ -304,7 +311,9 @@ struct Watch {
     /// Alerts sent within the look-back window, by id, with their raised_at.
     sent: HashMap<String, i64>,
     ready: VecDeque<pb::Alert>,
-    interval: tokio::time::Interval,
+    wake: Wake,
+    /// Looked at least once: from then on, each look waits for a commit.
+    looked: bool,
 }
 
 impl Watch {

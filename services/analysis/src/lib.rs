@@ -74,10 +74,9 @@ impl Definition for Analysis {
 #[async_trait::async_trait]
 impl Service for Analysis {
     fn routes(&self, context: &Context) -> tonic::service::Routes {
-        tonic::service::Routes::new(AnalysisServiceServer::new(api::Api::new(
-            context.db.clone(),
-            &self.config,
-        )))
+        tonic::service::Routes::new(AnalysisServiceServer::new(
+            api::Api::new(context.db.clone(), &self.config).ending_on(context.shutdown.clone()),
+        ))
     }
 
     fn handler(&self, context: &Context) -> Arc<dyn EventHandler> {

@@ -137,6 +137,8 @@ fn assigned(
                 village: String::new(),
             }),
             subject: "a matter".into(),
+            routing_rule: String::new(),
+            routing_rules_version: 0,
         }),
     )
 }
@@ -1158,7 +1160,8 @@ async fn own_alerts_and_events_without_payload_are_ignored(db: Db) {
 }
 
 async fn watch_sends_alerts_raised_after_the_call(db: Db) {
-    let api = api(&db);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let api = api(&db).ending_on(shutdown.clone());
     let mut before = registration("before", Category::Land, "洋梓镇");
     before.headcount = 7;
     register(&db, "before", now_millis(), before).await;
@@ -1182,6 +1185,15 @@ async fn watch_sends_alerts_raised_after_the_call(db: Db) {
         .expect("an alert, not an error");
     assert_eq!(first.case_id, "after");
     assert_eq!(first.kind, AlertKind::Collective as i32);
+
+    // The process stops: the stream ends.
+    shutdown.cancel();
+    assert!(
+        yimen_testkit::harness::next_item(&mut stream)
+            .await
+            .is_none(),
+        "the watch ended"
+    );
 }
 
 /// 2026-12-12T12:00:00+08:00: the deadline the overdue tests let pass.

@@ -8,19 +8,20 @@ use yimen_proto::v1::*;
 
 use crate::AssessmentConfig;
 use crate::app;
+use crate::domain::subsidy::Rates;
 
 pub struct Api {
     db: Db,
+    rates: Rates,
 }
 
 impl Api {
-    pub fn new(db: Db, _config: &AssessmentConfig) -> Self {
-        Self { db }
+    pub fn new(db: Db, config: &AssessmentConfig) -> Self {
+        Self {
+            db,
+            rates: config.subsidy_rates(),
+        }
     }
-}
-
-fn later(what: &str) -> Status {
-    Status::unimplemented(format!("{what} arrive in a later release"))
 }
 
 #[tonic::async_trait]
@@ -77,8 +78,21 @@ impl AssessmentService for Api {
 
     async fn get_mediator_subsidies(
         &self,
-        _request: Request<GetMediatorSubsidiesRequest>,
+        request: Request<GetMediatorSubsidiesRequest>,
     ) -> Result<Response<MediatorSubsidies>, Status> {
-        Err(later("mediator subsidies"))
+        app::mediator_subsidies(&self.db, &self.rates, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn set_subsidy_grades(
+        &self,
+        request: Request<SetSubsidyGradesRequest>,
+    ) -> Result<Response<SetSubsidyGradesResponse>, Status> {
+        app::set_subsidy_grades(&self.db, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 }

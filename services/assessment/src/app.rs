@@ -5,10 +5,11 @@
 
 use sqlx::AnyConnection;
 use yimen_platform::db::{Db, now_millis};
-use yimen_platform::error::{Error, Violations};
+use yimen_platform::error::{Error, FieldViolation, Violations};
 use yimen_platform::time::timestamp;
 use yimen_proto::v1 as pb;
 
+use crate::domain::subsidy::{self, Concluded, Rates};
 use crate::domain::{Period, attendance, bulletin};
 use crate::store;
 use yimen_platform::period::check_year;
@@ -160,5 +161,119 @@ pub async fn check_in(db: &Db, request: &pb::CheckInRequest) -> Result<pb::Check
     tracing::info!(department, "staff checked in");
     Ok(pb::CheckInResponse {
         at: Some(timestamp(at)),
+    })
+}
+
+/// The longest mediator or mediation id the review names.
+const ID_MAX: usize = 64;
+
+/// A quarter of a year, checked: its period, year and number.
+fn checked_quarter(
+    year: i32,
+    quarter: u32,
+    violations: &mut Violations,
+) -> Option<(Period, i32, u32)> {
+    check_year(year, violations);
+    let quarter = violations.check(validate::within("quarter", quarter, 1..=4))?;
+    Period::quarter(year, quarter).map(|p| (p, year, quarter))
+}
+
+/// An id the review names: required, at most [`ID_MAX`] characters, no comma (the store
+/// lists mediators comma-separated).
+fn review_id(field: &str, raw: &str) -> Result<String, FieldViolation> {
+    let id = validate::required_text(field, raw, ID_MAX)?;
+    if id.contains(',') {
+        return Err(FieldViolation::new(field, "must not contain ','"));
+    }
+    Ok(id)
+}
+
+/// GetMediatorSubsidies (以案定补): the quarter's stipends and awards by the review's grades.
+pub async fn mediator_subsidies(
+    db: &Db,
+    rates: &Rates,
+    request: &pb::GetMediatorSubsidiesRequest,
+) -> Result<pb::MediatorSubsidies, Error> {
+    let mut violations = Violations::new();
+    let quarter = checked_quarter(request.year, request.quarter, &mut violations);
+    let (period, year, quarter) = violations.finish_with(quarter)?;
+    let mut conn = db.pool().acquire().await?;
+    let files: Vec<Concluded> = store::mediations_concluded(&mut conn, period)
+        .await?
+        .into_iter()
+        .map(|m| m.concluded)
+        .collect();
+    let full_time = store::full_time(&mut conn, year, quarter).await?;
+    Ok(subsidy::quarter(&files, &full_time, rates))
+}
+
+/// SetSubsidyGrades: the quarterly expert review's grades and full-time mediators, all or
+/// nothing: a mediation assessment has not seen is NOT_FOUND, one that did not end in
+/// agreement or concluded in another quarter FAILED_PRECONDITION, and nothing is written.
+pub async fn set_subsidy_grades(
+    db: &Db,
+    request: &pb::SetSubsidyGradesRequest,
+) -> Result<pb::SetSubsidyGradesResponse, Error> {
+    let mut violations = Violations::new();
+    let quarter = checked_quarter(request.year, request.quarter, &mut violations);
+    let mut grades = Vec::with_capacity(request.grades.len());
+    for (i, g) in request.grades.iter().enumerate() {
+        let id = violations.check(review_id(
+            &format!("grades[{i}].mediation_id"),
+            &g.mediation_id,
+        ));
+        let grade = violations.check(validate::known::<pb::SubsidyGrade>(
+            &format!("grades[{i}].grade"),
+            g.grade,
+        ));
+        if let (Some(id), Some(grade)) = (id, grade) {
+            grades.push((id, grade));
+        }
+    }
+    let mut full_time = std::collections::BTreeSet::new();
+    for (i, m) in request.full_time_mediators.iter().enumerate() {
+        if let Some(id) = violations.check(review_id(&format!("full_time_mediators[{i}]"), m)) {
+            full_time.insert(id);
+        }
+    }
+    if request.grades.is_empty() && request.full_time_mediators.is_empty() {
+        violations.add("grades", "name a grade or the full-time mediators");
+    }
+    let (period, year, quarter) = violations.finish_with(quarter)?;
+
+    let mut tx = db.begin().await?;
+    let now = now_millis();
+    for (id, grade) in &grades {
+        let Some(stored) = store::mediation(&mut tx, id).await? else {
+            return Err(Error::not_found(format!("mediation {id} not found")));
+        };
+        let in_quarter = period.contains(stored.concluded_at);
+        if let Some(why) = subsidy::refuse_grade(
+            stored.concluded.agreed,
+            stored
+                .outcome
+                .as_str_name()
+                .trim_start_matches("MEDIATION_STATE_"),
+            in_quarter,
+        ) {
+            return Err(Error::FailedPrecondition(format!(
+                "mediation {id} cannot be graded for {year} Q{quarter}: {why}"
+            )));
+        }
+        store::set_grade(&mut tx, id, *grade, now).await?;
+    }
+    if !full_time.is_empty() {
+        store::set_full_time(&mut tx, year, quarter, &full_time).await?;
+    }
+    let ungraded = store::mediations_concluded(&mut tx, period)
+        .await?
+        .iter()
+        .filter(|m| m.concluded.agreed && m.concluded.grade.is_none())
+        .count();
+    db.commit(tx).await?;
+    tracing::info!(year, quarter, graded = grades.len(), "mediations graded");
+    Ok(pb::SetSubsidyGradesResponse {
+        graded: u32::try_from(grades.len()).unwrap_or(u32::MAX),
+        ungraded: u32::try_from(ungraded).unwrap_or(u32::MAX),
     })
 }

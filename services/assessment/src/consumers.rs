@@ -6,7 +6,9 @@
 use async_trait::async_trait;
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::{Db, Tx, now_millis};
-use yimen_proto::v1::Event;
+use yimen_platform::time::millis;
+use yimen_proto::v1::event::Payload;
+use yimen_proto::v1::{Event, MediationConcluded, MediationState};
 
 use crate::AssessmentConfig;
 use crate::domain::scorecard::is_satisfied;
@@ -25,6 +27,9 @@ impl Handler {
 #[async_trait]
 impl EventHandler for Handler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> anyhow::Result<()> {
+        if let Some(Payload::MediationConcluded(concluded)) = &event.payload {
+            return record_mediation(tx, event, concluded).await;
+        }
         let Some(observed) = facts::read(event, now_millis())? else {
             tracing::debug!(event_type = %event.r#type, "event not scored by assessment; ignored");
             return Ok(());
@@ -38,6 +43,41 @@ impl EventHandler for Handler {
         );
         Ok(())
     }
+}
+
+/// `mediation.concluded`: the file, its outcome, difficulty and mediators, for the quarterly
+/// expert review and the subsidies (以案定补).
+async fn record_mediation(
+    tx: &mut Tx,
+    event: &Event,
+    concluded: &MediationConcluded,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !concluded.mediation_id.is_empty(),
+        "mediation.concluded event {} without mediation_id",
+        event.id
+    );
+    let mediators: Vec<String> = concluded
+        .mediators
+        .iter()
+        .map(|m| m.trim().replace(',', ""))
+        .filter(|m| !m.is_empty())
+        .collect();
+    store::record_mediation(
+        tx,
+        &store::NewMediation {
+            mediation_id: &concluded.mediation_id,
+            committee: concluded.committee.trim(),
+            outcome: MediationState::try_from(concluded.outcome)
+                .unwrap_or(MediationState::Unspecified),
+            difficulty: concluded.difficulty,
+            mediators: &mediators,
+            concluded_at: event.occurred_at.as_ref().map_or_else(now_millis, millis),
+        },
+    )
+    .await?;
+    tracing::debug!(event_id = %event.id, mediation_id = %concluded.mediation_id, "mediation recorded for subsidies");
+    Ok(())
 }
 
 /// Records one fact; `event_id` keys what is recorded once per event (evaluations).

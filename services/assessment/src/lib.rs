@@ -27,13 +27,33 @@ pub const MIGRATIONS: Migrations = yimen_platform::migrations!();
 pub struct AssessmentConfig {
     /// Where the gRPC server listens.
     pub listen: String,
+    /// 以案定补: yuan awarded per successful mediation to each mediator who sat in it, by the
+    /// review's grade from SIMPLE to MAJOR (the seed: 50 to 500).
+    pub case_award_by_grade: [u32; 5],
+    /// Yuan a month of a full-time mediator's living allowance (the seed: 2,000).
+    pub full_time_stipend_per_month: u32,
+    /// Yuan a year of the mediation fund the subsidies are reported against (1.5 million).
+    pub mediation_fund_per_year: u64,
 }
 
 impl Default for AssessmentConfig {
     fn default() -> Self {
         Self {
             listen: listen_on(Assessment::DEFAULT_PORT),
+            case_award_by_grade: domain::subsidy::DEFAULT_AWARDS_YUAN,
+            full_time_stipend_per_month: 2_000,
+            mediation_fund_per_year: 1_500_000,
         }
+    }
+}
+
+impl AssessmentConfig {
+    pub fn subsidy_rates(&self) -> domain::subsidy::Rates {
+        domain::subsidy::Rates::from_yuan(
+            self.case_award_by_grade,
+            self.full_time_stipend_per_month,
+            self.mediation_fund_per_year,
+        )
     }
 }
 
@@ -41,6 +61,7 @@ impl Default for AssessmentConfig {
 pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::ALL_CASE,
     yimen_proto::event_type::ALL_DEPARTMENT,
+    yimen_proto::event_type::MEDIATION_CONCLUDED,
 ];
 
 /// The scorecards, as a process runs it.

@@ -4,14 +4,15 @@
 //! any order, or an assignment's event applied twice, leave one row with the facts merged.
 //! Every function works on the caller's connection or transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::AnyConnection;
 use yimen_platform::db::Flag;
 use yimen_platform::error::Error;
-use yimen_proto::v1::EscalationLevel;
+use yimen_proto::v1::{EscalationLevel, MediationState, SubsidyGrade};
 
 use crate::domain::negative::{self, Entry};
+use crate::domain::subsidy::Concluded;
 use crate::domain::{Figures, Period};
 
 // ---------------------------------------------------------------------------------------------
@@ -522,4 +523,174 @@ pub async fn figures(
         }
     }
     Ok(figures)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mediator subsidies (以案定补)
+
+/// A concluded mediation as `mediation.concluded` announced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMediation<'a> {
+    pub mediation_id: &'a str,
+    pub committee: &'a str,
+    pub outcome: MediationState,
+    pub difficulty: u32,
+    pub mediators: &'a [String],
+    pub concluded_at: i64,
+}
+
+/// Records a concluded mediation once (a mediation concludes once; a redelivery changes
+/// nothing).
+pub async fn record_mediation(conn: &mut AnyConnection, m: &NewMediation<'_>) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO mediations (mediation_id, committee, outcome, difficulty, mediators, \
+         concluded_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (mediation_id) DO NOTHING",
+    )
+    .bind(m.mediation_id)
+    .bind(m.committee)
+    .bind(m.outcome as i64)
+    .bind(i64::from(m.difficulty))
+    .bind(m.mediators.join(","))
+    .bind(m.concluded_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct MediationRow {
+    mediation_id: String,
+    committee: String,
+    outcome: i64,
+    mediators: String,
+    concluded_at: i64,
+    grade: i64,
+}
+
+/// A concluded mediation as stored: its outcome and when it concluded, for the review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMediation {
+    pub concluded: Concluded,
+    pub outcome: MediationState,
+    pub concluded_at: i64,
+}
+
+impl From<MediationRow> for StoredMediation {
+    fn from(row: MediationRow) -> Self {
+        let outcome = i32::try_from(row.outcome)
+            .ok()
+            .and_then(|o| MediationState::try_from(o).ok())
+            .unwrap_or(MediationState::Unspecified);
+        let grade = i32::try_from(row.grade)
+            .ok()
+            .and_then(|g| SubsidyGrade::try_from(g).ok())
+            .filter(|g| *g != SubsidyGrade::Unspecified);
+        Self {
+            concluded: Concluded {
+                mediation_id: row.mediation_id,
+                committee: row.committee,
+                agreed: outcome == MediationState::Agreed,
+                mediators: row
+                    .mediators
+                    .split(',')
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                grade,
+            },
+            outcome,
+            concluded_at: row.concluded_at,
+        }
+    }
+}
+
+macro_rules! mediation_select {
+    () => {
+        "SELECT mediation_id, committee, outcome, mediators, concluded_at, grade FROM mediations "
+    };
+}
+
+/// The mediations concluded in `period`, by id.
+pub async fn mediations_concluded(
+    conn: &mut AnyConnection,
+    period: Period,
+) -> Result<Vec<StoredMediation>, Error> {
+    let rows = sqlx::query_as::<_, MediationRow>(concat!(
+        mediation_select!(),
+        "WHERE concluded_at >= $1 AND concluded_at < $2 ORDER BY mediation_id"
+    ))
+    .bind(period.from)
+    .bind(period.to)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(StoredMediation::from).collect())
+}
+
+pub async fn mediation(
+    conn: &mut AnyConnection,
+    mediation_id: &str,
+) -> Result<Option<StoredMediation>, Error> {
+    let row =
+        sqlx::query_as::<_, MediationRow>(concat!(mediation_select!(), "WHERE mediation_id = $1"))
+            .bind(mediation_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(row.map(StoredMediation::from))
+}
+
+/// Sets the review's grade of a mediation (a later grade replaces an earlier one).
+pub async fn set_grade(
+    conn: &mut AnyConnection,
+    mediation_id: &str,
+    grade: SubsidyGrade,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query("UPDATE mediations SET grade = $2, graded_at = $3 WHERE mediation_id = $1")
+        .bind(mediation_id)
+        .bind(grade as i64)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Replaces the full-time mediators of a quarter.
+pub async fn set_full_time(
+    conn: &mut AnyConnection,
+    year: i32,
+    quarter: u32,
+    mediators: &BTreeSet<String>,
+) -> Result<(), Error> {
+    sqlx::query("DELETE FROM full_time_mediators WHERE year = $1 AND quarter = $2")
+        .bind(i64::from(year))
+        .bind(i64::from(quarter))
+        .execute(&mut *conn)
+        .await?;
+    for mediator in mediators {
+        sqlx::query(
+            "INSERT INTO full_time_mediators (year, quarter, mediator_id) VALUES ($1, $2, $3)",
+        )
+        .bind(i64::from(year))
+        .bind(i64::from(quarter))
+        .bind(mediator)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The full-time mediators of a quarter.
+pub async fn full_time(
+    conn: &mut AnyConnection,
+    year: i32,
+    quarter: u32,
+) -> Result<BTreeSet<String>, Error> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT mediator_id FROM full_time_mediators WHERE year = $1 AND quarter = $2",
+    )
+    .bind(i64::from(year))
+    .bind(i64::from(quarter))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(ids.into_iter().collect())
 }

@@ -21,7 +21,7 @@ yimen_testkit::store_contract!(
         bulletin_and_quarter_bounds_are_validated_naming_every_field,
         check_in_refuses_bad_staff_and_unknown_department_and_writes_nothing,
         check_in_records_attendance_and_answers_the_time,
-        mediator_subsidies_answer_unimplemented,
+        subsidy_requests_are_validated_naming_every_field_and_write_nothing,
     ]
 );
 
@@ -201,17 +201,58 @@ async fn check_in_records_attendance_and_answers_the_time(db: Db) {
     assert_eq!(row, ("S-001".to_string(), "housing".to_string(), at));
 }
 
-async fn mediator_subsidies_answer_unimplemented(db: Db) {
-    let status = api(&db)
+async fn subsidy_requests_are_validated_naming_every_field_and_write_nothing(db: Db) {
+    let api = api(&db);
+    let status = api
         .get_mediator_subsidies(Request::new(GetMediatorSubsidiesRequest {
             year: 2026,
-            quarter: 1,
+            quarter: 5,
         }))
         .await
-        .expect_err("not built yet");
-    assert_eq!(status.code(), Code::Unimplemented);
+        .expect_err("no fifth quarter");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(fields(&status), ["quarter"]);
+
+    let status = api
+        .set_subsidy_grades(Request::new(SetSubsidyGradesRequest {
+            year: 2026,
+            quarter: 0,
+            grades: vec![
+                MediationGrade {
+                    mediation_id: String::new(),
+                    grade: SubsidyGrade::Major as i32,
+                },
+                MediationGrade {
+                    mediation_id: "m-1".into(),
+                    grade: 0,
+                },
+            ],
+            full_time_mediators: vec!["a,b".into()],
+        }))
+        .await
+        .expect_err("broken review");
+    assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(
-        status.message(),
-        "mediator subsidies arrive in a later release"
+        fields(&status),
+        [
+            "quarter",
+            "grades[0].mediation_id",
+            "grades[1].grade",
+            "full_time_mediators[0]"
+        ]
     );
+    let empty = api
+        .set_subsidy_grades(Request::new(SetSubsidyGradesRequest {
+            year: 2026,
+            quarter: 1,
+            ..Default::default()
+        }))
+        .await
+        .expect_err("nothing to record");
+    assert_eq!(fields(&empty), ["grades"]);
+    let written: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM full_time_mediators")
+        .fetch_one(db.pool())
+        .await
+        .expect("count");
+    assert_eq!(written, 0);
 }

@@ -31,6 +31,8 @@ yimen_testkit::store_contract!(
         departments_follow_joins_and_leaves_in_event_time,
         negative_list_is_newest_first_and_filtered_by_department,
         monthly_bulletin_and_quarterly_assessment_use_the_same_scorecards,
+        mediator_subsidies_pay_stipends_and_graded_awards_per_mediator_and_committee,
+        grading_refuses_a_mediation_not_agreed_or_of_another_quarter_and_writes_nothing,
     ]
 );
 
@@ -757,4 +759,254 @@ async fn monthly_bulletin_and_quarterly_assessment_use_the_same_scorecards(db: D
         .find(|c| c.department == "housing")
         .expect("housing");
     assert_eq!(housing.assigned, 1);
+}
+
+fn concluded(
+    mediation_id: &str,
+    committee: &str,
+    outcome: MediationState,
+    mediators: &[&str],
+    difficulty: u32,
+    at: i64,
+) -> Event {
+    let mut event = new_event(
+        yimen_proto::event_type::MEDIATION_CONCLUDED,
+        format!("case-of-{mediation_id}"),
+        "mediation",
+        Payload::MediationConcluded(MediationConcluded {
+            mediation_id: mediation_id.into(),
+            committee: committee.into(),
+            linkage: Linkage::Petition as i32,
+            outcome: outcome as i32,
+            agreement: None,
+            mediators: mediators.iter().map(|m| m.to_string()).collect(),
+            difficulty,
+        }),
+    );
+    event.occurred_at = Some(timestamp(at));
+    event
+}
+
+fn grade(mediation_id: &str, grade: SubsidyGrade) -> MediationGrade {
+    MediationGrade {
+        mediation_id: mediation_id.into(),
+        grade: grade as i32,
+    }
+}
+
+/// The subsidies of a quarter of 2026.
+async fn subsidies(api: &Api, quarter: u32) -> MediatorSubsidies {
+    api.get_mediator_subsidies(Request::new(GetMediatorSubsidiesRequest {
+        year: 2026,
+        quarter,
+    }))
+    .await
+    .expect("subsidies")
+    .into_inner()
+}
+
+fn fen(money: &Option<Money>) -> i64 {
+    money.as_ref().map_or(-1, |m| m.fen)
+}
+
+async fn mediator_subsidies_pay_stipends_and_graded_awards_per_mediator_and_committee(db: Db) {
+    let api = api(&db);
+    // Q1 2026: two agreed civil-commercial files, one agreed labour file, one that failed;
+    // and one agreed in April (Q2), which Q1 does not count.
+    for e in [
+        concluded(
+            "m-expo",
+            "civil-commercial",
+            MediationState::Agreed,
+            &["li", "wang"],
+            8,
+            on(10, 9),
+        ),
+        concluded(
+            "m-grain",
+            "civil-commercial",
+            MediationState::Agreed,
+            &["li"],
+            3,
+            on(12, 9),
+        ),
+        concluded(
+            "m-plant",
+            "labour",
+            MediationState::Agreed,
+            &["zhao"],
+            5,
+            on(14, 9),
+        ),
+        concluded(
+            "m-noise",
+            "labour",
+            MediationState::Failed,
+            &["zhao"],
+            2,
+            on(15, 9),
+        ),
+        concluded(
+            "m-april",
+            "labour",
+            MediationState::Agreed,
+            &["zhao"],
+            2,
+            on(40, 9),
+        ),
+    ] {
+        deliver(&db, &e).await;
+        deliver(&db, &e).await; // redelivered: counted once
+    }
+    let reviewed = api
+        .set_subsidy_grades(Request::new(SetSubsidyGradesRequest {
+            year: 2026,
+            quarter: 1,
+            grades: vec![
+                grade("m-expo", SubsidyGrade::Major),
+                grade("m-grain", SubsidyGrade::Ordinary),
+            ],
+            full_time_mediators: vec!["li".into(), "sun".into()],
+        }))
+        .await
+        .expect("the review")
+        .into_inner();
+    assert_eq!((reviewed.graded, reviewed.ungraded), (2, 1));
+    // A later grade replaces an earlier one.
+    api.set_subsidy_grades(Request::new(SetSubsidyGradesRequest {
+        year: 2026,
+        quarter: 1,
+        grades: vec![grade("m-grain", SubsidyGrade::Complex)],
+        full_time_mediators: vec![],
+    }))
+    .await
+    .expect("regraded");
+
+    let report = subsidies(&api, 1).await;
+    let rows: Vec<(&str, i64, i64, u32, u32, bool)> = report
+        .subsidies
+        .iter()
+        .map(|s| {
+            (
+                s.mediator_id.as_str(),
+                fen(&s.stipend),
+                fen(&s.case_awards),
+                s.successful,
+                s.graded,
+                s.full_time,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            // 3 × 2,000 yuan; 500 + 200 yuan.
+            ("li", 600_000, 70_000, 2, 2, true),
+            ("sun", 600_000, 0, 0, 0, true),
+            ("wang", 0, 50_000, 1, 1, false),
+            // The labour file is not graded yet; the failed one does not count.
+            ("zhao", 0, 0, 1, 0, false),
+        ]
+    );
+    let committees: Vec<(&str, u32, u32, i64)> = report
+        .committees
+        .iter()
+        .map(|c| {
+            (
+                c.committee.as_str(),
+                c.successful,
+                c.graded,
+                fen(&c.case_awards),
+            )
+        })
+        .collect();
+    assert_eq!(
+        committees,
+        [("civil-commercial", 2, 2, 120_000), ("labour", 1, 0, 0)]
+    );
+    assert_eq!(report.ungraded, 1);
+    assert_eq!(
+        fen(&report.fund),
+        37_500_000,
+        "a quarter of 1.5 million yuan"
+    );
+    assert_eq!(fen(&report.total), 1_320_000);
+    assert_eq!(fen(&report.remaining), 37_500_000 - 1_320_000);
+
+    // Q2 has the April file and nobody full-time.
+    let q2 = subsidies(&api, 2).await;
+    assert_eq!(q2.ungraded, 1);
+    assert_eq!(fen(&q2.total), 0);
+}
+
+async fn grading_refuses_a_mediation_not_agreed_or_of_another_quarter_and_writes_nothing(db: Db) {
+    let api = api(&db);
+    deliver(
+        &db,
+        &concluded(
+            "m-ok",
+            "labour",
+            MediationState::Agreed,
+            &["zhao"],
+            4,
+            on(3, 9),
+        ),
+    )
+    .await;
+    deliver(
+        &db,
+        &concluded(
+            "m-failed",
+            "labour",
+            MediationState::Failed,
+            &["zhao"],
+            4,
+            on(3, 9),
+        ),
+    )
+    .await;
+    let review = |grades: Vec<MediationGrade>, quarter: u32| SetSubsidyGradesRequest {
+        year: 2026,
+        quarter,
+        grades,
+        full_time_mediators: vec!["zhao".into()],
+    };
+
+    let failed = api
+        .set_subsidy_grades(Request::new(review(
+            vec![
+                grade("m-ok", SubsidyGrade::Simple),
+                grade("m-failed", SubsidyGrade::Major),
+            ],
+            1,
+        )))
+        .await
+        .expect_err("a failed mediation");
+    assert_eq!(failed.code(), Code::FailedPrecondition);
+    assert_eq!(
+        failed.message(),
+        "mediation m-failed cannot be graded for 2026 Q1: the mediation concluded FAILED: only an agreed mediation is graded"
+    );
+    let other_quarter = api
+        .set_subsidy_grades(Request::new(review(
+            vec![grade("m-ok", SubsidyGrade::Simple)],
+            2,
+        )))
+        .await
+        .expect_err("another quarter");
+    assert_eq!(other_quarter.code(), Code::FailedPrecondition);
+    let unknown = api
+        .set_subsidy_grades(Request::new(review(
+            vec![grade("m-nobody", SubsidyGrade::Simple)],
+            1,
+        )))
+        .await
+        .expect_err("unknown");
+    assert_eq!(unknown.code(), Code::NotFound);
+
+    // Nothing of the refused reviews was written: m-ok ungraded, nobody full-time.
+    let report = subsidies(&api, 1).await;
+    assert_eq!(report.ungraded, 1);
+    assert_eq!(fen(&report.total), 0);
+    assert!(report.subsidies.iter().all(|s| !s.full_time));
 }

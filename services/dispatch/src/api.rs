@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use futures::stream::BoxStream;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use yimen_platform::auth::Scope;
 use yimen_platform::bus::Bus;
@@ -16,14 +17,17 @@ use crate::app::{self, Deadlines};
 use crate::domain::DepartmentSpec;
 use crate::domain::requests::{
     Accept, AssignmentsQuery, Escalation, ExtensionDecision, ExtensionRequest, LeaderAssignment,
-    Leave, Referral, Reply, Return,
+    Leave, Referral, Reply, Return, WatchQuery,
 };
+use crate::domain::rules;
 
 pub struct Api {
     db: Db,
     bus: Arc<dyn Bus>,
     config: DispatchConfig,
     deadlines: Deadlines,
+    /// Ends WatchAssignments streams when the process stops.
+    shutdown: CancellationToken,
 }
 
 impl Api {
@@ -33,12 +37,15 @@ impl Api {
             bus,
             config: config.clone(),
             deadlines: Deadlines::new(config),
+            shutdown: CancellationToken::new(),
         }
     }
-}
 
-fn later(what: &str) -> Status {
-    Status::unimplemented(format!("{what} arrives in a later release"))
+    /// Streams end when `shutdown` is cancelled.
+    pub fn ending_on(mut self, shutdown: CancellationToken) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
 }
 
 #[tonic::async_trait]
@@ -137,9 +144,13 @@ impl DispatchService for Api {
 
     async fn set_routing_rules(
         &self,
-        _request: Request<SetRoutingRulesRequest>,
+        request: Request<SetRoutingRulesRequest>,
     ) -> Result<Response<SetRoutingRulesResponse>, Status> {
-        Err(later("SetRoutingRules"))
+        let rules = rules::parse(request.get_ref())?;
+        app::set_routing_rules(&self.db, rules)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 
     async fn request_extension(
@@ -194,8 +205,13 @@ impl DispatchService for Api {
 
     async fn watch_assignments(
         &self,
-        _request: Request<ListAssignmentsRequest>,
+        request: Request<ListAssignmentsRequest>,
     ) -> Result<Response<Self::WatchAssignmentsStream>, Status> {
-        Err(later("WatchAssignments"))
+        let scope = Scope::of(&request);
+        let request = WatchQuery::parse(request.get_ref())?;
+        app::watch_assignments(&self.db, &scope, self.shutdown.clone(), request)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 }

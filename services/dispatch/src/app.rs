@@ -14,17 +14,18 @@ use yimen_platform::error::Error;
 use yimen_platform::outbox;
 use yimen_platform::paging::PageToken;
 use yimen_platform::time::{DAY_MILLIS, timestamp};
+use yimen_platform::watch;
 use yimen_proto::event_type;
 use yimen_proto::v1::{self as pb, EscalationLevel, event::Payload};
 
 use crate::domain::mediation::{Outcome, agreement_reply};
 use crate::domain::requests::{
     Accept, AssignmentsQuery, Escalation, ExtensionDecision, ExtensionRequest, LeaderAssignment,
-    Leave, Referral, Reply, Return,
+    Leave, Referral, Reply, Return, WatchQuery,
 };
 use crate::domain::{
     Action, AssignmentState, CITY_CENTER, CaseFacts, Department, DepartmentSpec, Extension,
-    Transition, Trigger, access, escalation, extension, route,
+    RoutingRule, Transition, Trigger, access, escalation, extension, route,
 };
 use crate::store::{self, AssignmentRecord, CaseRecord};
 use crate::{DispatchConfig, SERVICE};
@@ -74,10 +75,12 @@ async fn assign(
         category: case.category,
         town: &case.town,
         village: &case.village,
+        subject: &case.subject,
     };
+    let rules = store::routing_rules(tx).await?;
     for _ in 0..ROUTING_ATTEMPTS {
         let departments = store::departments(tx, false).await?;
-        let chosen = route(&facts, &departments, excluded, trigger);
+        let chosen = route(&facts, &departments, &rules, excluded, trigger);
         if !store::lock_active_department(tx, &chosen.department).await? {
             // It left between reading and locking: route again among who is still here.
             continue;
@@ -108,6 +111,9 @@ async fn assign(
             extension_days: 0,
             escalation: EscalationLevel::Unspecified,
             leader: String::new(),
+            routing_rule: chosen.rule,
+            routing_rules_version: chosen.rules_version,
+            position: 0,
         };
         store::insert_assignment(tx, &record).await?;
         let payload = Payload::CaseAssigned(pb::CaseAssigned {
@@ -122,6 +128,8 @@ async fn assign(
             category: case.category as i32,
             location: Some(case.location()),
             subject: case.subject.clone(),
+            routing_rule: record.routing_rule.clone(),
+            routing_rules_version: record.routing_rules_version,
         });
         enqueue(
             tx,
@@ -135,6 +143,7 @@ async fn assign(
             assignment_id = %record.assignment_id,
             department = %record.department,
             cause = record.cause.as_str_name(),
+            routing_rule = %record.routing_rule,
             "case assigned"
         );
         return Ok(record);
@@ -317,10 +326,19 @@ fn moved_on(id: &str) -> Error {
     Error::precondition(format!("assignment {id} changed meanwhile; read it again"))
 }
 
+/// Commits an operation: the assignments it changed take their feed positions last
+/// (`store::stamp_changes`), then the transaction commits.
+async fn commit(db: &Db, mut tx: Tx) -> Result<(), Error> {
+    store::stamp_changes(&mut tx).await?;
+    db.commit(tx).await?;
+    Ok(())
+}
+
 /// Reads the assignment again and commits: what the caller is answered is what was stored.
 async fn committed(db: &Db, mut tx: Tx, id: &str) -> Result<AssignmentRecord, Error> {
+    store::stamp_changes(&mut tx).await?;
     let updated = load_assignment(&mut tx, id).await?;
-    db.commit(tx).await?;
+    commit(db, tx).await?;
     Ok(updated)
 }
 
@@ -469,6 +487,8 @@ pub async fn return_assignment(
         now,
     )
     .await?;
+    store::stamp_changes(&mut tx).await?;
+    let reassigned = load_assignment(&mut tx, &reassigned.assignment_id).await?;
     let returned = committed(db, tx, &id).await?;
     tracing::info!(assignment_id = %id, from = %returned.department, to = %reassigned.department, "assignment returned and re-routed");
     Ok(pb::ReturnAssignmentResponse {
@@ -702,7 +722,7 @@ pub async fn join_department(
         department: Some(department.clone()),
     });
     enqueue(&mut tx, event_type::DEPARTMENT_JOINED.into(), "", payload).await?;
-    db.commit(tx).await?;
+    commit(db, tx).await?;
     tracing::info!(department = %code, "department joined");
 
     if config.department_queues
@@ -777,7 +797,7 @@ pub async fn leave_department(
     let left = store::department(&mut tx, &code)
         .await?
         .ok_or_else(|| Error::not_found(format!("department {code} not found")))?;
-    db.commit(tx).await?;
+    commit(db, tx).await?;
     tracing::info!(department = %code, handed_over = handovers.len(), "department left");
     Ok(pb::LeaveDepartmentResponse {
         department: Some(left.to_proto(0)),
@@ -836,6 +856,82 @@ pub async fn list_assignments(
         assignments: rows.iter().map(AssignmentRecord::to_proto).collect(),
         next_page_token,
     })
+}
+
+/// SetRoutingRules: the rules become the next version of the set, in force for every case
+/// routed from now on. Each rule's department must be at the center (and at the rule's level
+/// when it names one); otherwise FAILED_PRECONDITION names the rule and nothing changes.
+pub async fn set_routing_rules(
+    db: &Db,
+    rules: Vec<RoutingRule>,
+) -> Result<pb::SetRoutingRulesResponse, Error> {
+    let mut tx = db.begin().await?;
+    let departments = store::departments(&mut tx, false).await?;
+    for rule in &rules {
+        let Some(department) = departments.iter().find(|d| d.code() == rule.department) else {
+            return Err(Error::FailedPrecondition(format!(
+                "routing rule {}: department {} is not at the center",
+                rule.rule_id, rule.department
+            )));
+        };
+        if let Some(level) = rule.level
+            && level != department.spec.level
+        {
+            return Err(Error::FailedPrecondition(format!(
+                "routing rule {}: department {} is at {} level, not {}",
+                rule.rule_id,
+                rule.department,
+                department.spec.level.name(),
+                level.name()
+            )));
+        }
+    }
+    let now = now_millis();
+    let version = store::insert_rule_set(&mut tx, &rules, now).await?;
+    commit(db, tx).await?;
+    tracing::info!(version, rules = rules.len(), "routing rules set");
+    Ok(pb::SetRoutingRulesResponse {
+        rules: rules.iter().map(RoutingRule::to_proto).collect(),
+        version,
+        set_at: Some(timestamp(now)),
+    })
+}
+
+/// How many changes one read of a department's feed takes.
+const FEED_PAGE: i64 = 100;
+
+/// WatchAssignments: the department's work changed after the request's position, then each
+/// change as it commits; ends on `shutdown`. A department watches only its own work.
+pub async fn watch_assignments(
+    db: &Db,
+    scope: &Scope,
+    shutdown: tokio_util::sync::CancellationToken,
+    request: WatchQuery,
+) -> Result<futures::stream::BoxStream<'static, Result<pb::Assignment, tonic::Status>>, Error> {
+    let WatchQuery {
+        department,
+        states,
+        after_position,
+    } = request;
+    let department = access::work_list_of(scope, &department)?.to_string();
+    {
+        let mut conn = db.pool().acquire().await?;
+        if store::department(&mut conn, &department).await?.is_none() {
+            return Err(Error::not_found(format!(
+                "department {department} not found"
+            )));
+        }
+    }
+    let reader = db.clone();
+    let read: watch::Read<pb::Assignment> = Box::new(move |after| {
+        let (db, department, states) = (reader.clone(), department.clone(), states.clone());
+        Box::pin(async move {
+            let mut conn = db.pool().acquire().await?;
+            let records = store::feed(&mut conn, &department, &states, after, FEED_PAGE).await?;
+            Ok(records.iter().map(|r| (r.position, r.to_proto())).collect())
+        })
+    });
+    Ok(watch::follow(db, shutdown, after_position, read))
 }
 
 /// Joins every seed department whose code is not registered at all; one that left stays gone.

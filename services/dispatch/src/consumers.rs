@@ -26,6 +26,15 @@ impl DispatchHandler {
 #[async_trait]
 impl EventHandler for DispatchHandler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> anyhow::Result<()> {
+        self.apply(tx, event).await?;
+        // The assignments it changed take their feed positions last (`stamp_changes`).
+        crate::store::stamp_changes(tx).await?;
+        Ok(())
+    }
+}
+
+impl DispatchHandler {
+    async fn apply(&self, tx: &mut Tx, event: &Event) -> anyhow::Result<()> {
         match event.r#type.as_str() {
             CASE_REGISTERED => app::register_case(tx, event, self.deadlines).await,
             CASE_REOPENED => app::reopen_case(tx, event, self.deadlines).await,

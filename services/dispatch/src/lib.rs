@@ -103,7 +103,8 @@ impl Service for Dispatch {
     }
 
     fn routes(&self, context: &Context) -> tonic::service::Routes {
-        let api = api::Api::new(context.db.clone(), context.bus.clone(), &self.config);
+        let api = api::Api::new(context.db.clone(), context.bus.clone(), &self.config)
+            .ending_on(context.shutdown.clone());
         tonic::service::Routes::new(DispatchServiceServer::new(api))
     }
 

@@ -12,7 +12,8 @@ use yimen_platform::time::{opt_timestamp, timestamp};
 use yimen_proto::v1::{self as pb, AssignmentCause, Category, EscalationLevel};
 
 use crate::domain::{
-    AssignmentState, Department, DepartmentCode, DepartmentSpec, Extension, Level, category,
+    AssignmentState, Department, DepartmentCode, DepartmentSpec, Extension, Level, RoutingRule,
+    RuleSet, category,
 };
 
 /// What dispatch keeps of a registered case: only what routing and departments need.
@@ -60,6 +61,11 @@ pub struct AssignmentRecord {
     /// The highest escalation so far, and the leader who took the case (包案).
     pub escalation: EscalationLevel,
     pub leader: String,
+    /// The routing rule (and version of the set) that chose the department; empty and 0: none.
+    pub routing_rule: String,
+    pub routing_rules_version: u32,
+    /// The position of the latest change in the department's feed (0 until stored).
+    pub position: u64,
 }
 
 impl AssignmentRecord {
@@ -86,6 +92,9 @@ impl AssignmentRecord {
             in_mediation: self.in_mediation,
             extension_days: self.extension_days,
             extension: self.extension.to_proto() as i32,
+            routing_rule: self.routing_rule.clone(),
+            routing_rules_version: self.routing_rules_version,
+            position: self.position,
         }
     }
 }
@@ -357,7 +366,7 @@ macro_rules! assignment_select {
          c.subject, c.registered_at, a.department, a.state, a.cause, a.reason, \
          a.previous_department, a.assigned_at, a.accept_by, a.accepted_at, a.handle_by, \
          a.replied_at, a.reply, a.return_reason, a.in_mediation, a.extension, a.extension_days, \
-         a.escalation, a.leader \
+         a.escalation, a.leader, a.routing_rule, a.routing_rules_version, a.position \
          FROM assignments a JOIN cases c ON c.case_id = a.case_id "
     };
 }
@@ -386,6 +395,9 @@ struct AssignmentRow {
     extension_days: i64,
     escalation: i64,
     leader: String,
+    routing_rule: String,
+    routing_rules_version: i64,
+    position: i64,
 }
 
 impl TryFrom<AssignmentRow> for AssignmentRecord {
@@ -412,6 +424,9 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
             extension_days,
             escalation,
             leader,
+            routing_rule,
+            routing_rules_version,
+            position,
         } = row;
         Ok(AssignmentRecord {
             assignment_id,
@@ -442,6 +457,11 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
                 .and_then(|e| EscalationLevel::try_from(e).ok())
                 .ok_or_else(|| corrupt(format!("unknown escalation level {escalation}")))?,
             leader,
+            routing_rule,
+            routing_rules_version: u32::try_from(routing_rules_version)
+                .map_err(|_| corrupt(format!("rule set version {routing_rules_version}")))?,
+            position: u64::try_from(position)
+                .map_err(|_| corrupt(format!("feed position {position}")))?,
         })
     }
 }
@@ -452,8 +472,9 @@ pub async fn insert_assignment(
 ) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO assignments (assignment_id, case_id, department, state, cause, reason, \
-         previous_department, assigned_at, accept_by, in_mediation) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         previous_department, assigned_at, accept_by, in_mediation, routing_rule, \
+         routing_rules_version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&a.assignment_id)
     .bind(&a.case.case_id)
@@ -465,9 +486,103 @@ pub async fn insert_assignment(
     .bind(a.assigned_at)
     .bind(a.accept_by)
     .bind(i64::from(a.in_mediation))
+    .bind(&a.routing_rule)
+    .bind(i64::from(a.routing_rules_version))
     .execute(&mut *conn)
     .await?;
+    // Inserted with position 0: stamped before the commit (`stamp_changes`).
     Ok(())
+}
+
+/// Marks an assignment as changed: [`stamp_changes`] gives it its feed position before the
+/// transaction commits.
+async fn stamp(conn: &mut AnyConnection, assignment_id: &str) -> Result<(), Error> {
+    sqlx::query("UPDATE assignments SET position = 0 WHERE assignment_id = $1")
+        .bind(assignment_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// [`stamp`]s the assignment when `changed`; answers `changed`.
+async fn stamped(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+    changed: bool,
+) -> Result<bool, Error> {
+    if changed {
+        stamp(conn, assignment_id).await?;
+    }
+    Ok(changed)
+}
+
+/// Gives every assignment this transaction changed (position 0: inserted, or marked by
+/// [`stamp`]) the next position of its department's feed. Called last before the commit, in
+/// department order: each feed's row stays locked until the commit, so positions grow in
+/// commit order, and taking those locks last and in one order means they never wait in a
+/// cycle with each other or with the departments' own locks.
+pub async fn stamp_changes(conn: &mut AnyConnection) -> Result<(), Error> {
+    let changed: Vec<(String, String)> = sqlx::query_as(
+        "SELECT assignment_id, department FROM assignments WHERE position = 0 \
+         ORDER BY department, assignment_id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for (assignment_id, department) in changed {
+        let position: i64 = sqlx::query_scalar(
+            "INSERT INTO department_feeds (department, position) VALUES ($1, 1) \
+             ON CONFLICT (department) DO UPDATE SET position = department_feeds.position + 1 \
+             RETURNING position",
+        )
+        .bind(&department)
+        .fetch_one(&mut *conn)
+        .await?;
+        sqlx::query("UPDATE assignments SET position = $2 WHERE assignment_id = $1")
+            .bind(&assignment_id)
+            .bind(position)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The department's assignments changed after `after` in its feed and now in `states` (all
+/// when empty), in position order, at most `limit`.
+pub async fn feed(
+    conn: &mut AnyConnection,
+    department: &str,
+    states: &[AssignmentState],
+    after: u64,
+    limit: i64,
+) -> Result<Vec<AssignmentRecord>, Error> {
+    let slots = state_slots(states);
+    let rows = sqlx::query_as::<_, AssignmentRow>(concat!(
+        assignment_select!(),
+        "WHERE a.department = $1 AND a.state IN ($2, $3, $4, $5, $6) AND a.position > $7 \
+         ORDER BY a.position LIMIT $8"
+    ))
+    .bind(department)
+    .bind(slots[0])
+    .bind(slots[1])
+    .bind(slots[2])
+    .bind(slots[3])
+    .bind(slots[4])
+    .bind(i64::try_from(after).unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter().map(AssignmentRecord::try_from).collect()
+}
+
+/// `states` (all when empty) in five fixed slots instead of dynamic SQL: unused slots repeat
+/// a wanted state.
+fn state_slots(states: &[AssignmentState]) -> [&'static str; 5] {
+    let wanted: &[AssignmentState] = if states.is_empty() {
+        &AssignmentState::ALL
+    } else {
+        states
+    };
+    std::array::from_fn(|i| wanted.get(i).unwrap_or(&wanted[0]).as_str())
 }
 
 pub async fn assignment(
@@ -538,13 +653,7 @@ pub async fn list_assignments(
     after: Option<&PageToken>,
     limit: i64,
 ) -> Result<Vec<AssignmentRecord>, Error> {
-    // Five fixed slots instead of dynamic SQL: unused slots repeat a wanted state.
-    let wanted: Vec<AssignmentState> = if states.is_empty() {
-        AssignmentState::ALL.to_vec()
-    } else {
-        states.to_vec()
-    };
-    let slot = |i: usize| wanted.get(i).unwrap_or(&wanted[0]).as_str();
+    let slots = state_slots(states);
     let (after_at, after_id) = after.map_or((i64::MIN, ""), |t| (t.millis, t.id.as_str()));
     let rows = sqlx::query_as::<_, AssignmentRow>(concat!(
         assignment_select!(),
@@ -553,11 +662,11 @@ pub async fn list_assignments(
          ORDER BY a.assigned_at, a.assignment_id LIMIT $9"
     ))
     .bind(department)
-    .bind(slot(0))
-    .bind(slot(1))
-    .bind(slot(2))
-    .bind(slot(3))
-    .bind(slot(4))
+    .bind(slots[0])
+    .bind(slots[1])
+    .bind(slots[2])
+    .bind(slots[3])
+    .bind(slots[4])
     .bind(after_at)
     .bind(after_id)
     .bind(limit)
@@ -584,7 +693,7 @@ pub async fn mark_accepted(
     .bind(handler)
     .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    stamped(conn, assignment_id, done.rows_affected() == 1).await
 }
 
 /// ACCEPTED → REPLIED; false when the assignment was no longer accepted.
@@ -603,7 +712,7 @@ pub async fn mark_replied(
     .bind(reply)
     .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    stamped(conn, assignment_id, done.rows_affected() == 1).await
 }
 
 /// Open → RETURNED or HANDED_OVER; false when the assignment was no longer open.
@@ -624,7 +733,7 @@ pub async fn mark_closed(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    stamped(conn, assignment_id, done.rows_affected() == 1).await
 }
 
 /// Marks an open assignment as with the mediation center, or back from it; false when it was
@@ -642,7 +751,7 @@ pub async fn set_in_mediation(
     .bind(i64::from(in_mediation))
     .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    stamped(conn, assignment_id, done.rows_affected() == 1).await
 }
 
 /// Records the one extension request of an accepted assignment; false when it is no longer
@@ -664,7 +773,7 @@ pub async fn request_extension(
     .bind(Extension::None.as_str())
     .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    stamped(conn, assignment_id, done.rows_affected() == 1).await
 }
 
 /// Decides a requested extension (`decision` GRANTED or REFUSED), setting the handling
@@ -685,7 +794,7 @@ pub async fn decide_extension(
     .bind(Extension::Requested.as_str())
     .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    stamped(conn, assignment_id, done.rows_affected() == 1).await
 }
 
 /// Moves an open assignment's escalation from `from` to `to`; false when it is no longer open
@@ -705,7 +814,7 @@ pub async fn set_escalation(
     .bind(to as i64)
     .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    stamped(conn, assignment_id, done.rows_affected() == 1).await
 }
 
 /// A leader takes an open assignment (包案): the leader is recorded and the escalation is at
@@ -724,7 +833,7 @@ pub async fn set_leader(
     .bind(EscalationLevel::Leader as i64)
     .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    stamped(conn, assignment_id, done.rows_affected() == 1).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -756,4 +865,109 @@ pub async fn workload(conn: &mut AnyConnection, now: i64) -> Result<Vec<Workload
     .bind(now)
     .fetch_all(&mut *conn)
     .await?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing rules
+
+#[derive(sqlx::FromRow)]
+struct RuleRow {
+    rule_id: String,
+    department: String,
+    category: i64,
+    level: i64,
+    keyword: String,
+    town: String,
+    village: String,
+}
+
+impl TryFrom<RuleRow> for RoutingRule {
+    type Error = Error;
+
+    fn try_from(row: RuleRow) -> Result<Self, Error> {
+        let category = match row.category {
+            0 => None,
+            c => Some(
+                i32::try_from(c)
+                    .ok()
+                    .and_then(|c| Category::try_from(c).ok())
+                    .ok_or_else(|| corrupt(format!("unknown category {c} in a rule")))?,
+            ),
+        };
+        let level = match row.level {
+            0 => None,
+            l => Some(
+                i32::try_from(l)
+                    .ok()
+                    .and_then(Level::from_proto)
+                    .ok_or_else(|| corrupt(format!("unknown level {l} in a rule")))?,
+            ),
+        };
+        Ok(RoutingRule {
+            rule_id: row.rule_id,
+            department: row.department,
+            category,
+            level,
+            keyword: row.keyword,
+            town: row.town,
+            village: row.village,
+        })
+    }
+}
+
+/// The rule set in force: the highest version (version 0 and no rules before any was set).
+pub async fn routing_rules(conn: &mut AnyConnection) -> Result<RuleSet, Error> {
+    let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM routing_rule_sets")
+        .fetch_one(&mut *conn)
+        .await?;
+    let Some(version) = version else {
+        return Ok(RuleSet::default());
+    };
+    let rows = sqlx::query_as::<_, RuleRow>(
+        "SELECT rule_id, department, category, level, keyword, town, village \
+         FROM routing_rules WHERE version = $1 ORDER BY place",
+    )
+    .bind(version)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(RuleSet {
+        version: u32::try_from(version).map_err(|_| corrupt(format!("rule set {version}")))?,
+        rules: rows
+            .into_iter()
+            .map(RoutingRule::try_from)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// Stores `rules` as the next version of the set, in force from now; answers its version.
+pub async fn insert_rule_set(
+    conn: &mut AnyConnection,
+    rules: &[RoutingRule],
+    now: i64,
+) -> Result<u32, Error> {
+    let version: i64 = sqlx::query_scalar(
+        "INSERT INTO routing_rule_sets (version, set_at) \
+         SELECT COALESCE(MAX(version), 0) + 1, $1 FROM routing_rule_sets RETURNING version",
+    )
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    for (place, rule) in rules.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO routing_rules (version, place, rule_id, department, category, level, \
+             keyword, town, village) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(version)
+        .bind(i64::try_from(place).unwrap_or(i64::MAX))
+        .bind(&rule.rule_id)
+        .bind(&rule.department)
+        .bind(rule.category.map_or(0, |c| c as i64))
+        .bind(rule.level.map_or(0, |l| l.to_proto() as i64))
+        .bind(&rule.keyword)
+        .bind(&rule.town)
+        .bind(&rule.village)
+        .execute(&mut *conn)
+        .await?;
+    }
+    u32::try_from(version).map_err(|_| corrupt(format!("rule set {version}")))
 }

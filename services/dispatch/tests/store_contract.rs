@@ -15,6 +15,7 @@ use yimen_proto::v1::dispatch_service_server::DispatchService;
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
 use yimen_testkit::as_caller;
+use yimen_testkit::harness::next_item;
 
 yimen_testkit::store_contract!(
     yimen_dispatch::SERVICE,
@@ -47,6 +48,10 @@ yimen_testkit::store_contract!(
         a_department_lists_only_its_own_assignments,
         a_department_acts_only_on_assignments_it_holds_and_nothing_is_written_when_refused,
         supervisors_and_admins_act_on_any_departments_assignment,
+        routing_rules_come_before_the_category_owner_and_each_assignment_names_its_rule,
+        routing_rules_naming_a_department_not_at_the_center_are_refused_and_change_nothing,
+        watching_assignments_resumes_after_a_position_missing_nothing_and_nothing_twice,
+        a_department_watches_only_its_own_assignments,
     ]
 );
 
@@ -161,6 +166,7 @@ fn mediation_concluded(
             outcome: outcome as i32,
             agreement,
             mediators: vec!["mediator-1".into()],
+            difficulty: 0,
         }),
     )
 }
@@ -220,6 +226,7 @@ async fn assignments(api: &Api, department: &str, states: &[AssignmentState]) ->
     api.list_assignments(Request::new(ListAssignmentsRequest {
         department: department.into(),
         states: states.iter().map(|s| *s as i32).collect(),
+        after_position: 0,
         page: None,
     }))
     .await
@@ -927,6 +934,7 @@ async fn assignments_are_listed_oldest_first_page_by_page(db: Db) {
             .list_assignments(Request::new(ListAssignmentsRequest {
                 department: "tax".into(),
                 states: vec![],
+                after_position: 0,
                 page: Some(PageRequest {
                     page_size: 2,
                     page_token: token.clone(),
@@ -959,6 +967,7 @@ async fn assignments_are_listed_oldest_first_page_by_page(db: Db) {
         .list_assignments(Request::new(ListAssignmentsRequest {
             department: "tax".into(),
             states: vec![],
+            after_position: 0,
             page: Some(PageRequest {
                 page_size: 2,
                 page_token: "yesterday".into(),
@@ -971,6 +980,7 @@ async fn assignments_are_listed_oldest_first_page_by_page(db: Db) {
         .list_assignments(Request::new(ListAssignmentsRequest {
             department: "nobody".into(),
             states: vec![],
+            after_position: 0,
             page: None,
         }))
         .await
@@ -1730,6 +1740,7 @@ async fn a_department_lists_only_its_own_assignments(db: Db) {
     let list = |department: &str| ListAssignmentsRequest {
         department: department.into(),
         states: vec![],
+        after_position: 0,
         page: None,
     };
     let case_ids = |r: ListAssignmentsResponse| -> Vec<String> {
@@ -1924,4 +1935,252 @@ async fn supervisors_and_admins_act_on_any_departments_assignment(db: Db) {
         .expect("an admin acts for any department")
         .into_inner();
     assert_eq!(taken.state, AssignmentState::Accepted as i32);
+}
+
+fn keyword_rule(department: &str, keyword: &str) -> RoutingRule {
+    RoutingRule {
+        department: department.into(),
+        keyword: keyword.into(),
+        ..Default::default()
+    }
+}
+
+async fn set_rules(
+    api: &Api,
+    rules: Vec<RoutingRule>,
+) -> Result<SetRoutingRulesResponse, tonic::Status> {
+    api.set_routing_rules(Request::new(SetRoutingRulesRequest { rules }))
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn routing_rules_come_before_the_category_owner_and_each_assignment_names_its_rule(db: Db) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    join(
+        &api,
+        "yingzhong-justice",
+        DepartmentLevel::Town,
+        ("郢中街道", ""),
+        &[],
+    )
+    .await;
+    let first = set_rules(
+        &api,
+        vec![
+            keyword_rule("human-resources", "nothing matches this"),
+            RoutingRule {
+                department: "yingzhong-justice".into(),
+                town: "郢中街道".into(),
+                rule_id: "yingzhong-town".into(),
+                ..Default::default()
+            },
+        ],
+    )
+    .await
+    .expect("rules set");
+    assert_eq!(first.version, 1);
+    assert_eq!(first.rules[0].rule_id, "rule-1");
+
+    // A labour matter of the town goes to the town's justice office by the rule, not to the
+    // labour owner; both the assignment and its event say which rule chose it.
+    deliver(
+        &db,
+        &registered("wages", Category::LabourWages, "郢中街道", ""),
+    )
+    .await;
+    let a = only_assignment(&api, "yingzhong-justice", "wages").await;
+    assert_eq!(
+        (a.routing_rule.as_str(), a.routing_rules_version),
+        ("yingzhong-town", 1)
+    );
+    assert!(
+        a.reason
+            .starts_with("routing rule yingzhong-town (version 1) sends it to"),
+        "{}",
+        a.reason
+    );
+    let event = assigned_events(&db).await.pop().expect("case.assigned");
+    assert_eq!(event.department, "yingzhong-justice");
+    assert_eq!(
+        (event.routing_rule.as_str(), event.routing_rules_version),
+        ("yingzhong-town", 1)
+    );
+
+    // A new version replaces the set: with none left, the category owner has it again.
+    let cleared = set_rules(&api, vec![]).await.expect("rules cleared");
+    assert_eq!((cleared.version, cleared.rules.len()), (2, 0));
+    deliver(
+        &db,
+        &registered("wages-2", Category::LabourWages, "郢中街道", ""),
+    )
+    .await;
+    let b = only_assignment(&api, "human-resources", "wages-2").await;
+    assert_eq!((b.routing_rule.as_str(), b.routing_rules_version), ("", 0));
+    assert!(b.reason.contains("owns labour_wages"), "{}", b.reason);
+    // The first decision keeps the rule and version that made it.
+    let again = only_assignment(&api, "yingzhong-justice", "wages").await;
+    assert_eq!(
+        (again.routing_rule.as_str(), again.routing_rules_version),
+        ("yingzhong-town", 1)
+    );
+}
+
+async fn routing_rules_naming_a_department_not_at_the_center_are_refused_and_change_nothing(
+    db: Db,
+) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    set_rules(&api, vec![keyword_rule("human-resources", "wages")])
+        .await
+        .expect("first set");
+
+    let unknown = set_rules(&api, vec![keyword_rule("nobody-here", "wages")])
+        .await
+        .expect_err("unknown department");
+    assert_eq!(unknown.code(), Code::FailedPrecondition);
+    assert_eq!(
+        unknown.message(),
+        "routing rule rule-1: department nobody-here is not at the center"
+    );
+    let mut wrong_level = keyword_rule("human-resources", "wages");
+    wrong_level.level = DepartmentLevel::Town as i32;
+    let level = set_rules(&api, vec![wrong_level])
+        .await
+        .expect_err("wrong level");
+    assert_eq!(level.code(), Code::FailedPrecondition);
+    assert_eq!(
+        level.message(),
+        "routing rule rule-1: department human-resources is at city level, not town"
+    );
+    let invalid = set_rules(&api, vec![keyword_rule("human-resources", "")])
+        .await
+        .expect_err("matches nothing");
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+
+    // Still version 1: the next set is version 2.
+    let next = set_rules(&api, vec![]).await.expect("cleared");
+    assert_eq!(next.version, 2);
+}
+
+fn watch_request(department: &str, after_position: u64) -> ListAssignmentsRequest {
+    ListAssignmentsRequest {
+        department: department.into(),
+        after_position,
+        ..Default::default()
+    }
+}
+
+async fn watching_assignments_resumes_after_a_position_missing_nothing_and_nothing_twice(db: Db) {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let api = api(&db).ending_on(shutdown.clone());
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
+    register(&db, "wages-1", Category::LabourWages, "洋梓镇").await;
+    register(&db, "allowance", Category::SocialAssistance, "洋梓镇").await;
+    register(&db, "wages-2", Category::LabourWages, "洋梓镇").await;
+    let hr = department_caller("human-resources");
+
+    // From the start: the department's work so far, in the order it changed.
+    let mut watch = api
+        .watch_assignments(as_caller(&hr, watch_request("", 0)))
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = next_item(&mut watch).await.expect("first");
+    let second = next_item(&mut watch).await.expect("second");
+    assert_eq!(
+        (first.case_id.as_str(), second.case_id.as_str()),
+        ("wages-1", "wages-2")
+    );
+    assert!(first.position < second.position);
+    // Live: a change is pushed as it commits.
+    register(&db, "wages-3", Category::LabourWages, "洋梓镇").await;
+    let third = next_item(&mut watch).await.expect("third");
+    assert_eq!(third.case_id, "wages-3");
+    assert!(third.position > second.position);
+    let received = third.position;
+    drop(watch); // the client goes away
+
+    // While it is away: wages-1 is accepted, wages-2 accepted then replied, a new case comes.
+    accepted(&api, "human-resources", "wages-1").await;
+    let two = accepted(&api, "human-resources", "wages-2").await;
+    api.reply_assignment(Request::new(ReplyAssignmentRequest {
+        assignment_id: two.assignment_id.clone(),
+        reply: "paid".into(),
+    }))
+    .await
+    .expect("reply");
+    register(&db, "wages-4", Category::LabourWages, "洋梓镇").await;
+
+    // Resuming from the last position received: each changed assignment once, as it stands,
+    // in the order of its latest change; nothing from before the position.
+    let mut resumed = api
+        .watch_assignments(as_caller(&hr, watch_request("", received)))
+        .await
+        .expect("watch again")
+        .into_inner();
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let a = next_item(&mut resumed).await.expect("a missed change");
+        got.push((
+            a.case_id,
+            AssignmentState::try_from(a.state).expect("state"),
+            a.position,
+        ));
+    }
+    assert_eq!(
+        got.iter()
+            .map(|(c, s, _)| (c.as_str(), *s))
+            .collect::<Vec<_>>(),
+        [
+            ("wages-1", AssignmentState::Accepted),
+            ("wages-2", AssignmentState::Replied),
+            ("wages-4", AssignmentState::Pending),
+        ]
+    );
+    assert!(got.windows(2).all(|w| w[0].2 < w[1].2), "{got:?}");
+    assert!(got[0].2 > received);
+    // Nothing else was waiting: the next item is the next change.
+    register(&db, "wages-5", Category::LabourWages, "洋梓镇").await;
+    let fifth = next_item(&mut resumed).await.expect("the next change");
+    assert_eq!(fifth.case_id, "wages-5");
+
+    // The process stops: the stream ends.
+    shutdown.cancel();
+    assert!(next_item(&mut resumed).await.is_none(), "the watch ended");
+}
+
+async fn a_department_watches_only_its_own_assignments(db: Db) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
+    let refusal = |who: Principal, request: ListAssignmentsRequest| {
+        let call = api.watch_assignments(as_caller(&who, request));
+        async move { call.await.err().expect("refused").code() }
+    };
+    let supervisor = || caller(Role::Supervisor, None);
+    assert_eq!(
+        refusal(
+            department_caller("civil-affairs"),
+            watch_request("human-resources", 0)
+        )
+        .await,
+        Code::PermissionDenied,
+        "another department's work"
+    );
+    assert_eq!(
+        refusal(supervisor(), watch_request("nobody", 0)).await,
+        Code::NotFound,
+        "an unknown department"
+    );
+    let paged = ListAssignmentsRequest {
+        page: Some(PageRequest::default()),
+        ..watch_request("human-resources", 0)
+    };
+    assert_eq!(
+        refusal(supervisor(), paged).await,
+        Code::InvalidArgument,
+        "a page"
+    );
 }

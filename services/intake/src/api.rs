@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use futures::stream::BoxStream;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use yimen_platform::auth::{Principal, RateLimiter, Scope};
 use yimen_platform::db::Db;
@@ -25,6 +26,8 @@ pub struct Api {
     /// Refuses new cases and evaluations while the outbox backlog or the connection waits are
     /// past their bounds.
     overload: Arc<Overload>,
+    /// Ends WatchCase streams when the process stops.
+    shutdown: CancellationToken,
 }
 
 impl Api {
@@ -38,7 +41,14 @@ impl Api {
                 config.status_rate_burst,
             ),
             overload: Arc::new(Overload::new(config.overload_limits())),
+            shutdown: CancellationToken::new(),
         }
+    }
+
+    /// Streams end when `shutdown` is cancelled.
+    pub fn ending_on(mut self, shutdown: CancellationToken) -> Self {
+        self.shutdown = shutdown;
+        self
     }
 
     /// Checks calls against `overload`, which a watcher keeps current.
@@ -143,8 +153,16 @@ impl IntakeService for Api {
 
     async fn watch_case(
         &self,
-        _: Request<GetCaseRequest>,
+        request: Request<GetCaseRequest>,
     ) -> Result<Response<Self::WatchCaseStream>, Status> {
-        Err(later("watching a case"))
+        self.app
+            .watch(
+                request.get_ref(),
+                &Scope::of(&request),
+                self.shutdown.clone(),
+            )
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 }

@@ -9,13 +9,16 @@ use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
+use futures::stream::BoxStream;
+use tokio_util::sync::CancellationToken;
 use yimen_platform::auth::Scope;
 use yimen_platform::db::{Db, now_millis};
-use yimen_platform::error::Error;
+use yimen_platform::error::{Error, FieldViolation};
 use yimen_platform::events::new_event;
 use yimen_platform::outbox;
 use yimen_platform::seal::Keyring;
 use yimen_platform::time::timestamp;
+use yimen_platform::watch;
 use yimen_proto::event_type::CASE_REGISTERED;
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
@@ -31,6 +34,9 @@ use yimen_platform::calendar;
 /// The one answer to a status query that finds nothing, whatever was wrong: it names neither
 /// the number nor the code.
 pub const NO_SUCH_CASE: &str = "no case with this number and query code";
+
+/// How many timeline lines one read of a watched case takes.
+const WATCH_PAGE: i64 = 100;
 
 /// Intake's use cases over its store.
 pub struct Intake {
@@ -181,6 +187,46 @@ impl Intake {
         store::find_case(&mut conn, &case_ref, &Visibility::of(scope), &self.keyring)
             .await?
             .ok_or_else(|| Error::not_found(format!("no case `{}`", case_ref.key())))
+    }
+
+    /// WatchCase: the case's timeline after the request's position, then each line as it
+    /// commits; ends on `shutdown`. A case the caller may not read is answered exactly as an
+    /// unknown one, as GetCase does.
+    pub async fn watch(
+        &self,
+        request: &GetCaseRequest,
+        scope: &Scope,
+        shutdown: CancellationToken,
+    ) -> Result<BoxStream<'static, Result<TimelineEntry, tonic::Status>>, Error> {
+        let case_ref =
+            CaseRef::parse(&request.case_ref).map_err(|v| Error::InvalidArgument(vec![v]))?;
+        if i64::try_from(request.after_position).is_err() {
+            return Err(Error::InvalidArgument(vec![FieldViolation::new(
+                "after_position",
+                "is beyond any position",
+            )]));
+        }
+        let case_id = {
+            let mut conn = self.db.pool().acquire().await?;
+            store::visible_case_id(&mut conn, &case_ref, &Visibility::of(scope))
+                .await?
+                .ok_or_else(|| Error::not_found(format!("no case `{}`", case_ref.key())))?
+        };
+        let db = self.db.clone();
+        let read: watch::Read<TimelineEntry> = Box::new(move |after| {
+            let (db, case_id) = (db.clone(), case_id.clone());
+            Box::pin(async move {
+                let mut conn = db.pool().acquire().await?;
+                let lines = store::timeline_after(&mut conn, &case_id, after, WATCH_PAGE).await?;
+                Ok(lines.into_iter().map(|l| (l.position, l)).collect())
+            })
+        });
+        Ok(watch::follow(
+            &self.db,
+            shutdown,
+            request.after_position,
+            read,
+        ))
     }
 
     /// Records the petitioner's evaluation of a reply (质量评价) and what it decides, in one

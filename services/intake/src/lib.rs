@@ -151,7 +151,8 @@ impl Definition for Intake {
 impl Service for Intake {
     fn routes(&self, context: &Context) -> tonic::service::Routes {
         let api = api::Api::new(context.db.clone(), &self.config, context.keyring.clone())
-            .with_overload(self.overload.clone());
+            .with_overload(self.overload.clone())
+            .ending_on(context.shutdown.clone());
         tonic::service::Routes::new(IntakeServiceServer::new(api))
     }
 

@@ -181,7 +181,23 @@ pub async fn add_timeline(
     .bind(&line.department)
     .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    // The case's row stays locked until the caller commits: positions grow in commit order.
+    let position: i64 = sqlx::query_scalar(
+        "UPDATE cases SET timeline_position = timeline_position + 1 WHERE case_id = $1 \
+         RETURNING timeline_position",
+    )
+    .bind(case_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE timeline SET position = $2 WHERE event_id = $1")
+        .bind(event_id)
+        .bind(position)
+        .execute(&mut *conn)
+        .await?;
+    Ok(true)
 }
 
 /// When the current status of a case was set; `None` when there is no such case.
@@ -271,6 +287,44 @@ fn visibility_params(visibility: &Visibility) -> (i64, &str) {
         Visibility::SubmittedBy(subject) => (2, subject),
         Visibility::Nothing => (3, ""),
     }
+}
+
+/// The id of the case `case_ref` names, if the caller sees it.
+pub async fn visible_case_id(
+    conn: &mut AnyConnection,
+    case_ref: &CaseRef,
+    visibility: &Visibility,
+) -> Result<Option<String>, Error> {
+    let (kind, who) = visibility_params(visibility);
+    Ok(sqlx::query_scalar(concat!(
+        "SELECT case_id FROM cases WHERE (case_id = $1 OR case_number = $1) AND ",
+        visible_to!("$2", "$3")
+    ))
+    .bind(case_ref.key())
+    .bind(kind)
+    .bind(who)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// The case's timeline lines recorded after position `after`, in position order, at most
+/// `limit`.
+pub async fn timeline_after(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    after: u64,
+    limit: i64,
+) -> Result<Vec<pb::TimelineEntry>, Error> {
+    let rows = sqlx::query_as::<_, TimelineRow>(
+        "SELECT event_id, occurred_at, kind, summary, department, position FROM timeline \
+         WHERE case_id = $1 AND position > $2 ORDER BY position LIMIT $3",
+    )
+    .bind(case_id)
+    .bind(i64::try_from(after).unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(pb::TimelineEntry::from).collect())
 }
 
 /// Whether the caller sees case `case_id`.
@@ -417,7 +471,7 @@ async fn timeline(
     case_id: &str,
 ) -> Result<Vec<pb::TimelineEntry>, Error> {
     let rows = sqlx::query_as::<_, TimelineRow>(
-        "SELECT event_id, occurred_at, kind, summary, department FROM timeline \
+        "SELECT event_id, occurred_at, kind, summary, department, position FROM timeline \
          WHERE case_id = $1 ORDER BY occurred_at, seq",
     )
     .bind(case_id)
@@ -433,6 +487,7 @@ struct TimelineRow {
     kind: String,
     summary: String,
     department: String,
+    position: i64,
 }
 
 impl From<TimelineRow> for pb::TimelineEntry {
@@ -443,6 +498,7 @@ impl From<TimelineRow> for pb::TimelineEntry {
             summary: row.summary,
             department: row.department,
             event_id: row.event_id,
+            position: u64::try_from(row.position).unwrap_or(0),
         }
     }
 }

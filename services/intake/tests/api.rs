@@ -135,6 +135,7 @@ async fn submitted_case_is_answered_by_get_and_list(db: Db) {
     let case = api
         .get_case(Request::new(GetCaseRequest {
             case_ref: submitted.case_number.clone(),
+            after_position: 0,
         }))
         .await
         .expect("found")
@@ -155,6 +156,7 @@ async fn get_case_with_empty_ref_is_invalid_and_unknown_is_not_found(db: Db) {
     let api = api(&db);
     let get = |case_ref: &str| GetCaseRequest {
         case_ref: case_ref.into(),
+        after_position: 0,
     };
     let status = api
         .get_case(Request::new(get(" ")))
@@ -192,9 +194,6 @@ async fn later_rpcs_answer_unimplemented(db: Db) {
             .await
             .map(|_| ()),
         api.request_review(Request::new(RequestReviewRequest::default()))
-            .await
-            .map(|_| ()),
-        api.watch_case(Request::new(GetCaseRequest::default()))
             .await
             .map(|_| ()),
     ];

@@ -23,6 +23,7 @@ use yimen_platform::{events, outbox};
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::intake_service_server::IntakeService;
 use yimen_proto::v1::*;
+use yimen_testkit::harness::next_item;
 
 yimen_testkit::store_contract!(
     yimen_intake::SERVICE,
@@ -61,6 +62,8 @@ yimen_testkit::store_contract!(
         a_replayed_request_answers_no_query_code_and_the_first_code_still_works,
         status_queries_past_the_rate_answer_resource_exhausted,
         submissions_past_the_outbox_backlog_answer_resource_exhausted_then_pass_once_it_drains,
+        watching_a_case_resumes_after_a_position_missing_nothing_and_nothing_twice,
+        a_case_is_watched_only_by_a_caller_who_may_read_it,
     ]
 );
 
@@ -332,7 +335,13 @@ async fn get_case_by_number_and_by_id(db: Db) {
         "YM-1999-000001".to_string(),
     ] {
         let err = app(&db)
-            .get(&GetCaseRequest { case_ref: unknown }, &Scope::Everything)
+            .get(
+                &GetCaseRequest {
+                    case_ref: unknown,
+                    after_position: 0,
+                },
+                &Scope::Everything,
+            )
             .await
             .expect_err("unknown");
         assert!(
@@ -995,6 +1004,7 @@ fn call<T>(message: T, caller: Option<&Principal>) -> tonic::Request<T> {
 async fn get_as(db: &Db, caller: Option<&Principal>, case_ref: &str) -> Result<Case, Status> {
     let request = GetCaseRequest {
         case_ref: case_ref.into(),
+        after_position: 0,
     };
     api(db)
         .get_case(call(request, caller))
@@ -1780,6 +1790,7 @@ async fn petitioners_are_sealed_at_rest_and_reseal_moves_every_row_to_the_curren
             .get(
                 &GetCaseRequest {
                     case_ref: case.case_number.clone(),
+                    after_position: 0,
                 },
                 &Scope::Everything,
             )
@@ -1816,4 +1827,137 @@ async fn fingerprints_use_the_key_files_lookup_key_unless_petitioner_key_is_set(
         registered.petitioner_keys,
         [keyring.keyed_hash().hex(ID_NUMBER.as_bytes())]
     );
+}
+
+fn watch_request(case_ref: &str, after_position: u64) -> GetCaseRequest {
+    GetCaseRequest {
+        case_ref: case_ref.into(),
+        after_position,
+    }
+}
+
+async fn watching_a_case_resumes_after_a_position_missing_nothing_and_nothing_twice(db: Db) {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let api = api(&db).ending_on(shutdown.clone());
+    let case = submit(
+        &db,
+        submission(Category::Transport, "石牌镇", "bus route cut"),
+    )
+    .await;
+    let id = case.case_id.as_str();
+    let r = registered_at(&get(&db, id).await);
+
+    // From the start: the whole timeline so far, then each line as it commits.
+    let mut watch = api
+        .watch_case(tonic::Request::new(watch_request(&case.case_number, 0)))
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = next_item(&mut watch).await.expect("registered");
+    assert_eq!(
+        (first.kind.as_str(), first.position),
+        ("case.registered", 1)
+    );
+    apply(&db, &assigned(id, "transport", r + 10))
+        .await
+        .expect("assigned");
+    let second = next_item(&mut watch).await.expect("assigned");
+    assert_eq!(
+        (second.kind.as_str(), second.position),
+        ("case.assigned", 2)
+    );
+    drop(watch); // the client goes away
+
+    // While it is away: accepted and replied, and the reply delivered twice.
+    let reply = replied(id, "transport", r + 40, "route restored");
+    apply(
+        &db,
+        &accepted(
+            id,
+            "transport",
+            r + 30,
+            r + 60 * yimen_platform::time::DAY_MILLIS,
+        ),
+    )
+    .await
+    .expect("accepted");
+    apply(&db, &reply).await.expect("replied");
+    apply(&db, &reply).await.expect("the same event again");
+
+    let mut resumed = api
+        .watch_case(tonic::Request::new(watch_request(id, second.position)))
+        .await
+        .expect("watch again")
+        .into_inner();
+    let missed = [
+        next_item(&mut resumed).await.expect("accepted"),
+        next_item(&mut resumed).await.expect("replied"),
+    ];
+    assert_eq!(
+        missed
+            .iter()
+            .map(|l| (l.kind.as_str(), l.position))
+            .collect::<Vec<_>>(),
+        [("case.accepted", 3), ("case.replied", 4)]
+    );
+    // Nothing else was waiting: the next line is the next event's.
+    apply(&db, &returned(id, "transport", r + 50, "wrong office"))
+        .await
+        .expect("returned");
+    let next = next_item(&mut resumed).await.expect("returned");
+    assert_eq!((next.kind.as_str(), next.position), ("case.returned", 5));
+    // GetCase shows the same positions.
+    let positions: Vec<u64> = get(&db, id)
+        .await
+        .timeline
+        .iter()
+        .map(|l| l.position)
+        .collect();
+    assert_eq!(positions, [1, 2, 3, 4, 5]);
+
+    // The process stops: the stream ends.
+    shutdown.cancel();
+    assert!(next_item(&mut resumed).await.is_none(), "the watch ended");
+}
+
+async fn a_case_is_watched_only_by_a_caller_who_may_read_it(db: Db) {
+    let api = api(&db);
+    let case = submit(&db, submission(Category::Transport, "石牌镇", "road")).await;
+    let r = registered_at(&get(&db, &case.case_id).await);
+    apply(&db, &assigned(&case.case_id, "transport", r + 10))
+        .await
+        .expect("assigned");
+    let watch = |caller: Principal, case_ref: &str| {
+        api.watch_case(yimen_testkit::as_caller(
+            &caller,
+            watch_request(case_ref, 0),
+        ))
+    };
+    let mut holder = watch(department("transport"), &case.case_id)
+        .await
+        .expect("the holder watches")
+        .into_inner();
+    assert_eq!(
+        next_item(&mut holder).await.expect("a line").kind,
+        "case.registered"
+    );
+    let other = watch(department("police"), &case.case_id)
+        .await
+        .err()
+        .expect("not its case");
+    let unknown = watch(department("police"), "YM-2026-999999")
+        .await
+        .err()
+        .expect("no such case");
+    assert_eq!(other.code(), Code::NotFound);
+    assert_eq!(
+        other.message().replace(&case.case_id, "?"),
+        unknown.message().replace("YM-2026-999999", "?"),
+        "a case the caller may not read is answered as an unknown one"
+    );
+    let malformed = watch(department("transport"), "")
+        .await
+        .err()
+        .expect("no case named");
+    assert_eq!(malformed.code(), Code::InvalidArgument);
 }

@@ -244,6 +244,7 @@ pub async fn record_outcome(
             ..a.to_proto()
         }),
         mediators: updated.mediators(),
+        difficulty: conclusion.difficulty,
     });
     enqueue(&mut tx, MEDIATION_CONCLUDED, &updated.case_id, payload).await?;
     db.commit(tx).await?;

@@ -138,6 +138,7 @@ fn outcome_request(
         mediation_id: mediation_id.into(),
         outcome: outcome as i32,
         agreement,
+        difficulty: 0,
     }
 }
 

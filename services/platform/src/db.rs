@@ -135,14 +135,17 @@ macro_rules! migrations {
     };
 }
 
-/// A service's store: its pool, which backend it is, the outbox relay's wake-up, and how long
-/// transactions have been waiting for a connection.
+/// A service's store: its pool, which backend it is, the outbox relay's and live streams'
+/// wake-up, and how long transactions have been waiting for a connection.
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
     service: &'static str,
     outbox_ready: Arc<Notify>,
+    /// Bumped after every commit: live streams (`platform::watch`) wake on it and read what
+    /// they have not sent yet.
+    commits: Arc<tokio::sync::watch::Sender<u64>>,
     /// The longest wait for a connection of a transaction begun since it was last taken
     /// ([`Db::take_longest_wait`]), in microseconds.
     longest_wait: Arc<AtomicU64>,
@@ -226,6 +229,7 @@ impl Db {
             backend,
             service,
             outbox_ready: Arc::new(Notify::new()),
+            commits: Arc::new(tokio::sync::watch::Sender::new(0)),
             longest_wait: Arc::new(AtomicU64::new(0)),
         })
     }
@@ -281,7 +285,14 @@ impl Db {
         crate::audit::context::record_commit(&mut tx).await?;
         tx.commit().await?;
         self.outbox_ready.notify_one();
+        self.commits.send_modify(|n| *n = n.wrapping_add(1));
         Ok(())
+    }
+
+    /// A receiver that sees a change after each commit of this process (several commits may
+    /// show as one), for live streams.
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     /// Ok when the database answers; used by the readiness check.

@@ -25,3 +25,4 @@ pub mod service;
 pub mod telemetry;
 pub mod time;
 pub mod validate;
+pub mod watch;

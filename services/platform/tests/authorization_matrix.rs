@@ -117,6 +117,7 @@ fn the_audited_methods_are_exactly_the_state_changing_ones() {
         [
             "AnalysisService/AcknowledgeAlert",
             "AssessmentService/CheckIn",
+            "AssessmentService/SetSubsidyGrades",
             "DispatchService/AcceptAssignment",
             "DispatchService/AssignLeader",
             "DispatchService/DecideExtension",

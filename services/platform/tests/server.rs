@@ -21,7 +21,7 @@ use yimen_proto::v1::{
     Bulletin, CheckInRequest, CheckInResponse, GetMediatorSubsidiesRequest,
     GetMonthlyBulletinRequest, GetQuarterlyAssessmentRequest, GetScorecardRequest,
     GetScorecardResponse, ListNegativeListRequest, ListNegativeListResponse, MediatorSubsidies,
-    QuarterlyAssessment,
+    QuarterlyAssessment, SetSubsidyGradesRequest, SetSubsidyGradesResponse,
 };
 
 const MIGRATIONS: Migrations = Migrations::NONE;
@@ -208,6 +208,12 @@ impl AssessmentService for Echo {
         &self,
         _: tonic::Request<GetMediatorSubsidiesRequest>,
     ) -> Result<tonic::Response<MediatorSubsidies>, tonic::Status> {
+        Err(tonic::Status::unimplemented(""))
+    }
+    async fn set_subsidy_grades(
+        &self,
+        _: tonic::Request<SetSubsidyGradesRequest>,
+    ) -> Result<tonic::Response<SetSubsidyGradesResponse>, tonic::Status> {
         Err(tonic::Status::unimplemented(""))
     }
 }

@@ -41,3 +41,15 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
         .map(|v| v.field)
         .collect()
 }
+
+/// The next item of a live stream (WatchCase, WatchAssignments), `None` once it ended; fails
+/// the test instead of hanging when nothing comes within a minute, or an item is an error.
+pub async fn next_item<T>(
+    stream: &mut (impl futures::Stream<Item = Result<T, tonic::Status>> + Unpin),
+) -> Option<T> {
+    use futures::StreamExt;
+    tokio::time::timeout(std::time::Duration::from_secs(60), stream.next())
+        .await
+        .expect("the stream sends within a minute")
+        .map(|item| item.expect("a healthy stream"))
+}

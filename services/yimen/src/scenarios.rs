@@ -671,6 +671,7 @@ impl Player {
                 .clone()
                 .get_case(GetCaseRequest {
                     case_ref: case_id.into(),
+                    after_position: 0,
                 })
                 .await?
                 .into_inner();
@@ -693,6 +694,7 @@ impl Player {
                 .list_assignments(ListAssignmentsRequest {
                     department: case.department.clone(),
                     states: vec![AssignmentState::Pending as i32],
+                    after_position: 0,
                     page: Some(PageRequest {
                         page_size: 500,
                         page_token,
@@ -844,6 +846,7 @@ impl Player {
                 mediation_id: file.mediation_id.clone(),
                 outcome: MediationState::Agreed as i32,
                 agreement: Some(agreement.clone()),
+                difficulty: 0,
             })
             .await?
             .into_inner();
@@ -924,6 +927,7 @@ impl Player {
             .clone()
             .get_case(GetCaseRequest {
                 case_ref: case_id.into(),
+                after_position: 0,
             })
             .await?
             .into_inner();

@@ -6,6 +6,7 @@ pub mod bulletin;
 pub mod facts;
 pub mod negative;
 pub mod scorecard;
+pub mod subsidy;
 
 pub use facts::{Fact, Observed};
 pub use scorecard::Figures;

@@ -68,6 +68,15 @@ impl Level {
     }
 
     /// `city`, `town`, `village`: as the seed file spells it.
+    /// The level's name, as `parse_name` reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::City => "city",
+            Self::Town => "town",
+            Self::Village => "village",
+        }
+    }
+
     pub fn parse_name(name: &str) -> Option<Self> {
         match name.trim().to_ascii_lowercase().as_str() {
             "city" => Some(Self::City),

@@ -11,6 +11,7 @@ pub mod extension;
 pub mod mediation;
 pub mod requests;
 pub mod routing;
+pub mod rules;
 
 pub use assignment::{Action, AssignmentState, Transition};
 pub use department::{
@@ -18,3 +19,4 @@ pub use department::{
 };
 pub use extension::Extension;
 pub use routing::{CaseFacts, Route, Trigger, route};
+pub use rules::{RoutingRule, RuleSet};

@@ -234,25 +234,64 @@ pub struct AssignmentsQuery {
     pub page: Page,
 }
 
+/// The states a work-list request asks for, each checked.
+fn states(request: &pb::ListAssignmentsRequest, v: &mut Violations) -> Vec<AssignmentState> {
+    let mut states = Vec::with_capacity(request.states.len());
+    for (i, &value) in request.states.iter().enumerate() {
+        match AssignmentState::from_proto(value) {
+            Some(state) => states.push(state),
+            None => v.add(
+                format!("states[{i}]"),
+                format!("{value} is not an assignment state"),
+            ),
+        }
+    }
+    states
+}
+
 impl AssignmentsQuery {
     pub fn parse(request: &pb::ListAssignmentsRequest) -> Result<Self, Error> {
         let mut v = Violations::new();
-        let mut states = Vec::with_capacity(request.states.len());
-        for (i, &value) in request.states.iter().enumerate() {
-            match AssignmentState::from_proto(value) {
-                Some(state) => states.push(state),
-                None => v.add(
-                    format!("states[{i}]"),
-                    format!("{value} is not an assignment state"),
-                ),
-            }
-        }
+        let states = states(request, &mut v);
         let page = v.check(Page::parse(request.page.as_ref()));
         v.finish_with(page.map(|page| Self {
             department: request.department.trim().to_string(),
             states,
             page,
         }))
+    }
+}
+
+/// WatchAssignments: a department's work from a position on, in the states asked for (any
+/// when none). It sends every change, so it takes no page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchQuery {
+    /// As in [`AssignmentsQuery::department`].
+    pub department: String,
+    pub states: Vec<AssignmentState>,
+    /// The last position the client received (0: from the start).
+    pub after_position: u64,
+}
+
+impl WatchQuery {
+    pub fn parse(request: &pb::ListAssignmentsRequest) -> Result<Self, Error> {
+        let mut v = Violations::new();
+        let states = states(request, &mut v);
+        if request.page.is_some() {
+            v.add(
+                "page",
+                "WatchAssignments sends every change: resume with after_position, not a page",
+            );
+        }
+        if i64::try_from(request.after_position).is_err() {
+            v.add("after_position", "is beyond any position");
+        }
+        v.finish()?;
+        Ok(Self {
+            department: request.department.trim().to_string(),
+            states,
+            after_position: request.after_position,
+        })
     }
 }
 
@@ -480,6 +519,7 @@ mod tests {
         let broken = pb::ListAssignmentsRequest {
             department: " ".into(),
             states: vec![pb::AssignmentState::Pending as i32, 0, 99],
+            after_position: 0,
             page: Some(pb::PageRequest {
                 page_size: 0,
                 page_token: "nonsense".into(),
@@ -492,11 +532,40 @@ mod tests {
         let ok = pb::ListAssignmentsRequest {
             department: " housing ".into(),
             states: vec![pb::AssignmentState::Accepted as i32],
+            after_position: 0,
             page: None,
         };
         let query = AssignmentsQuery::parse(&ok).unwrap();
         assert_eq!(query.department, "housing");
         assert_eq!(query.states, [AssignmentState::Accepted]);
         assert_eq!(query.page.after, None);
+    }
+
+    #[test]
+    fn watch_takes_a_position_not_a_page_and_checks_its_states() {
+        let broken = pb::ListAssignmentsRequest {
+            states: vec![99],
+            page: Some(pb::PageRequest::default()),
+            after_position: u64::MAX,
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(WatchQuery::parse(&broken)),
+            ["states[0]", "page", "after_position"]
+        );
+        let ok = pb::ListAssignmentsRequest {
+            department: " housing ".into(),
+            states: vec![pb::AssignmentState::Pending as i32],
+            after_position: 42,
+            ..Default::default()
+        };
+        assert_eq!(
+            WatchQuery::parse(&ok).unwrap(),
+            WatchQuery {
+                department: "housing".into(),
+                states: vec![AssignmentState::Pending],
+                after_position: 42,
+            }
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Routing (分流): who owns a case. The owner of the category closest to where the matter
 //! arose wins — a village department over a town one over a city one — and when nobody is
-//! left, the city center, the terminus (终点站), owns it to the end.
+//! left, the city center, the terminus (终点站), owns it to the end. Routing rules the center
+//! set (`rules`) come first: the first that matches sends the case to its department.
 
 use std::collections::BTreeSet;
 
@@ -8,6 +9,7 @@ use yimen_proto::v1::{AssignmentCause, Category};
 
 use super::category;
 use super::department::{CITY_CENTER, CITY_CENTER_NAME, Department, Level};
+use super::rules::RuleSet;
 
 /// The facts of a case that routing looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +17,8 @@ pub struct CaseFacts<'a> {
     pub category: Category,
     pub town: &'a str,
     pub village: &'a str,
+    /// What routing rules' keywords are looked for in.
+    pub subject: &'a str,
 }
 
 /// Why the case is being routed now.
@@ -38,6 +42,10 @@ pub struct Route {
     pub department_name: String,
     pub cause: AssignmentCause,
     pub reason: String,
+    /// The routing rule that chose the department, and the version of its set; empty and 0
+    /// when the category owner (or the city center) was chosen.
+    pub rule: String,
+    pub rules_version: u32,
 }
 
 /// How close a department sits to the matter: lower is closer. `None`: it does not serve the
@@ -64,11 +72,13 @@ fn reopened_reason(from: &str) -> String {
 }
 
 /// Routes a case among `departments` (inactive ones are ignored), skipping every code in
-/// `excluded`. Ties at the same level go to the earliest joined, then the smallest code, so
-/// the same facts always give the same owner.
+/// `excluded`: first by the routing `rules`, then to the owner of its category. Ties at the
+/// same level go to the earliest joined, then the smallest code, so the same facts always give
+/// the same owner.
 pub fn route(
     facts: &CaseFacts<'_>,
     departments: &[Department],
+    rules: &RuleSet,
     excluded: &BTreeSet<String>,
     trigger: Trigger<'_>,
 ) -> Route {
@@ -81,6 +91,8 @@ pub fn route(
             department_name: replier.spec.name.clone(),
             cause: AssignmentCause::Reopened,
             reason: reopened_reason(from),
+            rule: String::new(),
+            rules_version: 0,
         };
     }
     let category_name = category::name(facts.category);
@@ -98,9 +110,34 @@ pub fn route(
         .iter()
         .filter(|(_, d)| !excluded.contains(d.code()))
         .min_by(|(ra, a), (rb, b)| (ra, a.joined_at, a.code()).cmp(&(rb, b.joined_at, b.code())));
+    // A rule's department must be here, not leaving, not excluded, and at the rule's level.
+    let ruled = rules
+        .first_match(facts, |code| {
+            !excluded.contains(code)
+                && Some(code) != leaving
+                && departments.iter().any(|d| d.active && d.code() == code)
+        })
+        .and_then(|rule| {
+            let d = departments.iter().find(|d| d.code() == rule.department)?;
+            rule.level
+                .is_none_or(|l| l == d.spec.level)
+                .then_some((rule, d))
+        });
 
-    let (department, department_name, found, why) = match best {
-        Some((_, d)) => {
+    let (department, department_name, found, why) = match (ruled, best) {
+        (Some((rule, d)), _) => (
+            d.code().to_string(),
+            d.spec.name.clone(),
+            true,
+            format!(
+                "routing rule {} (version {}) sends it to {} ({})",
+                rule.rule_id,
+                rules.version,
+                d.spec.name,
+                d.code()
+            ),
+        ),
+        (None, Some((_, d))) => {
             let spec = &d.spec;
             let place = match spec.level {
                 Level::Village => format!("in village {}, {}", spec.village, spec.town),
@@ -114,7 +151,7 @@ pub fn route(
                 format!("{} ({}) owns {category_name} {place}", spec.name, d.code()),
             )
         }
-        None => {
+        (None, None) => {
             let name = departments
                 .iter()
                 .find(|d| d.code() == CITY_CENTER)
@@ -151,11 +188,17 @@ pub fn route(
             format!("{}; {why}", reopened_reason(from)),
         ),
     };
+    let (rule, rules_version) = match ruled {
+        Some((r, _)) => (r.rule_id.clone(), rules.version),
+        None => (String::new(), 0),
+    };
     Route {
         department,
         department_name,
         cause,
         reason,
+        rule,
+        rules_version,
     }
 }
 
@@ -163,6 +206,7 @@ pub fn route(
 mod tests {
     use super::*;
     use crate::domain::department::{DepartmentCode, DepartmentSpec};
+    use crate::domain::rules::{self, RuleSet};
 
     fn dept(
         code: &str,
@@ -200,6 +244,7 @@ mod tests {
             category: LABOUR,
             town,
             village,
+            subject: "unpaid wages",
         }
     }
 
@@ -240,6 +285,7 @@ mod tests {
         let r = route(
             &facts("郢中街道", "龙山社区"),
             &registry(),
+            &RuleSet::default(),
             &none(),
             Trigger::Registered,
         );
@@ -253,6 +299,7 @@ mod tests {
         let r = route(
             &facts("郢中街道", "东坡社区"),
             &registry(),
+            &RuleSet::default(),
             &none(),
             Trigger::Registered,
         );
@@ -265,6 +312,7 @@ mod tests {
         let r = route(
             &facts("洋梓镇", "龙山社区"),
             &registry(),
+            &RuleSet::default(),
             &none(),
             Trigger::Registered,
         );
@@ -287,6 +335,7 @@ mod tests {
         let r = route(
             &facts("郢中街道", "龙山社区"),
             &departments,
+            &RuleSet::default(),
             &none(),
             Trigger::Registered,
         );
@@ -299,8 +348,15 @@ mod tests {
             category: Category::MarriageFamily,
             town: "胡集镇",
             village: "",
+            subject: "",
         };
-        let r = route(&f, &registry(), &none(), Trigger::Registered);
+        let r = route(
+            &f,
+            &registry(),
+            &RuleSet::default(),
+            &none(),
+            Trigger::Registered,
+        );
         assert_eq!(r.department, CITY_CENTER);
         assert_eq!(r.department_name, CITY_CENTER_NAME);
         assert_eq!(r.cause, AssignmentCause::NoOwner);
@@ -323,6 +379,7 @@ mod tests {
         let r = route(
             &facts("郢中街道", "龙山社区"),
             &departments,
+            &RuleSet::default(),
             &none(),
             Trigger::Registered,
         );
@@ -339,6 +396,7 @@ mod tests {
         let r = route(
             &facts("郢中街道", "龙山社区"),
             &registry(),
+            &RuleSet::default(),
             &excluded,
             Trigger::Returned {
                 from: "yingzhong-justice",
@@ -360,6 +418,7 @@ mod tests {
         let r = route(
             &facts("洋梓镇", ""),
             &registry(),
+            &RuleSet::default(),
             &excluded,
             Trigger::Returned {
                 from: "human-resources",
@@ -380,6 +439,7 @@ mod tests {
         let r = route(
             &facts("郢中街道", ""),
             &registry(),
+            &RuleSet::default(),
             &["yingzhong-justice".to_string()].into(),
             Trigger::DepartmentLeft {
                 from: "yingzhong-justice",
@@ -400,6 +460,7 @@ mod tests {
         let r = route(
             &facts("洋梓镇", ""),
             &departments,
+            &RuleSet::default(),
             &["human-resources".to_string()].into(),
             Trigger::DepartmentLeft {
                 from: "human-resources",
@@ -426,6 +487,7 @@ mod tests {
         let r = route(
             &facts("洋梓镇", ""),
             &departments,
+            &RuleSet::default(),
             &none(),
             Trigger::Registered,
         );
@@ -434,6 +496,7 @@ mod tests {
         let again = route(
             &facts("洋梓镇", ""),
             &departments,
+            &RuleSet::default(),
             &none(),
             Trigger::Registered,
         );
@@ -449,6 +512,7 @@ mod tests {
         let r = route(
             &facts("洋梓镇", ""),
             &registry(),
+            &RuleSet::default(),
             &none(),
             Trigger::Reopened { from: CITY_CENTER },
         );
@@ -472,6 +536,7 @@ mod tests {
         let r = route(
             &facts("郢中街道", ""),
             &departments,
+            &RuleSet::default(),
             &none(),
             Trigger::Reopened {
                 from: "yingzhong-justice",
@@ -487,5 +552,114 @@ mod tests {
             r.reason
         );
         assert!(r.reason.contains("owns labour_wages"), "{}", r.reason);
+    }
+
+    fn rule_set(rules: &[(&str, &str, &str)]) -> RuleSet {
+        let request = yimen_proto::v1::SetRoutingRulesRequest {
+            rules: rules
+                .iter()
+                .map(|(department, keyword, town)| yimen_proto::v1::RoutingRule {
+                    department: department.to_string(),
+                    keyword: keyword.to_string(),
+                    town: town.to_string(),
+                    ..Default::default()
+                })
+                .collect(),
+        };
+        RuleSet {
+            version: 4,
+            rules: rules::parse(&request).expect("valid rules"),
+        }
+    }
+
+    #[test]
+    fn a_matching_rule_comes_before_the_category_owner_and_is_named() {
+        let set = rule_set(&[("civil-affairs", "wages", "")]);
+        let r = route(
+            &facts("郢中街道", "龙山社区"),
+            &registry(),
+            &set,
+            &none(),
+            Trigger::Registered,
+        );
+        assert_eq!(r.department, "civil-affairs");
+        assert_eq!(r.cause, AssignmentCause::Routed);
+        assert_eq!((r.rule.as_str(), r.rules_version), ("rule-1", 4));
+        assert_eq!(
+            r.reason,
+            "routing rule rule-1 (version 4) sends it to civil-affairs office (civil-affairs)"
+        );
+    }
+
+    #[test]
+    fn no_matching_rule_leaves_the_case_to_its_owner_and_names_no_rule() {
+        let set = rule_set(&[
+            ("civil-affairs", "noise", ""),
+            ("civil-affairs", "", "洋梓镇"),
+        ]);
+        let r = route(
+            &facts("郢中街道", "龙山社区"),
+            &registry(),
+            &set,
+            &none(),
+            Trigger::Registered,
+        );
+        assert_eq!(r.department, "longshan-mediation");
+        assert_eq!((r.rule.as_str(), r.rules_version), ("", 0));
+    }
+
+    #[test]
+    fn a_rule_whose_department_returned_left_or_is_gone_is_passed_over() {
+        let set = rule_set(&[
+            ("nobody-here", "wages", ""),
+            ("civil-affairs", "wages", ""),
+            ("human-resources", "wages", ""),
+        ]);
+        let returned = route(
+            &facts("洋梓镇", ""),
+            &registry(),
+            &set,
+            &["civil-affairs".to_string()].into(),
+            Trigger::Returned {
+                from: "civil-affairs",
+                reason: "not ours",
+            },
+        );
+        assert_eq!(returned.department, "human-resources");
+        assert_eq!(returned.rule, "rule-3");
+        assert_eq!(returned.cause, AssignmentCause::Returned);
+        assert!(
+            returned
+                .reason
+                .starts_with("returned by civil-affairs (not ours); routing rule rule-3"),
+            "{}",
+            returned.reason
+        );
+        let left = route(
+            &facts("洋梓镇", ""),
+            &registry(),
+            &set,
+            &none(),
+            Trigger::DepartmentLeft {
+                from: "civil-affairs",
+                reason: "",
+            },
+        );
+        assert_eq!(left.department, "human-resources");
+    }
+
+    #[test]
+    fn a_rule_whose_department_sits_at_another_level_is_passed_over() {
+        let mut set = rule_set(&[("civil-affairs", "wages", "")]);
+        set.rules[0].level = Some(Level::Town);
+        let r = route(
+            &facts("郢中街道", "龙山社区"),
+            &registry(),
+            &set,
+            &none(),
+            Trigger::Registered,
+        );
+        assert_eq!(r.department, "longshan-mediation");
+        assert!(r.rule.is_empty());
     }
 }

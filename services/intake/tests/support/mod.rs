@@ -67,6 +67,7 @@ pub async fn get(db: &Db, case_ref: &str) -> Case {
         .get(
             &GetCaseRequest {
                 case_ref: case_ref.into(),
+                after_position: 0,
             },
             &Scope::Everything,
         )
@@ -221,6 +222,7 @@ pub fn mediation_concluded(
             outcome: outcome as i32,
             agreement,
             mediators: vec!["mediator-1".into()],
+            difficulty: 0,
         }),
     )
 }

@@ -196,6 +196,8 @@ pub struct Conclusion {
     pub mediation_id: String,
     pub outcome: Outcome,
     pub agreement: Option<Agreement>,
+    /// 以案定补: 1 to 10 as the mediators judge the file; 0 not stated.
+    pub difficulty: u32,
 }
 
 impl Conclusion {
@@ -220,12 +222,20 @@ impl Conclusion {
             }
             (_, _) => None,
         };
+        if request.difficulty != 0 {
+            v.check(validate::within(
+                "difficulty",
+                request.difficulty,
+                DIFFICULTY_POINTS,
+            ));
+        }
         v.finish()?;
         match (mediation_id, outcome) {
             (Some(mediation_id), Some(outcome)) => Ok(Self {
                 mediation_id,
                 outcome,
                 agreement,
+                difficulty: request.difficulty,
             }),
             _ => Err(Error::invalid("mediation_id", "invalid request")),
         }
@@ -484,6 +494,7 @@ mod tests {
             mediation_id: FILE.into(),
             outcome: state as i32,
             agreement,
+            difficulty: 0,
         }
     }
 

@@ -589,10 +589,12 @@ fn the_embedded_policy_keeps_each_role_to_its_work() {
                 "DispatchService/DecideExtension",
                 "AnalysisService/GetHotspots",
                 "AssessmentService/GetScorecard",
+                "AssessmentService/SetSubsidyGrades",
                 "IntakeService/ListCases",
             ],
             &[
                 "DispatchService/AcceptAssignment",
+                "DispatchService/SetRoutingRules",
                 "IntakeService/SubmitCase",
             ],
         ),
@@ -602,7 +604,11 @@ fn the_embedded_policy_keeps_each_role_to_its_work() {
                 "AnalysisService/AcknowledgeAlert",
                 "AssessmentService/GetMonthlyBulletin",
             ],
-            &["IntakeService/GetCase", "DispatchService/ListAssignments"],
+            &[
+                "IntakeService/GetCase",
+                "DispatchService/ListAssignments",
+                "AssessmentService/SetSubsidyGrades",
+            ],
         ),
         (
             Role::Leader,

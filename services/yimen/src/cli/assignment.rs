@@ -76,6 +76,7 @@ impl AssignmentArgs {
                     .list_assignments(ListAssignmentsRequest {
                         department: dept,
                         states,
+                        after_position: 0,
                         page: None,
                     })
                     .await

@@ -189,7 +189,10 @@ fn verified_json(verified: &[Verified]) -> Value {
 async fn list(urls: &Urls, case: String, json: bool) -> Result<(), CliError> {
     let case = client::intake(urls)
         .await?
-        .get_case(GetCaseRequest { case_ref: case })
+        .get_case(GetCaseRequest {
+            case_ref: case,
+            after_position: 0,
+        })
         .await
         .map_err(status_error)?
         .into_inner();

@@ -155,7 +155,10 @@ impl CaseArgs {
             }
             CaseCommand::Get { case } => {
                 let c = intake
-                    .get_case(GetCaseRequest { case_ref: case })
+                    .get_case(GetCaseRequest {
+                        case_ref: case,
+                        after_position: 0,
+                    })
                     .await
                     .map_err(status_error)?
                     .into_inner();

@@ -482,6 +482,7 @@ pub async fn read_back(
                     }
                     let request = GetCaseRequest {
                         case_ref: ids[n % ids.len()].clone(),
+                        ..Default::default()
                     };
                     let at = Instant::now();
                     intake.get_case(request).await.context("GetCase")?;

@@ -59,7 +59,7 @@ impl DispatchService for Api {
         request: Request<LeaveDepartmentRequest>,
     ) -> Result<Response<LeaveDepartmentResponse>, Status> {
         let request = Leave::parse(request.get_ref())?;
-        app::leave_department(&self.db, self.deadlines, request)
+        app::leave_department(&self.db, &self.deadlines, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -93,7 +93,7 @@ impl DispatchService for Api {
     ) -> Result<Response<Assignment>, Status> {
         let scope = Scope::of(&request);
         let request = Accept::parse(request.get_ref())?;
-        app::accept(&self.db, &scope, self.deadlines, request)
+        app::accept(&self.db, &scope, &self.deadlines, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -105,7 +105,7 @@ impl DispatchService for Api {
     ) -> Result<Response<ReturnAssignmentResponse>, Status> {
         let scope = Scope::of(&request);
         let request = Return::parse(request.get_ref())?;
-        app::return_assignment(&self.db, &scope, self.deadlines, request)
+        app::return_assignment(&self.db, &scope, &self.deadlines, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -160,7 +160,7 @@ impl DispatchService for Api {
     ) -> Result<Response<Assignment>, Status> {
         let scope = Scope::of(&request);
         let request = ExtensionDecision::parse(request.get_ref())?;
-        app::decide_extension(&self.db, &scope, request)
+        app::decide_extension(&self.db, &scope, &self.deadlines, request)
             .await
             .map(Response::new)
             .map_err(Status::from)

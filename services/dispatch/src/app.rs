@@ -9,11 +9,12 @@ use std::sync::Arc;
 use sqlx::AnyConnection;
 use yimen_platform::auth::Scope;
 use yimen_platform::bus::{Bus, QueueSpec};
+use yimen_platform::calendar::Holidays;
 use yimen_platform::db::{Db, Tx, now_millis};
 use yimen_platform::error::Error;
 use yimen_platform::outbox;
 use yimen_platform::paging::PageToken;
-use yimen_platform::time::{DAY_MILLIS, timestamp};
+use yimen_platform::time::timestamp;
 use yimen_proto::event_type;
 use yimen_proto::v1::{self as pb, EscalationLevel, event::Payload};
 
@@ -32,19 +33,38 @@ use crate::{DispatchConfig, SERVICE};
 /// Routing retries when the chosen department leaves in the same instant.
 const ROUTING_ATTEMPTS: usize = 5;
 
-/// The deadlines of an assignment (信访工作条例: accept within 15 days, handle within 60).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The deadlines of an assignment (信访工作条例: accept within 15 days, handle within 60, one
+/// extension of at most 30), each moved to the next working day when it falls on a rest day.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deadlines {
-    accept_millis: i64,
-    handle_millis: i64,
+    accept_days: u32,
+    handle_days: u32,
+    holidays: Holidays,
 }
 
 impl Deadlines {
     pub fn new(config: &DispatchConfig) -> Self {
         Self {
-            accept_millis: i64::from(config.accept_days) * DAY_MILLIS,
-            handle_millis: i64::from(config.handle_days) * DAY_MILLIS,
+            accept_days: config.accept_days,
+            handle_days: config.handle_days,
+            holidays: config.holidays.clone(),
         }
+    }
+
+    /// When a case assigned at `assigned_at` must be accepted (or refused, or forwarded).
+    pub fn accept_by(&self, assigned_at: i64) -> i64 {
+        self.holidays.period_end(assigned_at, self.accept_days)
+    }
+
+    /// When a case accepted at `accepted_at` must be replied to.
+    pub fn handle_by(&self, accepted_at: i64) -> i64 {
+        self.holidays.period_end(accepted_at, self.handle_days)
+    }
+
+    /// The handling deadline after an extension of `days`.
+    pub fn extended(&self, handle_by: i64, days: u32) -> i64 {
+        self.holidays
+            .next_working(extension::extended(handle_by, days))
     }
 }
 
@@ -67,7 +87,7 @@ async fn assign(
     excluded: &BTreeSet<String>,
     trigger: Trigger<'_>,
     in_mediation: bool,
-    deadlines: Deadlines,
+    deadlines: &Deadlines,
     now: i64,
 ) -> Result<AssignmentRecord, Error> {
     let facts = CaseFacts {
@@ -97,7 +117,7 @@ async fn assign(
             reason: chosen.reason,
             previous_department,
             assigned_at: now,
-            accept_by: now + deadlines.accept_millis,
+            accept_by: deadlines.accept_by(now),
             accepted_at: None,
             handle_by: None,
             replied_at: None,
@@ -148,7 +168,7 @@ async fn assign(
 pub async fn register_case(
     tx: &mut Tx,
     event: &pb::Event,
-    deadlines: Deadlines,
+    deadlines: &Deadlines,
 ) -> anyhow::Result<()> {
     let registered = yimen_platform::payload!(event, CaseRegistered)?;
     anyhow::ensure!(
@@ -223,7 +243,7 @@ pub async fn mediation_opened(tx: &mut Tx, event: &pb::Event) -> anyhow::Result<
 pub async fn mediation_concluded(
     tx: &mut Tx,
     event: &pb::Event,
-    deadlines: Deadlines,
+    deadlines: &Deadlines,
 ) -> anyhow::Result<()> {
     let concluded = yimen_platform::payload!(event, MediationConcluded)?;
     let Some(outcome) = Outcome::of(concluded.outcome) else {
@@ -259,7 +279,7 @@ pub async fn mediation_concluded(
 pub async fn reopen_case(
     tx: &mut Tx,
     event: &pb::Event,
-    deadlines: Deadlines,
+    deadlines: &Deadlines,
 ) -> anyhow::Result<()> {
     let reopened = yimen_platform::payload!(event, CaseReopened)?;
     let case_id = &event.case_id;
@@ -330,12 +350,12 @@ async fn accept_in(
     tx: &mut Tx,
     current: &AssignmentRecord,
     handler: &str,
-    deadlines: Deadlines,
+    deadlines: &Deadlines,
     now: i64,
 ) -> Result<(), Error> {
     let id = &current.assignment_id;
     current.state.apply(Transition::Accept)?;
-    let handle_by = now + deadlines.handle_millis;
+    let handle_by = deadlines.handle_by(now);
     if !store::mark_accepted(tx, id, handler, now, handle_by).await? {
         return Err(moved_on(id));
     }
@@ -388,7 +408,7 @@ async fn reply_in(
 pub async fn accept(
     db: &Db,
     scope: &Scope,
-    deadlines: Deadlines,
+    deadlines: &Deadlines,
     request: Accept,
 ) -> Result<pb::Assignment, Error> {
     let Accept {
@@ -422,7 +442,7 @@ pub async fn reply(db: &Db, scope: &Scope, request: Reply) -> Result<pb::Assignm
 pub async fn return_assignment(
     db: &Db,
     scope: &Scope,
-    deadlines: Deadlines,
+    deadlines: &Deadlines,
     request: Return,
 ) -> Result<pb::ReturnAssignmentResponse, Error> {
     let Return {
@@ -550,6 +570,7 @@ pub async fn request_extension(
 pub async fn decide_extension(
     db: &Db,
     scope: &Scope,
+    deadlines: &Deadlines,
     request: ExtensionDecision,
 ) -> Result<pb::Assignment, Error> {
     let ExtensionDecision {
@@ -566,7 +587,7 @@ pub async fn decide_extension(
         ))
     })?;
     let handle_by = if decision == Extension::Granted {
-        extension::extended(handle_by, current.extension_days)
+        deadlines.extended(handle_by, current.extension_days)
     } else {
         handle_by
     };
@@ -718,7 +739,7 @@ pub async fn join_department(
 /// of its category, so no case is lost or stalled.
 pub async fn leave_department(
     db: &Db,
-    deadlines: Deadlines,
+    deadlines: &Deadlines,
     request: Leave,
 ) -> Result<pb::LeaveDepartmentResponse, Error> {
     let code = request.code.to_string();

@@ -27,10 +27,10 @@ impl DispatchHandler {
 impl EventHandler for DispatchHandler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> anyhow::Result<()> {
         match event.r#type.as_str() {
-            CASE_REGISTERED => app::register_case(tx, event, self.deadlines).await,
-            CASE_REOPENED => app::reopen_case(tx, event, self.deadlines).await,
+            CASE_REGISTERED => app::register_case(tx, event, &self.deadlines).await,
+            CASE_REOPENED => app::reopen_case(tx, event, &self.deadlines).await,
             MEDIATION_OPENED => app::mediation_opened(tx, event).await,
-            MEDIATION_CONCLUDED => app::mediation_concluded(tx, event, self.deadlines).await,
+            MEDIATION_CONCLUDED => app::mediation_concluded(tx, event, &self.deadlines).await,
             other => {
                 // Not bound to our queue; acknowledged so it never blocks the queue.
                 tracing::debug!(event_type = %other, "event not for dispatch; ignored");

@@ -9,6 +9,7 @@ use yimen_dispatch::DispatchConfig;
 use yimen_dispatch::api::Api;
 use yimen_platform::auth::{Principal, Role};
 use yimen_platform::bus::{Bus, MemoryBus};
+use yimen_platform::calendar::Holidays;
 use yimen_platform::db::Db;
 use yimen_platform::time::{DAY_MILLIS, millis};
 use yimen_proto::v1::dispatch_service_server::DispatchService;
@@ -47,6 +48,7 @@ yimen_testkit::store_contract!(
         a_department_lists_only_its_own_assignments,
         a_department_acts_only_on_assignments_it_holds_and_nothing_is_written_when_refused,
         supervisors_and_admins_act_on_any_departments_assignment,
+        an_acceptance_deadline_on_a_holiday_ends_on_the_next_working_day,
     ]
 );
 
@@ -60,6 +62,9 @@ fn config() -> DispatchConfig {
     DispatchConfig {
         // The in-memory bus has nobody reading department queues.
         department_queues: false,
+        // Plain day counting, so deadlines are exact whatever today is; the calendar's own
+        // tests move them.
+        holidays: Holidays::none(),
         ..DispatchConfig::default()
     }
 }
@@ -1924,4 +1929,50 @@ async fn supervisors_and_admins_act_on_any_departments_assignment(db: Db) {
         .expect("an admin acts for any department")
         .into_inner();
     assert_eq!(taken.state, AssignmentState::Accepted as i32);
+}
+
+async fn an_acceptance_deadline_on_a_holiday_ends_on_the_next_working_day(db: Db) {
+    use yimen_platform::calendar;
+    // A calendar in which the day 15 days from now, and the day after, are public holidays.
+    let now = yimen_platform::db::now_millis();
+    let (first, second) = (
+        calendar::date(now + 15 * DAY_MILLIS),
+        calendar::date(now + 16 * DAY_MILLIS),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("holidays.toml");
+    let mut text = String::new();
+    for day in [&first, &second] {
+        text.push_str(&format!(
+            "[[year]]\nyear = {}\nholidays = [\"{day}\"]\n",
+            &day[..4]
+        ));
+    }
+    std::fs::write(&file, text).expect("write holidays");
+    let holidays = Holidays::load(file.to_str().expect("utf-8 path")).expect("holidays file");
+    let config = DispatchConfig {
+        holidays: holidays.clone(),
+        ..config()
+    };
+    let api = Api::new(db.clone(), bus(), &config);
+    join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
+    let handler = yimen_dispatch::consumers::DispatchHandler::new(
+        yimen_dispatch::app::Deadlines::new(&config),
+    );
+    let event = registered("case-h", Category::SocialAssistance, "洋梓镇", "");
+    yimen_testkit::harness::deliver(&db, &handler, &event)
+        .await
+        .expect("handle");
+
+    let a = only_assignment(&api, "civil-affairs", "case-h").await;
+    let nominal = ms(&a.assigned_at) + 15 * DAY_MILLIS;
+    assert!(!holidays.is_working_at(nominal));
+    assert!(ms(&a.accept_by) > nominal, "moved past the holiday");
+    assert!(holidays.is_working_at(ms(&a.accept_by)));
+    assert_eq!(
+        (ms(&a.accept_by) - nominal) % DAY_MILLIS,
+        0,
+        "moved by whole days"
+    );
+    assert!(!holidays.is_working_at(ms(&a.accept_by) - DAY_MILLIS));
 }

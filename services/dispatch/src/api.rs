@@ -14,6 +14,7 @@ use yimen_proto::v1::*;
 use crate::DispatchConfig;
 use crate::app::{self, Deadlines};
 use crate::domain::DepartmentSpec;
+use crate::domain::decision::{Forwarding, Refusal, SupplementRequest};
 use crate::domain::requests::{
     Accept, AssignmentsQuery, Escalation, ExtensionDecision, ExtensionRequest, LeaderAssignment,
     Leave, Referral, Reply, Return,
@@ -185,6 +186,42 @@ impl DispatchService for Api {
         let scope = Scope::of(&request);
         let request = LeaderAssignment::parse(request.get_ref())?;
         app::assign_leader(&self.db, &scope, request)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn refuse_assignment(
+        &self,
+        request: Request<RefuseAssignmentRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        let scope = Scope::of(&request);
+        let request = Refusal::parse(request.get_ref())?;
+        app::refuse(&self.db, &scope, request)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn forward_assignment(
+        &self,
+        request: Request<ForwardAssignmentRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        let scope = Scope::of(&request);
+        let request = Forwarding::parse(request.get_ref())?;
+        app::forward(&self.db, &scope, request)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn request_supplement(
+        &self,
+        request: Request<RequestSupplementRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        let scope = Scope::of(&request);
+        let request = SupplementRequest::parse(request.get_ref())?;
+        app::request_supplement(&self.db, &scope, request)
             .await
             .map(Response::new)
             .map_err(Status::from)

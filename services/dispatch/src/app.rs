@@ -18,6 +18,7 @@ use yimen_platform::time::timestamp;
 use yimen_proto::event_type;
 use yimen_proto::v1::{self as pb, EscalationLevel, event::Payload};
 
+use crate::domain::decision::{self, Clock, Forwarding, Refusal, SupplementRequest};
 use crate::domain::mediation::{Outcome, agreement_reply};
 use crate::domain::requests::{
     Accept, AssignmentsQuery, Escalation, ExtensionDecision, ExtensionRequest, LeaderAssignment,
@@ -59,6 +60,11 @@ impl Deadlines {
     /// When a case accepted at `accepted_at` must be replied to.
     pub fn handle_by(&self, accepted_at: i64) -> i64 {
         self.holidays.period_end(accepted_at, self.handle_days)
+    }
+
+    /// A deadline moved by a pause of `paused` milliseconds.
+    pub fn resumed(&self, deadline: i64, paused: i64) -> i64 {
+        self.holidays.next_working(deadline + paused)
     }
 
     /// The handling deadline after an extension of `days`.
@@ -128,6 +134,15 @@ async fn assign(
             extension_days: 0,
             escalation: EscalationLevel::Unspecified,
             leader: String::new(),
+            refusal_reason: pb::RefusalReason::Unspecified,
+            refusal_channel: String::new(),
+            forwarded_to: String::new(),
+            decision_note: String::new(),
+            clock: Clock {
+                paused_since: None,
+                paused_millis: 0,
+            },
+            supplement_requested: String::new(),
         };
         store::insert_assignment(tx, &record).await?;
         let payload = Payload::CaseAssigned(pb::CaseAssigned {
@@ -260,6 +275,11 @@ pub async fn mediation_concluded(
         return Ok(());
     }
     let now = now_millis();
+    if open.clock.paused_since.is_some() {
+        // The agreement settles the matter: the supplement waited for is no longer needed.
+        resume_in(tx, &open, deadlines, now).await?;
+        open = load_assignment(tx, &id).await?;
+    }
     if open.state == AssignmentState::Pending {
         accept_in(tx, &open, "", deadlines, now).await?;
         open = load_assignment(tx, &id).await?;
@@ -355,6 +375,7 @@ async fn accept_in(
 ) -> Result<(), Error> {
     let id = &current.assignment_id;
     current.state.apply(Transition::Accept)?;
+    current.clock.running()?;
     let handle_by = deadlines.handle_by(now);
     if !store::mark_accepted(tx, id, handler, now, handle_by).await? {
         return Err(moved_on(id));
@@ -384,6 +405,7 @@ async fn reply_in(
 ) -> Result<bool, Error> {
     let id = &current.assignment_id;
     current.state.apply(Transition::Reply)?;
+    current.clock.running()?;
     if !store::mark_replied(tx, id, &text, now).await? {
         return Err(moved_on(id));
     }
@@ -612,6 +634,178 @@ pub async fn decide_extension(
     let updated = committed(db, tx, &id).await?;
     tracing::info!(assignment_id = %id, department = %updated.department, decision = decision.as_str(), "extension decided");
     Ok(updated.to_proto())
+}
+
+/// 不予受理: the department decides not to accept a pending case, with the reason code and, for
+/// a matter of the courts, arbitration or administrative reconsideration, the body to turn to
+/// (诉访分离); `case.refused.<dept>` tells intake, which tells the petitioner.
+pub async fn refuse(db: &Db, scope: &Scope, request: Refusal) -> Result<pb::Assignment, Error> {
+    let Refusal {
+        assignment_id: id,
+        reason,
+        channel,
+        explanation,
+    } = request;
+    let mut tx = db.begin().await?;
+    let current = load_for(&mut tx, scope, &id).await?;
+    current.state.apply(Transition::Refuse)?;
+    let now = now_millis();
+    if !store::mark_refused(&mut tx, &id, reason, &channel, &explanation, now).await? {
+        return Err(moved_on(&id));
+    }
+    let payload = Payload::CaseRefused(pb::CaseRefused {
+        assignment_id: id.clone(),
+        department: current.department.clone(),
+        reason: reason as i32,
+        channel,
+        explanation,
+    });
+    enqueue(
+        &mut tx,
+        event_type::for_department(event_type::CASE_REFUSED, &current.department),
+        &current.case.case_id,
+        payload,
+    )
+    .await?;
+    let updated = committed(db, tx, &id).await?;
+    tracing::info!(assignment_id = %id, department = %updated.department, reason = reason.as_str_name(), "case not accepted");
+    Ok(updated.to_proto())
+}
+
+/// 转送: a pending case goes to an authority outside the system; `case.forwarded.<dept>`.
+pub async fn forward(db: &Db, scope: &Scope, request: Forwarding) -> Result<pb::Assignment, Error> {
+    let Forwarding {
+        assignment_id: id,
+        authority,
+        reason,
+    } = request;
+    let mut tx = db.begin().await?;
+    let current = load_for(&mut tx, scope, &id).await?;
+    current.state.apply(Transition::Forward)?;
+    if !store::mark_forwarded(&mut tx, &id, &authority, &reason, now_millis()).await? {
+        return Err(moved_on(&id));
+    }
+    let payload = Payload::CaseForwarded(pb::CaseForwarded {
+        assignment_id: id.clone(),
+        department: current.department.clone(),
+        authority,
+        reason,
+    });
+    enqueue(
+        &mut tx,
+        event_type::for_department(event_type::CASE_FORWARDED, &current.department),
+        &current.case.case_id,
+        payload,
+    )
+    .await?;
+    let updated = committed(db, tx, &id).await?;
+    tracing::info!(assignment_id = %id, department = %updated.department, "case forwarded out of the system");
+    Ok(updated.to_proto())
+}
+
+/// The department asks for material on an open case: its clock stops until the supplement is
+/// added (`case.supplement_requested.<dept>`).
+pub async fn request_supplement(
+    db: &Db,
+    scope: &Scope,
+    request: SupplementRequest,
+) -> Result<pb::Assignment, Error> {
+    let SupplementRequest {
+        assignment_id: id,
+        requested,
+    } = request;
+    let mut tx = db.begin().await?;
+    let current = load_for(&mut tx, scope, &id).await?;
+    current.state.allows(Action::RequestSupplement)?;
+    let now = now_millis();
+    current.clock.pause(now)?;
+    if !store::pause(&mut tx, &id, &requested, now).await? {
+        return Err(moved_on(&id));
+    }
+    let payload = Payload::CaseSupplementRequested(pb::CaseSupplementRequested {
+        assignment_id: id.clone(),
+        department: current.department.clone(),
+        requested,
+    });
+    enqueue(
+        &mut tx,
+        event_type::for_department(event_type::CASE_SUPPLEMENT_REQUESTED, &current.department),
+        &current.case.case_id,
+        payload,
+    )
+    .await?;
+    let updated = committed(db, tx, &id).await?;
+    tracing::info!(assignment_id = %id, department = %updated.department, "supplement requested; clock stopped");
+    Ok(updated.to_proto())
+}
+
+/// Starts `current`'s stopped clock again at `now`: the running deadline (acceptance while
+/// pending, handling once accepted) moves by the pause, to a working day; `case.resumed.<dept>`
+/// says so.
+async fn resume_in(
+    tx: &mut Tx,
+    current: &AssignmentRecord,
+    deadlines: &Deadlines,
+    now: i64,
+) -> Result<(), Error> {
+    let id = &current.assignment_id;
+    let (Some(since), Some(paused)) = (current.clock.paused_since, current.clock.pause_ending(now))
+    else {
+        return Ok(());
+    };
+    let (accept_by, handle_by) = match (current.state, current.handle_by) {
+        (AssignmentState::Accepted, Some(handle_by)) => (
+            current.accept_by,
+            Some(deadlines.resumed(handle_by, paused)),
+        ),
+        _ => (
+            deadlines.resumed(current.accept_by, paused),
+            current.handle_by,
+        ),
+    };
+    if !store::resume(tx, id, since, paused, accept_by, handle_by).await? {
+        return Err(moved_on(id));
+    }
+    let payload = Payload::CaseResumed(pb::CaseResumed {
+        assignment_id: id.clone(),
+        department: current.department.clone(),
+        paused: Some(yimen_platform::time::duration(paused)),
+        accept_by: Some(timestamp(accept_by)),
+        handle_by: handle_by.map(timestamp),
+    });
+    enqueue(
+        tx,
+        event_type::for_department(event_type::CASE_RESUMED, &current.department),
+        &current.case.case_id,
+        payload,
+    )
+    .await?;
+    tracing::info!(assignment_id = %id, department = %current.department, paused_days = decision::days(paused), "clock running again");
+    Ok(())
+}
+
+/// `case.supplemented`: the material came, so the case's open assignment runs again; an
+/// assignment not waiting (a supplement added twice, or after the case moved on) is left as it
+/// is.
+pub async fn supplemented(
+    tx: &mut Tx,
+    event: &pb::Event,
+    deadlines: &Deadlines,
+) -> anyhow::Result<()> {
+    let _ = yimen_platform::payload!(event, CaseSupplemented)?;
+    let Some(open) = open_assignment_for(tx, event).await? else {
+        return Ok(());
+    };
+    if open.clock.paused_since.is_none() {
+        tracing::info!(case_id = %event.case_id, assignment_id = %open.assignment_id, "supplement for an assignment not waiting for one; nothing to resume");
+        return Ok(());
+    }
+    let at = event
+        .occurred_at
+        .as_ref()
+        .map_or_else(now_millis, yimen_platform::time::millis);
+    resume_in(tx, &open, deadlines, at).await?;
+    Ok(())
 }
 
 /// Announces an escalation of `current` as `case.escalated.<dept>`.

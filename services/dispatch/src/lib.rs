@@ -64,10 +64,12 @@ impl Default for DispatchConfig {
     }
 }
 
-/// The routing keys dispatch consumes: new and reopened cases, and mediation's outcomes.
+/// The routing keys dispatch consumes: new and reopened cases, supplements, and mediation's
+/// outcomes.
 pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::CASE_REGISTERED,
     yimen_proto::event_type::CASE_REOPENED,
+    yimen_proto::event_type::CASE_SUPPLEMENTED,
     yimen_proto::event_type::MEDIATION_OPENED,
     yimen_proto::event_type::MEDIATION_CONCLUDED,
 ];
@@ -201,6 +203,7 @@ mod tests {
             [
                 "case.registered",
                 "case.reopened",
+                "case.supplemented",
                 "mediation.opened",
                 "mediation.concluded"
             ]

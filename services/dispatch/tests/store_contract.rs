@@ -49,6 +49,12 @@ yimen_testkit::store_contract!(
         a_department_acts_only_on_assignments_it_holds_and_nothing_is_written_when_refused,
         supervisors_and_admins_act_on_any_departments_assignment,
         an_acceptance_deadline_on_a_holiday_ends_on_the_next_working_day,
+        refusal_names_the_channel_closes_the_assignment_and_emits_case_refused,
+        only_a_pending_assignment_is_refused_or_forwarded_and_only_by_its_department,
+        forward_goes_out_of_the_system_and_emits_case_forwarded,
+        a_supplement_request_stops_the_clock_and_the_supplement_moves_the_deadline_by_the_pause,
+        a_pending_assignments_pause_moves_its_acceptance_deadline,
+        while_waiting_for_a_supplement_it_is_neither_accepted_nor_replied_nor_overdue,
     ]
 );
 
@@ -1975,4 +1981,326 @@ async fn an_acceptance_deadline_on_a_holiday_ends_on_the_next_working_day(db: Db
         "moved by whole days"
     );
     assert!(!holidays.is_working_at(ms(&a.accept_by) - DAY_MILLIS));
+}
+
+fn refusal_request(assignment_id: &str) -> RefuseAssignmentRequest {
+    RefuseAssignmentRequest {
+        assignment_id: assignment_id.into(),
+        reason: RefusalReason::Arbitration as i32,
+        channel: "钟祥市劳动人事争议仲裁委员会".into(),
+        explanation: "a wage dispute with an employer goes to labour arbitration".into(),
+    }
+}
+
+async fn refusal_names_the_channel_closes_the_assignment_and_emits_case_refused(db: Db) {
+    use tonic_types::StatusExt;
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    register(&db, "wages", Category::LabourWages, "洋梓镇").await;
+    let a = only_assignment(&api, "human-resources", "wages").await;
+
+    let no_channel = api
+        .refuse_assignment(Request::new(RefuseAssignmentRequest {
+            channel: " ".into(),
+            explanation: String::new(),
+            ..refusal_request(&a.assignment_id)
+        }))
+        .await
+        .expect_err("the channel of an arbitration matter is required");
+    assert_eq!(no_channel.code(), Code::InvalidArgument);
+    let fields: Vec<String> = no_channel
+        .get_details_bad_request()
+        .expect("field violations")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(fields, ["channel", "explanation"]);
+
+    let before = keys(&db).await.len();
+    let refused = api
+        .refuse_assignment(Request::new(refusal_request(&a.assignment_id)))
+        .await
+        .expect("refuse")
+        .into_inner();
+    assert_eq!(refused.state, AssignmentState::Refused as i32);
+    assert_eq!(refused.refusal_reason, RefusalReason::Arbitration as i32);
+    assert_eq!(refused.refusal_channel, "钟祥市劳动人事争议仲裁委员会");
+    assert!(refused.decision_note.contains("labour arbitration"));
+    assert_eq!(
+        assignments(&api, "human-resources", &[AssignmentState::Refused]).await,
+        std::slice::from_ref(&refused)
+    );
+    let sent = events_after(&db, before).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, "case.refused.human-resources");
+    match &sent[0].1 {
+        Some(Payload::CaseRefused(e)) => {
+            assert_eq!(e.assignment_id, a.assignment_id);
+            assert_eq!(e.reason, RefusalReason::Arbitration as i32);
+            assert_eq!(e.channel, "钟祥市劳动人事争议仲裁委员会");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Acceptance is decided once.
+    let again = api
+        .accept_assignment(Request::new(AcceptAssignmentRequest {
+            assignment_id: a.assignment_id.clone(),
+            handler: String::new(),
+        }))
+        .await
+        .expect_err("refused already");
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    assert!(again.message().contains("REFUSED"), "{}", again.message());
+}
+
+async fn only_a_pending_assignment_is_refused_or_forwarded_and_only_by_its_department(db: Db) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
+    register(&db, "wages", Category::LabourWages, "洋梓镇").await;
+    let pending = only_assignment(&api, "human-resources", "wages").await;
+
+    let other = department_caller("civil-affairs");
+    let before = keys(&db).await.len();
+    let foreign = api
+        .refuse_assignment(as_caller(&other, refusal_request(&pending.assignment_id)))
+        .await
+        .expect_err("not its assignment");
+    assert_eq!(foreign.code(), Code::PermissionDenied);
+    let foreign = api
+        .request_supplement(as_caller(
+            &other,
+            RequestSupplementRequest {
+                assignment_id: pending.assignment_id.clone(),
+                requested: "the wage slips".into(),
+            },
+        ))
+        .await
+        .expect_err("not its assignment");
+    assert_eq!(foreign.code(), Code::PermissionDenied);
+    assert_eq!(
+        keys(&db).await.len(),
+        before,
+        "nothing written when refused"
+    );
+
+    let a = accepted(&api, "human-resources", "wages").await;
+    let own = department_caller("human-resources");
+    let late = api
+        .refuse_assignment(as_caller(&own, refusal_request(&a.assignment_id)))
+        .await
+        .expect_err("accepted already");
+    assert_eq!(late.code(), Code::FailedPrecondition);
+    assert!(late.message().contains("ACCEPTED"), "{}", late.message());
+    let late = api
+        .forward_assignment(as_caller(
+            &own,
+            ForwardAssignmentRequest {
+                assignment_id: a.assignment_id.clone(),
+                authority: "荆门市人力资源和社会保障局".into(),
+                reason: "a provincial employer".into(),
+            },
+        ))
+        .await
+        .expect_err("accepted already");
+    assert_eq!(late.code(), Code::FailedPrecondition);
+    assert!(late.message().contains("ACCEPTED"), "{}", late.message());
+}
+
+async fn forward_goes_out_of_the_system_and_emits_case_forwarded(db: Db) {
+    let api = api(&db);
+    join_city(&api, "natural-resources", &[Category::Land]).await;
+    register(&db, "land", Category::Land, "洋梓镇").await;
+    let a = only_assignment(&api, "natural-resources", "land").await;
+    let before = keys(&db).await.len();
+    let forwarded = api
+        .forward_assignment(Request::new(ForwardAssignmentRequest {
+            assignment_id: a.assignment_id.clone(),
+            authority: "湖北省自然资源厅".into(),
+            reason: "a provincial land approval".into(),
+        }))
+        .await
+        .expect("forward")
+        .into_inner();
+    assert_eq!(forwarded.state, AssignmentState::Forwarded as i32);
+    assert_eq!(forwarded.forwarded_to, "湖北省自然资源厅");
+    assert_eq!(forwarded.decision_note, "a provincial land approval");
+    let sent = events_after(&db, before).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, "case.forwarded.natural-resources");
+    assert!(matches!(
+        &sent[0].1,
+        Some(Payload::CaseForwarded(e)) if e.authority == "湖北省自然资源厅"
+    ));
+}
+
+fn supplemented(case_id: &str, at: i64) -> Event {
+    let mut event = yimen_platform::events::new_event(
+        "case.supplemented",
+        case_id,
+        "intake",
+        Payload::CaseSupplemented(CaseSupplemented {
+            department: String::new(),
+        }),
+    );
+    event.occurred_at = Some(yimen_platform::time::timestamp(at));
+    event
+}
+
+async fn request_supplement(api: &Api, assignment_id: &str) -> Assignment {
+    api.request_supplement(Request::new(RequestSupplementRequest {
+        assignment_id: assignment_id.into(),
+        requested: "the wage slips of March".into(),
+    }))
+    .await
+    .expect("request a supplement")
+    .into_inner()
+}
+
+async fn a_supplement_request_stops_the_clock_and_the_supplement_moves_the_deadline_by_the_pause(
+    db: Db,
+) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    register(&db, "wages", Category::LabourWages, "洋梓镇").await;
+    let a = accepted(&api, "human-resources", "wages").await;
+    let before = keys(&db).await.len();
+
+    let paused = request_supplement(&api, &a.assignment_id).await;
+    let since = ms(&paused.paused_since);
+    assert_eq!(paused.supplement_requested, "the wage slips of March");
+    assert_eq!(
+        paused.handle_by, a.handle_by,
+        "the deadline waits for the pause to end"
+    );
+    let sent = events_after(&db, before).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, "case.supplement_requested.human-resources");
+
+    let twice = api
+        .request_supplement(Request::new(RequestSupplementRequest {
+            assignment_id: a.assignment_id.clone(),
+            requested: "more".into(),
+        }))
+        .await
+        .expect_err("one pause at a time");
+    assert_eq!(twice.code(), Code::FailedPrecondition);
+    assert!(
+        twice.message().contains("AWAITING_SUPPLEMENT"),
+        "{}",
+        twice.message()
+    );
+
+    // The material comes three days after it was asked for.
+    deliver(&db, &supplemented("wages", since + 3 * DAY_MILLIS)).await;
+    let resumed = only_assignment(&api, "human-resources", "wages").await;
+    assert_eq!(resumed.paused_since, None);
+    assert_eq!(ms(&resumed.handle_by), ms(&a.handle_by) + 3 * DAY_MILLIS);
+    assert_eq!(
+        resumed.paused,
+        Some(prost_types::Duration {
+            seconds: 3 * 24 * 60 * 60,
+            nanos: 0
+        })
+    );
+    let sent = events_after(&db, before + 1).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, "case.resumed.human-resources");
+    match &sent[0].1 {
+        Some(Payload::CaseResumed(e)) => {
+            assert_eq!(e.handle_by, resumed.handle_by);
+            assert_eq!(e.paused, resumed.paused);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A supplement nobody waits for changes nothing.
+    deliver(&db, &supplemented("wages", since + 4 * DAY_MILLIS)).await;
+    assert_eq!(
+        only_assignment(&api, "human-resources", "wages").await,
+        resumed
+    );
+    assert_eq!(keys(&db).await.len(), before + 2);
+
+    // A reply by the moved deadline is on time.
+    let replied = api
+        .reply_assignment(Request::new(ReplyAssignmentRequest {
+            assignment_id: a.assignment_id.clone(),
+            reply: "the wages were paid".into(),
+        }))
+        .await
+        .expect("reply")
+        .into_inner();
+    assert_eq!(replied.state, AssignmentState::Replied as i32);
+}
+
+async fn a_pending_assignments_pause_moves_its_acceptance_deadline(db: Db) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    register(&db, "wages", Category::LabourWages, "洋梓镇").await;
+    let a = only_assignment(&api, "human-resources", "wages").await;
+    let since = ms(&request_supplement(&api, &a.assignment_id)
+        .await
+        .paused_since);
+    deliver(&db, &supplemented("wages", since + 2 * DAY_MILLIS)).await;
+    let resumed = only_assignment(&api, "human-resources", "wages").await;
+    assert_eq!(ms(&resumed.accept_by), ms(&a.accept_by) + 2 * DAY_MILLIS);
+    assert_eq!(resumed.handle_by, None);
+    let e = events(&db)
+        .await
+        .into_iter()
+        .find_map(|e| match e.payload {
+            Some(Payload::CaseResumed(r)) => Some(r),
+            _ => None,
+        })
+        .expect("case.resumed");
+    assert_eq!(e.accept_by, resumed.accept_by);
+    assert_eq!(e.handle_by, None);
+}
+
+async fn while_waiting_for_a_supplement_it_is_neither_accepted_nor_replied_nor_overdue(db: Db) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    register(&db, "pending", Category::LabourWages, "洋梓镇").await;
+    register(&db, "accepted", Category::LabourWages, "洋梓镇").await;
+    let pending = only_assignment(&api, "human-resources", "pending").await;
+    let a = accepted(&api, "human-resources", "accepted").await;
+    request_supplement(&api, &pending.assignment_id).await;
+    request_supplement(&api, &a.assignment_id).await;
+
+    let accept = api
+        .accept_assignment(Request::new(AcceptAssignmentRequest {
+            assignment_id: pending.assignment_id.clone(),
+            handler: String::new(),
+        }))
+        .await
+        .expect_err("waiting");
+    assert_eq!(accept.code(), Code::FailedPrecondition);
+    assert!(
+        accept.message().contains("AWAITING_SUPPLEMENT"),
+        "{}",
+        accept.message()
+    );
+    let reply = api
+        .reply_assignment(Request::new(ReplyAssignmentRequest {
+            assignment_id: a.assignment_id.clone(),
+            reply: "done".into(),
+        }))
+        .await
+        .expect_err("waiting");
+    assert_eq!(reply.code(), Code::FailedPrecondition);
+
+    // Past both deadlines, but the clock is stopped: not overdue.
+    set_handle_by(&db, &a.assignment_id, -DAY_MILLIS).await;
+    let far = yimen_platform::db::now_millis() + 100 * DAY_MILLIS;
+    let mut conn = db.pool().acquire().await.expect("connection");
+    let workload = yimen_dispatch::store::workload(&mut conn, far)
+        .await
+        .expect("workload");
+    let hr = workload
+        .iter()
+        .find(|w| w.department == "human-resources")
+        .expect("human-resources");
+    assert_eq!((hr.open, hr.overdue), (2, 0));
 }

@@ -16,11 +16,12 @@ use yimen_platform::events::new_event;
 use yimen_platform::outbox;
 use yimen_platform::seal::Keyring;
 use yimen_platform::time::timestamp;
-use yimen_proto::event_type::CASE_REGISTERED;
+use yimen_proto::event_type::{CASE_REGISTERED, CASE_SUPPLEMENTED};
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
 
 use crate::domain::evaluation::{self, Evaluation};
+use crate::domain::supplement::{self, Supplement};
 use crate::domain::{
     CaseFilter, CaseNumber, CaseRef, NewCase, NumberBlock, PetitionerKeyer, Visibility,
 };
@@ -252,6 +253,73 @@ impl Intake {
             closed = evaluation.closes(),
             "case evaluated"
         );
+        Ok(answer)
+    }
+
+    /// Adds the material the department asked for to a case the caller may see (one it may not
+    /// is answered as unknown), in one transaction: the text (kept here, never published) and
+    /// `case.supplemented` with its timeline line; dispatch then starts the department's clock
+    /// again (`case.resumed`). Only a case AWAITING_SUPPLEMENT takes one. Answers the case.
+    pub async fn add_supplement(
+        &self,
+        request: &AddSupplementRequest,
+        scope: &Scope,
+    ) -> Result<Case, Error> {
+        let supplement = Supplement::parse(request)?;
+        let visibility = Visibility::of(scope);
+        let unknown = || Error::not_found(format!("no case `{}`", supplement.case_ref.key()));
+        let mut tx = self.db.begin().await?;
+        let case = store::case_state(&mut tx, &supplement.case_ref)
+            .await?
+            .ok_or_else(unknown)?;
+        if !store::is_visible(&mut tx, &case.case_id, &visibility).await? {
+            return Err(unknown());
+        }
+        yimen_platform::audit::note_case(&case.case_id);
+        supplement::check_awaited(&case.case_number, case.status)?;
+        let at = now_millis().max(case.status_at);
+        let payload = Payload::CaseSupplemented(CaseSupplemented {
+            department: case.department.clone(),
+        });
+        let mut event = new_event(CASE_SUPPLEMENTED, &case.case_id, SERVICE, payload);
+        event.occurred_at = Some(timestamp(at));
+        store::insert_supplement(
+            &mut tx,
+            &event.id,
+            &case.case_id,
+            &supplement.text,
+            &case.department,
+            at,
+        )
+        .await?;
+        let progress = progress::of(&event)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("case.supplemented moves no case")))?;
+        if !store::record(
+            &mut tx,
+            &case.case_id,
+            &event.id,
+            at,
+            &progress,
+            case.status_at,
+        )
+        .await?
+        {
+            return Err(Error::precondition(format!(
+                "case {} changed while the supplement was added; read it again",
+                case.case_number
+            )));
+        }
+        outbox::enqueue(&mut tx, &event).await?;
+        let answer = store::find_case(
+            &mut tx,
+            &CaseRef::Id(case.case_id.clone()),
+            &visibility,
+            &self.keyring,
+        )
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("supplemented case vanished")))?;
+        self.db.commit(tx).await?;
+        tracing::info!(case_id = %case.case_id, department = %case.department, "supplement added");
         Ok(answer)
     }
 

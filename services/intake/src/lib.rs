@@ -118,6 +118,10 @@ pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::CASE_REFERRED_ANY,
     yimen_proto::event_type::CASE_ESCALATED_ANY,
     yimen_proto::event_type::CASE_EXTENDED_ANY,
+    yimen_proto::event_type::CASE_REFUSED_ANY,
+    yimen_proto::event_type::CASE_FORWARDED_ANY,
+    yimen_proto::event_type::CASE_SUPPLEMENT_REQUESTED_ANY,
+    yimen_proto::event_type::CASE_RESUMED_ANY,
     // mediation
     yimen_proto::event_type::MEDIATION_OPENED,
     yimen_proto::event_type::MEDIATION_CONCLUDED,

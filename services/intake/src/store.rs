@@ -344,6 +344,30 @@ pub async fn insert_evaluation(
     Ok(())
 }
 
+/// Keeps the material added for `department` under the id of the `case.supplemented` event
+/// that announces it. The text stays here: it is never published.
+pub async fn insert_supplement(
+    conn: &mut AnyConnection,
+    event_id: &str,
+    case_id: &str,
+    text: &str,
+    department: &str,
+    added_at: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO supplements (event_id, case_id, text, department, added_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(event_id)
+    .bind(case_id)
+    .bind(text)
+    .bind(department)
+    .bind(added_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// The full case named by `case_ref`: personal data, status and timeline; `None` when there
 /// is no such case or the caller does not see it.
 pub async fn find_case(

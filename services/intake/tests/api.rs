@@ -188,9 +188,6 @@ async fn list_with_bad_page_token_is_invalid_on_page_token(db: Db) {
 async fn later_rpcs_answer_unimplemented(db: Db) {
     let api = api(&db);
     let codes = [
-        api.add_supplement(Request::new(AddSupplementRequest::default()))
-            .await
-            .map(|_| ()),
         api.request_review(Request::new(RequestReviewRequest::default()))
             .await
             .map(|_| ()),

@@ -61,6 +61,10 @@ yimen_testkit::store_contract!(
         a_replayed_request_answers_no_query_code_and_the_first_code_still_works,
         status_queries_past_the_rate_answer_resource_exhausted,
         submissions_past_the_outbox_backlog_answer_resource_exhausted_then_pass_once_it_drains,
+        a_refusal_sets_refused_and_tells_the_channel_in_the_timeline,
+        a_forward_sets_forwarded,
+        a_supplement_request_awaits_the_material_and_the_resumption_restores_the_status,
+        a_supplement_is_added_only_to_a_case_awaiting_one_that_the_caller_sees,
     ]
 );
 
@@ -1816,4 +1820,226 @@ async fn fingerprints_use_the_key_files_lookup_key_unless_petitioner_key_is_set(
         registered.petitioner_keys,
         [keyring.keyed_hash().hex(ID_NUMBER.as_bytes())]
     );
+}
+
+// --- the legal clock: refusal, forward, supplements ------------------------------------------
+
+/// A new case assigned to `department` (pending); answers its id and the assignment instant.
+async fn pending_case(db: &Db, department: &str) -> (String, i64) {
+    let id = submit(
+        db,
+        submission(Category::LabourWages, "洋梓镇", "wages unpaid"),
+    )
+    .await
+    .case_id;
+    let r = registered_at(&get(db, &id).await);
+    apply(db, &assigned(&id, department, r + 10))
+        .await
+        .expect("assigned");
+    (id, r + 10)
+}
+
+async fn a_refusal_sets_refused_and_tells_the_channel_in_the_timeline(db: Db) {
+    let (id, at) = pending_case(&db, "human-resources").await;
+    let refused = event(
+        "case.refused",
+        "human-resources",
+        &id,
+        at + 10,
+        Payload::CaseRefused(CaseRefused {
+            assignment_id: String::new(),
+            department: "human-resources".into(),
+            reason: RefusalReason::Arbitration as i32,
+            channel: "钟祥市劳动人事争议仲裁委员会".into(),
+            explanation: "labour arbitration first".into(),
+        }),
+    );
+    apply(&db, &refused).await.expect("refused");
+    let case = get(&db, &id).await;
+    assert_eq!(status(&case), (CaseStatus::Refused, "human-resources"));
+    let (kind, summary, department) = last_line(&case);
+    assert_eq!((kind, department), ("case.refused", "human-resources"));
+    assert_eq!(
+        summary,
+        "not accepted (不予受理) by human-resources: a matter for arbitration (仲裁); \
+         take it to 钟祥市劳动人事争议仲裁委员会: labour arbitration first"
+    );
+}
+
+async fn a_forward_sets_forwarded(db: Db) {
+    let (id, at) = pending_case(&db, "natural-resources").await;
+    let forwarded = event(
+        "case.forwarded",
+        "natural-resources",
+        &id,
+        at + 10,
+        Payload::CaseForwarded(CaseForwarded {
+            assignment_id: String::new(),
+            department: "natural-resources".into(),
+            authority: "湖北省自然资源厅".into(),
+            reason: "a provincial approval".into(),
+        }),
+    );
+    apply(&db, &forwarded).await.expect("forwarded");
+    let case = get(&db, &id).await;
+    assert_eq!(status(&case), (CaseStatus::Forwarded, "natural-resources"));
+    assert_eq!(
+        last_line(&case).1,
+        "forwarded (转送) by natural-resources to 湖北省自然资源厅: a provincial approval"
+    );
+}
+
+fn supplement_requested(id: &str, department: &str, at: i64) -> Event {
+    event(
+        "case.supplement_requested",
+        department,
+        id,
+        at,
+        Payload::CaseSupplementRequested(CaseSupplementRequested {
+            assignment_id: String::new(),
+            department: department.into(),
+            requested: "the wage slips of March".into(),
+        }),
+    )
+}
+
+/// Material with personal data in it, as a petitioner may well give it.
+const PERSONAL_SUPPLEMENT: &str = "王某的工资条，电话13800000000";
+
+fn add_supplement(case_ref: &str, text: &str) -> AddSupplementRequest {
+    AddSupplementRequest {
+        case_ref: case_ref.into(),
+        text: text.into(),
+    }
+}
+
+async fn a_supplement_request_awaits_the_material_and_the_resumption_restores_the_status(db: Db) {
+    let (id, at) = accepted_case(&db, "human-resources").await;
+    apply(&db, &supplement_requested(&id, "human-resources", at + 10))
+        .await
+        .expect("supplement requested");
+    let case = get(&db, &id).await;
+    assert_eq!(
+        status(&case),
+        (CaseStatus::AwaitingSupplement, "human-resources")
+    );
+    assert_eq!(
+        last_line(&case).1,
+        "human-resources asked for material: the wage slips of March; \
+         the deadline is stopped until it is added"
+    );
+
+    let reception = principal(Role::Reception, "window-1");
+    let answered = api(&db)
+        .add_supplement(call(
+            add_supplement(&case.case_number, PERSONAL_SUPPLEMENT),
+            Some(&reception),
+        ))
+        .await
+        .expect("add supplement")
+        .into_inner();
+    assert_eq!(
+        last_line(&answered),
+        ("case.supplemented", "material added", "human-resources")
+    );
+    let published = outbox_events(&db).await;
+    let sent = published
+        .iter()
+        .find(|e| e.r#type == "case.supplemented")
+        .expect("case.supplemented published");
+    assert_eq!(sent.case_id, id);
+    assert!(matches!(
+        &sent.payload,
+        Some(Payload::CaseSupplemented(s)) if s.department == "human-resources"
+    ));
+    for e in &published {
+        let bytes = events::encode(e);
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("13800000000"),
+            "{} carries the supplement",
+            e.r#type
+        );
+    }
+    let stored: String = sqlx::query_scalar("SELECT text FROM supplements WHERE case_id = $1")
+        .bind(&id)
+        .fetch_one(db.pool())
+        .await
+        .expect("the supplement is kept");
+    assert_eq!(stored, PERSONAL_SUPPLEMENT);
+
+    let handle_by = at + 63 * yimen_platform::time::DAY_MILLIS;
+    let resumed = event(
+        "case.resumed",
+        "human-resources",
+        &id,
+        now_millis() + 10,
+        Payload::CaseResumed(CaseResumed {
+            assignment_id: String::new(),
+            department: "human-resources".into(),
+            paused: Some(prost_types::Duration {
+                seconds: 3 * 24 * 60 * 60,
+                nanos: 0,
+            }),
+            accept_by: Some(timestamp(at)),
+            handle_by: Some(timestamp(handle_by)),
+        }),
+    );
+    apply(&db, &resumed).await.expect("resumed");
+    let case = get(&db, &id).await;
+    assert_eq!(status(&case), (CaseStatus::Accepted, "human-resources"));
+    assert_eq!(
+        last_line(&case).1,
+        format!(
+            "the deadline runs again after a pause of 3.0 days; to be handled by {}",
+            calendar::date(handle_by)
+        )
+    );
+}
+
+async fn a_supplement_is_added_only_to_a_case_awaiting_one_that_the_caller_sees(db: Db) {
+    use tonic_types::StatusExt;
+    let (id, at) = pending_case(&db, "human-resources").await;
+    let number = get(&db, &id).await.case_number;
+    let reception = principal(Role::Reception, "window-1");
+
+    let invalid = api(&db)
+        .add_supplement(call(add_supplement("", " "), Some(&reception)))
+        .await
+        .expect_err("invalid");
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    let fields: Vec<String> = invalid
+        .get_details_bad_request()
+        .expect("field violations")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(fields, ["case_ref", "text"]);
+
+    let early = api(&db)
+        .add_supplement(call(add_supplement(&number, "slips"), Some(&reception)))
+        .await
+        .expect_err("nobody asked");
+    assert_eq!(early.code(), Code::FailedPrecondition);
+    assert!(early.message().contains("assigned"), "{}", early.message());
+
+    apply(&db, &supplement_requested(&id, "human-resources", at + 10))
+        .await
+        .expect("supplement requested");
+    let before = outbox_events(&db).await.len();
+    let stranger = department("civil-affairs");
+    let unseen = api(&db)
+        .add_supplement(call(add_supplement(&number, "slips"), Some(&stranger)))
+        .await
+        .expect_err("not its case");
+    assert_eq!(unseen.code(), Code::NotFound);
+    assert_eq!(outbox_events(&db).await.len(), before, "nothing written");
+    let unknown = api(&db)
+        .add_supplement(call(
+            add_supplement("YM-2020-999999", "slips"),
+            Some(&reception),
+        ))
+        .await
+        .expect_err("no such case");
+    assert_eq!(unknown.code(), Code::NotFound);
 }

@@ -12,6 +12,7 @@ pub mod masking;
 pub mod progress;
 pub mod query_code;
 pub mod submission;
+pub mod supplement;
 
 pub use access::Visibility;
 pub use case_number::{CaseNumber, CaseRef, NumberBlock};
@@ -21,3 +22,4 @@ pub use listing::CaseFilter;
 pub use masking::Disclosure;
 pub use progress::{Holding, Progress, TimelineLine};
 pub use submission::{NewCase, Petitioner};
+pub use supplement::Supplement;

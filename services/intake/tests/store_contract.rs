@@ -65,6 +65,9 @@ yimen_testkit::store_contract!(
         a_forward_sets_forwarded,
         a_supplement_request_awaits_the_material_and_the_resumption_restores_the_status,
         a_supplement_is_added_only_to_a_case_awaiting_one_that_the_caller_sees,
+        a_refusal_notice_goes_to_the_sms_gateway_once_and_shows_in_the_timeline,
+        a_notice_the_gateway_refuses_stays_unsent_and_is_tried_again_later,
+        the_log_notifier_sends_acceptance_forward_and_reply_notices,
     ]
 );
 
@@ -1972,7 +1975,7 @@ async fn a_supplement_request_awaits_the_material_and_the_resumption_restores_th
         "case.resumed",
         "human-resources",
         &id,
-        now_millis() + 10,
+        at + 100,
         Payload::CaseResumed(CaseResumed {
             assignment_id: String::new(),
             department: "human-resources".into(),
@@ -2042,4 +2045,208 @@ async fn a_supplement_is_added_only_to_a_case_awaiting_one_that_the_caller_sees(
         .await
         .expect_err("no such case");
     assert_eq!(unknown.code(), Code::NotFound);
+}
+
+// --- notices (告知书) -------------------------------------------------------------------------
+
+/// An SMS gateway on a free port of 127.0.0.1: keeps every body posted to it and answers
+/// `status` (e.g. "200 OK").
+struct Gateway {
+    url: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn gateway(status: &'static str) -> Gateway {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/sms/send", listener.local_addr().expect("addr"));
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            // Headers, then as many bytes as Content-Length says.
+            let body = loop {
+                let n = stream.read(&mut buffer).await.unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        break Some(String::from_utf8_lossy(&request[end + 4..]).to_string());
+                    }
+                }
+            };
+            if let Some(body) = body {
+                kept.lock().unwrap().push(body);
+            }
+            let answer =
+                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    Gateway { url, bodies, task }
+}
+
+async fn refused_case(db: &Db) -> (String, String) {
+    let (id, at) = pending_case(db, "human-resources").await;
+    let refused = event(
+        "case.refused",
+        "human-resources",
+        &id,
+        at + 10,
+        Payload::CaseRefused(CaseRefused {
+            assignment_id: String::new(),
+            department: "human-resources".into(),
+            reason: RefusalReason::Arbitration as i32,
+            channel: "钟祥市劳动人事争议仲裁委员会".into(),
+            explanation: String::new(),
+        }),
+    );
+    apply(db, &refused).await.expect("refused");
+    // Delivered again: still one notice.
+    apply(db, &refused).await.expect("refused again");
+    let number = get(db, &id).await.case_number;
+    (id, number)
+}
+
+async fn notice_rows(db: &Db) -> Vec<(String, String, Option<i64>, i64)> {
+    sqlx::query_as("SELECT case_id, kind, sent_at, attempts FROM notices ORDER BY created_at")
+        .fetch_all(db.pool())
+        .await
+        .expect("notices")
+}
+
+async fn a_refusal_notice_goes_to_the_sms_gateway_once_and_shows_in_the_timeline(db: Db) {
+    let (id, number) = refused_case(&db).await;
+    let gateway = gateway("200 OK").await;
+    let sms = yimen_intake::notifier::SmsGateway::new(&gateway.url).expect("gateway url");
+    let keyring = yimen_testkit::keyring();
+
+    let sent = yimen_intake::notices::send_due(&db, &keyring, &sms, now_millis())
+        .await
+        .expect("send");
+    assert_eq!(sent, 1);
+    let bodies = gateway.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let body: serde_json::Value = serde_json::from_str(&bodies[0]).expect("json");
+    assert_eq!(body["to"], serde_json::json!(["13800000000"]));
+    assert_eq!(body["template"], "refused");
+    assert_eq!(body["reference"], number.as_str());
+    let text = body["text"].as_str().expect("text");
+    assert!(text.starts_with("【钟祥市信访超市】"), "{text}");
+    assert!(text.contains("不予受理"), "{text}");
+    assert!(
+        text.contains("请向钟祥市劳动人事争议仲裁委员会提出"),
+        "{text}"
+    );
+
+    let case = get(&db, &id).await;
+    assert_eq!(
+        last_line(&case),
+        (
+            "notice.sent",
+            "notice sent to the petitioner: 不予受理告知书",
+            ""
+        )
+    );
+    // Sent once: nothing is due any more.
+    let again = yimen_intake::notices::send_due(&db, &keyring, &sms, now_millis())
+        .await
+        .expect("send");
+    assert_eq!(again, 0);
+    assert_eq!(gateway.bodies.lock().unwrap().len(), 1);
+    let rows = notice_rows(&db).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].1.as_str(), rows[0].2.is_some()), ("refused", true));
+}
+
+async fn a_notice_the_gateway_refuses_stays_unsent_and_is_tried_again_later(db: Db) {
+    let (id, _) = refused_case(&db).await;
+    let broken = gateway("503 Service Unavailable").await;
+    let sms = yimen_intake::notifier::SmsGateway::new(&broken.url).expect("gateway url");
+    let keyring = yimen_testkit::keyring();
+    let now = now_millis();
+    let sent = yimen_intake::notices::send_due(&db, &keyring, &sms, now)
+        .await
+        .expect("send");
+    assert_eq!(sent, 0);
+    assert_eq!(broken.bodies.lock().unwrap().len(), 1, "it was tried");
+    let rows = notice_rows(&db).await;
+    assert_eq!((rows[0].2, rows[0].3), (None, 1), "unsent, one attempt");
+    assert!(!kinds(&get(&db, &id).await).contains(&"notice.sent"));
+
+    // Not again right away; a minute on, the working gateway takes it.
+    let working = gateway("200 OK").await;
+    let sms = yimen_intake::notifier::SmsGateway::new(&working.url).expect("gateway url");
+    let soon = yimen_intake::notices::send_due(&db, &keyring, &sms, now + 1_000)
+        .await
+        .expect("send");
+    assert_eq!(soon, 0);
+    let later = yimen_intake::notices::send_due(&db, &keyring, &sms, now + 200_000)
+        .await
+        .expect("send");
+    assert_eq!(later, 1);
+    assert_eq!(working.bodies.lock().unwrap().len(), 1);
+}
+
+async fn the_log_notifier_sends_acceptance_forward_and_reply_notices(db: Db) {
+    let (accepted_id, at) = accepted_case(&db, "civil-affairs").await;
+    apply(
+        &db,
+        &replied(&accepted_id, "civil-affairs", at + 10, "paid"),
+    )
+    .await
+    .expect("replied");
+    let (forwarded_id, at) = pending_case(&db, "natural-resources").await;
+    apply(
+        &db,
+        &event(
+            "case.forwarded",
+            "natural-resources",
+            &forwarded_id,
+            at + 10,
+            Payload::CaseForwarded(CaseForwarded {
+                assignment_id: String::new(),
+                department: "natural-resources".into(),
+                authority: "湖北省自然资源厅".into(),
+                reason: "provincial".into(),
+            }),
+        ),
+    )
+    .await
+    .expect("forwarded");
+    let mut kinds_written: Vec<String> = notice_rows(&db).await.into_iter().map(|r| r.1).collect();
+    kinds_written.sort();
+    assert_eq!(kinds_written, ["accepted", "forwarded", "replied"]);
+    let sent = yimen_intake::notices::send_due(
+        &db,
+        &yimen_testkit::keyring(),
+        &yimen_intake::notifier::LogNotifier,
+        now_millis(),
+    )
+    .await
+    .expect("send");
+    assert_eq!(sent, 3);
+    assert!(notice_rows(&db).await.iter().all(|r| r.2.is_some()));
 }

@@ -309,4 +309,20 @@ mod tests {
         .unwrap_err();
         assert!(format!("{err:#}").contains("holidays"), "{err:#}");
     }
+
+    #[test]
+    fn an_sms_gateway_url_that_is_not_http_stops_the_start() {
+        let err = yimen_platform::config::load_from::<Settings>(
+            None,
+            env(&[("YIMEN__INTAKE__SMS_GATEWAY_URL", "ftp://sms.example")]),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("sms_gateway_url"), "{err:#}");
+        let s: Settings = yimen_platform::config::load_from(
+            None,
+            env(&[("YIMEN__INTAKE__SMS_GATEWAY_URL", "http://10.0.0.5:8080/sms")]),
+        )
+        .unwrap();
+        assert_eq!(s.intake.sms_gateway_url, "http://10.0.0.5:8080/sms");
+    }
 }

@@ -9,6 +9,7 @@ pub mod evaluation;
 pub mod identity;
 pub mod listing;
 pub mod masking;
+pub mod notice;
 pub mod progress;
 pub mod query_code;
 pub mod submission;

@@ -347,6 +347,18 @@ pub fn refusal_words(reason: i32) -> &'static str {
     }
 }
 
+/// Why a case was not accepted, as a notice to the petitioner says it.
+pub fn refusal_words_zh(reason: i32) -> &'static str {
+    match RefusalReason::try_from(reason) {
+        Ok(RefusalReason::Litigation) => "属于诉讼范围",
+        Ok(RefusalReason::Arbitration) => "属于仲裁范围",
+        Ok(RefusalReason::AdministrativeReconsideration) => "属于行政复议范围",
+        Ok(RefusalReason::AlreadyHandled) => "该事项已经受理或者正在办理",
+        Ok(RefusalReason::NotAPetition) => "不属于信访事项",
+        Ok(RefusalReason::Unspecified) | Err(_) => "未说明",
+    }
+}
+
 /// `SATISFACTION_BASICALLY_SATISFIED` → `basically satisfied`.
 pub fn satisfaction_words(satisfaction: i32) -> String {
     match Satisfaction::try_from(satisfaction) {

@@ -150,6 +150,7 @@ impl EventHandler for Handler {
             Payload::CaseResumed(resumed) => {
                 let handle_by = resumed.handle_by.as_ref().map(millis);
                 let update = AssignmentUpdate {
+                    resumed: true,
                     accept_by: resumed
                         .accept_by
                         .as_ref()
@@ -160,7 +161,14 @@ impl EventHandler for Handler {
                 };
                 apply(tx, update).await?;
             }
-            Payload::CaseSupplementRequested(_) | Payload::CaseSupplemented(_) => {
+            Payload::CaseSupplementRequested(requested) => {
+                let update = AssignmentUpdate {
+                    paused: true,
+                    ..update(case_id, &requested.assignment_id, &requested.department, at)
+                };
+                apply(tx, update).await?;
+            }
+            Payload::CaseSupplemented(_) => {
                 store::ensure_case(tx, case_id).await?;
             }
             Payload::CaseReopened(_) => {

@@ -892,7 +892,6 @@ async fn unknown_or_malformed_assignment_ids_are_refused(db: Db) {
 }
 
 async fn invalid_department_is_refused_naming_every_field(db: Db) {
-    use tonic_types::StatusExt;
     let api = api(&db);
     let status = api
         .join_department(Request::new(JoinDepartmentRequest {
@@ -905,13 +904,7 @@ async fn invalid_department_is_refused_naming_every_field(db: Db) {
         .await
         .expect_err("invalid");
     assert_eq!(status.code(), Code::InvalidArgument);
-    let fields: Vec<String> = status
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect();
+    let fields = violated_fields(&status);
     assert_eq!(fields, ["code", "name", "area.town", "categories[1]"]);
     assert!(keys(&db).await.is_empty(), "nothing was written");
 }
@@ -1147,7 +1140,6 @@ async fn referral_marks_in_mediation_and_emits_case_referred_with_linkage(db: Db
         other => panic!("expected CaseReferred, got {other:?}"),
     }
 
-    use tonic_types::StatusExt;
     let invalid = api
         .refer_to_mediation(Request::new(ReferToMediationRequest {
             assignment_id: "nope".into(),
@@ -1157,13 +1149,7 @@ async fn referral_marks_in_mediation_and_emits_case_referred_with_linkage(db: Db
         .await
         .expect_err("invalid");
     assert_eq!(invalid.code(), Code::InvalidArgument);
-    let fields: Vec<String> = invalid
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect();
+    let fields = violated_fields(&invalid);
     assert_eq!(fields, ["assignment_id", "linkage", "summary"]);
 }
 
@@ -1419,7 +1405,6 @@ async fn reopened_case_is_assigned_again_with_cause_reopened(db: Db) {
 }
 
 async fn granted_extension_moves_handle_by_and_emits_case_extended(db: Db) {
-    use tonic_types::StatusExt;
     let api = api(&db);
     join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
     register(&db, "late", Category::SocialAssistance, "洋梓镇").await;
@@ -1447,13 +1432,7 @@ async fn granted_extension_moves_handle_by_and_emits_case_extended(db: Db) {
         .await
         .expect_err("invalid");
     assert_eq!(invalid.code(), Code::InvalidArgument);
-    let fields: Vec<String> = invalid
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect();
+    let fields = violated_fields(&invalid);
     assert_eq!(fields, ["days", "reason"]);
     let zero = api
         .request_extension(Request::new(RequestExtensionRequest {
@@ -1591,7 +1570,6 @@ async fn a_second_extension_is_refused(db: Db) {
 }
 
 async fn escalation_and_leader_emit_case_escalated_and_show_on_the_assignment(db: Db) {
-    use tonic_types::StatusExt;
     let api = api(&db);
     join_city(&api, "medical-insurance", &[Category::MedicalInsurance]).await;
     register(&db, "withholding", Category::MedicalInsurance, "郢中街道").await;
@@ -1643,13 +1621,7 @@ async fn escalation_and_leader_emit_case_escalated_and_show_on_the_assignment(db
         }))
         .await
         .expect_err("invalid");
-    let fields: Vec<String> = invalid
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect();
+    let fields = violated_fields(&invalid);
     assert_eq!(fields, ["level", "reason"]);
     let no_leader = api
         .assign_leader(Request::new(AssignLeaderRequest {
@@ -1993,7 +1965,6 @@ fn refusal_request(assignment_id: &str) -> RefuseAssignmentRequest {
 }
 
 async fn refusal_names_the_channel_closes_the_assignment_and_emits_case_refused(db: Db) {
-    use tonic_types::StatusExt;
     let api = api(&db);
     join_city(&api, "human-resources", &[Category::LabourWages]).await;
     register(&db, "wages", Category::LabourWages, "洋梓镇").await;
@@ -2008,13 +1979,7 @@ async fn refusal_names_the_channel_closes_the_assignment_and_emits_case_refused(
         .await
         .expect_err("the channel of an arbitration matter is required");
     assert_eq!(no_channel.code(), Code::InvalidArgument);
-    let fields: Vec<String> = no_channel
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect();
+    let fields = violated_fields(&no_channel);
     assert_eq!(fields, ["channel", "explanation"]);
 
     let before = keys(&db).await.len();
@@ -2303,4 +2268,16 @@ async fn while_waiting_for_a_supplement_it_is_neither_accepted_nor_replied_nor_o
         .find(|w| w.department == "human-resources")
         .expect("human-resources");
     assert_eq!((hr.open, hr.overdue), (2, 0));
+}
+
+/// The fields an INVALID_ARGUMENT's `google.rpc.BadRequest` names.
+fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .expect("field violations")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
 }

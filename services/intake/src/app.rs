@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 
 use yimen_platform::auth::Scope;
-use yimen_platform::db::{Db, now_millis};
+use yimen_platform::db::{Db, Tx, now_millis};
 use yimen_platform::error::Error;
 use yimen_platform::events::new_event;
 use yimen_platform::outbox;
@@ -215,36 +215,9 @@ impl Intake {
         )
         .await?;
         for event in &events {
-            let progress = progress::of(event).ok_or_else(|| {
-                Error::Internal(anyhow::anyhow!("{} does not move a case", event.r#type))
-            })?;
-            if !store::record(
-                &mut tx,
-                &case.case_id,
-                &event.id,
-                at,
-                &progress,
-                case.status_at,
-            )
-            .await?
-            {
-                // An event moved the case between our read and our write; the rollback keeps
-                // nothing of this evaluation.
-                return Err(Error::precondition(format!(
-                    "case {} changed while it was being evaluated; read it again",
-                    case.case_number
-                )));
-            }
-            outbox::enqueue(&mut tx, event).await?;
+            publish_own(&mut tx, &case, event, at).await?;
         }
-        let answer = store::find_case(
-            &mut tx,
-            &CaseRef::Id(case.case_id.clone()),
-            &Visibility::Every,
-            &self.keyring,
-        )
-        .await?
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("evaluated case vanished")))?;
+        let answer = self.answer(&mut tx, &case, &Visibility::Every).await?;
         self.db.commit(tx).await?;
         tracing::info!(
             case_id = %case.case_id,
@@ -292,35 +265,28 @@ impl Intake {
             at,
         )
         .await?;
-        let progress = progress::of(&event)
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("case.supplemented moves no case")))?;
-        if !store::record(
-            &mut tx,
-            &case.case_id,
-            &event.id,
-            at,
-            &progress,
-            case.status_at,
-        )
-        .await?
-        {
-            return Err(Error::precondition(format!(
-                "case {} changed while the supplement was added; read it again",
-                case.case_number
-            )));
-        }
-        outbox::enqueue(&mut tx, &event).await?;
-        let answer = store::find_case(
-            &mut tx,
-            &CaseRef::Id(case.case_id.clone()),
-            &visibility,
-            &self.keyring,
-        )
-        .await?
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("supplemented case vanished")))?;
+        publish_own(&mut tx, &case, &event, at).await?;
+        let answer = self.answer(&mut tx, &case, &visibility).await?;
         self.db.commit(tx).await?;
         tracing::info!(case_id = %case.case_id, department = %case.department, "supplement added");
         Ok(answer)
+    }
+
+    /// The case as it stands inside `tx`, as `visibility` shows it: what a step answers.
+    async fn answer(
+        &self,
+        tx: &mut Tx,
+        case: &store::CaseState,
+        visibility: &Visibility,
+    ) -> Result<Case, Error> {
+        store::find_case(
+            tx,
+            &CaseRef::Id(case.case_id.clone()),
+            visibility,
+            &self.keyring,
+        )
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("case {} vanished", case.case_id)))
     }
 
     /// The petitioner's own view of a case, for the holder of its number and query code. An
@@ -347,6 +313,27 @@ impl Intake {
             next_page_token: next,
         })
     }
+}
+
+/// Records an event intake publishes about `case` (read at `case.status_at`) in its timeline
+/// and status, and puts it in the outbox, in `tx`. Should another event have moved the case
+/// between the read and this write, FAILED_PRECONDITION: the rollback keeps nothing of the step.
+async fn publish_own(
+    tx: &mut Tx,
+    case: &store::CaseState,
+    event: &Event,
+    at: i64,
+) -> Result<(), Error> {
+    let progress = progress::of(event)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("{} does not move a case", event.r#type)))?;
+    if !store::record(tx, &case.case_id, &event.id, at, &progress, case.status_at).await? {
+        return Err(Error::precondition(format!(
+            "case {} changed meanwhile; read it again",
+            case.case_number
+        )));
+    }
+    outbox::enqueue(tx, event).await?;
+    Ok(())
 }
 
 /// The case numbers this process has reserved, a block per year (`intake.case_number_block`).

@@ -12,6 +12,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use support::*;
 use tonic::{Code, Status};
+use tonic_types::StatusExt;
 use yimen_intake::store;
 use yimen_platform::auth::{Principal, Role, Scope};
 use yimen_platform::bus::{Acker, BusError, Delivery, Message};
@@ -1667,7 +1668,6 @@ async fn submissions_past_the_outbox_backlog_answer_resource_exhausted_then_pass
     db: Db,
 ) {
     use std::sync::Arc;
-    use tonic_types::StatusExt;
     use yimen_platform::overload::{Limits, Overload};
     let overload = Arc::new(Overload::new(Limits {
         max_outbox_backlog: 2,
@@ -1975,7 +1975,8 @@ async fn a_supplement_request_awaits_the_material_and_the_resumption_restores_th
         "case.resumed",
         "human-resources",
         &id,
-        at + 100,
+        // After the supplement's own line, whatever the test's pace.
+        now_millis().max(at + 100) + 10,
         Payload::CaseResumed(CaseResumed {
             assignment_id: String::new(),
             department: "human-resources".into(),
@@ -2000,7 +2001,6 @@ async fn a_supplement_request_awaits_the_material_and_the_resumption_restores_th
 }
 
 async fn a_supplement_is_added_only_to_a_case_awaiting_one_that_the_caller_sees(db: Db) {
-    use tonic_types::StatusExt;
     let (id, at) = pending_case(&db, "human-resources").await;
     let number = get(&db, &id).await.case_number;
     let reception = principal(Role::Reception, "window-1");
@@ -2010,13 +2010,7 @@ async fn a_supplement_is_added_only_to_a_case_awaiting_one_that_the_caller_sees(
         .await
         .expect_err("invalid");
     assert_eq!(invalid.code(), Code::InvalidArgument);
-    let fields: Vec<String> = invalid
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect();
+    let fields = violated_fields(&invalid);
     assert_eq!(fields, ["case_ref", "text"]);
 
     let early = api(&db)
@@ -2249,4 +2243,15 @@ async fn the_log_notifier_sends_acceptance_forward_and_reply_notices(db: Db) {
     .expect("send");
     assert_eq!(sent, 3);
     assert!(notice_rows(&db).await.iter().all(|r| r.2.is_some()));
+}
+
+/// The fields an INVALID_ARGUMENT's `google.rpc.BadRequest` names.
+fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .expect("field violations")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
 }

@@ -148,6 +148,7 @@ fn accepted(case_id: &str, assignment: &str, department: &str, handle_by: i64, a
         case_id,
         at,
         Payload::CaseAccepted(CaseAccepted {
+            department_name: String::new(),
             assignment_id: assignment.into(),
             department: department.into(),
             handle_by: Some(timestamp(handle_by)),
@@ -161,6 +162,7 @@ fn replied(case_id: &str, assignment: &str, department: &str, at: i64) -> Event 
         case_id,
         at,
         Payload::CaseReplied(CaseReplied {
+            department_name: String::new(),
             assignment_id: assignment.into(),
             department: department.into(),
             reply: "done".into(),
@@ -1388,6 +1390,7 @@ async fn a_paused_case_is_not_overdue_and_a_refused_one_is_no_longer_open(db: Db
             "refused",
             now - 19 * DAY_MILLIS,
             Payload::CaseRefused(CaseRefused {
+                department_name: String::new(),
                 assignment_id: "a3".into(),
                 department: "land".into(),
                 reason: RefusalReason::Litigation as i32,

@@ -138,6 +138,7 @@ async fn assign(db: &Db, case_id: &str, assignment_id: &str, department: &str, a
 
 fn accepted_event(case_id: &str, assignment_id: &str, department: &str, at: i64) -> Event {
     let payload = Payload::CaseAccepted(CaseAccepted {
+        department_name: String::new(),
         assignment_id: assignment_id.into(),
         department: department.into(),
         handle_by: Some(timestamp(at + 60 * DAY_MILLIS)),
@@ -171,6 +172,7 @@ async fn reply(
     within_deadline: bool,
 ) {
     let payload = Payload::CaseReplied(CaseReplied {
+        department_name: String::new(),
         assignment_id: assignment_id.into(),
         department: department.into(),
         reply: "resolved".into(),

@@ -352,6 +352,14 @@ async fn load_for(tx: &mut Tx, scope: &Scope, id: &str) -> Result<AssignmentReco
     Ok(current)
 }
 
+/// The name of the department `code` (its code should it be unknown), for what the petitioner
+/// is told.
+async fn department_name(tx: &mut Tx, code: &str) -> Result<String, Error> {
+    Ok(store::department(tx, code)
+        .await?
+        .map_or_else(|| code.to_string(), |d| d.spec.name))
+}
+
 /// A concurrent call moved the assignment first.
 fn moved_on(id: &str) -> Error {
     Error::precondition(format!("assignment {id} changed meanwhile; read it again"))
@@ -384,6 +392,7 @@ async fn accept_in(
         assignment_id: id.clone(),
         department: current.department.clone(),
         handle_by: Some(timestamp(handle_by)),
+        department_name: department_name(tx, &current.department).await?,
     });
     enqueue(
         tx,
@@ -415,6 +424,7 @@ async fn reply_in(
         department: current.department.clone(),
         reply: text,
         within_deadline,
+        department_name: department_name(tx, &current.department).await?,
     });
     enqueue(
         tx,
@@ -659,6 +669,7 @@ pub async fn refuse(db: &Db, scope: &Scope, request: Refusal) -> Result<pb::Assi
         reason: reason as i32,
         channel,
         explanation,
+        department_name: department_name(&mut tx, &current.department).await?,
     });
     enqueue(
         &mut tx,
@@ -690,6 +701,7 @@ pub async fn forward(db: &Db, scope: &Scope, request: Forwarding) -> Result<pb::
         department: current.department.clone(),
         authority,
         reason,
+        department_name: department_name(&mut tx, &current.department).await?,
     });
     enqueue(
         &mut tx,

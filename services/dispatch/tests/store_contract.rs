@@ -2004,6 +2004,7 @@ async fn refusal_names_the_channel_closes_the_assignment_and_emits_case_refused(
             assert_eq!(e.assignment_id, a.assignment_id);
             assert_eq!(e.reason, RefusalReason::Arbitration as i32);
             assert_eq!(e.channel, "钟祥市劳动人事争议仲裁委员会");
+            assert_eq!(e.department_name, "human-resources office");
         }
         other => panic!("{other:?}"),
     }

@@ -1850,6 +1850,7 @@ async fn a_refusal_sets_refused_and_tells_the_channel_in_the_timeline(db: Db) {
         &id,
         at + 10,
         Payload::CaseRefused(CaseRefused {
+            department_name: String::new(),
             assignment_id: String::new(),
             department: "human-resources".into(),
             reason: RefusalReason::Arbitration as i32,
@@ -1877,6 +1878,7 @@ async fn a_forward_sets_forwarded(db: Db) {
         &id,
         at + 10,
         Payload::CaseForwarded(CaseForwarded {
+            department_name: String::new(),
             assignment_id: String::new(),
             department: "natural-resources".into(),
             authority: "湖北省自然资源厅".into(),
@@ -2110,6 +2112,7 @@ async fn refused_case(db: &Db) -> (String, String) {
         &id,
         at + 10,
         Payload::CaseRefused(CaseRefused {
+            department_name: String::new(),
             assignment_id: String::new(),
             department: "human-resources".into(),
             reason: RefusalReason::Arbitration as i32,
@@ -2221,6 +2224,7 @@ async fn the_log_notifier_sends_acceptance_forward_and_reply_notices(db: Db) {
             &forwarded_id,
             at + 10,
             Payload::CaseForwarded(CaseForwarded {
+                department_name: String::new(),
                 assignment_id: String::new(),
                 department: "natural-resources".into(),
                 authority: "湖北省自然资源厅".into(),

@@ -212,6 +212,7 @@ mod tests {
                 "case.accepted.civil-affairs",
                 "c1",
                 Payload::CaseAccepted(pb::CaseAccepted {
+                    department_name: String::new(),
                     assignment_id: "a1".into(),
                     department: String::new(),
                     handle_by: None,

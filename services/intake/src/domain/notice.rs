@@ -64,6 +64,10 @@ impl NoticeKind {
 /// for events the petitioner is not told of.
 pub fn of(event: &Event, case_number: &str) -> Option<(NoticeKind, String)> {
     let head = format!("{SIGNATURE}您的信访事项（编号{case_number}）");
+    // The department by its name; by its code from a producer that did not name it.
+    let named = |name: &str, code: &str| -> String {
+        if name.is_empty() { code } else { name }.to_string()
+    };
     Some(match event.payload.as_ref()? {
         Payload::CaseAccepted(a) => {
             let by = a
@@ -78,7 +82,10 @@ pub fn of(event: &Event, case_number: &str) -> Option<(NoticeKind, String)> {
                 .unwrap_or_default();
             (
                 NoticeKind::Accepted,
-                format!("{head}已由{}受理{by}。", a.department),
+                format!(
+                    "{head}已由{}受理{by}。",
+                    named(&a.department_name, &a.department)
+                ),
             )
         }
         Payload::CaseRefused(r) => {
@@ -111,7 +118,8 @@ pub fn of(event: &Event, case_number: &str) -> Option<(NoticeKind, String)> {
             NoticeKind::Replied,
             format!(
                 "{head}已由{}答复：{}。如对答复不满意，可自收到之日起30日内请求复查。",
-                r.department, r.reply
+                named(&r.department_name, &r.department),
+                r.reply
             ),
         ),
         _ => return None,
@@ -154,6 +162,7 @@ mod tests {
         let (kind, text) = of(
             &event(Payload::CaseAccepted(CaseAccepted {
                 department: "civil-affairs".into(),
+                department_name: "民政局".into(),
                 handle_by: Some(yimen_platform::time::timestamp(1_772_323_200_000)),
                 ..Default::default()
             })),
@@ -162,7 +171,7 @@ mod tests {
         .unwrap();
         assert_eq!(kind, NoticeKind::Accepted);
         assert!(
-            text.contains("已由civil-affairs受理，将于2026-03-01前办理完毕"),
+            text.contains("已由民政局受理，将于2026-03-01前办理完毕"),
             "{text}"
         );
     }

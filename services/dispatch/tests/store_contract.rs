@@ -904,7 +904,7 @@ async fn invalid_department_is_refused_naming_every_field(db: Db) {
         .await
         .expect_err("invalid");
     assert_eq!(status.code(), Code::InvalidArgument);
-    let fields = violated_fields(&status);
+    let fields = yimen_testkit::harness::violated_fields(&status);
     assert_eq!(fields, ["code", "name", "area.town", "categories[1]"]);
     assert!(keys(&db).await.is_empty(), "nothing was written");
 }
@@ -1149,7 +1149,7 @@ async fn referral_marks_in_mediation_and_emits_case_referred_with_linkage(db: Db
         .await
         .expect_err("invalid");
     assert_eq!(invalid.code(), Code::InvalidArgument);
-    let fields = violated_fields(&invalid);
+    let fields = yimen_testkit::harness::violated_fields(&invalid);
     assert_eq!(fields, ["assignment_id", "linkage", "summary"]);
 }
 
@@ -1432,7 +1432,7 @@ async fn granted_extension_moves_handle_by_and_emits_case_extended(db: Db) {
         .await
         .expect_err("invalid");
     assert_eq!(invalid.code(), Code::InvalidArgument);
-    let fields = violated_fields(&invalid);
+    let fields = yimen_testkit::harness::violated_fields(&invalid);
     assert_eq!(fields, ["days", "reason"]);
     let zero = api
         .request_extension(Request::new(RequestExtensionRequest {
@@ -1621,7 +1621,7 @@ async fn escalation_and_leader_emit_case_escalated_and_show_on_the_assignment(db
         }))
         .await
         .expect_err("invalid");
-    let fields = violated_fields(&invalid);
+    let fields = yimen_testkit::harness::violated_fields(&invalid);
     assert_eq!(fields, ["level", "reason"]);
     let no_leader = api
         .assign_leader(Request::new(AssignLeaderRequest {
@@ -1979,7 +1979,7 @@ async fn refusal_names_the_channel_closes_the_assignment_and_emits_case_refused(
         .await
         .expect_err("the channel of an arbitration matter is required");
     assert_eq!(no_channel.code(), Code::InvalidArgument);
-    let fields = violated_fields(&no_channel);
+    let fields = yimen_testkit::harness::violated_fields(&no_channel);
     assert_eq!(fields, ["channel", "explanation"]);
 
     let before = keys(&db).await.len();
@@ -2269,16 +2269,4 @@ async fn while_waiting_for_a_supplement_it_is_neither_accepted_nor_replied_nor_o
         .find(|w| w.department == "human-resources")
         .expect("human-resources");
     assert_eq!((hr.open, hr.overdue), (2, 0));
-}
-
-/// The fields an INVALID_ARGUMENT's `google.rpc.BadRequest` names.
-fn violated_fields(status: &tonic::Status) -> Vec<String> {
-    use tonic_types::StatusExt;
-    status
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect()
 }

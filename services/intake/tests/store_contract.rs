@@ -12,7 +12,6 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use support::*;
 use tonic::{Code, Status};
-use tonic_types::StatusExt;
 use yimen_intake::store;
 use yimen_platform::auth::{Principal, Role, Scope};
 use yimen_platform::bus::{Acker, BusError, Delivery, Message};
@@ -1668,6 +1667,7 @@ async fn submissions_past_the_outbox_backlog_answer_resource_exhausted_then_pass
     db: Db,
 ) {
     use std::sync::Arc;
+    use tonic_types::StatusExt;
     use yimen_platform::overload::{Limits, Overload};
     let overload = Arc::new(Overload::new(Limits {
         max_outbox_backlog: 2,
@@ -2012,7 +2012,7 @@ async fn a_supplement_is_added_only_to_a_case_awaiting_one_that_the_caller_sees(
         .await
         .expect_err("invalid");
     assert_eq!(invalid.code(), Code::InvalidArgument);
-    let fields = violated_fields(&invalid);
+    let fields = yimen_testkit::harness::violated_fields(&invalid);
     assert_eq!(fields, ["case_ref", "text"]);
 
     let early = api(&db)
@@ -2247,15 +2247,4 @@ async fn the_log_notifier_sends_acceptance_forward_and_reply_notices(db: Db) {
     .expect("send");
     assert_eq!(sent, 3);
     assert!(notice_rows(&db).await.iter().all(|r| r.2.is_some()));
-}
-
-/// The fields an INVALID_ARGUMENT's `google.rpc.BadRequest` names.
-fn violated_fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect()
 }

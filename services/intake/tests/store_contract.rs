@@ -2033,6 +2033,46 @@ async fn a_supplement_is_added_only_to_a_case_awaiting_one_that_the_caller_sees(
         .expect_err("not its case");
     assert_eq!(unseen.code(), Code::NotFound);
     assert_eq!(outbox_events(&db).await.len(), before, "nothing written");
+
+    // A system adds material only to the cases it submitted.
+    let hotline = system("hotline-12345");
+    let theirs = api(&db)
+        .add_supplement(call(add_supplement(&number, "slips"), Some(&hotline)))
+        .await
+        .expect_err("not its submission");
+    assert_eq!(theirs.code(), Code::NotFound);
+    let own = submit_as(
+        &db,
+        Some(&hotline),
+        submission(Category::LabourWages, "洋梓镇", "wages by phone"),
+    )
+    .await
+    .expect("hotline submits");
+    let own_at = registered_at(&get(&db, &own.case_id).await);
+    apply(&db, &assigned(&own.case_id, "human-resources", own_at + 10))
+        .await
+        .expect("assigned");
+    apply(
+        &db,
+        &supplement_requested(&own.case_id, "human-resources", own_at + 20),
+    )
+    .await
+    .expect("supplement requested");
+    api(&db)
+        .add_supplement(call(
+            add_supplement(&own.case_number, "slips"),
+            Some(&hotline),
+        ))
+        .await
+        .expect("its own submission");
+    let kinds_sent: Vec<String> = outbox_events(&db)
+        .await
+        .into_iter()
+        .skip(before)
+        .map(|e| e.r#type)
+        .collect();
+    assert_eq!(kinds_sent, ["case.registered", "case.supplemented"]);
+
     let unknown = api(&db)
         .add_supplement(call(
             add_supplement("YM-2020-999999", "slips"),

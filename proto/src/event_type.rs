@@ -36,6 +36,14 @@ per_department! {
     CASE_ESCALATED, CASE_ESCALATED_ANY = "case.escalated";
     /// dispatch: the handling deadline was extended.
     CASE_EXTENDED, CASE_EXTENDED_ANY = "case.extended";
+    /// dispatch: the case is not accepted (不予受理).
+    CASE_REFUSED, CASE_REFUSED_ANY = "case.refused";
+    /// dispatch: the case went to an authority outside the system (转送).
+    CASE_FORWARDED, CASE_FORWARDED_ANY = "case.forwarded";
+    /// dispatch: the department waits for material; its clock is stopped.
+    CASE_SUPPLEMENT_REQUESTED, CASE_SUPPLEMENT_REQUESTED_ANY = "case.supplement_requested";
+    /// dispatch: the material came; the clock runs again.
+    CASE_RESUMED, CASE_RESUMED_ANY = "case.resumed";
 }
 
 /// intake: a case was registered (登记).
@@ -46,6 +54,8 @@ pub const CASE_EVALUATED: &str = "case.evaluated";
 pub const CASE_CLOSED: &str = "case.closed";
 /// intake: the petitioner was unsatisfied; the case is assigned again.
 pub const CASE_REOPENED: &str = "case.reopened";
+/// intake: the material a department asked for was added.
+pub const CASE_SUPPLEMENTED: &str = "case.supplemented";
 /// dispatch: a department joined the center.
 pub const DEPARTMENT_JOINED: &str = "department.joined";
 /// dispatch: a department left the center, handing its open cases over.
@@ -86,6 +96,11 @@ pub const ALL: &[&str] = &[
     ALERT_RAISED,
     CASE_EXTENDED,
     AUDIT_ANCHORED,
+    CASE_REFUSED,
+    CASE_FORWARDED,
+    CASE_SUPPLEMENT_REQUESTED,
+    CASE_SUPPLEMENTED,
+    CASE_RESUMED,
 ];
 
 /// The routing key of a per-department event: `case.assigned.<department>`.

@@ -10,6 +10,11 @@ use yimen::run::Target;
 use yimen_e2e::*;
 use yimen_proto::v1::*;
 
+use legal_clock::{
+    a_supplement_pause_moves_the_handling_deadline,
+    refusal_names_the_channel_and_the_petitioner_is_sent_a_notice,
+};
+
 macro_rules! both_modes {
     ($($name:ident),* $(,)?) => {
         mod standalone {
@@ -46,11 +51,14 @@ both_modes!(
     unsatisfied_evaluation_reopens_the_case_to_the_same_department,
     seeded_departments_reach_assessment_before_any_case,
     the_petitioner_follows_the_case_with_its_query_code_and_no_token,
+    refusal_names_the_channel_and_the_petitioner_is_sent_a_notice,
+    a_supplement_pause_moves_the_handling_deadline,
 );
 
 mod audit;
 mod chart;
 mod health;
+mod legal_clock;
 mod metrics;
 mod privacy;
 mod scenarios;

@@ -140,9 +140,36 @@ impl EventHandler for Handler {
                 store::ensure_case(tx, case_id).await?;
                 store::set_satisfaction(tx, case_id, i64::from(evaluated.satisfaction)).await?;
             }
-            Payload::CaseClosed(_) => {
+            // Not accepted, or gone to an authority outside the system: the center is done with
+            // it, as with a closed case.
+            Payload::CaseClosed(_) | Payload::CaseRefused(_) | Payload::CaseForwarded(_) => {
                 store::ensure_case(tx, case_id).await?;
                 store::set_state(tx, case_id, true, at).await?;
+            }
+            // The pause is excluded: the deadlines move by it.
+            Payload::CaseResumed(resumed) => {
+                let handle_by = resumed.handle_by.as_ref().map(millis);
+                let update = AssignmentUpdate {
+                    resumed: true,
+                    accept_by: resumed
+                        .accept_by
+                        .as_ref()
+                        .map(millis)
+                        .filter(|_| handle_by.is_none()),
+                    extended_handle_by: handle_by,
+                    ..update(case_id, &resumed.assignment_id, &resumed.department, at)
+                };
+                apply(tx, update).await?;
+            }
+            Payload::CaseSupplementRequested(requested) => {
+                let update = AssignmentUpdate {
+                    paused: true,
+                    ..update(case_id, &requested.assignment_id, &requested.department, at)
+                };
+                apply(tx, update).await?;
+            }
+            Payload::CaseSupplemented(_) => {
+                store::ensure_case(tx, case_id).await?;
             }
             Payload::CaseReopened(_) => {
                 store::ensure_case(tx, case_id).await?;

@@ -273,6 +273,10 @@ pub struct AssignmentUpdate {
     pub replied: bool,
     pub within_deadline: Option<bool>,
     pub returned: bool,
+    /// `case.supplement_requested`: the clock stopped at `at`.
+    pub paused: bool,
+    /// `case.resumed`: the clock runs again from `at`.
+    pub resumed: bool,
 }
 
 /// Merges one event into its assignment's row (created by whichever event comes first).
@@ -284,8 +288,8 @@ pub async fn update_assignment(
     sqlx::query(
         "INSERT INTO assignments (assignment_id, case_id, department, cause, assigned_at, \
          known_at, accept_by, accepted_at, handle_by, extended_handle_by, replied_at, \
-         within_deadline, returned_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         within_deadline, returned_at, paused_at, resumed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          ON CONFLICT (assignment_id) DO UPDATE SET \
          department = CASE WHEN excluded.department = '' THEN assignments.department \
                            ELSE excluded.department END, \
@@ -293,7 +297,10 @@ pub async fn update_assignment(
          assigned_at = COALESCE(excluded.assigned_at, assignments.assigned_at), \
          known_at = CASE WHEN excluded.known_at < assignments.known_at THEN excluded.known_at \
                          ELSE assignments.known_at END, \
-         accept_by = COALESCE(excluded.accept_by, assignments.accept_by), \
+         accept_by = CASE \
+             WHEN assignments.accept_by IS NULL OR excluded.accept_by > assignments.accept_by \
+             THEN COALESCE(excluded.accept_by, assignments.accept_by) \
+             ELSE assignments.accept_by END, \
          accepted_at = COALESCE(excluded.accepted_at, assignments.accepted_at), \
          handle_by = COALESCE(excluded.handle_by, assignments.handle_by), \
          extended_handle_by = CASE \
@@ -303,7 +310,15 @@ pub async fn update_assignment(
              ELSE assignments.extended_handle_by END, \
          replied_at = COALESCE(excluded.replied_at, assignments.replied_at), \
          within_deadline = COALESCE(excluded.within_deadline, assignments.within_deadline), \
-         returned_at = COALESCE(excluded.returned_at, assignments.returned_at)",
+         returned_at = COALESCE(excluded.returned_at, assignments.returned_at), \
+         paused_at = CASE WHEN assignments.paused_at IS NULL \
+             OR excluded.paused_at > assignments.paused_at \
+             THEN COALESCE(excluded.paused_at, assignments.paused_at) \
+             ELSE assignments.paused_at END, \
+         resumed_at = CASE WHEN assignments.resumed_at IS NULL \
+             OR excluded.resumed_at > assignments.resumed_at \
+             THEN COALESCE(excluded.resumed_at, assignments.resumed_at) \
+             ELSE assignments.resumed_at END",
     )
     .bind(&u.assignment_id)
     .bind(&u.case_id)
@@ -318,6 +333,8 @@ pub async fn update_assignment(
     .bind(at_if(u.replied))
     .bind(u.within_deadline.map(i64::from))
     .bind(at_if(u.returned))
+    .bind(at_if(u.paused))
+    .bind(at_if(u.resumed))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -330,7 +347,8 @@ pub async fn assignments_of(
 ) -> Result<Vec<AssignmentFacts>, Error> {
     let rows = sqlx::query_as::<_, AssignmentRow>(
         "SELECT assignment_id, department, known_at, accept_by, accepted_at, handle_by, \
-         extended_handle_by, replied_at, returned_at FROM assignments WHERE case_id = $1",
+         extended_handle_by, replied_at, returned_at, paused_at, resumed_at \
+         FROM assignments WHERE case_id = $1",
     )
     .bind(case_id)
     .fetch_all(&mut *conn)
@@ -349,6 +367,8 @@ struct AssignmentRow {
     extended_handle_by: Option<i64>,
     replied_at: Option<i64>,
     returned_at: Option<i64>,
+    paused_at: Option<i64>,
+    resumed_at: Option<i64>,
 }
 
 impl From<AssignmentRow> for AssignmentFacts {
@@ -362,6 +382,11 @@ impl From<AssignmentRow> for AssignmentFacts {
             handle_by: row.extended_handle_by.or(row.handle_by),
             replied: row.replied_at.is_some(),
             returned: row.returned_at.is_some(),
+            // Stopped when the latest request came after the latest resumption.
+            paused: match (row.paused_at, row.resumed_at) {
+                (Some(paused), Some(resumed)) => paused > resumed,
+                (paused, _) => paused.is_some(),
+            },
         }
     }
 }

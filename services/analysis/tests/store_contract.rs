@@ -23,6 +23,7 @@ yimen_testkit::store_contract!(
         no_owner_assignment_raises_an_alert_even_before_the_registration,
         situation_counts_the_period_against_the_previous_one,
         overdue_counts_open_cases_past_a_running_deadline,
+        a_paused_case_is_not_overdue_and_a_refused_one_is_no_longer_open,
         acknowledging_hides_an_alert_from_the_default_list_and_is_idempotent,
         events_out_of_order_converge_to_the_same_case,
         alerts_are_listed_newest_first_page_by_page_and_filtered,
@@ -149,6 +150,7 @@ fn accepted(case_id: &str, assignment: &str, department: &str, handle_by: i64, a
         case_id,
         at,
         Payload::CaseAccepted(CaseAccepted {
+            department_name: String::new(),
             assignment_id: assignment.into(),
             department: department.into(),
             handle_by: Some(timestamp(handle_by)),
@@ -162,6 +164,7 @@ fn replied(case_id: &str, assignment: &str, department: &str, at: i64) -> Event 
         case_id,
         at,
         Payload::CaseReplied(CaseReplied {
+            department_name: String::new(),
             assignment_id: assignment.into(),
             department: department.into(),
             reply: "done".into(),
@@ -1351,4 +1354,71 @@ async fn the_sweeper_sweeps_on_start_and_stops_when_shut_down(db: Db) {
         .await
         .expect("the sweeper returns once shut down")
         .expect("the sweeper does not panic");
+}
+
+async fn a_paused_case_is_not_overdue_and_a_refused_one_is_no_longer_open(db: Db) {
+    let api = api(&db);
+    let now = now_millis();
+    let past = now - DAY_MILLIS;
+    let routed = AssignmentCause::Routed;
+    for case in ["paused", "resumed", "refused"] {
+        register_simple(&db, case, Category::Land, "洋梓镇", now - 20 * DAY_MILLIS).await;
+    }
+    let requested = |case: &str, assignment: &str, at: i64| {
+        event(
+            "case.supplement_requested.land",
+            case,
+            at,
+            Payload::CaseSupplementRequested(CaseSupplementRequested {
+                assignment_id: assignment.into(),
+                department: "land".into(),
+                requested: "the land certificate".into(),
+            }),
+        )
+    };
+    for e in [
+        // Past its acceptance deadline, but its clock stopped: not overdue.
+        assigned("paused", "a1", "land", routed, past, now - 20 * DAY_MILLIS),
+        requested("paused", "a1", now - 10 * DAY_MILLIS),
+        // Resumed (delivered before its request) with the deadline moved into the future.
+        assigned("resumed", "a2", "land", routed, past, now - 20 * DAY_MILLIS),
+        event(
+            "case.resumed.land",
+            "resumed",
+            now - 2 * DAY_MILLIS,
+            Payload::CaseResumed(CaseResumed {
+                assignment_id: "a2".into(),
+                department: "land".into(),
+                paused: None,
+                accept_by: Some(timestamp(now + 5 * DAY_MILLIS)),
+                handle_by: None,
+            }),
+        ),
+        requested("resumed", "a2", now - 10 * DAY_MILLIS),
+        // Past its deadline, but refused: the center is done with it.
+        assigned("refused", "a3", "land", routed, past, now - 20 * DAY_MILLIS),
+        event(
+            "case.refused.land",
+            "refused",
+            now - 19 * DAY_MILLIS,
+            Payload::CaseRefused(CaseRefused {
+                department_name: String::new(),
+                assignment_id: "a3".into(),
+                department: "land".into(),
+                reason: RefusalReason::Litigation as i32,
+                channel: "钟祥市人民法院".into(),
+                explanation: "a contract dispute".into(),
+            }),
+        ),
+    ] {
+        deliver(&db, &e).await;
+    }
+    let s = situation(&api, None).await;
+    assert_eq!((s.open, s.overdue), (2, 0));
+    assert_eq!(case_row(&db, "paused").await.accept_by, None);
+    assert_eq!(
+        case_row(&db, "resumed").await.accept_by,
+        Some(now + 5 * DAY_MILLIS)
+    );
+    assert!(case_row(&db, "refused").await.closed);
 }

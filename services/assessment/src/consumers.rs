@@ -136,6 +136,19 @@ async fn apply(tx: &mut Tx, event_id: &str, observed: &Observed) -> anyhow::Resu
             )
             .await?;
         }
+        Fact::AcceptanceResumed {
+            assignment_id,
+            department,
+            accept_by,
+        } => {
+            store::know_department(tx, department, "").await?;
+            store::move_acceptance_deadline(
+                tx,
+                step(observed, assignment_id, department),
+                *accept_by,
+            )
+            .await?;
+        }
         Fact::Escalated {
             department, level, ..
         } => {

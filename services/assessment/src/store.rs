@@ -189,9 +189,11 @@ pub async fn record_assignment(
          VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (assignment_id) DO UPDATE SET case_id = excluded.case_id, \
          department = excluded.department, assigned_at = excluded.assigned_at, \
-         accept_by = excluded.accept_by, \
+         accept_by = CASE WHEN assignments.accept_by > excluded.accept_by \
+         THEN assignments.accept_by ELSE excluded.accept_by END, \
          accepted_in_time = CASE WHEN assignments.accepted_at IS NULL OR excluded.accept_by IS NULL \
-         THEN NULL WHEN assignments.accepted_at <= excluded.accept_by THEN 1 ELSE 0 END",
+         THEN NULL WHEN assignments.accepted_at <= excluded.accept_by \
+         OR assignments.accepted_at <= assignments.accept_by THEN 1 ELSE 0 END",
     )
     .bind(a.assignment_id)
     .bind(a.case_id)
@@ -231,6 +233,32 @@ pub struct Step<'a> {
     pub case_id: &'a str,
     pub department: &'a str,
     pub at: i64,
+}
+
+/// `case.resumed` of a pending assignment: its acceptance deadline moved later by the pause
+/// (a resumption that arrives before `case.assigned` keeps the later deadline when it comes).
+pub async fn move_acceptance_deadline(
+    conn: &mut AnyConnection,
+    step: Step<'_>,
+    accept_by: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO assignments (assignment_id, case_id, department, accept_by) \
+         VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (assignment_id) DO UPDATE SET \
+         accept_by = CASE WHEN assignments.accept_by > excluded.accept_by \
+         THEN assignments.accept_by ELSE excluded.accept_by END, \
+         accepted_in_time = CASE WHEN assignments.accepted_at IS NULL THEN NULL \
+         WHEN assignments.accepted_at <= excluded.accept_by \
+         OR assignments.accepted_at <= assignments.accept_by THEN 1 ELSE 0 END",
+    )
+    .bind(step.assignment_id)
+    .bind(step.case_id)
+    .bind(step.department)
+    .bind(accept_by)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// `case.accepted`: in time when by the acceptance deadline (judged once both are known).

@@ -33,6 +33,7 @@ yimen_testkit::store_contract!(
         monthly_bulletin_and_quarterly_assessment_use_the_same_scorecards,
         mediator_subsidies_pay_stipends_and_graded_awards_per_mediator_and_committee,
         grading_refuses_a_mediation_not_agreed_or_of_another_quarter_and_writes_nothing,
+        a_pause_for_a_supplement_is_not_held_against_the_acceptance,
     ]
 );
 
@@ -139,6 +140,7 @@ async fn assign(db: &Db, case_id: &str, assignment_id: &str, department: &str, a
 
 fn accepted_event(case_id: &str, assignment_id: &str, department: &str, at: i64) -> Event {
     let payload = Payload::CaseAccepted(CaseAccepted {
+        department_name: String::new(),
         assignment_id: assignment_id.into(),
         department: department.into(),
         handle_by: Some(timestamp(at + 60 * DAY_MILLIS)),
@@ -172,6 +174,7 @@ async fn reply(
     within_deadline: bool,
 ) {
     let payload = Payload::CaseReplied(CaseReplied {
+        department_name: String::new(),
         assignment_id: assignment_id.into(),
         department: department.into(),
         reply: "resolved".into(),
@@ -1009,4 +1012,55 @@ async fn grading_refuses_a_mediation_not_agreed_or_of_another_quarter_and_writes
     assert_eq!(report.ungraded, 1);
     assert_eq!(fen(&report.total), 0);
     assert!(report.subsidies.iter().all(|s| !s.full_time));
+}
+
+fn resumed_event(
+    case_id: &str,
+    assignment_id: &str,
+    department: &str,
+    at: i64,
+    accept_by: i64,
+) -> Event {
+    let payload = Payload::CaseResumed(CaseResumed {
+        assignment_id: assignment_id.into(),
+        department: department.into(),
+        paused: None,
+        accept_by: Some(timestamp(accept_by)),
+        handle_by: None,
+    });
+    event(format!("case.resumed.{department}"), case_id, at, payload)
+}
+
+async fn a_pause_for_a_supplement_is_not_held_against_the_acceptance(db: Db) {
+    join(&db, "housing", "住建局", on(1, 0)).await;
+    // Both accepted two days after the original deadline (the 17th), after a pause of 3 days
+    // moved it to the 20th; a2's resumption arrives before its assignment.
+    assign(&db, "c1", "a1", "housing", on(2, 9)).await;
+    deliver(
+        &db,
+        &resumed_event("c1", "a1", "housing", on(8, 9), on(20, 9)),
+    )
+    .await;
+    accept(&db, "c1", "a1", "housing", on(19, 9)).await;
+    deliver(
+        &db,
+        &resumed_event("c2", "a2", "housing", on(8, 9), on(20, 9)),
+    )
+    .await;
+    assign(&db, "c2", "a2", "housing", on(2, 9)).await;
+    accept(&db, "c2", "a2", "housing", on(19, 9)).await;
+    // a3 paused too, but accepted after even the moved deadline.
+    assign(&db, "c3", "a3", "housing", on(2, 9)).await;
+    deliver(
+        &db,
+        &resumed_event("c3", "a3", "housing", on(8, 9), on(20, 9)),
+    )
+    .await;
+    accept(&db, "c3", "a3", "housing", on(21, 9)).await;
+
+    let card = scorecard(&db, "housing", march()).await;
+    assert_eq!(
+        (card.assigned, card.accepted, card.accepted_in_time),
+        (3, 3, 2)
+    );
 }

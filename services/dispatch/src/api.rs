@@ -15,6 +15,7 @@ use yimen_proto::v1::*;
 use crate::DispatchConfig;
 use crate::app::{self, Deadlines};
 use crate::domain::DepartmentSpec;
+use crate::domain::decision::{Forwarding, Refusal, SupplementRequest};
 use crate::domain::requests::{
     Accept, AssignmentsQuery, Escalation, ExtensionDecision, ExtensionRequest, LeaderAssignment,
     Leave, Referral, Reply, Return, WatchQuery,
@@ -66,7 +67,7 @@ impl DispatchService for Api {
         request: Request<LeaveDepartmentRequest>,
     ) -> Result<Response<LeaveDepartmentResponse>, Status> {
         let request = Leave::parse(request.get_ref())?;
-        app::leave_department(&self.db, self.deadlines, request)
+        app::leave_department(&self.db, &self.deadlines, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -100,7 +101,7 @@ impl DispatchService for Api {
     ) -> Result<Response<Assignment>, Status> {
         let scope = Scope::of(&request);
         let request = Accept::parse(request.get_ref())?;
-        app::accept(&self.db, &scope, self.deadlines, request)
+        app::accept(&self.db, &scope, &self.deadlines, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -112,7 +113,7 @@ impl DispatchService for Api {
     ) -> Result<Response<ReturnAssignmentResponse>, Status> {
         let scope = Scope::of(&request);
         let request = Return::parse(request.get_ref())?;
-        app::return_assignment(&self.db, &scope, self.deadlines, request)
+        app::return_assignment(&self.db, &scope, &self.deadlines, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -171,7 +172,7 @@ impl DispatchService for Api {
     ) -> Result<Response<Assignment>, Status> {
         let scope = Scope::of(&request);
         let request = ExtensionDecision::parse(request.get_ref())?;
-        app::decide_extension(&self.db, &scope, request)
+        app::decide_extension(&self.db, &scope, &self.deadlines, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -196,6 +197,42 @@ impl DispatchService for Api {
         let scope = Scope::of(&request);
         let request = LeaderAssignment::parse(request.get_ref())?;
         app::assign_leader(&self.db, &scope, request)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn refuse_assignment(
+        &self,
+        request: Request<RefuseAssignmentRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        let scope = Scope::of(&request);
+        let request = Refusal::parse(request.get_ref())?;
+        app::refuse(&self.db, &scope, request)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn forward_assignment(
+        &self,
+        request: Request<ForwardAssignmentRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        let scope = Scope::of(&request);
+        let request = Forwarding::parse(request.get_ref())?;
+        app::forward(&self.db, &scope, request)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn request_supplement(
+        &self,
+        request: Request<RequestSupplementRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        let scope = Scope::of(&request);
+        let request = SupplementRequest::parse(request.get_ref())?;
+        app::request_supplement(&self.db, &scope, request)
             .await
             .map(Response::new)
             .map_err(Status::from)

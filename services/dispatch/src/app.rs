@@ -9,6 +9,7 @@ use std::sync::Arc;
 use sqlx::AnyConnection;
 use yimen_platform::auth::Scope;
 use yimen_platform::bus::{Bus, QueueSpec};
+use yimen_platform::calendar::Holidays;
 use yimen_platform::db::{Db, Tx, now_millis};
 use yimen_platform::error::Error;
 use yimen_platform::outbox;
@@ -18,6 +19,7 @@ use yimen_platform::watch;
 use yimen_proto::event_type;
 use yimen_proto::v1::{self as pb, EscalationLevel, event::Payload};
 
+use crate::domain::decision::{self, Clock, Forwarding, Refusal, SupplementRequest};
 use crate::domain::mediation::{Outcome, agreement_reply};
 use crate::domain::requests::{
     Accept, AssignmentsQuery, Escalation, ExtensionDecision, ExtensionRequest, LeaderAssignment,
@@ -33,19 +35,43 @@ use crate::{DispatchConfig, SERVICE};
 /// Routing retries when the chosen department leaves in the same instant.
 const ROUTING_ATTEMPTS: usize = 5;
 
-/// The deadlines of an assignment (信访工作条例: accept within 15 days, handle within 60).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The deadlines of an assignment (信访工作条例: accept within 15 days, handle within 60, one
+/// extension of at most 30), each moved to the next working day when it falls on a rest day.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deadlines {
-    accept_millis: i64,
-    handle_millis: i64,
+    accept_days: u32,
+    handle_days: u32,
+    holidays: Holidays,
 }
 
 impl Deadlines {
     pub fn new(config: &DispatchConfig) -> Self {
         Self {
-            accept_millis: i64::from(config.accept_days) * DAY_MILLIS,
-            handle_millis: i64::from(config.handle_days) * DAY_MILLIS,
+            accept_days: config.accept_days,
+            handle_days: config.handle_days,
+            holidays: config.holidays.clone(),
         }
+    }
+
+    /// When a case assigned at `assigned_at` must be accepted (or refused, or forwarded).
+    pub fn accept_by(&self, assigned_at: i64) -> i64 {
+        self.holidays.period_end(assigned_at, self.accept_days)
+    }
+
+    /// When a case accepted at `accepted_at` must be replied to.
+    pub fn handle_by(&self, accepted_at: i64) -> i64 {
+        self.holidays.period_end(accepted_at, self.handle_days)
+    }
+
+    /// A deadline moved by a pause of `paused` milliseconds.
+    pub fn resumed(&self, deadline: i64, paused: i64) -> i64 {
+        self.holidays.next_working(deadline + paused)
+    }
+
+    /// The handling deadline after an extension of `days`.
+    pub fn extended(&self, handle_by: i64, days: u32) -> i64 {
+        self.holidays
+            .next_working(extension::extended(handle_by, days))
     }
 }
 
@@ -68,7 +94,7 @@ async fn assign(
     excluded: &BTreeSet<String>,
     trigger: Trigger<'_>,
     in_mediation: bool,
-    deadlines: Deadlines,
+    deadlines: &Deadlines,
     now: i64,
 ) -> Result<AssignmentRecord, Error> {
     let facts = CaseFacts {
@@ -100,7 +126,7 @@ async fn assign(
             reason: chosen.reason,
             previous_department,
             assigned_at: now,
-            accept_by: now + deadlines.accept_millis,
+            accept_by: deadlines.accept_by(now),
             accepted_at: None,
             handle_by: None,
             replied_at: None,
@@ -114,6 +140,15 @@ async fn assign(
             routing_rule: chosen.rule,
             routing_rules_version: chosen.rules_version,
             position: 0,
+            refusal_reason: pb::RefusalReason::Unspecified,
+            refusal_channel: String::new(),
+            forwarded_to: String::new(),
+            decision_note: String::new(),
+            clock: Clock {
+                paused_since: None,
+                paused_millis: 0,
+            },
+            supplement_requested: String::new(),
         };
         store::insert_assignment(tx, &record).await?;
         let payload = Payload::CaseAssigned(pb::CaseAssigned {
@@ -157,7 +192,7 @@ async fn assign(
 pub async fn register_case(
     tx: &mut Tx,
     event: &pb::Event,
-    deadlines: Deadlines,
+    deadlines: &Deadlines,
 ) -> anyhow::Result<()> {
     let registered = yimen_platform::payload!(event, CaseRegistered)?;
     anyhow::ensure!(
@@ -232,7 +267,7 @@ pub async fn mediation_opened(tx: &mut Tx, event: &pb::Event) -> anyhow::Result<
 pub async fn mediation_concluded(
     tx: &mut Tx,
     event: &pb::Event,
-    deadlines: Deadlines,
+    deadlines: &Deadlines,
 ) -> anyhow::Result<()> {
     let concluded = yimen_platform::payload!(event, MediationConcluded)?;
     let Some(outcome) = Outcome::of(concluded.outcome) else {
@@ -249,6 +284,11 @@ pub async fn mediation_concluded(
         return Ok(());
     }
     let now = now_millis();
+    if open.clock.paused_since.is_some() {
+        // The agreement settles the matter: the supplement waited for is no longer needed.
+        resume_in(tx, &open, deadlines, now).await?;
+        open = load_assignment(tx, &id).await?;
+    }
     if open.state == AssignmentState::Pending {
         accept_in(tx, &open, "", deadlines, now).await?;
         open = load_assignment(tx, &id).await?;
@@ -268,7 +308,7 @@ pub async fn mediation_concluded(
 pub async fn reopen_case(
     tx: &mut Tx,
     event: &pb::Event,
-    deadlines: Deadlines,
+    deadlines: &Deadlines,
 ) -> anyhow::Result<()> {
     let reopened = yimen_platform::payload!(event, CaseReopened)?;
     let case_id = &event.case_id;
@@ -321,6 +361,14 @@ async fn load_for(tx: &mut Tx, scope: &Scope, id: &str) -> Result<AssignmentReco
     Ok(current)
 }
 
+/// The name of the department `code` (its code should it be unknown), for what the petitioner
+/// is told.
+async fn department_name(tx: &mut Tx, code: &str) -> Result<String, Error> {
+    Ok(store::department(tx, code)
+        .await?
+        .map_or_else(|| code.to_string(), |d| d.spec.name))
+}
+
 /// A concurrent call moved the assignment first.
 fn moved_on(id: &str) -> Error {
     Error::precondition(format!("assignment {id} changed meanwhile; read it again"))
@@ -348,12 +396,13 @@ async fn accept_in(
     tx: &mut Tx,
     current: &AssignmentRecord,
     handler: &str,
-    deadlines: Deadlines,
+    deadlines: &Deadlines,
     now: i64,
 ) -> Result<(), Error> {
     let id = &current.assignment_id;
     current.state.apply(Transition::Accept)?;
-    let handle_by = now + deadlines.handle_millis;
+    current.clock.running()?;
+    let handle_by = deadlines.handle_by(now);
     if !store::mark_accepted(tx, id, handler, now, handle_by).await? {
         return Err(moved_on(id));
     }
@@ -361,6 +410,7 @@ async fn accept_in(
         assignment_id: id.clone(),
         department: current.department.clone(),
         handle_by: Some(timestamp(handle_by)),
+        department_name: department_name(tx, &current.department).await?,
     });
     enqueue(
         tx,
@@ -382,6 +432,7 @@ async fn reply_in(
 ) -> Result<bool, Error> {
     let id = &current.assignment_id;
     current.state.apply(Transition::Reply)?;
+    current.clock.running()?;
     if !store::mark_replied(tx, id, &text, now).await? {
         return Err(moved_on(id));
     }
@@ -391,6 +442,7 @@ async fn reply_in(
         department: current.department.clone(),
         reply: text,
         within_deadline,
+        department_name: department_name(tx, &current.department).await?,
     });
     enqueue(
         tx,
@@ -406,7 +458,7 @@ async fn reply_in(
 pub async fn accept(
     db: &Db,
     scope: &Scope,
-    deadlines: Deadlines,
+    deadlines: &Deadlines,
     request: Accept,
 ) -> Result<pb::Assignment, Error> {
     let Accept {
@@ -440,7 +492,7 @@ pub async fn reply(db: &Db, scope: &Scope, request: Reply) -> Result<pb::Assignm
 pub async fn return_assignment(
     db: &Db,
     scope: &Scope,
-    deadlines: Deadlines,
+    deadlines: &Deadlines,
     request: Return,
 ) -> Result<pb::ReturnAssignmentResponse, Error> {
     let Return {
@@ -570,6 +622,7 @@ pub async fn request_extension(
 pub async fn decide_extension(
     db: &Db,
     scope: &Scope,
+    deadlines: &Deadlines,
     request: ExtensionDecision,
 ) -> Result<pb::Assignment, Error> {
     let ExtensionDecision {
@@ -586,7 +639,7 @@ pub async fn decide_extension(
         ))
     })?;
     let handle_by = if decision == Extension::Granted {
-        extension::extended(handle_by, current.extension_days)
+        deadlines.extended(handle_by, current.extension_days)
     } else {
         handle_by
     };
@@ -611,6 +664,180 @@ pub async fn decide_extension(
     let updated = committed(db, tx, &id).await?;
     tracing::info!(assignment_id = %id, department = %updated.department, decision = decision.as_str(), "extension decided");
     Ok(updated.to_proto())
+}
+
+/// 不予受理: the department decides not to accept a pending case, with the reason code and, for
+/// a matter of the courts, arbitration or administrative reconsideration, the body to turn to
+/// (诉访分离); `case.refused.<dept>` tells intake, which tells the petitioner.
+pub async fn refuse(db: &Db, scope: &Scope, request: Refusal) -> Result<pb::Assignment, Error> {
+    let Refusal {
+        assignment_id: id,
+        reason,
+        channel,
+        explanation,
+    } = request;
+    let mut tx = db.begin().await?;
+    let current = load_for(&mut tx, scope, &id).await?;
+    current.state.apply(Transition::Refuse)?;
+    let now = now_millis();
+    if !store::mark_refused(&mut tx, &id, reason, &channel, &explanation, now).await? {
+        return Err(moved_on(&id));
+    }
+    let payload = Payload::CaseRefused(pb::CaseRefused {
+        assignment_id: id.clone(),
+        department: current.department.clone(),
+        reason: reason as i32,
+        channel,
+        explanation,
+        department_name: department_name(&mut tx, &current.department).await?,
+    });
+    enqueue(
+        &mut tx,
+        event_type::for_department(event_type::CASE_REFUSED, &current.department),
+        &current.case.case_id,
+        payload,
+    )
+    .await?;
+    let updated = committed(db, tx, &id).await?;
+    tracing::info!(assignment_id = %id, department = %updated.department, reason = reason.as_str_name(), "case not accepted");
+    Ok(updated.to_proto())
+}
+
+/// 转送: a pending case goes to an authority outside the system; `case.forwarded.<dept>`.
+pub async fn forward(db: &Db, scope: &Scope, request: Forwarding) -> Result<pb::Assignment, Error> {
+    let Forwarding {
+        assignment_id: id,
+        authority,
+        reason,
+    } = request;
+    let mut tx = db.begin().await?;
+    let current = load_for(&mut tx, scope, &id).await?;
+    current.state.apply(Transition::Forward)?;
+    if !store::mark_forwarded(&mut tx, &id, &authority, &reason, now_millis()).await? {
+        return Err(moved_on(&id));
+    }
+    let payload = Payload::CaseForwarded(pb::CaseForwarded {
+        assignment_id: id.clone(),
+        department: current.department.clone(),
+        authority,
+        reason,
+        department_name: department_name(&mut tx, &current.department).await?,
+    });
+    enqueue(
+        &mut tx,
+        event_type::for_department(event_type::CASE_FORWARDED, &current.department),
+        &current.case.case_id,
+        payload,
+    )
+    .await?;
+    let updated = committed(db, tx, &id).await?;
+    tracing::info!(assignment_id = %id, department = %updated.department, "case forwarded out of the system");
+    Ok(updated.to_proto())
+}
+
+/// The department asks for material on an open case: its clock stops until the supplement is
+/// added (`case.supplement_requested.<dept>`).
+pub async fn request_supplement(
+    db: &Db,
+    scope: &Scope,
+    request: SupplementRequest,
+) -> Result<pb::Assignment, Error> {
+    let SupplementRequest {
+        assignment_id: id,
+        requested,
+    } = request;
+    let mut tx = db.begin().await?;
+    let current = load_for(&mut tx, scope, &id).await?;
+    current.state.allows(Action::RequestSupplement)?;
+    let now = now_millis();
+    current.clock.pause(now)?;
+    if !store::pause(&mut tx, &id, &requested, now).await? {
+        return Err(moved_on(&id));
+    }
+    let payload = Payload::CaseSupplementRequested(pb::CaseSupplementRequested {
+        assignment_id: id.clone(),
+        department: current.department.clone(),
+        requested,
+    });
+    enqueue(
+        &mut tx,
+        event_type::for_department(event_type::CASE_SUPPLEMENT_REQUESTED, &current.department),
+        &current.case.case_id,
+        payload,
+    )
+    .await?;
+    let updated = committed(db, tx, &id).await?;
+    tracing::info!(assignment_id = %id, department = %updated.department, "supplement requested; clock stopped");
+    Ok(updated.to_proto())
+}
+
+/// Starts `current`'s stopped clock again at `now`: the running deadline (acceptance while
+/// pending, handling once accepted) moves by the pause, to a working day; `case.resumed.<dept>`
+/// says so.
+async fn resume_in(
+    tx: &mut Tx,
+    current: &AssignmentRecord,
+    deadlines: &Deadlines,
+    now: i64,
+) -> Result<(), Error> {
+    let id = &current.assignment_id;
+    let (Some(since), Some(paused)) = (current.clock.paused_since, current.clock.pause_ending(now))
+    else {
+        return Ok(());
+    };
+    let (accept_by, handle_by) = match (current.state, current.handle_by) {
+        (AssignmentState::Accepted, Some(handle_by)) => (
+            current.accept_by,
+            Some(deadlines.resumed(handle_by, paused)),
+        ),
+        _ => (
+            deadlines.resumed(current.accept_by, paused),
+            current.handle_by,
+        ),
+    };
+    if !store::resume(tx, id, since, paused, accept_by, handle_by).await? {
+        return Err(moved_on(id));
+    }
+    let payload = Payload::CaseResumed(pb::CaseResumed {
+        assignment_id: id.clone(),
+        department: current.department.clone(),
+        paused: Some(yimen_platform::time::duration(paused)),
+        accept_by: Some(timestamp(accept_by)),
+        handle_by: handle_by.map(timestamp),
+    });
+    enqueue(
+        tx,
+        event_type::for_department(event_type::CASE_RESUMED, &current.department),
+        &current.case.case_id,
+        payload,
+    )
+    .await?;
+    tracing::info!(assignment_id = %id, department = %current.department, paused_days = decision::days(paused), "clock running again");
+    Ok(())
+}
+
+/// `case.supplemented`: the material came, so the case's open assignment runs again; an
+/// assignment not waiting (a supplement added twice, or after the case moved on) is left as it
+/// is.
+pub async fn supplemented(
+    tx: &mut Tx,
+    event: &pb::Event,
+    deadlines: &Deadlines,
+) -> anyhow::Result<()> {
+    let _ = yimen_platform::payload!(event, CaseSupplemented)?;
+    let Some(open) = open_assignment_for(tx, event).await? else {
+        return Ok(());
+    };
+    if open.clock.paused_since.is_none() {
+        tracing::info!(case_id = %event.case_id, assignment_id = %open.assignment_id, "supplement for an assignment not waiting for one; nothing to resume");
+        return Ok(());
+    }
+    let at = event
+        .occurred_at
+        .as_ref()
+        .map_or_else(now_millis, yimen_platform::time::millis);
+    resume_in(tx, &open, deadlines, at).await?;
+    Ok(())
 }
 
 /// Announces an escalation of `current` as `case.escalated.<dept>`.
@@ -738,7 +965,7 @@ pub async fn join_department(
 /// of its category, so no case is lost or stalled.
 pub async fn leave_department(
     db: &Db,
-    deadlines: Deadlines,
+    deadlines: &Deadlines,
     request: Leave,
 ) -> Result<pb::LeaveDepartmentResponse, Error> {
     let code = request.code.to_string();

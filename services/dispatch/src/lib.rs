@@ -40,6 +40,9 @@ pub struct DispatchConfig {
     pub accept_days: u32,
     /// Days from acceptance to the reply (信访工作条例: 60).
     pub handle_days: u32,
+    /// The public holidays a deadline skips at its end: `builtin` (deploy/holidays.toml as
+    /// built), a holidays file's path, or "" for none (every day a working day).
+    pub holidays: yimen_platform::calendar::Holidays,
     /// Declare `yimen.dept.<code>` for each department, so its own system can consume its work.
     pub department_queues: bool,
     /// Departments joined at start when not registered yet (standalone's seed file, read by
@@ -54,16 +57,19 @@ impl Default for DispatchConfig {
             listen: listen_on(Dispatch::DEFAULT_PORT),
             accept_days: 15,
             handle_days: 60,
+            holidays: yimen_platform::calendar::Holidays::default(),
             department_queues: true,
             seed: Vec::new(),
         }
     }
 }
 
-/// The routing keys dispatch consumes: new and reopened cases, and mediation's outcomes.
+/// The routing keys dispatch consumes: new and reopened cases, supplements, and mediation's
+/// outcomes.
 pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::CASE_REGISTERED,
     yimen_proto::event_type::CASE_REOPENED,
+    yimen_proto::event_type::CASE_SUPPLEMENTED,
     yimen_proto::event_type::MEDIATION_OPENED,
     yimen_proto::event_type::MEDIATION_CONCLUDED,
 ];
@@ -198,6 +204,7 @@ mod tests {
             [
                 "case.registered",
                 "case.reopened",
+                "case.supplemented",
                 "mediation.opened",
                 "mediation.concluded"
             ]

@@ -8,9 +8,10 @@ use yimen_platform::paging::PageToken;
 use sqlx::AnyConnection;
 use yimen_platform::db::Flag;
 use yimen_platform::error::Error;
-use yimen_platform::time::{opt_timestamp, timestamp};
-use yimen_proto::v1::{self as pb, AssignmentCause, Category, EscalationLevel};
+use yimen_platform::time::{duration, opt_timestamp, timestamp};
+use yimen_proto::v1::{self as pb, AssignmentCause, Category, EscalationLevel, RefusalReason};
 
+use crate::domain::decision::Clock;
 use crate::domain::{
     AssignmentState, Department, DepartmentCode, DepartmentSpec, Extension, Level, RoutingRule,
     RuleSet, category,
@@ -66,6 +67,17 @@ pub struct AssignmentRecord {
     pub routing_rules_version: u32,
     /// The position of the latest change in the department's feed (0 until stored).
     pub position: u64,
+    /// When REFUSED: why, and where the petitioner should go instead.
+    pub refusal_reason: RefusalReason,
+    pub refusal_channel: String,
+    /// When FORWARDED: the authority outside the system.
+    pub forwarded_to: String,
+    /// Why it was refused or forwarded.
+    pub decision_note: String,
+    /// The clock: stopped since when for a supplement, and every earlier pause.
+    pub clock: Clock,
+    /// What the department asked for last.
+    pub supplement_requested: String,
 }
 
 impl AssignmentRecord {
@@ -95,6 +107,13 @@ impl AssignmentRecord {
             routing_rule: self.routing_rule.clone(),
             routing_rules_version: self.routing_rules_version,
             position: self.position,
+            refusal_reason: self.refusal_reason as i32,
+            refusal_channel: self.refusal_channel.clone(),
+            forwarded_to: self.forwarded_to.clone(),
+            decision_note: self.decision_note.clone(),
+            paused_since: opt_timestamp(self.clock.paused_since),
+            supplement_requested: self.supplement_requested.clone(),
+            paused: Some(duration(self.clock.paused_millis)),
         }
     }
 }
@@ -366,7 +385,9 @@ macro_rules! assignment_select {
          c.subject, c.registered_at, a.department, a.state, a.cause, a.reason, \
          a.previous_department, a.assigned_at, a.accept_by, a.accepted_at, a.handle_by, \
          a.replied_at, a.reply, a.return_reason, a.in_mediation, a.extension, a.extension_days, \
-         a.escalation, a.leader, a.routing_rule, a.routing_rules_version, a.position \
+         a.escalation, a.leader, a.routing_rule, a.routing_rules_version, a.position, \
+         a.refusal_reason, a.refusal_channel, a.forwarded_to, \
+         a.decision_note, a.paused_since, a.supplement_requested, a.paused_millis \
          FROM assignments a JOIN cases c ON c.case_id = a.case_id "
     };
 }
@@ -398,6 +419,13 @@ struct AssignmentRow {
     routing_rule: String,
     routing_rules_version: i64,
     position: i64,
+    refusal_reason: i64,
+    refusal_channel: String,
+    forwarded_to: String,
+    decision_note: String,
+    paused_since: Option<i64>,
+    supplement_requested: String,
+    paused_millis: i64,
 }
 
 impl TryFrom<AssignmentRow> for AssignmentRecord {
@@ -427,6 +455,13 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
             routing_rule,
             routing_rules_version,
             position,
+            refusal_reason,
+            refusal_channel,
+            forwarded_to,
+            decision_note,
+            paused_since,
+            supplement_requested,
+            paused_millis,
         } = row;
         Ok(AssignmentRecord {
             assignment_id,
@@ -462,6 +497,18 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
                 .map_err(|_| corrupt(format!("rule set version {routing_rules_version}")))?,
             position: u64::try_from(position)
                 .map_err(|_| corrupt(format!("feed position {position}")))?,
+            refusal_reason: i32::try_from(refusal_reason)
+                .ok()
+                .and_then(|r| RefusalReason::try_from(r).ok())
+                .ok_or_else(|| corrupt(format!("unknown refusal reason {refusal_reason}")))?,
+            refusal_channel,
+            forwarded_to,
+            decision_note,
+            clock: Clock {
+                paused_since,
+                paused_millis,
+            },
+            supplement_requested,
         })
     }
 }
@@ -558,8 +605,8 @@ pub async fn feed(
     let slots = state_slots(states);
     let rows = sqlx::query_as::<_, AssignmentRow>(concat!(
         assignment_select!(),
-        "WHERE a.department = $1 AND a.state IN ($2, $3, $4, $5, $6) AND a.position > $7 \
-         ORDER BY a.position LIMIT $8"
+        "WHERE a.department = $1 AND a.state IN ($2, $3, $4, $5, $6, $7, $8) AND a.position > $9 \
+         ORDER BY a.position LIMIT $10"
     ))
     .bind(department)
     .bind(slots[0])
@@ -567,6 +614,8 @@ pub async fn feed(
     .bind(slots[2])
     .bind(slots[3])
     .bind(slots[4])
+    .bind(slots[5])
+    .bind(slots[6])
     .bind(i64::try_from(after).unwrap_or(i64::MAX))
     .bind(limit)
     .fetch_all(&mut *conn)
@@ -574,9 +623,9 @@ pub async fn feed(
     rows.into_iter().map(AssignmentRecord::try_from).collect()
 }
 
-/// `states` (all when empty) in five fixed slots instead of dynamic SQL: unused slots repeat
-/// a wanted state.
-fn state_slots(states: &[AssignmentState]) -> [&'static str; 5] {
+/// `states` (all when empty) in seven fixed slots (one per state) instead of dynamic SQL:
+/// unused slots repeat a wanted state.
+fn state_slots(states: &[AssignmentState]) -> [&'static str; 7] {
     let wanted: &[AssignmentState] = if states.is_empty() {
         &AssignmentState::ALL
     } else {
@@ -657,9 +706,9 @@ pub async fn list_assignments(
     let (after_at, after_id) = after.map_or((i64::MIN, ""), |t| (t.millis, t.id.as_str()));
     let rows = sqlx::query_as::<_, AssignmentRow>(concat!(
         assignment_select!(),
-        "WHERE a.department = $1 AND a.state IN ($2, $3, $4, $5, $6) \
-         AND (a.assigned_at > $7 OR (a.assigned_at = $7 AND a.assignment_id > $8)) \
-         ORDER BY a.assigned_at, a.assignment_id LIMIT $9"
+        "WHERE a.department = $1 AND a.state IN ($2, $3, $4, $5, $6, $7, $8) \
+         AND (a.assigned_at > $9 OR (a.assigned_at = $9 AND a.assignment_id > $10)) \
+         ORDER BY a.assigned_at, a.assignment_id LIMIT $11"
     ))
     .bind(department)
     .bind(slots[0])
@@ -667,6 +716,8 @@ pub async fn list_assignments(
     .bind(slots[2])
     .bind(slots[3])
     .bind(slots[4])
+    .bind(slots[5])
+    .bind(slots[6])
     .bind(after_at)
     .bind(after_id)
     .bind(limit)
@@ -836,11 +887,101 @@ pub async fn set_leader(
     stamped(conn, assignment_id, done.rows_affected() == 1).await
 }
 
+/// PENDING → REFUSED (不予受理) with its reason, channel and explanation; false when the
+/// assignment was no longer pending.
+pub async fn mark_refused(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+    reason: RefusalReason,
+    channel: &str,
+    explanation: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE assignments SET state = 'REFUSED', refusal_reason = $2, refusal_channel = $3, \
+         decision_note = $4, closed_at = $5 WHERE assignment_id = $1 AND state = 'PENDING'",
+    )
+    .bind(assignment_id)
+    .bind(reason as i64)
+    .bind(channel)
+    .bind(explanation)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// PENDING → FORWARDED (转送) to `authority`; false when the assignment was no longer pending.
+pub async fn mark_forwarded(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+    authority: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE assignments SET state = 'FORWARDED', forwarded_to = $2, decision_note = $3, \
+         closed_at = $4 WHERE assignment_id = $1 AND state = 'PENDING'",
+    )
+    .bind(assignment_id)
+    .bind(authority)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Stops an open assignment's clock at `now` for the supplement `requested`; false when it is
+/// no longer open or already stopped.
+pub async fn pause(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+    requested: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE assignments SET paused_since = $2, supplement_requested = $3 \
+         WHERE assignment_id = $1 AND state IN ('PENDING', 'ACCEPTED') AND paused_since IS NULL",
+    )
+    .bind(assignment_id)
+    .bind(now)
+    .bind(requested)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Starts the clock stopped at `since` again: the pause of `paused` milliseconds is added up
+/// and the deadlines are the ones moved by it; false when it no longer waits since `since`.
+pub async fn resume(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+    since: i64,
+    paused: i64,
+    accept_by: i64,
+    handle_by: Option<i64>,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE assignments SET paused_since = NULL, paused_millis = paused_millis + $3, \
+         accept_by = $4, handle_by = $5 WHERE assignment_id = $1 AND paused_since = $2",
+    )
+    .bind(assignment_id)
+    .bind(since)
+    .bind(paused)
+    .bind(accept_by)
+    .bind(handle_by)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Workload, for the metrics
 
 /// One department's open work at a moment: its open assignments, those past their running
-/// deadline (acceptance while pending, handling once accepted) and those escalated.
+/// deadline (acceptance while pending, handling once accepted; a stopped clock is not
+/// overdue) and those escalated.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Workload {
     pub department: String,
@@ -855,8 +996,8 @@ pub async fn workload(conn: &mut AnyConnection, now: i64) -> Result<Vec<Workload
     Ok(sqlx::query_as(
         "SELECT d.code AS department, \
          CAST(COUNT(a.assignment_id) AS BIGINT) AS open, \
-         CAST(COALESCE(SUM(CASE WHEN (a.state = 'PENDING' AND a.accept_by < $1) \
-              OR (a.state = 'ACCEPTED' AND a.handle_by < $1) THEN 1 ELSE 0 END), 0) AS BIGINT) AS overdue, \
+         CAST(COALESCE(SUM(CASE WHEN a.paused_since IS NULL AND ((a.state = 'PENDING' AND a.accept_by < $1) \
+              OR (a.state = 'ACCEPTED' AND a.handle_by < $1)) THEN 1 ELSE 0 END), 0) AS BIGINT) AS overdue, \
          CAST(COALESCE(SUM(CASE WHEN a.escalation > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS escalated \
          FROM departments d LEFT JOIN assignments a \
          ON a.department = d.code AND a.state IN ('PENDING', 'ACCEPTED') \

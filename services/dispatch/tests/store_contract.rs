@@ -9,6 +9,7 @@ use yimen_dispatch::DispatchConfig;
 use yimen_dispatch::api::Api;
 use yimen_platform::auth::{Principal, Role};
 use yimen_platform::bus::{Bus, MemoryBus};
+use yimen_platform::calendar::Holidays;
 use yimen_platform::db::Db;
 use yimen_platform::time::{DAY_MILLIS, millis};
 use yimen_proto::v1::dispatch_service_server::DispatchService;
@@ -52,6 +53,13 @@ yimen_testkit::store_contract!(
         routing_rules_naming_a_department_not_at_the_center_are_refused_and_change_nothing,
         watching_assignments_resumes_after_a_position_missing_nothing_and_nothing_twice,
         a_department_watches_only_its_own_assignments,
+        an_acceptance_deadline_on_a_holiday_ends_on_the_next_working_day,
+        refusal_names_the_channel_closes_the_assignment_and_emits_case_refused,
+        only_a_pending_assignment_is_refused_or_forwarded_and_only_by_its_department,
+        forward_goes_out_of_the_system_and_emits_case_forwarded,
+        a_supplement_request_stops_the_clock_and_the_supplement_moves_the_deadline_by_the_pause,
+        a_pending_assignments_pause_moves_its_acceptance_deadline,
+        while_waiting_for_a_supplement_it_is_neither_accepted_nor_replied_nor_overdue,
     ]
 );
 
@@ -65,6 +73,9 @@ fn config() -> DispatchConfig {
     DispatchConfig {
         // The in-memory bus has nobody reading department queues.
         department_queues: false,
+        // Plain day counting, so deadlines are exact whatever today is; the calendar's own
+        // tests move them.
+        holidays: Holidays::none(),
         ..DispatchConfig::default()
     }
 }
@@ -888,7 +899,6 @@ async fn unknown_or_malformed_assignment_ids_are_refused(db: Db) {
 }
 
 async fn invalid_department_is_refused_naming_every_field(db: Db) {
-    use tonic_types::StatusExt;
     let api = api(&db);
     let status = api
         .join_department(Request::new(JoinDepartmentRequest {
@@ -901,13 +911,7 @@ async fn invalid_department_is_refused_naming_every_field(db: Db) {
         .await
         .expect_err("invalid");
     assert_eq!(status.code(), Code::InvalidArgument);
-    let fields: Vec<String> = status
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect();
+    let fields = yimen_testkit::harness::violated_fields(&status);
     assert_eq!(fields, ["code", "name", "area.town", "categories[1]"]);
     assert!(keys(&db).await.is_empty(), "nothing was written");
 }
@@ -1146,7 +1150,6 @@ async fn referral_marks_in_mediation_and_emits_case_referred_with_linkage(db: Db
         other => panic!("expected CaseReferred, got {other:?}"),
     }
 
-    use tonic_types::StatusExt;
     let invalid = api
         .refer_to_mediation(Request::new(ReferToMediationRequest {
             assignment_id: "nope".into(),
@@ -1156,13 +1159,7 @@ async fn referral_marks_in_mediation_and_emits_case_referred_with_linkage(db: Db
         .await
         .expect_err("invalid");
     assert_eq!(invalid.code(), Code::InvalidArgument);
-    let fields: Vec<String> = invalid
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect();
+    let fields = yimen_testkit::harness::violated_fields(&invalid);
     assert_eq!(fields, ["assignment_id", "linkage", "summary"]);
 }
 
@@ -1418,7 +1415,6 @@ async fn reopened_case_is_assigned_again_with_cause_reopened(db: Db) {
 }
 
 async fn granted_extension_moves_handle_by_and_emits_case_extended(db: Db) {
-    use tonic_types::StatusExt;
     let api = api(&db);
     join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
     register(&db, "late", Category::SocialAssistance, "洋梓镇").await;
@@ -1446,13 +1442,7 @@ async fn granted_extension_moves_handle_by_and_emits_case_extended(db: Db) {
         .await
         .expect_err("invalid");
     assert_eq!(invalid.code(), Code::InvalidArgument);
-    let fields: Vec<String> = invalid
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect();
+    let fields = yimen_testkit::harness::violated_fields(&invalid);
     assert_eq!(fields, ["days", "reason"]);
     let zero = api
         .request_extension(Request::new(RequestExtensionRequest {
@@ -1590,7 +1580,6 @@ async fn a_second_extension_is_refused(db: Db) {
 }
 
 async fn escalation_and_leader_emit_case_escalated_and_show_on_the_assignment(db: Db) {
-    use tonic_types::StatusExt;
     let api = api(&db);
     join_city(&api, "medical-insurance", &[Category::MedicalInsurance]).await;
     register(&db, "withholding", Category::MedicalInsurance, "郢中街道").await;
@@ -1642,13 +1631,7 @@ async fn escalation_and_leader_emit_case_escalated_and_show_on_the_assignment(db
         }))
         .await
         .expect_err("invalid");
-    let fields: Vec<String> = invalid
-        .get_details_bad_request()
-        .expect("field violations")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect();
+    let fields = yimen_testkit::harness::violated_fields(&invalid);
     assert_eq!(fields, ["level", "reason"]);
     let no_leader = api
         .assign_leader(Request::new(AssignLeaderRequest {
@@ -2183,4 +2166,366 @@ async fn a_department_watches_only_its_own_assignments(db: Db) {
         Code::InvalidArgument,
         "a page"
     );
+}
+
+async fn an_acceptance_deadline_on_a_holiday_ends_on_the_next_working_day(db: Db) {
+    use yimen_platform::calendar;
+    // A calendar in which the day 15 days from now, and the day after, are public holidays.
+    let now = yimen_platform::db::now_millis();
+    let (first, second) = (
+        calendar::date(now + 15 * DAY_MILLIS),
+        calendar::date(now + 16 * DAY_MILLIS),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("holidays.toml");
+    let mut text = String::new();
+    for day in [&first, &second] {
+        text.push_str(&format!(
+            "[[year]]\nyear = {}\nholidays = [\"{day}\"]\n",
+            &day[..4]
+        ));
+    }
+    std::fs::write(&file, text).expect("write holidays");
+    let holidays = Holidays::load(file.to_str().expect("utf-8 path")).expect("holidays file");
+    let config = DispatchConfig {
+        holidays: holidays.clone(),
+        ..config()
+    };
+    let api = Api::new(db.clone(), bus(), &config);
+    join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
+    let handler = yimen_dispatch::consumers::DispatchHandler::new(
+        yimen_dispatch::app::Deadlines::new(&config),
+    );
+    let event = registered("case-h", Category::SocialAssistance, "洋梓镇", "");
+    yimen_testkit::harness::deliver(&db, &handler, &event)
+        .await
+        .expect("handle");
+
+    let a = only_assignment(&api, "civil-affairs", "case-h").await;
+    let nominal = ms(&a.assigned_at) + 15 * DAY_MILLIS;
+    assert!(!holidays.is_working_at(nominal));
+    assert!(ms(&a.accept_by) > nominal, "moved past the holiday");
+    assert!(holidays.is_working_at(ms(&a.accept_by)));
+    assert_eq!(
+        (ms(&a.accept_by) - nominal) % DAY_MILLIS,
+        0,
+        "moved by whole days"
+    );
+    assert!(!holidays.is_working_at(ms(&a.accept_by) - DAY_MILLIS));
+}
+
+fn refusal_request(assignment_id: &str) -> RefuseAssignmentRequest {
+    RefuseAssignmentRequest {
+        assignment_id: assignment_id.into(),
+        reason: RefusalReason::Arbitration as i32,
+        channel: "钟祥市劳动人事争议仲裁委员会".into(),
+        explanation: "a wage dispute with an employer goes to labour arbitration".into(),
+    }
+}
+
+async fn refusal_names_the_channel_closes_the_assignment_and_emits_case_refused(db: Db) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    register(&db, "wages", Category::LabourWages, "洋梓镇").await;
+    let a = only_assignment(&api, "human-resources", "wages").await;
+
+    let no_channel = api
+        .refuse_assignment(Request::new(RefuseAssignmentRequest {
+            channel: " ".into(),
+            explanation: String::new(),
+            ..refusal_request(&a.assignment_id)
+        }))
+        .await
+        .expect_err("the channel of an arbitration matter is required");
+    assert_eq!(no_channel.code(), Code::InvalidArgument);
+    let fields = yimen_testkit::harness::violated_fields(&no_channel);
+    assert_eq!(fields, ["channel", "explanation"]);
+
+    let before = keys(&db).await.len();
+    let refused = api
+        .refuse_assignment(Request::new(refusal_request(&a.assignment_id)))
+        .await
+        .expect("refuse")
+        .into_inner();
+    assert_eq!(refused.state, AssignmentState::Refused as i32);
+    assert_eq!(refused.refusal_reason, RefusalReason::Arbitration as i32);
+    assert_eq!(refused.refusal_channel, "钟祥市劳动人事争议仲裁委员会");
+    assert!(refused.decision_note.contains("labour arbitration"));
+    assert_eq!(
+        assignments(&api, "human-resources", &[AssignmentState::Refused]).await,
+        std::slice::from_ref(&refused)
+    );
+    let sent = events_after(&db, before).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, "case.refused.human-resources");
+    match &sent[0].1 {
+        Some(Payload::CaseRefused(e)) => {
+            assert_eq!(e.assignment_id, a.assignment_id);
+            assert_eq!(e.reason, RefusalReason::Arbitration as i32);
+            assert_eq!(e.channel, "钟祥市劳动人事争议仲裁委员会");
+            assert_eq!(e.department_name, "human-resources office");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Acceptance is decided once.
+    let again = api
+        .accept_assignment(Request::new(AcceptAssignmentRequest {
+            assignment_id: a.assignment_id.clone(),
+            handler: String::new(),
+        }))
+        .await
+        .expect_err("refused already");
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    assert!(again.message().contains("REFUSED"), "{}", again.message());
+}
+
+async fn only_a_pending_assignment_is_refused_or_forwarded_and_only_by_its_department(db: Db) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
+    register(&db, "wages", Category::LabourWages, "洋梓镇").await;
+    let pending = only_assignment(&api, "human-resources", "wages").await;
+
+    let other = department_caller("civil-affairs");
+    let before = keys(&db).await.len();
+    let foreign = api
+        .refuse_assignment(as_caller(&other, refusal_request(&pending.assignment_id)))
+        .await
+        .expect_err("not its assignment");
+    assert_eq!(foreign.code(), Code::PermissionDenied);
+    let foreign = api
+        .request_supplement(as_caller(
+            &other,
+            RequestSupplementRequest {
+                assignment_id: pending.assignment_id.clone(),
+                requested: "the wage slips".into(),
+            },
+        ))
+        .await
+        .expect_err("not its assignment");
+    assert_eq!(foreign.code(), Code::PermissionDenied);
+    assert_eq!(
+        keys(&db).await.len(),
+        before,
+        "nothing written when refused"
+    );
+
+    let a = accepted(&api, "human-resources", "wages").await;
+    let own = department_caller("human-resources");
+    let late = api
+        .refuse_assignment(as_caller(&own, refusal_request(&a.assignment_id)))
+        .await
+        .expect_err("accepted already");
+    assert_eq!(late.code(), Code::FailedPrecondition);
+    assert!(late.message().contains("ACCEPTED"), "{}", late.message());
+    let late = api
+        .forward_assignment(as_caller(
+            &own,
+            ForwardAssignmentRequest {
+                assignment_id: a.assignment_id.clone(),
+                authority: "荆门市人力资源和社会保障局".into(),
+                reason: "a provincial employer".into(),
+            },
+        ))
+        .await
+        .expect_err("accepted already");
+    assert_eq!(late.code(), Code::FailedPrecondition);
+    assert!(late.message().contains("ACCEPTED"), "{}", late.message());
+}
+
+async fn forward_goes_out_of_the_system_and_emits_case_forwarded(db: Db) {
+    let api = api(&db);
+    join_city(&api, "natural-resources", &[Category::Land]).await;
+    register(&db, "land", Category::Land, "洋梓镇").await;
+    let a = only_assignment(&api, "natural-resources", "land").await;
+    let before = keys(&db).await.len();
+    let forwarded = api
+        .forward_assignment(Request::new(ForwardAssignmentRequest {
+            assignment_id: a.assignment_id.clone(),
+            authority: "湖北省自然资源厅".into(),
+            reason: "a provincial land approval".into(),
+        }))
+        .await
+        .expect("forward")
+        .into_inner();
+    assert_eq!(forwarded.state, AssignmentState::Forwarded as i32);
+    assert_eq!(forwarded.forwarded_to, "湖北省自然资源厅");
+    assert_eq!(forwarded.decision_note, "a provincial land approval");
+    let sent = events_after(&db, before).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, "case.forwarded.natural-resources");
+    assert!(matches!(
+        &sent[0].1,
+        Some(Payload::CaseForwarded(e)) if e.authority == "湖北省自然资源厅"
+    ));
+}
+
+fn supplemented(case_id: &str, at: i64) -> Event {
+    let mut event = yimen_platform::events::new_event(
+        "case.supplemented",
+        case_id,
+        "intake",
+        Payload::CaseSupplemented(CaseSupplemented {
+            department: String::new(),
+        }),
+    );
+    event.occurred_at = Some(yimen_platform::time::timestamp(at));
+    event
+}
+
+async fn request_supplement(api: &Api, assignment_id: &str) -> Assignment {
+    api.request_supplement(Request::new(RequestSupplementRequest {
+        assignment_id: assignment_id.into(),
+        requested: "the wage slips of March".into(),
+    }))
+    .await
+    .expect("request a supplement")
+    .into_inner()
+}
+
+async fn a_supplement_request_stops_the_clock_and_the_supplement_moves_the_deadline_by_the_pause(
+    db: Db,
+) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    register(&db, "wages", Category::LabourWages, "洋梓镇").await;
+    let a = accepted(&api, "human-resources", "wages").await;
+    let before = keys(&db).await.len();
+
+    let paused = request_supplement(&api, &a.assignment_id).await;
+    let since = ms(&paused.paused_since);
+    assert_eq!(paused.supplement_requested, "the wage slips of March");
+    assert_eq!(
+        paused.handle_by, a.handle_by,
+        "the deadline waits for the pause to end"
+    );
+    let sent = events_after(&db, before).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, "case.supplement_requested.human-resources");
+
+    let twice = api
+        .request_supplement(Request::new(RequestSupplementRequest {
+            assignment_id: a.assignment_id.clone(),
+            requested: "more".into(),
+        }))
+        .await
+        .expect_err("one pause at a time");
+    assert_eq!(twice.code(), Code::FailedPrecondition);
+    assert!(
+        twice.message().contains("AWAITING_SUPPLEMENT"),
+        "{}",
+        twice.message()
+    );
+
+    // The material comes three days after it was asked for.
+    deliver(&db, &supplemented("wages", since + 3 * DAY_MILLIS)).await;
+    let resumed = only_assignment(&api, "human-resources", "wages").await;
+    assert_eq!(resumed.paused_since, None);
+    assert_eq!(ms(&resumed.handle_by), ms(&a.handle_by) + 3 * DAY_MILLIS);
+    assert_eq!(
+        resumed.paused,
+        Some(prost_types::Duration {
+            seconds: 3 * 24 * 60 * 60,
+            nanos: 0
+        })
+    );
+    let sent = events_after(&db, before + 1).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, "case.resumed.human-resources");
+    match &sent[0].1 {
+        Some(Payload::CaseResumed(e)) => {
+            assert_eq!(e.handle_by, resumed.handle_by);
+            assert_eq!(e.paused, resumed.paused);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A supplement nobody waits for changes nothing.
+    deliver(&db, &supplemented("wages", since + 4 * DAY_MILLIS)).await;
+    assert_eq!(
+        only_assignment(&api, "human-resources", "wages").await,
+        resumed
+    );
+    assert_eq!(keys(&db).await.len(), before + 2);
+
+    // A reply by the moved deadline is on time.
+    let replied = api
+        .reply_assignment(Request::new(ReplyAssignmentRequest {
+            assignment_id: a.assignment_id.clone(),
+            reply: "the wages were paid".into(),
+        }))
+        .await
+        .expect("reply")
+        .into_inner();
+    assert_eq!(replied.state, AssignmentState::Replied as i32);
+}
+
+async fn a_pending_assignments_pause_moves_its_acceptance_deadline(db: Db) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    register(&db, "wages", Category::LabourWages, "洋梓镇").await;
+    let a = only_assignment(&api, "human-resources", "wages").await;
+    let since = ms(&request_supplement(&api, &a.assignment_id)
+        .await
+        .paused_since);
+    deliver(&db, &supplemented("wages", since + 2 * DAY_MILLIS)).await;
+    let resumed = only_assignment(&api, "human-resources", "wages").await;
+    assert_eq!(ms(&resumed.accept_by), ms(&a.accept_by) + 2 * DAY_MILLIS);
+    assert_eq!(resumed.handle_by, None);
+    let e = events(&db)
+        .await
+        .into_iter()
+        .find_map(|e| match e.payload {
+            Some(Payload::CaseResumed(r)) => Some(r),
+            _ => None,
+        })
+        .expect("case.resumed");
+    assert_eq!(e.accept_by, resumed.accept_by);
+    assert_eq!(e.handle_by, None);
+}
+
+async fn while_waiting_for_a_supplement_it_is_neither_accepted_nor_replied_nor_overdue(db: Db) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    register(&db, "pending", Category::LabourWages, "洋梓镇").await;
+    register(&db, "accepted", Category::LabourWages, "洋梓镇").await;
+    let pending = only_assignment(&api, "human-resources", "pending").await;
+    let a = accepted(&api, "human-resources", "accepted").await;
+    request_supplement(&api, &pending.assignment_id).await;
+    request_supplement(&api, &a.assignment_id).await;
+
+    let accept = api
+        .accept_assignment(Request::new(AcceptAssignmentRequest {
+            assignment_id: pending.assignment_id.clone(),
+            handler: String::new(),
+        }))
+        .await
+        .expect_err("waiting");
+    assert_eq!(accept.code(), Code::FailedPrecondition);
+    assert!(
+        accept.message().contains("AWAITING_SUPPLEMENT"),
+        "{}",
+        accept.message()
+    );
+    let reply = api
+        .reply_assignment(Request::new(ReplyAssignmentRequest {
+            assignment_id: a.assignment_id.clone(),
+            reply: "done".into(),
+        }))
+        .await
+        .expect_err("waiting");
+    assert_eq!(reply.code(), Code::FailedPrecondition);
+
+    // Past both deadlines, but the clock is stopped: not overdue.
+    set_handle_by(&db, &a.assignment_id, -DAY_MILLIS).await;
+    let far = yimen_platform::db::now_millis() + 100 * DAY_MILLIS;
+    let mut conn = db.pool().acquire().await.expect("connection");
+    let workload = yimen_dispatch::store::workload(&mut conn, far)
+        .await
+        .expect("workload");
+    let hr = workload
+        .iter()
+        .find(|w| w.department == "human-resources")
+        .expect("human-resources");
+    assert_eq!((hr.open, hr.overdue), (2, 0));
 }

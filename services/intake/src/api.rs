@@ -105,9 +105,13 @@ impl IntakeService for Api {
 
     async fn add_supplement(
         &self,
-        _: Request<AddSupplementRequest>,
+        request: Request<AddSupplementRequest>,
     ) -> Result<Response<Case>, Status> {
-        Err(later("adding supplementary material"))
+        self.app
+            .add_supplement(request.get_ref(), &Scope::of(&request))
+            .await
+            .map(|case| shown_to(&request, case))
+            .map_err(Status::from)
     }
 
     async fn submit_evaluation(

@@ -12,18 +12,19 @@ use tokio::sync::Mutex;
 use futures::stream::BoxStream;
 use tokio_util::sync::CancellationToken;
 use yimen_platform::auth::Scope;
-use yimen_platform::db::{Db, now_millis};
+use yimen_platform::db::{Db, Tx, now_millis};
 use yimen_platform::error::{Error, FieldViolation};
 use yimen_platform::events::new_event;
 use yimen_platform::outbox;
 use yimen_platform::seal::Keyring;
 use yimen_platform::time::timestamp;
 use yimen_platform::watch;
-use yimen_proto::event_type::CASE_REGISTERED;
+use yimen_proto::event_type::{CASE_REGISTERED, CASE_SUPPLEMENTED};
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
 
 use crate::domain::evaluation::{self, Evaluation};
+use crate::domain::supplement::{self, Supplement};
 use crate::domain::{
     CaseFilter, CaseNumber, CaseRef, NewCase, NumberBlock, PetitionerKeyer, Visibility,
 };
@@ -260,36 +261,9 @@ impl Intake {
         )
         .await?;
         for event in &events {
-            let progress = progress::of(event).ok_or_else(|| {
-                Error::Internal(anyhow::anyhow!("{} does not move a case", event.r#type))
-            })?;
-            if !store::record(
-                &mut tx,
-                &case.case_id,
-                &event.id,
-                at,
-                &progress,
-                case.status_at,
-            )
-            .await?
-            {
-                // An event moved the case between our read and our write; the rollback keeps
-                // nothing of this evaluation.
-                return Err(Error::precondition(format!(
-                    "case {} changed while it was being evaluated; read it again",
-                    case.case_number
-                )));
-            }
-            outbox::enqueue(&mut tx, event).await?;
+            publish_own(&mut tx, &case, event, at).await?;
         }
-        let answer = store::find_case(
-            &mut tx,
-            &CaseRef::Id(case.case_id.clone()),
-            &Visibility::Every,
-            &self.keyring,
-        )
-        .await?
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("evaluated case vanished")))?;
+        let answer = self.answer(&mut tx, &case, &Visibility::Every).await?;
         self.db.commit(tx).await?;
         tracing::info!(
             case_id = %case.case_id,
@@ -299,6 +273,66 @@ impl Intake {
             "case evaluated"
         );
         Ok(answer)
+    }
+
+    /// Adds the material the department asked for to a case the caller may see (one it may not
+    /// is answered as unknown), in one transaction: the text (kept here, never published) and
+    /// `case.supplemented` with its timeline line; dispatch then starts the department's clock
+    /// again (`case.resumed`). Only a case AWAITING_SUPPLEMENT takes one. Answers the case.
+    pub async fn add_supplement(
+        &self,
+        request: &AddSupplementRequest,
+        scope: &Scope,
+    ) -> Result<Case, Error> {
+        let supplement = Supplement::parse(request)?;
+        let visibility = Visibility::of(scope);
+        let unknown = || Error::not_found(format!("no case `{}`", supplement.case_ref.key()));
+        let mut tx = self.db.begin().await?;
+        let case = store::case_state(&mut tx, &supplement.case_ref)
+            .await?
+            .ok_or_else(unknown)?;
+        if !store::is_visible(&mut tx, &case.case_id, &visibility).await? {
+            return Err(unknown());
+        }
+        yimen_platform::audit::note_case(&case.case_id);
+        supplement::check_awaited(&case.case_number, case.status)?;
+        let at = now_millis().max(case.status_at);
+        let payload = Payload::CaseSupplemented(CaseSupplemented {
+            department: case.department.clone(),
+        });
+        let mut event = new_event(CASE_SUPPLEMENTED, &case.case_id, SERVICE, payload);
+        event.occurred_at = Some(timestamp(at));
+        store::insert_supplement(
+            &mut tx,
+            &event.id,
+            &case.case_id,
+            &supplement.text,
+            &case.department,
+            at,
+        )
+        .await?;
+        publish_own(&mut tx, &case, &event, at).await?;
+        let answer = self.answer(&mut tx, &case, &visibility).await?;
+        self.db.commit(tx).await?;
+        tracing::info!(case_id = %case.case_id, department = %case.department, "supplement added");
+        Ok(answer)
+    }
+
+    /// The case as it stands inside `tx`, as `visibility` shows it: what a step answers.
+    async fn answer(
+        &self,
+        tx: &mut Tx,
+        case: &store::CaseState,
+        visibility: &Visibility,
+    ) -> Result<Case, Error> {
+        store::find_case(
+            tx,
+            &CaseRef::Id(case.case_id.clone()),
+            visibility,
+            &self.keyring,
+        )
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("case {} vanished", case.case_id)))
     }
 
     /// The petitioner's own view of a case, for the holder of its number and query code. An
@@ -325,6 +359,27 @@ impl Intake {
             next_page_token: next,
         })
     }
+}
+
+/// Records an event intake publishes about `case` (read at `case.status_at`) in its timeline
+/// and status, and puts it in the outbox, in `tx`. Should another event have moved the case
+/// between the read and this write, FAILED_PRECONDITION: the rollback keeps nothing of the step.
+async fn publish_own(
+    tx: &mut Tx,
+    case: &store::CaseState,
+    event: &Event,
+    at: i64,
+) -> Result<(), Error> {
+    let progress = progress::of(event)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("{} does not move a case", event.r#type)))?;
+    if !store::record(tx, &case.case_id, &event.id, at, &progress, case.status_at).await? {
+        return Err(Error::precondition(format!(
+            "case {} changed meanwhile; read it again",
+            case.case_number
+        )));
+    }
+    outbox::enqueue(tx, event).await?;
+    Ok(())
 }
 
 /// The case numbers this process has reserved, a block per year (`intake.case_number_block`).

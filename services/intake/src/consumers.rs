@@ -1,7 +1,8 @@
 //! Intake's reaction to events: dispatch's assignments, acceptances, returns, replies,
 //! referrals, escalations and extensions, mediation's openings, conclusions and court
 //! decisions, and analysis's alerts keep each case's status and timeline current, inside the
-//! consumer loop's transaction (so the inbox claim and the change commit together).
+//! consumer loop's transaction (so the inbox claim and the change commit together). The events
+//! the petitioner is told of (acceptance, refusal, forward, reply) write their notice there too.
 
 use async_trait::async_trait;
 use yimen_platform::consumer::EventHandler;
@@ -10,7 +11,7 @@ use yimen_platform::time::millis;
 use yimen_proto::v1::Event;
 
 use crate::domain::progress;
-use crate::store;
+use crate::{notices, store};
 
 pub struct IntakeHandler;
 
@@ -43,6 +44,7 @@ impl EventHandler for IntakeHandler {
                 event.id
             );
         }
+        notices::record(tx, event, at).await?;
         tracing::info!(
             case_id = %event.case_id,
             event_id = %event.id,

@@ -17,6 +17,8 @@ pub mod api;
 pub mod app;
 pub mod consumers;
 pub mod domain;
+pub mod notices;
+pub mod notifier;
 pub mod store;
 
 use std::sync::Arc;
@@ -64,6 +66,11 @@ pub struct IntakeConfig {
     /// own transaction — no number is ever skipped, but registrations queue one behind
     /// another's commit.
     pub case_number_block: u32,
+    /// Where notices to petitioners (告知书) go: empty, the log (that a notice of a kind was
+    /// sent for a case); else the `http://` URL of an SMS gateway taking them as JSON. A URL
+    /// that is not one stops the settings from loading.
+    #[serde(deserialize_with = "gateway_url")]
+    pub sms_gateway_url: String,
 }
 
 impl IntakeConfig {
@@ -87,6 +94,7 @@ impl Default for IntakeConfig {
             max_outbox_backlog: 50_000,
             max_pool_wait_ms: 1_000,
             case_number_block: 20,
+            sms_gateway_url: String::new(),
         }
     }
 }
@@ -102,8 +110,16 @@ impl std::fmt::Debug for IntakeConfig {
             .field("max_outbox_backlog", &self.max_outbox_backlog)
             .field("max_pool_wait_ms", &self.max_pool_wait_ms)
             .field("case_number_block", &self.case_number_block)
+            .field("sms_gateway_url", &self.sms_gateway_url)
             .finish()
     }
+}
+
+/// `intake.sms_gateway_url`, checked as it is read.
+fn gateway_url<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let url = <String as serde::Deserialize>::deserialize(deserializer)?;
+    notifier::from_setting(&url).map_err(serde::de::Error::custom)?;
+    Ok(url)
 }
 
 /// The routing keys of the events that move a case or add to its timeline (`*` is the
@@ -118,6 +134,10 @@ pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::CASE_REFERRED_ANY,
     yimen_proto::event_type::CASE_ESCALATED_ANY,
     yimen_proto::event_type::CASE_EXTENDED_ANY,
+    yimen_proto::event_type::CASE_REFUSED_ANY,
+    yimen_proto::event_type::CASE_FORWARDED_ANY,
+    yimen_proto::event_type::CASE_SUPPLEMENT_REQUESTED_ANY,
+    yimen_proto::event_type::CASE_RESUMED_ANY,
     // mediation
     yimen_proto::event_type::MEDIATION_OPENED,
     yimen_proto::event_type::MEDIATION_CONCLUDED,
@@ -131,6 +151,8 @@ pub struct Intake {
     config: IntakeConfig,
     /// Its API's overload check, kept current by its background watcher.
     overload: Arc<Overload>,
+    /// Where its notices go.
+    notifier: Arc<dyn notifier::Notifier>,
 }
 
 impl Definition for Intake {
@@ -143,7 +165,17 @@ impl Definition for Intake {
 
     fn new(config: IntakeConfig) -> Self {
         let overload = Arc::new(Overload::new(config.overload_limits()));
-        Self { config, overload }
+        let notifier = notifier::from_setting(&config.sms_gateway_url).unwrap_or_else(|e| {
+            // Checked when the settings are read (`gateway_url`), so only a config built in
+            // code gets here; the log stands in.
+            tracing::error!(error = %e, "SMS gateway not usable; notices go to the log");
+            Arc::new(notifier::LogNotifier)
+        });
+        Self {
+            config,
+            overload,
+            notifier,
+        }
     }
 }
 
@@ -156,14 +188,24 @@ impl Service for Intake {
         tonic::service::Routes::new(IntakeServiceServer::new(api))
     }
 
-    /// The overload watcher: counts the outbox backlog and the connection waits.
+    /// The overload watcher (counts the outbox backlog and the connection waits) and the
+    /// sender of notices.
     fn background(&self, context: &Context) -> Vec<futures::future::BoxFuture<'static, ()>> {
         let (overload, db, shutdown) = (
             self.overload.clone(),
             context.db.clone(),
             context.shutdown.clone(),
         );
-        vec![Box::pin(async move { overload.watch(db, shutdown).await })]
+        let sender = notices::run_sender(
+            context.db.clone(),
+            context.keyring.clone(),
+            self.notifier.clone(),
+            context.shutdown.clone(),
+        );
+        vec![
+            Box::pin(async move { overload.watch(db, shutdown).await }),
+            Box::pin(sender),
+        ]
     }
 
     /// The handler works in the consumer loop's transaction, so it needs no store of its own.
@@ -192,6 +234,10 @@ mod tests {
             "case.referred.civil-affairs",
             "case.escalated.medical-insurance",
             "case.extended.housing",
+            "case.refused.human-resources",
+            "case.forwarded.natural-resources",
+            "case.supplement_requested.human-resources",
+            "case.resumed.human-resources",
             "mediation.opened",
             "mediation.concluded",
             "mediation.court_confirmed",

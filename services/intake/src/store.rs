@@ -398,6 +398,124 @@ pub async fn insert_evaluation(
     Ok(())
 }
 
+/// Keeps the material added for `department` under the id of the `case.supplemented` event
+/// that announces it. The text stays here: it is never published.
+pub async fn insert_supplement(
+    conn: &mut AnyConnection,
+    event_id: &str,
+    case_id: &str,
+    text: &str,
+    department: &str,
+    added_at: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO supplements (event_id, case_id, text, department, added_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(event_id)
+    .bind(case_id)
+    .bind(text)
+    .bind(department)
+    .bind(added_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A notice waiting to be sent.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DueNotice {
+    pub notice_id: String,
+    pub case_id: String,
+    pub case_number: String,
+    pub kind: String,
+    pub text: String,
+    pub created_at: i64,
+}
+
+/// Writes the notice an event calls for, once however often the event comes.
+pub async fn insert_notice(
+    conn: &mut AnyConnection,
+    notice_id: &str,
+    case_id: &str,
+    kind: &str,
+    text: &str,
+    at: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO notices (notice_id, case_id, kind, text, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (notice_id) DO NOTHING",
+    )
+    .bind(notice_id)
+    .bind(case_id)
+    .bind(kind)
+    .bind(text)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Unsent notices nobody owns at `now`, oldest first.
+pub async fn due_notices(
+    conn: &mut AnyConnection,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<DueNotice>, Error> {
+    Ok(sqlx::query_as(
+        "SELECT n.notice_id, n.case_id, c.case_number, n.kind, n.text, n.created_at \
+         FROM notices n JOIN cases c ON c.case_id = n.case_id \
+         WHERE n.sent_at IS NULL AND (n.claimed_until IS NULL OR n.claimed_until < $1) \
+         ORDER BY n.created_at, n.notice_id LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Owns an unsent notice until `until` if nobody owns it at `now`; false otherwise.
+pub async fn claim_notice(
+    conn: &mut AnyConnection,
+    notice_id: &str,
+    now: i64,
+    until: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE notices SET claimed_until = $3 WHERE notice_id = $1 AND sent_at IS NULL \
+         AND (claimed_until IS NULL OR claimed_until < $2)",
+    )
+    .bind(notice_id)
+    .bind(now)
+    .bind(until)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn mark_notice_sent(
+    conn: &mut AnyConnection,
+    notice_id: &str,
+    at: i64,
+) -> Result<(), Error> {
+    sqlx::query("UPDATE notices SET sent_at = $2, attempts = attempts + 1 WHERE notice_id = $1")
+        .bind(notice_id)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Counts a failed attempt; answers the attempts so far.
+pub async fn notice_failed(conn: &mut AnyConnection, notice_id: &str) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar(
+        "UPDATE notices SET attempts = attempts + 1 WHERE notice_id = $1 RETURNING attempts",
+    )
+    .bind(notice_id)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
 /// The full case named by `case_ref`: personal data, status and timeline; `None` when there
 /// is no such case or the caller does not see it.
 pub async fn find_case(

@@ -189,14 +189,10 @@ async fn list_with_bad_page_token_is_invalid_on_page_token(db: Db) {
 
 async fn later_rpcs_answer_unimplemented(db: Db) {
     let api = api(&db);
-    let codes = [
-        api.add_supplement(Request::new(AddSupplementRequest::default()))
-            .await
-            .map(|_| ()),
-        api.request_review(Request::new(RequestReviewRequest::default()))
-            .await
-            .map(|_| ()),
-    ];
+    let codes = [api
+        .request_review(Request::new(RequestReviewRequest::default()))
+        .await
+        .map(|_| ())];
     for outcome in codes {
         let status = outcome.expect_err("not yet");
         assert_eq!(status.code(), Code::Unimplemented);

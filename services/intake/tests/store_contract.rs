@@ -64,6 +64,13 @@ yimen_testkit::store_contract!(
         submissions_past_the_outbox_backlog_answer_resource_exhausted_then_pass_once_it_drains,
         watching_a_case_resumes_after_a_position_missing_nothing_and_nothing_twice,
         a_case_is_watched_only_by_a_caller_who_may_read_it,
+        a_refusal_sets_refused_and_tells_the_channel_in_the_timeline,
+        a_forward_sets_forwarded,
+        a_supplement_request_awaits_the_material_and_the_resumption_restores_the_status,
+        a_supplement_is_added_only_to_a_case_awaiting_one_that_the_caller_sees,
+        a_refusal_notice_goes_to_the_sms_gateway_once_and_shows_in_the_timeline,
+        a_notice_the_gateway_refuses_stays_unsent_and_is_tried_again_later,
+        the_log_notifier_sends_acceptance_forward_and_reply_notices,
     ]
 );
 
@@ -1960,4 +1967,468 @@ async fn a_case_is_watched_only_by_a_caller_who_may_read_it(db: Db) {
         .err()
         .expect("no case named");
     assert_eq!(malformed.code(), Code::InvalidArgument);
+}
+
+// --- the legal clock: refusal, forward, supplements ------------------------------------------
+
+/// A new case assigned to `department` (pending); answers its id and the assignment instant.
+async fn pending_case(db: &Db, department: &str) -> (String, i64) {
+    let id = submit(
+        db,
+        submission(Category::LabourWages, "洋梓镇", "wages unpaid"),
+    )
+    .await
+    .case_id;
+    let r = registered_at(&get(db, &id).await);
+    apply(db, &assigned(&id, department, r + 10))
+        .await
+        .expect("assigned");
+    (id, r + 10)
+}
+
+async fn a_refusal_sets_refused_and_tells_the_channel_in_the_timeline(db: Db) {
+    let (id, at) = pending_case(&db, "human-resources").await;
+    let refused = event(
+        "case.refused",
+        "human-resources",
+        &id,
+        at + 10,
+        Payload::CaseRefused(CaseRefused {
+            department_name: String::new(),
+            assignment_id: String::new(),
+            department: "human-resources".into(),
+            reason: RefusalReason::Arbitration as i32,
+            channel: "钟祥市劳动人事争议仲裁委员会".into(),
+            explanation: "labour arbitration first".into(),
+        }),
+    );
+    apply(&db, &refused).await.expect("refused");
+    let case = get(&db, &id).await;
+    assert_eq!(status(&case), (CaseStatus::Refused, "human-resources"));
+    let (kind, summary, department) = last_line(&case);
+    assert_eq!((kind, department), ("case.refused", "human-resources"));
+    assert_eq!(
+        summary,
+        "not accepted (不予受理) by human-resources: a matter for arbitration (仲裁); \
+         take it to 钟祥市劳动人事争议仲裁委员会: labour arbitration first"
+    );
+}
+
+async fn a_forward_sets_forwarded(db: Db) {
+    let (id, at) = pending_case(&db, "natural-resources").await;
+    let forwarded = event(
+        "case.forwarded",
+        "natural-resources",
+        &id,
+        at + 10,
+        Payload::CaseForwarded(CaseForwarded {
+            department_name: String::new(),
+            assignment_id: String::new(),
+            department: "natural-resources".into(),
+            authority: "湖北省自然资源厅".into(),
+            reason: "a provincial approval".into(),
+        }),
+    );
+    apply(&db, &forwarded).await.expect("forwarded");
+    let case = get(&db, &id).await;
+    assert_eq!(status(&case), (CaseStatus::Forwarded, "natural-resources"));
+    assert_eq!(
+        last_line(&case).1,
+        "forwarded (转送) by natural-resources to 湖北省自然资源厅: a provincial approval"
+    );
+}
+
+fn supplement_requested(id: &str, department: &str, at: i64) -> Event {
+    event(
+        "case.supplement_requested",
+        department,
+        id,
+        at,
+        Payload::CaseSupplementRequested(CaseSupplementRequested {
+            assignment_id: String::new(),
+            department: department.into(),
+            requested: "the wage slips of March".into(),
+        }),
+    )
+}
+
+/// Material with personal data in it, as a petitioner may well give it.
+const PERSONAL_SUPPLEMENT: &str = "王某的工资条，电话13800000000";
+
+fn add_supplement(case_ref: &str, text: &str) -> AddSupplementRequest {
+    AddSupplementRequest {
+        case_ref: case_ref.into(),
+        text: text.into(),
+    }
+}
+
+async fn a_supplement_request_awaits_the_material_and_the_resumption_restores_the_status(db: Db) {
+    let (id, at) = accepted_case(&db, "human-resources").await;
+    apply(&db, &supplement_requested(&id, "human-resources", at + 10))
+        .await
+        .expect("supplement requested");
+    let case = get(&db, &id).await;
+    assert_eq!(
+        status(&case),
+        (CaseStatus::AwaitingSupplement, "human-resources")
+    );
+    assert_eq!(
+        last_line(&case).1,
+        "human-resources asked for material: the wage slips of March; \
+         the deadline is stopped until it is added"
+    );
+
+    let reception = principal(Role::Reception, "window-1");
+    let answered = api(&db)
+        .add_supplement(call(
+            add_supplement(&case.case_number, PERSONAL_SUPPLEMENT),
+            Some(&reception),
+        ))
+        .await
+        .expect("add supplement")
+        .into_inner();
+    assert_eq!(
+        last_line(&answered),
+        ("case.supplemented", "material added", "human-resources")
+    );
+    let published = outbox_events(&db).await;
+    let sent = published
+        .iter()
+        .find(|e| e.r#type == "case.supplemented")
+        .expect("case.supplemented published");
+    assert_eq!(sent.case_id, id);
+    assert!(matches!(
+        &sent.payload,
+        Some(Payload::CaseSupplemented(s)) if s.department == "human-resources"
+    ));
+    for e in &published {
+        let bytes = events::encode(e);
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("13800000000"),
+            "{} carries the supplement",
+            e.r#type
+        );
+    }
+    let stored: String = sqlx::query_scalar("SELECT text FROM supplements WHERE case_id = $1")
+        .bind(&id)
+        .fetch_one(db.pool())
+        .await
+        .expect("the supplement is kept");
+    assert_eq!(stored, PERSONAL_SUPPLEMENT);
+
+    let handle_by = at + 63 * yimen_platform::time::DAY_MILLIS;
+    let resumed = event(
+        "case.resumed",
+        "human-resources",
+        &id,
+        // After the supplement's own line, whatever the test's pace.
+        now_millis().max(at + 100) + 10,
+        Payload::CaseResumed(CaseResumed {
+            assignment_id: String::new(),
+            department: "human-resources".into(),
+            paused: Some(prost_types::Duration {
+                seconds: 3 * 24 * 60 * 60,
+                nanos: 0,
+            }),
+            accept_by: Some(timestamp(at)),
+            handle_by: Some(timestamp(handle_by)),
+        }),
+    );
+    apply(&db, &resumed).await.expect("resumed");
+    let case = get(&db, &id).await;
+    assert_eq!(status(&case), (CaseStatus::Accepted, "human-resources"));
+    assert_eq!(
+        last_line(&case).1,
+        format!(
+            "the deadline runs again after a pause of 3.0 days; to be handled by {}",
+            calendar::date(handle_by)
+        )
+    );
+}
+
+async fn a_supplement_is_added_only_to_a_case_awaiting_one_that_the_caller_sees(db: Db) {
+    let (id, at) = pending_case(&db, "human-resources").await;
+    let number = get(&db, &id).await.case_number;
+    let reception = principal(Role::Reception, "window-1");
+
+    let invalid = api(&db)
+        .add_supplement(call(add_supplement("", " "), Some(&reception)))
+        .await
+        .expect_err("invalid");
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    let fields = yimen_testkit::harness::violated_fields(&invalid);
+    assert_eq!(fields, ["case_ref", "text"]);
+
+    let early = api(&db)
+        .add_supplement(call(add_supplement(&number, "slips"), Some(&reception)))
+        .await
+        .expect_err("nobody asked");
+    assert_eq!(early.code(), Code::FailedPrecondition);
+    assert!(early.message().contains("assigned"), "{}", early.message());
+
+    apply(&db, &supplement_requested(&id, "human-resources", at + 10))
+        .await
+        .expect("supplement requested");
+    let before = outbox_events(&db).await.len();
+    let stranger = department("civil-affairs");
+    let unseen = api(&db)
+        .add_supplement(call(add_supplement(&number, "slips"), Some(&stranger)))
+        .await
+        .expect_err("not its case");
+    assert_eq!(unseen.code(), Code::NotFound);
+    assert_eq!(outbox_events(&db).await.len(), before, "nothing written");
+
+    // A system adds material only to the cases it submitted.
+    let hotline = system("hotline-12345");
+    let theirs = api(&db)
+        .add_supplement(call(add_supplement(&number, "slips"), Some(&hotline)))
+        .await
+        .expect_err("not its submission");
+    assert_eq!(theirs.code(), Code::NotFound);
+    let own = submit_as(
+        &db,
+        Some(&hotline),
+        submission(Category::LabourWages, "洋梓镇", "wages by phone"),
+    )
+    .await
+    .expect("hotline submits");
+    let own_at = registered_at(&get(&db, &own.case_id).await);
+    apply(&db, &assigned(&own.case_id, "human-resources", own_at + 10))
+        .await
+        .expect("assigned");
+    apply(
+        &db,
+        &supplement_requested(&own.case_id, "human-resources", own_at + 20),
+    )
+    .await
+    .expect("supplement requested");
+    api(&db)
+        .add_supplement(call(
+            add_supplement(&own.case_number, "slips"),
+            Some(&hotline),
+        ))
+        .await
+        .expect("its own submission");
+    let kinds_sent: Vec<String> = outbox_events(&db)
+        .await
+        .into_iter()
+        .skip(before)
+        .map(|e| e.r#type)
+        .collect();
+    assert_eq!(kinds_sent, ["case.registered", "case.supplemented"]);
+
+    let unknown = api(&db)
+        .add_supplement(call(
+            add_supplement("YM-2020-999999", "slips"),
+            Some(&reception),
+        ))
+        .await
+        .expect_err("no such case");
+    assert_eq!(unknown.code(), Code::NotFound);
+}
+
+// --- notices (告知书) -------------------------------------------------------------------------
+
+/// An SMS gateway on a free port of 127.0.0.1: keeps every body posted to it and answers
+/// `status` (e.g. "200 OK").
+struct Gateway {
+    url: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn gateway(status: &'static str) -> Gateway {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/sms/send", listener.local_addr().expect("addr"));
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            // Headers, then as many bytes as Content-Length says.
+            let body = loop {
+                let n = stream.read(&mut buffer).await.unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        break Some(String::from_utf8_lossy(&request[end + 4..]).to_string());
+                    }
+                }
+            };
+            if let Some(body) = body {
+                kept.lock().unwrap().push(body);
+            }
+            let answer =
+                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    Gateway { url, bodies, task }
+}
+
+async fn refused_case(db: &Db) -> (String, String) {
+    let (id, at) = pending_case(db, "human-resources").await;
+    let refused = event(
+        "case.refused",
+        "human-resources",
+        &id,
+        at + 10,
+        Payload::CaseRefused(CaseRefused {
+            department_name: String::new(),
+            assignment_id: String::new(),
+            department: "human-resources".into(),
+            reason: RefusalReason::Arbitration as i32,
+            channel: "钟祥市劳动人事争议仲裁委员会".into(),
+            explanation: String::new(),
+        }),
+    );
+    apply(db, &refused).await.expect("refused");
+    // Delivered again: still one notice.
+    apply(db, &refused).await.expect("refused again");
+    let number = get(db, &id).await.case_number;
+    (id, number)
+}
+
+async fn notice_rows(db: &Db) -> Vec<(String, String, Option<i64>, i64)> {
+    sqlx::query_as("SELECT case_id, kind, sent_at, attempts FROM notices ORDER BY created_at")
+        .fetch_all(db.pool())
+        .await
+        .expect("notices")
+}
+
+async fn a_refusal_notice_goes_to_the_sms_gateway_once_and_shows_in_the_timeline(db: Db) {
+    let (id, number) = refused_case(&db).await;
+    let gateway = gateway("200 OK").await;
+    let sms = yimen_intake::notifier::SmsGateway::new(&gateway.url).expect("gateway url");
+    let keyring = yimen_testkit::keyring();
+
+    let sent = yimen_intake::notices::send_due(&db, &keyring, &sms, now_millis())
+        .await
+        .expect("send");
+    assert_eq!(sent, 1);
+    let bodies = gateway.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let body: serde_json::Value = serde_json::from_str(&bodies[0]).expect("json");
+    assert_eq!(body["to"], serde_json::json!(["13800000000"]));
+    assert_eq!(body["template"], "refused");
+    assert_eq!(body["reference"], number.as_str());
+    let text = body["text"].as_str().expect("text");
+    assert!(text.starts_with("【钟祥市信访超市】"), "{text}");
+    assert!(text.contains("不予受理"), "{text}");
+    assert!(
+        text.contains("请向钟祥市劳动人事争议仲裁委员会提出"),
+        "{text}"
+    );
+
+    let case = get(&db, &id).await;
+    assert_eq!(
+        last_line(&case),
+        (
+            "notice.sent",
+            "notice sent to the petitioner: 不予受理告知书",
+            ""
+        )
+    );
+    // Sent once: nothing is due any more.
+    let again = yimen_intake::notices::send_due(&db, &keyring, &sms, now_millis())
+        .await
+        .expect("send");
+    assert_eq!(again, 0);
+    assert_eq!(gateway.bodies.lock().unwrap().len(), 1);
+    let rows = notice_rows(&db).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].1.as_str(), rows[0].2.is_some()), ("refused", true));
+}
+
+async fn a_notice_the_gateway_refuses_stays_unsent_and_is_tried_again_later(db: Db) {
+    let (id, _) = refused_case(&db).await;
+    let broken = gateway("503 Service Unavailable").await;
+    let sms = yimen_intake::notifier::SmsGateway::new(&broken.url).expect("gateway url");
+    let keyring = yimen_testkit::keyring();
+    let now = now_millis();
+    let sent = yimen_intake::notices::send_due(&db, &keyring, &sms, now)
+        .await
+        .expect("send");
+    assert_eq!(sent, 0);
+    assert_eq!(broken.bodies.lock().unwrap().len(), 1, "it was tried");
+    let rows = notice_rows(&db).await;
+    assert_eq!((rows[0].2, rows[0].3), (None, 1), "unsent, one attempt");
+    assert!(!kinds(&get(&db, &id).await).contains(&"notice.sent"));
+
+    // Not again right away; a minute on, the working gateway takes it.
+    let working = gateway("200 OK").await;
+    let sms = yimen_intake::notifier::SmsGateway::new(&working.url).expect("gateway url");
+    let soon = yimen_intake::notices::send_due(&db, &keyring, &sms, now + 1_000)
+        .await
+        .expect("send");
+    assert_eq!(soon, 0);
+    let later = yimen_intake::notices::send_due(&db, &keyring, &sms, now + 200_000)
+        .await
+        .expect("send");
+    assert_eq!(later, 1);
+    assert_eq!(working.bodies.lock().unwrap().len(), 1);
+}
+
+async fn the_log_notifier_sends_acceptance_forward_and_reply_notices(db: Db) {
+    let (accepted_id, at) = accepted_case(&db, "civil-affairs").await;
+    apply(
+        &db,
+        &replied(&accepted_id, "civil-affairs", at + 10, "paid"),
+    )
+    .await
+    .expect("replied");
+    let (forwarded_id, at) = pending_case(&db, "natural-resources").await;
+    apply(
+        &db,
+        &event(
+            "case.forwarded",
+            "natural-resources",
+            &forwarded_id,
+            at + 10,
+            Payload::CaseForwarded(CaseForwarded {
+                department_name: String::new(),
+                assignment_id: String::new(),
+                department: "natural-resources".into(),
+                authority: "湖北省自然资源厅".into(),
+                reason: "provincial".into(),
+            }),
+        ),
+    )
+    .await
+    .expect("forwarded");
+    let mut kinds_written: Vec<String> = notice_rows(&db).await.into_iter().map(|r| r.1).collect();
+    kinds_written.sort();
+    assert_eq!(kinds_written, ["accepted", "forwarded", "replied"]);
+    let sent = yimen_intake::notices::send_due(
+        &db,
+        &yimen_testkit::keyring(),
+        &yimen_intake::notifier::LogNotifier,
+        now_millis(),
+    )
+    .await
+    .expect("send");
+    assert_eq!(sent, 3);
+    assert!(notice_rows(&db).await.iter().all(|r| r.2.is_some()));
 }

@@ -290,4 +290,39 @@ mod tests {
             .to_string();
         assert!(err.contains("accept_dayz"), "{err}");
     }
+
+    #[test]
+    fn holidays_default_to_the_built_in_calendar_and_a_missing_file_stops_the_start() {
+        let s: Settings = yimen_platform::config::load_from(None, env(&[])).unwrap();
+        assert_eq!(String::from(s.dispatch.holidays), "builtin");
+        let none: Settings =
+            yimen_platform::config::load_from(None, env(&[("YIMEN__DISPATCH__HOLIDAYS", "")]))
+                .unwrap();
+        assert_eq!(
+            none.dispatch.holidays,
+            yimen_platform::calendar::Holidays::none()
+        );
+        let err = yimen_platform::config::load_from::<Settings>(
+            None,
+            env(&[("YIMEN__DISPATCH__HOLIDAYS", "/nonexistent/holidays.toml")]),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("holidays"), "{err:#}");
+    }
+
+    #[test]
+    fn an_sms_gateway_url_that_is_not_http_stops_the_start() {
+        let err = yimen_platform::config::load_from::<Settings>(
+            None,
+            env(&[("YIMEN__INTAKE__SMS_GATEWAY_URL", "ftp://sms.example")]),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("sms_gateway_url"), "{err:#}");
+        let s: Settings = yimen_platform::config::load_from(
+            None,
+            env(&[("YIMEN__INTAKE__SMS_GATEWAY_URL", "http://10.0.0.5:8080/sms")]),
+        )
+        .unwrap();
+        assert_eq!(s.intake.sms_gateway_url, "http://10.0.0.5:8080/sms");
+    }
 }

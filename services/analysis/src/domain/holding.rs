@@ -15,6 +15,8 @@ pub struct AssignmentFacts {
     pub handle_by: Option<i64>,
     pub replied: bool,
     pub returned: bool,
+    /// Its clock is stopped: the department waits for a supplement.
+    pub paused: bool,
 }
 
 /// The case's current holder and the deadline that runs.
@@ -39,7 +41,8 @@ pub fn holding(assignments: &[AssignmentFacts]) -> Holding {
     else {
         return Holding::default();
     };
-    let settled = current.returned || current.replied;
+    // A stopped clock runs no deadline, so a paused case is never overdue.
+    let settled = current.returned || current.replied || current.paused;
     let accepted = current.accepted || current.handle_by.is_some();
     Holding {
         department: current.department.clone(),
@@ -177,5 +180,21 @@ mod tests {
             Some(10)
         );
         assert_eq!(passed_deadline(Some(12), Some(20), 11), None);
+    }
+
+    #[test]
+    fn a_stopped_clock_runs_no_deadline() {
+        let paused = AssignmentFacts {
+            paused: true,
+            ..assigned("a1", "housing", 10)
+        };
+        let h = holding(std::slice::from_ref(&paused));
+        assert_eq!((h.department.as_str(), h.accept_by), ("housing", None));
+        let accepted = AssignmentFacts {
+            accepted: true,
+            handle_by: Some(100),
+            ..paused
+        };
+        assert_eq!(holding(&[accepted]).handle_by, None);
     }
 }

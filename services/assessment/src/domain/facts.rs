@@ -33,6 +33,13 @@ pub enum Fact {
         department: String,
         within_deadline: bool,
     },
+    /// `case.resumed.<dept>`: a supplement came for a case not yet accepted; its acceptance
+    /// deadline moved by the pause, which is not held against the department.
+    AcceptanceResumed {
+        assignment_id: String,
+        department: String,
+        accept_by: i64,
+    },
     Escalated {
         assignment_id: String,
         department: String,
@@ -121,6 +128,15 @@ pub fn read(event: &Event, now: i64) -> anyhow::Result<Option<Observed>> {
             department: department_of(event, &p.department)?,
             level: EscalationLevel::try_from(p.level).unwrap_or(EscalationLevel::Unspecified),
         },
+        // A resumed handling deadline is already in the reply's within_deadline.
+        Payload::CaseResumed(p) => match (&p.accept_by, &p.handle_by) {
+            (Some(accept_by), None) => Fact::AcceptanceResumed {
+                assignment_id: assignment_id(event, &p.assignment_id)?,
+                department: department_of(event, &p.department)?,
+                accept_by: millis(accept_by),
+            },
+            _ => return Ok(None),
+        },
         Payload::CaseEvaluated(p) => Fact::Evaluated {
             department: p.department.trim().to_string(),
             satisfaction: Satisfaction::try_from(p.satisfaction)
@@ -196,6 +212,7 @@ mod tests {
                 "case.accepted.civil-affairs",
                 "c1",
                 Payload::CaseAccepted(pb::CaseAccepted {
+                    department_name: String::new(),
                     assignment_id: "a1".into(),
                     department: String::new(),
                     handle_by: None,
@@ -312,5 +329,33 @@ mod tests {
                 code: "environment".into()
             }
         );
+    }
+
+    #[test]
+    fn a_resumed_pending_case_moves_its_acceptance_deadline_and_a_resumed_accepted_one_reads_as_nothing()
+     {
+        let resumed = |handle_by| {
+            event(
+                "case.resumed.housing",
+                "c1",
+                Payload::CaseResumed(pb::CaseResumed {
+                    assignment_id: "a1".into(),
+                    department: "housing".into(),
+                    paused: None,
+                    accept_by: Some(timestamp(9_000)),
+                    handle_by,
+                }),
+            )
+        };
+        let observed = read(&resumed(None), 0).unwrap().unwrap();
+        assert_eq!(
+            observed.fact,
+            Fact::AcceptanceResumed {
+                assignment_id: "a1".into(),
+                department: "housing".into(),
+                accept_by: 9_000,
+            }
+        );
+        assert_eq!(read(&resumed(Some(timestamp(20_000))), 0).unwrap(), None);
     }
 }

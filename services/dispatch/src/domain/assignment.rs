@@ -1,6 +1,7 @@
 //! The life of one assignment (交办): a department accepts it (受理) and replies (答复), or
-//! returns it as the wrong department (退回), or it is handed over when the department leaves.
-//! While it is open it may be referred to mediation, extended once and escalated.
+//! returns it as the wrong department (退回), or does not accept it (不予受理) or forwards it out
+//! of the system (转送), or it is handed over when the department leaves. While it is open it
+//! may be referred to mediation, extended once, escalated, and wait for a supplement.
 
 use yimen_platform::error::Error;
 use yimen_proto::v1 as pb;
@@ -16,6 +17,10 @@ pub enum AssignmentState {
     Replied,
     Returned,
     HandedOver,
+    /// 不予受理.
+    Refused,
+    /// 转送 to an authority outside the system.
+    Forwarded,
 }
 
 /// What may happen to an assignment.
@@ -26,6 +31,10 @@ pub enum Transition {
     Return,
     /// The department left; the case went to the new owner of its category.
     HandOver,
+    /// 不予受理: decided instead of accepting.
+    Refuse,
+    /// 转送: decided instead of accepting.
+    Forward,
 }
 
 /// What may be done to an assignment without moving its state.
@@ -37,15 +46,19 @@ pub enum Action {
     Extend,
     /// Remind, supervise, or have a leader take the case (催办, 督办, 包案).
     Escalate,
+    /// Ask the petitioner for a supplement, stopping the clock.
+    RequestSupplement,
 }
 
 impl AssignmentState {
-    pub const ALL: [AssignmentState; 5] = [
+    pub const ALL: [AssignmentState; 7] = [
         Self::Pending,
         Self::Accepted,
         Self::Replied,
         Self::Returned,
         Self::HandedOver,
+        Self::Refused,
+        Self::Forwarded,
     ];
 
     /// Open assignments still wait on their department; a case has at most one.
@@ -61,6 +74,8 @@ impl AssignmentState {
             (Accepted, Transition::Reply) => Ok(Replied),
             (Pending | Accepted, Transition::Return) => Ok(Returned),
             (Pending | Accepted, Transition::HandOver) => Ok(HandedOver),
+            (Pending, Transition::Refuse) => Ok(Refused),
+            (Pending, Transition::Forward) => Ok(Forwarded),
             (state, transition) => {
                 let allowed = match transition {
                     Transition::Accept => "only a PENDING assignment can be accepted",
@@ -69,6 +84,10 @@ impl AssignmentState {
                     Transition::HandOver => {
                         "only a PENDING or ACCEPTED assignment can be handed over"
                     }
+                    Transition::Refuse => {
+                        "only a PENDING assignment can be refused (不予受理): acceptance is decided once"
+                    }
+                    Transition::Forward => "only a PENDING assignment can be forwarded (转送)",
                 };
                 Err(Error::precondition(format!(
                     "the assignment is {}: {allowed}",
@@ -95,6 +114,10 @@ impl AssignmentState {
                 self.is_open(),
                 "only a PENDING or ACCEPTED assignment can be escalated",
             ),
+            Action::RequestSupplement => (
+                self.is_open(),
+                "only a PENDING or ACCEPTED assignment can wait for a supplement",
+            ),
         };
         if allowed {
             Ok(())
@@ -114,6 +137,8 @@ impl AssignmentState {
             Self::Replied => "REPLIED",
             Self::Returned => "RETURNED",
             Self::HandedOver => "HANDED_OVER",
+            Self::Refused => "REFUSED",
+            Self::Forwarded => "FORWARDED",
         }
     }
 
@@ -128,6 +153,8 @@ impl AssignmentState {
             Self::Replied => pb::AssignmentState::Replied,
             Self::Returned => pb::AssignmentState::Returned,
             Self::HandedOver => pb::AssignmentState::HandedOver,
+            Self::Refused => pb::AssignmentState::Refused,
+            Self::Forwarded => pb::AssignmentState::Forwarded,
         }
     }
 
@@ -138,6 +165,8 @@ impl AssignmentState {
             pb::AssignmentState::Replied => Some(Self::Replied),
             pb::AssignmentState::Returned => Some(Self::Returned),
             pb::AssignmentState::HandedOver => Some(Self::HandedOver),
+            pb::AssignmentState::Refused => Some(Self::Refused),
+            pb::AssignmentState::Forwarded => Some(Self::Forwarded),
             pb::AssignmentState::Unspecified => None,
         }
     }
@@ -192,12 +221,14 @@ mod tests {
 
     #[test]
     fn closed_assignments_refuse_every_transition() {
-        for state in [Replied, Returned, HandedOver] {
+        for state in [Replied, Returned, HandedOver, Refused, Forwarded] {
             for t in [
                 Transition::Accept,
                 Transition::Reply,
                 Transition::Return,
                 Transition::HandOver,
+                Transition::Refuse,
+                Transition::Forward,
             ] {
                 let m = refused(state, t);
                 assert!(m.contains(state.as_str()), "{m}");
@@ -206,10 +237,31 @@ mod tests {
     }
 
     #[test]
+    fn only_a_pending_assignment_is_refused_or_forwarded() {
+        assert_eq!(Pending.apply(Transition::Refuse).unwrap(), Refused);
+        assert_eq!(Pending.apply(Transition::Forward).unwrap(), Forwarded);
+        for t in [Transition::Refuse, Transition::Forward] {
+            let m = refused(Accepted, t);
+            assert!(m.contains("ACCEPTED"), "{m}");
+        }
+    }
+
+    #[test]
+    fn only_open_assignments_wait_for_a_supplement() {
+        for state in AssignmentState::ALL {
+            assert_eq!(
+                state.allows(Action::RequestSupplement).is_ok(),
+                state.is_open(),
+                "{state:?}"
+            );
+        }
+    }
+
+    #[test]
     fn only_accepted_assignments_are_referred_or_extended() {
         for action in [Action::Refer, Action::Extend] {
             assert!(Accepted.allows(action).is_ok(), "{action:?}");
-            for state in [Pending, Replied, Returned, HandedOver] {
+            for state in [Pending, Replied, Returned, HandedOver, Refused, Forwarded] {
                 match state.allows(action) {
                     Err(Error::FailedPrecondition(m)) => assert!(m.contains(state.as_str()), "{m}"),
                     other => panic!("{state:?} {action:?} should be refused, got {other:?}"),

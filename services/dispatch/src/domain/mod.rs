@@ -5,6 +5,7 @@
 pub mod access;
 pub mod assignment;
 pub mod category;
+pub mod decision;
 pub mod department;
 pub mod escalation;
 pub mod extension;

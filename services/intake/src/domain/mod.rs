@@ -9,9 +9,11 @@ pub mod evaluation;
 pub mod identity;
 pub mod listing;
 pub mod masking;
+pub mod notice;
 pub mod progress;
 pub mod query_code;
 pub mod submission;
+pub mod supplement;
 
 pub use access::Visibility;
 pub use case_number::{CaseNumber, CaseRef, NumberBlock};
@@ -21,3 +23,4 @@ pub use listing::CaseFilter;
 pub use masking::Disclosure;
 pub use progress::{Holding, Progress, TimelineLine};
 pub use submission::{NewCase, Petitioner};
+pub use supplement::Supplement;

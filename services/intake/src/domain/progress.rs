@@ -7,13 +7,14 @@
 
 use yimen_proto::event_type::{
     ALERT_RAISED, CASE_ACCEPTED, CASE_ASSIGNED, CASE_CLOSED, CASE_ESCALATED, CASE_EVALUATED,
-    CASE_EXTENDED, CASE_REFERRED, CASE_REGISTERED, CASE_REOPENED, CASE_REPLIED, CASE_RETURNED,
+    CASE_EXTENDED, CASE_FORWARDED, CASE_REFERRED, CASE_REFUSED, CASE_REGISTERED, CASE_REOPENED,
+    CASE_REPLIED, CASE_RESUMED, CASE_RETURNED, CASE_SUPPLEMENT_REQUESTED, CASE_SUPPLEMENTED,
     MEDIATION_CONCLUDED, MEDIATION_COURT_CONFIRMED, MEDIATION_OPENED,
 };
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::{
     Agreement, AlertKind, CaseStatus, Category, Channel, EscalationLevel, Event, Linkage,
-    MediationState, Satisfaction,
+    MediationState, RefusalReason, Satisfaction,
 };
 
 use yimen_platform::calendar;
@@ -168,6 +169,58 @@ pub fn of(event: &Event) -> Option<Progress> {
             };
             Progress::line(CASE_EXTENDED, &e.department, summary)
         }
+        Payload::CaseRefused(r) => {
+            let mut summary = format!(
+                "not accepted (不予受理) by {}: {}",
+                r.department,
+                refusal_words(r.reason)
+            );
+            if !r.channel.is_empty() {
+                summary.push_str(&format!("; take it to {}", r.channel));
+            }
+            if !r.explanation.is_empty() {
+                summary.push_str(&format!(": {}", r.explanation));
+            }
+            Progress::line(CASE_REFUSED, &r.department, summary).sets(CaseStatus::Refused)
+        }
+        Payload::CaseForwarded(f) => Progress::line(
+            CASE_FORWARDED,
+            &f.department,
+            format!(
+                "forwarded (转送) by {} to {}: {}",
+                f.department, f.authority, f.reason
+            ),
+        )
+        .sets(CaseStatus::Forwarded),
+        Payload::CaseSupplementRequested(s) => Progress::line(
+            CASE_SUPPLEMENT_REQUESTED,
+            &s.department,
+            format!(
+                "{} asked for material: {}; the deadline is stopped until it is added",
+                s.department, s.requested
+            ),
+        )
+        .sets(CaseStatus::AwaitingSupplement),
+        // The status waits for dispatch's case.resumed, which says which deadline runs again.
+        Payload::CaseSupplemented(s) => {
+            Progress::line(CASE_SUPPLEMENTED, &s.department, "material added")
+        }
+        Payload::CaseResumed(r) => {
+            let days = r.paused.as_ref().map_or(0, |d| d.seconds) as f64 / 86_400.0;
+            let paused = format!("the deadline runs again after a pause of {days:.1} days");
+            let (status, summary) = match (&r.handle_by, &r.accept_by) {
+                (Some(by), _) => (
+                    CaseStatus::Accepted,
+                    format!("{paused}; to be handled by {}", date_of(by)),
+                ),
+                (None, Some(by)) => (
+                    CaseStatus::Assigned,
+                    format!("{paused}; to be accepted by {}", date_of(by)),
+                ),
+                (None, None) => (CaseStatus::Assigned, paused),
+            };
+            Progress::line(CASE_RESUMED, &r.department, summary).sets(status)
+        }
         Payload::MediationOpened(m) => {
             let committee = match m.committee_name.as_str() {
                 "" => &m.committee,
@@ -273,6 +326,36 @@ fn linkage_words(linkage: i32) -> Option<&'static str> {
         Linkage::Administrative => Some("administrative 行调"),
         Linkage::Guidance => Some("guidance 上下"),
         Linkage::Unspecified => None,
+    }
+}
+
+fn date_of(at: &prost_types::Timestamp) -> String {
+    calendar::date(yimen_platform::time::millis(at))
+}
+
+/// Why a case was not accepted, in words (诉访分离 names the legal channel).
+pub fn refusal_words(reason: i32) -> &'static str {
+    match RefusalReason::try_from(reason) {
+        Ok(RefusalReason::Litigation) => "a matter for the courts (诉讼)",
+        Ok(RefusalReason::Arbitration) => "a matter for arbitration (仲裁)",
+        Ok(RefusalReason::AdministrativeReconsideration) => {
+            "a matter for administrative reconsideration (行政复议)"
+        }
+        Ok(RefusalReason::AlreadyHandled) => "already handled or being handled",
+        Ok(RefusalReason::NotAPetition) => "not a petition matter",
+        Ok(RefusalReason::Unspecified) | Err(_) => "no reason stated",
+    }
+}
+
+/// Why a case was not accepted, as a notice to the petitioner says it.
+pub fn refusal_words_zh(reason: i32) -> &'static str {
+    match RefusalReason::try_from(reason) {
+        Ok(RefusalReason::Litigation) => "属于诉讼范围",
+        Ok(RefusalReason::Arbitration) => "属于仲裁范围",
+        Ok(RefusalReason::AdministrativeReconsideration) => "属于行政复议范围",
+        Ok(RefusalReason::AlreadyHandled) => "该事项已经受理或者正在办理",
+        Ok(RefusalReason::NotAPetition) => "不属于信访事项",
+        Ok(RefusalReason::Unspecified) | Err(_) => "未说明",
     }
 }
 

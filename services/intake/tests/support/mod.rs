@@ -128,6 +128,7 @@ pub fn accepted(case_id: &str, department: &str, at: i64, handle_by: i64) -> Eve
         case_id,
         at,
         Payload::CaseAccepted(CaseAccepted {
+            department_name: String::new(),
             assignment_id: String::new(),
             department: department.into(),
             handle_by: Some(timestamp(handle_by)),
@@ -156,6 +157,7 @@ pub fn replied(case_id: &str, department: &str, at: i64, reply: &str) -> Event {
         case_id,
         at,
         Payload::CaseReplied(CaseReplied {
+            department_name: String::new(),
             assignment_id: String::new(),
             department: department.into(),
             reply: reply.into(),

@@ -1,4 +1,5 @@
-//! `yimen assignment`: a department's work — list, accept, return, reply, refer, escalate.
+//! `yimen assignment`: a department's work — list, accept, refuse, forward, return, reply,
+//! refer, escalate, ask for a supplement.
 
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -22,7 +23,8 @@ enum AssignmentCommand {
     List {
         #[arg(long)]
         dept: String,
-        /// pending, accepted, replied, returned, handed-over; repeat for more.
+        /// pending, accepted, replied, returned, handed-over, refused, forwarded; repeat for
+        /// more.
         #[arg(long = "state")]
         states: Vec<String>,
     },
@@ -31,6 +33,33 @@ enum AssignmentCommand {
         id: String,
         #[arg(long, default_value = "")]
         handler: String,
+    },
+    /// Do not accept (不予受理) a pending assignment; a matter for the courts, arbitration or
+    /// administrative reconsideration names where to go (--channel).
+    Refuse {
+        id: String,
+        /// litigation, arbitration, administrative-reconsideration, already-handled,
+        /// not-a-petition
+        #[arg(long)]
+        reason: String,
+        #[arg(long, default_value = "")]
+        channel: String,
+        #[arg(long)]
+        explanation: String,
+    },
+    /// Forward (转送) a pending assignment to an authority outside the system.
+    Forward {
+        id: String,
+        #[arg(long)]
+        authority: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Ask for material: the deadline stops until it is added (`yimen case supplement`).
+    Supplement {
+        id: String,
+        #[arg(long)]
+        requested: String,
     },
     /// Return an assignment as not this department's; it is routed elsewhere.
     Return {
@@ -102,6 +131,42 @@ impl AssignmentArgs {
                 .await
                 .map_err(status_error)?
                 .into_inner(),
+            AssignmentCommand::Refuse {
+                id,
+                reason,
+                channel,
+                explanation,
+            } => dispatch
+                .refuse_assignment(RefuseAssignmentRequest {
+                    assignment_id: id,
+                    reason: parse::refusal_reason(&reason)? as i32,
+                    channel,
+                    explanation,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner(),
+            AssignmentCommand::Forward {
+                id,
+                authority,
+                reason,
+            } => dispatch
+                .forward_assignment(ForwardAssignmentRequest {
+                    assignment_id: id,
+                    authority,
+                    reason,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner(),
+            AssignmentCommand::Supplement { id, requested } => dispatch
+                .request_supplement(RequestSupplementRequest {
+                    assignment_id: id,
+                    requested,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner(),
             AssignmentCommand::Return { id, reason } => dispatch
                 .return_assignment(ReturnAssignmentRequest {
                     assignment_id: id,
@@ -160,6 +225,10 @@ pub fn assignment_json(a: &Assignment) -> Value {
         "assigned_at": render::json_time(&a.assigned_at), "accept_by": render::json_time(&a.accept_by),
         "accepted_at": render::json_time(&a.accepted_at), "handle_by": render::json_time(&a.handle_by),
         "replied_at": render::json_time(&a.replied_at), "reply": a.reply, "return_reason": a.return_reason,
+        "refusal_channel": a.refusal_channel, "forwarded_to": a.forwarded_to,
+        "decision_note": a.decision_note, "paused_since": render::json_time(&a.paused_since),
+        "supplement_requested": a.supplement_requested,
+        "paused_secs": a.paused.as_ref().map_or(0, |d| d.seconds),
     })
 }
 

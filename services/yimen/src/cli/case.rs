@@ -51,6 +51,12 @@ enum CaseCommand {
         #[arg(long, default_value = "")]
         page_token: String,
     },
+    /// The material the department asked for: its deadline runs again.
+    Supplement {
+        case: String,
+        #[arg(long)]
+        text: String,
+    },
     /// The petitioner's evaluation of the reply: satisfied or basically-satisfied closes the
     /// case, unsatisfied reopens it.
     Evaluate {
@@ -198,6 +204,17 @@ impl CaseArgs {
                     .map_err(status_error)?
                     .into_inner();
                 render::print(json, case_list_json(&r), case_list_text(&r));
+            }
+            CaseCommand::Supplement { case, text } => {
+                let c = intake
+                    .add_supplement(AddSupplementRequest {
+                        case_ref: case,
+                        text,
+                    })
+                    .await
+                    .map_err(status_error)?
+                    .into_inner();
+                render::print(json, case_json(&c), case_text(&c));
             }
             CaseCommand::Evaluate {
                 case,

@@ -55,6 +55,7 @@ enum_parsers! {
     satisfaction, all_satisfactions -> Satisfaction, "SATISFACTION_", "satisfaction";
     linkage, all_linkages -> Linkage, "LINKAGE_", "linkage";
     escalation, all_escalations -> EscalationLevel, "ESCALATION_LEVEL_", "level";
+    refusal_reason, all_refusal_reasons -> RefusalReason, "REFUSAL_REASON_", "refusal reason";
 }
 
 /// `Name[,ID number[,phone]]`.

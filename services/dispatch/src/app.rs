@@ -14,7 +14,7 @@ use yimen_platform::db::{Db, Tx, now_millis};
 use yimen_platform::error::Error;
 use yimen_platform::outbox;
 use yimen_platform::paging::PageToken;
-use yimen_platform::time::{DAY_MILLIS, timestamp};
+use yimen_platform::time::timestamp;
 use yimen_platform::watch;
 use yimen_proto::event_type;
 use yimen_proto::v1::{self as pb, EscalationLevel, event::Payload};

@@ -2,7 +2,7 @@
 //! this process, or distributed as separate `yimen serve` processes on PostgreSQL and
 //! RabbitMQ — and talk to it over gRPC like any outside system would.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -178,15 +178,24 @@ pub fn healthcheck(target: Target, url: &str, probe: &str) -> tokio::process::Co
 /// kernel's ephemeral range (32768 and up), where the outgoing connections of concurrent tests
 /// take their ports, so none takes it before the child binds; and never a port of the
 /// machine's own services.
+///
+/// A port is free until its child binds it, so a draw that is still free could come again:
+/// the ports handed out are remembered and never given twice in one test process.
 pub fn free_port() -> u16 {
     use std::hash::{BuildHasher, RandomState};
     const FIRST: u16 = 20_000;
     const SPAN: u64 = 12_000;
     const TAKEN: [u16; 1] = [25_672]; // RabbitMQ's distribution port
+    static GIVEN: std::sync::Mutex<BTreeSet<u16>> = std::sync::Mutex::new(BTreeSet::new());
     for attempt in 0u64.. {
         let draw = RandomState::new().hash_one(attempt) % SPAN;
         let port = FIRST + draw as u16;
-        if !TAKEN.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !TAKEN.contains(&port)
+            && !given.contains(&port)
+            && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+        {
+            given.insert(port);
             return port;
         }
         assert!(attempt < 1_000, "no free port below the ephemeral range");

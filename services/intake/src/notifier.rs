@@ -76,16 +76,18 @@ pub struct SmsGateway {
 impl SmsGateway {
     /// The gateway at `url`: `http://host:port/path`.
     pub fn new(url: &str) -> anyhow::Result<Self> {
+        // Errors name the URL without the credentials it may carry.
+        let shown = yimen_platform::bus::redact_url(url);
         let uri: http::Uri = url
             .parse()
-            .map_err(|e| anyhow::anyhow!("intake.sms_gateway_url `{url}`: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("intake.sms_gateway_url `{shown}`: {e}"))?;
         anyhow::ensure!(
             uri.scheme_str() == Some("http"),
-            "intake.sms_gateway_url `{url}`: only http:// gateways are supported"
+            "intake.sms_gateway_url `{shown}`: only http:// gateways are supported"
         );
         let authority = uri
             .authority()
-            .ok_or_else(|| anyhow::anyhow!("intake.sms_gateway_url `{url}` names no host"))?
+            .ok_or_else(|| anyhow::anyhow!("intake.sms_gateway_url `{shown}` names no host"))?
             .to_string();
         Ok(Self {
             uri,

@@ -159,7 +159,13 @@ pub async fn start(
                 bus.clone(),
                 target.queue(),
                 service.handler(&context),
-                yimen_platform::consumer::Lanes::of(&settings.bus),
+                {
+                    let mut lanes = yimen_platform::consumer::Lanes::of(&settings.bus);
+                    if let Some(batch) = service.batch() {
+                        lanes.batch = lanes.batch.min(batch);
+                    }
+                    lanes
+                },
                 shutdown.clone(),
             )));
         // Background tasks stop with the servers and consumers, before the relay drains (it

@@ -40,10 +40,11 @@ bench:
 ## bench-dist: five release `serve` processes on PostgreSQL + RabbitMQ (loopback, a database and a
 ## bus prefix of their own, removed at the end); the machine's raw limits measured in the same
 ## run, then SubmitCase and intake→assigned rates and latencies and the ratio to those limits
-## (BENCH_RATE=200 offers a paced load)
+## (BENCH_RATE=200 offers a paced load; every department's WatchAssignments is followed through
+## the run, BENCH_WATCH=0 leaves the streams out)
 bench-dist: services
 	$(CARGO) build --release --bin yimen
-	BENCH_CASES=$(BENCH_CASES) BENCH_CONCURRENCY=$(BENCH_CONCURRENCY) BENCH_RATE=$(BENCH_RATE) deploy/dev/bench-dist.sh
+	BENCH_CASES=$(BENCH_CASES) BENCH_CONCURRENCY=$(BENCH_CONCURRENCY) BENCH_RATE=$(BENCH_RATE) BENCH_WATCH=$(BENCH_WATCH) deploy/dev/bench-dist.sh
 
 ## chaos: fault rounds under steady load on a private PostgreSQL, RabbitMQ and five release `serve`
 ## processes (loopback only, removed at the end): RabbitMQ restarted, PostgreSQL stopped at once,

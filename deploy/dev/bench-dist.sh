@@ -6,6 +6,7 @@
 # files) is removed when it ends, however it ends.
 #
 # BENCH_CASES, BENCH_CONCURRENCY and BENCH_RATE (cases/s offered; empty: all out) shape the load;
+# BENCH_WATCH=0 leaves the departments' WatchAssignments streams out;
 # YIMEN_BENCH_POSTGRES (an admin URL) and YIMEN_BENCH_AMQP point at other servers.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -99,6 +100,8 @@ done
 
 rate_flag=()
 if [ -n "$rate" ]; then rate_flag=(--rate "$rate"); fi
+# Every department's own system follows its work (WatchAssignments), as in a real installation.
+if [ "${BENCH_WATCH:-1}" != 0 ]; then rate_flag+=(--watch); fi
 "$bin" bench --cases "$cases" --concurrency "$concurrency" "${rate_flag[@]}" \
   --intake "${url[intake]}" --dispatch "${url[dispatch]}" --mediation "${url[mediation]}" \
   --analysis "${url[analysis]}" --assessment "${url[assessment]}" --token "$token" \

@@ -374,17 +374,15 @@ fn moved_on(id: &str) -> Error {
     Error::precondition(format!("assignment {id} changed meanwhile; read it again"))
 }
 
-/// Commits an operation: the assignments it changed take their feed positions last
-/// (`store::stamp_changes`), then the transaction commits.
-async fn commit(db: &Db, mut tx: Tx) -> Result<(), Error> {
-    store::stamp_changes(&mut tx).await?;
+/// Commits an operation. The assignments it changed reach their departments' feeds when a
+/// reader next follows them (`store::stamp_pending`).
+async fn commit(db: &Db, tx: Tx) -> Result<(), Error> {
     db.commit(tx).await?;
     Ok(())
 }
 
 /// Reads the assignment again and commits: what the caller is answered is what was stored.
 async fn committed(db: &Db, mut tx: Tx, id: &str) -> Result<AssignmentRecord, Error> {
-    store::stamp_changes(&mut tx).await?;
     let updated = load_assignment(&mut tx, id).await?;
     commit(db, tx).await?;
     Ok(updated)
@@ -539,7 +537,6 @@ pub async fn return_assignment(
         now,
     )
     .await?;
-    store::stamp_changes(&mut tx).await?;
     let reassigned = load_assignment(&mut tx, &reassigned.assignment_id).await?;
     let returned = committed(db, tx, &id).await?;
     tracing::info!(assignment_id = %id, from = %returned.department, to = %reassigned.department, "assignment returned and re-routed");
@@ -1153,6 +1150,8 @@ pub async fn watch_assignments(
     let read: watch::Read<pb::Assignment> = Box::new(move |after| {
         let (db, department, states) = (reader.clone(), department.clone(), states.clone());
         Box::pin(async move {
+            // What committed since the last read takes its positions first.
+            store::stamp_pending(&db).await?;
             let mut conn = db.pool().acquire().await?;
             let records = store::feed(&mut conn, &department, &states, after, FEED_PAGE).await?;
             Ok(records.iter().map(|r| (r.position, r.to_proto())).collect())

@@ -26,10 +26,7 @@ impl DispatchHandler {
 #[async_trait]
 impl EventHandler for DispatchHandler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> anyhow::Result<()> {
-        self.apply(tx, event).await?;
-        // The assignments it changed take their feed positions last (`stamp_changes`).
-        crate::store::stamp_changes(tx).await?;
-        Ok(())
+        self.apply(tx, event).await
     }
 }
 

@@ -93,13 +93,6 @@ impl Definition for Dispatch {
 
 #[async_trait::async_trait]
 impl Service for Dispatch {
-    /// One delivery a transaction: each handler ends by taking its assignments' feed positions
-    /// (`store::stamp_changes`), whose rows stay locked to the commit; a batch would hold them
-    /// through the events after it and take them in no one order across lanes.
-    fn batch(&self) -> Option<u16> {
-        Some(1)
-    }
-
     /// Declares the department queues the store knows of (see [`declare_department_queues`])
     /// and joins the seed's departments not registered yet.
     async fn prepare(&self, context: &Context) -> anyhow::Result<()> {

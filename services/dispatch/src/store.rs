@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use yimen_platform::paging::PageToken;
 
 use sqlx::AnyConnection;
-use yimen_platform::db::Flag;
+use yimen_platform::db::{Backend, Db, Flag, values_rows};
 use yimen_platform::error::Error;
 use yimen_platform::time::{duration, opt_timestamp, timestamp};
 use yimen_proto::v1::{self as pb, AssignmentCause, Category, EscalationLevel, RefusalReason};
@@ -537,12 +537,12 @@ pub async fn insert_assignment(
     .bind(i64::from(a.routing_rules_version))
     .execute(&mut *conn)
     .await?;
-    // Inserted with position 0: stamped before the commit (`stamp_changes`).
+    // Inserted with position 0: the feed's next reader stamps it (`stamp_pending`).
     Ok(())
 }
 
-/// Marks an assignment as changed: [`stamp_changes`] gives it its feed position before the
-/// transaction commits.
+/// Marks an assignment as changed: the feed's next reader gives it its position
+/// ([`stamp_pending`]) once the transaction has committed.
 async fn stamp(conn: &mut AnyConnection, assignment_id: &str) -> Result<(), Error> {
     sqlx::query("UPDATE assignments SET position = 0 WHERE assignment_id = $1")
         .bind(assignment_id)
@@ -563,34 +563,74 @@ async fn stamped(
     Ok(changed)
 }
 
-/// Gives every assignment this transaction changed (position 0: inserted, or marked by
-/// [`stamp`]) the next position of its department's feed. Called last before the commit, in
-/// department order: each feed's row stays locked until the commit, so positions grow in
-/// commit order, and taking those locks last and in one order means they never wait in a
-/// cycle with each other or with the departments' own locks.
-pub async fn stamp_changes(conn: &mut AnyConnection) -> Result<(), Error> {
-    let changed: Vec<(String, String)> = sqlx::query_as(
-        "SELECT assignment_id, department FROM assignments WHERE position = 0 \
-         ORDER BY department, assignment_id",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    for (assignment_id, department) in changed {
-        let position: i64 = sqlx::query_scalar(
-            "INSERT INTO department_feeds (department, position) VALUES ($1, 1) \
-             ON CONFLICT (department) DO UPDATE SET position = department_feeds.position + 1 \
-             RETURNING position",
-        )
-        .bind(&department)
-        .fetch_one(&mut *conn)
-        .await?;
-        sqlx::query("UPDATE assignments SET position = $2 WHERE assignment_id = $1")
-            .bind(&assignment_id)
-            .bind(position)
-            .execute(&mut *conn)
+/// How many changes one stamping transaction takes at most.
+const STAMP_BATCH: i64 = 1000;
+
+/// Gives every committed change not yet in the feed (position 0: inserted, or marked by
+/// [`stamp`]) the next positions of the feed, and answers how many it stamped. A reader of the
+/// feed calls it before it reads, so a change reaches the feed when someone follows it, and
+/// no change's transaction waits on a counter another holds. One stamper at a time (an advisory
+/// lock on PostgreSQL; SQLite has one writer): a stamp's positions are all above the ones
+/// committed before it, so a reader resuming after a position misses nothing. A change whose
+/// row another transaction is changing again is left to the next stamp (`SKIP LOCKED`).
+pub async fn stamp_pending(db: &Db) -> Result<usize, Error> {
+    let postgres = db.backend() == Backend::Postgres;
+    // Nothing to stamp is the common answer: one read of the partial index, no transaction.
+    let pending: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM assignments WHERE position = 0 LIMIT 1")
+            .fetch_optional(db.pool())
             .await?;
+    if pending.is_none() {
+        return Ok(0);
     }
-    Ok(())
+    let mut stamped = 0;
+    loop {
+        let mut tx = db.begin().await?;
+        if postgres {
+            sqlx::query(
+                "SELECT pg_advisory_xact_lock(hashtext('yimen.feed.' || current_schema()))",
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        let ids: Vec<String> = sqlx::query_scalar(if postgres {
+            "SELECT assignment_id FROM assignments WHERE position = 0 \
+             ORDER BY assignment_id LIMIT $1 FOR UPDATE SKIP LOCKED"
+        } else {
+            "SELECT assignment_id FROM assignments WHERE position = 0 \
+             ORDER BY assignment_id LIMIT $1"
+        })
+        .bind(STAMP_BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        if ids.is_empty() {
+            return Ok(stamped);
+        }
+        let last: i64 = sqlx::query_scalar("SELECT position FROM feed_counter WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+        // `column1..2` name the VALUES columns in both dialects.
+        let mut update = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE assignments SET position = v.column2 FROM (VALUES {}) AS v \
+             WHERE assignments.assignment_id = v.column1",
+            values_rows(ids.len(), 2)
+        )));
+        for (n, id) in (1..).zip(&ids) {
+            update = update.bind(id).bind(last + n);
+        }
+        update.execute(&mut *tx).await?;
+        let count = ids.len();
+        sqlx::query("UPDATE feed_counter SET position = $1 WHERE id = 1")
+            .bind(last + i64::try_from(count).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+        // Not `Db::commit`: a stamp is no business change to audit or announce.
+        tx.commit().await?;
+        stamped += count;
+        if count < usize::try_from(STAMP_BATCH).unwrap_or(usize::MAX) {
+            return Ok(stamped);
+        }
+    }
 }
 
 /// The department's assignments changed after `after` in its feed and now in `states` (all

@@ -60,6 +60,8 @@ yimen_testkit::store_contract!(
         a_supplement_request_stops_the_clock_and_the_supplement_moves_the_deadline_by_the_pause,
         a_pending_assignments_pause_moves_its_acceptance_deadline,
         while_waiting_for_a_supplement_it_is_neither_accepted_nor_replied_nor_overdue,
+        a_change_reaches_the_feed_when_it_is_read_and_one_in_flight_comes_after_its_commit,
+        changes_committed_while_two_watchers_stamp_reach_each_once_in_position_order,
     ]
 );
 
@@ -2096,8 +2098,9 @@ async fn watching_assignments_resumes_after_a_position_missing_nothing_and_nothi
     .expect("reply");
     register(&db, "wages-4", Category::LabourWages, "洋梓镇").await;
 
-    // Resuming from the last position received: each changed assignment once, as it stands,
-    // in the order of its latest change; nothing from before the position.
+    // Resuming from the last position received: each changed assignment once, as it stands;
+    // nothing from before the position. (Changes that reached the feed in one stamp come in
+    // the order of their assignment ids, here the order they were assigned.)
     let mut resumed = api
         .watch_assignments(as_caller(&hr, watch_request("", received)))
         .await
@@ -2528,4 +2531,125 @@ async fn while_waiting_for_a_supplement_it_is_neither_accepted_nor_replied_nor_o
         .find(|w| w.department == "human-resources")
         .expect("human-resources");
     assert_eq!((hr.open, hr.overdue), (2, 0));
+}
+
+/// The positions the department's assignments have in ListAssignments, by case.
+async fn listed_positions(api: &Api, department: &str) -> Vec<(String, u64)> {
+    let mut listed: Vec<(String, u64)> = assignments(api, department, &[])
+        .await
+        .into_iter()
+        .map(|a| (a.case_id, a.position))
+        .collect();
+    listed.sort();
+    listed
+}
+
+async fn a_change_reaches_the_feed_when_it_is_read_and_one_in_flight_comes_after_its_commit(
+    db: Db,
+) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    register(&db, "wages-1", Category::LabourWages, "洋梓镇").await;
+    register(&db, "wages-2", Category::LabourWages, "洋梓镇").await;
+    // Committed, and no one has read the feed: no position taken yet (a change's transaction
+    // takes none, so it waits on no other change of its department).
+    assert_eq!(
+        listed_positions(&api, "human-resources").await,
+        [("wages-1".to_string(), 0), ("wages-2".to_string(), 0)]
+    );
+    let hr = department_caller("human-resources");
+    let mut watch = api
+        .watch_assignments(as_caller(&hr, watch_request("", 0)))
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = next_item(&mut watch).await.expect("first");
+    let second = next_item(&mut watch).await.expect("second");
+    assert!(0 < first.position && first.position < second.position);
+    drop(watch);
+    // Reading stamped them for every later answer too.
+    let listed = listed_positions(&api, "human-resources").await;
+    assert_eq!(
+        listed,
+        [
+            ("wages-1".to_string(), first.position),
+            ("wages-2".to_string(), second.position)
+        ]
+    );
+    if db.backend() != yimen_platform::db::Backend::Postgres {
+        return; // SQLite has one writer: no change is ever in flight beside a reader.
+    }
+
+    // A change of wages-1 in flight (its row locked, not committed) does not hold up the feed:
+    // wages-3, committed after it began, is read past it.
+    let mut in_flight = db.pool().begin().await.expect("begin");
+    sqlx::query("UPDATE assignments SET position = 0 WHERE case_id = 'wages-1'")
+        .execute(&mut *in_flight)
+        .await
+        .expect("change wages-1");
+    register(&db, "wages-3", Category::LabourWages, "洋梓镇").await;
+    let mut watch = api
+        .watch_assignments(as_caller(&hr, watch_request("", second.position)))
+        .await
+        .expect("watch again")
+        .into_inner();
+    let third = next_item(&mut watch)
+        .await
+        .expect("wages-3 past the change in flight");
+    assert_eq!(third.case_id, "wages-3");
+    // Once the change commits, it comes after everything read so far.
+    in_flight.commit().await.expect("commit");
+    let again = api.watch_assignments(as_caller(&hr, watch_request("", third.position)));
+    let mut watch = again.await.expect("watch after the commit").into_inner();
+    let changed = next_item(&mut watch).await.expect("the committed change");
+    assert_eq!(changed.case_id, "wages-1");
+    assert!(changed.position > third.position);
+}
+
+async fn changes_committed_while_two_watchers_stamp_reach_each_once_in_position_order(db: Db) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    let hr = department_caller("human-resources");
+    const CASES: usize = 30;
+    // Two watchers (each stamps before it reads, as two replicas would) follow while the
+    // cases are registered by four concurrent writers.
+    let mut streams = Vec::new();
+    for _ in 0..2 {
+        let stream = api
+            .watch_assignments(as_caller(&hr, watch_request("", 0)))
+            .await
+            .expect("watch")
+            .into_inner();
+        streams.push(stream);
+    }
+    let watchers = futures::future::join_all(streams.into_iter().map(|mut stream| async move {
+        let mut got = Vec::new();
+        while got.len() < CASES {
+            let a = next_item(&mut stream).await.expect("a change");
+            got.push((a.case_id, a.position));
+        }
+        got
+    }));
+    let writers = futures::future::join_all((0..4).map(|w| {
+        let db = db.clone();
+        async move {
+            for n in (w..CASES).step_by(4) {
+                register(
+                    &db,
+                    &format!("wages-{n:02}"),
+                    Category::LabourWages,
+                    "洋梓镇",
+                )
+                .await;
+            }
+        }
+    }));
+    let (watched, _) = futures::join!(watchers, writers);
+    let expected: Vec<String> = (0..CASES).map(|n| format!("wages-{n:02}")).collect();
+    for got in watched {
+        assert!(got.windows(2).all(|w| w[0].1 < w[1].1), "{got:?}");
+        let mut cases: Vec<String> = got.into_iter().map(|(case, _)| case).collect();
+        cases.sort();
+        assert_eq!(cases, expected, "each case once");
+    }
 }

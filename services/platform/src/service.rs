@@ -52,8 +52,8 @@ pub trait Service: Send + Sync + 'static {
     fn handler(&self, context: &Context) -> Arc<dyn EventHandler>;
 
     /// The most deliveries its consumer applies in one transaction; `None`: `bus.batch`. A
-    /// handler whose last step must come right before its commit (dispatch takes its feed
-    /// positions there, holding each feed's row to the commit) says 1.
+    /// handler whose last step must come right before its commit (one that takes a lock held
+    /// to the commit, which a batch would hold through the deliveries after it) says 1.
     fn batch(&self) -> Option<u16> {
         None
     }

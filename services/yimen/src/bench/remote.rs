@@ -41,6 +41,18 @@ pub struct Report {
     /// Reading the cases back.
     pub reads: Option<Reads>,
     pub raw: Option<RawLimits>,
+    /// What the departments' WatchAssignments streams received (`--watch`).
+    pub feeds: Option<Feeds>,
+}
+
+/// Every active department followed with WatchAssignments through the run, as the
+/// departments' own systems would.
+pub struct Feeds {
+    pub departments: usize,
+    /// Cases whose assignment reached a department's stream.
+    pub cases: usize,
+    /// From each SubmitCase call's start to its case's first assignment on a stream.
+    pub latency: Quantiles,
 }
 
 impl Report {
@@ -76,6 +88,14 @@ impl std::fmt::Display for Report {
             self.assigned_per_sec(),
             self.intake_to_assigned
         )?;
+        if let Some(feeds) = &self.feeds {
+            writeln!(
+                f,
+                "  WatchAssignments ({} departments followed): {}/{} cases reached a stream; \
+                 intake→stream latency {}",
+                feeds.departments, feeds.cases, self.load.cases, feeds.latency
+            )?;
+        }
         if let Some(reads) = &self.reads {
             write!(f, "{reads}")?;
         }
@@ -94,17 +114,28 @@ impl std::fmt::Display for Report {
     }
 }
 
-/// Watches the broker, puts `load` through intake and waits until every case was assigned (or
-/// `load.patience` ran out: then the report says how many were).
+/// When each case was first seen, by case id.
+type Seen = Arc<Mutex<HashMap<String, Instant>>>;
+
+/// Watches the broker (and, with `follow_feeds`, every department's WatchAssignments), puts
+/// `load` through intake and waits until every case was assigned (or `load.patience` ran out:
+/// then the report says how many were).
 pub async fn run(
     urls: &Urls,
     broker: &Broker,
     load: Load,
     raw: Option<RawLimits>,
+    follow_feeds: bool,
     progress: Progress,
 ) -> anyhow::Result<Report> {
     let clients = Clients::connect(urls).await?;
-    let seen: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let seen: Seen = Arc::default();
+    let fed: Seen = Arc::default();
+    let (followers, departments) = if follow_feeds {
+        follow_departments(&clients, fed.clone()).await?
+    } else {
+        (Vec::new(), 0)
+    };
     let connection = Connection::connect(&broker.url, ConnectionProperties::default())
         .await
         .map_err(|e| {
@@ -123,27 +154,29 @@ pub async fn run(
     ));
     let deadline = Instant::now() + load.patience;
     loop {
-        let assigned = assigned_of(&submitted, &seen);
+        let assigned = seen_of(&submitted, &seen);
         progress.step("assigned", assigned as u64, load.cases as u64);
-        if assigned == load.cases || Instant::now() >= deadline {
+        let fed_all = !follow_feeds || seen_of(&submitted, &fed) == load.cases;
+        if (assigned == load.cases && fed_all) || Instant::now() >= deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     progress.finish("assigned");
     watching.abort();
+    followers.iter().for_each(tokio::task::JoinHandle::abort);
     let _ = connection.close(200, "OK".into()).await;
     let reads = read_back(&clients, &submitted.calls, load, progress).await?;
 
-    let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-    let mut latencies = Vec::with_capacity(submitted.calls.len());
-    let mut last = submitted.started;
-    for call in &submitted.calls {
-        if let Some(at) = seen.get(&call.case_id) {
-            latencies.push(at.saturating_duration_since(call.at));
-            last = last.max(*at);
+    let (latencies, last) = latencies_of(&submitted, &seen);
+    let feeds = follow_feeds.then(|| {
+        let (latencies, _) = latencies_of(&submitted, &fed);
+        Feeds {
+            departments,
+            cases: latencies.len(),
+            latency: Quantiles::of(latencies),
         }
-    }
+    });
     Ok(Report {
         load,
         intake: urls.intake.clone(),
@@ -155,10 +188,64 @@ pub async fn run(
         intake_to_assigned: Quantiles::of(latencies),
         reads,
         raw,
+        feeds,
     })
 }
 
-fn assigned_of(submitted: &Submitted, seen: &Mutex<HashMap<String, Instant>>) -> usize {
+/// From each call's start to when its case was seen, for the cases seen; and the last time one
+/// was.
+fn latencies_of(submitted: &Submitted, seen: &Seen) -> (Vec<Duration>, Instant) {
+    let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+    let mut latencies = Vec::with_capacity(submitted.calls.len());
+    let mut last = submitted.started;
+    for call in &submitted.calls {
+        if let Some(at) = seen.get(&call.case_id) {
+            latencies.push(at.saturating_duration_since(call.at));
+            last = last.max(*at);
+        }
+    }
+    (latencies, last)
+}
+
+/// Follows every active department's WatchAssignments from its start, noting when each case
+/// first reaches one; answers the streams' tasks and how many departments they follow.
+async fn follow_departments(
+    clients: &Clients,
+    fed: Seen,
+) -> anyhow::Result<(Vec<tokio::task::JoinHandle<()>>, usize)> {
+    let departments = clients
+        .dispatch
+        .clone()
+        .list_departments(yimen_proto::v1::ListDepartmentsRequest::default())
+        .await?
+        .into_inner()
+        .departments;
+    let mut followers = Vec::with_capacity(departments.len());
+    for department in &departments {
+        let mut stream = clients
+            .dispatch
+            .clone()
+            .watch_assignments(yimen_proto::v1::ListAssignmentsRequest {
+                department: department.code.clone(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        let fed = fed.clone();
+        followers.push(tokio::spawn(async move {
+            while let Some(Ok(assignment)) = stream.next().await {
+                let at = Instant::now();
+                fed.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(assignment.case_id)
+                    .or_insert(at);
+            }
+        }));
+    }
+    Ok((followers, departments.len()))
+}
+
+fn seen_of(submitted: &Submitted, seen: &Mutex<HashMap<String, Instant>>) -> usize {
     let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
     submitted
         .calls

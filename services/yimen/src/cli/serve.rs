@@ -222,6 +222,10 @@ pub struct Bench {
     /// How long each raw limit is measured.
     #[arg(long, default_value_t = 5)]
     raw_secs: u64,
+    /// Also follow every department's work with WatchAssignments through the run, as the
+    /// departments' own systems would, and report when each case reached a stream.
+    #[arg(long, requires = "bus")]
+    watch: bool,
     #[command(flatten)]
     conn: super::Conn,
 }
@@ -263,8 +267,15 @@ impl Bench {
                 url,
                 prefix: self.bus_prefix,
             };
-            let report =
-                crate::bench::remote::run(&self.conn.urls(), &broker, load, raw, progress).await?;
+            let report = crate::bench::remote::run(
+                &self.conn.urls(),
+                &broker,
+                load,
+                raw,
+                self.watch,
+                progress,
+            )
+            .await?;
             print!("{report}");
             return Ok(ExitCode::SUCCESS);
         }

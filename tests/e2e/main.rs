@@ -907,10 +907,20 @@ async fn bench_against_an_installation_sees_every_case_assigned_on_the_broker() 
         url: d.bus.url.clone(),
         prefix: d.bus.prefix.clone(),
     };
-    let report = yimen::bench::remote::run(&d.clients.urls, &broker, load, Some(raw), progress)
-        .await
-        .expect("bench the installation");
+    let report =
+        yimen::bench::remote::run(&d.clients.urls, &broker, load, Some(raw), true, progress)
+            .await
+            .expect("bench the installation");
     assert_eq!(report.assigned, 40, "every case seen assigned:\n{report}");
+    let feeds = report
+        .feeds
+        .as_ref()
+        .expect("the departments' streams followed");
+    assert!(feeds.departments > 0, "{report}");
+    assert_eq!(
+        feeds.cases, 40,
+        "every case reached a department's stream:\n{report}"
+    );
     assert_eq!(
         report.reads.as_ref().map(|r| r.count),
         Some(80),

@@ -520,8 +520,8 @@ pub async fn insert_assignment(
     sqlx::query(
         "INSERT INTO assignments (assignment_id, case_id, department, state, cause, reason, \
          previous_department, assigned_at, accept_by, in_mediation, routing_rule, \
-         routing_rules_version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         routing_rules_version, changed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $8)",
     )
     .bind(&a.assignment_id)
     .bind(&a.case.case_id)
@@ -544,8 +544,9 @@ pub async fn insert_assignment(
 /// Marks an assignment as changed: the feed's next reader gives it its position
 /// ([`stamp_pending`]) once the transaction has committed.
 async fn stamp(conn: &mut AnyConnection, assignment_id: &str) -> Result<(), Error> {
-    sqlx::query("UPDATE assignments SET position = 0 WHERE assignment_id = $1")
+    sqlx::query("UPDATE assignments SET position = 0, changed_at = $2 WHERE assignment_id = $1")
         .bind(assignment_id)
+        .bind(yimen_platform::db::now_millis())
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -569,7 +570,8 @@ const STAMP_BATCH: i64 = 1000;
 /// Gives every committed change not yet in the feed (position 0: inserted, or marked by
 /// [`stamp`]) the next positions of the feed, and answers how many it stamped. A reader of the
 /// feed calls it before it reads, so a change reaches the feed when someone follows it, and
-/// no change's transaction waits on a counter another holds. One stamper at a time (an advisory
+/// no change's transaction waits on a counter another holds. Changes are stamped in the order
+/// they were made (`changed_at`, then id). One stamper at a time (an advisory
 /// lock on PostgreSQL; SQLite has one writer): a stamp's positions are all above the ones
 /// committed before it, so a reader resuming after a position misses nothing. A change whose
 /// row another transaction is changing again is left to the next stamp (`SKIP LOCKED`).
@@ -595,10 +597,10 @@ pub async fn stamp_pending(db: &Db) -> Result<usize, Error> {
         }
         let ids: Vec<String> = sqlx::query_scalar(if postgres {
             "SELECT assignment_id FROM assignments WHERE position = 0 \
-             ORDER BY assignment_id LIMIT $1 FOR UPDATE SKIP LOCKED"
+             ORDER BY changed_at, assignment_id LIMIT $1 FOR UPDATE SKIP LOCKED"
         } else {
             "SELECT assignment_id FROM assignments WHERE position = 0 \
-             ORDER BY assignment_id LIMIT $1"
+             ORDER BY changed_at, assignment_id LIMIT $1"
         })
         .bind(STAMP_BATCH)
         .fetch_all(&mut *tx)

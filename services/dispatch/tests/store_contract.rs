@@ -2098,9 +2098,8 @@ async fn watching_assignments_resumes_after_a_position_missing_nothing_and_nothi
     .expect("reply");
     register(&db, "wages-4", Category::LabourWages, "洋梓镇").await;
 
-    // Resuming from the last position received: each changed assignment once, as it stands;
-    // nothing from before the position. (Changes that reached the feed in one stamp come in
-    // the order of their assignment ids, here the order they were assigned.)
+    // Resuming from the last position received: each changed assignment once, as it stands,
+    // in the order of its latest change; nothing from before the position.
     let mut resumed = api
         .watch_assignments(as_caller(&hr, watch_request("", received)))
         .await

@@ -11,3 +11,7 @@ CREATE TABLE feed_counter (
 );
 INSERT INTO feed_counter (id, position) SELECT 1, COALESCE(MAX(position), 0) FROM assignments;
 DROP TABLE department_feeds;
+
+-- When an assignment last changed (epoch milliseconds): the stamper gives positions in this
+-- order, so a reader sees the changes it missed in the order they were made.
+ALTER TABLE assignments ADD COLUMN changed_at BIGINT NOT NULL DEFAULT 0;

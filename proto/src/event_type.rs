@@ -44,6 +44,10 @@ per_department! {
     CASE_SUPPLEMENT_REQUESTED, CASE_SUPPLEMENT_REQUESTED_ANY = "case.supplement_requested";
     /// dispatch: the material came; the clock runs again.
     CASE_RESUMED, CASE_RESUMED_ANY = "case.resumed";
+    /// dispatch: the review body holds a review (复查) or re-review (复核).
+    CASE_REVIEW_STARTED, CASE_REVIEW_STARTED_ANY = "case.review_started";
+    /// dispatch: the review body decided the review or re-review.
+    CASE_REVIEWED, CASE_REVIEWED_ANY = "case.reviewed";
 }
 
 /// intake: a case was registered (登记).
@@ -56,6 +60,8 @@ pub const CASE_CLOSED: &str = "case.closed";
 pub const CASE_REOPENED: &str = "case.reopened";
 /// intake: the material a department asked for was added.
 pub const CASE_SUPPLEMENTED: &str = "case.supplemented";
+/// intake: the petitioner asked for a review (复查) or re-review (复核).
+pub const CASE_REVIEW_REQUESTED: &str = "case.review_requested";
 /// dispatch: a department joined the center.
 pub const DEPARTMENT_JOINED: &str = "department.joined";
 /// dispatch: a department left the center, handing its open cases over.
@@ -101,6 +107,9 @@ pub const ALL: &[&str] = &[
     CASE_SUPPLEMENT_REQUESTED,
     CASE_SUPPLEMENTED,
     CASE_RESUMED,
+    CASE_REVIEW_REQUESTED,
+    CASE_REVIEW_STARTED,
+    CASE_REVIEWED,
 ];
 
 /// The routing key of a per-department event: `case.assigned.<department>`.

@@ -10,6 +10,8 @@ use yimen::run::Target;
 use yimen_e2e::*;
 use yimen_proto::v1::*;
 
+use review::review_then_re_review_then_the_same_matter_is_not_taken_again;
+
 use legal_clock::{
     a_supplement_pause_moves_the_handling_deadline,
     refusal_names_the_channel_and_the_petitioner_is_sent_a_notice,
@@ -53,6 +55,7 @@ both_modes!(
     the_petitioner_follows_the_case_with_its_query_code_and_no_token,
     refusal_names_the_channel_and_the_petitioner_is_sent_a_notice,
     a_supplement_pause_moves_the_handling_deadline,
+    review_then_re_review_then_the_same_matter_is_not_taken_again,
 );
 
 mod audit;
@@ -61,6 +64,7 @@ mod health;
 mod legal_clock;
 mod metrics;
 mod privacy;
+mod review;
 mod scenarios;
 mod trace;
 mod watch;
@@ -136,6 +140,7 @@ async fn join(clients: &Clients, code: &str, categories: &[Category]) {
             level: DepartmentLevel::City as i32,
             area: None,
             categories: categories.iter().map(|c| *c as i32).collect(),
+            review_body: String::new(),
         })
         .await
         .expect("join department");

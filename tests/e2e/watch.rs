@@ -97,6 +97,7 @@ async fn follows_its_work_through_a_reconnect(clients: &Clients, signing_key: &P
             level: DepartmentLevel::City as i32,
             area: None,
             categories: vec![],
+            review_body: String::new(),
         })
         .await
         .expect("join");

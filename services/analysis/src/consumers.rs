@@ -176,6 +176,22 @@ impl EventHandler for Handler {
                 store::count_reopening(tx, case_id).await?;
                 store::set_state(tx, case_id, false, at).await?;
             }
+            // A review (复查 / 复核) asked for opens the matter again until it is decided.
+            Payload::CaseReviewRequested(_) => {
+                store::ensure_case(tx, case_id).await?;
+                store::set_state(tx, case_id, false, at).await?;
+            }
+            Payload::CaseReviewStarted(_) => {
+                store::ensure_case(tx, case_id).await?;
+            }
+            // Upheld or changed, the decision closes the matter; handled again, the new
+            // assignment follows.
+            Payload::CaseReviewed(reviewed) => {
+                store::ensure_case(tx, case_id).await?;
+                if reviewed.outcome != pb::ReviewOutcome::Rehandle as i32 {
+                    store::set_state(tx, case_id, true, at).await?;
+                }
+            }
             Payload::AlertRaised(_)
             | Payload::AuditAnchored(_)
             | Payload::DepartmentJoined(_)

@@ -20,6 +20,7 @@ use crate::domain::requests::{
     Accept, AssignmentsQuery, Escalation, ExtensionDecision, ExtensionRequest, LeaderAssignment,
     Leave, Referral, Reply, Return, WatchQuery,
 };
+use crate::domain::review::ReviewDecision;
 use crate::domain::rules;
 
 pub struct Api {
@@ -233,6 +234,18 @@ impl DispatchService for Api {
         let scope = Scope::of(&request);
         let request = SupplementRequest::parse(request.get_ref())?;
         app::request_supplement(&self.db, &scope, request)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn decide_review(
+        &self,
+        request: Request<DecideReviewRequest>,
+    ) -> Result<Response<Assignment>, Status> {
+        let scope = Scope::of(&request);
+        let request = ReviewDecision::parse(request.get_ref())?;
+        app::decide_review(&self.db, &scope, &self.deadlines, request)
             .await
             .map(Response::new)
             .map_err(Status::from)

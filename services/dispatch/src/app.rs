@@ -32,6 +32,9 @@ use crate::domain::{
 use crate::store::{self, AssignmentRecord, CaseRecord};
 use crate::{DispatchConfig, SERVICE};
 
+mod review;
+pub use review::{decide_review, review_requested};
+
 /// Routing retries when the chosen department leaves in the same instant.
 const ROUTING_ATTEMPTS: usize = 5;
 
@@ -42,6 +45,7 @@ pub struct Deadlines {
     accept_days: u32,
     handle_days: u32,
     holidays: Holidays,
+    review_days: u32,
 }
 
 impl Deadlines {
@@ -50,7 +54,13 @@ impl Deadlines {
             accept_days: config.accept_days,
             handle_days: config.handle_days,
             holidays: config.holidays.clone(),
+            review_days: config.review_days,
         }
+    }
+
+    /// When a review (or re-review) started at `started_at` must be decided.
+    pub fn decide_by(&self, started_at: i64) -> i64 {
+        self.holidays.period_end(started_at, self.review_days)
     }
 
     /// When a case assigned at `assigned_at` must be accepted (or refused, or forwarded).
@@ -85,6 +95,52 @@ async fn enqueue(
     Ok(())
 }
 
+/// A new PENDING assignment of `case` to `department` at `now`, to be accepted by `accept_by`,
+/// with nothing else decided yet: the callers set why it was made.
+fn new_assignment(
+    case: &CaseRecord,
+    department: String,
+    now: i64,
+    accept_by: i64,
+) -> AssignmentRecord {
+    AssignmentRecord {
+        assignment_id: uuid::Uuid::now_v7().to_string(),
+        case: case.clone(),
+        department,
+        state: AssignmentState::Pending,
+        cause: pb::AssignmentCause::Unspecified,
+        reason: String::new(),
+        previous_department: String::new(),
+        assigned_at: now,
+        accept_by,
+        accepted_at: None,
+        handle_by: None,
+        replied_at: None,
+        reply: String::new(),
+        return_reason: String::new(),
+        in_mediation: false,
+        extension: Extension::None,
+        extension_days: 0,
+        escalation: EscalationLevel::Unspecified,
+        leader: String::new(),
+        routing_rule: String::new(),
+        routing_rules_version: 0,
+        position: 0,
+        refusal_reason: pb::RefusalReason::Unspecified,
+        refusal_channel: String::new(),
+        forwarded_to: String::new(),
+        decision_note: String::new(),
+        clock: Clock {
+            paused_since: None,
+            paused_millis: 0,
+        },
+        supplement_requested: String::new(),
+        review_stage: pb::ReviewStage::Unspecified,
+        contested_department: String::new(),
+        review_outcome: pb::ReviewOutcome::Unspecified,
+    }
+}
+
 /// Routes `case` and gives it to its owner as a new PENDING assignment, announcing
 /// `case.assigned.<code>`. `excluded` departments are never chosen; `in_mediation` carries
 /// over a mediation the case is in.
@@ -115,40 +171,17 @@ async fn assign(
             Trigger::Registered => String::new(),
             Trigger::Returned { from, .. }
             | Trigger::DepartmentLeft { from, .. }
-            | Trigger::Reopened { from } => from.into(),
+            | Trigger::Reopened { from }
+            | Trigger::Rehandled { by: from, .. } => from.into(),
         };
         let record = AssignmentRecord {
-            assignment_id: uuid::Uuid::now_v7().to_string(),
-            case: case.clone(),
-            department: chosen.department,
-            state: AssignmentState::Pending,
             cause: chosen.cause,
             reason: chosen.reason,
             previous_department,
-            assigned_at: now,
-            accept_by: deadlines.accept_by(now),
-            accepted_at: None,
-            handle_by: None,
-            replied_at: None,
-            reply: String::new(),
-            return_reason: String::new(),
             in_mediation,
-            extension: Extension::None,
-            extension_days: 0,
-            escalation: EscalationLevel::Unspecified,
-            leader: String::new(),
             routing_rule: chosen.rule,
             routing_rules_version: chosen.rules_version,
-            position: 0,
-            refusal_reason: pb::RefusalReason::Unspecified,
-            refusal_channel: String::new(),
-            forwarded_to: String::new(),
-            decision_note: String::new(),
-            clock: Clock {
-                paused_since: None,
-                paused_millis: 0,
-            },
-            supplement_requested: String::new(),
+            ..new_assignment(case, chosen.department, now, deadlines.accept_by(now))
         };
         store::insert_assignment(tx, &record).await?;
         let payload = Payload::CaseAssigned(pb::CaseAssigned {
@@ -936,6 +969,7 @@ pub async fn join_department(
             "department {code} is already registered"
         )));
     }
+    store::set_review_body(&mut tx, &code, &spec.review_body).await?;
     let department = Department {
         spec,
         active: true,

@@ -43,6 +43,8 @@ pub struct DispatchConfig {
     /// The public holidays a deadline skips at its end: `builtin` (deploy/holidays.toml as
     /// built), a holidays file's path, or "" for none (every day a working day).
     pub holidays: yimen_platform::calendar::Holidays,
+    /// Days the review body has to decide a review (复查) or re-review (复核) (信访工作条例: 30).
+    pub review_days: u32,
     /// Declare `yimen.dept.<code>` for each department, so its own system can consume its work.
     pub department_queues: bool,
     /// Departments joined at start when not registered yet (standalone's seed file, read by
@@ -59,6 +61,7 @@ impl Default for DispatchConfig {
             handle_days: 60,
             holidays: yimen_platform::calendar::Holidays::default(),
             department_queues: true,
+            review_days: 30,
             seed: Vec::new(),
         }
     }
@@ -72,6 +75,7 @@ pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::CASE_SUPPLEMENTED,
     yimen_proto::event_type::MEDIATION_OPENED,
     yimen_proto::event_type::MEDIATION_CONCLUDED,
+    yimen_proto::event_type::CASE_REVIEW_REQUESTED,
 ];
 
 /// Triage and assignment, as a process runs it.
@@ -206,7 +210,8 @@ mod tests {
                 "case.reopened",
                 "case.supplemented",
                 "mediation.opened",
-                "mediation.concluded"
+                "mediation.concluded",
+                "case.review_requested"
             ]
         );
     }

@@ -28,6 +28,9 @@ struct SeedDepartment {
     village: String,
     #[serde(default)]
     categories: Vec<String>,
+    /// The department that reviews this one's answers (复查 / 复核); none: the city center.
+    #[serde(default)]
+    review_body: String,
 }
 
 /// The default departments, built into the binary: `deploy/departments.toml` as it was when the
@@ -90,6 +93,7 @@ pub fn parse_seed(text: &str) -> anyhow::Result<Vec<JoinDepartmentRequest>> {
                 village: entry.village,
             }),
             categories,
+            review_body: entry.review_body,
         };
         match DepartmentSpec::parse(&request) {
             Ok(_) => {}

@@ -9,7 +9,10 @@ use sqlx::AnyConnection;
 use yimen_platform::db::{Backend, Db, Flag, values_rows};
 use yimen_platform::error::Error;
 use yimen_platform::time::{duration, opt_timestamp, timestamp};
-use yimen_proto::v1::{self as pb, AssignmentCause, Category, EscalationLevel, RefusalReason};
+use yimen_proto::v1::{
+    self as pb, AssignmentCause, Category, EscalationLevel, RefusalReason, ReviewOutcome,
+    ReviewStage,
+};
 
 use crate::domain::decision::Clock;
 use crate::domain::{
@@ -78,6 +81,11 @@ pub struct AssignmentRecord {
     pub clock: Clock,
     /// What the department asked for last.
     pub supplement_requested: String,
+    /// A review assignment: its stage (UNSPECIFIED otherwise), the department whose answer it
+    /// reviews, and its outcome once decided (the decision is in `reply`).
+    pub review_stage: ReviewStage,
+    pub contested_department: String,
+    pub review_outcome: ReviewOutcome,
 }
 
 impl AssignmentRecord {
@@ -114,6 +122,9 @@ impl AssignmentRecord {
             paused_since: opt_timestamp(self.clock.paused_since),
             supplement_requested: self.supplement_requested.clone(),
             paused: Some(duration(self.clock.paused_millis)),
+            review_stage: self.review_stage as i32,
+            contested_department: self.contested_department.clone(),
+            review_outcome: self.review_outcome as i32,
         }
     }
 }
@@ -137,6 +148,7 @@ struct DepartmentRow {
     #[sqlx(try_from = "Flag")]
     active: bool,
     joined_at: i64,
+    review_body: String,
 }
 
 impl TryFrom<DepartmentRow> for Department {
@@ -162,6 +174,7 @@ impl TryFrom<DepartmentRow> for Department {
                 town: row.town,
                 village: row.village,
                 categories,
+                review_body: row.review_body,
             },
             active: row.active,
             joined_at: row.joined_at,
@@ -183,7 +196,8 @@ pub async fn departments(
     include_inactive: bool,
 ) -> Result<Vec<Department>, Error> {
     let rows = sqlx::query_as::<_, DepartmentRow>(
-        "SELECT code, name, level, town, village, categories, active, joined_at FROM departments \
+        "SELECT code, name, level, town, village, categories, active, joined_at, review_body \
+         FROM departments \
          WHERE ($1 = 1 OR active = 1) ORDER BY joined_at, code",
     )
     .bind(i64::from(include_inactive))
@@ -194,7 +208,8 @@ pub async fn departments(
 
 pub async fn department(conn: &mut AnyConnection, code: &str) -> Result<Option<Department>, Error> {
     let row = sqlx::query_as::<_, DepartmentRow>(
-        "SELECT code, name, level, town, village, categories, active, joined_at FROM departments \
+        "SELECT code, name, level, town, village, categories, active, joined_at, review_body \
+         FROM departments \
          WHERE code = $1",
     )
     .bind(code)
@@ -387,7 +402,8 @@ macro_rules! assignment_select {
          a.replied_at, a.reply, a.return_reason, a.in_mediation, a.extension, a.extension_days, \
          a.escalation, a.leader, a.routing_rule, a.routing_rules_version, a.position, \
          a.refusal_reason, a.refusal_channel, a.forwarded_to, \
-         a.decision_note, a.paused_since, a.supplement_requested, a.paused_millis \
+         a.decision_note, a.paused_since, a.supplement_requested, a.paused_millis, \
+         a.review_stage, a.contested_department, a.review_outcome \
          FROM assignments a JOIN cases c ON c.case_id = a.case_id "
     };
 }
@@ -426,6 +442,9 @@ struct AssignmentRow {
     paused_since: Option<i64>,
     supplement_requested: String,
     paused_millis: i64,
+    review_stage: i64,
+    contested_department: String,
+    review_outcome: i64,
 }
 
 impl TryFrom<AssignmentRow> for AssignmentRecord {
@@ -462,6 +481,9 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
             paused_since,
             supplement_requested,
             paused_millis,
+            review_stage,
+            contested_department,
+            review_outcome,
         } = row;
         Ok(AssignmentRecord {
             assignment_id,
@@ -509,6 +531,15 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
                 paused_millis,
             },
             supplement_requested,
+            review_stage: i32::try_from(review_stage)
+                .ok()
+                .and_then(|s| ReviewStage::try_from(s).ok())
+                .ok_or_else(|| corrupt(format!("unknown review stage {review_stage}")))?,
+            contested_department,
+            review_outcome: i32::try_from(review_outcome)
+                .ok()
+                .and_then(|o| ReviewOutcome::try_from(o).ok())
+                .ok_or_else(|| corrupt(format!("unknown review outcome {review_outcome}")))?,
         })
     }
 }
@@ -647,8 +678,8 @@ pub async fn feed(
     let slots = state_slots(states);
     let rows = sqlx::query_as::<_, AssignmentRow>(concat!(
         assignment_select!(),
-        "WHERE a.department = $1 AND a.state IN ($2, $3, $4, $5, $6, $7, $8) AND a.position > $9 \
-         ORDER BY a.position LIMIT $10"
+        "WHERE a.department = $1 AND a.state IN ($2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         AND a.position > $11 ORDER BY a.position LIMIT $12"
     ))
     .bind(department)
     .bind(slots[0])
@@ -658,6 +689,8 @@ pub async fn feed(
     .bind(slots[4])
     .bind(slots[5])
     .bind(slots[6])
+    .bind(slots[7])
+    .bind(slots[8])
     .bind(i64::try_from(after).unwrap_or(i64::MAX))
     .bind(limit)
     .fetch_all(&mut *conn)
@@ -665,9 +698,9 @@ pub async fn feed(
     rows.into_iter().map(AssignmentRecord::try_from).collect()
 }
 
-/// `states` (all when empty) in seven fixed slots (one per state) instead of dynamic SQL:
-/// unused slots repeat a wanted state.
-fn state_slots(states: &[AssignmentState]) -> [&'static str; 7] {
+/// `states` (all when empty) in fixed slots (one per state) instead of dynamic SQL: unused
+/// slots repeat a wanted state.
+fn state_slots(states: &[AssignmentState]) -> [&'static str; 9] {
     let wanted: &[AssignmentState] = if states.is_empty() {
         &AssignmentState::ALL
     } else {
@@ -748,9 +781,9 @@ pub async fn list_assignments(
     let (after_at, after_id) = after.map_or((i64::MIN, ""), |t| (t.millis, t.id.as_str()));
     let rows = sqlx::query_as::<_, AssignmentRow>(concat!(
         assignment_select!(),
-        "WHERE a.department = $1 AND a.state IN ($2, $3, $4, $5, $6, $7, $8) \
-         AND (a.assigned_at > $9 OR (a.assigned_at = $9 AND a.assignment_id > $10)) \
-         ORDER BY a.assigned_at, a.assignment_id LIMIT $11"
+        "WHERE a.department = $1 AND a.state IN ($2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         AND (a.assigned_at > $11 OR (a.assigned_at = $11 AND a.assignment_id > $12)) \
+         ORDER BY a.assigned_at, a.assignment_id LIMIT $13"
     ))
     .bind(department)
     .bind(slots[0])
@@ -760,6 +793,8 @@ pub async fn list_assignments(
     .bind(slots[4])
     .bind(slots[5])
     .bind(slots[6])
+    .bind(slots[7])
+    .bind(slots[8])
     .bind(after_at)
     .bind(after_id)
     .bind(limit)
@@ -1153,4 +1188,95 @@ pub async fn insert_rule_set(
         .await?;
     }
     u32::try_from(version).map_err(|_| corrupt(format!("rule set {version}")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Review and re-review (复查 / 复核)
+
+/// Sets the review body of a department (empty: the city center).
+pub async fn set_review_body(
+    conn: &mut AnyConnection,
+    code: &str,
+    review_body: &str,
+) -> Result<(), Error> {
+    sqlx::query("UPDATE departments SET review_body = $2 WHERE code = $1")
+        .bind(code)
+        .bind(review_body)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Makes a new assignment a review of `stage` of `contested`'s answer, to be decided by
+/// `decide_by` (its handling deadline).
+pub async fn mark_review(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+    stage: ReviewStage,
+    contested: &str,
+    decide_by: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE assignments SET review_stage = $2, contested_department = $3, handle_by = $4 \
+         WHERE assignment_id = $1",
+    )
+    .bind(assignment_id)
+    .bind(stage as i32 as i64)
+    .bind(contested)
+    .bind(decide_by)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// REVIEWING → REVIEWED with the outcome and the decision's text; false when the assignment was
+/// no longer under review.
+pub async fn mark_reviewed(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+    outcome: ReviewOutcome,
+    decision: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE assignments SET state = 'REVIEWED', review_outcome = $2, reply = $3, \
+         replied_at = $4, closed_at = $4 WHERE assignment_id = $1 AND state = 'REVIEWING'",
+    )
+    .bind(assignment_id)
+    .bind(outcome as i32 as i64)
+    .bind(decision)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    stamped(conn, assignment_id, done.rows_affected() == 1).await
+}
+
+/// The case's latest review assignment (REVIEWING or REVIEWED), if it had one.
+pub async fn last_review(
+    conn: &mut AnyConnection,
+    case_id: &str,
+) -> Result<Option<AssignmentRecord>, Error> {
+    let row = sqlx::query_as::<_, AssignmentRow>(concat!(
+        assignment_select!(),
+        "WHERE a.case_id = $1 AND a.review_stage > 0 \
+         ORDER BY a.assigned_at DESC, a.assignment_id DESC LIMIT 1"
+    ))
+    .bind(case_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(AssignmentRecord::try_from).transpose()
+}
+
+/// The department that replied to the case last (not a review body's decision), if any.
+pub async fn last_replier(
+    conn: &mut AnyConnection,
+    case_id: &str,
+) -> Result<Option<String>, Error> {
+    Ok(sqlx::query_scalar(
+        "SELECT department FROM assignments WHERE case_id = $1 AND state = 'REPLIED' \
+         ORDER BY replied_at DESC, assignment_id DESC LIMIT 1",
+    )
+    .bind(case_id)
+    .fetch_optional(&mut *conn)
+    .await?)
 }

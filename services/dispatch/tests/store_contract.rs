@@ -62,6 +62,8 @@ yimen_testkit::store_contract!(
         while_waiting_for_a_supplement_it_is_neither_accepted_nor_replied_nor_overdue,
         a_change_reaches_the_feed_when_it_is_read_and_one_in_flight_comes_after_its_commit,
         changes_committed_while_two_watchers_stamp_reach_each_once_in_position_order,
+        a_review_goes_to_the_review_body_and_a_re_review_to_the_body_above_it,
+        a_review_decided_rehandle_gives_the_case_back_to_the_department_that_answered,
     ]
 );
 
@@ -102,6 +104,7 @@ async fn join(
             village: area.1.into(),
         }),
         categories: categories.iter().map(|c| *c as i32).collect(),
+        review_body: String::new(),
     }))
     .await
     .expect("join department")
@@ -778,6 +781,7 @@ async fn rejoining_a_left_department_reactivates_it(db: Db) {
             level: DepartmentLevel::City as i32,
             area: None,
             categories: vec![],
+            review_body: String::new(),
         }))
         .await
         .expect_err("already a member");
@@ -909,6 +913,7 @@ async fn invalid_department_is_refused_naming_every_field(db: Db) {
             level: DepartmentLevel::Town as i32,
             area: None,
             categories: vec![Category::Land as i32, Category::Land as i32],
+            review_body: String::new(),
         }))
         .await
         .expect_err("invalid");
@@ -2651,4 +2656,220 @@ async fn changes_committed_while_two_watchers_stamp_reach_each_once_in_position_
         cases.sort();
         assert_eq!(cases, expected, "each case once");
     }
+// --- review and re-review (复查 / 复核) ------------------------------------------------------
+
+fn review_requested(case_id: &str, stage: ReviewStage, contested: &str) -> Event {
+    yimen_platform::events::new_event(
+        "case.review_requested",
+        case_id,
+        "intake",
+        Payload::CaseReviewRequested(CaseReviewRequested {
+            stage: stage as i32,
+            department: contested.into(),
+        }),
+    )
+}
+
+/// The case's one REVIEWING assignment at `body`.
+async fn reviewing(api: &Api, body: &str, case_id: &str) -> Assignment {
+    let found: Vec<Assignment> = assignments(api, body, &[AssignmentState::Reviewing])
+        .await
+        .into_iter()
+        .filter(|a| a.case_id == case_id)
+        .collect();
+    assert_eq!(found.len(), 1, "one review at {body}: {found:?}");
+    found[0].clone()
+}
+
+fn decision(assignment_id: &str, outcome: ReviewOutcome) -> DecideReviewRequest {
+    DecideReviewRequest {
+        assignment_id: assignment_id.into(),
+        outcome: outcome as i32,
+        decision: "原答复事实清楚，处理适当".into(),
+    }
+}
+
+/// Accepts and replies the case's assignment at `department`.
+async fn replied_by(api: &Api, department: &str, case_id: &str) {
+    let a = accepted(api, department, case_id).await;
+    api.reply_assignment(Request::new(ReplyAssignmentRequest {
+        assignment_id: a.assignment_id,
+        reply: "wages paid".into(),
+    }))
+    .await
+    .expect("reply");
+}
+
+async fn a_review_goes_to_the_review_body_and_a_re_review_to_the_body_above_it(db: Db) {
+    let api = api(&db);
+    api.join_department(Request::new(JoinDepartmentRequest {
+        code: "town-labour".into(),
+        name: "洋梓镇劳动保障所".into(),
+        level: DepartmentLevel::Town as i32,
+        area: Some(Location {
+            town: "洋梓镇".into(),
+            village: String::new(),
+        }),
+        categories: vec![Category::LabourWages as i32],
+        review_body: "town-petition".into(),
+    }))
+    .await
+    .expect("join with a review body");
+    join(
+        &api,
+        "town-petition",
+        DepartmentLevel::Town,
+        ("洋梓镇", ""),
+        &[],
+    )
+    .await;
+    register(&db, "wages", Category::LabourWages, "洋梓镇").await;
+    replied_by(&api, "town-labour", "wages").await;
+
+    deliver(
+        &db,
+        &review_requested("wages", ReviewStage::Review, "town-labour"),
+    )
+    .await;
+    let review = reviewing(&api, "town-petition", "wages").await;
+    assert_eq!(review.review_stage, ReviewStage::Review as i32);
+    assert_eq!(review.contested_department, "town-labour");
+    assert_eq!(
+        ms(&review.handle_by) - ms(&review.assigned_at),
+        30 * DAY_MILLIS,
+        "decided within 30 days"
+    );
+    let started = events(&db).await.pop().expect("an event");
+    assert_eq!(started.r#type, "case.review_started.town-petition");
+    // Asked again while undecided: still one review.
+    deliver(
+        &db,
+        &review_requested("wages", ReviewStage::Review, "town-labour"),
+    )
+    .await;
+    reviewing(&api, "town-petition", "wages").await;
+
+    // Only the body holding the review decides it; nothing is written when refused.
+    let before = events(&db).await.len();
+    let refused = api
+        .decide_review(as_caller(
+            &department_caller("town-labour"),
+            decision(&review.assignment_id, ReviewOutcome::Uphold),
+        ))
+        .await
+        .expect_err("not its review");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert_eq!(events(&db).await.len(), before);
+    let decided = api
+        .decide_review(as_caller(
+            &department_caller("town-petition"),
+            decision(&review.assignment_id, ReviewOutcome::Uphold),
+        ))
+        .await
+        .expect("decide")
+        .into_inner();
+    assert_eq!(decided.state, AssignmentState::Reviewed as i32);
+    assert_eq!(decided.review_outcome, ReviewOutcome::Uphold as i32);
+    assert_eq!(decided.reply, "原答复事实清楚，处理适当");
+    let reviewed = events(&db).await.pop().expect("an event");
+    assert_eq!(reviewed.r#type, "case.reviewed.town-petition");
+    match reviewed.payload {
+        Some(Payload::CaseReviewed(r)) => {
+            assert_eq!(r.stage, ReviewStage::Review as i32);
+            assert_eq!(r.outcome, ReviewOutcome::Uphold as i32);
+            assert_eq!(r.contested_department, "town-labour");
+        }
+        other => panic!("{other:?}"),
+    }
+    let again = api
+        .decide_review(Request::new(decision(
+            &review.assignment_id,
+            ReviewOutcome::Change,
+        )))
+        .await
+        .expect_err("decided once");
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    assert!(again.message().contains("REVIEWED"), "{}", again.message());
+
+    // The re-review goes to the review body of the body that reviewed: the city center.
+    deliver(
+        &db,
+        &review_requested("wages", ReviewStage::ReReview, "town-petition"),
+    )
+    .await;
+    let re_review = reviewing(&api, "city-center", "wages").await;
+    assert_eq!(re_review.review_stage, ReviewStage::ReReview as i32);
+    assert_eq!(re_review.contested_department, "town-petition");
+    let decided = api
+        .decide_review(as_caller(
+            &caller(Role::Supervisor, None),
+            decision(&re_review.assignment_id, ReviewOutcome::Change),
+        ))
+        .await
+        .expect("the center decides")
+        .into_inner();
+    assert_eq!(decided.review_outcome, ReviewOutcome::Change as i32);
+    // A review is no handling: nothing is open at any department.
+    assert!(
+        assignments(
+            &api,
+            "town-labour",
+            &[AssignmentState::Pending, AssignmentState::Accepted]
+        )
+        .await
+        .is_empty()
+    );
+}
+
+async fn a_review_decided_rehandle_gives_the_case_back_to_the_department_that_answered(db: Db) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    register(&db, "wages", Category::LabourWages, "洋梓镇").await;
+    replied_by(&api, "human-resources", "wages").await;
+    deliver(
+        &db,
+        &review_requested("wages", ReviewStage::Review, "human-resources"),
+    )
+    .await;
+    let review = reviewing(&api, "city-center", "wages").await;
+
+    let invalid = api
+        .decide_review(Request::new(DecideReviewRequest {
+            assignment_id: "x".into(),
+            outcome: 0,
+            decision: String::new(),
+        }))
+        .await
+        .expect_err("invalid");
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    let fields: Vec<String> = tonic_types::StatusExt::get_details_bad_request(&invalid)
+        .expect("field violations")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(fields, ["assignment_id", "outcome", "decision"]);
+
+    let before = events(&db).await.len();
+    api.decide_review(Request::new(decision(
+        &review.assignment_id,
+        ReviewOutcome::Rehandle,
+    )))
+    .await
+    .expect("rehandle");
+    let after = events_after(&db, before).await;
+    let kinds: Vec<&str> = after.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["case.reviewed.city-center", "case.assigned.human-resources"]
+    );
+    match &after[1].1 {
+        Some(Payload::CaseAssigned(a)) => {
+            assert_eq!(a.cause, AssignmentCause::Rehandle as i32);
+            assert_eq!(a.previous_department, "city-center");
+        }
+        other => panic!("{other:?}"),
+    }
+    let pending = assignments(&api, "human-resources", &[AssignmentState::Pending]).await;
+    assert_eq!(pending.len(), 1, "handled again");
 }

@@ -65,10 +65,6 @@ fn shown_to<T>(request: &Request<T>, mut case: Case) -> Response<Case> {
     Response::new(case)
 }
 
-fn later(what: &str) -> Status {
-    Status::unimplemented(format!("{what} arrives in a later release"))
-}
-
 #[tonic::async_trait]
 impl IntakeService for Api {
     async fn submit_case(
@@ -128,9 +124,14 @@ impl IntakeService for Api {
 
     async fn request_review(
         &self,
-        _: Request<RequestReviewRequest>,
+        request: Request<RequestReviewRequest>,
     ) -> Result<Response<Case>, Status> {
-        Err(later("requesting a review"))
+        self.overload.admit()?;
+        self.app
+            .request_review(request.get_ref(), &Scope::of(&request))
+            .await
+            .map(|case| shown_to(&request, case))
+            .map_err(Status::from)
     }
 
     /// No token: the query code is the credential. The peer's IP (not its port, which changes

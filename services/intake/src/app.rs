@@ -19,11 +19,13 @@ use yimen_platform::outbox;
 use yimen_platform::seal::Keyring;
 use yimen_platform::time::timestamp;
 use yimen_platform::watch;
-use yimen_proto::event_type::{CASE_REGISTERED, CASE_SUPPLEMENTED};
+use yimen_proto::event_type::{CASE_REGISTERED, CASE_REVIEW_REQUESTED, CASE_SUPPLEMENTED};
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::*;
 
 use crate::domain::evaluation::{self, Evaluation};
+use crate::domain::review::{self, ReviewRequest, ReviewWindow};
+use crate::domain::same_matter::{self, ClosedMatter};
 use crate::domain::supplement::{self, Supplement};
 use crate::domain::{
     CaseFilter, CaseNumber, CaseRef, NewCase, NumberBlock, PetitionerKeyer, Visibility,
@@ -46,6 +48,10 @@ pub struct Intake {
     /// Seals the petitioners' personal data in the store and opens it for answers.
     keyring: Arc<Keyring>,
     numbers: CaseNumbers,
+    /// How long after an answer a review of it may be asked for.
+    review_window: ReviewWindow,
+    /// How similar a subject must be to repeat a matter closed for good (不再受理).
+    same_matter_similarity: f64,
 }
 
 impl Intake {
@@ -61,6 +67,11 @@ impl Intake {
             db,
             keyer,
             keyring,
+            review_window: ReviewWindow {
+                days: config.review_window_days,
+                holidays: config.holidays.clone(),
+            },
+            same_matter_similarity: config.same_matter_similarity,
         }
     }
 
@@ -81,6 +92,10 @@ impl Intake {
         {
             return Ok(known);
         }
+        let announcement = self.announcement(&case, "");
+        let repeated = self
+            .repeated_matter(&case, &announcement.petitioner_keys)
+            .await?;
         let case_id = uuid::Uuid::now_v7().to_string();
         let registered_at = now_millis();
         let year = calendar::year(registered_at);
@@ -112,12 +127,22 @@ impl Intake {
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("request id taken by no case")));
         }
         store::insert_petitioners(&mut tx, &case_id, &case.petitioners, &self.keyring).await?;
-        let announcement = Payload::CaseRegistered(self.announcement(&case, &number));
+        store::insert_petitioner_keys(&mut tx, &case_id, &announcement.petitioner_keys).await?;
+        let announcement = Payload::CaseRegistered(CaseRegistered {
+            case_number: number.clone(),
+            ..announcement
+        });
         let mut event = new_event(CASE_REGISTERED, &case_id, SERVICE, announcement);
         // The event announces the very instant the case was registered.
         event.occurred_at = Some(timestamp(registered_at));
         let line = progress::registered(&number, case.channel, case.category, case.headcount);
         store::add_timeline(&mut tx, &case_id, &event.id, registered_at, &line).await?;
+        if let (Some(earlier), Some(facts)) = (&repeated, &case.new_facts) {
+            store::insert_new_facts(&mut tx, &case_id, &earlier.case_number, facts).await?;
+            let line = same_matter::taken_again(&earlier.case_number);
+            let line_id = format!("new-facts:{case_id}");
+            store::add_timeline(&mut tx, &case_id, &line_id, registered_at, &line).await?;
+        }
         outbox::enqueue(&mut tx, &event).await?;
         self.db.commit(tx).await?;
         tracing::info!(case_id = %case_id, case_number = %number, collective = case.collective(), "case registered");
@@ -358,6 +383,82 @@ impl Intake {
             cases,
             next_page_token: next,
         })
+    }
+}
+
+impl Intake {
+    /// The matter closed for good that `case` repeats (不再受理), if any: refused unless the
+    /// submission states new facts, in which case it is answered so the registration names it.
+    async fn repeated_matter(
+        &self,
+        case: &NewCase,
+        keys: &[String],
+    ) -> Result<Option<ClosedMatter>, Error> {
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let closed = {
+            let mut conn = self.db.pool().acquire().await?;
+            store::closed_matters_of(&mut conn, keys).await?
+        };
+        let Some(earlier) = same_matter::repeated(
+            &closed,
+            case.category as i32,
+            &case.subject,
+            self.same_matter_similarity,
+        ) else {
+            return Ok(None);
+        };
+        if case.new_facts.is_none() {
+            tracing::info!(earlier = %earlier.case_number, "submission of a matter closed for good refused (不再受理)");
+            return Err(same_matter::refusal(earlier));
+        }
+        Ok(Some(earlier.clone()))
+    }
+
+    /// 复查 / 复核: records the petitioner's request for a review of the latest answer of a case
+    /// the caller may see (one it may not is answered as unknown), in one transaction: the
+    /// reason (kept here, never published) and `case.review_requested` with its timeline line
+    /// (status UNDER_REVIEW); dispatch gives it to the review body. Refused FAILED_PRECONDITION
+    /// unless the case is REPLIED or CLOSED, answered within the window, short of its two
+    /// stages and not closed for good. Answers the case.
+    pub async fn request_review(
+        &self,
+        request: &RequestReviewRequest,
+        scope: &Scope,
+    ) -> Result<Case, Error> {
+        let review = ReviewRequest::parse(request)?;
+        let visibility = Visibility::of(scope);
+        let unknown = || Error::not_found(format!("no case `{}`", review.case_ref.key()));
+        let mut tx = self.db.begin().await?;
+        let case = store::case_state(&mut tx, &review.case_ref)
+            .await?
+            .ok_or_else(unknown)?;
+        if !store::is_visible(&mut tx, &case.case_id, &visibility).await? {
+            return Err(unknown());
+        }
+        yimen_platform::audit::note_case(&case.case_id);
+        let standing = store::review_standing(&mut tx, &case).await?;
+        let at = now_millis().max(case.status_at);
+        let stage = review::next_stage(&standing, &self.review_window, at)?;
+        let payload = review::requested(stage, &case.department);
+        let mut event = new_event(CASE_REVIEW_REQUESTED, &case.case_id, SERVICE, payload);
+        event.occurred_at = Some(timestamp(at));
+        store::insert_review_request(
+            &mut tx,
+            &event.id,
+            &case.case_id,
+            stage,
+            &case.department,
+            &review.reason,
+            at,
+        )
+        .await?;
+        publish_own(&mut tx, &case, &event, at).await?;
+        let answer = self.answer(&mut tx, &case, &visibility).await?;
+        self.db.commit(tx).await?;
+        tracing::info!(case_id = %case.case_id, department = %case.department, stage = stage.as_str_name(), "review requested");
+        Ok(answer)
     }
 }
 

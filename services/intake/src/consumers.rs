@@ -45,6 +45,9 @@ impl EventHandler for IntakeHandler {
             );
         }
         notices::record(tx, event, at).await?;
+        if crate::domain::review::closes_for_good(event) {
+            store::close_for_good(tx, &event.case_id, at).await?;
+        }
         tracing::info!(
             case_id = %event.case_id,
             event_id = %event.id,

@@ -10,6 +10,12 @@
 //! for dispatch to assign again; either way `case.evaluated` is published. The evaluation's
 //! comment stays in intake's store.
 //!
+//! Instead, an unsatisfied petitioner may ask for a review (复查) of the reply and then a
+//! re-review (复核) of the review decision, each within `review_window_days`
+//! (`case.review_requested`); after the re-review the matter is closed for good, and a new
+//! submission of it (a shared petitioner fingerprint, the same category, a similar subject) is
+//! refused with the earlier case number (不再受理) unless it states new facts.
+//!
 //! Layout: `domain` (pure rules), `store` (SQL), `app` (the use cases, one transaction per
 //! operation), `api` (gRPC, thin), `consumers` (events).
 
@@ -71,6 +77,18 @@ pub struct IntakeConfig {
     /// that is not one stops the settings from loading.
     #[serde(deserialize_with = "gateway_url")]
     pub sms_gateway_url: String,
+    /// Days after an answer (the reply, or a review decision) within which the petitioner may
+    /// ask for its review (复查) or re-review (复核) (信访工作条例: 30); a window whose last day
+    /// is a rest day runs to the next working day.
+    pub review_window_days: u32,
+    /// The public holidays the review window skips at its end: `builtin`, a holidays file's
+    /// path, or "" for none (as `dispatch.holidays`).
+    pub holidays: yimen_platform::calendar::Holidays,
+    /// How similar (the Jaccard index of the subjects' character bigrams, 0 to 1) a new
+    /// submission's subject must be to a matter closed for good after its re-review, with a
+    /// shared petitioner and the same category, to be refused as the same matter (不再受理)
+    /// unless it states new facts.
+    pub same_matter_similarity: f64,
 }
 
 impl IntakeConfig {
@@ -95,6 +113,9 @@ impl Default for IntakeConfig {
             max_pool_wait_ms: 1_000,
             case_number_block: 20,
             sms_gateway_url: String::new(),
+            review_window_days: 30,
+            holidays: yimen_platform::calendar::Holidays::default(),
+            same_matter_similarity: 0.5,
         }
     }
 }
@@ -111,6 +132,9 @@ impl std::fmt::Debug for IntakeConfig {
             .field("max_pool_wait_ms", &self.max_pool_wait_ms)
             .field("case_number_block", &self.case_number_block)
             .field("sms_gateway_url", &self.sms_gateway_url)
+            .field("review_window_days", &self.review_window_days)
+            .field("holidays", &self.holidays)
+            .field("same_matter_similarity", &self.same_matter_similarity)
             .finish()
     }
 }
@@ -138,6 +162,8 @@ pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::CASE_FORWARDED_ANY,
     yimen_proto::event_type::CASE_SUPPLEMENT_REQUESTED_ANY,
     yimen_proto::event_type::CASE_RESUMED_ANY,
+    yimen_proto::event_type::CASE_REVIEW_STARTED_ANY,
+    yimen_proto::event_type::CASE_REVIEWED_ANY,
     // mediation
     yimen_proto::event_type::MEDIATION_OPENED,
     yimen_proto::event_type::MEDIATION_CONCLUDED,
@@ -238,6 +264,8 @@ mod tests {
             "case.forwarded.natural-resources",
             "case.supplement_requested.human-resources",
             "case.resumed.human-resources",
+            "case.review_started.city-center",
+            "case.reviewed.city-center",
             "mediation.opened",
             "mediation.concluded",
             "mediation.court_confirmed",
@@ -254,6 +282,7 @@ mod tests {
             "case.evaluated",
             "case.closed",
             "case.reopened",
+            "case.review_requested",
             "department.joined",
             "department.left",
         ] {

@@ -540,7 +540,10 @@ pub async fn find_case(
     let summary = pb::CaseSummary::from(row.summary);
     let petitioners = petitioners(conn, &summary.case_id, keyring).await?;
     let timeline = timeline(conn, &summary.case_id).await?;
+    let (finally_closed, review_stage) = review_marks(conn, &summary.case_id).await?;
     Ok(Some(pb::Case {
+        finally_closed,
+        review_stage,
         channel: row.channel,
         petitioners,
         description: row.description,
@@ -760,4 +763,156 @@ pub async fn status_view(
         replied_at: reply.and_then(|l| l.at),
         timeline,
     }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Review and re-review (复查 / 复核), matters closed for good (不再受理)
+
+/// Keeps a review asked for under the id of the `case.review_requested` event that announces
+/// it. The reason stays here: it is never published.
+pub async fn insert_review_request(
+    conn: &mut AnyConnection,
+    event_id: &str,
+    case_id: &str,
+    stage: pb::ReviewStage,
+    department: &str,
+    reason: &str,
+    at: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO review_requests (event_id, case_id, stage, department, reason, \
+         requested_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(event_id)
+    .bind(case_id)
+    .bind(stage as i32 as i64)
+    .bind(department)
+    .bind(reason)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Where `case` stands for a review: closed for good or not, the reviews asked for so far, and
+/// when its latest answer (reply or review decision) was given.
+pub async fn review_standing(
+    conn: &mut AnyConnection,
+    case: &CaseState,
+) -> Result<crate::domain::review::ReviewStanding, Error> {
+    let (finally_closed, _) = review_marks(conn, &case.case_id).await?;
+    let stages_so_far: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM review_requests WHERE case_id = $1")
+            .bind(&case.case_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let answered_at: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(occurred_at) FROM timeline WHERE case_id = $1 AND kind IN ($2, $3)",
+    )
+    .bind(&case.case_id)
+    .bind(yimen_proto::event_type::CASE_REPLIED)
+    .bind(yimen_proto::event_type::CASE_REVIEWED)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(crate::domain::review::ReviewStanding {
+        case_number: case.case_number.clone(),
+        status: case.status,
+        finally_closed,
+        stages_so_far: u32::try_from(stages_so_far).unwrap_or(u32::MAX),
+        answered_at,
+    })
+}
+
+/// Whether the case is closed for good, and the latest review stage asked for (0: none).
+pub async fn review_marks(conn: &mut AnyConnection, case_id: &str) -> Result<(bool, i32), Error> {
+    let closed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM closed_matters WHERE case_id = $1")
+        .bind(case_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let stage: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(stage) FROM review_requests WHERE case_id = $1")
+            .bind(case_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok((
+        closed > 0,
+        stage.and_then(|s| i32::try_from(s).ok()).unwrap_or(0),
+    ))
+}
+
+/// Records that the case is closed for good (a re-review was decided); once however often.
+pub async fn close_for_good(conn: &mut AnyConnection, case_id: &str, at: i64) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO closed_matters (case_id, closed_at) VALUES ($1, $2) \
+         ON CONFLICT (case_id) DO NOTHING",
+    )
+    .bind(case_id)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Keeps the petitioners' keyed fingerprints of a new case.
+pub async fn insert_petitioner_keys(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    keys: &[String],
+) -> Result<(), Error> {
+    for key in keys {
+        sqlx::query(
+            "INSERT INTO case_petitioner_keys (case_id, petitioner_key) VALUES ($1, $2) \
+             ON CONFLICT (case_id, petitioner_key) DO NOTHING",
+        )
+        .bind(case_id)
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The matters closed for good that name a petitioner with one of `keys`, each once.
+pub async fn closed_matters_of(
+    conn: &mut AnyConnection,
+    keys: &[String],
+) -> Result<Vec<crate::domain::same_matter::ClosedMatter>, Error> {
+    let mut found: Vec<crate::domain::same_matter::ClosedMatter> = Vec::new();
+    for key in keys {
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT c.case_number, c.category, c.subject FROM closed_matters m \
+             JOIN cases c ON c.case_id = m.case_id \
+             JOIN case_petitioner_keys k ON k.case_id = m.case_id \
+             WHERE k.petitioner_key = $1 ORDER BY c.case_number",
+        )
+        .bind(key)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (case_number, category, subject) in rows {
+            if found.iter().all(|m| m.case_number != case_number) {
+                found.push(crate::domain::same_matter::ClosedMatter {
+                    case_number,
+                    category: i32::try_from(category).unwrap_or(0),
+                    subject,
+                });
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Keeps the new facts stated to submit a matter closed for good again as `case_id`.
+pub async fn insert_new_facts(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    earlier_case_number: &str,
+    text: &str,
+) -> Result<(), Error> {
+    sqlx::query("INSERT INTO new_facts (case_id, earlier_case_number, text) VALUES ($1, $2, $3)")
+        .bind(case_id)
+        .bind(earlier_case_number)
+        .bind(text)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

@@ -24,7 +24,7 @@ yimen_testkit::store_contract!(
         submitted_case_is_answered_by_get_and_list,
         get_case_with_empty_ref_is_invalid_and_unknown_is_not_found,
         list_with_bad_page_token_is_invalid_on_page_token,
-        later_rpcs_answer_unimplemented,
+        request_review_names_every_bad_field_and_an_unknown_case_is_not_found,
         satisfied_or_basically_satisfied_evaluation_closes_a_replied_case,
         unsatisfied_evaluation_reopens_the_case_until_dispatch_assigns_it_again,
         evaluating_a_case_that_is_not_replied_is_failed_precondition_and_writes_nothing,
@@ -187,21 +187,22 @@ async fn list_with_bad_page_token_is_invalid_on_page_token(db: Db) {
     assert_eq!(fields(&status), ["page.page_token"]);
 }
 
-async fn later_rpcs_answer_unimplemented(db: Db) {
+async fn request_review_names_every_bad_field_and_an_unknown_case_is_not_found(db: Db) {
     let api = api(&db);
-    let codes = [api
+    let invalid = api
         .request_review(Request::new(RequestReviewRequest::default()))
         .await
-        .map(|_| ())];
-    for outcome in codes {
-        let status = outcome.expect_err("not yet");
-        assert_eq!(status.code(), Code::Unimplemented);
-        assert!(
-            status.message().contains("later release"),
-            "{}",
-            status.message()
-        );
-    }
+        .expect_err("invalid");
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    assert_eq!(fields(&invalid), ["case_ref", "reason"]);
+    let unknown = api
+        .request_review(Request::new(RequestReviewRequest {
+            case_ref: "YM-2026-999999".into(),
+            reason: "not satisfied".into(),
+        }))
+        .await
+        .expect_err("unknown");
+    assert_eq!(unknown.code(), Code::NotFound);
 }
 
 // --- evaluation (质量评价) -------------------------------------------------------------------

@@ -71,6 +71,9 @@ yimen_testkit::store_contract!(
         a_refusal_notice_goes_to_the_sms_gateway_once_and_shows_in_the_timeline,
         a_notice_the_gateway_refuses_stays_unsent_and_is_tried_again_later,
         the_log_notifier_sends_acceptance_forward_and_reply_notices,
+        a_review_then_a_re_review_each_of_the_latest_answer_and_then_no_more,
+        a_review_is_refused_past_the_window_and_before_any_answer,
+        a_matter_closed_for_good_is_refused_again_unless_new_facts_are_stated,
     ]
 );
 
@@ -2431,4 +2434,269 @@ async fn the_log_notifier_sends_acceptance_forward_and_reply_notices(db: Db) {
     .expect("send");
     assert_eq!(sent, 3);
     assert!(notice_rows(&db).await.iter().all(|r| r.2.is_some()));
+}
+
+// --- review and re-review (复查 / 复核), 不再受理 ----------------------------------------------
+
+fn review_request(case_ref: &str) -> RequestReviewRequest {
+    RequestReviewRequest {
+        case_ref: case_ref.into(),
+        reason: "王某不服答复，电话13800000000".into(),
+    }
+}
+
+async fn request_review(db: &Db, case_ref: &str) -> Result<Case, yimen_platform::error::Error> {
+    app(db)
+        .request_review(&review_request(case_ref), &Scope::Everything)
+        .await
+}
+
+fn review_started(case_id: &str, body: &str, stage: ReviewStage, at: i64) -> Event {
+    event(
+        "case.review_started",
+        body,
+        case_id,
+        at,
+        Payload::CaseReviewStarted(CaseReviewStarted {
+            department: body.into(),
+            stage: stage as i32,
+            ..Default::default()
+        }),
+    )
+}
+
+fn reviewed(
+    case_id: &str,
+    body: &str,
+    stage: ReviewStage,
+    outcome: ReviewOutcome,
+    at: i64,
+) -> Event {
+    event(
+        "case.reviewed",
+        body,
+        case_id,
+        at,
+        Payload::CaseReviewed(CaseReviewed {
+            department: body.into(),
+            stage: stage as i32,
+            outcome: outcome as i32,
+            decision: "the reply stands".into(),
+            ..Default::default()
+        }),
+    )
+}
+
+/// The (stage, contested department) of the case.review_requested events in the outbox.
+async fn review_requests_published(db: &Db) -> Vec<(i32, String)> {
+    outbox_events(db)
+        .await
+        .into_iter()
+        .filter_map(|e| match e.payload {
+            Some(Payload::CaseReviewRequested(r)) => Some((r.stage, r.department)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn refused_because(result: Result<Case, yimen_platform::error::Error>) -> String {
+    match result {
+        Err(yimen_platform::error::Error::FailedPrecondition(m)) => m,
+        other => panic!("should be refused: {other:?}"),
+    }
+}
+
+async fn a_review_then_a_re_review_each_of_the_latest_answer_and_then_no_more(db: Db) {
+    let id = submit(
+        &db,
+        submission(
+            Category::HousingProperty,
+            "郢中街道",
+            "rent subsidy refused",
+        ),
+    )
+    .await
+    .case_id;
+    let at = reply(&db, &id, "housing", registered_at(&get(&db, &id).await)).await;
+
+    let asked = request_review(&db, &id).await.expect("review");
+    assert_eq!(asked.status, CaseStatus::UnderReview as i32);
+    assert_eq!(asked.review_stage, ReviewStage::Review as i32);
+    assert_eq!(
+        review_requests_published(&db).await,
+        [(ReviewStage::Review as i32, "housing".to_string())]
+    );
+    let twice = refused_because(request_review(&db, &id).await);
+    assert!(twice.contains("under review"), "{twice}");
+    // The reason stays in the store, never in an event.
+    for e in outbox_events(&db).await {
+        let body = String::from_utf8_lossy(&events::encode(&e)).to_string();
+        assert!(!body.contains("13800000000"), "{}", e.r#type);
+    }
+
+    let later = now_millis().max(at) + 1_000;
+    apply(
+        &db,
+        &review_started(&id, "city-center", ReviewStage::Review, later),
+    )
+    .await
+    .expect("started");
+    assert_eq!(
+        status(&get(&db, &id).await),
+        (CaseStatus::UnderReview, "city-center")
+    );
+    apply(
+        &db,
+        &reviewed(
+            &id,
+            "city-center",
+            ReviewStage::Review,
+            ReviewOutcome::Uphold,
+            later + 10,
+        ),
+    )
+    .await
+    .expect("reviewed");
+    let decided = get(&db, &id).await;
+    assert_eq!(status(&decided), (CaseStatus::Closed, "city-center"));
+    assert!(!decided.finally_closed);
+
+    let again = request_review(&db, &id).await.expect("re-review");
+    assert_eq!(again.review_stage, ReviewStage::ReReview as i32);
+    assert_eq!(
+        review_requests_published(&db).await[1],
+        (ReviewStage::ReReview as i32, "city-center".to_string()),
+        "the re-review contests the review decision"
+    );
+    apply(
+        &db,
+        &reviewed(
+            &id,
+            "city-center",
+            ReviewStage::ReReview,
+            ReviewOutcome::Change,
+            later + 20,
+        ),
+    )
+    .await
+    .expect("re-reviewed");
+    let last = get(&db, &id).await;
+    assert_eq!(last.status, CaseStatus::Closed as i32);
+    assert!(last.finally_closed);
+    let m = refused_because(request_review(&db, &id).await);
+    assert!(m.contains("closed for good"), "{m}");
+
+    let mut written: Vec<String> = notice_rows(&db).await.into_iter().map(|r| r.1).collect();
+    written.sort();
+    assert_eq!(written, ["accepted", "re_reviewed", "replied", "reviewed"]);
+}
+
+async fn a_review_is_refused_past_the_window_and_before_any_answer(db: Db) {
+    let id = submit(
+        &db,
+        submission(
+            Category::HousingProperty,
+            "郢中街道",
+            "rent subsidy refused",
+        ),
+    )
+    .await
+    .case_id;
+    let m = refused_because(request_review(&db, &id).await);
+    assert!(m.contains("registered"), "{m}");
+    let long_ago = now_millis() - 40 * 86_400_000;
+    register_at(&db, &id, long_ago).await;
+    reply(&db, &id, "housing", long_ago + 10).await;
+    let m = refused_because(request_review(&db, &id).await);
+    assert!(m.contains("could be asked for until"), "{m}");
+    assert!(review_requests_published(&db).await.is_empty());
+    match request_review(&db, "").await {
+        Err(yimen_platform::error::Error::InvalidArgument(v)) => assert_eq!(v[0].field, "case_ref"),
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn a_matter_closed_for_good_is_refused_again_unless_new_facts_are_stated(db: Db) {
+    let first = submit(
+        &db,
+        submission(Category::HousingProperty, "郢中街道", "城南小区物业费纠纷"),
+    )
+    .await;
+    let at = reply(
+        &db,
+        &first.case_id,
+        "housing",
+        registered_at(&get(&db, &first.case_id).await),
+    )
+    .await;
+    apply(
+        &db,
+        &reviewed(
+            &first.case_id,
+            "city-center",
+            ReviewStage::ReReview,
+            ReviewOutcome::Uphold,
+            at + 10,
+        ),
+    )
+    .await
+    .expect("re-reviewed");
+
+    let again = submission(
+        Category::HousingProperty,
+        "郢中街道",
+        "城南小区物业费又起纠纷",
+    );
+    let refused = api(&db)
+        .submit_case(tonic::Request::new(again.clone()))
+        .await
+        .expect_err("不再受理");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains(&first.case_number),
+        "{}",
+        refused.message()
+    );
+    let detail = tonic_types::StatusExt::get_details_precondition_failure(&refused)
+        .expect("a PreconditionFailure detail");
+    assert_eq!(detail.violations[0].subject, first.case_number);
+    assert_eq!(detail.violations[0].r#type, "SAME_MATTER_CLOSED");
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cases")
+        .fetch_one(db.pool())
+        .await
+        .expect("count");
+    assert_eq!(count, 1, "nothing registered");
+
+    // Another matter of the same petitioner, or the same words in another category, is taken.
+    submit(
+        &db,
+        submission(Category::HousingProperty, "郢中街道", "拆迁补偿款未发放"),
+    )
+    .await;
+    submit(
+        &db,
+        submission(Category::Land, "郢中街道", "城南小区物业费纠纷"),
+    )
+    .await;
+
+    let with_facts = SubmitCaseRequest {
+        new_facts: "物业公司2026年又新增收费项目".into(),
+        ..again
+    };
+    let taken = submit(&db, with_facts).await;
+    let case = get(&db, &taken.case_id).await;
+    let line = case
+        .timeline
+        .iter()
+        .find(|l| l.kind == "case.new_facts")
+        .expect("the timeline says it was taken again");
+    assert!(
+        line.summary.contains(&first.case_number),
+        "{}",
+        line.summary
+    );
+    assert!(
+        !line.summary.contains("物业公司"),
+        "the facts stay in the store"
+    );
 }

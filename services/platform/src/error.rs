@@ -36,6 +36,14 @@ pub enum Error {
     /// A rule of the process forbids this now (e.g. replying to an assignment not accepted).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The same, with what the rule is about as `google.rpc.PreconditionFailure` violations, so
+    /// a client can read it without parsing the message (e.g. the earlier case of a matter
+    /// closed for good).
+    #[error("{message}")]
+    PreconditionFailure {
+        message: String,
+        violations: Vec<PreconditionViolation>,
+    },
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -45,6 +53,15 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One violated precondition: its type (e.g. `SAME_MATTER_CLOSED`), its subject (e.g. the
+/// earlier case number) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreconditionViolation {
+    pub kind: String,
+    pub subject: String,
+    pub description: String,
+}
 
 fn describe(violations: &[FieldViolation]) -> String {
     violations
@@ -117,6 +134,16 @@ impl From<Error> for Status {
             Error::AlreadyExists(m) => Status::already_exists(m),
             Error::PermissionDenied(m) => Status::permission_denied(m),
             Error::FailedPrecondition(m) => Status::failed_precondition(m),
+            Error::PreconditionFailure {
+                message,
+                violations,
+            } => {
+                let mut details = ErrorDetails::new();
+                for v in violations {
+                    details.add_precondition_failure_violation(v.kind, v.subject, v.description);
+                }
+                Status::with_error_details(Code::FailedPrecondition, message, details)
+            }
             Error::Unavailable(m) => {
                 tracing::warn!(error = %m, "unavailable");
                 Status::unavailable(m)

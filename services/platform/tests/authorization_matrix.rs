@@ -121,6 +121,7 @@ fn the_audited_methods_are_exactly_the_state_changing_ones() {
             "DispatchService/AcceptAssignment",
             "DispatchService/AssignLeader",
             "DispatchService/DecideExtension",
+            "DispatchService/DecideReview",
             "DispatchService/Escalate",
             "DispatchService/ForwardAssignment",
             "DispatchService/JoinDepartment",

@@ -21,6 +21,10 @@ pub enum AssignmentState {
     Refused,
     /// 转送 to an authority outside the system.
     Forwarded,
+    /// A review (复查) or re-review (复核) waiting for its body's decision.
+    Reviewing,
+    /// The review decided.
+    Reviewed,
 }
 
 /// What may happen to an assignment.
@@ -35,6 +39,8 @@ pub enum Transition {
     Refuse,
     /// 转送: decided instead of accepting.
     Forward,
+    /// The review body decides a review or re-review.
+    DecideReview,
 }
 
 /// What may be done to an assignment without moving its state.
@@ -51,7 +57,7 @@ pub enum Action {
 }
 
 impl AssignmentState {
-    pub const ALL: [AssignmentState; 7] = [
+    pub const ALL: [AssignmentState; 9] = [
         Self::Pending,
         Self::Accepted,
         Self::Replied,
@@ -59,6 +65,8 @@ impl AssignmentState {
         Self::HandedOver,
         Self::Refused,
         Self::Forwarded,
+        Self::Reviewing,
+        Self::Reviewed,
     ];
 
     /// Open assignments still wait on their department; a case has at most one.
@@ -76,6 +84,7 @@ impl AssignmentState {
             (Pending | Accepted, Transition::HandOver) => Ok(HandedOver),
             (Pending, Transition::Refuse) => Ok(Refused),
             (Pending, Transition::Forward) => Ok(Forwarded),
+            (Reviewing, Transition::DecideReview) => Ok(Reviewed),
             (state, transition) => {
                 let allowed = match transition {
                     Transition::Accept => "only a PENDING assignment can be accepted",
@@ -88,6 +97,9 @@ impl AssignmentState {
                         "only a PENDING assignment can be refused (不予受理): acceptance is decided once"
                     }
                     Transition::Forward => "only a PENDING assignment can be forwarded (转送)",
+                    Transition::DecideReview => {
+                        "only a REVIEWING assignment is decided as a review (复查 / 复核)"
+                    }
                 };
                 Err(Error::precondition(format!(
                     "the assignment is {}: {allowed}",
@@ -139,6 +151,8 @@ impl AssignmentState {
             Self::HandedOver => "HANDED_OVER",
             Self::Refused => "REFUSED",
             Self::Forwarded => "FORWARDED",
+            Self::Reviewing => "REVIEWING",
+            Self::Reviewed => "REVIEWED",
         }
     }
 
@@ -155,6 +169,8 @@ impl AssignmentState {
             Self::HandedOver => pb::AssignmentState::HandedOver,
             Self::Refused => pb::AssignmentState::Refused,
             Self::Forwarded => pb::AssignmentState::Forwarded,
+            Self::Reviewing => pb::AssignmentState::Reviewing,
+            Self::Reviewed => pb::AssignmentState::Reviewed,
         }
     }
 
@@ -167,6 +183,8 @@ impl AssignmentState {
             pb::AssignmentState::HandedOver => Some(Self::HandedOver),
             pb::AssignmentState::Refused => Some(Self::Refused),
             pb::AssignmentState::Forwarded => Some(Self::Forwarded),
+            pb::AssignmentState::Reviewing => Some(Self::Reviewing),
+            pb::AssignmentState::Reviewed => Some(Self::Reviewed),
             pb::AssignmentState::Unspecified => None,
         }
     }
@@ -333,5 +351,25 @@ mod tests {
             RETURN_REASON_MAX,
         );
         assert_eq!(e.unwrap_err().field, "reason");
+    }
+
+    #[test]
+    fn only_a_reviewing_assignment_is_decided_and_it_takes_nothing_else() {
+        assert_eq!(Reviewing.apply(Transition::DecideReview).unwrap(), Reviewed);
+        for state in [Pending, Accepted, Replied, Reviewed] {
+            let m = refused(state, Transition::DecideReview);
+            assert!(m.contains(state.as_str()), "{m}");
+        }
+        for t in [
+            Transition::Accept,
+            Transition::Reply,
+            Transition::Return,
+            Transition::Refuse,
+        ] {
+            let m = refused(Reviewing, t);
+            assert!(m.contains("REVIEWING"), "{m}");
+        }
+        assert!(!Reviewing.is_open(), "a review is not the case's handling");
+        assert!(Reviewing.allows(Action::RequestSupplement).is_err());
     }
 }

@@ -98,6 +98,8 @@ pub struct DepartmentSpec {
     /// The village served (village departments), else empty.
     pub village: String,
     pub categories: Vec<Category>,
+    /// The department that reviews this one's answers (复查 / 复核); empty: the city center.
+    pub review_body: String,
 }
 
 impl DepartmentSpec {
@@ -161,6 +163,20 @@ impl DepartmentSpec {
             }
         }
 
+        let review_body = request.review_body.trim();
+        if !review_body.is_empty() {
+            match validate::department_code("review_body", review_body) {
+                Ok(body) if Some(body.as_str()) == code.as_ref().map(DepartmentCode::as_str) => {
+                    violations.add(
+                        "review_body",
+                        "a department does not review its own answers",
+                    )
+                }
+                Ok(_) => {}
+                Err(v) => violations.add(v.field, v.description),
+            }
+        }
+
         violations.finish()?;
         match (code, level, name) {
             (Some(code), Some(level), Some(name)) => Ok(Self {
@@ -170,6 +186,7 @@ impl DepartmentSpec {
                 town: town.to_string(),
                 village: village.to_string(),
                 categories,
+                review_body: review_body.to_string(),
             }),
             // Unreachable: a missing code or level was recorded as a violation above.
             _ => Err(Error::invalid("code", "invalid department")),
@@ -185,6 +202,7 @@ impl DepartmentSpec {
             town: String::new(),
             village: String::new(),
             categories: Vec::new(),
+            review_body: String::new(),
         }
     }
 
@@ -221,6 +239,10 @@ impl Department {
             active: self.active,
             joined_at: Some(timestamp(self.joined_at)),
             open_assignments,
+            review_body: match spec.review_body.as_str() {
+                "" => CITY_CENTER.to_string(),
+                body => body.to_string(),
+            },
         }
     }
 }
@@ -237,6 +259,7 @@ mod tests {
             level: DepartmentLevel::City as i32,
             area: None,
             categories: vec![Category::SocialAssistance as i32],
+            review_body: String::new(),
         }
     }
 
@@ -389,6 +412,7 @@ mod tests {
             level: 0,
             area: None,
             categories: vec![0],
+            review_body: String::new(),
         };
         assert_eq!(fields(&r), ["code", "name", "level", "categories[0]"]);
     }
@@ -399,5 +423,27 @@ mod tests {
         assert!(center.code.is_city_center());
         assert_eq!(center.level, Level::City);
         assert!(center.categories.is_empty());
+    }
+
+    #[test]
+    fn a_review_body_is_a_department_code_other_than_its_own() {
+        let mut request = city("civil-affairs");
+        request.review_body = "Bad Code".into();
+        assert_eq!(fields(&request), ["review_body"]);
+        request.review_body = "civil-affairs".into();
+        assert_eq!(fields(&request), ["review_body"]);
+        request.review_body = " town-petition ".into();
+        let spec = DepartmentSpec::parse(&request).unwrap();
+        assert_eq!(spec.review_body, "town-petition");
+        let shown = Department {
+            spec: DepartmentSpec::parse(&city("housing")).unwrap(),
+            active: true,
+            joined_at: 0,
+        }
+        .to_proto(0);
+        assert_eq!(
+            shown.review_body, CITY_CENTER,
+            "none named: the city center"
+        );
     }
 }

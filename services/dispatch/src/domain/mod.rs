@@ -11,6 +11,7 @@ pub mod escalation;
 pub mod extension;
 pub mod mediation;
 pub mod requests;
+pub mod review;
 pub mod routing;
 pub mod rules;
 

@@ -33,6 +33,10 @@ pub enum Trigger<'a> {
     /// The petitioner was unsatisfied with `from`'s reply: `from` handles it again while it is
     /// still at the center (and did not return the case), else it is routed as a new case.
     Reopened { from: &'a str },
+    /// The review body `by` decided the matter is handled again (重新办理) by `to`, the
+    /// department that answered it: `to` handles it while it is at the center, else it is
+    /// routed as a new case.
+    Rehandled { by: &'a str, to: &'a str },
 }
 
 /// Where a case goes, and why, in words a clerk and a petitioner can read.
@@ -71,6 +75,11 @@ fn reopened_reason(from: &str) -> String {
     }
 }
 
+/// Why a matter a review sent back is assigned again.
+fn rehandled_reason(by: &str) -> String {
+    format!("the review by {by} ordered the matter handled again (重新办理)")
+}
+
 /// Routes a case among `departments` (inactive ones are ignored), skipping every code in
 /// `excluded`: first by the routing `rules`, then to the owner of its category. Ties at the
 /// same level go to the earliest joined, then the smallest code, so the same facts always give
@@ -91,6 +100,19 @@ pub fn route(
             department_name: replier.spec.name.clone(),
             cause: AssignmentCause::Reopened,
             reason: reopened_reason(from),
+            rule: String::new(),
+            rules_version: 0,
+        };
+    }
+    if let Trigger::Rehandled { by, to } = trigger
+        && !excluded.contains(to)
+        && let Some(answered) = departments.iter().find(|d| d.active && d.code() == to)
+    {
+        return Route {
+            department: to.to_string(),
+            department_name: answered.spec.name.clone(),
+            cause: AssignmentCause::Rehandle,
+            reason: rehandled_reason(by),
             rule: String::new(),
             rules_version: 0,
         };
@@ -187,6 +209,10 @@ pub fn route(
             AssignmentCause::Reopened,
             format!("{}; {why}", reopened_reason(from)),
         ),
+        Trigger::Rehandled { by, .. } => (
+            AssignmentCause::Rehandle,
+            format!("{}; {why}", rehandled_reason(by)),
+        ),
     };
     let (rule, rules_version) = match ruled {
         Some((r, _)) => (r.rule_id.clone(), rules.version),
@@ -223,6 +249,7 @@ mod tests {
                 town: area.0.into(),
                 village: area.1.into(),
                 categories: categories.to_vec(),
+                review_body: String::new(),
             },
             active: true,
             joined_at,
@@ -661,5 +688,49 @@ mod tests {
         );
         assert_eq!(r.department, "longshan-mediation");
         assert!(r.rule.is_empty());
+    }
+
+    #[test]
+    fn a_rehandled_matter_goes_back_to_the_department_that_answered_while_it_is_here() {
+        let departments = [
+            center(),
+            dept("labour", Level::City, ("", ""), &[LABOUR], 1),
+            dept("town-labour", Level::Town, ("洋梓镇", ""), &[LABOUR], 2),
+        ];
+        let facts = CaseFacts {
+            category: LABOUR,
+            town: "洋梓镇",
+            village: "",
+            subject: "wages",
+        };
+        let trigger = Trigger::Rehandled {
+            by: CITY_CENTER,
+            to: "labour",
+        };
+        let r = route(
+            &facts,
+            &departments,
+            &RuleSet::default(),
+            &BTreeSet::new(),
+            trigger,
+        );
+        assert_eq!(r.department, "labour");
+        assert_eq!(r.cause, AssignmentCause::Rehandle);
+        assert!(r.reason.contains("重新办理"), "{}", r.reason);
+        let gone = Trigger::Rehandled {
+            by: CITY_CENTER,
+            to: "left-office",
+        };
+        let r = route(
+            &facts,
+            &departments,
+            &RuleSet::default(),
+            &BTreeSet::new(),
+            gone,
+        );
+        assert_eq!(
+            (r.department.as_str(), r.cause),
+            ("town-labour", AssignmentCause::Rehandle)
+        );
     }
 }

@@ -12,6 +12,8 @@ pub mod masking;
 pub mod notice;
 pub mod progress;
 pub mod query_code;
+pub mod review;
+pub mod same_matter;
 pub mod submission;
 pub mod supplement;
 

@@ -4,10 +4,10 @@
 //! petitioners' phones) is looked up only when it is sent, inside the notifier.
 //!
 //! Built now: acceptance (受理告知书), refusal (不予受理告知书), forward (转送告知书) and the
-//! reply (答复意见书). Review and re-review decisions add their kinds and templates here.
+//! reply (答复意见书), and the review and re-review decisions (复查意见书, 复核意见书).
 
-use yimen_proto::v1::Event;
 use yimen_proto::v1::event::Payload;
+use yimen_proto::v1::{Event, ReviewOutcome, ReviewStage};
 
 use super::progress::refusal_words_zh;
 
@@ -25,14 +25,20 @@ pub enum NoticeKind {
     Forwarded,
     /// 答复意见书.
     Replied,
+    /// 复查意见书.
+    Reviewed,
+    /// 复核意见书: the last word on the matter.
+    ReReviewed,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 4] = [
+    pub const ALL: [NoticeKind; 6] = [
         Self::Accepted,
         Self::Refused,
         Self::Forwarded,
         Self::Replied,
+        Self::Reviewed,
+        Self::ReReviewed,
     ];
 
     /// The name in the store, the logs and the SMS gateway's `template` field.
@@ -42,6 +48,8 @@ impl NoticeKind {
             Self::Refused => "refused",
             Self::Forwarded => "forwarded",
             Self::Replied => "replied",
+            Self::Reviewed => "reviewed",
+            Self::ReReviewed => "re_reviewed",
         }
     }
 
@@ -56,6 +64,8 @@ impl NoticeKind {
             Self::Refused => "不予受理告知书",
             Self::Forwarded => "转送告知书",
             Self::Replied => "答复意见书",
+            Self::Reviewed => "复查意见书",
+            Self::ReReviewed => "复核意见书",
         }
     }
 }
@@ -122,6 +132,34 @@ pub fn of(event: &Event, case_number: &str) -> Option<(NoticeKind, String)> {
                 r.reply
             ),
         ),
+        Payload::CaseReviewed(r) => {
+            let outcome = match ReviewOutcome::try_from(r.outcome) {
+                Ok(ReviewOutcome::Uphold) => "维持原处理意见",
+                Ok(ReviewOutcome::Change) => "变更原处理意见",
+                Ok(ReviewOutcome::Rehandle) => "责成原办理单位重新办理",
+                _ => "作出如下意见",
+            };
+            let body = named(&r.department_name, &r.department);
+            if r.stage == ReviewStage::ReReview as i32 {
+                (
+                    NoticeKind::ReReviewed,
+                    format!(
+                        "{head}经{body}复核，{outcome}：{}。复核意见为最终意见，\
+                         同一事项无新的事实和理由的，不再受理。",
+                        r.decision
+                    ),
+                )
+            } else {
+                (
+                    NoticeKind::Reviewed,
+                    format!(
+                        "{head}经{body}复查，{outcome}：{}。如不服复查意见，\
+                         可自收到之日起30日内请求复核。",
+                        r.decision
+                    ),
+                )
+            }
+        }
         _ => return None,
     })
 }
@@ -186,6 +224,37 @@ mod tests {
             None
         );
         assert_eq!(of(&Event::default(), "YM-2026-000001"), None);
+    }
+
+    #[test]
+    fn review_and_re_review_decisions_are_told_with_what_comes_next() {
+        let decided = |stage: ReviewStage, outcome: ReviewOutcome| {
+            of(
+                &event(Payload::CaseReviewed(yimen_proto::v1::CaseReviewed {
+                    department: "city-center".into(),
+                    department_name: "市信访超市".into(),
+                    stage: stage as i32,
+                    outcome: outcome as i32,
+                    decision: "原答复认定事实清楚".into(),
+                    ..Default::default()
+                })),
+                "YM-2026-000009",
+            )
+            .unwrap()
+        };
+        let (kind, text) = decided(ReviewStage::Review, ReviewOutcome::Uphold);
+        assert_eq!(kind, NoticeKind::Reviewed);
+        assert_eq!(
+            text,
+            "【钟祥市信访超市】您的信访事项（编号YM-2026-000009）经市信访超市复查，维持原处理意见：\
+             原答复认定事实清楚。如不服复查意见，可自收到之日起30日内请求复核。"
+        );
+        let (kind, text) = decided(ReviewStage::ReReview, ReviewOutcome::Change);
+        assert_eq!(kind, NoticeKind::ReReviewed);
+        assert!(text.contains("经市信访超市复核，变更原处理意见"), "{text}");
+        assert!(text.contains("不再受理"), "{text}");
+        let (_, text) = decided(ReviewStage::Review, ReviewOutcome::Rehandle);
+        assert!(text.contains("责成原办理单位重新办理"), "{text}");
     }
 
     #[test]

@@ -8,14 +8,17 @@
 use yimen_proto::event_type::{
     ALERT_RAISED, CASE_ACCEPTED, CASE_ASSIGNED, CASE_CLOSED, CASE_ESCALATED, CASE_EVALUATED,
     CASE_EXTENDED, CASE_FORWARDED, CASE_REFERRED, CASE_REFUSED, CASE_REGISTERED, CASE_REOPENED,
-    CASE_REPLIED, CASE_RESUMED, CASE_RETURNED, CASE_SUPPLEMENT_REQUESTED, CASE_SUPPLEMENTED,
-    MEDIATION_CONCLUDED, MEDIATION_COURT_CONFIRMED, MEDIATION_OPENED,
+    CASE_REPLIED, CASE_RESUMED, CASE_RETURNED, CASE_REVIEW_REQUESTED, CASE_REVIEW_STARTED,
+    CASE_REVIEWED, CASE_SUPPLEMENT_REQUESTED, CASE_SUPPLEMENTED, MEDIATION_CONCLUDED,
+    MEDIATION_COURT_CONFIRMED, MEDIATION_OPENED,
 };
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::{
     Agreement, AlertKind, CaseStatus, Category, Channel, EscalationLevel, Event, Linkage,
-    MediationState, RefusalReason, Satisfaction,
+    MediationState, RefusalReason, ReviewOutcome, ReviewStage, Satisfaction,
 };
+
+use super::review;
 
 use yimen_platform::calendar;
 use yimen_platform::money;
@@ -286,6 +289,61 @@ pub fn of(event: &Event) -> Option<Progress> {
             };
             Progress::line(CASE_REOPENED, &r.department, summary).sets(CaseStatus::Reopened)
         }
+        // The contested answer's department keeps the case until the review body takes it.
+        Payload::CaseReviewRequested(r) => Progress::line(
+            CASE_REVIEW_REQUESTED,
+            &r.department,
+            format!("{} asked for", review::stage_words(r.stage)),
+        )
+        .sets_keeping_department(CaseStatus::UnderReview),
+        // The review body holds the case from now on, and may read it.
+        Payload::CaseReviewStarted(r) => {
+            let body = match r.department_name.as_str() {
+                "" => r.department.clone(),
+                name => format!("{name} ({})", r.department),
+            };
+            let by = r
+                .decide_by
+                .as_ref()
+                .map(|t| format!("; to be decided by {}", date_of(t)))
+                .unwrap_or_default();
+            Progress::line(
+                CASE_REVIEW_STARTED,
+                &r.department,
+                format!("{} by {body}{by}", review::stage_words(r.stage)),
+            )
+            .sets(CaseStatus::UnderReview)
+        }
+        // Upheld or changed, the decision answers the case; handled again, the new assignment
+        // (case.assigned) moves it.
+        Payload::CaseReviewed(r) => {
+            let outcome = match ReviewOutcome::try_from(r.outcome) {
+                Ok(ReviewOutcome::Uphold) => "the answer upheld",
+                Ok(ReviewOutcome::Change) => "the answer changed",
+                Ok(ReviewOutcome::Rehandle) => "the matter is to be handled again",
+                _ => "decided",
+            };
+            let last = if r.stage == ReviewStage::ReReview as i32 {
+                "; closed for good (终结)"
+            } else {
+                ""
+            };
+            let line = Progress::line(
+                CASE_REVIEWED,
+                &r.department,
+                format!(
+                    "{} decided by {}: {outcome}: {}{last}",
+                    review::stage_words(r.stage),
+                    r.department,
+                    r.decision
+                ),
+            );
+            if r.outcome == ReviewOutcome::Rehandle as i32 {
+                line
+            } else {
+                line.sets(CaseStatus::Closed)
+            }
+        }
         Payload::CaseRegistered(_)
         | Payload::DepartmentJoined(_)
         | Payload::DepartmentLeft(_)
@@ -424,8 +482,9 @@ fn readable(name: &str, prefix: &str) -> String {
 mod tests {
     use yimen_proto::v1::{
         Alert, AlertRaised, CaseAccepted, CaseAssigned, CaseClosed, CaseEscalated, CaseEvaluated,
-        CaseExtended, CaseReferred, CaseReopened, CaseReplied, CaseReturned, DepartmentLeft,
-        Installment, MediationConcluded, MediationCourtConfirmed, MediationOpened, Money,
+        CaseExtended, CaseReferred, CaseReopened, CaseReplied, CaseReturned, CaseReviewRequested,
+        CaseReviewStarted, CaseReviewed, DepartmentLeft, Installment, MediationConcluded,
+        MediationCourtConfirmed, MediationOpened, Money,
     };
 
     use super::*;
@@ -895,5 +954,54 @@ mod tests {
             for_petitioner(CASE_CLOSED, "closed (办结)"),
             "closed (办结)"
         );
+    }
+
+    #[test]
+    fn a_review_puts_the_case_under_review_with_the_body_and_its_decision_closes_it() {
+        let asked = progress(Payload::CaseReviewRequested(CaseReviewRequested {
+            stage: ReviewStage::Review as i32,
+            department: "civil-affairs".into(),
+        }));
+        assert_eq!(asked.holding, keeping_department(CaseStatus::UnderReview));
+        assert_eq!(asked.line.summary, "review (复查) asked for");
+        let started = progress(Payload::CaseReviewStarted(CaseReviewStarted {
+            department: "city-center".into(),
+            department_name: "市信访超市".into(),
+            stage: ReviewStage::ReReview as i32,
+            decide_by: Some(MARCH_FIRST),
+            ..Default::default()
+        }));
+        assert_eq!(
+            started.holder(),
+            Some("city-center"),
+            "the body may read the case"
+        );
+        assert_eq!(
+            started.line.summary,
+            "re-review (复核) by 市信访超市 (city-center); to be decided by 2026-03-01"
+        );
+        let decided = |stage: ReviewStage, outcome: ReviewOutcome| {
+            progress(Payload::CaseReviewed(CaseReviewed {
+                department: "city-center".into(),
+                stage: stage as i32,
+                outcome: outcome as i32,
+                decision: "facts confirmed".into(),
+                ..Default::default()
+            }))
+        };
+        let upheld = decided(ReviewStage::Review, ReviewOutcome::Uphold);
+        assert_eq!(upheld.holding, held_by(CaseStatus::Closed, "city-center"));
+        assert_eq!(
+            upheld.line.summary,
+            "review (复查) decided by city-center: the answer upheld: facts confirmed"
+        );
+        let last = decided(ReviewStage::ReReview, ReviewOutcome::Change);
+        assert!(
+            last.line.summary.ends_with("closed for good (终结)"),
+            "{}",
+            last.line.summary
+        );
+        let again = decided(ReviewStage::Review, ReviewOutcome::Rehandle);
+        assert_eq!(again.holding, None, "the new assignment moves the case");
     }
 }

@@ -21,6 +21,8 @@ const SUBJECT_MAX: usize = 200;
 const DESCRIPTION_MAX: usize = 20_000;
 const PLACE_MAX: usize = 100;
 const REQUEST_ID_MAX: usize = 100;
+/// The longest statement of new facts about a matter closed for good, in characters.
+pub const NEW_FACTS_MAX: usize = 2000;
 
 /// Whether a headcount makes a collective petition (集体访).
 pub fn is_collective(headcount: u32) -> bool {
@@ -46,6 +48,8 @@ pub struct NewCase {
     pub complained_about: Option<String>,
     /// 保密: the handling department too sees the petitioners only masked.
     pub confidential: bool,
+    /// The new facts stated about a matter closed for good (不再受理 unless there are some).
+    pub new_facts: Option<String>,
 }
 
 /// A person named on a case. `Debug` shows no personal data.
@@ -101,6 +105,11 @@ impl NewCase {
         let complained_about = v.check(optional(&request.complained_about, |raw| {
             department_code("complained_about", raw)
         }));
+        let new_facts = v.check(optional_text(
+            "new_facts",
+            &request.new_facts,
+            NEW_FACTS_MAX,
+        ));
         v.finish()?;
         // Every `None` above recorded a violation, so `finish` has already answered.
         let missing = || Error::Internal(anyhow::anyhow!("a checked field went missing"));
@@ -120,6 +129,7 @@ impl NewCase {
             request_id: Some(request_id.ok_or_else(missing)?).filter(|r| !r.is_empty()),
             complained_about: complained_about.ok_or_else(missing)?,
             confidential: request.confidential,
+            new_facts: Some(new_facts.ok_or_else(missing)?).filter(|f| !f.is_empty()),
         })
     }
 
@@ -220,6 +230,7 @@ mod tests {
             request_id: "desk-1-0001".into(),
             complained_about: String::new(),
             confidential: false,
+            new_facts: String::new(),
         }
     }
 
@@ -602,6 +613,7 @@ mod tests {
             request_id: "r".repeat(101),
             complained_about: "Bad Code".into(),
             confidential: false,
+            new_facts: String::new(),
         };
         assert_eq!(
             violations(r),
@@ -661,5 +673,21 @@ mod tests {
         let case = accepted(valid());
         let shown = format!("{case:?}");
         assert!(!shown.contains("王某") && !shown.contains("1101") && !shown.contains("138"));
+    }
+
+    #[test]
+    fn new_facts_are_optional_trimmed_and_bounded() {
+        let mut r = valid();
+        assert_eq!(NewCase::parse(&r).unwrap().new_facts, None);
+        r.new_facts = " 2026年新增收费项目 ".into();
+        assert_eq!(
+            NewCase::parse(&r).unwrap().new_facts.as_deref(),
+            Some("2026年新增收费项目")
+        );
+        r.new_facts = "实".repeat(NEW_FACTS_MAX + 1);
+        match NewCase::parse(&r) {
+            Err(Error::InvalidArgument(v)) => assert_eq!(v[0].field, "new_facts"),
+            other => panic!("{other:?}"),
+        }
     }
 }

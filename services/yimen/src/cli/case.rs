@@ -103,6 +103,10 @@ struct Submit {
     /// Confidential (保密): the handling department too sees the petitioners masked.
     #[arg(long)]
     confidential: bool,
+    /// New facts about a matter closed for good after its re-review: without them the same
+    /// matter is not taken again (不再受理).
+    #[arg(long, default_value = "")]
+    new_facts: String,
 }
 
 impl Submit {
@@ -122,6 +126,7 @@ impl Submit {
             request_id: self.request_id,
             complained_about: self.complained_about,
             confidential: self.confidential,
+            new_facts: self.new_facts,
         })
     }
 }

@@ -79,6 +79,7 @@ impl DeptArgs {
                         level: parse::level(&level)? as i32,
                         area: Some(Location { town, village }),
                         categories,
+                        review_body: String::new(),
                     })
                     .await
                     .map_err(status_error)?

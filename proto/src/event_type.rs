@@ -44,6 +44,8 @@ per_department! {
     CASE_SUPPLEMENT_REQUESTED, CASE_SUPPLEMENT_REQUESTED_ANY = "case.supplement_requested";
     /// dispatch: the material came; the clock runs again.
     CASE_RESUMED, CASE_RESUMED_ANY = "case.resumed";
+    /// dispatch: the center took the case over (提级) or handed it down (交办).
+    CASE_TRANSFERRED, CASE_TRANSFERRED_ANY = "case.transferred";
 }
 
 /// intake: a case was registered (登记).
@@ -56,6 +58,8 @@ pub const CASE_CLOSED: &str = "case.closed";
 pub const CASE_REOPENED: &str = "case.reopened";
 /// intake: the material a department asked for was added.
 pub const CASE_SUPPLEMENTED: &str = "case.supplemented";
+/// intake: the petitioner withdrew the case (撤回).
+pub const CASE_WITHDRAWN: &str = "case.withdrawn";
 /// dispatch: a department joined the center.
 pub const DEPARTMENT_JOINED: &str = "department.joined";
 /// dispatch: a department left the center, handing its open cases over.
@@ -101,6 +105,8 @@ pub const ALL: &[&str] = &[
     CASE_SUPPLEMENT_REQUESTED,
     CASE_SUPPLEMENTED,
     CASE_RESUMED,
+    CASE_WITHDRAWN,
+    CASE_TRANSFERRED,
 ];
 
 /// The routing key of a per-department event: `case.assigned.<department>`.

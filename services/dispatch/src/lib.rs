@@ -12,6 +12,7 @@ pub mod api;
 pub mod app;
 pub mod consumers;
 pub mod domain;
+pub mod moves;
 pub mod seed;
 pub mod store;
 
@@ -72,6 +73,7 @@ pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::CASE_SUPPLEMENTED,
     yimen_proto::event_type::MEDIATION_OPENED,
     yimen_proto::event_type::MEDIATION_CONCLUDED,
+    yimen_proto::event_type::CASE_WITHDRAWN,
 ];
 
 /// Triage and assignment, as a process runs it.
@@ -213,7 +215,8 @@ mod tests {
                 "case.reopened",
                 "case.supplemented",
                 "mediation.opened",
-                "mediation.concluded"
+                "mediation.concluded",
+                "case.withdrawn"
             ]
         );
     }

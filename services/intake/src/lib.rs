@@ -138,6 +138,7 @@ pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::CASE_FORWARDED_ANY,
     yimen_proto::event_type::CASE_SUPPLEMENT_REQUESTED_ANY,
     yimen_proto::event_type::CASE_RESUMED_ANY,
+    yimen_proto::event_type::CASE_TRANSFERRED_ANY,
     // mediation
     yimen_proto::event_type::MEDIATION_OPENED,
     yimen_proto::event_type::MEDIATION_CONCLUDED,

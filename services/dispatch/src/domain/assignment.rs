@@ -21,6 +21,10 @@ pub enum AssignmentState {
     Refused,
     /// 转送 to an authority outside the system.
     Forwarded,
+    /// The petitioner withdrew the case (撤回).
+    Withdrawn,
+    /// Taken over by the city (提级) or handed down (交办): another department holds it now.
+    Transferred,
 }
 
 /// What may happen to an assignment.
@@ -35,6 +39,10 @@ pub enum Transition {
     Refuse,
     /// 转送: decided instead of accepting.
     Forward,
+    /// 撤回: the petitioner withdrew the case.
+    Withdraw,
+    /// 提级 / 交办: the center gave the case to a department at another level.
+    Transfer,
 }
 
 /// What may be done to an assignment without moving its state.
@@ -51,7 +59,7 @@ pub enum Action {
 }
 
 impl AssignmentState {
-    pub const ALL: [AssignmentState; 7] = [
+    pub const ALL: [AssignmentState; 9] = [
         Self::Pending,
         Self::Accepted,
         Self::Replied,
@@ -59,6 +67,8 @@ impl AssignmentState {
         Self::HandedOver,
         Self::Refused,
         Self::Forwarded,
+        Self::Withdrawn,
+        Self::Transferred,
     ];
 
     /// Open assignments still wait on their department; a case has at most one.
@@ -76,6 +86,8 @@ impl AssignmentState {
             (Pending | Accepted, Transition::HandOver) => Ok(HandedOver),
             (Pending, Transition::Refuse) => Ok(Refused),
             (Pending, Transition::Forward) => Ok(Forwarded),
+            (Pending | Accepted, Transition::Withdraw) => Ok(Withdrawn),
+            (Pending | Accepted, Transition::Transfer) => Ok(Transferred),
             (state, transition) => {
                 let allowed = match transition {
                     Transition::Accept => "only a PENDING assignment can be accepted",
@@ -88,6 +100,12 @@ impl AssignmentState {
                         "only a PENDING assignment can be refused (不予受理): acceptance is decided once"
                     }
                     Transition::Forward => "only a PENDING assignment can be forwarded (转送)",
+                    Transition::Withdraw => {
+                        "only a PENDING or ACCEPTED assignment ends with a withdrawal"
+                    }
+                    Transition::Transfer => {
+                        "only a PENDING or ACCEPTED assignment can be taken over or handed down"
+                    }
                 };
                 Err(Error::precondition(format!(
                     "the assignment is {}: {allowed}",
@@ -139,6 +157,8 @@ impl AssignmentState {
             Self::HandedOver => "HANDED_OVER",
             Self::Refused => "REFUSED",
             Self::Forwarded => "FORWARDED",
+            Self::Withdrawn => "WITHDRAWN",
+            Self::Transferred => "TRANSFERRED",
         }
     }
 
@@ -155,6 +175,8 @@ impl AssignmentState {
             Self::HandedOver => pb::AssignmentState::HandedOver,
             Self::Refused => pb::AssignmentState::Refused,
             Self::Forwarded => pb::AssignmentState::Forwarded,
+            Self::Withdrawn => pb::AssignmentState::Withdrawn,
+            Self::Transferred => pb::AssignmentState::Transferred,
         }
     }
 
@@ -167,6 +189,8 @@ impl AssignmentState {
             pb::AssignmentState::HandedOver => Some(Self::HandedOver),
             pb::AssignmentState::Refused => Some(Self::Refused),
             pb::AssignmentState::Forwarded => Some(Self::Forwarded),
+            pb::AssignmentState::Withdrawn => Some(Self::Withdrawn),
+            pb::AssignmentState::Transferred => Some(Self::Transferred),
             pb::AssignmentState::Unspecified => None,
         }
     }
@@ -221,7 +245,15 @@ mod tests {
 
     #[test]
     fn closed_assignments_refuse_every_transition() {
-        for state in [Replied, Returned, HandedOver, Refused, Forwarded] {
+        for state in [
+            Replied,
+            Returned,
+            HandedOver,
+            Refused,
+            Forwarded,
+            Withdrawn,
+            Transferred,
+        ] {
             for t in [
                 Transition::Accept,
                 Transition::Reply,
@@ -229,6 +261,8 @@ mod tests {
                 Transition::HandOver,
                 Transition::Refuse,
                 Transition::Forward,
+                Transition::Withdraw,
+                Transition::Transfer,
             ] {
                 let m = refused(state, t);
                 assert!(m.contains(state.as_str()), "{m}");
@@ -244,6 +278,15 @@ mod tests {
             let m = refused(Accepted, t);
             assert!(m.contains("ACCEPTED"), "{m}");
         }
+    }
+
+    #[test]
+    fn an_open_assignment_ends_with_a_withdrawal_or_a_transfer() {
+        for state in [Pending, Accepted] {
+            assert_eq!(state.apply(Transition::Withdraw).unwrap(), Withdrawn);
+            assert_eq!(state.apply(Transition::Transfer).unwrap(), Transferred);
+        }
+        assert!(!Withdrawn.is_open() && !Transferred.is_open());
     }
 
     #[test]

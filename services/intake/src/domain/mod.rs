@@ -14,6 +14,7 @@ pub mod progress;
 pub mod query_code;
 pub mod submission;
 pub mod supplement;
+pub mod withdrawal;
 
 pub use access::Visibility;
 pub use case_number::{CaseNumber, CaseRef, NumberBlock};
@@ -24,3 +25,4 @@ pub use masking::Disclosure;
 pub use progress::{Holding, Progress, TimelineLine};
 pub use submission::{NewCase, Petitioner};
 pub use supplement::Supplement;
+pub use withdrawal::{DeskReply, Withdrawal};

@@ -46,6 +46,8 @@ pub struct NewCase {
     pub complained_about: Option<String>,
     /// 保密: the handling department too sees the petitioners only masked.
     pub confidential: bool,
+    /// 当场答复 / 当场调处: the reply given at the desk as it was registered.
+    pub desk: Option<super::DeskReply>,
 }
 
 /// A person named on a case. `Debug` shows no personal data.
@@ -101,6 +103,7 @@ impl NewCase {
         let complained_about = v.check(optional(&request.complained_about, |raw| {
             department_code("complained_about", raw)
         }));
+        let desk = v.check(super::DeskReply::parse(request.settled_at_desk.as_ref()));
         v.finish()?;
         // Every `None` above recorded a violation, so `finish` has already answered.
         let missing = || Error::Internal(anyhow::anyhow!("a checked field went missing"));
@@ -120,6 +123,7 @@ impl NewCase {
             request_id: Some(request_id.ok_or_else(missing)?).filter(|r| !r.is_empty()),
             complained_about: complained_about.ok_or_else(missing)?,
             confidential: request.confidential,
+            desk: desk.ok_or_else(missing)?,
         })
     }
 
@@ -192,7 +196,7 @@ fn amount(fen: Option<i64>) -> Result<Option<i64>, FieldViolation> {
 
 #[cfg(test)]
 mod tests {
-    use yimen_proto::v1::{Location, Money};
+    use yimen_proto::v1::{DeskSettlement, Location, Money};
 
     use super::*;
 
@@ -220,6 +224,7 @@ mod tests {
             request_id: "desk-1-0001".into(),
             complained_about: String::new(),
             confidential: false,
+            settled_at_desk: None,
         }
     }
 
@@ -602,6 +607,10 @@ mod tests {
             request_id: "r".repeat(101),
             complained_about: "Bad Code".into(),
             confidential: false,
+            settled_at_desk: Some(DeskSettlement {
+                reply: " ".into(),
+                mediated: true,
+            }),
         };
         assert_eq!(
             violations(r),
@@ -618,7 +627,27 @@ mod tests {
                 "amount_claimed.fen",
                 "request_id",
                 "complained_about",
+                "settled_at_desk.reply",
             ]
+        );
+    }
+
+    #[test]
+    fn a_settlement_at_the_desk_keeps_its_reply() {
+        assert_eq!(accepted(valid()).desk, None);
+        let settled = accepted(SubmitCaseRequest {
+            settled_at_desk: Some(DeskSettlement {
+                reply: " the rules were explained ".into(),
+                mediated: false,
+            }),
+            ..valid()
+        });
+        assert_eq!(
+            settled.desk,
+            Some(crate::domain::DeskReply {
+                reply: "the rules were explained".into(),
+                mediated: false,
+            })
         );
     }
 

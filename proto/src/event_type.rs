@@ -48,6 +48,8 @@ per_department! {
     CASE_REVIEW_STARTED, CASE_REVIEW_STARTED_ANY = "case.review_started";
     /// dispatch: the review body decided the review or re-review.
     CASE_REVIEWED, CASE_REVIEWED_ANY = "case.reviewed";
+    /// dispatch: the center took the case over (提级) or handed it down (交办).
+    CASE_TRANSFERRED, CASE_TRANSFERRED_ANY = "case.transferred";
 }
 
 /// intake: a case was registered (登记).
@@ -62,6 +64,8 @@ pub const CASE_REOPENED: &str = "case.reopened";
 pub const CASE_SUPPLEMENTED: &str = "case.supplemented";
 /// intake: the petitioner asked for a review (复查) or re-review (复核).
 pub const CASE_REVIEW_REQUESTED: &str = "case.review_requested";
+/// intake: the petitioner withdrew the case (撤回).
+pub const CASE_WITHDRAWN: &str = "case.withdrawn";
 /// dispatch: a department joined the center.
 pub const DEPARTMENT_JOINED: &str = "department.joined";
 /// dispatch: a department left the center, handing its open cases over.
@@ -110,6 +114,8 @@ pub const ALL: &[&str] = &[
     CASE_REVIEW_REQUESTED,
     CASE_REVIEW_STARTED,
     CASE_REVIEWED,
+    CASE_WITHDRAWN,
+    CASE_TRANSFERRED,
 ];
 
 /// The routing key of a per-department event: `case.assigned.<department>`.

@@ -12,6 +12,10 @@ use yimen_proto::v1::*;
 
 use review::review_then_re_review_then_the_same_matter_is_not_taken_again;
 
+use desk::{
+    a_case_settled_at_the_desk_closes_after_evaluation_without_dispatch,
+    a_withdrawn_case_leaves_its_department, the_city_takes_over_a_town_case_and_hands_it_down,
+};
 use legal_clock::{
     a_supplement_pause_moves_the_handling_deadline,
     refusal_names_the_channel_and_the_petitioner_is_sent_a_notice,
@@ -56,10 +60,14 @@ both_modes!(
     refusal_names_the_channel_and_the_petitioner_is_sent_a_notice,
     a_supplement_pause_moves_the_handling_deadline,
     review_then_re_review_then_the_same_matter_is_not_taken_again,
+    a_withdrawn_case_leaves_its_department,
+    a_case_settled_at_the_desk_closes_after_evaluation_without_dispatch,
+    the_city_takes_over_a_town_case_and_hands_it_down,
 );
 
 mod audit;
 mod chart;
+mod desk;
 mod health;
 mod legal_clock;
 mod metrics;

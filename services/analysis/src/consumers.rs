@@ -142,7 +142,11 @@ impl EventHandler for Handler {
             }
             // Not accepted, or gone to an authority outside the system: the center is done with
             // it, as with a closed case.
-            Payload::CaseClosed(_) | Payload::CaseRefused(_) | Payload::CaseForwarded(_) => {
+            // Withdrawn (撤回) too: not overdue from then on, nothing against the department.
+            Payload::CaseClosed(_)
+            | Payload::CaseRefused(_)
+            | Payload::CaseForwarded(_)
+            | Payload::CaseWithdrawn(_) => {
                 store::ensure_case(tx, case_id).await?;
                 store::set_state(tx, case_id, true, at).await?;
             }
@@ -168,7 +172,8 @@ impl EventHandler for Handler {
                 };
                 apply(tx, update).await?;
             }
-            Payload::CaseSupplemented(_) => {
+            // The next department's case.assigned follows: the latest assignment holds the case.
+            Payload::CaseSupplemented(_) | Payload::CaseTransferred(_) => {
                 store::ensure_case(tx, case_id).await?;
             }
             Payload::CaseReopened(_) => {

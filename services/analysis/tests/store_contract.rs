@@ -37,6 +37,7 @@ yimen_testkit::store_contract!(
         a_case_past_its_acceptance_deadline_gets_one_overdue_alert_and_its_event,
         a_case_past_its_handling_deadline_gets_an_overdue_alert_unless_extended,
         the_sweeper_sweeps_on_start_and_stops_when_shut_down,
+        a_withdrawn_case_is_done_and_never_overdue_and_a_transferred_one_follows_its_new_holder,
     ]
 );
 
@@ -82,6 +83,7 @@ fn registration(case_id: &str, category: Category, town: &str) -> CaseRegistered
         subject: "a matter".into(),
         amount_claimed: None,
         petitioner_keys: vec![],
+        ..Default::default()
     }
 }
 
@@ -1421,4 +1423,74 @@ async fn a_paused_case_is_not_overdue_and_a_refused_one_is_no_longer_open(db: Db
         Some(now + 5 * DAY_MILLIS)
     );
     assert!(case_row(&db, "refused").await.closed);
+}
+
+async fn a_withdrawn_case_is_done_and_never_overdue_and_a_transferred_one_follows_its_new_holder(
+    db: Db,
+) {
+    let api = api(&db);
+    let now = now_millis();
+    let past = now - DAY_MILLIS;
+    let routed = AssignmentCause::Routed;
+    for case in ["withdrawn", "moved"] {
+        register_simple(&db, case, Category::Land, "洋梓镇", now - 20 * DAY_MILLIS).await;
+    }
+    for e in [
+        // Past its deadline, but withdrawn (撤回): the center is done with it.
+        assigned(
+            "withdrawn",
+            "w1",
+            "land",
+            routed,
+            past,
+            now - 20 * DAY_MILLIS,
+        ),
+        event(
+            "case.withdrawn",
+            "withdrawn",
+            now - 19 * DAY_MILLIS,
+            Payload::CaseWithdrawn(CaseWithdrawn {
+                department: "land".into(),
+                reason: "settled".into(),
+            }),
+        ),
+        // Taken over (提级) with a fresh deadline: the new holder's deadline runs.
+        assigned(
+            "moved",
+            "m1",
+            "town-land",
+            routed,
+            past,
+            now - 20 * DAY_MILLIS,
+        ),
+        event(
+            "case.transferred.town-land",
+            "moved",
+            now - 3 * DAY_MILLIS,
+            Payload::CaseTransferred(CaseTransferred {
+                assignment_id: "m1".into(),
+                department: "town-land".into(),
+                to_department: "land".into(),
+                cause: AssignmentCause::TakenOver as i32,
+                reason: "three towns".into(),
+            }),
+        ),
+        assigned(
+            "moved",
+            "m2",
+            "land",
+            AssignmentCause::TakenOver,
+            now + 10 * DAY_MILLIS,
+            now - 3 * DAY_MILLIS,
+        ),
+    ] {
+        deliver(&db, &e).await;
+    }
+    let s = situation(&api, None).await;
+    assert_eq!((s.open, s.overdue), (1, 0));
+    assert!(case_row(&db, "withdrawn").await.closed);
+    assert_eq!(
+        case_row(&db, "moved").await.accept_by,
+        Some(now + 10 * DAY_MILLIS)
+    );
 }

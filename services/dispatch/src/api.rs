@@ -203,6 +203,18 @@ impl DispatchService for Api {
             .map_err(Status::from)
     }
 
+    async fn transfer_assignment(
+        &self,
+        request: Request<TransferAssignmentRequest>,
+    ) -> Result<Response<TransferAssignmentResponse>, Status> {
+        let scope = Scope::of(&request);
+        let request = crate::domain::transfer::Transfer::parse(request.get_ref())?;
+        crate::moves::transfer(&self.db, &scope, &self.deadlines, request)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
     async fn refuse_assignment(
         &self,
         request: Request<RefuseAssignmentRequest>,

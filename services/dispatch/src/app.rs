@@ -26,7 +26,7 @@ use crate::domain::requests::{
     Leave, Referral, Reply, Return, WatchQuery,
 };
 use crate::domain::{
-    Action, AssignmentState, CITY_CENTER, CaseFacts, Department, DepartmentSpec, Extension,
+    Action, AssignmentState, CITY_CENTER, CaseFacts, Department, DepartmentSpec, Extension, Route,
     RoutingRule, Transition, Trigger, access, escalation, extension, route,
 };
 use crate::store::{self, AssignmentRecord, CaseRecord};
@@ -85,7 +85,7 @@ impl Deadlines {
     }
 }
 
-async fn enqueue(
+pub(crate) async fn enqueue(
     tx: &mut Tx,
     event_type: String,
     case_id: &str,
@@ -174,51 +174,76 @@ async fn assign(
             | Trigger::Reopened { from }
             | Trigger::Rehandled { by: from, .. } => from.into(),
         };
-        let record = AssignmentRecord {
-            cause: chosen.cause,
-            reason: chosen.reason,
+        let record = give(
+            tx,
+            case,
+            chosen,
             previous_department,
             in_mediation,
-            routing_rule: chosen.rule,
-            routing_rules_version: chosen.rules_version,
-            ..new_assignment(case, chosen.department, now, deadlines.accept_by(now))
-        };
-        store::insert_assignment(tx, &record).await?;
-        let payload = Payload::CaseAssigned(pb::CaseAssigned {
-            assignment_id: record.assignment_id.clone(),
-            case_number: case.case_number.clone(),
-            department: record.department.clone(),
-            department_name: chosen.department_name,
-            cause: record.cause as i32,
-            reason: record.reason.clone(),
-            previous_department: record.previous_department.clone(),
-            accept_by: Some(timestamp(record.accept_by)),
-            category: case.category as i32,
-            location: Some(case.location()),
-            subject: case.subject.clone(),
-            routing_rule: record.routing_rule.clone(),
-            routing_rules_version: record.routing_rules_version,
-        });
-        enqueue(
-            tx,
-            event_type::for_department(event_type::CASE_ASSIGNED, &record.department),
-            &case.case_id,
-            payload,
+            deadlines,
+            now,
         )
         .await?;
-        tracing::info!(
-            case_id = %case.case_id,
-            assignment_id = %record.assignment_id,
-            department = %record.department,
-            cause = record.cause.as_str_name(),
-            routing_rule = %record.routing_rule,
-            "case assigned"
-        );
         return Ok(record);
     }
     Err(Error::Unavailable(
         "departments kept changing while the case was routed; try again".into(),
     ))
+}
+
+/// Gives `case` to the department `chosen` names as a new PENDING assignment with a fresh
+/// acceptance deadline, announcing `case.assigned.<code>`; the department is locked active by
+/// the caller. `in_mediation` carries over a mediation the case is in.
+pub(crate) async fn give(
+    tx: &mut Tx,
+    case: &CaseRecord,
+    chosen: Route,
+    previous_department: String,
+    in_mediation: bool,
+    deadlines: &Deadlines,
+    now: i64,
+) -> Result<AssignmentRecord, Error> {
+    let record = AssignmentRecord {
+        cause: chosen.cause,
+        reason: chosen.reason,
+        previous_department,
+        in_mediation,
+        routing_rule: chosen.rule,
+        routing_rules_version: chosen.rules_version,
+        ..new_assignment(case, chosen.department, now, deadlines.accept_by(now))
+    };
+    store::insert_assignment(tx, &record).await?;
+    let payload = Payload::CaseAssigned(pb::CaseAssigned {
+        assignment_id: record.assignment_id.clone(),
+        case_number: case.case_number.clone(),
+        department: record.department.clone(),
+        department_name: chosen.department_name,
+        cause: record.cause as i32,
+        reason: record.reason.clone(),
+        previous_department: record.previous_department.clone(),
+        accept_by: Some(timestamp(record.accept_by)),
+        category: case.category as i32,
+        location: Some(case.location()),
+        subject: case.subject.clone(),
+        routing_rule: record.routing_rule.clone(),
+        routing_rules_version: record.routing_rules_version,
+    });
+    enqueue(
+        tx,
+        event_type::for_department(event_type::CASE_ASSIGNED, &record.department),
+        &case.case_id,
+        payload,
+    )
+    .await?;
+    tracing::info!(
+        case_id = %case.case_id,
+        assignment_id = %record.assignment_id,
+        department = %record.department,
+        cause = record.cause.as_str_name(),
+        routing_rule = %record.routing_rule,
+        "case assigned"
+    );
+    Ok(record)
 }
 
 /// `case.registered`: records the case's routing facts and assigns it, once per case.
@@ -251,6 +276,12 @@ pub async fn register_case(
     if !store::insert_case(tx, &case).await? {
         // The same case announced again under another event id: it already has its owner.
         tracing::info!(case_id = %case.case_id, event_id = %event.id, "case already registered; not assigned twice");
+        return Ok(());
+    }
+    if registered.settled_at_desk {
+        // 当场答复 / 当场调处: the desk replied; an unsatisfied petitioner's case.reopened
+        // routes it like a new one.
+        tracing::info!(case_id = %case.case_id, "case settled at the desk; not assigned");
         return Ok(());
     }
     assign(
@@ -377,7 +408,10 @@ pub async fn reopen_case(
     Ok(())
 }
 
-async fn load_assignment(conn: &mut AnyConnection, id: &str) -> Result<AssignmentRecord, Error> {
+pub(crate) async fn load_assignment(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<AssignmentRecord, Error> {
     store::assignment(conn, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("assignment {id} not found")))
@@ -385,7 +419,11 @@ async fn load_assignment(conn: &mut AnyConnection, id: &str) -> Result<Assignmen
 
 /// Loads the assignment a caller acts on, in the transaction that will change it, and refuses
 /// the caller before anything changes when the assignment is not within its scope.
-async fn load_for(tx: &mut Tx, scope: &Scope, id: &str) -> Result<AssignmentRecord, Error> {
+pub(crate) async fn load_for(
+    tx: &mut Tx,
+    scope: &Scope,
+    id: &str,
+) -> Result<AssignmentRecord, Error> {
     let current = load_assignment(tx, id).await?;
     // The audit trail names the assignment and its case even when the caller is refused.
     yimen_platform::audit::note_object("assignment", id);
@@ -396,14 +434,14 @@ async fn load_for(tx: &mut Tx, scope: &Scope, id: &str) -> Result<AssignmentReco
 
 /// The name of the department `code` (its code should it be unknown), for what the petitioner
 /// is told.
-async fn department_name(tx: &mut Tx, code: &str) -> Result<String, Error> {
+pub(crate) async fn department_name(tx: &mut Tx, code: &str) -> Result<String, Error> {
     Ok(store::department(tx, code)
         .await?
         .map_or_else(|| code.to_string(), |d| d.spec.name))
 }
 
 /// A concurrent call moved the assignment first.
-fn moved_on(id: &str) -> Error {
+pub(crate) fn moved_on(id: &str) -> Error {
     Error::precondition(format!("assignment {id} changed meanwhile; read it again"))
 }
 
@@ -415,7 +453,7 @@ async fn commit(db: &Db, tx: Tx) -> Result<(), Error> {
 }
 
 /// Reads the assignment again and commits: what the caller is answered is what was stored.
-async fn committed(db: &Db, mut tx: Tx, id: &str) -> Result<AssignmentRecord, Error> {
+pub(crate) async fn committed(db: &Db, mut tx: Tx, id: &str) -> Result<AssignmentRecord, Error> {
     let updated = load_assignment(&mut tx, id).await?;
     commit(db, tx).await?;
     Ok(updated)

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::Tx;
 use yimen_proto::event_type::{
-    CASE_REGISTERED, CASE_REOPENED, CASE_REVIEW_REQUESTED, CASE_SUPPLEMENTED, MEDIATION_CONCLUDED,
-    MEDIATION_OPENED,
+    CASE_REGISTERED, CASE_REOPENED, CASE_REVIEW_REQUESTED, CASE_SUPPLEMENTED, CASE_WITHDRAWN,
+    MEDIATION_CONCLUDED, MEDIATION_OPENED,
 };
 use yimen_proto::v1::Event;
 
@@ -40,6 +40,7 @@ impl DispatchHandler {
             MEDIATION_OPENED => app::mediation_opened(tx, event).await,
             MEDIATION_CONCLUDED => app::mediation_concluded(tx, event, &self.deadlines).await,
             CASE_REVIEW_REQUESTED => app::review_requested(tx, event, &self.deadlines).await,
+            CASE_WITHDRAWN => crate::moves::case_withdrawn(tx, event).await,
             other => {
                 // Not bound to our queue; acknowledged so it never blocks the queue.
                 tracing::debug!(event_type = %other, "event not for dispatch; ignored");

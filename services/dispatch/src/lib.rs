@@ -12,6 +12,7 @@ pub mod api;
 pub mod app;
 pub mod consumers;
 pub mod domain;
+pub mod moves;
 pub mod seed;
 pub mod store;
 
@@ -76,6 +77,7 @@ pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::MEDIATION_OPENED,
     yimen_proto::event_type::MEDIATION_CONCLUDED,
     yimen_proto::event_type::CASE_REVIEW_REQUESTED,
+    yimen_proto::event_type::CASE_WITHDRAWN,
 ];
 
 /// Triage and assignment, as a process runs it.
@@ -211,7 +213,8 @@ mod tests {
                 "case.supplemented",
                 "mediation.opened",
                 "mediation.concluded",
-                "case.review_requested"
+                "case.review_requested",
+                "case.withdrawn"
             ]
         );
     }

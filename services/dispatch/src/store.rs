@@ -20,6 +20,13 @@ use crate::domain::{
     RuleSet, category,
 };
 
+/// The assignment's state is one of [`state_list`]'s, bound at `$param`.
+macro_rules! state_in {
+    ($param:literal) => {
+        concat!("(", $param, " LIKE ('%,' || a.state || ',%'))")
+    };
+}
+
 /// What dispatch keeps of a registered case: only what routing and departments need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseRecord {
@@ -675,22 +682,14 @@ pub async fn feed(
     after: u64,
     limit: i64,
 ) -> Result<Vec<AssignmentRecord>, Error> {
-    let slots = state_slots(states);
     let rows = sqlx::query_as::<_, AssignmentRow>(concat!(
         assignment_select!(),
-        "WHERE a.department = $1 AND a.state IN ($2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         AND a.position > $11 ORDER BY a.position LIMIT $12"
+        "WHERE a.department = $1 AND ",
+        state_in!("$2"),
+        " AND a.position > $3 ORDER BY a.position LIMIT $4"
     ))
     .bind(department)
-    .bind(slots[0])
-    .bind(slots[1])
-    .bind(slots[2])
-    .bind(slots[3])
-    .bind(slots[4])
-    .bind(slots[5])
-    .bind(slots[6])
-    .bind(slots[7])
-    .bind(slots[8])
+    .bind(state_list(states))
     .bind(i64::try_from(after).unwrap_or(i64::MAX))
     .bind(limit)
     .fetch_all(&mut *conn)
@@ -698,15 +697,16 @@ pub async fn feed(
     rows.into_iter().map(AssignmentRecord::try_from).collect()
 }
 
-/// `states` (all when empty) in fixed slots (one per state) instead of dynamic SQL: unused
-/// slots repeat a wanted state.
-fn state_slots(states: &[AssignmentState]) -> [&'static str; 9] {
+/// `states` (all when empty) as one parameter, `,PENDING,ACCEPTED,`, which [`state_in!`]
+/// matches: portable SQL that needs no slot per state however many states there are.
+fn state_list(states: &[AssignmentState]) -> String {
     let wanted: &[AssignmentState] = if states.is_empty() {
         &AssignmentState::ALL
     } else {
         states
     };
-    std::array::from_fn(|i| wanted.get(i).unwrap_or(&wanted[0]).as_str())
+    let names: Vec<&str> = wanted.iter().map(|s| s.as_str()).collect();
+    format!(",{},", names.join(","))
 }
 
 pub async fn assignment(
@@ -777,24 +777,16 @@ pub async fn list_assignments(
     after: Option<&PageToken>,
     limit: i64,
 ) -> Result<Vec<AssignmentRecord>, Error> {
-    let slots = state_slots(states);
     let (after_at, after_id) = after.map_or((i64::MIN, ""), |t| (t.millis, t.id.as_str()));
     let rows = sqlx::query_as::<_, AssignmentRow>(concat!(
         assignment_select!(),
-        "WHERE a.department = $1 AND a.state IN ($2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         AND (a.assigned_at > $11 OR (a.assigned_at = $11 AND a.assignment_id > $12)) \
-         ORDER BY a.assigned_at, a.assignment_id LIMIT $13"
+        "WHERE a.department = $1 AND ",
+        state_in!("$2"),
+        " AND (a.assigned_at > $3 OR (a.assigned_at = $3 AND a.assignment_id > $4)) \
+         ORDER BY a.assigned_at, a.assignment_id LIMIT $5"
     ))
     .bind(department)
-    .bind(slots[0])
-    .bind(slots[1])
-    .bind(slots[2])
-    .bind(slots[3])
-    .bind(slots[4])
-    .bind(slots[5])
-    .bind(slots[6])
-    .bind(slots[7])
-    .bind(slots[8])
+    .bind(state_list(states))
     .bind(after_at)
     .bind(after_id)
     .bind(limit)
@@ -1245,6 +1237,30 @@ pub async fn mark_reviewed(
     .bind(assignment_id)
     .bind(outcome as i32 as i64)
     .bind(decision)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    stamped(conn, assignment_id, done.rows_affected() == 1).await
+}
+
+// Withdrawal (撤回) and transfers between levels (提级 / 交办)
+
+/// Open → `state` (WITHDRAWN or TRANSFERRED), with why in `decision_note`; false when the
+/// assignment was no longer open. It leaves the department's open work and deadlines.
+pub async fn mark_ended(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+    state: AssignmentState,
+    note: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE assignments SET state = $2, decision_note = $3, closed_at = $4 \
+         WHERE assignment_id = $1 AND state IN ('PENDING', 'ACCEPTED')",
+    )
+    .bind(assignment_id)
+    .bind(state.as_str())
+    .bind(note)
     .bind(now)
     .execute(&mut *conn)
     .await?;

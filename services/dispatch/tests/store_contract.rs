@@ -64,6 +64,11 @@ yimen_testkit::store_contract!(
         changes_committed_while_two_watchers_stamp_reach_each_once_in_position_order,
         a_review_goes_to_the_review_body_and_a_re_review_to_the_body_above_it,
         a_review_decided_rehandle_gives_the_case_back_to_the_department_that_answered,
+        a_withdrawal_ends_the_open_assignment_out_of_the_departments_work,
+        a_case_settled_at_the_desk_is_not_assigned_until_the_petitioner_is_unsatisfied,
+        the_city_takes_over_a_town_case_and_hands_a_city_case_down_with_a_fresh_deadline,
+        a_transfer_within_a_level_to_an_unknown_or_departed_department_or_of_a_closed_assignment_is_refused,
+        only_the_center_transfers_and_nothing_is_written_when_refused,
     ]
 );
 
@@ -132,6 +137,7 @@ fn registered(case_id: &str, category: Category, town: &str, village: &str) -> E
             subject: format!("subject of {case_id}"),
             amount_claimed: None,
             petitioner_keys: vec![],
+            ..Default::default()
         }),
     )
 }
@@ -2656,6 +2662,8 @@ async fn changes_committed_while_two_watchers_stamp_reach_each_once_in_position_
         cases.sort();
         assert_eq!(cases, expected, "each case once");
     }
+}
+
 // --- review and re-review (复查 / 复核) ------------------------------------------------------
 
 fn review_requested(case_id: &str, stage: ReviewStage, contested: &str) -> Event {
@@ -2872,4 +2880,294 @@ async fn a_review_decided_rehandle_gives_the_case_back_to_the_department_that_an
     }
     let pending = assignments(&api, "human-resources", &[AssignmentState::Pending]).await;
     assert_eq!(pending.len(), 1, "handled again");
+}
+
+// --- withdrawal (撤回), settlement at the desk, and moves between levels (提级 / 交办) ---------
+
+fn withdrawn(case_id: &str) -> Event {
+    yimen_platform::events::new_event(
+        "case.withdrawn",
+        case_id,
+        "intake",
+        Payload::CaseWithdrawn(CaseWithdrawn {
+            department: String::new(),
+            reason: "settled with the employer".into(),
+        }),
+    )
+}
+
+async fn a_withdrawal_ends_the_open_assignment_out_of_the_departments_work(db: Db) {
+    let api = api(&db);
+    join_city(&api, "human-resources", &[Category::LabourWages]).await;
+    register(&db, "wages", Category::LabourWages, "洋梓镇").await;
+    let held = accepted(&api, "human-resources", "wages").await;
+    deliver(&db, &withdrawn("wages")).await;
+    let ended = only_assignment(&api, "human-resources", "wages").await;
+    assert_eq!(ended.assignment_id, held.assignment_id);
+    assert_eq!(ended.state, AssignmentState::Withdrawn as i32);
+    assert_eq!(ended.decision_note, "settled with the employer");
+    assert!(
+        assignments(
+            &api,
+            "human-resources",
+            &[AssignmentState::Pending, AssignmentState::Accepted]
+        )
+        .await
+        .is_empty(),
+        "out of the department's open work"
+    );
+    let listed = api
+        .list_departments(Request::new(ListDepartmentsRequest::default()))
+        .await
+        .expect("list")
+        .into_inner();
+    let hr = listed
+        .departments
+        .iter()
+        .find(|d| d.code == "human-resources")
+        .expect("listed");
+    assert_eq!(hr.open_assignments, 0);
+    let refused = api
+        .reply_assignment(Request::new(ReplyAssignmentRequest {
+            assignment_id: held.assignment_id.clone(),
+            reply: "too late".into(),
+        }))
+        .await
+        .expect_err("withdrawn");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("WITHDRAWN"),
+        "{}",
+        refused.message()
+    );
+
+    // Withdrawn again, or a case nobody holds: nothing to end.
+    let before = keys(&db).await;
+    deliver(&db, &withdrawn("wages")).await;
+    assert_eq!(keys(&db).await, before);
+}
+
+async fn a_case_settled_at_the_desk_is_not_assigned_until_the_petitioner_is_unsatisfied(db: Db) {
+    let api = api(&db);
+    join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
+    let mut desk = registered("desk", Category::SocialAssistance, "洋梓镇", "");
+    if let Some(Payload::CaseRegistered(r)) = &mut desk.payload {
+        r.settled_at_desk = true;
+    }
+    let before = keys(&db).await;
+    deliver(&db, &desk).await;
+    assert_eq!(keys(&db).await, before, "no assignment announced");
+    assert!(assignments(&api, "civil-affairs", &[]).await.is_empty());
+    assert!(assignments(&api, "city-center", &[]).await.is_empty());
+
+    // Unsatisfied with the desk's reply: routed like a new matter.
+    deliver(&db, &reopened("desk", "")).await;
+    let routed = only_assignment(&api, "civil-affairs", "desk").await;
+    assert_eq!(routed.state, AssignmentState::Pending as i32);
+    assert!(
+        routed
+            .reason
+            .starts_with("reopened: the petitioner was unsatisfied with the reply; "),
+        "{}",
+        routed.reason
+    );
+    let e = assigned_events(&db).await.pop().expect("case.assigned");
+    assert_eq!(e.cause, AssignmentCause::Reopened as i32);
+    assert_eq!(e.previous_department, "");
+}
+
+fn transfer_request(assignment_id: &str, to: &str, reason: &str) -> TransferAssignmentRequest {
+    TransferAssignmentRequest {
+        assignment_id: assignment_id.into(),
+        to_department: to.into(),
+        reason: reason.into(),
+    }
+}
+
+/// A labour case of 郢中街道, held by the town's justice office, with the city's bureau there.
+async fn town_case(api: &Api, db: &Db) -> Assignment {
+    join_city(api, "human-resources", &[Category::LabourWages]).await;
+    join(
+        api,
+        "yingzhong-justice",
+        DepartmentLevel::Town,
+        ("郢中街道", ""),
+        &[Category::LabourWages],
+    )
+    .await;
+    register(db, "kiln", Category::LabourWages, "郢中街道").await;
+    only_assignment(api, "yingzhong-justice", "kiln").await
+}
+
+async fn the_city_takes_over_a_town_case_and_hands_a_city_case_down_with_a_fresh_deadline(db: Db) {
+    let api = api(&db);
+    let town = town_case(&api, &db).await;
+    let before = keys(&db).await.len();
+    let up = api
+        .transfer_assignment(Request::new(transfer_request(
+            &town.assignment_id,
+            "human-resources",
+            "workers of three towns",
+        )))
+        .await
+        .expect("take over")
+        .into_inner();
+    let ended = up.transferred.expect("ended");
+    let city = up.assigned.expect("assigned");
+    assert_eq!(ended.state, AssignmentState::Transferred as i32);
+    assert_eq!(ended.decision_note, "workers of three towns");
+    assert_eq!(city.department, "human-resources");
+    assert_eq!(city.state, AssignmentState::Pending as i32);
+    assert_eq!(
+        city.reason,
+        "taken over (提级) from yingzhong-justice: workers of three towns"
+    );
+    assert_eq!(ms(&city.accept_by) - ms(&city.assigned_at), 15 * DAY_MILLIS);
+    let after = events_after(&db, before).await;
+    let kinds: Vec<&str> = after.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "case.transferred.yingzhong-justice",
+            "case.assigned.human-resources"
+        ]
+    );
+    match &after[0].1 {
+        Some(Payload::CaseTransferred(t)) => {
+            assert_eq!(t.assignment_id, town.assignment_id);
+            assert_eq!(t.to_department, "human-resources");
+            assert_eq!(t.cause, AssignmentCause::TakenOver as i32);
+            assert_eq!(t.reason, "workers of three towns");
+        }
+        other => panic!("{other:?}"),
+    }
+    match &after[1].1 {
+        Some(Payload::CaseAssigned(a)) => {
+            assert_eq!(a.cause, AssignmentCause::TakenOver as i32);
+            assert_eq!(a.previous_department, "yingzhong-justice");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let down = api
+        .transfer_assignment(Request::new(transfer_request(
+            &city.assignment_id,
+            "yingzhong-justice",
+            "the town knows the employer",
+        )))
+        .await
+        .expect("hand down")
+        .into_inner()
+        .assigned
+        .expect("assigned");
+    assert_eq!(down.department, "yingzhong-justice");
+    let e = assigned_events(&db).await.pop().expect("case.assigned");
+    assert_eq!(e.cause, AssignmentCause::HandedDown as i32);
+    assert_eq!(
+        assignments(&api, "yingzhong-justice", &[AssignmentState::Pending])
+            .await
+            .len(),
+        1,
+        "one open assignment"
+    );
+}
+
+async fn a_transfer_within_a_level_to_an_unknown_or_departed_department_or_of_a_closed_assignment_is_refused(
+    db: Db,
+) {
+    let api = api(&db);
+    let town = town_case(&api, &db).await;
+    join(
+        &api,
+        "linkuang-5x",
+        DepartmentLevel::Town,
+        ("磷矿镇", ""),
+        &[Category::WorkSafety],
+    )
+    .await;
+    join_city(&api, "transport", &[Category::Transport]).await;
+    api.leave_department(Request::new(LeaveDepartmentRequest {
+        code: "transport".into(),
+        reason: String::new(),
+    }))
+    .await
+    .expect("leave");
+    let before = keys(&db).await;
+    for (to, words) in [
+        ("linkuang-5x", "town level"),
+        ("nowhere", "not at the center"),
+        ("transport", "left"),
+    ] {
+        let refused = api
+            .transfer_assignment(Request::new(transfer_request(
+                &town.assignment_id,
+                to,
+                "why",
+            )))
+            .await
+            .expect_err(to);
+        assert_eq!(refused.code(), Code::FailedPrecondition, "{to}");
+        assert!(
+            refused.message().contains(words),
+            "{to}: {}",
+            refused.message()
+        );
+    }
+    let invalid = api
+        .transfer_assignment(Request::new(transfer_request("x", "Bad Code", " ")))
+        .await
+        .expect_err("invalid");
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    assert_eq!(
+        yimen_testkit::harness::violated_fields(&invalid),
+        ["assignment_id", "to_department", "reason"]
+    );
+    assert_eq!(keys(&db).await, before, "nothing written");
+
+    api.return_assignment(Request::new(ReturnAssignmentRequest {
+        assignment_id: town.assignment_id.clone(),
+        reason: "not ours".into(),
+    }))
+    .await
+    .expect("return");
+    let closed = api
+        .transfer_assignment(Request::new(transfer_request(
+            &town.assignment_id,
+            "human-resources",
+            "why",
+        )))
+        .await
+        .expect_err("returned");
+    assert_eq!(closed.code(), Code::FailedPrecondition);
+    assert!(
+        closed.message().contains("RETURNED"),
+        "{}",
+        closed.message()
+    );
+}
+
+async fn only_the_center_transfers_and_nothing_is_written_when_refused(db: Db) {
+    let api = api(&db);
+    let town = town_case(&api, &db).await;
+    let before = keys(&db).await;
+    for principal in [
+        department_caller("yingzhong-justice"),
+        department_caller("human-resources"),
+    ] {
+        let refused = api
+            .transfer_assignment(as_caller(
+                &principal,
+                transfer_request(&town.assignment_id, "human-resources", "why"),
+            ))
+            .await
+            .expect_err("a department");
+        assert_eq!(refused.code(), Code::PermissionDenied);
+    }
+    assert_eq!(keys(&db).await, before, "nothing written");
+    api.transfer_assignment(as_caller(
+        &caller(Role::Supervisor, None),
+        transfer_request(&town.assignment_id, "human-resources", "why"),
+    ))
+    .await
+    .expect("a supervisor");
 }

@@ -110,6 +110,17 @@ impl IntakeService for Api {
             .map_err(Status::from)
     }
 
+    async fn withdraw_case(
+        &self,
+        request: Request<WithdrawCaseRequest>,
+    ) -> Result<Response<Case>, Status> {
+        self.app
+            .withdraw(request.get_ref(), &Scope::of(&request))
+            .await
+            .map(|case| shown_to(&request, case))
+            .map_err(Status::from)
+    }
+
     async fn submit_evaluation(
         &self,
         request: Request<SubmitEvaluationRequest>,

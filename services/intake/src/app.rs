@@ -27,6 +27,7 @@ use crate::domain::evaluation::{self, Evaluation};
 use crate::domain::review::{self, ReviewRequest, ReviewWindow};
 use crate::domain::same_matter::{self, ClosedMatter};
 use crate::domain::supplement::{self, Supplement};
+use crate::domain::withdrawal::{self, DeskReply, Withdrawal};
 use crate::domain::{
     CaseFilter, CaseNumber, CaseRef, NewCase, NumberBlock, PetitionerKeyer, Visibility,
 };
@@ -143,6 +144,9 @@ impl Intake {
             let line_id = format!("new-facts:{case_id}");
             store::add_timeline(&mut tx, &case_id, &line_id, registered_at, &line).await?;
         }
+        if let Some(desk) = &case.desk {
+            settle_at_desk(&mut tx, &case_id, desk, registered_at).await?;
+        }
         outbox::enqueue(&mut tx, &event).await?;
         self.db.commit(tx).await?;
         tracing::info!(case_id = %case_id, case_number = %number, collective = case.collective(), "case registered");
@@ -201,6 +205,8 @@ impl Intake {
                 .filter_map(|p| p.id_number.as_ref())
                 .map(|id| self.keyer.key(id))
                 .collect(),
+            settled_at_desk: case.desk.is_some(),
+            mediated_at_desk: case.desk.as_ref().is_some_and(|d| d.mediated),
         }
     }
 
@@ -343,6 +349,38 @@ impl Intake {
         Ok(answer)
     }
 
+    /// 撤回: the petitioner withdraws a case the caller may see (one it may not is answered as
+    /// unknown), in one transaction: status WITHDRAWN and `case.withdrawn` with its timeline
+    /// line; dispatch ends the open assignment and mediation an open mediation. A case the
+    /// center is done with (closed, refused, forwarded, withdrawn) is FAILED_PRECONDITION.
+    pub async fn withdraw(
+        &self,
+        request: &WithdrawCaseRequest,
+        scope: &Scope,
+    ) -> Result<Case, Error> {
+        let withdrawal = Withdrawal::parse(request)?;
+        let visibility = Visibility::of(scope);
+        let unknown = || Error::not_found(format!("no case `{}`", withdrawal.case_ref.key()));
+        let mut tx = self.db.begin().await?;
+        let case = store::case_state(&mut tx, &withdrawal.case_ref)
+            .await?
+            .ok_or_else(unknown)?;
+        if !store::is_visible(&mut tx, &case.case_id, &visibility).await? {
+            return Err(unknown());
+        }
+        yimen_platform::audit::note_case(&case.case_id);
+        withdrawal::check_withdrawable(&case.case_number, case.status)?;
+        let at = now_millis().max(case.status_at);
+        let (kind, payload) = withdrawal.event(&case.department);
+        let mut event = new_event(kind, &case.case_id, SERVICE, payload);
+        event.occurred_at = Some(timestamp(at));
+        publish_own(&mut tx, &case, &event, at).await?;
+        let answer = self.answer(&mut tx, &case, &visibility).await?;
+        self.db.commit(tx).await?;
+        tracing::info!(case_id = %case.case_id, department = %case.department, "case withdrawn");
+        Ok(answer)
+    }
+
     /// The case as it stands inside `tx`, as `visibility` shows it: what a step answers.
     async fn answer(
         &self,
@@ -480,6 +518,34 @@ async fn publish_own(
         )));
     }
     outbox::enqueue(tx, event).await?;
+    Ok(())
+}
+
+/// 当场答复 / 当场调处: the reply given at the desk as the case was registered, recorded in `tx`
+/// right after its registration line: the case is REPLIED, held by no department, waiting for
+/// the petitioner's evaluation. The line is no event of its own (`case.registered` says the
+/// case was settled), so it takes an id of its own.
+async fn settle_at_desk(
+    tx: &mut Tx,
+    case_id: &str,
+    desk: &DeskReply,
+    registered_at: i64,
+) -> Result<(), Error> {
+    let line_id = uuid::Uuid::now_v7().to_string();
+    if !store::record(
+        tx,
+        case_id,
+        &line_id,
+        registered_at,
+        &desk.progress(),
+        registered_at,
+    )
+    .await?
+    {
+        return Err(Error::Internal(anyhow::anyhow!(
+            "case {case_id} moved while it was registered"
+        )));
+    }
     Ok(())
 }
 

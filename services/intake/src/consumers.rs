@@ -18,7 +18,7 @@ pub struct IntakeHandler;
 #[async_trait]
 impl EventHandler for IntakeHandler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> anyhow::Result<()> {
-        let Some(progress) = progress::of(event) else {
+        let Some(mut progress) = progress::of(event) else {
             tracing::debug!(event_type = %event.r#type, "event does not move a case; ignored");
             return Ok(());
         };
@@ -37,6 +37,11 @@ impl EventHandler for IntakeHandler {
                 event.case_id
             );
         };
+        if store::is_withdrawn(tx, &event.case_id).await? {
+            // 撤回 is final: what the withdrawal itself ended (a mediation, an assignment)
+            // still shows in the timeline, but moves the case no more.
+            progress.holding = None;
+        }
         if !store::record(tx, &event.case_id, &event.id, at, &progress, status_at).await? {
             anyhow::bail!(
                 "case {} moved while event {} was applied; retrying",

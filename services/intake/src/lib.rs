@@ -164,6 +164,7 @@ pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::CASE_RESUMED_ANY,
     yimen_proto::event_type::CASE_REVIEW_STARTED_ANY,
     yimen_proto::event_type::CASE_REVIEWED_ANY,
+    yimen_proto::event_type::CASE_TRANSFERRED_ANY,
     // mediation
     yimen_proto::event_type::MEDIATION_OPENED,
     yimen_proto::event_type::MEDIATION_CONCLUDED,

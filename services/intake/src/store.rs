@@ -235,6 +235,15 @@ pub async fn set_status(
     Ok(done.rows_affected() == 1)
 }
 
+/// Whether the petitioner withdrew the case (撤回): no later event moves it again.
+pub async fn is_withdrawn(conn: &mut AnyConnection, case_id: &str) -> Result<bool, Error> {
+    let status: Option<i64> = sqlx::query_scalar("SELECT status FROM cases WHERE case_id = $1")
+        .bind(case_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(status == Some(pb::CaseStatus::Withdrawn as i64))
+}
+
 /// Records what event `event_id`, which happened at `at`, does to a case whose status was set
 /// at `status_at` (read earlier in the same transaction): its timeline line, its status
 /// unless a newer one stands, and the department it gives the case to even then (a late

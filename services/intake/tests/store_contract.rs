@@ -74,6 +74,8 @@ yimen_testkit::store_contract!(
         a_review_then_a_re_review_each_of_the_latest_answer_and_then_no_more,
         a_review_is_refused_past_the_window_and_before_any_answer,
         a_matter_closed_for_good_is_refused_again_unless_new_facts_are_stated,
+        a_withdrawal_ends_an_open_case_once_and_later_events_do_not_move_it,
+        a_case_settled_at_the_desk_is_registered_replied_and_never_held,
     ]
 );
 
@@ -2699,4 +2701,144 @@ async fn a_matter_closed_for_good_is_refused_again_unless_new_facts_are_stated(d
         !line.summary.contains("物业公司"),
         "the facts stay in the store"
     );
+}
+
+// --- withdrawal (撤回) and settlement at the desk (当场答复 / 当场调处) ------------------------
+
+fn withdraw(case_ref: &str, reason: &str) -> WithdrawCaseRequest {
+    WithdrawCaseRequest {
+        case_ref: case_ref.into(),
+        reason: reason.into(),
+    }
+}
+
+async fn a_withdrawal_ends_an_open_case_once_and_later_events_do_not_move_it(db: Db) {
+    let (id, _) = pending_case(&db, "human-resources").await;
+    let number = get(&db, &id).await.case_number;
+    let reception = principal(Role::Reception, "window-1");
+
+    let invalid = api(&db)
+        .withdraw_case(call(withdraw(" ", ""), Some(&reception)))
+        .await
+        .expect_err("invalid");
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    let fields = yimen_testkit::harness::violated_fields(&invalid);
+    assert_eq!(fields, ["case_ref", "reason"]);
+    let before = outbox_events(&db).await.len();
+    let stranger = department("civil-affairs");
+    let unseen = api(&db)
+        .withdraw_case(call(withdraw(&number, "paid"), Some(&stranger)))
+        .await
+        .expect_err("not its case");
+    assert_eq!(unseen.code(), Code::NotFound);
+    assert_eq!(outbox_events(&db).await.len(), before, "nothing written");
+
+    let withdrawn = api(&db)
+        .withdraw_case(call(
+            withdraw(&number, "the wages were paid"),
+            Some(&reception),
+        ))
+        .await
+        .expect("withdraw")
+        .into_inner();
+    assert_eq!(
+        status(&withdrawn),
+        (CaseStatus::Withdrawn, "human-resources")
+    );
+    assert_eq!(
+        last_line(&withdrawn),
+        (
+            "case.withdrawn",
+            "withdrawn by the petitioner (撤回): the wages were paid",
+            "human-resources"
+        )
+    );
+    let sent = outbox_events(&db).await;
+    let event = sent.last().expect("case.withdrawn");
+    assert_eq!(event.r#type, "case.withdrawn");
+    assert_eq!(
+        event.payload,
+        Some(Payload::CaseWithdrawn(CaseWithdrawn {
+            department: "human-resources".into(),
+            reason: "the wages were paid".into(),
+        }))
+    );
+
+    // What the withdrawal ended shows, but moves the case no more.
+    let later = registered_at(&withdrawn) + 600_000;
+    apply(
+        &db,
+        &mediation_concluded(&id, later, MediationState::Withdrawn, None),
+    )
+    .await
+    .expect("concluded");
+    let case = get(&db, &id).await;
+    assert_eq!(status(&case), (CaseStatus::Withdrawn, "human-resources"));
+    assert_eq!(last_line(&case).0, "mediation.concluded");
+
+    let again = api(&db)
+        .withdraw_case(call(withdraw(&number, "twice"), Some(&reception)))
+        .await
+        .expect_err("once");
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    assert!(again.message().contains("withdrawn"), "{}", again.message());
+}
+
+async fn a_case_settled_at_the_desk_is_registered_replied_and_never_held(db: Db) {
+    let mut request = submission(
+        Category::SocialAssistance,
+        "洋梓镇",
+        "the allowance stopped",
+    );
+    request.settled_at_desk = Some(DeskSettlement {
+        reply: " ".into(),
+        mediated: true,
+    });
+    let invalid = api(&db)
+        .submit_case(call(request.clone(), None))
+        .await
+        .expect_err("a settlement without its reply");
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    let fields = yimen_testkit::harness::violated_fields(&invalid);
+    assert_eq!(fields, ["settled_at_desk.reply"]);
+
+    request.settled_at_desk = Some(DeskSettlement {
+        reply: "both neighbours agreed to share the wall".into(),
+        mediated: true,
+    });
+    let id = submit(&db, request).await.case_id;
+    let case = get(&db, &id).await;
+    assert_eq!(status(&case), (CaseStatus::Replied, ""));
+    assert_eq!(kinds(&case), ["case.registered", "case.replied"]);
+    assert_eq!(
+        last_line(&case),
+        (
+            "case.replied",
+            "mediated on the spot at the desk (当场调处): both neighbours agreed to share the wall",
+            ""
+        )
+    );
+    let registered = outbox_events(&db).await;
+    match &registered.last().expect("case.registered").payload {
+        Some(Payload::CaseRegistered(r)) => {
+            assert!(r.settled_at_desk && r.mediated_at_desk, "{r:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Unsatisfied: reopened for dispatch, naming no department, so it routes as a new matter.
+    app(&db)
+        .evaluate(&SubmitEvaluationRequest {
+            case_ref: id.clone(),
+            satisfaction: Satisfaction::Unsatisfied as i32,
+            comment: String::new(),
+        })
+        .await
+        .expect("evaluate");
+    let reopened = outbox_events(&db).await;
+    match &reopened.last().expect("case.reopened").payload {
+        Some(Payload::CaseReopened(r)) => assert_eq!(r.department, ""),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(status(&get(&db, &id).await), (CaseStatus::Reopened, ""));
 }

@@ -13,7 +13,7 @@ use yimen_proto::v1::{self as pb, event::Payload};
 use crate::SERVICE;
 use crate::domain::request::{mediation_id, mediators_filter};
 use crate::domain::{
-    Conclusion, Credit, MediationFilter, NewMediation, NewMediator, NewSession, Standing,
+    Conclusion, Credit, MediationFilter, NewMediation, NewMediator, NewSession, Outcome, Standing,
     Transition, access,
 };
 use crate::store::{self, FileRecord};
@@ -232,20 +232,7 @@ pub async fn record_outcome(
     )
     .await?;
     let updated = reread(&mut tx, id, keyring).await?;
-    let payload = Payload::MediationConcluded(pb::MediationConcluded {
-        mediation_id: id.clone(),
-        committee: updated.committee.clone(),
-        linkage: updated.linkage as i32,
-        outcome: standing.state.to_proto() as i32,
-        // The parties may be petitioners by name: they stay in mediation's store.
-        agreement: updated.agreement.as_ref().map(|a| pb::Agreement {
-            payer: String::new(),
-            payee: String::new(),
-            ..a.to_proto()
-        }),
-        mediators: updated.mediators(),
-        difficulty: conclusion.difficulty,
-    });
+    let payload = concluded(&updated, standing, conclusion.difficulty);
     enqueue(&mut tx, MEDIATION_CONCLUDED, &updated.case_id, payload).await?;
     db.commit(tx).await?;
     tracing::info!(
@@ -256,6 +243,50 @@ pub async fn record_outcome(
         "mediation concluded"
     );
     Ok(updated.to_proto())
+}
+
+/// `mediation.concluded` for a file concluded as `standing` says, with the agreement and
+/// every mediator who sat.
+fn concluded(file: &FileRecord, standing: Standing, difficulty: u32) -> Payload {
+    Payload::MediationConcluded(pb::MediationConcluded {
+        mediation_id: file.mediation_id.clone(),
+        committee: file.committee.clone(),
+        linkage: file.linkage as i32,
+        outcome: standing.state.to_proto() as i32,
+        // The parties may be petitioners by name: they stay in mediation's store.
+        agreement: file.agreement.as_ref().map(|a| pb::Agreement {
+            payer: String::new(),
+            payee: String::new(),
+            ..a.to_proto()
+        }),
+        mediators: file.mediators(),
+        difficulty,
+    })
+}
+
+/// `case.withdrawn`: the petitioner withdrew the case (撤回), so its OPEN file concludes
+/// WITHDRAWN (`mediation.concluded`); a case without one changes nothing here.
+pub async fn case_withdrawn(
+    tx: &mut Tx,
+    event: &pb::Event,
+    keyring: &Keyring,
+) -> anyhow::Result<()> {
+    let _ = yimen_platform::payload!(event, CaseWithdrawn)?;
+    let Some(file) = store::open_file_of_case(tx, &event.case_id, keyring).await? else {
+        tracing::debug!(case_id = %event.case_id, "withdrawn case has no open mediation");
+        return Ok(());
+    };
+    let id = &file.mediation_id;
+    anyhow::ensure!(store::lock_file(tx, id).await?, "mediation {id} vanished");
+    let standing = file
+        .standing
+        .apply(Transition::Conclude(Outcome::Withdrawn))?;
+    store::conclude(tx, id, standing.state, None, now_millis(), keyring).await?;
+    let updated = reread(tx, id, keyring).await?;
+    let payload = concluded(&updated, standing, 0);
+    enqueue(tx, MEDIATION_CONCLUDED, &updated.case_id, payload).await?;
+    tracing::info!(case_id = %updated.case_id, mediation_id = %id, "mediation withdrawn with its case");
+    Ok(())
 }
 
 /// RequestCourtConfirmation (司法确认): an AGREED file goes to the court.

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::{Db, Tx};
 use yimen_platform::seal::Keyring;
-use yimen_proto::event_type::{self, CASE_REFERRED, CASE_REGISTERED};
+use yimen_proto::event_type::{self, CASE_REFERRED, CASE_REGISTERED, CASE_WITHDRAWN};
 use yimen_proto::v1::Event;
 
 use crate::MediationConfig;
@@ -33,6 +33,7 @@ impl EventHandler for Handler {
         match event_type::kind(&event.r#type) {
             CASE_REFERRED => app::referred(tx, event, &self.keyring).await,
             CASE_REGISTERED => app::registered(tx, event).await,
+            CASE_WITHDRAWN => app::case_withdrawn(tx, event, &self.keyring).await,
             other => {
                 // Not bound to our queue; acknowledged so it never blocks the queue.
                 tracing::debug!(event_type = %other, "event not for mediation; ignored");

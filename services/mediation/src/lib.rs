@@ -43,6 +43,7 @@ impl Default for MediationConfig {
 pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::CASE_REGISTERED,
     yimen_proto::event_type::CASE_REFERRED_ANY,
+    yimen_proto::event_type::CASE_WITHDRAWN,
 ];
 
 /// The eight committees' mediation, as a process runs it.
@@ -95,6 +96,9 @@ mod tests {
     fn mediation_queue_takes_every_referral_and_registration() {
         let queue = Mediation::queue();
         assert_eq!(queue.name, "yimen.mediation");
-        assert_eq!(queue.bindings, ["case.registered", "case.referred.*"]);
+        assert_eq!(
+            queue.bindings,
+            ["case.registered", "case.referred.*", "case.withdrawn"]
+        );
     }
 }

@@ -38,6 +38,7 @@ yimen_testkit::store_contract!(
         a_mediator_lists_and_sees_only_its_committees_files,
         agreement_parties_are_sealed_at_rest_and_reseal_keeps_them_readable,
         a_mediator_acts_only_on_its_committees_files_and_nothing_is_written_when_refused,
+        a_withdrawn_case_withdraws_its_open_mediation_once,
     ]
 );
 
@@ -1355,4 +1356,49 @@ async fn agreement_parties_are_sealed_at_rest_and_reseal_keeps_them_readable(db:
     let agreement = read.agreement.expect("agreement");
     assert_eq!(agreement.payer, "the rice mill");
     assert_eq!(agreement.payee, "74 households");
+}
+
+fn withdrawn(case_id: &str) -> Event {
+    yimen_platform::events::new_event(
+        "case.withdrawn",
+        case_id,
+        "intake",
+        Payload::CaseWithdrawn(CaseWithdrawn {
+            department: "civil-affairs".into(),
+            reason: "settled between the parties".into(),
+        }),
+    )
+}
+
+/// 撤回: the case's OPEN file concludes WITHDRAWN with `mediation.concluded`; a case without
+/// one, or withdrawn again, changes nothing.
+async fn a_withdrawn_case_withdraws_its_open_mediation_once(db: Db) {
+    let api = api(&db);
+    let case_id = new_case();
+    let file = open(&api, &case_id, Category::Agriculture).await;
+    let mediator = register(&api, "老李", "civil-commercial").await;
+    schedule(&api, &file.mediation_id, JAN_2026, &[&mediator.mediator_id]).await;
+    let before = events(&db).await.len();
+    deliver(&db, &withdrawn(&case_id)).await;
+    let ended = get(&api, &file.mediation_id).await;
+    assert_eq!(ended.state, MediationState::Withdrawn as i32);
+    let sent = events(&db).await;
+    assert_eq!(sent.len(), before + 1);
+    let last = sent.last().expect("mediation.concluded");
+    assert_eq!(last.r#type, "mediation.concluded");
+    assert_eq!(last.case_id, case_id);
+    match &last.payload {
+        Some(Payload::MediationConcluded(c)) => {
+            assert_eq!(c.mediation_id, file.mediation_id);
+            assert_eq!(c.outcome, MediationState::Withdrawn as i32);
+            assert_eq!(c.agreement, None);
+            assert_eq!(c.mediators, std::slice::from_ref(&mediator.mediator_id));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let before = keys(&db).await;
+    deliver(&db, &withdrawn(&case_id)).await;
+    deliver(&db, &withdrawn(&new_case())).await;
+    assert_eq!(keys(&db).await, before, "nothing more");
 }

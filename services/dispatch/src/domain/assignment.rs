@@ -25,6 +25,10 @@ pub enum AssignmentState {
     Reviewing,
     /// The review decided.
     Reviewed,
+    /// The petitioner withdrew the case (撤回).
+    Withdrawn,
+    /// Taken over by the city (提级) or handed down (交办): another department holds it now.
+    Transferred,
 }
 
 /// What may happen to an assignment.
@@ -41,6 +45,10 @@ pub enum Transition {
     Forward,
     /// The review body decides a review or re-review.
     DecideReview,
+    /// 撤回: the petitioner withdrew the case.
+    Withdraw,
+    /// 提级 / 交办: the center gave the case to a department at another level.
+    Transfer,
 }
 
 /// What may be done to an assignment without moving its state.
@@ -57,7 +65,7 @@ pub enum Action {
 }
 
 impl AssignmentState {
-    pub const ALL: [AssignmentState; 9] = [
+    pub const ALL: [AssignmentState; 11] = [
         Self::Pending,
         Self::Accepted,
         Self::Replied,
@@ -67,6 +75,8 @@ impl AssignmentState {
         Self::Forwarded,
         Self::Reviewing,
         Self::Reviewed,
+        Self::Withdrawn,
+        Self::Transferred,
     ];
 
     /// Open assignments still wait on their department; a case has at most one.
@@ -85,6 +95,8 @@ impl AssignmentState {
             (Pending, Transition::Refuse) => Ok(Refused),
             (Pending, Transition::Forward) => Ok(Forwarded),
             (Reviewing, Transition::DecideReview) => Ok(Reviewed),
+            (Pending | Accepted, Transition::Withdraw) => Ok(Withdrawn),
+            (Pending | Accepted, Transition::Transfer) => Ok(Transferred),
             (state, transition) => {
                 let allowed = match transition {
                     Transition::Accept => "only a PENDING assignment can be accepted",
@@ -99,6 +111,12 @@ impl AssignmentState {
                     Transition::Forward => "only a PENDING assignment can be forwarded (转送)",
                     Transition::DecideReview => {
                         "only a REVIEWING assignment is decided as a review (复查 / 复核)"
+                    }
+                    Transition::Withdraw => {
+                        "only a PENDING or ACCEPTED assignment ends with a withdrawal"
+                    }
+                    Transition::Transfer => {
+                        "only a PENDING or ACCEPTED assignment can be taken over or handed down"
                     }
                 };
                 Err(Error::precondition(format!(
@@ -153,6 +171,8 @@ impl AssignmentState {
             Self::Forwarded => "FORWARDED",
             Self::Reviewing => "REVIEWING",
             Self::Reviewed => "REVIEWED",
+            Self::Withdrawn => "WITHDRAWN",
+            Self::Transferred => "TRANSFERRED",
         }
     }
 
@@ -171,6 +191,8 @@ impl AssignmentState {
             Self::Forwarded => pb::AssignmentState::Forwarded,
             Self::Reviewing => pb::AssignmentState::Reviewing,
             Self::Reviewed => pb::AssignmentState::Reviewed,
+            Self::Withdrawn => pb::AssignmentState::Withdrawn,
+            Self::Transferred => pb::AssignmentState::Transferred,
         }
     }
 
@@ -185,6 +207,8 @@ impl AssignmentState {
             pb::AssignmentState::Forwarded => Some(Self::Forwarded),
             pb::AssignmentState::Reviewing => Some(Self::Reviewing),
             pb::AssignmentState::Reviewed => Some(Self::Reviewed),
+            pb::AssignmentState::Withdrawn => Some(Self::Withdrawn),
+            pb::AssignmentState::Transferred => Some(Self::Transferred),
             pb::AssignmentState::Unspecified => None,
         }
     }
@@ -239,7 +263,15 @@ mod tests {
 
     #[test]
     fn closed_assignments_refuse_every_transition() {
-        for state in [Replied, Returned, HandedOver, Refused, Forwarded] {
+        for state in [
+            Replied,
+            Returned,
+            HandedOver,
+            Refused,
+            Forwarded,
+            Withdrawn,
+            Transferred,
+        ] {
             for t in [
                 Transition::Accept,
                 Transition::Reply,
@@ -247,6 +279,8 @@ mod tests {
                 Transition::HandOver,
                 Transition::Refuse,
                 Transition::Forward,
+                Transition::Withdraw,
+                Transition::Transfer,
             ] {
                 let m = refused(state, t);
                 assert!(m.contains(state.as_str()), "{m}");
@@ -262,6 +296,15 @@ mod tests {
             let m = refused(Accepted, t);
             assert!(m.contains("ACCEPTED"), "{m}");
         }
+    }
+
+    #[test]
+    fn an_open_assignment_ends_with_a_withdrawal_or_a_transfer() {
+        for state in [Pending, Accepted] {
+            assert_eq!(state.apply(Transition::Withdraw).unwrap(), Withdrawn);
+            assert_eq!(state.apply(Transition::Transfer).unwrap(), Transferred);
+        }
+        assert!(!Withdrawn.is_open() && !Transferred.is_open());
     }
 
     #[test]

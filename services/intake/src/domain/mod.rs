@@ -16,6 +16,7 @@ pub mod review;
 pub mod same_matter;
 pub mod submission;
 pub mod supplement;
+pub mod withdrawal;
 
 pub use access::Visibility;
 pub use case_number::{CaseNumber, CaseRef, NumberBlock};
@@ -26,3 +27,4 @@ pub use masking::Disclosure;
 pub use progress::{Holding, Progress, TimelineLine};
 pub use submission::{NewCase, Petitioner};
 pub use supplement::Supplement;
+pub use withdrawal::{DeskReply, Withdrawal};

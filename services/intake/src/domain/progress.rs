@@ -9,13 +9,13 @@ use yimen_proto::event_type::{
     ALERT_RAISED, CASE_ACCEPTED, CASE_ASSIGNED, CASE_CLOSED, CASE_ESCALATED, CASE_EVALUATED,
     CASE_EXTENDED, CASE_FORWARDED, CASE_REFERRED, CASE_REFUSED, CASE_REGISTERED, CASE_REOPENED,
     CASE_REPLIED, CASE_RESUMED, CASE_RETURNED, CASE_REVIEW_REQUESTED, CASE_REVIEW_STARTED,
-    CASE_REVIEWED, CASE_SUPPLEMENT_REQUESTED, CASE_SUPPLEMENTED, MEDIATION_CONCLUDED,
-    MEDIATION_COURT_CONFIRMED, MEDIATION_OPENED,
+    CASE_REVIEWED, CASE_SUPPLEMENT_REQUESTED, CASE_SUPPLEMENTED, CASE_TRANSFERRED, CASE_WITHDRAWN,
+    MEDIATION_CONCLUDED, MEDIATION_COURT_CONFIRMED, MEDIATION_OPENED,
 };
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::{
-    Agreement, AlertKind, CaseStatus, Category, Channel, EscalationLevel, Event, Linkage,
-    MediationState, RefusalReason, ReviewOutcome, ReviewStage, Satisfaction,
+    Agreement, AlertKind, AssignmentCause, CaseStatus, Category, Channel, EscalationLevel, Event,
+    Linkage, MediationState, RefusalReason, ReviewOutcome, ReviewStage, Satisfaction,
 };
 
 use super::review;
@@ -343,6 +343,28 @@ pub fn of(event: &Event) -> Option<Progress> {
             } else {
                 line.sets(CaseStatus::Closed)
             }
+        }
+        Payload::CaseWithdrawn(w) => Progress::line(
+            CASE_WITHDRAWN,
+            &w.department,
+            format!("withdrawn by the petitioner (撤回): {}", w.reason),
+        )
+        .sets_keeping_department(CaseStatus::Withdrawn),
+        // The status follows with the next department's case.assigned.
+        Payload::CaseTransferred(t) => {
+            let how = if t.cause == AssignmentCause::HandedDown as i32 {
+                "handed down (交办)"
+            } else {
+                "taken over (提级)"
+            };
+            Progress::line(
+                CASE_TRANSFERRED,
+                &t.department,
+                format!(
+                    "{how} from {} to {}: {}",
+                    t.department, t.to_department, t.reason
+                ),
+            )
         }
         Payload::CaseRegistered(_)
         | Payload::DepartmentJoined(_)

@@ -50,6 +50,8 @@ pub struct NewCase {
     pub confidential: bool,
     /// The new facts stated about a matter closed for good (不再受理 unless there are some).
     pub new_facts: Option<String>,
+    /// 当场答复 / 当场调处: the reply given at the desk as it was registered.
+    pub desk: Option<super::DeskReply>,
 }
 
 /// A person named on a case. `Debug` shows no personal data.
@@ -110,6 +112,7 @@ impl NewCase {
             &request.new_facts,
             NEW_FACTS_MAX,
         ));
+        let desk = v.check(super::DeskReply::parse(request.settled_at_desk.as_ref()));
         v.finish()?;
         // Every `None` above recorded a violation, so `finish` has already answered.
         let missing = || Error::Internal(anyhow::anyhow!("a checked field went missing"));
@@ -130,6 +133,7 @@ impl NewCase {
             complained_about: complained_about.ok_or_else(missing)?,
             confidential: request.confidential,
             new_facts: Some(new_facts.ok_or_else(missing)?).filter(|f| !f.is_empty()),
+            desk: desk.ok_or_else(missing)?,
         })
     }
 
@@ -202,7 +206,7 @@ fn amount(fen: Option<i64>) -> Result<Option<i64>, FieldViolation> {
 
 #[cfg(test)]
 mod tests {
-    use yimen_proto::v1::{Location, Money};
+    use yimen_proto::v1::{DeskSettlement, Location, Money};
 
     use super::*;
 
@@ -231,6 +235,7 @@ mod tests {
             complained_about: String::new(),
             confidential: false,
             new_facts: String::new(),
+            settled_at_desk: None,
         }
     }
 
@@ -614,6 +619,10 @@ mod tests {
             complained_about: "Bad Code".into(),
             confidential: false,
             new_facts: String::new(),
+            settled_at_desk: Some(DeskSettlement {
+                reply: " ".into(),
+                mediated: true,
+            }),
         };
         assert_eq!(
             violations(r),
@@ -630,7 +639,27 @@ mod tests {
                 "amount_claimed.fen",
                 "request_id",
                 "complained_about",
+                "settled_at_desk.reply",
             ]
+        );
+    }
+
+    #[test]
+    fn a_settlement_at_the_desk_keeps_its_reply() {
+        assert_eq!(accepted(valid()).desk, None);
+        let settled = accepted(SubmitCaseRequest {
+            settled_at_desk: Some(DeskSettlement {
+                reply: " the rules were explained ".into(),
+                mediated: false,
+            }),
+            ..valid()
+        });
+        assert_eq!(
+            settled.desk,
+            Some(crate::domain::DeskReply {
+                reply: "the rules were explained".into(),
+                mediated: false,
+            })
         );
     }
 

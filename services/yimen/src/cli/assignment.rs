@@ -23,8 +23,8 @@ enum AssignmentCommand {
     List {
         #[arg(long)]
         dept: String,
-        /// pending, accepted, replied, returned, handed-over, refused, forwarded; repeat for
-        /// more.
+        /// pending, accepted, replied, returned, handed-over, refused, forwarded, withdrawn,
+        /// transferred; repeat for more.
         #[arg(long = "state")]
         states: Vec<String>,
     },
@@ -60,6 +60,16 @@ enum AssignmentCommand {
         id: String,
         #[arg(long)]
         requested: String,
+    },
+    /// 提级 / 交办 (the center): a city-level department takes over a town or village case, or
+    /// a city case is handed down; answers the new assignment.
+    Transfer {
+        id: String,
+        /// The department to take it.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        reason: String,
     },
     /// Return an assignment as not this department's; it is routed elsewhere.
     Return {
@@ -176,6 +186,17 @@ impl AssignmentArgs {
                 .map_err(status_error)?
                 .into_inner()
                 .reassigned
+                .unwrap_or_default(),
+            AssignmentCommand::Transfer { id, to, reason } => dispatch
+                .transfer_assignment(TransferAssignmentRequest {
+                    assignment_id: id,
+                    to_department: to,
+                    reason,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner()
+                .assigned
                 .unwrap_or_default(),
             AssignmentCommand::Reply { id, reply } => dispatch
                 .reply_assignment(ReplyAssignmentRequest {

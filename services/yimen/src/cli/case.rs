@@ -57,6 +57,12 @@ enum CaseCommand {
         #[arg(long)]
         text: String,
     },
+    /// 撤回: the petitioner withdraws an open case; its department's assignment ends.
+    Withdraw {
+        case: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// The petitioner's evaluation of the reply: satisfied or basically-satisfied closes the
     /// case, unsatisfied reopens it.
     Evaluate {
@@ -107,6 +113,12 @@ struct Submit {
     /// matter is not taken again (不再受理).
     #[arg(long, default_value = "")]
     new_facts: String,
+    /// 当场答复: the reply given at the desk; the case is registered replied, never assigned.
+    #[arg(long)]
+    desk_reply: Option<String>,
+    /// 当场调处: the desk mediated the dispute on the spot (with --desk-reply).
+    #[arg(long, requires = "desk_reply")]
+    mediated_at_desk: bool,
 }
 
 impl Submit {
@@ -127,6 +139,10 @@ impl Submit {
             complained_about: self.complained_about,
             confidential: self.confidential,
             new_facts: self.new_facts,
+            settled_at_desk: self.desk_reply.map(|reply| DeskSettlement {
+                reply,
+                mediated: self.mediated_at_desk,
+            }),
         })
     }
 }
@@ -215,6 +231,17 @@ impl CaseArgs {
                     .add_supplement(AddSupplementRequest {
                         case_ref: case,
                         text,
+                    })
+                    .await
+                    .map_err(status_error)?
+                    .into_inner();
+                render::print(json, case_json(&c), case_text(&c));
+            }
+            CaseCommand::Withdraw { case, reason } => {
+                let c = intake
+                    .withdraw_case(WithdrawCaseRequest {
+                        case_ref: case,
+                        reason,
                     })
                     .await
                     .map_err(status_error)?

@@ -101,6 +101,7 @@ async fn situation_of(
         collective: store::count_in(conn, Count::Collective { threshold }, &period).await?,
         closed: store::count_in(conn, Count::Closed, &period).await?,
         alerts: store::count_in(conn, Count::Alerts, &period).await?,
+        settled_at_desk: store::count_in(conn, Count::SettledAtDesk, &period).await?,
     })
 }
 

@@ -228,6 +228,7 @@ impl Handler {
             headcount: i64::from(registered.headcount),
             amount_fen: registered.amount_claimed.map_or(0, |m| m.fen),
             registered_at: at,
+            settled_at_desk: registered.settled_at_desk,
         };
         store::register_case(tx, &case).await?;
         let keys: BTreeSet<String> = registered

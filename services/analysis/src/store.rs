@@ -36,14 +36,18 @@ pub struct Registered {
     pub headcount: i64,
     pub amount_fen: i64,
     pub registered_at: i64,
+    /// 当场答复 / 当场调处: settled at the desk as it was registered.
+    pub settled_at_desk: bool,
 }
 
 /// Records a registration; the first registration's time stands if it is announced again.
 pub async fn register_case(conn: &mut AnyConnection, case: &Registered) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO cases (case_id, case_number, category, town, village, channel, headcount, \
-         amount_fen, registered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         amount_fen, registered_at, settled_at_desk) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (case_id) DO UPDATE SET case_number = excluded.case_number, \
+         settled_at_desk = excluded.settled_at_desk, \
          category = excluded.category, town = excluded.town, village = excluded.village, \
          channel = excluded.channel, headcount = excluded.headcount, \
          amount_fen = excluded.amount_fen, \
@@ -58,6 +62,7 @@ pub async fn register_case(conn: &mut AnyConnection, case: &Registered) -> Resul
     .bind(case.headcount)
     .bind(case.amount_fen)
     .bind(case.registered_at)
+    .bind(i64::from(case.settled_at_desk))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -759,6 +764,8 @@ pub enum Count {
     Closed,
     /// Alerts raised in the period.
     Alerts,
+    /// Cases registered in the period that were settled at the desk.
+    SettledAtDesk,
 }
 
 pub async fn count_in(
@@ -783,6 +790,11 @@ pub async fn count_in(
         ),
         Count::Alerts => (
             "SELECT COUNT(*) FROM alerts WHERE raised_at >= $1 AND raised_at < $2",
+            None,
+        ),
+        Count::SettledAtDesk => (
+            "SELECT COUNT(*) FROM cases WHERE registered_at >= $1 AND registered_at < $2 \
+             AND settled_at_desk = 1",
             None,
         ),
     };

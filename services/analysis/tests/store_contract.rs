@@ -38,6 +38,7 @@ yimen_testkit::store_contract!(
         a_case_past_its_handling_deadline_gets_an_overdue_alert_unless_extended,
         the_sweeper_sweeps_on_start_and_stops_when_shut_down,
         a_withdrawn_case_is_done_and_never_overdue_and_a_transferred_one_follows_its_new_holder,
+        the_situation_counts_the_cases_settled_at_the_desk,
     ]
 );
 
@@ -1493,4 +1494,19 @@ async fn a_withdrawn_case_is_done_and_never_overdue_and_a_transferred_one_follow
         case_row(&db, "moved").await.accept_by,
         Some(now + 10 * DAY_MILLIS)
     );
+}
+
+async fn the_situation_counts_the_cases_settled_at_the_desk(db: Db) {
+    let api = api(&db);
+    let at = now_millis() - DAY_MILLIS;
+    for (case, desk) in [("desk-1", true), ("desk-2", true), ("routed", false)] {
+        let registered = CaseRegistered {
+            settled_at_desk: desk,
+            mediated_at_desk: desk,
+            ..registration(case, Category::SocialAssistance, "洋梓镇")
+        };
+        register(&db, case, at, registered).await;
+    }
+    let s = situation(&api, None).await;
+    assert_eq!((s.cases, s.settled_at_desk), (3, 2));
 }

@@ -34,6 +34,7 @@ yimen_testkit::store_contract!(
         mediator_subsidies_pay_stipends_and_graded_awards_per_mediator_and_committee,
         grading_refuses_a_mediation_not_agreed_or_of_another_quarter_and_writes_nothing,
         a_pause_for_a_supplement_is_not_held_against_the_acceptance,
+        a_withdrawal_or_a_transfer_is_held_against_no_department,
     ]
 );
 
@@ -1062,5 +1063,57 @@ async fn a_pause_for_a_supplement_is_not_held_against_the_acceptance(db: Db) {
     assert_eq!(
         (card.assigned, card.accepted, card.accepted_in_time),
         (3, 3, 2)
+    );
+}
+
+/// 撤回 and 提级: the town office's assignment that was taken over, and the city's that the
+/// petitioner withdrew, are neither returns nor late steps; the collective entry follows the
+/// case to the department that took it over.
+async fn a_withdrawal_or_a_transfer_is_held_against_no_department(db: Db) {
+    register(&db, "kiln", 12, on(3, 8)).await;
+    assign(&db, "kiln", "a1", "town-justice", on(3, 9)).await;
+    deliver(
+        &db,
+        &event(
+            "case.transferred.town-justice".into(),
+            "kiln",
+            on(4, 9),
+            Payload::CaseTransferred(CaseTransferred {
+                assignment_id: "a1".into(),
+                department: "town-justice".into(),
+                to_department: "human-resources".into(),
+                cause: AssignmentCause::TakenOver as i32,
+                reason: "three towns".into(),
+            }),
+        ),
+    )
+    .await;
+    deliver(
+        &db,
+        &assigned_event("kiln", "a2", "human-resources", on(4, 9), "town-justice"),
+    )
+    .await;
+    deliver(
+        &db,
+        &event(
+            "case.withdrawn".into(),
+            "kiln",
+            on(5, 9),
+            Payload::CaseWithdrawn(CaseWithdrawn {
+                department: "human-resources".into(),
+                reason: "paid".into(),
+            }),
+        ),
+    )
+    .await;
+    let town = scorecard(&db, "town-justice", march()).await;
+    assert_eq!(
+        (town.assigned, town.returned, town.negative_entries),
+        (1, 0, 0)
+    );
+    let city = scorecard(&db, "human-resources", march()).await;
+    assert_eq!(
+        (city.assigned, city.returned, city.negative_entries),
+        (1, 0, 1)
     );
 }

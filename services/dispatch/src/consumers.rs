@@ -1,7 +1,8 @@
 //! Dispatch's reaction to events, inside the consumer loop's transaction (so the inbox claim,
 //! the change and the events it causes commit together): every `case.registered` is routed
 //! and assigned, a `case.reopened` is assigned again, a `case.supplemented` starts a stopped
-//! clock again, and mediation's events mark, reply or release the case's open assignment.
+//! clock again, mediation's events mark, reply or release the case's open assignment, and a
+//! `case.withdrawn` ends it (`moves`).
 
 use async_trait::async_trait;
 use yimen_platform::consumer::EventHandler;

@@ -68,8 +68,8 @@ impl Default for DispatchConfig {
     }
 }
 
-/// The routing keys dispatch consumes: new and reopened cases, supplements, and mediation's
-/// outcomes.
+/// The routing keys dispatch consumes: new and reopened cases, supplements, mediation's
+/// outcomes, and withdrawals (撤回).
 pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::CASE_REGISTERED,
     yimen_proto::event_type::CASE_REOPENED,

@@ -1,7 +1,8 @@
 //! Mediation's reaction to events: a department's referral (`case.referred.<dept>`) opens the
 //! case's file inside the consumer loop's transaction, so the inbox claim, the file and
 //! `mediation.opened` commit together; a registration (`case.registered`) tells it the case's
-//! number, for files a court or an administration opens directly.
+//! number, for files a court or an administration opens directly; a withdrawal
+//! (`case.withdrawn`) concludes the case's open file WITHDRAWN.
 
 use std::sync::Arc;
 

@@ -288,6 +288,29 @@ mod tests {
         assert_eq!(read(&e, 0).unwrap(), None);
     }
 
+    /// 撤回 and 提级 / 交办 count against no department: the ended assignment is neither a
+    /// return nor a late acceptance, and the new holder's case.assigned is scored as any.
+    #[test]
+    fn a_withdrawal_or_a_transfer_scores_nothing() {
+        let withdrawn = event(
+            event_type::CASE_WITHDRAWN,
+            "c1",
+            Payload::CaseWithdrawn(pb::CaseWithdrawn::default()),
+        );
+        let transferred = event(
+            "case.transferred.housing",
+            "c1",
+            Payload::CaseTransferred(pb::CaseTransferred {
+                assignment_id: "a1".into(),
+                department: "housing".into(),
+                ..Default::default()
+            }),
+        );
+        for e in [withdrawn, transferred] {
+            assert_eq!(read(&e, 0).unwrap(), None, "{}", e.r#type);
+        }
+    }
+
     #[test]
     fn malformed_case_events_are_errors() {
         let no_case = event(

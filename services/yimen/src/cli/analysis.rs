@@ -96,6 +96,7 @@ pub fn situation_json(s: &Situation) -> Value {
         "from": render::json_time(&period.from), "to": render::json_time(&period.to),
         "cases": s.cases, "change": s.change, "open": s.open, "overdue": s.overdue,
         "collective": s.collective, "closed": s.closed, "alerts": s.alerts,
+        "settled_at_desk": s.settled_at_desk,
         "categories": s.categories.iter().map(|c| json!({
             "category": category_name(c.category), "cases": c.cases, "change": c.change,
         })).collect::<Vec<_>>(),

@@ -44,6 +44,8 @@ per_department! {
     CASE_SUPPLEMENT_REQUESTED, CASE_SUPPLEMENT_REQUESTED_ANY = "case.supplement_requested";
     /// dispatch: the material came; the clock runs again.
     CASE_RESUMED, CASE_RESUMED_ANY = "case.resumed";
+    /// dispatch: the department let a running deadline pass (催办, or 督办 for handling).
+    CASE_OVERDUE, CASE_OVERDUE_ANY = "case.overdue";
 }
 
 /// intake: a case was registered (登记).
@@ -101,6 +103,7 @@ pub const ALL: &[&str] = &[
     CASE_SUPPLEMENT_REQUESTED,
     CASE_SUPPLEMENTED,
     CASE_RESUMED,
+    CASE_OVERDUE,
 ];
 
 /// The routing key of a per-department event: `case.assigned.<department>`.

@@ -14,6 +14,10 @@ use legal_clock::{
     a_supplement_pause_moves_the_handling_deadline,
     refusal_names_the_channel_and_the_petitioner_is_sent_a_notice,
 };
+use supervision::{
+    a_similar_case_sweep_sends_the_answered_cases_for_handling_again,
+    the_third_return_makes_a_problem_case_under_supervision_and_alerted,
+};
 
 macro_rules! both_modes {
     ($($name:ident),* $(,)?) => {
@@ -53,6 +57,8 @@ both_modes!(
     the_petitioner_follows_the_case_with_its_query_code_and_no_token,
     refusal_names_the_channel_and_the_petitioner_is_sent_a_notice,
     a_supplement_pause_moves_the_handling_deadline,
+    the_third_return_makes_a_problem_case_under_supervision_and_alerted,
+    a_similar_case_sweep_sends_the_answered_cases_for_handling_again,
 );
 
 mod audit;
@@ -62,6 +68,7 @@ mod legal_clock;
 mod metrics;
 mod privacy;
 mod scenarios;
+mod supervision;
 mod trace;
 mod watch;
 

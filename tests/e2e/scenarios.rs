@@ -257,9 +257,24 @@ async fn medical_insurance_returned_escalated_to_leader_and_settled(clients: &Cl
     assert!(held.leader.contains("副市长"), "{}", held.leader);
     assert_eq!(held.state(), AssignmentState::Replied);
 
+    // Returned by the bureau, the tax bureau and the bank: a problem case (问题件).
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "case.returned").count(),
+        3,
+        "{kinds:?}"
+    );
     let insurance = scorecard(clients, "medical-insurance", |c| c.returned >= 1).await;
-    assert_eq!(insurance.assigned, 1);
     assert_eq!(insurance.returned, 1);
+    // The two earlier cases of the same fault were searched out and sent back to the bureau.
+    let (earlier, _) = journey.cases.split_at(journey.cases.len() - 1);
+    assert_eq!(earlier.len(), 2);
+    for (earlier_id, _) in earlier {
+        let again = wait_for_case(clients, earlier_id, |c| {
+            c.status == CaseStatus::Assigned as i32
+        })
+        .await;
+        assert_eq!(again.department, "medical-insurance");
+    }
     scorecard(clients, "city-center", |c| c.negative_entries >= 1).await;
     let entries = negative_entries(clients, "city-center").await;
     assert!(

@@ -75,7 +75,7 @@ impl Deadlines {
     }
 }
 
-async fn enqueue(
+pub(crate) async fn enqueue(
     tx: &mut Tx,
     event_type: String,
     case_id: &str,
@@ -88,7 +88,7 @@ async fn enqueue(
 /// Routes `case` and gives it to its owner as a new PENDING assignment, announcing
 /// `case.assigned.<code>`. `excluded` departments are never chosen; `in_mediation` carries
 /// over a mediation the case is in.
-async fn assign(
+pub(crate) async fn assign(
     tx: &mut Tx,
     case: &CaseRecord,
     excluded: &BTreeSet<String>,
@@ -115,7 +115,8 @@ async fn assign(
             Trigger::Registered => String::new(),
             Trigger::Returned { from, .. }
             | Trigger::DepartmentLeft { from, .. }
-            | Trigger::Reopened { from } => from.into(),
+            | Trigger::Reopened { from }
+            | Trigger::Swept { from, .. } => from.into(),
         };
         let record = AssignmentRecord {
             assignment_id: uuid::Uuid::now_v7().to_string(),
@@ -344,7 +345,10 @@ pub async fn reopen_case(
     Ok(())
 }
 
-async fn load_assignment(conn: &mut AnyConnection, id: &str) -> Result<AssignmentRecord, Error> {
+pub(crate) async fn load_assignment(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<AssignmentRecord, Error> {
     store::assignment(conn, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("assignment {id} not found")))
@@ -370,7 +374,7 @@ async fn department_name(tx: &mut Tx, code: &str) -> Result<String, Error> {
 }
 
 /// A concurrent call moved the assignment first.
-fn moved_on(id: &str) -> Error {
+pub(crate) fn moved_on(id: &str) -> Error {
     Error::precondition(format!("assignment {id} changed meanwhile; read it again"))
 }
 
@@ -488,11 +492,12 @@ pub async fn reply(db: &Db, scope: &Scope, request: Reply) -> Result<pb::Assignm
 }
 
 /// 退回: the wrong department gives the case back; it is routed again, never to a department
-/// that returned it before.
+/// that returned it before. The `problem_case_returns`th return makes it a problem case.
 pub async fn return_assignment(
     db: &Db,
     scope: &Scope,
     deadlines: &Deadlines,
+    problem_case_returns: u32,
     request: Return,
 ) -> Result<pb::ReturnAssignmentResponse, Error> {
     let Return {
@@ -539,6 +544,8 @@ pub async fn return_assignment(
         now,
     )
     .await?;
+    // 问题件: the return that makes it a problem case puts the next holder under supervision.
+    crate::supervision::after_return(&mut tx, &reassigned, problem_case_returns).await?;
     store::stamp_changes(&mut tx).await?;
     let reassigned = load_assignment(&mut tx, &reassigned.assignment_id).await?;
     let returned = committed(db, tx, &id).await?;
@@ -840,7 +847,7 @@ pub async fn supplemented(
     Ok(())
 }
 
-/// Announces an escalation of `current` as `case.escalated.<dept>`.
+/// Announces an escalation of `current` by a person as `case.escalated.<dept>`.
 async fn announce_escalation(
     tx: &mut Tx,
     current: &AssignmentRecord,
@@ -848,12 +855,33 @@ async fn announce_escalation(
     reason: String,
     leader: String,
 ) -> Result<(), Error> {
+    announce_escalation_for(
+        tx,
+        current,
+        level,
+        reason,
+        leader,
+        pb::EscalationCause::Unspecified,
+    )
+    .await
+}
+
+/// Announces an escalation of `current` as `case.escalated.<dept>`, saying what caused it.
+pub(crate) async fn announce_escalation_for(
+    tx: &mut Tx,
+    current: &AssignmentRecord,
+    level: EscalationLevel,
+    reason: String,
+    leader: String,
+    cause: pb::EscalationCause,
+) -> Result<(), Error> {
     let payload = Payload::CaseEscalated(pb::CaseEscalated {
         assignment_id: current.assignment_id.clone(),
         department: current.department.clone(),
         level: level as i32,
         reason,
         leader,
+        cause: cause as i32,
     });
     enqueue(
         tx,

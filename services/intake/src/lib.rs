@@ -138,6 +138,7 @@ pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::CASE_FORWARDED_ANY,
     yimen_proto::event_type::CASE_SUPPLEMENT_REQUESTED_ANY,
     yimen_proto::event_type::CASE_RESUMED_ANY,
+    yimen_proto::event_type::CASE_OVERDUE_ANY,
     // mediation
     yimen_proto::event_type::MEDIATION_OPENED,
     yimen_proto::event_type::MEDIATION_CONCLUDED,
@@ -238,6 +239,7 @@ mod tests {
             "case.forwarded.natural-resources",
             "case.supplement_requested.human-resources",
             "case.resumed.human-resources",
+            "case.overdue.housing",
             "mediation.opened",
             "mediation.concluded",
             "mediation.court_confirmed",

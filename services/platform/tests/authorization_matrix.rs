@@ -132,6 +132,7 @@ fn the_audited_methods_are_exactly_the_state_changing_ones() {
             "DispatchService/RequestSupplement",
             "DispatchService/ReturnAssignment",
             "DispatchService/SetRoutingRules",
+            "DispatchService/SweepSimilarCases",
             "IntakeService/AddSupplement",
             "IntakeService/RequestReview",
             "IntakeService/SubmitCase",

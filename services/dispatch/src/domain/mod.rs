@@ -13,6 +13,7 @@ pub mod mediation;
 pub mod requests;
 pub mod routing;
 pub mod rules;
+pub mod supervision;
 
 pub use assignment::{Action, AssignmentState, Transition};
 pub use department::{

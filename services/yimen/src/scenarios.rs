@@ -393,6 +393,7 @@ impl Player {
             let first = self.assignment(&case.0).await?;
             let first = self.accept(&first).await?;
             self.reply(&first, "已为当事人补缴,费用已报销。").await?;
+            self.evaluate(&case.0, Satisfaction::Satisfied).await?;
             earlier.push(case);
         }
         let case = self
@@ -476,6 +477,15 @@ impl Player {
                 "similar case {} searched out (全面排查): sent to {to} to handle again",
                 similar.case_number
             ));
+        }
+        // Each checked again against the fixed withholding, answered and settled.
+        for similar in &swept.cases {
+            let again = self.assignment(&similar.case_id).await?;
+            let again = self.accept(&again).await?;
+            self.reply(&again, "按修复后的代扣数据复核,参保记录已更正。")
+                .await?;
+            self.evaluate(&similar.case_id, Satisfaction::Satisfied)
+                .await?;
         }
         self.evaluate(&case.0, Satisfaction::Satisfied).await?;
         earlier.push(case);

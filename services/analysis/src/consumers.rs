@@ -85,6 +85,10 @@ impl EventHandler for Handler {
                     ..update(case_id, &assigned.assignment_id, &assigned.department, at)
                 };
                 apply(tx, update).await?;
+                // A similar-case sweep (全面排查) sends a settled case for handling again.
+                if assigned.cause == AssignmentCause::Sweep as i32 {
+                    store::set_state(tx, case_id, false, at).await?;
+                }
                 if assigned.cause == AssignmentCause::NoOwner as i32 {
                     let category = labels::category_of(i64::from(assigned.category));
                     let draft = alerts::no_owner(category, &assigned.department);

@@ -39,6 +39,7 @@ yimen_testkit::store_contract!(
         the_sweeper_sweeps_on_start_and_stops_when_shut_down,
         dispatchs_overdue_event_raises_one_overdue_alert_per_case,
         a_problem_case_escalation_raises_the_problem_case_alert_and_a_persons_does_not,
+        a_closed_case_swept_for_handling_again_is_open_again,
     ]
 );
 
@@ -1502,4 +1503,39 @@ async fn a_problem_case_escalation_raises_the_problem_case_alert_and_a_persons_d
         listed[0].facts
     );
     assert_eq!(listed[0].case_number, number("passed-on"));
+}
+
+async fn a_closed_case_swept_for_handling_again_is_open_again(db: Db) {
+    let at = now_millis() - 3 * DAY_MILLIS;
+    let routed = AssignmentCause::Routed;
+    register_simple(&db, "swept", Category::MedicalInsurance, "郢中街道", at).await;
+    deliver(
+        &db,
+        &assigned(
+            "swept",
+            "a1",
+            "civil-affairs",
+            routed,
+            at + 15 * DAY_MILLIS,
+            at,
+        ),
+    )
+    .await;
+    deliver(&db, &closed("swept", at + DAY_MILLIS)).await;
+    assert!(case_row(&db, "swept").await.closed);
+    let sweep = AssignmentCause::Sweep;
+    let again = at + 2 * DAY_MILLIS;
+    deliver(
+        &db,
+        &assigned(
+            "swept",
+            "a2",
+            "civil-affairs",
+            sweep,
+            again + 15 * DAY_MILLIS,
+            again,
+        ),
+    )
+    .await;
+    assert!(!case_row(&db, "swept").await.closed, "handled again: open");
 }

@@ -150,6 +150,8 @@ pub(crate) async fn assign(
                 paused_millis: 0,
             },
             supplement_requested: String::new(),
+            acceptance_overdue_at: None,
+            handling_overdue_at: None,
         };
         store::insert_assignment(tx, &record).await?;
         let payload = Payload::CaseAssigned(pb::CaseAssigned {

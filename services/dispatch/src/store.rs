@@ -78,6 +78,9 @@ pub struct AssignmentRecord {
     pub clock: Clock,
     /// What the department asked for last.
     pub supplement_requested: String,
+    /// When the deadline watcher found its acceptance and its handling deadline passed.
+    pub acceptance_overdue_at: Option<i64>,
+    pub handling_overdue_at: Option<i64>,
 }
 
 impl AssignmentRecord {
@@ -114,6 +117,8 @@ impl AssignmentRecord {
             paused_since: opt_timestamp(self.clock.paused_since),
             supplement_requested: self.supplement_requested.clone(),
             paused: Some(duration(self.clock.paused_millis)),
+            acceptance_overdue_at: opt_timestamp(self.acceptance_overdue_at),
+            handling_overdue_at: opt_timestamp(self.handling_overdue_at),
         }
     }
 }
@@ -387,7 +392,8 @@ macro_rules! assignment_select {
          a.replied_at, a.reply, a.return_reason, a.in_mediation, a.extension, a.extension_days, \
          a.escalation, a.leader, a.routing_rule, a.routing_rules_version, a.position, \
          a.refusal_reason, a.refusal_channel, a.forwarded_to, \
-         a.decision_note, a.paused_since, a.supplement_requested, a.paused_millis \
+         a.decision_note, a.paused_since, a.supplement_requested, a.paused_millis, \
+         a.acceptance_overdue_at, a.handling_overdue_at \
          FROM assignments a JOIN cases c ON c.case_id = a.case_id "
     };
 }
@@ -426,6 +432,8 @@ struct AssignmentRow {
     paused_since: Option<i64>,
     supplement_requested: String,
     paused_millis: i64,
+    acceptance_overdue_at: Option<i64>,
+    handling_overdue_at: Option<i64>,
 }
 
 impl TryFrom<AssignmentRow> for AssignmentRecord {
@@ -462,6 +470,8 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
             paused_since,
             supplement_requested,
             paused_millis,
+            acceptance_overdue_at,
+            handling_overdue_at,
         } = row;
         Ok(AssignmentRecord {
             assignment_id,
@@ -509,6 +519,8 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
                 paused_millis,
             },
             supplement_requested,
+            acceptance_overdue_at,
+            handling_overdue_at,
         })
     }
 }
@@ -1162,6 +1174,10 @@ pub async fn claim_overdue(
         .fetch_all(&mut *conn)
         .await?;
     ids.sort();
+    for id in &ids {
+        // The assignment shows when it was found overdue: a change of the department's work.
+        stamp(conn, id).await?;
+    }
     Ok(ids)
 }
 

@@ -2621,6 +2621,8 @@ async fn passed_deadlines_remind_then_supervise_once_each_and_a_stopped_clock_ne
     assert_eq!(check_deadlines(&db, later).await.expect("check"), 0, "once");
     let late = only_assignment(&api, "housing", "late").await;
     assert_eq!(late.escalation, EscalationLevel::Reminder as i32);
+    assert_eq!(ms(&late.acceptance_overdue_at), later);
+    assert!(late.handling_overdue_at.is_none());
     let overdue = overdue_events(&db).await;
     assert_eq!(overdue.len(), 1);
     assert_eq!(overdue[0].0, "case.overdue.housing");
@@ -2653,8 +2655,13 @@ async fn passed_deadlines_remind_then_supervise_once_each_and_a_stopped_clock_ne
     );
     let supervised = only_assignment(&api, "housing", "late").await;
     assert_eq!(supervised.escalation, EscalationLevel::Supervision as i32);
+    assert_eq!(ms(&supervised.handling_overdue_at), past_handling);
     let still = only_assignment(&api, "housing", "waiting").await;
     assert_eq!(still.escalation, EscalationLevel::Unspecified as i32);
+    assert!(
+        still.acceptance_overdue_at.is_none(),
+        "a stopped clock is never overdue"
+    );
 }
 
 async fn two_watchers_at_once_announce_each_passed_deadline_once(db: Db) {

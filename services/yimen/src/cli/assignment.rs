@@ -278,6 +278,8 @@ pub fn assignment_json(a: &Assignment) -> Value {
         "decision_note": a.decision_note, "paused_since": render::json_time(&a.paused_since),
         "supplement_requested": a.supplement_requested,
         "paused_secs": a.paused.as_ref().map_or(0, |d| d.seconds),
+        "acceptance_overdue_at": render::json_time(&a.acceptance_overdue_at),
+        "handling_overdue_at": render::json_time(&a.handling_overdue_at),
     })
 }
 

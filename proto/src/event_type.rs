@@ -50,6 +50,8 @@ per_department! {
     CASE_REVIEWED, CASE_REVIEWED_ANY = "case.reviewed";
     /// dispatch: the center took the case over (提级) or handed it down (交办).
     CASE_TRANSFERRED, CASE_TRANSFERRED_ANY = "case.transferred";
+    /// dispatch: the department let a running deadline pass (催办, or 督办 for handling).
+    CASE_OVERDUE, CASE_OVERDUE_ANY = "case.overdue";
 }
 
 /// intake: a case was registered (登记).
@@ -116,6 +118,7 @@ pub const ALL: &[&str] = &[
     CASE_REVIEWED,
     CASE_WITHDRAWN,
     CASE_TRANSFERRED,
+    CASE_OVERDUE,
 ];
 
 /// The routing key of a per-department event: `case.assigned.<department>`.

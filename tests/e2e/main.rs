@@ -20,6 +20,10 @@ use legal_clock::{
     a_supplement_pause_moves_the_handling_deadline,
     refusal_names_the_channel_and_the_petitioner_is_sent_a_notice,
 };
+use supervision::{
+    a_similar_case_sweep_sends_the_answered_cases_for_handling_again,
+    the_third_return_makes_a_problem_case_under_supervision_and_alerted,
+};
 
 macro_rules! both_modes {
     ($($name:ident),* $(,)?) => {
@@ -63,6 +67,8 @@ both_modes!(
     a_withdrawn_case_leaves_its_department,
     a_case_settled_at_the_desk_closes_after_evaluation_without_dispatch,
     the_city_takes_over_a_town_case_and_hands_it_down,
+    the_third_return_makes_a_problem_case_under_supervision_and_alerted,
+    a_similar_case_sweep_sends_the_answered_cases_for_handling_again,
 );
 
 mod audit;
@@ -74,6 +80,7 @@ mod metrics;
 mod privacy;
 mod review;
 mod scenarios;
+mod supervision;
 mod trace;
 mod watch;
 

@@ -16,7 +16,7 @@ use yimen_platform::time::{millis, timestamp};
 use yimen_proto::event_type::ALERT_RAISED;
 use yimen_proto::v1::{self as pb, AssignmentCause, Event, event::Payload};
 
-use crate::domain::{AlertDraft, Registration, alerts, holding, labels};
+use crate::domain::{AlertDraft, Deadline, Registration, alerts, holding, labels};
 use crate::store::{self, AssignmentUpdate};
 use crate::{AnalysisConfig, SERVICE};
 
@@ -85,6 +85,10 @@ impl EventHandler for Handler {
                     ..update(case_id, &assigned.assignment_id, &assigned.department, at)
                 };
                 apply(tx, update).await?;
+                // A similar-case sweep (全面排查) sends a settled case for handling again.
+                if assigned.cause == AssignmentCause::Sweep as i32 {
+                    store::set_state(tx, case_id, false, at).await?;
+                }
                 if assigned.cause == AssignmentCause::NoOwner as i32 {
                     let category = labels::category_of(i64::from(assigned.category));
                     let draft = alerts::no_owner(category, &assigned.department);
@@ -121,9 +125,37 @@ impl EventHandler for Handler {
                 };
                 apply(tx, update).await?;
             }
+            // 问题件: returned again and again, now under supervision.
+            Payload::CaseEscalated(escalated)
+                if escalated.cause == pb::EscalationCause::ProblemCase as i32 =>
+            {
+                store::ensure_case(tx, case_id).await?;
+                raise(
+                    tx,
+                    case_id,
+                    alerts::problem_case(&escalated.department, &escalated.reason),
+                )
+                .await?;
+            }
             Payload::CaseEscalated(_) | Payload::CaseReferred(_) => {
                 // Counted nowhere yet; the case is known from them on.
                 store::ensure_case(tx, case_id).await?;
+            }
+            // Dispatch's deadline watcher is the source of the overdue alert (once per case).
+            Payload::CaseOverdue(overdue) => {
+                store::ensure_case(tx, case_id).await?;
+                let deadline = overdue.deadline.as_ref().map_or(at, millis);
+                let deadline = if overdue.stage == pb::OverdueStage::Handling as i32 {
+                    Deadline::Handling(deadline)
+                } else {
+                    Deadline::Acceptance(deadline)
+                };
+                raise(
+                    tx,
+                    case_id,
+                    alerts::overdue(&overdue.department, deadline, at),
+                )
+                .await?;
             }
             Payload::MediationOpened(_) => {
                 store::ensure_case(tx, case_id).await?;

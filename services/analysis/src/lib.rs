@@ -36,8 +36,11 @@ pub struct AnalysisConfig {
     /// People coming together with a common matter from this many on are a collective
     /// petition (集体访; 信访工作条例: five or more).
     pub collective_threshold: u32,
-    /// How often, in seconds, analysis looks for open cases past their acceptance or handling
-    /// deadline and raises an overdue alert (once per case); 0 turns the sweep off.
+    /// How often, in seconds, analysis itself looks for open cases past their acceptance or
+    /// handling deadline and raises an overdue alert (once per case); 0 (the default) turns
+    /// this sweep off. Dispatch's deadline watcher (`case.overdue`) is the source of overdue
+    /// alerts; the sweep is only for an installation whose watcher is off
+    /// (`dispatch.overdue_check_secs = 0`).
     pub overdue_sweep_secs: u64,
 }
 
@@ -46,7 +49,7 @@ impl Default for AnalysisConfig {
         Self {
             listen: listen_on(Analysis::DEFAULT_PORT),
             collective_threshold: 5,
-            overdue_sweep_secs: 60,
+            overdue_sweep_secs: 0,
         }
     }
 }
@@ -106,16 +109,16 @@ impl Service for Analysis {
 pub const ALERTS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Counts the alerts raised by kind and sets the counter `yimen.alerts` (label `kind`:
-/// `collective`, `repeat_petitioner`, `no_owner`, `overdue`; every kind, zero included). Read
+/// `collective`, `repeat_petitioner`, `no_owner`, `overdue`, `problem_case`, ...; every kind, zero included). Read
 /// from the store, it counts what committed and survives restarts; every replica reports the
 /// installation's totals: aggregate them with `max`.
 pub async fn report_alerts(db: yimen_platform::db::Db) -> anyhow::Result<()> {
     use yimen_proto::v1::AlertKind;
     let mut conn = db.pool().acquire().await?;
     let stored = store::alerts_by_kind(&mut conn).await?;
-    // Every kind of the contract (1, 2, ... up to the first number that is none).
-    let rows = (1..)
-        .map_while(|k| AlertKind::try_from(k).ok())
+    // Every kind of the contract (the numbers are not contiguous: each feature took its own).
+    let rows = (1..64)
+        .filter_map(|k| AlertKind::try_from(k).ok())
         .map(|kind| {
             let n = stored
                 .iter()
@@ -140,8 +143,8 @@ mod tests {
     }
 
     #[test]
-    fn the_overdue_sweep_runs_every_minute_by_default() {
-        assert_eq!(AnalysisConfig::default().overdue_sweep_secs, 60);
+    fn dispatchs_overdue_events_raise_the_overdue_alerts_so_the_sweep_is_off_by_default() {
+        assert_eq!(AnalysisConfig::default().overdue_sweep_secs, 0);
     }
 
     #[test]

@@ -39,6 +39,9 @@ yimen_testkit::store_contract!(
         the_sweeper_sweeps_on_start_and_stops_when_shut_down,
         a_withdrawn_case_is_done_and_never_overdue_and_a_transferred_one_follows_its_new_holder,
         the_situation_counts_the_cases_settled_at_the_desk,
+        dispatchs_overdue_event_raises_one_overdue_alert_per_case,
+        a_problem_case_escalation_raises_the_problem_case_alert_and_a_persons_does_not,
+        a_closed_case_swept_for_handling_again_is_open_again,
     ]
 );
 
@@ -1509,4 +1512,118 @@ async fn the_situation_counts_the_cases_settled_at_the_desk(db: Db) {
     }
     let s = situation(&api, None).await;
     assert_eq!((s.cases, s.settled_at_desk), (3, 2));
+}
+
+fn overdue(case_id: &str, department: &str, stage: OverdueStage, deadline: i64, at: i64) -> Event {
+    let payload = Payload::CaseOverdue(CaseOverdue {
+        assignment_id: format!("{case_id}-a"),
+        department: department.into(),
+        stage: stage as i32,
+        deadline: Some(timestamp(deadline)),
+        escalation: EscalationLevel::Reminder as i32,
+    });
+    event(&format!("case.overdue.{department}"), case_id, at, payload)
+}
+
+async fn dispatchs_overdue_event_raises_one_overdue_alert_per_case(db: Db) {
+    let api = api(&db);
+    let at = now_millis() - 20 * DAY_MILLIS;
+    register_simple(&db, "late", Category::SocialAssistance, "郢中街道", at).await;
+    let deadline = at + 15 * DAY_MILLIS;
+    let acceptance = overdue(
+        "late",
+        "civil-affairs",
+        OverdueStage::Acceptance,
+        deadline,
+        deadline + 1,
+    );
+    deliver(&db, &acceptance).await;
+    deliver(
+        &db,
+        &overdue(
+            "late",
+            "civil-affairs",
+            OverdueStage::Handling,
+            deadline,
+            deadline + 2,
+        ),
+    )
+    .await;
+    let listed = alerts_of(&api, "late").await;
+    assert_eq!(kinds(&listed), [AlertKind::Overdue as i32], "{listed:?}");
+    assert!(
+        listed[0].facts[0]
+            .starts_with("not accepted by civil-affairs within the acceptance deadline"),
+        "{:?}",
+        listed[0].facts
+    );
+    assert_eq!(raised_about(&db, "late").await.len(), 1);
+}
+
+async fn a_problem_case_escalation_raises_the_problem_case_alert_and_a_persons_does_not(db: Db) {
+    let api = api(&db);
+    let at = now_millis();
+    register_simple(&db, "passed-on", Category::MedicalInsurance, "郢中街道", at).await;
+    let escalated = |cause: EscalationCause| {
+        let payload = Payload::CaseEscalated(CaseEscalated {
+            assignment_id: "a4".into(),
+            department: "d-bank".into(),
+            level: EscalationLevel::Supervision as i32,
+            reason: "problem case (问题件): returned 3 times, by a, b, c; under supervision (督办)"
+                .into(),
+            leader: String::new(),
+            cause: cause as i32,
+        });
+        event("case.escalated.d-bank", "passed-on", at + 1, payload)
+    };
+    deliver(&db, &escalated(EscalationCause::Unspecified)).await;
+    assert!(alerts_of(&api, "passed-on").await.is_empty());
+    deliver(&db, &escalated(EscalationCause::ProblemCase)).await;
+    let listed = alerts_of(&api, "passed-on").await;
+    assert_eq!(
+        kinds(&listed),
+        [AlertKind::ProblemCase as i32],
+        "{listed:?}"
+    );
+    assert!(
+        listed[0].facts[1].contains("returned 3 times"),
+        "{:?}",
+        listed[0].facts
+    );
+    assert_eq!(listed[0].case_number, number("passed-on"));
+}
+
+async fn a_closed_case_swept_for_handling_again_is_open_again(db: Db) {
+    let at = now_millis() - 3 * DAY_MILLIS;
+    let routed = AssignmentCause::Routed;
+    register_simple(&db, "swept", Category::MedicalInsurance, "郢中街道", at).await;
+    deliver(
+        &db,
+        &assigned(
+            "swept",
+            "a1",
+            "civil-affairs",
+            routed,
+            at + 15 * DAY_MILLIS,
+            at,
+        ),
+    )
+    .await;
+    deliver(&db, &closed("swept", at + DAY_MILLIS)).await;
+    assert!(case_row(&db, "swept").await.closed);
+    let sweep = AssignmentCause::Sweep;
+    let again = at + 2 * DAY_MILLIS;
+    deliver(
+        &db,
+        &assigned(
+            "swept",
+            "a2",
+            "civil-affairs",
+            sweep,
+            again + 15 * DAY_MILLIS,
+            again,
+        ),
+    )
+    .await;
+    assert!(!case_row(&db, "swept").await.closed, "handled again: open");
 }

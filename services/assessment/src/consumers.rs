@@ -157,6 +157,13 @@ async fn apply(tx: &mut Tx, event_id: &str, observed: &Observed) -> anyhow::Resu
                 store::put_escalation(tx, &entry).await?;
             }
         }
+        Fact::Overdue {
+            assignment_id,
+            department,
+        } => {
+            store::know_department(tx, department, "").await?;
+            store::record_overdue(tx, step(observed, assignment_id, department)).await?;
+        }
         Fact::Evaluated {
             department,
             satisfaction,

@@ -295,6 +295,24 @@ pub async fn record_return(conn: &mut AnyConnection, step: Step<'_>) -> Result<(
     Ok(())
 }
 
+/// `case.overdue`: the assignment let a deadline pass; the first time counts (a later stage
+/// of the same assignment, or a redelivery, changes nothing).
+pub async fn record_overdue(conn: &mut AnyConnection, step: Step<'_>) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO assignments (assignment_id, case_id, department, overdue_at) \
+         VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (assignment_id) DO UPDATE SET overdue_at = \
+         COALESCE(assignments.overdue_at, excluded.overdue_at)",
+    )
+    .bind(step.assignment_id)
+    .bind(step.case_id)
+    .bind(step.department)
+    .bind(step.at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// `case.replied`: in time as dispatch judged it.
 pub async fn record_reply(
     conn: &mut AnyConnection,
@@ -487,7 +505,7 @@ type Setter = fn(&mut Figures, u64, u64);
 
 /// Per figure, a query counting per department the events whose own time falls in
 /// `[$1, $2)`, of department `$3` (all when empty).
-const FIGURE_QUERIES: [(&str, Setter); 6] = [
+const FIGURE_QUERIES: [(&str, Setter); 7] = [
     (
         "SELECT department, COUNT(*) AS n, COUNT(*) AS k FROM assignments \
          WHERE assigned_at >= $1 AND assigned_at < $2 AND ($3 = '' OR department = $3) \
@@ -524,6 +542,12 @@ const FIGURE_QUERIES: [(&str, Setter); 6] = [
         "SELECT department, COUNT(*) AS n, COUNT(*) AS k FROM negative_entries \
          WHERE at >= $1 AND at < $2 AND ($3 = '' OR department = $3) GROUP BY department",
         |f, n, _| f.negative_entries = n,
+    ),
+    (
+        "SELECT department, COUNT(*) AS n, COUNT(*) AS k FROM assignments \
+         WHERE overdue_at >= $1 AND overdue_at < $2 AND ($3 = '' OR department = $3) \
+         GROUP BY department",
+        |f, n, _| f.overdue = n,
     ),
 ];
 

@@ -35,6 +35,7 @@ yimen_testkit::store_contract!(
         grading_refuses_a_mediation_not_agreed_or_of_another_quarter_and_writes_nothing,
         a_pause_for_a_supplement_is_not_held_against_the_acceptance,
         a_withdrawal_or_a_transfer_is_held_against_no_department,
+        an_assignment_that_lets_a_deadline_pass_counts_once_as_overdue,
     ]
 );
 
@@ -202,6 +203,7 @@ async fn escalate(
         level: level as i32,
         reason: "late".into(),
         leader: String::new(),
+        ..Default::default()
     });
     deliver(
         db,
@@ -1116,4 +1118,44 @@ async fn a_withdrawal_or_a_transfer_is_held_against_no_department(db: Db) {
         (city.assigned, city.returned, city.negative_entries),
         (1, 0, 1)
     );
+}
+
+fn overdue_event(
+    case_id: &str,
+    assignment_id: &str,
+    department: &str,
+    stage: OverdueStage,
+    at: i64,
+) -> Event {
+    let payload = Payload::CaseOverdue(CaseOverdue {
+        assignment_id: assignment_id.into(),
+        department: department.into(),
+        stage: stage as i32,
+        deadline: Some(timestamp(at)),
+        escalation: EscalationLevel::Reminder as i32,
+    });
+    event(format!("case.overdue.{department}"), case_id, at, payload)
+}
+
+async fn an_assignment_that_lets_a_deadline_pass_counts_once_as_overdue(db: Db) {
+    assign(&db, "c1", "a1", "housing", on(1, 9)).await;
+    assign(&db, "c2", "a2", "housing", on(1, 9)).await;
+    // a1 passes both deadlines (and a redelivery comes); a2 none; a3's arrives before its
+    // assignment, in February.
+    let acceptance = overdue_event("c1", "a1", "housing", OverdueStage::Acceptance, on(17, 9));
+    deliver(&db, &acceptance).await;
+    deliver(&db, &acceptance).await;
+    deliver(
+        &db,
+        &overdue_event("c1", "a1", "housing", OverdueStage::Handling, on(25, 9)),
+    )
+    .await;
+    deliver(
+        &db,
+        &overdue_event("c3", "a3", "housing", OverdueStage::Acceptance, on(-10, 9)),
+    )
+    .await;
+    assign(&db, "c3", "a3", "housing", on(-20, 9)).await;
+    assert_eq!(scorecard(&db, "housing", march()).await.overdue, 1);
+    assert_eq!(scorecard(&db, "housing", february()).await.overdue, 1);
 }

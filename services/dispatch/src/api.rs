@@ -22,6 +22,7 @@ use crate::domain::requests::{
 };
 use crate::domain::review::ReviewDecision;
 use crate::domain::rules;
+use crate::domain::supervision::Sweep;
 
 pub struct Api {
     db: Db,
@@ -114,7 +115,8 @@ impl DispatchService for Api {
     ) -> Result<Response<ReturnAssignmentResponse>, Status> {
         let scope = Scope::of(&request);
         let request = Return::parse(request.get_ref())?;
-        app::return_assignment(&self.db, &scope, &self.deadlines, request)
+        let returns = self.config.problem_case_returns;
+        app::return_assignment(&self.db, &scope, &self.deadlines, returns, request)
             .await
             .map(Response::new)
             .map_err(Status::from)
@@ -258,6 +260,19 @@ impl DispatchService for Api {
         let scope = Scope::of(&request);
         let request = ReviewDecision::parse(request.get_ref())?;
         app::decide_review(&self.db, &scope, &self.deadlines, request)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn sweep_similar_cases(
+        &self,
+        request: Request<SweepSimilarCasesRequest>,
+    ) -> Result<Response<SweepSimilarCasesResponse>, Status> {
+        let scope = Scope::of(&request);
+        let request = Sweep::parse(request.get_ref())?;
+        let max = self.config.sweep_max_cases;
+        crate::supervision::sweep_similar_cases(&self.db, &scope, &self.deadlines, max, request)
             .await
             .map(Response::new)
             .map_err(Status::from)

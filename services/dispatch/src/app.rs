@@ -138,13 +138,15 @@ fn new_assignment(
         review_stage: pb::ReviewStage::Unspecified,
         contested_department: String::new(),
         review_outcome: pb::ReviewOutcome::Unspecified,
+        acceptance_overdue_at: None,
+        handling_overdue_at: None,
     }
 }
 
 /// Routes `case` and gives it to its owner as a new PENDING assignment, announcing
 /// `case.assigned.<code>`. `excluded` departments are never chosen; `in_mediation` carries
 /// over a mediation the case is in.
-async fn assign(
+pub(crate) async fn assign(
     tx: &mut Tx,
     case: &CaseRecord,
     excluded: &BTreeSet<String>,
@@ -172,7 +174,8 @@ async fn assign(
             Trigger::Returned { from, .. }
             | Trigger::DepartmentLeft { from, .. }
             | Trigger::Reopened { from }
-            | Trigger::Rehandled { by: from, .. } => from.into(),
+            | Trigger::Rehandled { by: from, .. }
+            | Trigger::Swept { from, .. } => from.into(),
         };
         let record = give(
             tx,
@@ -557,11 +560,12 @@ pub async fn reply(db: &Db, scope: &Scope, request: Reply) -> Result<pb::Assignm
 }
 
 /// 退回: the wrong department gives the case back; it is routed again, never to a department
-/// that returned it before.
+/// that returned it before. The `problem_case_returns`th return makes it a problem case.
 pub async fn return_assignment(
     db: &Db,
     scope: &Scope,
     deadlines: &Deadlines,
+    problem_case_returns: u32,
     request: Return,
 ) -> Result<pb::ReturnAssignmentResponse, Error> {
     let Return {
@@ -608,6 +612,8 @@ pub async fn return_assignment(
         now,
     )
     .await?;
+    // 问题件: the return that makes it a problem case puts the next holder under supervision.
+    crate::supervision::after_return(&mut tx, &reassigned, problem_case_returns).await?;
     let reassigned = load_assignment(&mut tx, &reassigned.assignment_id).await?;
     let returned = committed(db, tx, &id).await?;
     tracing::info!(assignment_id = %id, from = %returned.department, to = %reassigned.department, "assignment returned and re-routed");
@@ -908,7 +914,7 @@ pub async fn supplemented(
     Ok(())
 }
 
-/// Announces an escalation of `current` as `case.escalated.<dept>`.
+/// Announces an escalation of `current` by a person as `case.escalated.<dept>`.
 async fn announce_escalation(
     tx: &mut Tx,
     current: &AssignmentRecord,
@@ -916,12 +922,33 @@ async fn announce_escalation(
     reason: String,
     leader: String,
 ) -> Result<(), Error> {
+    announce_escalation_for(
+        tx,
+        current,
+        level,
+        reason,
+        leader,
+        pb::EscalationCause::Unspecified,
+    )
+    .await
+}
+
+/// Announces an escalation of `current` as `case.escalated.<dept>`, saying what caused it.
+pub(crate) async fn announce_escalation_for(
+    tx: &mut Tx,
+    current: &AssignmentRecord,
+    level: EscalationLevel,
+    reason: String,
+    leader: String,
+    cause: pb::EscalationCause,
+) -> Result<(), Error> {
     let payload = Payload::CaseEscalated(pb::CaseEscalated {
         assignment_id: current.assignment_id.clone(),
         department: current.department.clone(),
         level: level as i32,
         reason,
         leader,
+        cause: cause as i32,
     });
     enqueue(
         tx,

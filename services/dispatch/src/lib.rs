@@ -15,6 +15,7 @@ pub mod domain;
 pub mod moves;
 pub mod seed;
 pub mod store;
+pub mod supervision;
 
 use std::sync::Arc;
 
@@ -48,6 +49,14 @@ pub struct DispatchConfig {
     pub review_days: u32,
     /// Declare `yimen.dept.<code>` for each department, so its own system can consume its work.
     pub department_queues: bool,
+    /// The return that makes a case a problem case (问题件), escalated to supervision (督办)
+    /// and alerted: 3, the third; 0 never.
+    pub problem_case_returns: u32,
+    /// How often, in seconds, dispatch's deadline watcher looks for assignments past a running
+    /// deadline (催办 for acceptance, 督办 for handling, once each); 0 turns it off.
+    pub overdue_check_secs: u64,
+    /// The most cases one similar-case sweep (SweepSimilarCases) takes.
+    pub sweep_max_cases: u32,
     /// Departments joined at start when not registered yet (standalone's seed file, read by
     /// the binary); not a settings key.
     #[serde(skip)]
@@ -63,6 +72,9 @@ impl Default for DispatchConfig {
             holidays: yimen_platform::calendar::Holidays::default(),
             department_queues: true,
             review_days: 30,
+            problem_case_returns: 3,
+            overdue_check_secs: 60,
+            sweep_max_cases: 500,
             seed: Vec::new(),
         }
     }
@@ -126,15 +138,24 @@ impl Service for Dispatch {
         Arc::new(consumers::DispatchHandler::new(deadlines))
     }
 
-    /// The departments' workload for the metrics, read every [`WORKLOAD_EVERY`].
+    /// The departments' workload for the metrics, read every [`WORKLOAD_EVERY`]; and the
+    /// deadline watcher, every `overdue_check_secs`.
     fn background(&self, context: &Context) -> Vec<futures::future::BoxFuture<'static, ()>> {
         let db = context.db.clone();
-        vec![Box::pin(metrics::sample_every(
-            "department workload",
-            WORKLOAD_EVERY,
-            context.shutdown.clone(),
-            move || report_workload(db.clone()),
-        ))]
+        vec![
+            Box::pin(metrics::sample_every(
+                "department workload",
+                WORKLOAD_EVERY,
+                context.shutdown.clone(),
+                move || report_workload(db.clone()),
+            )),
+            // The deadline watcher (催办 / 督办 without anyone asking).
+            Box::pin(supervision::watch_deadlines(
+                context.db.clone(),
+                self.config.clone(),
+                context.shutdown.clone(),
+            )),
+        ]
     }
 }
 
@@ -199,6 +220,14 @@ mod tests {
         assert_eq!((config.accept_days, config.handle_days), (15, 60));
         assert_eq!(config.listen, "0.0.0.0:50052");
         assert!(config.department_queues);
+    }
+
+    #[test]
+    fn the_third_return_makes_a_problem_case_and_deadlines_are_watched_every_minute() {
+        let config = DispatchConfig::default();
+        assert_eq!(config.problem_case_returns, 3);
+        assert_eq!(config.overdue_check_secs, 60);
+        assert_eq!(config.sweep_max_cases, 500);
     }
 
     #[test]

@@ -93,6 +93,9 @@ pub struct AssignmentRecord {
     pub review_stage: ReviewStage,
     pub contested_department: String,
     pub review_outcome: ReviewOutcome,
+    /// When the deadline watcher found its acceptance and its handling deadline passed.
+    pub acceptance_overdue_at: Option<i64>,
+    pub handling_overdue_at: Option<i64>,
 }
 
 impl AssignmentRecord {
@@ -132,6 +135,8 @@ impl AssignmentRecord {
             review_stage: self.review_stage as i32,
             contested_department: self.contested_department.clone(),
             review_outcome: self.review_outcome as i32,
+            acceptance_overdue_at: opt_timestamp(self.acceptance_overdue_at),
+            handling_overdue_at: opt_timestamp(self.handling_overdue_at),
         }
     }
 }
@@ -410,7 +415,8 @@ macro_rules! assignment_select {
          a.escalation, a.leader, a.routing_rule, a.routing_rules_version, a.position, \
          a.refusal_reason, a.refusal_channel, a.forwarded_to, \
          a.decision_note, a.paused_since, a.supplement_requested, a.paused_millis, \
-         a.review_stage, a.contested_department, a.review_outcome \
+         a.review_stage, a.contested_department, a.review_outcome, \
+         a.acceptance_overdue_at, a.handling_overdue_at \
          FROM assignments a JOIN cases c ON c.case_id = a.case_id "
     };
 }
@@ -452,6 +458,8 @@ struct AssignmentRow {
     review_stage: i64,
     contested_department: String,
     review_outcome: i64,
+    acceptance_overdue_at: Option<i64>,
+    handling_overdue_at: Option<i64>,
 }
 
 impl TryFrom<AssignmentRow> for AssignmentRecord {
@@ -491,6 +499,8 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
             review_stage,
             contested_department,
             review_outcome,
+            acceptance_overdue_at,
+            handling_overdue_at,
         } = row;
         Ok(AssignmentRecord {
             assignment_id,
@@ -547,6 +557,8 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
                 .ok()
                 .and_then(|o| ReviewOutcome::try_from(o).ok())
                 .ok_or_else(|| corrupt(format!("unknown review outcome {review_outcome}")))?,
+            acceptance_overdue_at,
+            handling_overdue_at,
         })
     }
 }
@@ -1295,4 +1307,120 @@ pub async fn last_replier(
     .bind(case_id)
     .fetch_optional(&mut *conn)
     .await?)
+}
+// Supervision without anyone asking: problem cases, the deadline watcher, similar-case sweeps
+
+/// The departments that returned the case, in the order they did (one per return).
+pub async fn returns_of(conn: &mut AnyConnection, case_id: &str) -> Result<Vec<String>, Error> {
+    Ok(sqlx::query_scalar(
+        "SELECT department FROM assignments WHERE case_id = $1 AND state = 'RETURNED' \
+         ORDER BY closed_at, assignment_id",
+    )
+    .bind(case_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Claims up to `limit` open assignments whose `stage` deadline passed before `now` and was
+/// not found passed yet (a stopped clock is never overdue), marking them found at `now`;
+/// answers their ids. The mark is taken in an UPDATE that re-checks it, so of two replicas
+/// claiming at once each assignment goes to one (on PostgreSQL the second waits for the
+/// first's row lock and then sees it marked; SQLite has one writer).
+pub async fn claim_overdue(
+    conn: &mut AnyConnection,
+    stage: pb::OverdueStage,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<String>, Error> {
+    let sql = match stage {
+        pb::OverdueStage::Handling => {
+            "UPDATE assignments SET handling_overdue_at = $1 WHERE assignment_id IN ( \
+             SELECT assignment_id FROM assignments WHERE state = 'ACCEPTED' \
+             AND handling_overdue_at IS NULL AND paused_since IS NULL AND handle_by < $1 \
+             ORDER BY handle_by LIMIT $2) \
+             AND state = 'ACCEPTED' AND handling_overdue_at IS NULL AND paused_since IS NULL \
+             RETURNING assignment_id"
+        }
+        _ => {
+            "UPDATE assignments SET acceptance_overdue_at = $1 WHERE assignment_id IN ( \
+             SELECT assignment_id FROM assignments WHERE state = 'PENDING' \
+             AND acceptance_overdue_at IS NULL AND paused_since IS NULL AND accept_by < $1 \
+             ORDER BY accept_by LIMIT $2) \
+             AND state = 'PENDING' AND acceptance_overdue_at IS NULL AND paused_since IS NULL \
+             RETURNING assignment_id"
+        }
+    };
+    let mut ids: Vec<String> = sqlx::query_scalar(sql)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    ids.sort();
+    for id in &ids {
+        // The assignment shows when it was found overdue: a change of the department's work.
+        stamp(conn, id).await?;
+    }
+    Ok(ids)
+}
+
+/// A case a similar-case sweep matched: its routing facts and its latest (replied) assignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    pub case: CaseRecord,
+    pub assignment_id: String,
+    pub department: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct AnsweredRow {
+    #[sqlx(flatten)]
+    case: CaseRow,
+    assignment_id: String,
+    department: String,
+}
+
+/// Up to `limit` answered cases (their latest assignment REPLIED, so none is open), earliest
+/// registered first, of `category` (any when 0), `town` and `department` (any when empty),
+/// whose lowercased subject is LIKE every one of `patterns` (`\` escapes).
+pub async fn answered_cases(
+    conn: &mut AnyConnection,
+    category: i64,
+    town: &str,
+    department: &str,
+    patterns: &[String],
+    limit: i64,
+) -> Result<Vec<Answered>, Error> {
+    // One placeholder per pattern (a sweep takes at most a few), after the four fixed ones.
+    let words: String = (0..patterns.len())
+        .map(|i| format!(" AND LOWER(c.subject) LIKE ${} ESCAPE '\\'", i + 5))
+        .collect();
+    let sql = format!(
+        "SELECT c.case_id, c.case_number, c.category, c.town, c.village, c.subject, \
+         c.registered_at, a.assignment_id, a.department \
+         FROM cases c JOIN assignments a ON a.case_id = c.case_id \
+         WHERE a.assignment_id = (SELECT b.assignment_id FROM assignments b \
+              WHERE b.case_id = c.case_id ORDER BY b.assigned_at DESC, b.assignment_id DESC LIMIT 1) \
+         AND a.state = 'REPLIED' \
+         AND ($1 = 0 OR c.category = $1) AND ($2 = '' OR c.town = $2) \
+         AND ($3 = '' OR a.department = $3){words} \
+         ORDER BY c.registered_at, c.case_id LIMIT $4"
+    );
+    // Safe: only placeholder numbers are written into the text; every value is bound.
+    let mut query = sqlx::query_as::<_, AnsweredRow>(sqlx::AssertSqlSafe(sql))
+        .bind(category)
+        .bind(town)
+        .bind(department)
+        .bind(limit);
+    for pattern in patterns {
+        query = query.bind(pattern);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Answered {
+            case: row.case.into(),
+            assignment_id: row.assignment_id,
+            department: row.department,
+        })
+        .collect())
 }

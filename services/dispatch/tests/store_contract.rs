@@ -69,6 +69,11 @@ yimen_testkit::store_contract!(
         the_city_takes_over_a_town_case_and_hands_a_city_case_down_with_a_fresh_deadline,
         a_transfer_within_a_level_to_an_unknown_or_departed_department_or_of_a_closed_assignment_is_refused,
         only_the_center_transfers_and_nothing_is_written_when_refused,
+        the_third_return_makes_a_problem_case_under_supervision,
+        passed_deadlines_remind_then_supervise_once_each_and_a_stopped_clock_never,
+        two_watchers_at_once_announce_each_passed_deadline_once,
+        a_similar_case_sweep_sends_the_answered_cases_back_and_a_dry_run_changes_nothing,
+        only_the_center_sweeps_and_a_bad_sweep_names_every_field,
     ]
 );
 
@@ -3170,4 +3175,275 @@ async fn only_the_center_transfers_and_nothing_is_written_when_refused(db: Db) {
     ))
     .await
     .expect("a supervisor");
+}
+
+// --- supervision without anyone asking ------------------------------------------------------
+
+/// The case.escalated payloads in the outbox, in order.
+async fn escalated_events(db: &Db) -> Vec<CaseEscalated> {
+    events(db)
+        .await
+        .into_iter()
+        .filter_map(|e| match e.payload {
+            Some(Payload::CaseEscalated(x)) => Some(x),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The case.overdue events in the outbox, in order, with their routing keys.
+async fn overdue_events(db: &Db) -> Vec<(String, CaseOverdue)> {
+    events(db)
+        .await
+        .into_iter()
+        .filter_map(|e| match e.payload {
+            Some(Payload::CaseOverdue(x)) => Some((e.r#type, x)),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn the_third_return_makes_a_problem_case_under_supervision(db: Db) {
+    let api = api(&db);
+    // Codes in joining order: departments joined in the same instant tie by code.
+    for code in ["a-insurance", "b-tax", "c-bank", "d-bank"] {
+        join_city(&api, code, &[Category::MedicalInsurance]).await;
+    }
+    register(&db, "withholding", Category::MedicalInsurance, "郢中街道").await;
+    let mut held = only_assignment(&api, "a-insurance", "withholding").await;
+    for round in 1..=3 {
+        let returned = api
+            .return_assignment(Request::new(ReturnAssignmentRequest {
+                assignment_id: held.assignment_id.clone(),
+                reason: "not ours".into(),
+            }))
+            .await
+            .expect("return")
+            .into_inner();
+        held = returned.reassigned.expect("assigned again");
+        let problem = round == 3;
+        assert_eq!(
+            held.escalation == EscalationLevel::Supervision as i32,
+            problem,
+            "return {round}: {held:?}"
+        );
+        assert_eq!(escalated_events(&db).await.len(), usize::from(problem));
+    }
+    assert_eq!(held.department, "d-bank");
+    let escalated = escalated_events(&db).await.remove(0);
+    assert_eq!(escalated.cause, EscalationCause::ProblemCase as i32);
+    assert_eq!(escalated.level, EscalationLevel::Supervision as i32);
+    assert_eq!(escalated.department, "d-bank");
+    assert_eq!(
+        escalated.reason,
+        "problem case (问题件): returned 3 times, by a-insurance, b-tax, c-bank; under supervision (督办)"
+    );
+    let stored = only_assignment(&api, "d-bank", "withholding").await;
+    assert_eq!(stored.escalation, EscalationLevel::Supervision as i32);
+}
+
+async fn passed_deadlines_remind_then_supervise_once_each_and_a_stopped_clock_never(db: Db) {
+    use yimen_dispatch::supervision::check_deadlines;
+    let api = api(&db);
+    join_city(&api, "housing", &[Category::HousingProperty]).await;
+    register(&db, "late", Category::HousingProperty, "郢中街道").await;
+    register(&db, "waiting", Category::HousingProperty, "郢中街道").await;
+    let waiting = only_assignment(&api, "housing", "waiting").await;
+    request_supplement(&api, &waiting.assignment_id).await;
+    let now = yimen_platform::db::now_millis();
+    assert_eq!(
+        check_deadlines(&db, now).await.expect("check"),
+        0,
+        "nothing due yet"
+    );
+
+    // 16 days on: the acceptance deadline (15 days) passed; the stopped clock did not run.
+    let later = now + 16 * DAY_MILLIS;
+    assert_eq!(check_deadlines(&db, later).await.expect("check"), 1);
+    assert_eq!(check_deadlines(&db, later).await.expect("check"), 0, "once");
+    let late = only_assignment(&api, "housing", "late").await;
+    assert_eq!(late.escalation, EscalationLevel::Reminder as i32);
+    assert_eq!(ms(&late.acceptance_overdue_at), later);
+    assert!(late.handling_overdue_at.is_none());
+    let overdue = overdue_events(&db).await;
+    assert_eq!(overdue.len(), 1);
+    assert_eq!(overdue[0].0, "case.overdue.housing");
+    assert_eq!(overdue[0].1.assignment_id, late.assignment_id);
+    assert_eq!(overdue[0].1.stage, OverdueStage::Acceptance as i32);
+    assert_eq!(overdue[0].1.escalation, EscalationLevel::Reminder as i32);
+    assert_eq!(ms(&overdue[0].1.deadline), ms(&late.accept_by));
+    assert!(
+        escalated_events(&db).await.is_empty(),
+        "a reminder is no supervision"
+    );
+
+    // Accepted, then 61 days past acceptance: the handling deadline passed: 督办.
+    let accepted = accepted(&api, "housing", "late").await;
+    let past_handling = ms(&accepted.handle_by) + 1;
+    assert_eq!(check_deadlines(&db, past_handling).await.expect("check"), 1);
+    assert_eq!(check_deadlines(&db, past_handling).await.expect("check"), 0);
+    let overdue = overdue_events(&db).await;
+    assert_eq!(overdue.len(), 2);
+    assert_eq!(overdue[1].1.stage, OverdueStage::Handling as i32);
+    assert_eq!(overdue[1].1.escalation, EscalationLevel::Supervision as i32);
+    let escalated = escalated_events(&db).await;
+    assert_eq!(escalated.len(), 1);
+    assert_eq!(escalated[0].cause, EscalationCause::Overdue as i32);
+    assert_eq!(escalated[0].level, EscalationLevel::Supervision as i32);
+    assert!(
+        escalated[0].reason.contains("督办"),
+        "{}",
+        escalated[0].reason
+    );
+    let supervised = only_assignment(&api, "housing", "late").await;
+    assert_eq!(supervised.escalation, EscalationLevel::Supervision as i32);
+    assert_eq!(ms(&supervised.handling_overdue_at), past_handling);
+    let still = only_assignment(&api, "housing", "waiting").await;
+    assert_eq!(still.escalation, EscalationLevel::Unspecified as i32);
+    assert!(
+        still.acceptance_overdue_at.is_none(),
+        "a stopped clock is never overdue"
+    );
+}
+
+async fn two_watchers_at_once_announce_each_passed_deadline_once(db: Db) {
+    use yimen_dispatch::supervision::check_deadlines;
+    let api = api(&db);
+    join_city(&api, "housing", &[Category::HousingProperty]).await;
+    for i in 0..12 {
+        register(
+            &db,
+            &format!("late-{i}"),
+            Category::HousingProperty,
+            "郢中街道",
+        )
+        .await;
+    }
+    let later = yimen_platform::db::now_millis() + 16 * DAY_MILLIS;
+    let (a, b) = tokio::join!(check_deadlines(&db, later), check_deadlines(&db, later));
+    assert_eq!(a.expect("one") + b.expect("other"), 12);
+    let overdue = overdue_events(&db).await;
+    let ids: std::collections::BTreeSet<String> = overdue
+        .iter()
+        .map(|(_, o)| o.assignment_id.clone())
+        .collect();
+    assert_eq!((overdue.len(), ids.len()), (12, 12), "each once");
+}
+
+/// Accepts and replies the case's one assignment at `department`.
+async fn answer(api: &Api, department: &str, case_id: &str) -> Assignment {
+    let a = accepted(api, department, case_id).await;
+    api.reply_assignment(Request::new(ReplyAssignmentRequest {
+        assignment_id: a.assignment_id,
+        reply: "补缴完成".into(),
+    }))
+    .await
+    .expect("reply")
+    .into_inner()
+}
+
+fn sweep_request(dry_run: bool) -> SweepSimilarCasesRequest {
+    SweepSimilarCasesRequest {
+        category: Category::MedicalInsurance as i32,
+        town: "郢中街道".into(),
+        words: vec!["代扣".into()],
+        reason: "代扣接口已修复".into(),
+        dry_run,
+        ..Default::default()
+    }
+}
+
+async fn a_similar_case_sweep_sends_the_answered_cases_back_and_a_dry_run_changes_nothing(db: Db) {
+    let api = api(&db);
+    join_city(&api, "medical-insurance", &[Category::MedicalInsurance]).await;
+    let subjects = [
+        ("first", "医保代扣失败"),
+        ("second", "代扣出错不能报销"),
+        (PROMPTING, "医保代扣代缴出错"),
+        ("other", "异地就医备案"),
+        ("open", "代扣失败 still being handled"),
+    ];
+    for (id, subject) in subjects {
+        let mut event = registered(id, Category::MedicalInsurance, "郢中街道", "");
+        if let Some(Payload::CaseRegistered(r)) = event.payload.as_mut() {
+            r.subject = subject.into();
+        }
+        deliver(&db, &event).await;
+    }
+    for id in ["first", "second", PROMPTING, "other"] {
+        answer(&api, "medical-insurance", id).await;
+    }
+    let before = events(&db).await.len();
+    let listed = api
+        .sweep_similar_cases(Request::new(SweepSimilarCasesRequest {
+            prompted_by: PROMPTING.into(),
+            ..sweep_request(true)
+        }))
+        .await
+        .expect("dry run")
+        .into_inner();
+    let ids: Vec<&str> = listed.cases.iter().map(|c| c.case_id.as_str()).collect();
+    assert_eq!(ids, ["first", "second"], "never the case that prompted it");
+    assert!(listed.dry_run && !listed.truncated);
+    assert!(listed.cases.iter().all(|c| c.reassigned.is_none()));
+    assert_eq!(events(&db).await.len(), before, "a dry run writes nothing");
+
+    let swept = api
+        .sweep_similar_cases(Request::new(sweep_request(false)))
+        .await
+        .expect("sweep")
+        .into_inner();
+    assert_eq!(swept.cases.len(), 3);
+    for similar in &swept.cases {
+        let again = similar.reassigned.as_ref().expect("sent again");
+        assert_eq!(again.department, "medical-insurance");
+        assert_eq!(again.state, AssignmentState::Pending as i32);
+        assert!(again.reason.contains("代扣接口已修复"), "{}", again.reason);
+        assert!(again.position > 0, "stamped in the department's feed");
+    }
+    let assigned = assigned_events(&db).await;
+    let swept_causes = assigned
+        .iter()
+        .filter(|a| a.cause == AssignmentCause::Sweep as i32)
+        .count();
+    assert_eq!(swept_causes, 3);
+    let again = api
+        .sweep_similar_cases(Request::new(sweep_request(false)))
+        .await
+        .expect("sweep again")
+        .into_inner();
+    assert!(again.cases.is_empty(), "now handled again: {again:?}");
+}
+
+/// The case whose fix prompts the sweep (`prompted_by` is a case id: a uuid).
+const PROMPTING: &str = "0190b7e8-6c3e-7000-8000-000000000000";
+
+async fn only_the_center_sweeps_and_a_bad_sweep_names_every_field(db: Db) {
+    let api = api(&db);
+    join_city(&api, "medical-insurance", &[Category::MedicalInsurance]).await;
+    let refused = api
+        .sweep_similar_cases(as_caller(
+            &department_caller("medical-insurance"),
+            sweep_request(true),
+        ))
+        .await
+        .expect_err("a department does not sweep");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let supervisor = caller(Role::Supervisor, None);
+    api.sweep_similar_cases(as_caller(&supervisor, sweep_request(true)))
+        .await
+        .expect("a supervisor sweeps");
+    let invalid = api
+        .sweep_similar_cases(Request::new(SweepSimilarCasesRequest {
+            category: 0,
+            words: vec![],
+            reason: String::new(),
+            ..Default::default()
+        }))
+        .await
+        .expect_err("invalid");
+    assert_eq!(
+        yimen_testkit::harness::violated_fields(&invalid),
+        ["words", "reason"]
+    );
 }

@@ -165,6 +165,7 @@ pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::CASE_REVIEW_STARTED_ANY,
     yimen_proto::event_type::CASE_REVIEWED_ANY,
     yimen_proto::event_type::CASE_TRANSFERRED_ANY,
+    yimen_proto::event_type::CASE_OVERDUE_ANY,
     // mediation
     yimen_proto::event_type::MEDIATION_OPENED,
     yimen_proto::event_type::MEDIATION_CONCLUDED,
@@ -267,6 +268,7 @@ mod tests {
             "case.resumed.human-resources",
             "case.review_started.city-center",
             "case.reviewed.city-center",
+            "case.overdue.housing",
             "mediation.opened",
             "mediation.concluded",
             "mediation.court_confirmed",

@@ -889,6 +889,7 @@ async fn escalation_extension_and_alert_add_lines_without_moving_the_case(db: Db
                 level: level as i32,
                 reason: "no progress".into(),
                 leader: leader.into(),
+                ..Default::default()
             }),
         )
     };
@@ -1558,6 +1559,7 @@ async fn the_query_code_shows_the_petitioner_the_status_timeline_and_reply(db: D
             level: EscalationLevel::Leader as i32,
             reason: "no progress".into(),
             leader: "张副县长".into(),
+            ..Default::default()
         }),
     );
     apply(&db, &leader).await.expect("escalated");

@@ -134,6 +134,7 @@ fn the_audited_methods_are_exactly_the_state_changing_ones() {
             "DispatchService/ReturnAssignment",
             "DispatchService/SetRoutingRules",
             "DispatchService/TransferAssignment",
+            "DispatchService/SweepSimilarCases",
             "IntakeService/AddSupplement",
             "IntakeService/RequestReview",
             "IntakeService/SubmitCase",

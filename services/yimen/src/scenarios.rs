@@ -110,7 +110,7 @@ const MEDIATOR_NAMES: [&str; 24] = [
 
 /// Identity numbers that pass the GB 11643 check digit (Zhongxiang's area code 420881), one
 /// per person of the seven scenarios: only the letter's writer comes twice.
-const IDS: [&str; 24] = [
+const IDS: [&str; 26] = [
     "420881197003137662",
     "420881195302276487",
     "420881195606191597",
@@ -135,6 +135,8 @@ const IDS: [&str; 24] = [
     "420881198106245599",
     "420881196810032205",
     "420881198207068755",
+    "420881196803124611",
+    "42088119750921352X",
 ];
 
 fn person(name: &str, id: usize) -> Person {
@@ -364,10 +366,36 @@ impl Player {
         Ok(vec![case])
     }
 
-    /// 2020-10: reimbursements fail because of a withholding error; the medical insurance
-    /// bureau passes it on. The center takes it, escalates to the executive vice mayor, who
-    /// gets the bank, the medical insurance bureau and the tax bureau to settle it at once.
+    /// 2020-10: reimbursements fail because of a withholding error. The medical insurance
+    /// bureau, the tax bureau and the bank each pass it on; the third return makes it a problem
+    /// case (问题件) the center holds under supervision (督办). The executive vice mayor takes it
+    /// (包案) and gets all three to settle it at once; then every similar case already answered
+    /// is searched out and sent for handling again in one step (全面排查类似问题).
     async fn medical_insurance(&self) -> anyhow::Result<Vec<(String, String)>> {
+        self.bank_at_the_center().await?;
+        // Earlier petitions of the same fault, answered one by one before it was found.
+        let mut earlier = Vec::new();
+        for (i, name) in ["胡国强", "叶春梅"].iter().enumerate() {
+            let case = self
+                .submit(SubmitCaseRequest {
+                    channel: Channel::Phone as i32,
+                    headcount: 1,
+                    petitioners: vec![person(name, 24 + i)],
+                    subject: "医保费代扣失败,住院费用不能报销".into(),
+                    description: "银行卡已扣款,但医保显示欠缴。".into(),
+                    category: Category::MedicalInsurance as i32,
+                    location: at("郢中街道"),
+                    amount_claimed: None,
+                    request_id: format!("{}-insurance-earlier-{i}", self.run),
+                    ..Default::default()
+                })
+                .await?;
+            let first = self.assignment(&case.0).await?;
+            let first = self.accept(&first).await?;
+            self.reply(&first, "已为当事人补缴,费用已报销。").await?;
+            self.evaluate(&case.0, Satisfaction::Satisfied).await?;
+            earlier.push(case);
+        }
         let case = self
             .submit(SubmitCaseRequest {
                 channel: Channel::Visit as i32,
@@ -386,65 +414,105 @@ impl Player {
                 ..Default::default()
             })
             .await?;
-        let first = self.assignment(&case.0).await?;
         let mut dispatch = self.clients.dispatch.clone();
-        let returned = dispatch
-            .return_assignment(ReturnAssignmentRequest {
-                assignment_id: first.assignment_id.clone(),
-                reason: "代扣环节在金融机构,不属本局职责 (the withholding is the bank's)".into(),
-            })
-            .await?
-            .into_inner();
-        let next = returned
-            .reassigned
-            .context("a returned case is always assigned again")?;
-        self.step(format!(
-            "{} returned it as not its own; it went on to {} ({})",
-            first.department, next.department, next.reason
-        ));
-        let next = self.accept(&next).await?;
-        let escalated = dispatch
-            .escalate(EscalateRequest {
-                assignment_id: next.assignment_id.clone(),
-                level: EscalationLevel::Supervision as i32,
-                reason: "三个单位互相推诿,进展缓慢 (three units pass it on)".into(),
-            })
-            .await?
-            .into_inner();
-        self.step(format!(
-            "progress was slow: supervision (督办) of {}",
-            escalated.department
-        ));
+        let mut held = self.assignment(&case.0).await?;
+        for reason in [
+            "代扣环节在金融机构,不属本局职责 (the withholding is the bank's)",
+            "本局只负责征收,代扣出错在银行 (the tax bureau only collects)",
+            "扣款指令来自医保系统,非银行差错 (the bank only executes the order)",
+        ] {
+            let returned = dispatch
+                .return_assignment(ReturnAssignmentRequest {
+                    assignment_id: held.assignment_id.clone(),
+                    reason: reason.into(),
+                })
+                .await?
+                .into_inner();
+            let next = returned
+                .reassigned
+                .context("a returned case is always assigned again")?;
+            self.step(format!(
+                "{} returned it as not its own; it went on to {} ({})",
+                held.department, next.department, next.reason
+            ));
+            held = next;
+        }
+        if held.escalation() == EscalationLevel::Supervision {
+            self.step(format!(
+                "returned three times: a problem case (问题件), under supervision (督办) with {}",
+                held.department
+            ));
+        }
         let led = dispatch
             .assign_leader(AssignLeaderRequest {
-                assignment_id: next.assignment_id.clone(),
+                assignment_id: held.assignment_id.clone(),
                 leader: "常务副市长 (the executive vice mayor)".into(),
             })
             .await?
             .into_inner();
         self.step(format!("a leader took the case (包案): {}", led.leader));
+        let held = self.accept(&held).await?;
         self.reply(
-            &next,
+            &held,
             "分管领导组织市农行、医保局、税务局和当事人协调,明确各方责任,当场处置兑现;责令全面排查类似问题。",
         )
         .await?;
-        let similar = self
-            .clients
-            .intake
-            .clone()
-            .list_cases(ListCasesRequest {
+        let swept = dispatch
+            .sweep_similar_cases(SweepSimilarCasesRequest {
                 category: Category::MedicalInsurance as i32,
+                words: vec!["代扣".into()],
+                reason: "银行代扣接口已修复,同类问题逐一复核 (the withholding interface is fixed)"
+                    .into(),
+                prompted_by: case.0.clone(),
                 ..Default::default()
             })
             .await?
-            .into_inner()
-            .cases;
-        self.step(format!(
-            "every similar case searched out: {} medical insurance case(s) on record",
-            similar.len()
-        ));
+            .into_inner();
+        for similar in &swept.cases {
+            let to = similar
+                .reassigned
+                .as_ref()
+                .map_or("", |a| a.department.as_str());
+            self.step(format!(
+                "similar case {} searched out (全面排查): sent to {to} to handle again",
+                similar.case_number
+            ));
+        }
+        // Each checked again against the fixed withholding, answered and settled.
+        for similar in &swept.cases {
+            let again = self.assignment(&similar.case_id).await?;
+            let again = self.accept(&again).await?;
+            self.reply(&again, "按修复后的代扣数据复核,参保记录已更正。")
+                .await?;
+            self.evaluate(&similar.case_id, Satisfaction::Satisfied)
+                .await?;
+        }
         self.evaluate(&case.0, Satisfaction::Satisfied).await?;
-        Ok(vec![case])
+        earlier.push(case);
+        Ok(earlier)
+    }
+
+    /// The bank (市农行) at the center for the medical insurance scenario: it owns medical
+    /// insurance withholding after the bureaus (joined once; a second run finds it there).
+    async fn bank_at_the_center(&self) -> anyhow::Result<()> {
+        let joined = self
+            .clients
+            .dispatch
+            .clone()
+            .join_department(JoinDepartmentRequest {
+                code: "agri-bank".into(),
+                name: "农业银行钟祥支行".into(),
+                level: DepartmentLevel::City as i32,
+                categories: vec![Category::MedicalInsurance as i32],
+                ..Default::default()
+            })
+            .await;
+        match joined {
+            Ok(_) => self.step("the bank (农业银行钟祥支行) joined the center"),
+            Err(status) if status.code() == tonic::Code::AlreadyExists => {}
+            Err(status) => return Err(status.into()),
+        }
+        Ok(())
     }
 
     /// 2021-01: 168 households against their property company (quality, parking, greenery,

@@ -158,6 +158,21 @@ pub fn overdue(department: &str, deadline: Deadline, now: i64) -> AlertDraft {
     }
 }
 
+/// 问题件: the departments returned the case again and again; dispatch put `department`, its
+/// holder now, under supervision (督办), saying why (`reason`: how often and by whom).
+pub fn problem_case(department: &str, reason: &str) -> AlertDraft {
+    let mut facts = vec![format!(
+        "problem case: returned again and again, now under supervision (督办) with {department}"
+    )];
+    if !reason.trim().is_empty() {
+        facts.push(reason.trim().to_string());
+    }
+    AlertDraft {
+        kind: AlertKind::ProblemCase,
+        facts,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,5 +317,22 @@ mod tests {
                 "less than a day overdue",
             ]
         );
+    }
+
+    #[test]
+    fn a_problem_case_names_its_holder_and_why() {
+        let alert = problem_case(
+            "city-center",
+            "problem case (问题件): returned 3 times, by bank, tax, medical-insurance; under supervision (督办)",
+        );
+        assert_eq!(alert.kind, AlertKind::ProblemCase);
+        assert_eq!(
+            alert.facts,
+            [
+                "problem case: returned again and again, now under supervision (督办) with city-center",
+                "problem case (问题件): returned 3 times, by bank, tax, medical-insurance; under supervision (督办)",
+            ]
+        );
+        assert_eq!(problem_case("tax", " ").facts.len(), 1);
     }
 }

@@ -45,6 +45,12 @@ pub enum Fact {
         department: String,
         level: EscalationLevel,
     },
+    /// `case.overdue.<dept>`: the department let a running deadline pass (acceptance or
+    /// handling; dispatch's watcher says so once per assignment and stage).
+    Overdue {
+        assignment_id: String,
+        department: String,
+    },
     /// `case.evaluated`: the department is empty when the event does not name it.
     Evaluated {
         department: String,
@@ -127,6 +133,10 @@ pub fn read(event: &Event, now: i64) -> anyhow::Result<Option<Observed>> {
             assignment_id: assignment_id(event, &p.assignment_id)?,
             department: department_of(event, &p.department)?,
             level: EscalationLevel::try_from(p.level).unwrap_or(EscalationLevel::Unspecified),
+        },
+        Payload::CaseOverdue(p) => Fact::Overdue {
+            assignment_id: assignment_id(event, &p.assignment_id)?,
+            department: department_of(event, &p.department)?,
         },
         // A resumed handling deadline is already in the reply's within_deadline.
         Payload::CaseResumed(p) => match (&p.accept_by, &p.handle_by) {
@@ -231,6 +241,32 @@ mod tests {
                     assignment_id: "a1".into(),
                     department: "civil-affairs".into()
                 }
+            }
+        );
+    }
+
+    #[test]
+    fn an_overdue_reads_as_the_department_letting_a_deadline_pass() {
+        let observed = read(
+            &event(
+                "case.overdue.housing",
+                "c1",
+                Payload::CaseOverdue(pb::CaseOverdue {
+                    assignment_id: "a1".into(),
+                    department: String::new(),
+                    stage: pb::OverdueStage::Handling as i32,
+                    ..Default::default()
+                }),
+            ),
+            0,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            observed.fact,
+            Fact::Overdue {
+                assignment_id: "a1".into(),
+                department: "housing".into()
             }
         );
     }

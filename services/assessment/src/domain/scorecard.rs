@@ -21,6 +21,8 @@ pub struct Figures {
     /// Evaluated satisfied or basically satisfied.
     pub satisfied: u64,
     pub negative_entries: u64,
+    /// Assignments that let a deadline pass (case.overdue), each once.
+    pub overdue: u64,
 }
 
 impl Figures {
@@ -54,6 +56,7 @@ impl Figures {
             // An evaluation closes the case or reopens it (intake's rule), so these follow.
             closed: self.satisfied,
             reopened: self.evaluated.saturating_sub(self.satisfied),
+            overdue: self.overdue,
         }
     }
 }
@@ -111,6 +114,7 @@ mod tests {
             evaluated: 7,
             satisfied: 7,
             negative_entries: 9,
+            overdue: 10,
         };
         let card = figures.to_proto("justice", "司法局");
         assert_eq!(
@@ -127,9 +131,10 @@ mod tests {
                 card.returned,
                 card.evaluated,
                 card.satisfied,
-                card.negative_entries
+                card.negative_entries,
+                card.overdue
             ],
-            [1, 2, 3, 4, 5, 6, 7, 7, 9]
+            [1, 2, 3, 4, 5, 6, 7, 7, 9, 10]
         );
         assert_eq!(card.satisfaction_rate, 1.0);
     }

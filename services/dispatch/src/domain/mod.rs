@@ -14,6 +14,7 @@ pub mod requests;
 pub mod review;
 pub mod routing;
 pub mod rules;
+pub mod supervision;
 pub mod transfer;
 
 pub use assignment::{Action, AssignmentState, Transition};

@@ -37,6 +37,9 @@ pub enum Trigger<'a> {
     /// department that answered it: `to` handles it while it is at the center, else it is
     /// routed as a new case.
     Rehandled { by: &'a str, to: &'a str },
+    /// A supervisor's similar-case sweep (全面排查) sends the case `from` replied for handling
+    /// again, saying `reason`: back to `from` while it is at the center, like a reopened case.
+    Swept { from: &'a str, reason: &'a str },
 }
 
 /// Where a case goes, and why, in words a clerk and a petitioner can read.
@@ -91,15 +94,26 @@ pub fn route(
     excluded: &BTreeSet<String>,
     trigger: Trigger<'_>,
 ) -> Route {
-    if let Trigger::Reopened { from } = trigger
+    let back_to = match trigger {
+        Trigger::Reopened { from } => {
+            Some((from, AssignmentCause::Reopened, reopened_reason(from)))
+        }
+        Trigger::Swept { from, reason } => Some((
+            from,
+            AssignmentCause::Sweep,
+            format!("{reason}; back to {from}, which replied"),
+        )),
+        _ => None,
+    };
+    if let Some((from, cause, reason)) = back_to
         && !excluded.contains(from)
         && let Some(replier) = departments.iter().find(|d| d.active && d.code() == from)
     {
         return Route {
             department: from.to_string(),
             department_name: replier.spec.name.clone(),
-            cause: AssignmentCause::Reopened,
-            reason: reopened_reason(from),
+            cause,
+            reason,
             rule: String::new(),
             rules_version: 0,
         };
@@ -213,6 +227,7 @@ pub fn route(
             AssignmentCause::Rehandle,
             format!("{}; {why}", rehandled_reason(by)),
         ),
+        Trigger::Swept { reason, .. } => (AssignmentCause::Sweep, format!("{reason}; {why}")),
     };
     let (rule, rules_version) = match ruled {
         Some((r, _)) => (r.rule_id.clone(), rules.version),
@@ -731,6 +746,35 @@ mod tests {
         assert_eq!(
             (r.department.as_str(), r.cause),
             ("town-labour", AssignmentCause::Rehandle)
+        );
+    }
+
+    #[test]
+    fn a_swept_case_goes_back_to_the_department_that_replied_else_to_the_owner() {
+        let trigger = Trigger::Swept {
+            from: "human-resources",
+            reason: "similar-case sweep (全面排查): fixed",
+        };
+        let f = facts("洋梓镇", "");
+        let r = route(&f, &registry(), &RuleSet::default(), &none(), trigger);
+        assert_eq!(r.department, "human-resources");
+        assert_eq!(r.cause, AssignmentCause::Sweep);
+        assert_eq!(
+            r.reason,
+            "similar-case sweep (全面排查): fixed; back to human-resources, which replied"
+        );
+        let gone: Vec<Department> = registry()
+            .into_iter()
+            .filter(|d| d.code() != "human-resources")
+            .collect();
+        let r = route(&f, &gone, &RuleSet::default(), &none(), trigger);
+        assert_eq!(r.department, CITY_CENTER);
+        assert_eq!(r.cause, AssignmentCause::Sweep);
+        assert!(
+            r.reason
+                .starts_with("similar-case sweep (全面排查): fixed; "),
+            "{}",
+            r.reason
         );
     }
 }

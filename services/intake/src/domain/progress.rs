@@ -7,15 +7,16 @@
 
 use yimen_proto::event_type::{
     ALERT_RAISED, CASE_ACCEPTED, CASE_ASSIGNED, CASE_CLOSED, CASE_ESCALATED, CASE_EVALUATED,
-    CASE_EXTENDED, CASE_FORWARDED, CASE_REFERRED, CASE_REFUSED, CASE_REGISTERED, CASE_REOPENED,
-    CASE_REPLIED, CASE_RESUMED, CASE_RETURNED, CASE_REVIEW_REQUESTED, CASE_REVIEW_STARTED,
-    CASE_REVIEWED, CASE_SUPPLEMENT_REQUESTED, CASE_SUPPLEMENTED, CASE_TRANSFERRED, CASE_WITHDRAWN,
-    MEDIATION_CONCLUDED, MEDIATION_COURT_CONFIRMED, MEDIATION_OPENED,
+    CASE_EXTENDED, CASE_FORWARDED, CASE_OVERDUE, CASE_REFERRED, CASE_REFUSED, CASE_REGISTERED,
+    CASE_REOPENED, CASE_REPLIED, CASE_RESUMED, CASE_RETURNED, CASE_REVIEW_REQUESTED,
+    CASE_REVIEW_STARTED, CASE_REVIEWED, CASE_SUPPLEMENT_REQUESTED, CASE_SUPPLEMENTED,
+    CASE_TRANSFERRED, CASE_WITHDRAWN, MEDIATION_CONCLUDED, MEDIATION_COURT_CONFIRMED,
+    MEDIATION_OPENED,
 };
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::{
     Agreement, AlertKind, AssignmentCause, CaseStatus, Category, Channel, EscalationLevel, Event,
-    Linkage, MediationState, RefusalReason, ReviewOutcome, ReviewStage, Satisfaction,
+    Linkage, MediationState, OverdueStage, RefusalReason, ReviewOutcome, ReviewStage, Satisfaction,
 };
 
 use super::review;
@@ -158,7 +159,28 @@ pub fn of(event: &Event) -> Option<Progress> {
                 }
                 Ok(EscalationLevel::Unspecified) | Err(_) => "escalated".to_string(),
             };
+            // An escalation nobody asked for says why (a problem case, a deadline passed).
+            let summary = match (e.cause, e.reason.trim()) {
+                (0, _) | (_, "") => summary,
+                (_, reason) => format!("{summary}: {reason}"),
+            };
             Progress::line(CASE_ESCALATED, &e.department, summary)
+        }
+        Payload::CaseOverdue(o) => {
+            let by = o.deadline.as_ref().map_or_else(String::new, |at| {
+                format!(" ({})", calendar::date(yimen_platform::time::millis(at)))
+            });
+            let summary = match OverdueStage::try_from(o.stage) {
+                Ok(OverdueStage::Handling) => format!(
+                    "the handling deadline{by} passed without a reply from {}",
+                    o.department
+                ),
+                _ => format!(
+                    "the acceptance deadline{by} passed: reminder (催办) to {}",
+                    o.department
+                ),
+            };
+            Progress::line(CASE_OVERDUE, &o.department, summary)
         }
         Payload::CaseExtended(e) => {
             let unit = if e.days == 1 { "day" } else { "days" };
@@ -270,6 +292,7 @@ pub fn of(event: &Event) -> Option<Progress> {
                 Ok(AlertKind::RepeatPetitioner) => "alert: repeat petitioner",
                 Ok(AlertKind::NoOwner) => "alert: no department owns the matter",
                 Ok(AlertKind::Overdue) => "alert: overdue",
+                Ok(AlertKind::ProblemCase) => "alert: problem case (问题件)",
                 Ok(AlertKind::Unspecified) | Err(_) => "alert",
             };
             Progress::line(ALERT_RAISED, "", summary)
@@ -809,6 +832,45 @@ mod tests {
         assert_eq!(
             p.line.summary,
             "a leader took the case (包案): executive vice mayor"
+        );
+    }
+
+    #[test]
+    fn an_escalation_nobody_asked_for_says_why_and_a_passed_deadline_is_a_line() {
+        let p = progress(Payload::CaseEscalated(CaseEscalated {
+            department: "city-center".into(),
+            level: EscalationLevel::Supervision as i32,
+            reason: "problem case (问题件): returned 3 times".into(),
+            cause: yimen_proto::v1::EscalationCause::ProblemCase as i32,
+            ..Default::default()
+        }));
+        assert_eq!(
+            p.line.summary,
+            "supervision (督办): problem case (问题件): returned 3 times"
+        );
+        let overdue = |stage: OverdueStage| {
+            progress(Payload::CaseOverdue(yimen_proto::v1::CaseOverdue {
+                department: "housing".into(),
+                stage: stage as i32,
+                deadline: Some(MARCH_FIRST),
+                ..Default::default()
+            }))
+        };
+        let p = overdue(OverdueStage::Acceptance);
+        assert_eq!(p.holding, None);
+        assert_eq!(p.line.kind, CASE_OVERDUE);
+        assert_eq!(
+            p.line.summary,
+            format!(
+                "the acceptance deadline ({}) passed: reminder (催办) to housing",
+                calendar::date(yimen_platform::time::millis(&MARCH_FIRST))
+            )
+        );
+        assert!(
+            overdue(OverdueStage::Handling)
+                .line
+                .summary
+                .ends_with("passed without a reply from housing")
         );
     }
 

@@ -1,5 +1,5 @@
 //! `yimen assignment`: a department's work — list, accept, refuse, forward, return, reply,
-//! refer, escalate, ask for a supplement.
+//! refer, escalate, ask for a supplement; and the supervisor's similar-case sweep (全面排查).
 
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -100,6 +100,29 @@ enum AssignmentCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// After a systemic fix, search out the answered cases matching every condition given (a
+    /// category or at least one word) and send them for handling again (全面排查类似问题).
+    Sweep {
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long, default_value = "")]
+        town: String,
+        /// The department that replied.
+        #[arg(long, default_value = "")]
+        dept: String,
+        /// A word the subject holds; repeat for more (all must).
+        #[arg(long = "word")]
+        words: Vec<String>,
+        /// Why they are handled again (required unless --dry-run).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// The case whose fix prompted the sweep: not swept itself.
+        #[arg(long, default_value = "")]
+        prompted_by: String,
+        /// Only list what matches.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 impl AssignmentArgs {
@@ -131,6 +154,32 @@ impl AssignmentArgs {
                     ),
                     assignments_text(&r.assignments),
                 );
+                return Ok(());
+            }
+            AssignmentCommand::Sweep {
+                category,
+                town,
+                dept,
+                words,
+                reason,
+                prompted_by,
+                dry_run,
+            } => {
+                let category = category.as_deref().map(parse::category).transpose()?;
+                let r = dispatch
+                    .sweep_similar_cases(SweepSimilarCasesRequest {
+                        category: category.map_or(0, |c| c as i32),
+                        town,
+                        department: dept,
+                        words,
+                        reason,
+                        dry_run,
+                        prompted_by,
+                    })
+                    .await
+                    .map_err(status_error)?
+                    .into_inner();
+                render::print(json, sweep_json(&r), sweep_text(&r));
                 return Ok(());
             }
             AssignmentCommand::Accept { id, handler } => dispatch
@@ -250,6 +299,8 @@ pub fn assignment_json(a: &Assignment) -> Value {
         "decision_note": a.decision_note, "paused_since": render::json_time(&a.paused_since),
         "supplement_requested": a.supplement_requested,
         "paused_secs": a.paused.as_ref().map_or(0, |d| d.seconds),
+        "acceptance_overdue_at": render::json_time(&a.acceptance_overdue_at),
+        "handling_overdue_at": render::json_time(&a.handling_overdue_at),
     })
 }
 
@@ -276,4 +327,38 @@ pub fn assignments_text(assignments: &[Assignment]) -> String {
         ]);
     }
     table.render("")
+}
+
+fn sweep_json(r: &SweepSimilarCasesResponse) -> Value {
+    json!({
+        "dry_run": r.dry_run, "truncated": r.truncated,
+        "cases": r.cases.iter().map(|c| json!({
+            "case_id": c.case_id, "case_number": c.case_number, "subject": c.subject,
+            "department": c.department,
+            "reassigned": c.reassigned.as_ref().map(assignment_json),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn sweep_text(r: &SweepSimilarCasesResponse) -> String {
+    if r.cases.is_empty() {
+        return "no similar case\n".into();
+    }
+    let mut table = Table::new(["case", "replied by", "sent to", "subject"]);
+    for c in &r.cases {
+        table.row([
+            c.case_number.clone(),
+            c.department.clone(),
+            c.reassigned
+                .as_ref()
+                .map_or_else(|| "(dry run)".to_string(), |a| a.department.clone()),
+            c.subject.clone(),
+        ]);
+    }
+    let more = if r.truncated {
+        "more matched: sweep again\n"
+    } else {
+        ""
+    };
+    format!("{}{more}", table.render(""))
 }

@@ -44,6 +44,10 @@ per_department! {
     CASE_SUPPLEMENT_REQUESTED, CASE_SUPPLEMENT_REQUESTED_ANY = "case.supplement_requested";
     /// dispatch: the material came; the clock runs again.
     CASE_RESUMED, CASE_RESUMED_ANY = "case.resumed";
+    /// dispatch: a co-handler (协办) replied its part to the lead (主办); keyed by the lead.
+    CASE_PART_REPLIED, CASE_PART_REPLIED_ANY = "case.part_replied";
+    /// dispatch: a leader's written instruction (批示) on the case, with its deadline.
+    CASE_INSTRUCTED, CASE_INSTRUCTED_ANY = "case.instructed";
 }
 
 /// intake: a case was registered (登记).
@@ -101,6 +105,8 @@ pub const ALL: &[&str] = &[
     CASE_SUPPLEMENT_REQUESTED,
     CASE_SUPPLEMENTED,
     CASE_RESUMED,
+    CASE_PART_REPLIED,
+    CASE_INSTRUCTED,
 ];
 
 /// The routing key of a per-department event: `case.assigned.<department>`.

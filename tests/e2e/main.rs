@@ -10,6 +10,10 @@ use yimen::run::Target;
 use yimen_e2e::*;
 use yimen_proto::v1::*;
 
+use joint::{
+    an_instruction_is_tracked_until_the_case_is_reported_back,
+    joint_handling_the_lead_replies_once_every_part_is_in,
+};
 use legal_clock::{
     a_supplement_pause_moves_the_handling_deadline,
     refusal_names_the_channel_and_the_petitioner_is_sent_a_notice,
@@ -53,11 +57,14 @@ both_modes!(
     the_petitioner_follows_the_case_with_its_query_code_and_no_token,
     refusal_names_the_channel_and_the_petitioner_is_sent_a_notice,
     a_supplement_pause_moves_the_handling_deadline,
+    joint_handling_the_lead_replies_once_every_part_is_in,
+    an_instruction_is_tracked_until_the_case_is_reported_back,
 );
 
 mod audit;
 mod chart;
 mod health;
+mod joint;
 mod legal_clock;
 mod metrics;
 mod privacy;

@@ -16,11 +16,13 @@ use crate::DispatchConfig;
 use crate::app::{self, Deadlines};
 use crate::domain::DepartmentSpec;
 use crate::domain::decision::{Forwarding, Refusal, SupplementRequest};
+use crate::domain::joint::{CoHandlers, InstructionRequest, InstructionsQuery};
 use crate::domain::requests::{
     Accept, AssignmentsQuery, Escalation, ExtensionDecision, ExtensionRequest, LeaderAssignment,
     Leave, Referral, Reply, Return, WatchQuery,
 };
 use crate::domain::rules;
+use crate::joint;
 
 pub struct Api {
     db: Db,
@@ -233,6 +235,41 @@ impl DispatchService for Api {
         let scope = Scope::of(&request);
         let request = SupplementRequest::parse(request.get_ref())?;
         app::request_supplement(&self.db, &scope, request)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn add_co_handlers(
+        &self,
+        request: Request<AddCoHandlersRequest>,
+    ) -> Result<Response<AddCoHandlersResponse>, Status> {
+        let scope = Scope::of(&request);
+        let request = CoHandlers::parse(request.get_ref())?;
+        joint::add_co_handlers(&self.db, &scope, &self.deadlines, request)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn record_instruction(
+        &self,
+        request: Request<RecordInstructionRequest>,
+    ) -> Result<Response<Instruction>, Status> {
+        let scope = Scope::of(&request);
+        let request = InstructionRequest::parse(request.get_ref())?;
+        joint::record_instruction(&self.db, &scope, &self.deadlines, request)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn list_instructions(
+        &self,
+        request: Request<ListInstructionsRequest>,
+    ) -> Result<Response<ListInstructionsResponse>, Status> {
+        let request = InstructionsQuery::parse(request.get_ref())?;
+        joint::list_instructions(&self.db, request)
             .await
             .map(Response::new)
             .map_err(Status::from)

@@ -19,7 +19,8 @@ use yimen_platform::watch;
 use yimen_proto::event_type;
 use yimen_proto::v1::{self as pb, EscalationLevel, event::Payload};
 
-use crate::domain::decision::{self, Clock, Forwarding, Refusal, SupplementRequest};
+use crate::domain::decision::{self, Forwarding, Refusal, SupplementRequest};
+use crate::domain::joint::Role;
 use crate::domain::mediation::{Outcome, agreement_reply};
 use crate::domain::requests::{
     Accept, AssignmentsQuery, Escalation, ExtensionDecision, ExtensionRequest, LeaderAssignment,
@@ -68,6 +69,11 @@ impl Deadlines {
         self.holidays.next_working(deadline + paused)
     }
 
+    /// The end of a period of `days` from `from` (an instruction's deadline to report back).
+    pub fn period_end(&self, from: i64, days: u32) -> i64 {
+        self.holidays.period_end(from, days)
+    }
+
     /// The handling deadline after an extension of `days`.
     pub fn extended(&self, handle_by: i64, days: u32) -> i64 {
         self.holidays
@@ -75,7 +81,7 @@ impl Deadlines {
     }
 }
 
-async fn enqueue(
+pub(crate) async fn enqueue(
     tx: &mut Tx,
     event_type: String,
     case_id: &str,
@@ -118,61 +124,21 @@ async fn assign(
             | Trigger::Reopened { from } => from.into(),
         };
         let record = AssignmentRecord {
-            assignment_id: uuid::Uuid::now_v7().to_string(),
-            case: case.clone(),
-            department: chosen.department,
-            state: AssignmentState::Pending,
-            cause: chosen.cause,
-            reason: chosen.reason,
-            previous_department,
-            assigned_at: now,
-            accept_by: deadlines.accept_by(now),
-            accepted_at: None,
-            handle_by: None,
-            replied_at: None,
-            reply: String::new(),
-            return_reason: String::new(),
             in_mediation,
-            extension: Extension::None,
-            extension_days: 0,
-            escalation: EscalationLevel::Unspecified,
-            leader: String::new(),
             routing_rule: chosen.rule,
             routing_rules_version: chosen.rules_version,
-            position: 0,
-            refusal_reason: pb::RefusalReason::Unspecified,
-            refusal_channel: String::new(),
-            forwarded_to: String::new(),
-            decision_note: String::new(),
-            clock: Clock {
-                paused_since: None,
-                paused_millis: 0,
-            },
-            supplement_requested: String::new(),
+            ..AssignmentRecord::pending(
+                case,
+                chosen.department,
+                chosen.cause,
+                chosen.reason,
+                previous_department,
+                now,
+                deadlines.accept_by(now),
+            )
         };
         store::insert_assignment(tx, &record).await?;
-        let payload = Payload::CaseAssigned(pb::CaseAssigned {
-            assignment_id: record.assignment_id.clone(),
-            case_number: case.case_number.clone(),
-            department: record.department.clone(),
-            department_name: chosen.department_name,
-            cause: record.cause as i32,
-            reason: record.reason.clone(),
-            previous_department: record.previous_department.clone(),
-            accept_by: Some(timestamp(record.accept_by)),
-            category: case.category as i32,
-            location: Some(case.location()),
-            subject: case.subject.clone(),
-            routing_rule: record.routing_rule.clone(),
-            routing_rules_version: record.routing_rules_version,
-        });
-        enqueue(
-            tx,
-            event_type::for_department(event_type::CASE_ASSIGNED, &record.department),
-            &case.case_id,
-            payload,
-        )
-        .await?;
+        announce_assigned(tx, &record, chosen.department_name).await?;
         tracing::info!(
             case_id = %case.case_id,
             assignment_id = %record.assignment_id,
@@ -186,6 +152,37 @@ async fn assign(
     Err(Error::Unavailable(
         "departments kept changing while the case was routed; try again".into(),
     ))
+}
+
+/// Announces `record`, just inserted, as `case.assigned.<dept>`.
+pub(crate) async fn announce_assigned(
+    tx: &mut Tx,
+    record: &AssignmentRecord,
+    department_name: String,
+) -> Result<(), Error> {
+    let case = &record.case;
+    let payload = Payload::CaseAssigned(pb::CaseAssigned {
+        assignment_id: record.assignment_id.clone(),
+        case_number: case.case_number.clone(),
+        department: record.department.clone(),
+        department_name,
+        cause: record.cause as i32,
+        reason: record.reason.clone(),
+        previous_department: record.previous_department.clone(),
+        accept_by: Some(timestamp(record.accept_by)),
+        category: case.category as i32,
+        location: Some(case.location()),
+        subject: case.subject.clone(),
+        routing_rule: record.routing_rule.clone(),
+        routing_rules_version: record.routing_rules_version,
+    });
+    enqueue(
+        tx,
+        event_type::for_department(event_type::CASE_ASSIGNED, &record.department),
+        &case.case_id,
+        payload,
+    )
+    .await
 }
 
 /// `case.registered`: records the case's routing facts and assigns it, once per case.
@@ -344,7 +341,10 @@ pub async fn reopen_case(
     Ok(())
 }
 
-async fn load_assignment(conn: &mut AnyConnection, id: &str) -> Result<AssignmentRecord, Error> {
+pub(crate) async fn load_assignment(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<AssignmentRecord, Error> {
     store::assignment(conn, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("assignment {id} not found")))
@@ -352,7 +352,11 @@ async fn load_assignment(conn: &mut AnyConnection, id: &str) -> Result<Assignmen
 
 /// Loads the assignment a caller acts on, in the transaction that will change it, and refuses
 /// the caller before anything changes when the assignment is not within its scope.
-async fn load_for(tx: &mut Tx, scope: &Scope, id: &str) -> Result<AssignmentRecord, Error> {
+pub(crate) async fn load_for(
+    tx: &mut Tx,
+    scope: &Scope,
+    id: &str,
+) -> Result<AssignmentRecord, Error> {
     let current = load_assignment(tx, id).await?;
     // The audit trail names the assignment and its case even when the caller is refused.
     yimen_platform::audit::note_object("assignment", id);
@@ -363,27 +367,27 @@ async fn load_for(tx: &mut Tx, scope: &Scope, id: &str) -> Result<AssignmentReco
 
 /// The name of the department `code` (its code should it be unknown), for what the petitioner
 /// is told.
-async fn department_name(tx: &mut Tx, code: &str) -> Result<String, Error> {
+pub(crate) async fn department_name(tx: &mut Tx, code: &str) -> Result<String, Error> {
     Ok(store::department(tx, code)
         .await?
         .map_or_else(|| code.to_string(), |d| d.spec.name))
 }
 
 /// A concurrent call moved the assignment first.
-fn moved_on(id: &str) -> Error {
+pub(crate) fn moved_on(id: &str) -> Error {
     Error::precondition(format!("assignment {id} changed meanwhile; read it again"))
 }
 
 /// Commits an operation: the assignments it changed take their feed positions last
 /// (`store::stamp_changes`), then the transaction commits.
-async fn commit(db: &Db, mut tx: Tx) -> Result<(), Error> {
+pub(crate) async fn commit(db: &Db, mut tx: Tx) -> Result<(), Error> {
     store::stamp_changes(&mut tx).await?;
     db.commit(tx).await?;
     Ok(())
 }
 
 /// Reads the assignment again and commits: what the caller is answered is what was stored.
-async fn committed(db: &Db, mut tx: Tx, id: &str) -> Result<AssignmentRecord, Error> {
+pub(crate) async fn committed(db: &Db, mut tx: Tx, id: &str) -> Result<AssignmentRecord, Error> {
     store::stamp_changes(&mut tx).await?;
     let updated = load_assignment(&mut tx, id).await?;
     commit(db, tx).await?;
@@ -411,6 +415,7 @@ async fn accept_in(
         department: current.department.clone(),
         handle_by: Some(timestamp(handle_by)),
         department_name: department_name(tx, &current.department).await?,
+        co_handling: current.role == Role::CoHandler,
     });
     enqueue(
         tx,
@@ -451,6 +456,8 @@ async fn reply_in(
         payload,
     )
     .await?;
+    // 反馈: the reply reports every leader's instruction on the case back.
+    store::report_instructions(tx, &current.case.case_id, now).await?;
     Ok(within_deadline)
 }
 
@@ -481,7 +488,17 @@ pub async fn reply(db: &Db, scope: &Scope, request: Reply) -> Result<pb::Assignm
     } = request;
     let mut tx = db.begin().await?;
     let current = load_for(&mut tx, scope, &id).await?;
-    let within_deadline = reply_in(&mut tx, &current, text, now_millis()).await?;
+    let now = now_millis();
+    let within_deadline = match current.role {
+        Role::CoHandler => crate::joint::reply_part_in(&mut tx, &current, text, now).await?,
+        Role::Lead => {
+            let within_deadline = reply_in(&mut tx, &current, text, now).await?;
+            // Read after the reply holds the lead's row, so a co-handler enlisted meanwhile
+            // is seen.
+            crate::joint::parts_complete(&mut tx, &current.case.case_id).await?;
+            within_deadline
+        }
+    };
     let updated = committed(db, tx, &id).await?;
     tracing::info!(assignment_id = %id, department = %updated.department, within_deadline, "assignment replied");
     Ok(updated.to_proto())
@@ -506,6 +523,7 @@ pub async fn return_assignment(
             "the city center is the terminus (终点站): it owns the matter to the end and cannot return it",
         ));
     }
+    current.role.allows(Transition::Return)?;
     let closed = current.state.apply(Transition::Return)?;
     let now = now_millis();
     if !store::mark_closed(&mut tx, &id, closed, &reason, now).await? {
@@ -563,6 +581,7 @@ pub async fn refer_to_mediation(
     } = request;
     let mut tx = db.begin().await?;
     let current = load_for(&mut tx, scope, &id).await?;
+    current.role.allows_action(Action::Refer)?;
     current.state.allows(Action::Refer)?;
     if current.in_mediation {
         return Err(Error::precondition(format!(
@@ -678,6 +697,7 @@ pub async fn refuse(db: &Db, scope: &Scope, request: Refusal) -> Result<pb::Assi
     } = request;
     let mut tx = db.begin().await?;
     let current = load_for(&mut tx, scope, &id).await?;
+    current.role.allows(Transition::Refuse)?;
     current.state.apply(Transition::Refuse)?;
     let now = now_millis();
     if !store::mark_refused(&mut tx, &id, reason, &channel, &explanation, now).await? {
@@ -712,6 +732,7 @@ pub async fn forward(db: &Db, scope: &Scope, request: Forwarding) -> Result<pb::
     } = request;
     let mut tx = db.begin().await?;
     let current = load_for(&mut tx, scope, &id).await?;
+    current.role.allows(Transition::Forward)?;
     current.state.apply(Transition::Forward)?;
     if !store::mark_forwarded(&mut tx, &id, &authority, &reason, now_millis()).await? {
         return Err(moved_on(&id));
@@ -748,6 +769,7 @@ pub async fn request_supplement(
     } = request;
     let mut tx = db.begin().await?;
     let current = load_for(&mut tx, scope, &id).await?;
+    current.role.allows_action(Action::RequestSupplement)?;
     current.state.allows(Action::RequestSupplement)?;
     let now = now_millis();
     current.clock.pause(now)?;
@@ -989,7 +1011,10 @@ pub async fn leave_department(
     let mut handovers = Vec::new();
     for open in store::open_assignments_of(&mut tx, &code).await? {
         let closed = open.state.apply(Transition::HandOver)?;
-        if !store::mark_closed(&mut tx, &open.assignment_id, closed, "", now).await? {
+        if !store::mark_closed(&mut tx, &open.assignment_id, closed, "", now).await?
+            || open.role == Role::CoHandler
+        {
+            // A co-handler's part is no longer awaited: the lead may enlist another.
             continue;
         }
         let mut excluded = store::returned_by(&mut tx, &open.case.case_id).await?;

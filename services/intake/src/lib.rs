@@ -138,6 +138,8 @@ pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::CASE_FORWARDED_ANY,
     yimen_proto::event_type::CASE_SUPPLEMENT_REQUESTED_ANY,
     yimen_proto::event_type::CASE_RESUMED_ANY,
+    yimen_proto::event_type::CASE_PART_REPLIED_ANY,
+    yimen_proto::event_type::CASE_INSTRUCTED_ANY,
     // mediation
     yimen_proto::event_type::MEDIATION_OPENED,
     yimen_proto::event_type::MEDIATION_CONCLUDED,
@@ -238,6 +240,8 @@ mod tests {
             "case.forwarded.natural-resources",
             "case.supplement_requested.human-resources",
             "case.resumed.human-resources",
+            "case.part_replied.yingzhong-office",
+            "case.instructed.yingzhong-office",
             "mediation.opened",
             "mediation.concluded",
             "mediation.court_confirmed",

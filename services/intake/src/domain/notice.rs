@@ -69,6 +69,8 @@ pub fn of(event: &Event, case_number: &str) -> Option<(NoticeKind, String)> {
         if name.is_empty() { code } else { name }.to_string()
     };
     Some(match event.payload.as_ref()? {
+        // A co-handler (协办) taking its part on is not the case's acceptance.
+        Payload::CaseAccepted(a) if a.co_handling => return None,
         Payload::CaseAccepted(a) => {
             let by = a
                 .handle_by
@@ -186,6 +188,16 @@ mod tests {
             None
         );
         assert_eq!(of(&Event::default(), "YM-2026-000001"), None);
+    }
+
+    #[test]
+    fn a_co_handlers_acceptance_makes_no_notice() {
+        let co_handler = event(Payload::CaseAccepted(CaseAccepted {
+            department: "civil-affairs".into(),
+            co_handling: true,
+            ..Default::default()
+        }));
+        assert_eq!(of(&co_handler, "YM-2026-000001"), None);
     }
 
     #[test]

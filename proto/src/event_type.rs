@@ -52,6 +52,10 @@ per_department! {
     CASE_TRANSFERRED, CASE_TRANSFERRED_ANY = "case.transferred";
     /// dispatch: the department let a running deadline pass (催办, or 督办 for handling).
     CASE_OVERDUE, CASE_OVERDUE_ANY = "case.overdue";
+    /// dispatch: a co-handler (协办) replied its part to the lead (主办); keyed by the lead.
+    CASE_PART_REPLIED, CASE_PART_REPLIED_ANY = "case.part_replied";
+    /// dispatch: a leader's written instruction (批示) on the case, with its deadline.
+    CASE_INSTRUCTED, CASE_INSTRUCTED_ANY = "case.instructed";
 }
 
 /// intake: a case was registered (登记).
@@ -119,6 +123,8 @@ pub const ALL: &[&str] = &[
     CASE_WITHDRAWN,
     CASE_TRANSFERRED,
     CASE_OVERDUE,
+    CASE_PART_REPLIED,
+    CASE_INSTRUCTED,
 ];
 
 /// The routing key of a per-department event: `case.assigned.<department>`.

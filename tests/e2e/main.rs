@@ -16,6 +16,10 @@ use desk::{
     a_case_settled_at_the_desk_closes_after_evaluation_without_dispatch,
     a_withdrawn_case_leaves_its_department, the_city_takes_over_a_town_case_and_hands_it_down,
 };
+use joint::{
+    an_instruction_is_tracked_until_the_case_is_reported_back,
+    joint_handling_the_lead_replies_once_every_part_is_in,
+};
 use legal_clock::{
     a_supplement_pause_moves_the_handling_deadline,
     refusal_names_the_channel_and_the_petitioner_is_sent_a_notice,
@@ -69,12 +73,15 @@ both_modes!(
     the_city_takes_over_a_town_case_and_hands_it_down,
     the_third_return_makes_a_problem_case_under_supervision_and_alerted,
     a_similar_case_sweep_sends_the_answered_cases_for_handling_again,
+    joint_handling_the_lead_replies_once_every_part_is_in,
+    an_instruction_is_tracked_until_the_case_is_reported_back,
 );
 
 mod audit;
 mod chart;
 mod desk;
 mod health;
+mod joint;
 mod legal_clock;
 mod metrics;
 mod privacy;

@@ -379,6 +379,27 @@ async fn letter_to_secretary_repeat_petitioner_both_cases_closed(clients: &Clien
     }
     let letter = case(clients, letter_id).await;
     assert_eq!(letter.channel(), Channel::GovernmentReferral);
+    // Civil affairs and human resources each replied a part; the street office answered once.
+    let kinds: Vec<&str> = letter.timeline.iter().map(|t| t.kind.as_str()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "case.part_replied").count(),
+        2,
+        "{kinds:?}"
+    );
+    assert_eq!(kinds.iter().filter(|k| **k == "case.replied").count(), 1);
+    // The secretary's instruction was reported back by its deadline.
+    let instructions = clients
+        .dispatch
+        .clone()
+        .list_instructions(ListInstructionsRequest::default())
+        .await
+        .expect("instructions")
+        .into_inner()
+        .instructions;
+    assert_eq!(instructions.len(), 1, "{instructions:?}");
+    assert_eq!(instructions[0].case_id, letter_id);
+    assert_eq!(instructions[0].department, "yingzhong-office");
+    assert!(instructions[0].reported_at.is_some() && !instructions[0].overdue);
 }
 
 /// `make run`'s demo: all seven in one installation, and the summaries add up — in particular

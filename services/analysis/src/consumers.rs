@@ -66,6 +66,20 @@ impl EventHandler for Handler {
             Payload::CaseRegistered(registered) => {
                 self.registered(tx, case_id, at, registered).await?;
             }
+            // A co-handler (协办) holds a part beside the lead, never the case: the case's
+            // holding stays the lead's.
+            Payload::CaseAssigned(pb::CaseAssigned { cause, .. })
+                if *cause == AssignmentCause::CoHandling as i32 =>
+            {
+                store::ensure_case(tx, case_id).await?;
+            }
+            Payload::CaseAccepted(pb::CaseAccepted {
+                co_handling: true, ..
+            })
+            | Payload::CasePartReplied(_)
+            | Payload::CaseInstructed(_) => {
+                store::ensure_case(tx, case_id).await?;
+            }
             Payload::CaseAssigned(assigned) => {
                 let location = assigned.location.clone().unwrap_or_default();
                 store::describe_case(

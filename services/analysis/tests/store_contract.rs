@@ -160,6 +160,7 @@ fn accepted(case_id: &str, assignment: &str, department: &str, handle_by: i64, a
             assignment_id: assignment.into(),
             department: department.into(),
             handle_by: Some(timestamp(handle_by)),
+            co_handling: false,
         }),
     )
 }

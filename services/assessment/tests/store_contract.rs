@@ -146,6 +146,7 @@ fn accepted_event(case_id: &str, assignment_id: &str, department: &str, at: i64)
         assignment_id: assignment_id.into(),
         department: department.into(),
         handle_by: Some(timestamp(at + 60 * DAY_MILLIS)),
+        co_handling: false,
     });
     event(format!("case.accepted.{department}"), case_id, at, payload)
 }

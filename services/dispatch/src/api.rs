@@ -16,6 +16,7 @@ use crate::DispatchConfig;
 use crate::app::{self, Deadlines};
 use crate::domain::DepartmentSpec;
 use crate::domain::decision::{Forwarding, Refusal, SupplementRequest};
+use crate::domain::joint::{CoHandlers, InstructionRequest, InstructionsQuery};
 use crate::domain::requests::{
     Accept, AssignmentsQuery, Escalation, ExtensionDecision, ExtensionRequest, LeaderAssignment,
     Leave, Referral, Reply, Return, WatchQuery,
@@ -23,6 +24,7 @@ use crate::domain::requests::{
 use crate::domain::review::ReviewDecision;
 use crate::domain::rules;
 use crate::domain::supervision::Sweep;
+use crate::joint;
 
 pub struct Api {
     db: Db,
@@ -265,6 +267,18 @@ impl DispatchService for Api {
             .map_err(Status::from)
     }
 
+    async fn add_co_handlers(
+        &self,
+        request: Request<AddCoHandlersRequest>,
+    ) -> Result<Response<AddCoHandlersResponse>, Status> {
+        let scope = Scope::of(&request);
+        let request = CoHandlers::parse(request.get_ref())?;
+        joint::add_co_handlers(&self.db, &scope, &self.deadlines, request)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
     async fn sweep_similar_cases(
         &self,
         request: Request<SweepSimilarCasesRequest>,
@@ -273,6 +287,29 @@ impl DispatchService for Api {
         let request = Sweep::parse(request.get_ref())?;
         let max = self.config.sweep_max_cases;
         crate::supervision::sweep_similar_cases(&self.db, &scope, &self.deadlines, max, request)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn record_instruction(
+        &self,
+        request: Request<RecordInstructionRequest>,
+    ) -> Result<Response<Instruction>, Status> {
+        let scope = Scope::of(&request);
+        let request = InstructionRequest::parse(request.get_ref())?;
+        joint::record_instruction(&self.db, &scope, &self.deadlines, request)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn list_instructions(
+        &self,
+        request: Request<ListInstructionsRequest>,
+    ) -> Result<Response<ListInstructionsResponse>, Status> {
+        let request = InstructionsQuery::parse(request.get_ref())?;
+        joint::list_instructions(&self.db, request)
             .await
             .map(Response::new)
             .map_err(Status::from)

@@ -19,7 +19,8 @@ use yimen_platform::watch;
 use yimen_proto::event_type;
 use yimen_proto::v1::{self as pb, EscalationLevel, event::Payload};
 
-use crate::domain::decision::{self, Clock, Forwarding, Refusal, SupplementRequest};
+use crate::domain::decision::{self, Forwarding, Refusal, SupplementRequest};
+use crate::domain::joint::Role;
 use crate::domain::mediation::{Outcome, agreement_reply};
 use crate::domain::requests::{
     Accept, AssignmentsQuery, Escalation, ExtensionDecision, ExtensionRequest, LeaderAssignment,
@@ -78,6 +79,11 @@ impl Deadlines {
         self.holidays.next_working(deadline + paused)
     }
 
+    /// The end of a period of `days` from `from` (an instruction's deadline to report back).
+    pub fn period_end(&self, from: i64, days: u32) -> i64 {
+        self.holidays.period_end(from, days)
+    }
+
     /// The handling deadline after an extension of `days`.
     pub fn extended(&self, handle_by: i64, days: u32) -> i64 {
         self.holidays
@@ -93,54 +99,6 @@ pub(crate) async fn enqueue(
 ) -> Result<(), Error> {
     outbox::publish(tx, event_type, case_id, SERVICE, payload).await?;
     Ok(())
-}
-
-/// A new PENDING assignment of `case` to `department` at `now`, to be accepted by `accept_by`,
-/// with nothing else decided yet: the callers set why it was made.
-fn new_assignment(
-    case: &CaseRecord,
-    department: String,
-    now: i64,
-    accept_by: i64,
-) -> AssignmentRecord {
-    AssignmentRecord {
-        assignment_id: uuid::Uuid::now_v7().to_string(),
-        case: case.clone(),
-        department,
-        state: AssignmentState::Pending,
-        cause: pb::AssignmentCause::Unspecified,
-        reason: String::new(),
-        previous_department: String::new(),
-        assigned_at: now,
-        accept_by,
-        accepted_at: None,
-        handle_by: None,
-        replied_at: None,
-        reply: String::new(),
-        return_reason: String::new(),
-        in_mediation: false,
-        extension: Extension::None,
-        extension_days: 0,
-        escalation: EscalationLevel::Unspecified,
-        leader: String::new(),
-        routing_rule: String::new(),
-        routing_rules_version: 0,
-        position: 0,
-        refusal_reason: pb::RefusalReason::Unspecified,
-        refusal_channel: String::new(),
-        forwarded_to: String::new(),
-        decision_note: String::new(),
-        clock: Clock {
-            paused_since: None,
-            paused_millis: 0,
-        },
-        supplement_requested: String::new(),
-        review_stage: pb::ReviewStage::Unspecified,
-        contested_department: String::new(),
-        review_outcome: pb::ReviewOutcome::Unspecified,
-        acceptance_overdue_at: None,
-        handling_overdue_at: None,
-    }
 }
 
 /// Routes `case` and gives it to its owner as a new PENDING assignment, announcing
@@ -207,20 +165,44 @@ pub(crate) async fn give(
     now: i64,
 ) -> Result<AssignmentRecord, Error> {
     let record = AssignmentRecord {
-        cause: chosen.cause,
-        reason: chosen.reason,
-        previous_department,
         in_mediation,
         routing_rule: chosen.rule,
         routing_rules_version: chosen.rules_version,
-        ..new_assignment(case, chosen.department, now, deadlines.accept_by(now))
+        ..AssignmentRecord::pending(
+            case,
+            chosen.department,
+            chosen.cause,
+            chosen.reason,
+            previous_department,
+            now,
+            deadlines.accept_by(now),
+        )
     };
     store::insert_assignment(tx, &record).await?;
+    announce_assigned(tx, &record, chosen.department_name).await?;
+    tracing::info!(
+        case_id = %case.case_id,
+        assignment_id = %record.assignment_id,
+        department = %record.department,
+        cause = record.cause.as_str_name(),
+        routing_rule = %record.routing_rule,
+        "case assigned"
+    );
+    Ok(record)
+}
+
+/// Announces `record`, just inserted, as `case.assigned.<dept>`.
+pub(crate) async fn announce_assigned(
+    tx: &mut Tx,
+    record: &AssignmentRecord,
+    department_name: String,
+) -> Result<(), Error> {
+    let case = &record.case;
     let payload = Payload::CaseAssigned(pb::CaseAssigned {
         assignment_id: record.assignment_id.clone(),
         case_number: case.case_number.clone(),
         department: record.department.clone(),
-        department_name: chosen.department_name,
+        department_name,
         cause: record.cause as i32,
         reason: record.reason.clone(),
         previous_department: record.previous_department.clone(),
@@ -237,16 +219,7 @@ pub(crate) async fn give(
         &case.case_id,
         payload,
     )
-    .await?;
-    tracing::info!(
-        case_id = %case.case_id,
-        assignment_id = %record.assignment_id,
-        department = %record.department,
-        cause = record.cause.as_str_name(),
-        routing_rule = %record.routing_rule,
-        "case assigned"
-    );
-    Ok(record)
+    .await
 }
 
 /// `case.registered`: records the case's routing facts and assigns it, once per case.
@@ -450,7 +423,7 @@ pub(crate) fn moved_on(id: &str) -> Error {
 
 /// Commits an operation. The assignments it changed reach their departments' feeds when a
 /// reader next follows them (`store::stamp_pending`).
-async fn commit(db: &Db, tx: Tx) -> Result<(), Error> {
+pub(crate) async fn commit(db: &Db, tx: Tx) -> Result<(), Error> {
     db.commit(tx).await?;
     Ok(())
 }
@@ -483,6 +456,7 @@ async fn accept_in(
         department: current.department.clone(),
         handle_by: Some(timestamp(handle_by)),
         department_name: department_name(tx, &current.department).await?,
+        co_handling: current.role == Role::CoHandler,
     });
     enqueue(
         tx,
@@ -523,6 +497,8 @@ async fn reply_in(
         payload,
     )
     .await?;
+    // 反馈: the reply reports every leader's instruction on the case back.
+    store::report_instructions(tx, &current.case.case_id, now).await?;
     Ok(within_deadline)
 }
 
@@ -553,7 +529,17 @@ pub async fn reply(db: &Db, scope: &Scope, request: Reply) -> Result<pb::Assignm
     } = request;
     let mut tx = db.begin().await?;
     let current = load_for(&mut tx, scope, &id).await?;
-    let within_deadline = reply_in(&mut tx, &current, text, now_millis()).await?;
+    let now = now_millis();
+    let within_deadline = match current.role {
+        Role::CoHandler => crate::joint::reply_part_in(&mut tx, &current, text, now).await?,
+        Role::Lead => {
+            let within_deadline = reply_in(&mut tx, &current, text, now).await?;
+            // Read after the reply holds the lead's row, so a co-handler enlisted meanwhile
+            // is seen.
+            crate::joint::parts_complete(&mut tx, &current.case.case_id).await?;
+            within_deadline
+        }
+    };
     let updated = committed(db, tx, &id).await?;
     tracing::info!(assignment_id = %id, department = %updated.department, within_deadline, "assignment replied");
     Ok(updated.to_proto())
@@ -579,6 +565,7 @@ pub async fn return_assignment(
             "the city center is the terminus (终点站): it owns the matter to the end and cannot return it",
         ));
     }
+    current.role.allows(Transition::Return)?;
     let closed = current.state.apply(Transition::Return)?;
     let now = now_millis();
     if !store::mark_closed(&mut tx, &id, closed, &reason, now).await? {
@@ -637,6 +624,7 @@ pub async fn refer_to_mediation(
     } = request;
     let mut tx = db.begin().await?;
     let current = load_for(&mut tx, scope, &id).await?;
+    current.role.allows_action(Action::Refer)?;
     current.state.allows(Action::Refer)?;
     if current.in_mediation {
         return Err(Error::precondition(format!(
@@ -752,6 +740,7 @@ pub async fn refuse(db: &Db, scope: &Scope, request: Refusal) -> Result<pb::Assi
     } = request;
     let mut tx = db.begin().await?;
     let current = load_for(&mut tx, scope, &id).await?;
+    current.role.allows(Transition::Refuse)?;
     current.state.apply(Transition::Refuse)?;
     let now = now_millis();
     if !store::mark_refused(&mut tx, &id, reason, &channel, &explanation, now).await? {
@@ -786,6 +775,7 @@ pub async fn forward(db: &Db, scope: &Scope, request: Forwarding) -> Result<pb::
     } = request;
     let mut tx = db.begin().await?;
     let current = load_for(&mut tx, scope, &id).await?;
+    current.role.allows(Transition::Forward)?;
     current.state.apply(Transition::Forward)?;
     if !store::mark_forwarded(&mut tx, &id, &authority, &reason, now_millis()).await? {
         return Err(moved_on(&id));
@@ -822,6 +812,7 @@ pub async fn request_supplement(
     } = request;
     let mut tx = db.begin().await?;
     let current = load_for(&mut tx, scope, &id).await?;
+    current.role.allows_action(Action::RequestSupplement)?;
     current.state.allows(Action::RequestSupplement)?;
     let now = now_millis();
     current.clock.pause(now)?;
@@ -1085,7 +1076,10 @@ pub async fn leave_department(
     let mut handovers = Vec::new();
     for open in store::open_assignments_of(&mut tx, &code).await? {
         let closed = open.state.apply(Transition::HandOver)?;
-        if !store::mark_closed(&mut tx, &open.assignment_id, closed, "", now).await? {
+        if !store::mark_closed(&mut tx, &open.assignment_id, closed, "", now).await?
+            || open.role == Role::CoHandler
+        {
+            // A co-handler's part is no longer awaited: the lead may enlist another.
             continue;
         }
         let mut excluded = store::returned_by(&mut tx, &open.case.case_id).await?;

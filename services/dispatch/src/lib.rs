@@ -12,6 +12,7 @@ pub mod api;
 pub mod app;
 pub mod consumers;
 pub mod domain;
+pub mod joint;
 pub mod moves;
 pub mod seed;
 pub mod store;

@@ -15,6 +15,7 @@ use yimen_proto::v1::{
 };
 
 use crate::domain::decision::Clock;
+use crate::domain::joint::{self, Role};
 use crate::domain::{
     AssignmentState, Department, DepartmentCode, DepartmentSpec, Extension, Level, RoutingRule,
     RuleSet, category,
@@ -96,9 +97,71 @@ pub struct AssignmentRecord {
     /// When the deadline watcher found its acceptance and its handling deadline passed.
     pub acceptance_overdue_at: Option<i64>,
     pub handling_overdue_at: Option<i64>,
+    /// 主办 or 协办; a co-handler's lead assignment when it was enlisted.
+    pub role: Role,
+    pub lead_assignment_id: String,
+    /// A lead's co-handlers' parts (read with the assignment when the case has any).
+    pub parts: Vec<Part>,
+    /// The case's latest leader's instruction (批示), when it has one.
+    pub instruction: Option<InstructionRecord>,
 }
 
 impl AssignmentRecord {
+    /// A new PENDING lead assignment of `case` to `department`, to be accepted by `accept_by`,
+    /// nothing else decided yet.
+    pub fn pending(
+        case: &CaseRecord,
+        department: String,
+        cause: AssignmentCause,
+        reason: String,
+        previous_department: String,
+        now: i64,
+        accept_by: i64,
+    ) -> Self {
+        Self {
+            assignment_id: uuid::Uuid::now_v7().to_string(),
+            case: case.clone(),
+            department,
+            state: AssignmentState::Pending,
+            cause,
+            reason,
+            previous_department,
+            assigned_at: now,
+            accept_by,
+            accepted_at: None,
+            handle_by: None,
+            replied_at: None,
+            reply: String::new(),
+            return_reason: String::new(),
+            in_mediation: false,
+            extension: Extension::None,
+            extension_days: 0,
+            escalation: EscalationLevel::Unspecified,
+            leader: String::new(),
+            routing_rule: String::new(),
+            routing_rules_version: 0,
+            position: 0,
+            refusal_reason: RefusalReason::Unspecified,
+            refusal_channel: String::new(),
+            forwarded_to: String::new(),
+            decision_note: String::new(),
+            clock: Clock {
+                paused_since: None,
+                paused_millis: 0,
+            },
+            supplement_requested: String::new(),
+            review_stage: ReviewStage::Unspecified,
+            contested_department: String::new(),
+            review_outcome: ReviewOutcome::Unspecified,
+            acceptance_overdue_at: None,
+            handling_overdue_at: None,
+            role: Role::Lead,
+            lead_assignment_id: String::new(),
+            parts: Vec::new(),
+            instruction: None,
+        }
+    }
+
     pub fn to_proto(&self) -> pb::Assignment {
         pb::Assignment {
             assignment_id: self.assignment_id.clone(),
@@ -137,6 +200,13 @@ impl AssignmentRecord {
             review_outcome: self.review_outcome as i32,
             acceptance_overdue_at: opt_timestamp(self.acceptance_overdue_at),
             handling_overdue_at: opt_timestamp(self.handling_overdue_at),
+            role: self.role.to_proto() as i32,
+            lead_assignment_id: self.lead_assignment_id.clone(),
+            parts: self.parts.iter().map(Part::to_proto).collect(),
+            instruction: self
+                .instruction
+                .as_ref()
+                .map(|i| i.to_proto(yimen_platform::db::now_millis())),
         }
     }
 }
@@ -416,7 +486,9 @@ macro_rules! assignment_select {
          a.refusal_reason, a.refusal_channel, a.forwarded_to, \
          a.decision_note, a.paused_since, a.supplement_requested, a.paused_millis, \
          a.review_stage, a.contested_department, a.review_outcome, \
-         a.acceptance_overdue_at, a.handling_overdue_at \
+         a.acceptance_overdue_at, a.handling_overdue_at, \
+         a.role, a.lead_assignment_id, c.co_handlers AS case_co_handlers, \
+         c.instructions AS case_instructions \
          FROM assignments a JOIN cases c ON c.case_id = a.case_id "
     };
 }
@@ -460,6 +532,10 @@ struct AssignmentRow {
     review_outcome: i64,
     acceptance_overdue_at: Option<i64>,
     handling_overdue_at: Option<i64>,
+    role: String,
+    lead_assignment_id: String,
+    case_co_handlers: i64,
+    case_instructions: i64,
 }
 
 impl TryFrom<AssignmentRow> for AssignmentRecord {
@@ -501,6 +577,10 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
             review_outcome,
             acceptance_overdue_at,
             handling_overdue_at,
+            role,
+            lead_assignment_id,
+            case_co_handlers: _,
+            case_instructions: _,
         } = row;
         Ok(AssignmentRecord {
             assignment_id,
@@ -559,6 +639,10 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
                 .ok_or_else(|| corrupt(format!("unknown review outcome {review_outcome}")))?,
             acceptance_overdue_at,
             handling_overdue_at,
+            role: Role::parse(&role).ok_or_else(|| corrupt(format!("unknown role `{role}`")))?,
+            lead_assignment_id,
+            parts: Vec::new(),
+            instruction: None,
         })
     }
 }
@@ -570,8 +654,8 @@ pub async fn insert_assignment(
     sqlx::query(
         "INSERT INTO assignments (assignment_id, case_id, department, state, cause, reason, \
          previous_department, assigned_at, accept_by, in_mediation, routing_rule, \
-         routing_rules_version, changed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $8)",
+         routing_rules_version, changed_at, role, lead_assignment_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $8, $13, $14)",
     )
     .bind(&a.assignment_id)
     .bind(&a.case.case_id)
@@ -585,6 +669,8 @@ pub async fn insert_assignment(
     .bind(i64::from(a.in_mediation))
     .bind(&a.routing_rule)
     .bind(i64::from(a.routing_rules_version))
+    .bind(a.role.as_str())
+    .bind(&a.lead_assignment_id)
     .execute(&mut *conn)
     .await?;
     // Inserted with position 0: the feed's next reader stamps it (`stamp_pending`).
@@ -706,7 +792,7 @@ pub async fn feed(
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
-    rows.into_iter().map(AssignmentRecord::try_from).collect()
+    complete(conn, rows).await
 }
 
 /// `states` (all when empty) as one parameter, `,PENDING,ACCEPTED,`, which [`state_in!`]
@@ -732,31 +818,32 @@ pub async fn assignment(
     .bind(assignment_id)
     .fetch_optional(&mut *conn)
     .await?;
-    row.map(AssignmentRecord::try_from).transpose()
+    Ok(complete(conn, row.into_iter().collect()).await?.pop())
 }
 
-/// The case's open assignment (PENDING or ACCEPTED): a case has at most one.
+/// The case's open lead assignment (PENDING or ACCEPTED): a case has at most one (its
+/// co-handlers' assignments hold parts beside it).
 pub async fn open_assignment_of_case(
     conn: &mut AnyConnection,
     case_id: &str,
 ) -> Result<Option<AssignmentRecord>, Error> {
     let row = sqlx::query_as::<_, AssignmentRow>(concat!(
         assignment_select!(),
-        "WHERE a.case_id = $1 AND a.state IN ('PENDING', 'ACCEPTED')"
+        "WHERE a.case_id = $1 AND a.state IN ('PENDING', 'ACCEPTED') AND a.role = 'LEAD'"
     ))
     .bind(case_id)
     .fetch_optional(&mut *conn)
     .await?;
-    row.map(AssignmentRecord::try_from).transpose()
+    Ok(complete(conn, row.into_iter().collect()).await?.pop())
 }
 
-/// The department that held the case last, if it was ever assigned.
+/// The department that led the case last, if it was ever assigned.
 pub async fn last_department(
     conn: &mut AnyConnection,
     case_id: &str,
 ) -> Result<Option<String>, Error> {
     Ok(sqlx::query_scalar(
-        "SELECT department FROM assignments WHERE case_id = $1 \
+        "SELECT department FROM assignments WHERE case_id = $1 AND role = 'LEAD' \
          ORDER BY assigned_at DESC, assignment_id DESC LIMIT 1",
     )
     .bind(case_id)
@@ -777,7 +864,7 @@ pub async fn open_assignments_of(
     .bind(department)
     .fetch_all(&mut *conn)
     .await?;
-    rows.into_iter().map(AssignmentRecord::try_from).collect()
+    complete(conn, rows).await
 }
 
 /// One page of a department's assignments in `states` (all when empty), oldest first, after
@@ -804,7 +891,7 @@ pub async fn list_assignments(
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
-    rows.into_iter().map(AssignmentRecord::try_from).collect()
+    complete(conn, rows).await
 }
 
 /// PENDING → ACCEPTED; false when the assignment was no longer pending.
@@ -1423,4 +1510,237 @@ pub async fn answered_cases(
             department: row.department,
         })
         .collect())
+}
+
+// Joint handling (主办 / 协办) and leaders' instructions (批示)
+
+/// Records from rows, each lead read with its co-handlers' parts and each assignment with its
+/// case's latest instruction, when the case has any (the case row counts them, so work lists
+/// of cases without either cost no further read).
+async fn complete(
+    conn: &mut AnyConnection,
+    rows: Vec<AssignmentRow>,
+) -> Result<Vec<AssignmentRecord>, Error> {
+    let mut records = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (co_handlers, instructions) = (row.case_co_handlers, row.case_instructions);
+        let mut record = AssignmentRecord::try_from(row)?;
+        if co_handlers > 0 && record.role == Role::Lead {
+            record.parts = parts_of(conn, &record.case.case_id).await?;
+        }
+        if instructions > 0 {
+            record.instruction = latest_instruction(conn, &record.case.case_id).await?;
+        }
+        records.push(record);
+    }
+    Ok(records)
+}
+
+/// One co-handler's part of a case.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Part {
+    pub assignment_id: String,
+    pub department: String,
+    #[sqlx(try_from = "String")]
+    pub state: PartState,
+    pub replied_at: Option<i64>,
+    pub reply: String,
+}
+
+/// A part's assignment state, read from its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartState(pub AssignmentState);
+
+impl TryFrom<String> for PartState {
+    type Error = Error;
+
+    fn try_from(name: String) -> Result<Self, Error> {
+        AssignmentState::parse(&name)
+            .map(Self)
+            .ok_or_else(|| corrupt(format!("unknown assignment state `{name}`")))
+    }
+}
+
+impl Part {
+    pub fn to_proto(&self) -> pb::CoHandlerPart {
+        pb::CoHandlerPart {
+            assignment_id: self.assignment_id.clone(),
+            department: self.department.clone(),
+            state: self.state.0.to_proto() as i32,
+            replied_at: opt_timestamp(self.replied_at),
+            reply: self.reply.clone(),
+        }
+    }
+
+    /// Still awaited: the co-handler has not replied it (nor left).
+    pub fn is_missing(&self) -> bool {
+        self.state.0.is_open()
+    }
+}
+
+/// Marks an open assignment changed (its parts or instruction did), so its department's feed
+/// shows it again and a concurrent change of its state waits for this one; false when it is
+/// no longer open.
+pub async fn touch_open(conn: &mut AnyConnection, assignment_id: &str) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE assignments SET position = 0 \
+         WHERE assignment_id = $1 AND state IN ('PENDING', 'ACCEPTED')",
+    )
+    .bind(assignment_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Every co-handler's part of the case, earliest enlisted first.
+pub async fn parts_of(conn: &mut AnyConnection, case_id: &str) -> Result<Vec<Part>, Error> {
+    Ok(sqlx::query_as::<_, Part>(
+        "SELECT assignment_id, department, state, replied_at, reply FROM assignments \
+         WHERE case_id = $1 AND role = 'CO_HANDLER' ORDER BY assigned_at, assignment_id",
+    )
+    .bind(case_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Notes what a just inserted co-handler was asked to do, and counts it on its case.
+pub async fn note_co_handler(
+    conn: &mut AnyConnection,
+    assignment_id: &str,
+    case_id: &str,
+    note: &str,
+) -> Result<(), Error> {
+    sqlx::query("UPDATE assignments SET co_handling_note = $2 WHERE assignment_id = $1")
+        .bind(assignment_id)
+        .bind(note)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE cases SET co_handlers = co_handlers + 1 WHERE case_id = $1")
+        .bind(case_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// 批示 as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct InstructionRecord {
+    pub instruction_id: String,
+    pub case_id: String,
+    pub case_number: String,
+    pub assignment_id: String,
+    pub department: String,
+    pub leader: String,
+    pub text: String,
+    pub recorded_at: i64,
+    pub due_at: i64,
+    pub reported_at: Option<i64>,
+}
+
+impl InstructionRecord {
+    /// As the supervision office sees it at `now`.
+    pub fn to_proto(&self, now: i64) -> pb::Instruction {
+        pb::Instruction {
+            instruction_id: self.instruction_id.clone(),
+            case_id: self.case_id.clone(),
+            case_number: self.case_number.clone(),
+            assignment_id: self.assignment_id.clone(),
+            department: self.department.clone(),
+            leader: self.leader.clone(),
+            text: self.text.clone(),
+            recorded_at: Some(timestamp(self.recorded_at)),
+            due_at: Some(timestamp(self.due_at)),
+            reported_at: opt_timestamp(self.reported_at),
+            overdue: joint::overdue(self.due_at, self.reported_at, now),
+        }
+    }
+}
+
+macro_rules! instruction_select {
+    () => {
+        "SELECT i.instruction_id, i.case_id, c.case_number, i.assignment_id, i.department, \
+         i.leader, i.text, i.recorded_at, i.due_at, i.reported_at \
+         FROM instructions i JOIN cases c ON c.case_id = i.case_id "
+    };
+}
+
+/// Records an instruction and counts it on its case.
+pub async fn insert_instruction(
+    conn: &mut AnyConnection,
+    i: &InstructionRecord,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO instructions (instruction_id, case_id, assignment_id, department, leader, \
+         text, recorded_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&i.instruction_id)
+    .bind(&i.case_id)
+    .bind(&i.assignment_id)
+    .bind(&i.department)
+    .bind(&i.leader)
+    .bind(&i.text)
+    .bind(i.recorded_at)
+    .bind(i.due_at)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE cases SET instructions = instructions + 1 WHERE case_id = $1")
+        .bind(&i.case_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The case's latest instruction.
+pub async fn latest_instruction(
+    conn: &mut AnyConnection,
+    case_id: &str,
+) -> Result<Option<InstructionRecord>, Error> {
+    Ok(sqlx::query_as::<_, InstructionRecord>(concat!(
+        instruction_select!(),
+        "WHERE i.case_id = $1 ORDER BY i.recorded_at DESC, i.instruction_id DESC LIMIT 1"
+    ))
+    .bind(case_id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// 反馈: the case was replied at `now`, so every instruction on it not reported back yet is.
+pub async fn report_instructions(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    now: i64,
+) -> Result<u64, Error> {
+    let done = sqlx::query(
+        "UPDATE instructions SET reported_at = $2 WHERE case_id = $1 AND reported_at IS NULL",
+    )
+    .bind(case_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// One page of instructions, oldest first after the keyset position `after` (recorded_at,
+/// instruction_id); only those overdue at `now` (see [`joint::overdue`]) when `overdue_only`.
+pub async fn instructions(
+    conn: &mut AnyConnection,
+    overdue_only: bool,
+    now: i64,
+    after: Option<&PageToken>,
+    limit: i64,
+) -> Result<Vec<InstructionRecord>, Error> {
+    let (after_at, after_id) = after.map_or((i64::MIN, ""), |t| (t.millis, t.id.as_str()));
+    Ok(sqlx::query_as::<_, InstructionRecord>(concat!(
+        instruction_select!(),
+        "WHERE ($1 = 0 OR COALESCE(i.reported_at, $2) > i.due_at) \
+         AND (i.recorded_at > $3 OR (i.recorded_at = $3 AND i.instruction_id > $4)) \
+         ORDER BY i.recorded_at, i.instruction_id LIMIT $5"
+    ))
+    .bind(i64::from(overdue_only))
+    .bind(now)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?)
 }

@@ -74,6 +74,13 @@ yimen_testkit::store_contract!(
         two_watchers_at_once_announce_each_passed_deadline_once,
         a_similar_case_sweep_sends_the_answered_cases_back_and_a_dry_run_changes_nothing,
         only_the_center_sweeps_and_a_bad_sweep_names_every_field,
+        co_handlers_get_assignments_of_their_own_and_the_case_stays_with_the_lead,
+        a_co_handler_is_never_the_lead_a_department_on_the_case_or_one_that_left,
+        the_lead_replies_once_every_part_is_in_and_each_part_is_announced_to_the_lead,
+        a_co_handler_neither_returns_refuses_forwards_nor_refers_the_case,
+        a_co_handler_that_leaves_is_no_longer_awaited_and_nobody_inherits_its_part,
+        an_instruction_has_its_deadline_and_the_leads_reply_reports_it_back,
+        an_instruction_needs_a_department_holding_the_case,
     ]
 );
 
@@ -3446,4 +3453,484 @@ async fn only_the_center_sweeps_and_a_bad_sweep_names_every_field(db: Db) {
         yimen_testkit::harness::violated_fields(&invalid),
         ["words", "reason"]
     );
+}
+
+// --- joint handling (主办 / 协办) and leaders' instructions (批示) -----------------------------
+
+/// A street office leading a social-assistance case of its town, civil affairs and human
+/// resources at the center; answers the lead's accepted assignment.
+async fn joint_case(api: &Api, db: &Db, case_id: &str) -> Assignment {
+    join(
+        api,
+        "street",
+        DepartmentLevel::Town,
+        ("郢中街道", ""),
+        &[Category::SocialAssistance],
+    )
+    .await;
+    join_city(api, "civil-affairs", &[Category::HousingProperty]).await;
+    join_city(api, "human-resources", &[Category::LabourWages]).await;
+    register(db, case_id, Category::SocialAssistance, "郢中街道").await;
+    accepted(api, "street", case_id).await
+}
+
+async fn add_co_handlers(
+    api: &Api,
+    by: &Principal,
+    lead: &Assignment,
+    departments: &[&str],
+) -> Result<AddCoHandlersResponse, tonic::Status> {
+    api.add_co_handlers(as_caller(
+        by,
+        AddCoHandlersRequest {
+            assignment_id: lead.assignment_id.clone(),
+            departments: departments.iter().map(|d| d.to_string()).collect(),
+            note: "各自办理职责范围内的部分".into(),
+        },
+    ))
+    .await
+    .map(tonic::Response::into_inner)
+}
+
+async fn reply(api: &Api, assignment_id: &str, text: &str) -> Result<Assignment, tonic::Status> {
+    api.reply_assignment(Request::new(ReplyAssignmentRequest {
+        assignment_id: assignment_id.into(),
+        reply: text.into(),
+    }))
+    .await
+    .map(tonic::Response::into_inner)
+}
+
+async fn co_handlers_get_assignments_of_their_own_and_the_case_stays_with_the_lead(db: Db) {
+    let api = api(&db);
+    let lead = joint_case(&api, &db, "joint").await;
+    let before = events(&db).await.len();
+
+    // Another department may not enlist co-handlers on a case it does not lead.
+    let refused = add_co_handlers(
+        &api,
+        &department_caller("civil-affairs"),
+        &lead,
+        &["human-resources"],
+    )
+    .await
+    .expect_err("not the lead");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert_eq!(events(&db).await.len(), before, "nothing written");
+
+    let enlisted = add_co_handlers(
+        &api,
+        &department_caller("street"),
+        &lead,
+        &["civil-affairs", "human-resources"],
+    )
+    .await
+    .expect("the lead enlists");
+    let lead_now = enlisted.lead.expect("lead");
+    assert_eq!(lead_now.role, AssignmentRole::Lead as i32);
+    assert_eq!(
+        lead_now
+            .parts
+            .iter()
+            .map(|p| (p.department.as_str(), p.state))
+            .collect::<Vec<_>>(),
+        [
+            ("civil-affairs", AssignmentState::Pending as i32),
+            ("human-resources", AssignmentState::Pending as i32)
+        ]
+    );
+    for (co, department) in enlisted
+        .co_handlers
+        .iter()
+        .zip(["civil-affairs", "human-resources"])
+    {
+        assert_eq!(co.department, department);
+        assert_eq!(co.role, AssignmentRole::CoHandler as i32);
+        assert_eq!(co.lead_assignment_id, lead.assignment_id);
+        assert_eq!(ms(&co.accept_by) - ms(&co.assigned_at), 15 * DAY_MILLIS);
+        assert_eq!(only_assignment(&api, department, "joint").await, *co);
+    }
+    let sent = events_after(&db, before).await;
+    let keys: Vec<&str> = sent.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "case.assigned.civil-affairs",
+            "case.assigned.human-resources"
+        ]
+    );
+    for (_, payload) in &sent {
+        match payload {
+            Some(Payload::CaseAssigned(a)) => {
+                assert_eq!(a.cause, AssignmentCause::CoHandling as i32);
+                assert_eq!(a.previous_department, "street");
+                assert!(a.reason.contains("协办"), "{}", a.reason);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // The case's own deliveries (a supplement, a mediation) still reach the lead.
+    deliver(&db, &mediation_opened("joint")).await;
+    assert!(only_assignment(&api, "street", "joint").await.in_mediation);
+}
+
+async fn a_co_handler_is_never_the_lead_a_department_on_the_case_or_one_that_left(db: Db) {
+    let api = api(&db);
+    let lead = joint_case(&api, &db, "joint").await;
+    join_city(&api, "housing", &[Category::Transport]).await;
+    api.leave_department(Request::new(LeaveDepartmentRequest {
+        code: "housing".into(),
+        reason: "merged".into(),
+    }))
+    .await
+    .expect("leave");
+    let center = caller(Role::Supervisor, None);
+    add_co_handlers(&api, &center, &lead, &["civil-affairs"])
+        .await
+        .expect("the center enlists");
+    let before = events(&db).await.len();
+    let refused = add_co_handlers(
+        &api,
+        &center,
+        &lead,
+        &["street", "civil-affairs", "housing", "nowhere"],
+    )
+    .await
+    .expect_err("none of them");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    for told in [
+        "street is the lead department",
+        "civil-affairs already co-handles",
+        "housing is not at the center",
+        "nowhere is not at the center",
+    ] {
+        assert!(refused.message().contains(told), "{}", refused.message());
+    }
+    let invalid = add_co_handlers(&api, &center, &lead, &[])
+        .await
+        .expect_err("nobody named");
+    assert_eq!(
+        yimen_testkit::harness::violated_fields(&invalid),
+        ["departments"]
+    );
+    assert_eq!(events(&db).await.len(), before, "nothing written");
+    // A co-handler's own assignment enlists nobody.
+    let part = only_assignment(&api, "civil-affairs", "joint").await;
+    let by_part = add_co_handlers(&api, &center, &part, &["human-resources"])
+        .await
+        .expect_err("not a lead");
+    assert_eq!(by_part.code(), Code::FailedPrecondition);
+    assert!(
+        by_part.message().contains("CO_HANDLER"),
+        "{}",
+        by_part.message()
+    );
+}
+
+async fn the_lead_replies_once_every_part_is_in_and_each_part_is_announced_to_the_lead(db: Db) {
+    let api = api(&db);
+    let lead = joint_case(&api, &db, "joint").await;
+    add_co_handlers(
+        &api,
+        &department_caller("street"),
+        &lead,
+        &["civil-affairs", "human-resources"],
+    )
+    .await
+    .expect("enlisted");
+    let missing = |e: tonic::Status| {
+        assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+        e.message().to_string()
+    };
+    let both = missing(
+        reply(&api, &lead.assignment_id, "答复")
+            .await
+            .expect_err("parts"),
+    );
+    assert!(both.contains("civil-affairs, human-resources"), "{both}");
+
+    let before = events(&db).await.len();
+    let civil = accepted(&api, "civil-affairs", "joint").await;
+    let part = reply(&api, &civil.assignment_id, "低保已恢复")
+        .await
+        .expect("the part");
+    assert_eq!(part.state, AssignmentState::Replied as i32);
+    let sent = events_after(&db, before).await;
+    assert_eq!(
+        sent.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["case.accepted.civil-affairs", "case.part_replied.street"]
+    );
+    match (&sent[0].1, &sent[1].1) {
+        (Some(Payload::CaseAccepted(a)), Some(Payload::CasePartReplied(p))) => {
+            assert!(a.co_handling);
+            assert_eq!(p.department, "civil-affairs");
+            assert_eq!(p.lead_department, "street");
+            assert_eq!(p.lead_assignment_id, lead.assignment_id);
+            assert_eq!(p.reply, "低保已恢复");
+            assert!(p.within_deadline);
+        }
+        other => panic!("{other:?}"),
+    }
+    let one = missing(
+        reply(&api, &lead.assignment_id, "答复")
+            .await
+            .expect_err("one part"),
+    );
+    assert!(
+        one.contains("human-resources") && !one.contains("civil-affairs"),
+        "{one}"
+    );
+
+    let labour = accepted(&api, "human-resources", "joint").await;
+    reply(&api, &labour.assignment_id, "介绍了公益性岗位")
+        .await
+        .expect("the second part");
+    let before = events(&db).await.len();
+    let answered = reply(&api, &lead.assignment_id, "低保已恢复,丈夫已就业")
+        .await
+        .expect("the lead answers");
+    assert_eq!(answered.state, AssignmentState::Replied as i32);
+    assert!(
+        answered
+            .parts
+            .iter()
+            .all(|p| p.state == AssignmentState::Replied as i32 && p.replied_at.is_some()),
+        "{answered:?}"
+    );
+    let sent = events_after(&db, before).await;
+    assert_eq!(
+        sent.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["case.replied.street"]
+    );
+}
+
+async fn a_co_handler_neither_returns_refuses_forwards_nor_refers_the_case(db: Db) {
+    let api = api(&db);
+    let lead = joint_case(&api, &db, "joint").await;
+    add_co_handlers(
+        &api,
+        &department_caller("street"),
+        &lead,
+        &["civil-affairs"],
+    )
+    .await
+    .expect("enlisted");
+    let part = only_assignment(&api, "civil-affairs", "joint").await;
+    let id = part.assignment_id.clone();
+    let before = events(&db).await.len();
+    let refusals = [
+        api.return_assignment(Request::new(ReturnAssignmentRequest {
+            assignment_id: id.clone(),
+            reason: "not ours".into(),
+        }))
+        .await
+        .map(drop),
+        api.refuse_assignment(Request::new(refusal_request(&id)))
+            .await
+            .map(drop),
+        api.forward_assignment(Request::new(ForwardAssignmentRequest {
+            assignment_id: id.clone(),
+            authority: "省民政厅".into(),
+            reason: "elsewhere".into(),
+        }))
+        .await
+        .map(drop),
+    ];
+    for refused in refusals {
+        let e = refused.expect_err("the lead decides");
+        assert_eq!(e.code(), Code::FailedPrecondition);
+        assert!(e.message().contains("CO_HANDLER"), "{}", e.message());
+    }
+    let accepted_part = accepted(&api, "civil-affairs", "joint").await;
+    let referral = api
+        .refer_to_mediation(Request::new(ReferToMediationRequest {
+            assignment_id: accepted_part.assignment_id.clone(),
+            linkage: Linkage::Petition as i32,
+            summary: String::new(),
+        }))
+        .await
+        .expect_err("through the lead");
+    assert!(
+        referral.message().contains("CO_HANDLER"),
+        "{}",
+        referral.message()
+    );
+    assert_eq!(
+        events(&db).await.len(),
+        before + 1,
+        "only the part's acceptance"
+    );
+}
+
+async fn a_co_handler_that_leaves_is_no_longer_awaited_and_nobody_inherits_its_part(db: Db) {
+    let api = api(&db);
+    let lead = joint_case(&api, &db, "joint").await;
+    add_co_handlers(
+        &api,
+        &department_caller("street"),
+        &lead,
+        &["civil-affairs"],
+    )
+    .await
+    .expect("enlisted");
+    let before = events(&db).await.len();
+    let left = api
+        .leave_department(Request::new(LeaveDepartmentRequest {
+            code: "civil-affairs".into(),
+            reason: "merged".into(),
+        }))
+        .await
+        .expect("leave")
+        .into_inner();
+    assert!(left.handovers.is_empty(), "{left:?}");
+    let keys: Vec<String> = events_after(&db, before)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys, ["department.left"]);
+    let answered = reply(&api, &lead.assignment_id, "答复")
+        .await
+        .expect("nothing awaited");
+    assert_eq!(answered.parts[0].state, AssignmentState::HandedOver as i32);
+}
+
+fn instruction_request(assignment_id: &str) -> RecordInstructionRequest {
+    RecordInstructionRequest {
+        assignment_id: assignment_id.into(),
+        leader: "市委书记".into(),
+        instruction: "责成郢中街道会同民政、人社部门迅速办理".into(),
+        due_days: 10,
+    }
+}
+
+async fn instructions(api: &Api, overdue_only: bool) -> Vec<Instruction> {
+    api.list_instructions(Request::new(ListInstructionsRequest {
+        overdue_only,
+        page: None,
+    }))
+    .await
+    .expect("list instructions")
+    .into_inner()
+    .instructions
+}
+
+async fn an_instruction_has_its_deadline_and_the_leads_reply_reports_it_back(db: Db) {
+    let api = api(&db);
+    join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
+    register(&db, "letter", Category::SocialAssistance, "郢中街道").await;
+    register(&db, "other", Category::SocialAssistance, "郢中街道").await;
+    let letter = only_assignment(&api, "civil-affairs", "letter").await;
+    let other = only_assignment(&api, "civil-affairs", "other").await;
+
+    let invalid = api
+        .record_instruction(Request::new(RecordInstructionRequest {
+            assignment_id: "nope".into(),
+            leader: String::new(),
+            instruction: " ".into(),
+            due_days: 91,
+        }))
+        .await
+        .expect_err("every field");
+    assert_eq!(
+        yimen_testkit::harness::violated_fields(&invalid),
+        ["assignment_id", "leader", "instruction", "due_days"]
+    );
+
+    let before = events(&db).await.len();
+    let recorded = api
+        .record_instruction(Request::new(instruction_request(&letter.assignment_id)))
+        .await
+        .expect("recorded")
+        .into_inner();
+    assert_eq!(
+        ms(&recorded.due_at) - ms(&recorded.recorded_at),
+        10 * DAY_MILLIS
+    );
+    assert_eq!(
+        (recorded.department.as_str(), recorded.case_number.as_str()),
+        ("civil-affairs", "YM-2026-letter")
+    );
+    let sent = events_after(&db, before).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, "case.instructed.civil-affairs");
+    match &sent[0].1 {
+        Some(Payload::CaseInstructed(i)) => {
+            assert_eq!(i.leader, "市委书记");
+            assert_eq!(i.instruction_id, recorded.instruction_id);
+            assert_eq!(ms(&i.due_at), ms(&recorded.due_at));
+        }
+        other => panic!("{other:?}"),
+    }
+    let late = api
+        .record_instruction(Request::new(instruction_request(&other.assignment_id)))
+        .await
+        .expect("recorded")
+        .into_inner();
+    // The second one's deadline has passed, as if ten days went by.
+    sqlx::query("UPDATE instructions SET due_at = $1 WHERE instruction_id = $2")
+        .bind(yimen_platform::db::now_millis() - DAY_MILLIS)
+        .bind(&late.instruction_id)
+        .execute(db.pool())
+        .await
+        .expect("move the deadline");
+
+    let listed = instructions(&api, false).await;
+    assert_eq!(
+        listed
+            .iter()
+            .map(|i| (i.case_id.as_str(), i.reported_at.is_some(), i.overdue))
+            .collect::<Vec<_>>(),
+        [("letter", false, false), ("other", false, true)]
+    );
+    let overdue: Vec<String> = instructions(&api, true)
+        .await
+        .into_iter()
+        .map(|i| i.case_id)
+        .collect();
+    assert_eq!(overdue, ["other"]);
+
+    let on_assignment = only_assignment(&api, "civil-affairs", "letter").await;
+    assert_eq!(
+        on_assignment.instruction.map(|i| i.instruction_id),
+        Some(recorded.instruction_id.clone())
+    );
+    let lead = accepted(&api, "civil-affairs", "letter").await;
+    reply(&api, &lead.assignment_id, "低保已恢复")
+        .await
+        .expect("reply");
+    let listed = instructions(&api, false).await;
+    assert!(
+        listed[0].reported_at.is_some() && !listed[0].overdue,
+        "{listed:?}"
+    );
+    // Reported late is still overdue: the supervision office sees it was late.
+    let other_lead = accepted(&api, "civil-affairs", "other").await;
+    reply(&api, &other_lead.assignment_id, "已办理")
+        .await
+        .expect("reply");
+    let overdue = instructions(&api, true).await;
+    assert_eq!(overdue.len(), 1);
+    assert!(overdue[0].reported_at.is_some() && overdue[0].overdue);
+}
+
+async fn an_instruction_needs_a_department_holding_the_case(db: Db) {
+    let api = api(&db);
+    join_city(&api, "civil-affairs", &[Category::SocialAssistance]).await;
+    register(&db, "letter", Category::SocialAssistance, "郢中街道").await;
+    let lead = accepted(&api, "civil-affairs", "letter").await;
+    reply(&api, &lead.assignment_id, "已办理")
+        .await
+        .expect("reply");
+    let refused = api
+        .record_instruction(Request::new(instruction_request(&lead.assignment_id)))
+        .await
+        .expect_err("nobody holds it");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("REPLIED"),
+        "{}",
+        refused.message()
+    );
+    assert!(instructions(&api, false).await.is_empty());
 }

@@ -166,6 +166,8 @@ pub const CONSUMED: &[&str] = &[
     yimen_proto::event_type::CASE_REVIEWED_ANY,
     yimen_proto::event_type::CASE_TRANSFERRED_ANY,
     yimen_proto::event_type::CASE_OVERDUE_ANY,
+    yimen_proto::event_type::CASE_PART_REPLIED_ANY,
+    yimen_proto::event_type::CASE_INSTRUCTED_ANY,
     // mediation
     yimen_proto::event_type::MEDIATION_OPENED,
     yimen_proto::event_type::MEDIATION_CONCLUDED,
@@ -269,6 +271,8 @@ mod tests {
             "case.review_started.city-center",
             "case.reviewed.city-center",
             "case.overdue.housing",
+            "case.part_replied.yingzhong-office",
+            "case.instructed.yingzhong-office",
             "mediation.opened",
             "mediation.concluded",
             "mediation.court_confirmed",

@@ -654,8 +654,10 @@ impl Player {
     }
 
     /// 2020-04-07: a laid-off worker whose son lost his subsistence allowance writes to the
-    /// party secretary — after an earlier visit went nowhere. The secretary's sign-off assigns
-    /// the street office; the allowance is restored and the husband finds work.
+    /// party secretary — after an earlier visit went nowhere. The secretary's instruction (批示)
+    /// has a deadline the supervision office follows; the street office leads (主办) with civil
+    /// affairs and human resources co-handling (协办), each replying its part; the allowance is
+    /// restored, the husband finds work, and the instruction is reported back (反馈).
     async fn letter_to_secretary(&self) -> anyhow::Result<Vec<(String, String)>> {
         let petitioner = || vec![person("陈琴", 23)];
         let earlier = self
@@ -693,12 +695,73 @@ impl Player {
             .await?;
         self.alerts(&letter.0, 1).await?;
         let assignment = self.assignment(&letter.0).await?;
+        let mut dispatch = self.clients.dispatch.clone();
+        let instruction = dispatch
+            .record_instruction(RecordInstructionRequest {
+                assignment_id: assignment.assignment_id.clone(),
+                leader: "市委书记".into(),
+                instruction: "责成郢中街道会同民政、人社部门迅速办理,结果报市委督查室。".into(),
+                due_days: 10,
+            })
+            .await?
+            .into_inner();
+        self.step(format!(
+            "the party secretary's instruction (批示) to {}: report back by {}",
+            instruction.department,
+            render::time(&instruction.due_at)
+        ));
         let assignment = self.accept(&assignment).await?;
+        let joint = dispatch
+            .add_co_handlers(AddCoHandlersRequest {
+                assignment_id: assignment.assignment_id.clone(),
+                departments: vec!["civil-affairs".into(), "human-resources".into()],
+                note: "民政核查低保,人社帮助就业".into(),
+            })
+            .await?
+            .into_inner();
+        self.step(format!(
+            "{} leads (主办); {} co-handle (协办)",
+            assignment.department,
+            joint
+                .co_handlers
+                .iter()
+                .map(|c| c.department.as_str())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ));
+        let parts = [
+            "其子重新纳入低保,补发停发期间低保金。",
+            "为其丈夫介绍公益性岗位。",
+        ];
+        for (co_handler, part) in joint.co_handlers.iter().zip(parts) {
+            let co_handler = self.accept(co_handler).await?;
+            self.reply(&co_handler, part).await?;
+        }
         self.reply(
             &assignment,
             "经调查属实:民政部门将其子重新纳入低保,人社部门为其丈夫介绍工作。",
         )
         .await?;
+        let reported = dispatch
+            .list_instructions(ListInstructionsRequest {
+                overdue_only: false,
+                page: None,
+            })
+            .await?
+            .into_inner()
+            .instructions
+            .into_iter()
+            .find(|i| i.instruction_id == instruction.instruction_id)
+            .context("the instruction is listed")?;
+        self.step(format!(
+            "the instruction was reported back (反馈) on {}{}",
+            render::time(&reported.reported_at),
+            if reported.overdue {
+                ", late"
+            } else {
+                ", in time"
+            }
+        ));
         let first = self.accept(&first).await?;
         self.reply(&first, &format!("已随 {} 一并办结。", letter.1))
             .await?;

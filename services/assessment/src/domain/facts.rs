@@ -129,6 +129,12 @@ pub fn read(event: &Event, now: i64) -> anyhow::Result<Option<Observed>> {
             department: department_of(event, &p.department)?,
             within_deadline: p.within_deadline,
         },
+        // A co-handler's (协办) part, replied on time or late, is its reply to score.
+        Payload::CasePartReplied(p) => Fact::Replied {
+            assignment_id: assignment_id(event, &p.assignment_id)?,
+            department: department_of(event, &p.department)?,
+            within_deadline: p.within_deadline,
+        },
         Payload::CaseEscalated(p) => Fact::Escalated {
             assignment_id: assignment_id(event, &p.assignment_id)?,
             department: department_of(event, &p.department)?,
@@ -226,6 +232,7 @@ mod tests {
                     assignment_id: "a1".into(),
                     department: String::new(),
                     handle_by: None,
+                    co_handling: false,
                 }),
             ),
             0,
@@ -267,6 +274,34 @@ mod tests {
             Fact::Overdue {
                 assignment_id: "a1".into(),
                 department: "housing".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_co_handlers_part_is_its_reply_to_score() {
+        let observed = read(
+            &event(
+                "case.part_replied.yingzhong-office",
+                "c1",
+                Payload::CasePartReplied(pb::CasePartReplied {
+                    assignment_id: "a2".into(),
+                    department: "civil-affairs".into(),
+                    lead_department: "yingzhong-office".into(),
+                    within_deadline: true,
+                    ..Default::default()
+                }),
+            ),
+            0,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            observed.fact,
+            Fact::Replied {
+                assignment_id: "a2".into(),
+                department: "civil-affairs".into(),
+                within_deadline: true
             }
         );
     }

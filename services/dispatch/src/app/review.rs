@@ -13,9 +13,7 @@ use yimen_platform::time::timestamp;
 use yimen_proto::event_type;
 use yimen_proto::v1::{self as pb, ReviewOutcome, ReviewStage, event::Payload};
 
-use super::{
-    Deadlines, assign, committed, department_name, enqueue, load_for, moved_on, new_assignment,
-};
+use super::{Deadlines, assign, committed, department_name, enqueue, load_for, moved_on};
 use crate::domain::review::{self, ReviewDecision};
 use crate::domain::{AssignmentState, CITY_CENTER, Transition, Trigger};
 use crate::store::{self, AssignmentRecord};
@@ -67,13 +65,18 @@ pub async fn review_requested(
     let decide_by = deadlines.decide_by(now);
     let record = AssignmentRecord {
         state: AssignmentState::Reviewing,
-        cause: pb::AssignmentCause::Review,
-        reason: review::reason(stage, &contested),
-        previous_department: contested.clone(),
         handle_by: Some(decide_by),
         review_stage: stage,
         contested_department: contested.clone(),
-        ..new_assignment(&case, body.clone(), now, decide_by)
+        ..AssignmentRecord::pending(
+            &case,
+            body.clone(),
+            pb::AssignmentCause::Review,
+            review::reason(stage, &contested),
+            contested.clone(),
+            now,
+            decide_by,
+        )
     };
     store::insert_assignment(tx, &record).await?;
     store::mark_review(tx, &record.assignment_id, stage, &contested, decide_by).await?;

@@ -9,6 +9,7 @@ pub mod decision;
 pub mod department;
 pub mod escalation;
 pub mod extension;
+pub mod joint;
 pub mod mediation;
 pub mod requests;
 pub mod review;

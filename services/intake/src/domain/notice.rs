@@ -79,6 +79,8 @@ pub fn of(event: &Event, case_number: &str) -> Option<(NoticeKind, String)> {
         if name.is_empty() { code } else { name }.to_string()
     };
     Some(match event.payload.as_ref()? {
+        // A co-handler (协办) taking its part on is not the case's acceptance.
+        Payload::CaseAccepted(a) if a.co_handling => return None,
         Payload::CaseAccepted(a) => {
             let by = a
                 .handle_by
@@ -255,6 +257,16 @@ mod tests {
         assert!(text.contains("不再受理"), "{text}");
         let (_, text) = decided(ReviewStage::Review, ReviewOutcome::Rehandle);
         assert!(text.contains("责成原办理单位重新办理"), "{text}");
+    }
+
+    #[test]
+    fn a_co_handlers_acceptance_makes_no_notice() {
+        let co_handler = event(Payload::CaseAccepted(CaseAccepted {
+            department: "civil-affairs".into(),
+            co_handling: true,
+            ..Default::default()
+        }));
+        assert_eq!(of(&co_handler, "YM-2026-000001"), None);
     }
 
     #[test]

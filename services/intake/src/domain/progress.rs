@@ -7,11 +7,11 @@
 
 use yimen_proto::event_type::{
     ALERT_RAISED, CASE_ACCEPTED, CASE_ASSIGNED, CASE_CLOSED, CASE_ESCALATED, CASE_EVALUATED,
-    CASE_EXTENDED, CASE_FORWARDED, CASE_OVERDUE, CASE_REFERRED, CASE_REFUSED, CASE_REGISTERED,
-    CASE_REOPENED, CASE_REPLIED, CASE_RESUMED, CASE_RETURNED, CASE_REVIEW_REQUESTED,
-    CASE_REVIEW_STARTED, CASE_REVIEWED, CASE_SUPPLEMENT_REQUESTED, CASE_SUPPLEMENTED,
-    CASE_TRANSFERRED, CASE_WITHDRAWN, MEDIATION_CONCLUDED, MEDIATION_COURT_CONFIRMED,
-    MEDIATION_OPENED,
+    CASE_EXTENDED, CASE_FORWARDED, CASE_INSTRUCTED, CASE_OVERDUE, CASE_PART_REPLIED, CASE_REFERRED,
+    CASE_REFUSED, CASE_REGISTERED, CASE_REOPENED, CASE_REPLIED, CASE_RESUMED, CASE_RETURNED,
+    CASE_REVIEW_REQUESTED, CASE_REVIEW_STARTED, CASE_REVIEWED, CASE_SUPPLEMENT_REQUESTED,
+    CASE_SUPPLEMENTED, CASE_TRANSFERRED, CASE_WITHDRAWN, MEDIATION_CONCLUDED,
+    MEDIATION_COURT_CONFIRMED, MEDIATION_OPENED,
 };
 use yimen_proto::v1::event::Payload;
 use yimen_proto::v1::{
@@ -30,6 +30,9 @@ pub struct Progress {
     /// The status it sets, if it sets one.
     pub holding: Option<Holding>,
     pub line: TimelineLine,
+    /// A co-handler (协办) the event enlists: it may read the case, which stays with the lead
+    /// (主办) in the status it has.
+    pub co_handler: Option<String>,
 }
 
 /// A status and the department holding the case in it.
@@ -57,9 +60,9 @@ impl Progress {
     /// late or out-of-order event still grants what it says.
     pub fn holder(&self) -> Option<&str> {
         self.holding
-            .as_ref()?
-            .department
-            .as_deref()
+            .as_ref()
+            .and_then(|h| h.department.as_deref())
+            .or(self.co_handler.as_deref())
             .filter(|d| !d.is_empty())
     }
 
@@ -72,6 +75,15 @@ impl Progress {
                 summary: summary.into(),
                 department: department.into(),
             },
+            co_handler: None,
+        }
+    }
+
+    /// ... and lets the line's department, a co-handler, read the case.
+    fn co_handled(self) -> Self {
+        Self {
+            co_handler: Some(self.line.department.clone()),
+            ..self
         }
     }
 
@@ -99,6 +111,52 @@ impl Progress {
 /// What `event` does to its case; `None` for events that do not move a case.
 pub fn of(event: &Event) -> Option<Progress> {
     Some(match event.payload.as_ref()? {
+        Payload::CaseAssigned(a) if a.cause == AssignmentCause::CoHandling as i32 => {
+            let to = match a.department_name.as_str() {
+                "" => a.department.clone(),
+                name => format!("{name} ({})", a.department),
+            };
+            Progress::line(
+                CASE_ASSIGNED,
+                &a.department,
+                format!("{to} co-handles a part (协办): {}", a.reason),
+            )
+            .co_handled()
+        }
+        Payload::CaseAccepted(a) if a.co_handling => Progress::line(
+            CASE_ACCEPTED,
+            &a.department,
+            format!("{} accepted its part (协办)", a.department),
+        )
+        .co_handled(),
+        Payload::CasePartReplied(r) => {
+            let late = if r.within_deadline {
+                ""
+            } else {
+                " (after the deadline)"
+            };
+            Progress::line(
+                CASE_PART_REPLIED,
+                &r.department,
+                format!(
+                    "{} replied its part to {}{late}: {}",
+                    r.department, r.lead_department, r.reply
+                ),
+            )
+        }
+        Payload::CaseInstructed(i) => Progress::line(
+            CASE_INSTRUCTED,
+            &i.department,
+            format!(
+                "{INSTRUCTED}{}: {}: {}",
+                i.due_at
+                    .as_ref()
+                    .map(|by| format!("; to be reported back by {}", date_of(by)))
+                    .unwrap_or_default(),
+                i.leader,
+                i.instruction
+            ),
+        ),
         Payload::CaseAssigned(a) => {
             let to = match a.department_name.as_str() {
                 "" => a.department.clone(),
@@ -481,10 +539,20 @@ pub fn for_petitioner(kind: &str, summary: &str) -> String {
     const LEADER: &str = "a leader took the case (包案)";
     if kind == CASE_ESCALATED && summary.starts_with(LEADER) {
         LEADER.to_string()
+    } else if kind == CASE_INSTRUCTED {
+        // The deadline is told; the leader and the instruction (after it) are not.
+        summary
+            .split_once(": ")
+            .map_or(INSTRUCTED, |(told, _)| told)
+            .to_string()
     } else {
         summary.to_string()
     }
 }
+
+/// How an instruction's line begins: then its deadline, and after `: ` the leader and the
+/// instruction.
+const INSTRUCTED: &str = "a leader's written instruction (批示) on the case";
 
 /// Events may arrive out of order: a status set at `status_at` gives way only to an event not
 /// older than it, so a late `case.assigned` never rolls a replied case back.
@@ -527,9 +595,9 @@ fn readable(name: &str, prefix: &str) -> String {
 mod tests {
     use yimen_proto::v1::{
         Alert, AlertRaised, CaseAccepted, CaseAssigned, CaseClosed, CaseEscalated, CaseEvaluated,
-        CaseExtended, CaseReferred, CaseReopened, CaseReplied, CaseReturned, CaseReviewRequested,
-        CaseReviewStarted, CaseReviewed, DepartmentLeft, Installment, MediationConcluded,
-        MediationCourtConfirmed, MediationOpened, Money,
+        CaseExtended, CaseInstructed, CasePartReplied, CaseReferred, CaseReopened, CaseReplied,
+        CaseReturned, CaseReviewRequested, CaseReviewStarted, CaseReviewed, DepartmentLeft,
+        Installment, MediationConcluded, MediationCourtConfirmed, MediationOpened, Money,
     };
 
     use super::*;
@@ -582,6 +650,58 @@ mod tests {
             "assigned to 民政局 (civil-affairs): owns social assistance"
         );
         assert_eq!(p.line.department, "civil-affairs");
+    }
+
+    #[test]
+    fn a_co_handler_reads_the_case_which_stays_with_the_lead() {
+        let assigned = progress(Payload::CaseAssigned(CaseAssigned {
+            department: "civil-affairs".into(),
+            cause: AssignmentCause::CoHandling as i32,
+            reason: "co-handling (协办) with 郢中街道 leading (主办)".into(),
+            ..Default::default()
+        }));
+        let accepted = progress(Payload::CaseAccepted(CaseAccepted {
+            department: "civil-affairs".into(),
+            co_handling: true,
+            ..Default::default()
+        }));
+        for p in [&assigned, &accepted] {
+            assert_eq!(p.holding, None, "{:?}", p.line);
+            assert_eq!(p.holder(), Some("civil-affairs"));
+        }
+        assert!(assigned.line.summary.contains("co-handles a part (协办)"));
+        let part = progress(Payload::CasePartReplied(CasePartReplied {
+            department: "civil-affairs".into(),
+            lead_department: "yingzhong-office".into(),
+            reply: "低保已恢复".into(),
+            within_deadline: true,
+            ..Default::default()
+        }));
+        assert_eq!((&part.holding, part.holder()), (&None, None));
+        assert_eq!(
+            part.line.summary,
+            "civil-affairs replied its part to yingzhong-office: 低保已恢复"
+        );
+    }
+
+    #[test]
+    fn an_instruction_tells_the_petitioner_its_deadline_but_not_the_leader() {
+        let p = progress(Payload::CaseInstructed(CaseInstructed {
+            department: "yingzhong-office".into(),
+            leader: "市委书记".into(),
+            instruction: "迅速办理: 民政、人社协办".into(),
+            due_at: Some(MARCH_FIRST),
+            ..Default::default()
+        }));
+        assert_eq!(p.holding, None);
+        assert_eq!(
+            p.line.summary,
+            "a leader's written instruction (批示) on the case; to be reported back by 2026-03-01: 市委书记: 迅速办理: 民政、人社协办"
+        );
+        assert_eq!(
+            for_petitioner(CASE_INSTRUCTED, &p.line.summary),
+            "a leader's written instruction (批示) on the case; to be reported back by 2026-03-01"
+        );
     }
 
     #[test]

@@ -117,6 +117,7 @@ impl DeskReply {
                 summary: format!("{how}: {}", self.reply),
                 department: String::new(),
             },
+            co_handler: None,
         }
     }
 }

@@ -132,6 +132,7 @@ pub fn accepted(case_id: &str, department: &str, at: i64, handle_by: i64) -> Eve
             assignment_id: String::new(),
             department: department.into(),
             handle_by: Some(timestamp(handle_by)),
+            co_handling: false,
         }),
     )
 }

@@ -467,9 +467,25 @@ async fn accept_in(
     .await
 }
 
+/// Marks `current` replied in `tx` (ACCEPTED → REPLIED) with `text`; answers whether the reply
+/// came by the stored handling deadline (the extended one when an extension was granted).
+pub(crate) async fn mark_replied_in(
+    tx: &mut Tx,
+    current: &AssignmentRecord,
+    text: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let id = &current.assignment_id;
+    current.state.apply(Transition::Reply)?;
+    current.clock.running()?;
+    if !store::mark_replied(tx, id, text, now).await? {
+        return Err(moved_on(id));
+    }
+    Ok(current.handle_by.is_some_and(|by| now <= by))
+}
+
 /// Replies `current` in `tx` (ACCEPTED → REPLIED) with `text` and announces
-/// `case.replied.<dept>`; answers whether the reply came by the stored handling deadline (the
-/// extended one when an extension was granted).
+/// `case.replied.<dept>`; answers whether the reply came by its handling deadline.
 async fn reply_in(
     tx: &mut Tx,
     current: &AssignmentRecord,
@@ -477,12 +493,7 @@ async fn reply_in(
     now: i64,
 ) -> Result<bool, Error> {
     let id = &current.assignment_id;
-    current.state.apply(Transition::Reply)?;
-    current.clock.running()?;
-    if !store::mark_replied(tx, id, &text, now).await? {
-        return Err(moved_on(id));
-    }
-    let within_deadline = current.handle_by.is_some_and(|by| now <= by);
+    let within_deadline = mark_replied_in(tx, current, &text, now).await?;
     let payload = Payload::CaseReplied(pb::CaseReplied {
         assignment_id: id.clone(),
         department: current.department.clone(),

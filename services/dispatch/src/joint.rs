@@ -15,9 +15,8 @@ use yimen_proto::v1::{self as pb, AssignmentCause, event::Payload};
 
 use crate::app::{
     Deadlines, announce_assigned, commit, committed, department_name, enqueue, load_assignment,
-    load_for, moved_on,
+    load_for, mark_replied_in, moved_on,
 };
-use crate::domain::Transition;
 use crate::domain::joint::{self, CoHandlers, InstructionRequest, InstructionsQuery, Role};
 use crate::store::{self, AssignmentRecord, InstructionRecord};
 
@@ -118,12 +117,7 @@ pub async fn reply_part_in(
     now: i64,
 ) -> Result<bool, Error> {
     let id = &current.assignment_id;
-    current.state.apply(Transition::Reply)?;
-    current.clock.running()?;
-    if !store::mark_replied(tx, id, &text, now).await? {
-        return Err(moved_on(id));
-    }
-    let within_deadline = current.handle_by.is_some_and(|by| now <= by);
+    let within_deadline = mark_replied_in(tx, current, &text, now).await?;
     // The lead now, which a return or a leave may have changed since the co-handler was
     // enlisted; its work list shows the part.
     let lead = match store::open_assignment_of_case(tx, &current.case.case_id).await? {

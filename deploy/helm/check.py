@@ -314,8 +314,12 @@ def config_problems(obj: dict) -> list[str]:
         f"yimen.toml: {section}.{key} = {value} is not an integer"
         for section, table in config.items()
         for key, value in table.items()
-        if isinstance(value, float)
+        if isinstance(value, float) and (section, key) not in FRACTIONS
     ]
+
+
+# The settings that are fractions by nature; every other number the binary reads is a count.
+FRACTIONS = {("intake", "same_matter_similarity")}
 
 
 def component_of(obj: dict) -> str:

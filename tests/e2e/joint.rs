@@ -6,28 +6,7 @@ use tonic::Code;
 use yimen_e2e::*;
 use yimen_proto::v1::*;
 
-use super::{assignment_of, kinds, submit, violated_fields};
-
-/// Accepts `assignment` and replies `text`, as its department would.
-async fn accept_and_reply(clients: &Clients, assignment: &Assignment, text: &str) -> Assignment {
-    let mut dispatch = clients.dispatch.clone();
-    dispatch
-        .accept_assignment(AcceptAssignmentRequest {
-            assignment_id: assignment.assignment_id.clone(),
-            handler: String::new(),
-        })
-        .await
-        .expect("accept")
-        .into_inner();
-    dispatch
-        .reply_assignment(ReplyAssignmentRequest {
-            assignment_id: assignment.assignment_id.clone(),
-            reply: text.into(),
-        })
-        .await
-        .expect("reply")
-        .into_inner()
-}
+use super::{accept_and_reply, assignment_of, kinds, submit, violated_fields};
 
 /// The lead's reply while parts are missing: FAILED_PRECONDITION naming exactly `missing`.
 async fn lead_reply_refused(clients: &Clients, lead: &Assignment, missing: &[&str], not: &[&str]) {

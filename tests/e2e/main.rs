@@ -128,6 +128,28 @@ async fn submit(clients: &Clients, request: SubmitCaseRequest) -> SubmitCaseResp
         .into_inner()
 }
 
+/// Accepts `assignment` and replies `text`, as its department would; answers the replied
+/// assignment.
+async fn accept_and_reply(clients: &Clients, assignment: &Assignment, text: &str) -> Assignment {
+    let mut dispatch = clients.dispatch.clone();
+    dispatch
+        .accept_assignment(AcceptAssignmentRequest {
+            assignment_id: assignment.assignment_id.clone(),
+            handler: String::new(),
+        })
+        .await
+        .expect("accept")
+        .into_inner();
+    dispatch
+        .reply_assignment(ReplyAssignmentRequest {
+            assignment_id: assignment.assignment_id.clone(),
+            reply: text.into(),
+        })
+        .await
+        .expect("reply")
+        .into_inner()
+}
+
 async fn assignment_of(clients: &Clients, department: &str, case_id: &str) -> Assignment {
     until(&format!("case {case_id} reaches {department}"), || async {
         clients
@@ -680,21 +702,7 @@ async fn unsatisfied_evaluation_reopens_the_case_to_the_same_department(clients:
     )
     .await;
     let first = assignment_of(clients, "civil-affairs", &case.case_id).await;
-    let mut dispatch = clients.dispatch.clone();
-    dispatch
-        .accept_assignment(AcceptAssignmentRequest {
-            assignment_id: first.assignment_id.clone(),
-            handler: String::new(),
-        })
-        .await
-        .expect("accept");
-    dispatch
-        .reply_assignment(ReplyAssignmentRequest {
-            assignment_id: first.assignment_id.clone(),
-            reply: "the allowance follows the standard".into(),
-        })
-        .await
-        .expect("reply");
+    accept_and_reply(clients, &first, "the allowance follows the standard").await;
     wait_for_case(clients, &case.case_id, |c| {
         c.status == CaseStatus::Replied as i32
     })

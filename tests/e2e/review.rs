@@ -8,7 +8,7 @@ use tonic_types::StatusExt;
 use yimen_e2e::*;
 use yimen_proto::v1::*;
 
-use super::{assignment_of, kinds, submit};
+use super::{accept_and_reply, assignment_of, kinds, submit};
 
 /// The case's REVIEWING assignment of `stage` at `body`, once dispatch has made it.
 async fn review_at(clients: &Clients, body: &str, case_id: &str, stage: ReviewStage) -> Assignment {
@@ -76,21 +76,7 @@ pub async fn review_then_re_review_then_the_same_matter_is_not_taken_again(clien
     )
     .await;
     let first = assignment_of(clients, "civil-affairs", &case.case_id).await;
-    let mut dispatch = clients.dispatch.clone();
-    dispatch
-        .accept_assignment(AcceptAssignmentRequest {
-            assignment_id: first.assignment_id.clone(),
-            handler: String::new(),
-        })
-        .await
-        .expect("accept");
-    dispatch
-        .reply_assignment(ReplyAssignmentRequest {
-            assignment_id: first.assignment_id.clone(),
-            reply: "the household income is above the line".into(),
-        })
-        .await
-        .expect("reply");
+    accept_and_reply(clients, &first, "the household income is above the line").await;
     wait_for_case(clients, &case.case_id, |c| {
         c.status == CaseStatus::Replied as i32
     })

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use yimen_e2e::*;
 use yimen_proto::v1::*;
 
-use super::{assignment_of, join, kinds, submit};
+use super::{accept_and_reply, assignment_of, join, kinds, submit};
 
 async fn alerts_of(clients: &Clients, case_id: &str, kind: AlertKind) -> Alert {
     until(&format!("a {kind:?} alert on {case_id}"), || async {
@@ -233,21 +233,7 @@ async fn answered(clients: &Clients, subject: &str) -> SubmitCaseResponse {
     })
     .await;
     let a = assignment_of(clients, &assigned.department, &case.case_id).await;
-    let mut dispatch = clients.dispatch.clone();
-    dispatch
-        .accept_assignment(AcceptAssignmentRequest {
-            assignment_id: a.assignment_id.clone(),
-            handler: String::new(),
-        })
-        .await
-        .expect("accept");
-    dispatch
-        .reply_assignment(ReplyAssignmentRequest {
-            assignment_id: a.assignment_id,
-            reply: "补缴完成".into(),
-        })
-        .await
-        .expect("reply");
+    accept_and_reply(clients, &a, "补缴完成").await;
     wait_for_case(clients, &case.case_id, |c| {
         c.status == CaseStatus::Replied as i32
     })

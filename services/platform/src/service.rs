@@ -51,13 +51,6 @@ pub trait Service: Send + Sync + 'static {
     /// What the service does with each event of its queue.
     fn handler(&self, context: &Context) -> Arc<dyn EventHandler>;
 
-    /// The most deliveries its consumer applies in one transaction; `None`: `bus.batch`. A
-    /// handler whose last step must come right before its commit (one that takes a lock held
-    /// to the commit, which a batch would hold through the deliveries after it) says 1.
-    fn batch(&self) -> Option<u16> {
-        None
-    }
-
     /// Tasks that run beside the server until `context.shutdown` (timers, sweeps).
     fn background(&self, _context: &Context) -> Vec<BoxFuture<'static, ()>> {
         Vec::new()

@@ -159,13 +159,7 @@ pub async fn start(
                 bus.clone(),
                 target.queue(),
                 service.handler(&context),
-                {
-                    let mut lanes = yimen_platform::consumer::Lanes::of(&settings.bus);
-                    if let Some(batch) = service.batch() {
-                        lanes.batch = lanes.batch.min(batch);
-                    }
-                    lanes
-                },
+                yimen_platform::consumer::Lanes::of(&settings.bus),
                 shutdown.clone(),
             )));
         // Background tasks stop with the servers and consumers, before the relay drains (it

@@ -137,7 +137,15 @@ impl Intake {
         // The event announces the very instant the case was registered.
         event.occurred_at = Some(timestamp(registered_at));
         let line = progress::registered(&number, case.channel, case.category, case.headcount);
-        store::add_timeline(&mut tx, &case_id, &event.id, registered_at, &line).await?;
+        store::insert_line(
+            &mut tx,
+            &case_id,
+            &event.id,
+            registered_at,
+            &line,
+            store::REGISTRATION_POSITION,
+        )
+        .await?;
         if let (Some(earlier), Some(facts)) = (&repeated, &case.new_facts) {
             store::insert_new_facts(&mut tx, &case_id, &earlier.case_number, facts).await?;
             let line = same_matter::taken_again(&earlier.case_number);

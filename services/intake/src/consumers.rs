@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use yimen_platform::consumer::EventHandler;
 use yimen_platform::db::{Tx, now_millis};
 use yimen_platform::time::millis;
-use yimen_proto::v1::Event;
+use yimen_proto::v1::{CaseStatus, Event};
 
-use crate::domain::progress;
+use crate::domain::{CaseRef, progress};
 use crate::{notices, store};
 
 pub struct IntakeHandler;
@@ -29,27 +29,28 @@ impl EventHandler for IntakeHandler {
         }
         let at = event.occurred_at.as_ref().map_or_else(now_millis, millis);
         // Unknown: the case may not be committed yet, or the event is misaddressed. An error
-        // gives it back to the broker, which retries and finally dead-letters it.
-        let Some(status_at) = store::status_at(tx, &event.case_id).await? else {
+        // gives it back to the broker, which retries and finally dead-letters it. One read
+        // answers all the handler needs of the case: its status, when it was set, its number.
+        let Some(case) = store::case_state(tx, &CaseRef::Id(event.case_id.clone())).await? else {
             anyhow::bail!(
                 "event {} is about case `{}`, which intake does not know",
                 event.id,
                 event.case_id
             );
         };
-        if store::is_withdrawn(tx, &event.case_id).await? {
+        if case.status == CaseStatus::Withdrawn {
             // 撤回 is final: what the withdrawal itself ended (a mediation, an assignment)
             // still shows in the timeline, but moves the case no more.
             progress.holding = None;
         }
-        if !store::record(tx, &event.case_id, &event.id, at, &progress, status_at).await? {
+        if !store::record(tx, &event.case_id, &event.id, at, &progress, case.status_at).await? {
             anyhow::bail!(
                 "case {} moved while event {} was applied; retrying",
                 event.case_id,
                 event.id
             );
         }
-        notices::record(tx, event, at).await?;
+        notices::record(tx, event, &case.case_number, at).await?;
         if crate::domain::review::closes_for_good(event) {
             store::close_for_good(tx, &event.case_id, at).await?;
         }

@@ -27,11 +27,8 @@ const BATCH: i64 = 50;
 pub const NOTICE_SENT: &str = "notice.sent";
 
 /// Writes the notice `event` calls for, if any, in the consumer's transaction.
-pub async fn record(tx: &mut Tx, event: &Event, at: i64) -> Result<(), Error> {
-    let Some(case) = store::case_state(tx, &CaseRef::Id(event.case_id.clone())).await? else {
-        return Ok(());
-    };
-    if let Some((kind, text)) = notice::of(event, &case.case_number) {
+pub async fn record(tx: &mut Tx, event: &Event, case_number: &str, at: i64) -> Result<(), Error> {
+    if let Some((kind, text)) = notice::of(event, case_number) {
         store::insert_notice(tx, &event.id, &event.case_id, kind.as_str(), &text, at).await?;
     }
     Ok(())

@@ -83,9 +83,14 @@ pub async fn case_by_request_id(
     )
 }
 
+/// The timeline position of a case's registration line, taken by [`insert_case`] itself.
+pub const REGISTRATION_POSITION: i64 = 1;
+
 /// Writes a new case in status REGISTERED, submitted by `submitted_by` when an outside system
-/// registers it, with the hash of its query code (never the code). `false` when its request id is already taken (a concurrent retry won): the
-/// caller rolls back and answers that case instead.
+/// registers it, with the hash of its query code (never the code), its timeline position
+/// already taken by its registration line ([`REGISTRATION_POSITION`], for [`insert_line`]).
+/// `false` when its request id is already taken (a concurrent retry won): the caller rolls back
+/// and answers that case instead.
 pub async fn insert_case(
     conn: &mut AnyConnection,
     case_id: &str,
@@ -98,9 +103,10 @@ pub async fn insert_case(
     let inserted = sqlx::query(
         "INSERT INTO cases (case_id, case_number, request_id, status, status_at, channel, \
          category, headcount, subject, description, town, village, amount_claimed_fen, \
-         registered_at, submitted_by, complained_about, confidential, query_code_hash) \
+         registered_at, submitted_by, complained_about, confidential, query_code_hash, \
+         timeline_position) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $5, $14, $15, $16, \
-         $17) \
+         $17, $18) \
          ON CONFLICT (request_id) DO NOTHING",
     )
     .bind(case_id)
@@ -120,6 +126,7 @@ pub async fn insert_case(
     .bind(case.complained_about.as_deref().unwrap_or(""))
     .bind(i64::from(case.confidential))
     .bind(query_code_hash)
+    .bind(REGISTRATION_POSITION)
     .execute(&mut *conn)
     .await?;
     Ok(inserted.rows_affected() == 1)
@@ -169,9 +176,36 @@ pub async fn add_timeline(
     occurred_at: i64,
     line: &TimelineLine,
 ) -> Result<bool, Error> {
+    let position = take_position(conn, case_id).await?;
+    insert_line(conn, case_id, event_id, occurred_at, line, position).await
+}
+
+/// The case's next timeline position. The case's row stays locked until the caller commits,
+/// so positions grow in commit order.
+async fn take_position(conn: &mut AnyConnection, case_id: &str) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar(
+        "UPDATE cases SET timeline_position = timeline_position + 1 WHERE case_id = $1 \
+         RETURNING timeline_position",
+    )
+    .bind(case_id)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Inserts event `event_id`'s line at `position`, which the caller took in this transaction;
+/// `false` when that event already has its line, and then the position is given back (the
+/// case's row is still locked, so nobody took a later one), leaving no gap.
+pub async fn insert_line(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    event_id: &str,
+    occurred_at: i64,
+    line: &TimelineLine,
+    position: i64,
+) -> Result<bool, Error> {
     let done = sqlx::query(
-        "INSERT INTO timeline (case_id, event_id, occurred_at, kind, summary, department) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+        "INSERT INTO timeline (case_id, event_id, occurred_at, kind, summary, department, \
+         position) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
     )
     .bind(case_id)
     .bind(event_id)
@@ -179,69 +213,46 @@ pub async fn add_timeline(
     .bind(&line.kind)
     .bind(&line.summary)
     .bind(&line.department)
+    .bind(position)
     .execute(&mut *conn)
     .await?;
-    if done.rows_affected() != 1 {
-        return Ok(false);
+    if done.rows_affected() == 1 {
+        return Ok(true);
     }
-    // The case's row stays locked until the caller commits: positions grow in commit order.
-    let position: i64 = sqlx::query_scalar(
-        "UPDATE cases SET timeline_position = timeline_position + 1 WHERE case_id = $1 \
-         RETURNING timeline_position",
+    sqlx::query(
+        "UPDATE cases SET timeline_position = timeline_position - 1 \
+         WHERE case_id = $1 AND timeline_position = $2",
     )
     .bind(case_id)
-    .fetch_one(&mut *conn)
+    .bind(position)
+    .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE timeline SET position = $2 WHERE event_id = $1")
-        .bind(event_id)
-        .bind(position)
-        .execute(&mut *conn)
-        .await?;
-    Ok(true)
+    Ok(false)
 }
 
-/// When the current status of a case was set; `None` when there is no such case.
-pub async fn status_at(conn: &mut AnyConnection, case_id: &str) -> Result<Option<i64>, Error> {
-    Ok(
-        sqlx::query_scalar("SELECT status_at FROM cases WHERE case_id = $1")
-            .bind(case_id)
-            .fetch_optional(&mut *conn)
-            .await?,
-    )
-}
-
-/// Moves a case to `holding` as of `at`, provided its status is still the one set at
-/// `expected_status_at` (read earlier in the same transaction); `false` when a concurrent
-/// event moved it first, and the caller retries. A holding without a department keeps the
-/// case's department.
-pub async fn set_status(
+/// Moves a case to `holding` as of `at` and takes its next timeline position (as
+/// [`take_position`]), provided its status is still the one set at `expected_status_at` (read
+/// earlier in the same transaction); `None` when a concurrent event moved it first, and the
+/// caller retries. A holding without a department keeps the case's department.
+async fn set_status(
     conn: &mut AnyConnection,
     case_id: &str,
     holding: &Holding,
     at: i64,
     expected_status_at: i64,
-) -> Result<bool, Error> {
-    let done = sqlx::query(
-        "UPDATE cases SET status = $2, department = COALESCE($3, department), status_at = $4 \
-         WHERE case_id = $1 AND status_at = $5",
+) -> Result<Option<i64>, Error> {
+    Ok(sqlx::query_scalar(
+        "UPDATE cases SET status = $2, department = COALESCE($3, department), status_at = $4, \
+         timeline_position = timeline_position + 1 \
+         WHERE case_id = $1 AND status_at = $5 RETURNING timeline_position",
     )
     .bind(case_id)
     .bind(holding.status as i32 as i64)
     .bind(holding.department.clone())
     .bind(at)
     .bind(expected_status_at)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Whether the petitioner withdrew the case (撤回): no later event moves it again.
-pub async fn is_withdrawn(conn: &mut AnyConnection, case_id: &str) -> Result<bool, Error> {
-    let status: Option<i64> = sqlx::query_scalar("SELECT status FROM cases WHERE case_id = $1")
-        .bind(case_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(status == Some(pb::CaseStatus::Withdrawn as i64))
+    .fetch_optional(&mut *conn)
+    .await?)
 }
 
 /// Records what event `event_id`, which happened at `at`, does to a case whose status was set
@@ -261,13 +272,16 @@ pub async fn record(
     if let Some(department) = progress.holder() {
         add_holder(conn, case_id, department).await?;
     }
-    if let Some(holding) = &progress.holding
-        && progress::supersedes(at, status_at)
-        && !set_status(conn, case_id, holding, at, status_at).await?
-    {
-        return Ok(false);
-    }
-    add_timeline(conn, case_id, event_id, at, &progress.line).await?;
+    let position = match &progress.holding {
+        Some(holding) if progress::supersedes(at, status_at) => {
+            match set_status(conn, case_id, holding, at, status_at).await? {
+                Some(position) => position,
+                None => return Ok(false),
+            }
+        }
+        _ => take_position(conn, case_id).await?,
+    };
+    insert_line(conn, case_id, event_id, at, &progress.line, position).await?;
     Ok(true)
 }
 
@@ -537,7 +551,11 @@ pub async fn find_case(
     let row = sqlx::query_as::<_, CaseRow>(concat!(
         "SELECT case_id, case_number, status, department, channel, category, headcount, \
          subject, description, town, village, amount_claimed_fen, registered_at, \
-         complained_about, confidential FROM cases WHERE (case_id = $1 OR case_number = $1) AND ",
+         complained_about, confidential, \
+         (SELECT COUNT(*) FROM closed_matters m WHERE m.case_id = cases.case_id) AS closed, \
+         COALESCE((SELECT MAX(r.stage) FROM review_requests r WHERE r.case_id = cases.case_id), \
+         0) AS review_stage \
+         FROM cases WHERE (case_id = $1 OR case_number = $1) AND ",
         visible_to!("$2", "$3")
     ))
     .bind(case_ref.key())
@@ -549,10 +567,9 @@ pub async fn find_case(
     let summary = pb::CaseSummary::from(row.summary);
     let petitioners = petitioners(conn, &summary.case_id, keyring).await?;
     let timeline = timeline(conn, &summary.case_id).await?;
-    let (finally_closed, review_stage) = review_marks(conn, &summary.case_id).await?;
     Ok(Some(pb::Case {
-        finally_closed,
-        review_stage,
+        finally_closed: row.closed > 0,
+        review_stage: i32::try_from(row.review_stage).unwrap_or(0),
         channel: row.channel,
         petitioners,
         description: row.description,
@@ -721,6 +738,11 @@ struct CaseRow {
     amount_claimed_fen: Option<i64>,
     complained_about: String,
     confidential: i64,
+    /// Whether the matter is closed for good (a count of its mark, 0 or 1), as
+    /// [`review_marks`] reads it.
+    closed: i64,
+    /// The latest review stage asked for; 0 for none.
+    review_stage: i64,
 }
 
 /// The petitioner's own view of case `case_number`, provided `query_code_hash` is its query

@@ -89,8 +89,8 @@ async fn apply(tx: &mut Tx, event_id: &str, observed: &Observed) -> anyhow::Resu
             headcount,
             case_number,
         } => {
-            store::record_registration(tx, case_id, *headcount, case_number).await?;
-            sync_collective(tx, case_id, at).await?;
+            let case = store::record_registration(tx, case_id, *headcount, case_number).await?;
+            sync_collective(tx, case_id, &case, at).await?;
         }
         Fact::Assigned {
             assignment_id,
@@ -106,8 +106,8 @@ async fn apply(tx: &mut Tx, event_id: &str, observed: &Observed) -> anyhow::Resu
                 assigned_at: at,
                 accept_by: *accept_by,
             };
-            store::record_assignment(tx, &assignment).await?;
-            sync_collective(tx, case_id, at).await?;
+            let case = store::record_assignment(tx, &assignment).await?;
+            sync_collective(tx, case_id, &case, at).await?;
         }
         Fact::Accepted {
             assignment_id,
@@ -215,12 +215,15 @@ fn step<'a>(observed: &'a Observed, assignment_id: &'a str, department: &'a str)
     }
 }
 
-/// Keeps a collective case's one COLLECTIVE entry on the department that holds it now: made
-/// once both the headcount and a holder are known, moved whenever the holder changes.
-async fn sync_collective(tx: &mut Tx, case_id: &str, at: i64) -> anyhow::Result<()> {
-    let Some(case) = store::case(tx, case_id).await? else {
-        return Ok(());
-    };
+/// Keeps a collective case's one COLLECTIVE entry on the department that holds it now (`case`,
+/// as the upsert that recorded the event left it): made once both the headcount and a holder
+/// are known, moved whenever the holder changes.
+async fn sync_collective(
+    tx: &mut Tx,
+    case_id: &str,
+    case: &store::CaseRow,
+    at: i64,
+) -> anyhow::Result<()> {
     let since = case.first_assigned_at.unwrap_or(at);
     if let Some(entry) = negative::collective(case_id, case.headcount, &case.department, since) {
         store::put_entry(tx, &entry).await?;

@@ -123,14 +123,6 @@ pub struct CaseRow {
     pub first_assigned_at: Option<i64>,
 }
 
-async fn ensure_case(conn: &mut AnyConnection, case_id: &str) -> Result<(), Error> {
-    sqlx::query("INSERT INTO cases (case_id) VALUES ($1) ON CONFLICT (case_id) DO NOTHING")
-        .bind(case_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
 pub async fn case(conn: &mut AnyConnection, case_id: &str) -> Result<Option<CaseRow>, Error> {
     let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
         "SELECT headcount, department, first_assigned_at FROM cases WHERE case_id = $1",
@@ -138,33 +130,45 @@ pub async fn case(conn: &mut AnyConnection, case_id: &str) -> Result<Option<Case
     .bind(case_id)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(
-        row.map(|(headcount, department, first_assigned_at)| CaseRow {
+    Ok(row.map(CaseRow::from_row))
+}
+
+/// The columns of a [`CaseRow`], as an upsert of `cases` returns them.
+macro_rules! case_row {
+    () => {
+        "headcount, department, first_assigned_at"
+    };
+}
+
+impl CaseRow {
+    fn from_row((headcount, department, first_assigned_at): (i64, String, Option<i64>)) -> Self {
+        Self {
             headcount: u32::try_from(headcount).unwrap_or(0),
             department,
             first_assigned_at,
-        }),
-    )
+        }
+    }
 }
 
-/// `case.registered`: the case's headcount and number.
+/// `case.registered`: the case's headcount and number; answers the case as it now stands.
 pub async fn record_registration(
     conn: &mut AnyConnection,
     case_id: &str,
     headcount: u32,
     case_number: &str,
-) -> Result<(), Error> {
-    sqlx::query(
+) -> Result<CaseRow, Error> {
+    let row = sqlx::query_as(concat!(
         "INSERT INTO cases (case_id, headcount, case_number) VALUES ($1, $2, $3) \
          ON CONFLICT (case_id) DO UPDATE SET headcount = excluded.headcount, \
-         case_number = excluded.case_number",
-    )
+         case_number = excluded.case_number RETURNING ",
+        case_row!()
+    ))
     .bind(case_id)
     .bind(i64::from(headcount))
     .bind(case_number)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    Ok(())
+    Ok(CaseRow::from_row(row))
 }
 
 /// The facts of one `case.assigned`.
@@ -177,13 +181,23 @@ pub struct NewAssignment<'a> {
     pub accept_by: Option<i64>,
 }
 
+/// Whether the assignment an upsert of `cases` brings (`excluded`) is the case's latest (by
+/// time, then id: UUIDv7 ids grow with time).
+macro_rules! latest {
+    () => {
+        "(cases.assigned_at IS NULL OR cases.assigned_at < excluded.assigned_at \
+         OR (cases.assigned_at = excluded.assigned_at \
+         AND cases.assignment_id <= excluded.assignment_id))"
+    };
+}
+
 /// `case.assigned`: the assignment (merged with any acceptance seen before it), and the case's
-/// responsible department when this is its latest assignment (by time, then id: UUIDv7 ids
-/// grow with time).
+/// responsible department when this is its latest assignment; answers the case as it now
+/// stands.
 pub async fn record_assignment(
     conn: &mut AnyConnection,
     a: &NewAssignment<'_>,
-) -> Result<(), Error> {
+) -> Result<CaseRow, Error> {
     sqlx::query(
         "INSERT INTO assignments (assignment_id, case_id, department, assigned_at, accept_by) \
          VALUES ($1, $2, $3, $4, $5) \
@@ -202,27 +216,35 @@ pub async fn record_assignment(
     .bind(a.accept_by)
     .execute(&mut *conn)
     .await?;
-    ensure_case(conn, a.case_id).await?;
-    sqlx::query(
-        "UPDATE cases SET department = $2, assignment_id = $3, assigned_at = $4 \
-         WHERE case_id = $1 AND (assigned_at IS NULL OR assigned_at < $4 \
-         OR (assigned_at = $4 AND assignment_id <= $3))",
-    )
+    // The case, known yet or not, in one upsert: its responsible department when this is its
+    // latest assignment, and its first assignment's time.
+    let row = sqlx::query_as(concat!(
+        "INSERT INTO cases (case_id, department, assignment_id, assigned_at, first_assigned_at) \
+         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (case_id) DO UPDATE SET \
+         department = CASE WHEN ",
+        latest!(),
+        " THEN excluded.department ELSE cases.department END, \
+         assignment_id = CASE WHEN ",
+        latest!(),
+        " THEN excluded.assignment_id \
+         ELSE cases.assignment_id END, \
+         assigned_at = CASE WHEN ",
+        latest!(),
+        " THEN excluded.assigned_at \
+         ELSE cases.assigned_at END, \
+         first_assigned_at = CASE WHEN cases.first_assigned_at IS NULL \
+         OR cases.first_assigned_at > excluded.first_assigned_at \
+         THEN excluded.first_assigned_at ELSE cases.first_assigned_at END \
+         RETURNING ",
+        case_row!()
+    ))
     .bind(a.case_id)
     .bind(a.department)
     .bind(a.assignment_id)
     .bind(a.assigned_at)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    sqlx::query(
-        "UPDATE cases SET first_assigned_at = $2 \
-         WHERE case_id = $1 AND (first_assigned_at IS NULL OR first_assigned_at > $2)",
-    )
-    .bind(a.case_id)
-    .bind(a.assigned_at)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    Ok(CaseRow::from_row(row))
 }
 
 /// The facts every later step of an assignment carries, enough to keep it when it arrives

@@ -98,7 +98,7 @@ impl EventHandler for Handler {
                     accept_by: assigned.accept_by.as_ref().map(millis),
                     ..update(case_id, &assigned.assignment_id, &assigned.department, at)
                 };
-                apply(tx, update).await?;
+                apply_known(tx, update).await?;
                 // A similar-case sweep (全面排查) sends a settled case for handling again.
                 if assigned.cause == AssignmentCause::Sweep as i32 {
                     store::set_state(tx, case_id, false, at).await?;
@@ -276,7 +276,7 @@ impl Handler {
             registered_at: at,
             settled_at_desk: registered.settled_at_desk,
         };
-        store::register_case(tx, &case).await?;
+        let registered_at = store::register_case(tx, &case).await?;
         let keys: BTreeSet<String> = registered
             .petitioner_keys
             .iter()
@@ -297,7 +297,8 @@ impl Handler {
             raise(tx, case_id, draft).await?;
         }
         // This case may repeat earlier ones; later cases heard before it may repeat it.
-        for later in judge_repeat(tx, case_id).await? {
+        let later = judge_repeat_of(tx, case_id, case.category, registered_at).await?;
+        for later in later {
             judge_repeat(tx, &later).await?;
         }
         Ok(())
@@ -318,6 +319,11 @@ fn update(case_id: &str, assignment_id: &str, department: &str, at: i64) -> Assi
 /// Merges an assignment event and re-derives who holds the case and which deadline runs.
 async fn apply(tx: &mut Tx, update: AssignmentUpdate) -> anyhow::Result<()> {
     store::ensure_case(tx, &update.case_id).await?;
+    apply_known(tx, update).await
+}
+
+/// [`apply`] for a case whose row this transaction has made sure of already.
+async fn apply_known(tx: &mut Tx, update: AssignmentUpdate) -> anyhow::Result<()> {
     if update.assignment_id.is_empty() {
         tracing::warn!(case_id = %update.case_id, "assignment event without assignment_id; not projected");
         return Ok(());
@@ -337,11 +343,21 @@ async fn judge_repeat(tx: &mut Tx, case_id: &str) -> anyhow::Result<Vec<String>>
     let Some(registered_at) = case.registered_at else {
         return Ok(vec![]);
     };
+    judge_repeat_of(tx, case_id, case.category, registered_at).await
+}
+
+/// [`judge_repeat`] of a case whose category and registration time are known already.
+async fn judge_repeat_of(
+    tx: &mut Tx,
+    case_id: &str,
+    category: i64,
+    registered_at: i64,
+) -> anyhow::Result<Vec<String>> {
     let (earlier, later): (Vec<_>, Vec<_>) = store::key_matches(tx, case_id)
         .await?
         .into_iter()
         .partition(|m| m.is_before(registered_at, case_id));
-    if let Some(draft) = alerts::repeat_petitioner(labels::category_of(case.category), &earlier) {
+    if let Some(draft) = alerts::repeat_petitioner(labels::category_of(category), &earlier) {
         raise(tx, case_id, draft).await?;
     }
     let later: BTreeSet<String> = later.into_iter().map(|m| m.case_id).collect();

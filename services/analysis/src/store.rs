@@ -40,9 +40,10 @@ pub struct Registered {
     pub settled_at_desk: bool,
 }
 
-/// Records a registration; the first registration's time stands if it is announced again.
-pub async fn register_case(conn: &mut AnyConnection, case: &Registered) -> Result<(), Error> {
-    sqlx::query(
+/// Records a registration; the first registration's time stands if it is announced again,
+/// and is answered.
+pub async fn register_case(conn: &mut AnyConnection, case: &Registered) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar(
         "INSERT INTO cases (case_id, case_number, category, town, village, channel, headcount, \
          amount_fen, registered_at, settled_at_desk) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -51,7 +52,8 @@ pub async fn register_case(conn: &mut AnyConnection, case: &Registered) -> Resul
          category = excluded.category, town = excluded.town, village = excluded.village, \
          channel = excluded.channel, headcount = excluded.headcount, \
          amount_fen = excluded.amount_fen, \
-         registered_at = COALESCE(cases.registered_at, excluded.registered_at)",
+         registered_at = COALESCE(cases.registered_at, excluded.registered_at) \
+         RETURNING registered_at",
     )
     .bind(&case.case_id)
     .bind(&case.case_number)
@@ -63,9 +65,8 @@ pub async fn register_case(conn: &mut AnyConnection, case: &Registered) -> Resul
     .bind(case.amount_fen)
     .bind(case.registered_at)
     .bind(i64::from(case.settled_at_desk))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 /// Creates the case's row if no event made it yet, with what an event other than the

@@ -272,7 +272,7 @@ impl Default for BusConfig {
             url: "memory".into(),
             prefix: String::new(),
             prefetch: None,
-            lanes: 8,
+            lanes: 4,
             batch: 16,
             delivery_limit: 5,
             retry_delay_ms: 5_000,

@@ -63,6 +63,7 @@ yimen_testkit::store_contract!(
         status_queries_past_the_rate_answer_resource_exhausted,
         submissions_past_the_outbox_backlog_answer_resource_exhausted_then_pass_once_it_drains,
         watching_a_case_resumes_after_a_position_missing_nothing_and_nothing_twice,
+        a_line_added_twice_is_kept_once_and_leaves_no_gap_in_the_positions,
         a_case_is_watched_only_by_a_caller_who_may_read_it,
         a_refusal_sets_refused_and_tells_the_channel_in_the_timeline,
         a_forward_sets_forwarded,
@@ -1841,6 +1842,49 @@ async fn fingerprints_use_the_key_files_lookup_key_unless_petitioner_key_is_set(
         registered.petitioner_keys,
         [keyring.keyed_hash().hex(ID_NUMBER.as_bytes())]
     );
+}
+
+/// A line whose id is already in the timeline (a notice's or the new facts' line written
+/// again) is not kept twice, and gives its position back: the next line takes the one after
+/// the last line kept, so a watcher's positions have no gap.
+async fn a_line_added_twice_is_kept_once_and_leaves_no_gap_in_the_positions(db: Db) {
+    let case = submit(
+        &db,
+        submission(Category::Transport, "石牌镇", "bus route cut"),
+    )
+    .await;
+    let id = case.case_id.as_str();
+    let line = yimen_intake::domain::progress::TimelineLine {
+        kind: "notice.sent".into(),
+        summary: "notice sent".into(),
+        department: String::new(),
+    };
+    let mut tx = db.begin().await.expect("begin");
+    let first = store::add_timeline(&mut tx, id, "line-1", now_millis(), &line).await;
+    let again = store::add_timeline(&mut tx, id, "line-1", now_millis(), &line).await;
+    let next = store::add_timeline(&mut tx, id, "line-2", now_millis(), &line).await;
+    db.commit(tx).await.expect("commit");
+    assert_eq!(
+        (
+            first.expect("first"),
+            again.expect("again"),
+            next.expect("next")
+        ),
+        (true, false, true)
+    );
+    let positions: Vec<(String, u64)> = get(&db, id)
+        .await
+        .timeline
+        .iter()
+        .map(|l| (l.event_id.clone(), l.position))
+        .collect();
+    assert_eq!(positions.len(), 3, "{positions:?}");
+    assert_eq!(
+        positions.iter().map(|(_, p)| *p).collect::<Vec<_>>(),
+        [1, 2, 3],
+        "{positions:?}"
+    );
+    assert_eq!(positions[2].0, "line-2");
 }
 
 fn watch_request(case_ref: &str, after_position: u64) -> GetCaseRequest {

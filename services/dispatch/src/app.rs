@@ -119,10 +119,9 @@ pub(crate) async fn assign(
         village: &case.village,
         subject: &case.subject,
     };
-    let rules = store::routing_rules(tx).await?;
     for _ in 0..ROUTING_ATTEMPTS {
-        let departments = store::departments(tx, false).await?;
-        let chosen = route(&facts, &departments, &rules, excluded, trigger);
+        let view = store::routing_view(tx).await?;
+        let chosen = route(&facts, &view.departments, &view.rules, excluded, trigger);
         if !store::lock_active_department(tx, &chosen.department).await? {
             // It left between reading and locking: route again among who is still here.
             continue;

@@ -3,6 +3,7 @@
 //! or transaction, so an operation and its outbox events commit together.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use yimen_platform::paging::PageToken;
 
 use sqlx::AnyConnection;
@@ -319,6 +320,9 @@ pub async fn insert_department(
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    if done.rows_affected() == 1 {
+        touch_routing(conn).await?;
+    }
     Ok(done.rows_affected() == 1)
 }
 
@@ -342,6 +346,9 @@ pub async fn rejoin_department(
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    if done.rows_affected() == 1 {
+        touch_routing(conn).await?;
+    }
     Ok(done.rows_affected() == 1)
 }
 
@@ -362,6 +369,9 @@ pub async fn deactivate_department(
     .bind(reason)
     .execute(&mut *conn)
     .await?;
+    if done.rows_affected() == 1 {
+        touch_routing(conn).await?;
+    }
     Ok(done.rows_affected() == 1)
 }
 
@@ -1278,7 +1288,66 @@ pub async fn insert_rule_set(
         .execute(&mut *conn)
         .await?;
     }
+    touch_routing(conn).await?;
     u32::try_from(version).map_err(|_| corrupt(format!("rule set {version}")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// What routing reads, kept in memory under the stamp of its last change
+
+/// The active departments (earliest joined first) and the rule set in force, as they stood
+/// under one stamp of `routing_stamp`.
+#[derive(Debug)]
+pub struct RoutingView {
+    pub departments: Vec<Department>,
+    pub rules: RuleSet,
+}
+
+/// How many views a process keeps: one per database it routes in (tests run many in one
+/// process); the least recently used goes first.
+const VIEWS_KEPT: usize = 8;
+
+/// The views read lately, each under its stamp, most recently used last.
+static VIEWS: Mutex<Vec<(String, Arc<RoutingView>)>> = Mutex::new(Vec::new());
+
+/// What routing reads, as it stands: one read of the stamp, and the departments and rules
+/// only when the stamp is new to this process. A view read after its stamp moved on holds the
+/// newer state, never an older one, and is never found again (nobody reads that stamp again).
+pub async fn routing_view(conn: &mut AnyConnection) -> Result<Arc<RoutingView>, Error> {
+    let stamp: String = sqlx::query_scalar("SELECT stamp FROM routing_stamp WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await?;
+    {
+        let mut views = VIEWS.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(at) = views.iter().position(|(kept, _)| *kept == stamp) {
+            let found = views.remove(at);
+            let view = found.1.clone();
+            views.push(found);
+            return Ok(view);
+        }
+    }
+    let view = Arc::new(RoutingView {
+        departments: departments(&mut *conn, false).await?,
+        rules: routing_rules(&mut *conn).await?,
+    });
+    let mut views = VIEWS.lock().unwrap_or_else(PoisonError::into_inner);
+    if !views.iter().any(|(kept, _)| *kept == stamp) {
+        if views.len() == VIEWS_KEPT {
+            views.remove(0);
+        }
+        views.push((stamp, view.clone()));
+    }
+    Ok(view)
+}
+
+/// Marks a change of what routing reads (a department joined, left or changed, a rule set
+/// stored), in the changing transaction: every process reads the departments and rules again.
+async fn touch_routing(conn: &mut AnyConnection) -> Result<(), Error> {
+    sqlx::query("UPDATE routing_stamp SET stamp = $1 WHERE id = 1")
+        .bind(uuid::Uuid::now_v7().to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1295,7 +1364,7 @@ pub async fn set_review_body(
         .bind(review_body)
         .execute(&mut *conn)
         .await?;
-    Ok(())
+    touch_routing(conn).await
 }
 
 /// Makes a new assignment a review of `stage` of `contested`'s answer, to be decided by

@@ -30,6 +30,7 @@ yimen_testkit::store_contract!(
         leaving_department_hands_open_cases_to_new_owner,
         leaving_department_with_no_successor_hands_cases_to_city_center,
         joined_department_receives_new_cases_of_its_category,
+        routing_keeps_the_departments_in_memory_until_their_stamp_moves,
         duplicate_registration_creates_one_assignment,
         rejoining_a_left_department_reactivates_it,
         city_center_cannot_leave_or_return,
@@ -769,6 +770,31 @@ async fn joined_department_receives_new_cases_of_its_category(db: Db) {
     assert_eq!(a.state, AssignmentState::Pending as i32);
     // The earlier case stays where it was: joining takes new work, it does not grab old work.
     only_assignment(&api, "city-center", "before").await;
+}
+
+/// Routing reads the departments and rules again only when `routing_stamp` moved: a change
+/// made behind the stamp's back is not seen, the same change with the stamp moved (as any
+/// change through dispatch, in whichever process, moves it) is seen by the next case.
+async fn routing_keeps_the_departments_in_memory_until_their_stamp_moves(db: Db) {
+    let api = api(&db);
+    join_city(&api, "family-office", &[Category::MarriageFamily]).await;
+    register(&db, "first", Category::MarriageFamily, "胡集镇").await;
+    only_assignment(&api, "family-office", "first").await;
+
+    sqlx::query("UPDATE departments SET categories = '' WHERE code = 'family-office'")
+        .execute(db.pool())
+        .await
+        .expect("change the department behind the stamp's back");
+    register(&db, "second", Category::MarriageFamily, "胡集镇").await;
+    only_assignment(&api, "family-office", "second").await;
+
+    sqlx::query("UPDATE routing_stamp SET stamp = $1")
+        .bind(uuid::Uuid::now_v7().to_string())
+        .execute(db.pool())
+        .await
+        .expect("move the stamp");
+    register(&db, "third", Category::MarriageFamily, "胡集镇").await;
+    only_assignment(&api, "city-center", "third").await;
 }
 
 async fn duplicate_registration_creates_one_assignment(db: Db) {

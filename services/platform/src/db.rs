@@ -21,8 +21,45 @@ use tokio::sync::Notify;
 
 pub use sqlx::Any;
 
-/// A transaction on a service's store.
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+/// A transaction on a service's store. It reads and writes as the connection it holds (it
+/// dereferences to one), and knows whether it wrote an event to the outbox, so that its commit
+/// wakes the outbox relay only then ([`Db::commit`]).
+pub struct Tx {
+    inner: sqlx::Transaction<'static, sqlx::Any>,
+    enqueued: bool,
+}
+
+impl Tx {
+    /// Notes that this transaction wrote an event to the outbox (`outbox::enqueue`).
+    pub(crate) fn note_enqueued(&mut self) {
+        self.enqueued = true;
+    }
+
+    /// Commits without the business side of [`Db::commit`] (no audit entry, nobody woken):
+    /// for the platform's and stores' own bookkeeping, such as a relay's claim.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    /// Rolls back now (dropping a transaction rolls it back too, later).
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = sqlx::AnyConnection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
+    }
+}
 
 /// The platform's own tables (outbox, inbox, audit trail), migrated into every service's
 /// store, in the same shape as a service's ([`Migrations`]).
@@ -266,10 +303,13 @@ impl Db {
     /// first: `platform::overload`).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         let asked = Instant::now();
-        let tx = self.pool.begin().await;
+        let inner = self.pool.begin().await;
         let waited = u64::try_from(asked.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.longest_wait.fetch_max(waited, Ordering::Relaxed);
-        tx
+        Ok(Tx {
+            inner: inner?,
+            enqueued: false,
+        })
     }
 
     /// The longest a transaction waited to begin (for a connection, and the `BEGIN` itself)
@@ -278,13 +318,16 @@ impl Db {
         Duration::from_micros(self.longest_wait.swap(0, Ordering::Relaxed))
     }
 
-    /// Commits a transaction and wakes the outbox relay, which publishes any event the
-    /// transaction wrote. Inside a state-changing call, the call's audit entry is written
-    /// first, in the transaction (`audit::context`).
+    /// Commits a transaction and, when it wrote an event, wakes the outbox relay, which
+    /// publishes it (a commit that wrote none costs the relay nothing). Inside a state-changing
+    /// call, the call's audit entry is written first, in the transaction (`audit::context`).
     pub async fn commit(&self, mut tx: Tx) -> Result<(), sqlx::Error> {
         crate::audit::context::record_commit(&mut tx).await?;
+        let enqueued = tx.enqueued;
         tx.commit().await?;
-        self.outbox_ready.notify_one();
+        if enqueued {
+            self.outbox_ready.notify_one();
+        }
         self.commits.send_modify(|n| *n = n.wrapping_add(1));
         Ok(())
     }

@@ -33,6 +33,7 @@ pub async fn enqueue(tx: &mut Tx, event: &Event) -> Result<(), sqlx::Error> {
     .bind(now_millis())
     .execute(&mut **tx)
     .await?;
+    tx.note_enqueued();
     Ok(())
 }
 
@@ -173,8 +174,8 @@ async fn claim(db: &Db, claimant: &str, now: i64) -> Result<Vec<OutboxRow>, sqlx
     };
     let mut rows = match db.backend() {
         Backend::Postgres => {
-            // Every commit wakes the relay, most of them with nothing to publish: a plain read
-            // answers those, instead of a claim's transaction and lock.
+            // A wake-up whose events another relay took, and the poll, find nothing to claim:
+            // a plain read answers those, instead of a claim's transaction and lock.
             let claimable: bool = sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_at IS NULL \
                  AND (claimed_until IS NULL OR claimed_until < $1))",

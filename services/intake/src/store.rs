@@ -319,10 +319,13 @@ pub async fn visible_case_id(
     visibility: &Visibility,
 ) -> Result<Option<String>, Error> {
     let (kind, who) = visibility_params(visibility);
-    Ok(sqlx::query_scalar(concat!(
-        "SELECT case_id FROM cases WHERE (case_id = $1 OR case_number = $1) AND ",
-        visible_to!("$2", "$3")
-    ))
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        concat!(
+            "SELECT case_id FROM cases WHERE {} = $1 AND ",
+            visible_to!("$2", "$3")
+        ),
+        case_ref.column()
+    )))
     .bind(case_ref.key())
     .bind(kind)
     .bind(who)
@@ -387,10 +390,10 @@ pub async fn case_state(
     conn: &mut AnyConnection,
     case_ref: &CaseRef,
 ) -> Result<Option<CaseState>, Error> {
-    Ok(sqlx::query_as(
-        "SELECT case_id, case_number, status, status_at, department FROM cases \
-         WHERE case_id = $1 OR case_number = $1",
-    )
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT case_id, case_number, status, status_at, department FROM cases WHERE {} = $1",
+        case_ref.column()
+    )))
     .bind(case_ref.key())
     .fetch_optional(&mut *conn)
     .await?)
@@ -548,16 +551,19 @@ pub async fn find_case(
     keyring: &Keyring,
 ) -> Result<Option<pb::Case>, Error> {
     let (kind, who) = visibility_params(visibility);
-    let row = sqlx::query_as::<_, CaseRow>(concat!(
-        "SELECT case_id, case_number, status, department, channel, category, headcount, \
-         subject, description, town, village, amount_claimed_fen, registered_at, \
-         complained_about, confidential, \
-         (SELECT COUNT(*) FROM closed_matters m WHERE m.case_id = cases.case_id) AS closed, \
-         COALESCE((SELECT MAX(r.stage) FROM review_requests r WHERE r.case_id = cases.case_id), \
-         0) AS review_stage \
-         FROM cases WHERE (case_id = $1 OR case_number = $1) AND ",
-        visible_to!("$2", "$3")
-    ))
+    let row = sqlx::query_as::<_, CaseRow>(sqlx::AssertSqlSafe(format!(
+        concat!(
+            "SELECT case_id, case_number, status, department, channel, category, headcount, \
+             subject, description, town, village, amount_claimed_fen, registered_at, \
+             complained_about, confidential, \
+             (SELECT COUNT(*) FROM closed_matters m WHERE m.case_id = cases.case_id) AS closed, \
+             COALESCE((SELECT MAX(r.stage) FROM review_requests r \
+             WHERE r.case_id = cases.case_id), 0) AS review_stage \
+             FROM cases WHERE {} = $1 AND ",
+            visible_to!("$2", "$3")
+        ),
+        case_ref.column()
+    )))
     .bind(case_ref.key())
     .bind(kind)
     .bind(who)

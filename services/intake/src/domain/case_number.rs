@@ -85,6 +85,14 @@ impl CaseRef {
             Self::Id(k) | Self::Number(k) => k,
         }
     }
+
+    /// The column of `cases` the key is found in (each has its own index).
+    pub fn column(&self) -> &'static str {
+        match self {
+            Self::Id(_) => "case_id",
+            Self::Number(_) => "case_number",
+        }
+    }
 }
 
 #[cfg(test)]

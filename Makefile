@@ -7,7 +7,7 @@ BENCH_CASES ?= 5000
 BENCH_CONCURRENCY ?= 16
 MACHETE_VERSION ?= 0.9.2
 
-.PHONY: run test lint fmt build services helm-check tools bench bench-dist chaos
+.PHONY: run test lint fmt build services helm-check tools bench bench-dist bench-statements chaos
 
 ## run: yimen standalone — every service in one process on SQLite, departments seeded, the
 ## seven scenarios of the seed played through the gRPC API, then the three summaries
@@ -45,6 +45,13 @@ bench:
 bench-dist: services
 	$(CARGO) build --release --bin yimen
 	BENCH_CASES=$(BENCH_CASES) BENCH_CONCURRENCY=$(BENCH_CONCURRENCY) BENCH_RATE=$(BENCH_RATE) BENCH_WATCH=$(BENCH_WATCH) deploy/dev/bench-dist.sh
+
+## bench-statements: bench-dist's five processes for 500 cases, each logging the SQL statements
+## it sends (the client's log: placeholders, never a value); then the statements and
+## transactions for each case, per process, and the statements sent most
+bench-statements: services
+	$(CARGO) build --release --bin yimen
+	BENCH_CASES=500 BENCH_WATCH=0 BENCH_STATEMENTS=1 deploy/dev/bench-dist.sh
 
 ## chaos: fault rounds under steady load on a private PostgreSQL, RabbitMQ and five release `serve`
 ## processes (loopback only, removed at the end): RabbitMQ restarted, PostgreSQL stopped at once,

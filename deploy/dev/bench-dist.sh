@@ -6,7 +6,9 @@
 # files) is removed when it ends, however it ends.
 #
 # BENCH_CASES, BENCH_CONCURRENCY and BENCH_RATE (cases/s offered; empty: all out) shape the load;
-# BENCH_WATCH=0 leaves the departments' WatchAssignments streams out;
+# BENCH_WATCH=0 leaves the departments' WatchAssignments streams out; BENCH_STATEMENTS=1 counts
+# the SQL statements each process sent for the run's cases instead (every statement logged by
+# the client, so no server setting changes; slower, so no raw limits and no reads then);
 # YIMEN_BENCH_POSTGRES (an admin URL) and YIMEN_BENCH_AMQP point at other servers.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,6 +17,7 @@ bin="${YIMEN_BIN:-${CARGO_TARGET_DIR:-target}/release/yimen}"
 cases="${BENCH_CASES:-5000}"
 concurrency="${BENCH_CONCURRENCY:-16}"
 rate="${BENCH_RATE:-}"
+statements="${BENCH_STATEMENTS:-0}"
 admin="${YIMEN_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}"
 amqp="${YIMEN_BENCH_AMQP:-amqp://guest:guest@127.0.0.1:5672/%2f}"
 
@@ -67,8 +70,11 @@ for target in intake dispatch mediation analysis assessment; do
   upper="$(echo "$target" | tr '[:lower:]' '[:upper:]')"
   metrics_port="$(free_port)"
   started[$target]="$(now_ms)"
+  log_level="$YIMEN__TELEMETRY__LOG_LEVEL"
+  if [ "$statements" = 1 ]; then log_level="warn,sqlx::query=debug"; fi
   env "YIMEN__${upper}__LISTEN=127.0.0.1:${port}" \
     "YIMEN__TELEMETRY__METRICS_LISTEN=127.0.0.1:${metrics_port}" \
+    "YIMEN__TELEMETRY__LOG_LEVEL=${log_level}" \
     "$bin" serve --target "$target" >"$work/${target}.log" 2>&1 &
   pids+=("$!")
   pid_of[$target]="$!"
@@ -102,10 +108,28 @@ rate_flag=()
 if [ -n "$rate" ]; then rate_flag=(--rate "$rate"); fi
 # Every department's own system follows its work (WatchAssignments), as in a real installation.
 if [ "${BENCH_WATCH:-1}" != 0 ]; then rate_flag+=(--watch); fi
+measure_flags=(--raw-limits "$database_url")
+declare -A mark
+if [ "$statements" = 1 ]; then
+  measure_flags=(--reads 0)
+  # What each process logged before the load (start-up, joining the departments) is not counted.
+  for target in intake dispatch mediation analysis assessment; do
+    mark[$target]="$(wc -l <"$work/${target}.log")"
+  done
+fi
 "$bin" bench --cases "$cases" --concurrency "$concurrency" "${rate_flag[@]}" \
   --intake "${url[intake]}" --dispatch "${url[dispatch]}" --mediation "${url[mediation]}" \
   --analysis "${url[analysis]}" --assessment "${url[assessment]}" --token "$token" \
-  --bus "$amqp" --bus-prefix "$prefix" --raw-limits "$database_url"
+  --bus "$amqp" --bus-prefix "$prefix" "${measure_flags[@]}"
+if [ "$statements" = 1 ]; then
+  for target in intake dispatch mediation analysis assessment; do
+    tail -n "+$((mark[$target] + 1))" "$work/${target}.log" >"$work/${target}.counted"
+  done
+  python3 deploy/dev/statements.py --cases "$cases" --top "${BENCH_STATEMENTS_TOP:-15}" \
+    intake="$work/intake.counted" dispatch="$work/dispatch.counted" \
+    mediation="$work/mediation.counted" analysis="$work/analysis.counted" \
+    assessment="$work/assessment.counted"
+fi
 
 echo "  the processes (CPU time, peak memory):"
 for pid in "${pids[@]}"; do

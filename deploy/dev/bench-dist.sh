@@ -99,7 +99,10 @@ done
 echo "bench-dist: five processes serving; joining the departments" >&2
 echo "  the processes idle (ready after start, resident memory before any load):"
 for target in intake dispatch mediation analysis assessment; do
-  rss="$(awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/${pid_of[$target]}/status")"
+  # Of it: the process's own memory (anonymous) and the pages of the binary and libraries.
+  rss="$(awk '/^VmRSS/ {t = $2} /^RssAnon/ {a = $2} /^RssFile/ {f = $2}
+    END {printf "%.1f MiB (own %.1f, binary and libraries %.1f)", t / 1024, a / 1024, f / 1024}' \
+    "/proc/${pid_of[$target]}/status")"
   echo "    ${target}: ready $((ready[$target] - started[$target])) ms after start, RSS ${rss}"
 done
 "$bin" dept import deploy/departments.toml --dispatch "${url[dispatch]}" --token "$token" >&2

@@ -571,8 +571,7 @@ pub async fn find_case(
     .await?;
     let Some(row) = row else { return Ok(None) };
     let summary = pb::CaseSummary::from(row.summary);
-    let petitioners = petitioners(conn, &summary.case_id, keyring).await?;
-    let timeline = timeline(conn, &summary.case_id).await?;
+    let (petitioners, timeline) = petitioners_and_timeline(conn, &summary.case_id, keyring).await?;
     Ok(Some(pb::Case {
         finally_closed: row.closed > 0,
         review_stage: i32::try_from(row.review_stage).unwrap_or(0),
@@ -596,41 +595,59 @@ pub async fn find_case(
     }))
 }
 
-async fn petitioners(
+/// A petitioner (`part` 0, in `n` order) or a timeline line (`part` 1, with its `position` as
+/// `n`) of one case, read together by [`petitioners_and_timeline`].
+#[derive(sqlx::FromRow)]
+struct PartRow {
+    part: i64,
+    n: i64,
+    at: i64,
+    a: String,
+    b: String,
+    c: String,
+    d: String,
+}
+
+/// The case's petitioners, in order, and its timeline in the order things happened (events of
+/// the same instant in arrival order), in one statement.
+async fn petitioners_and_timeline(
     conn: &mut AnyConnection,
     case_id: &str,
     keyring: &Keyring,
-) -> Result<Vec<pb::Person>, Error> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT name, id_number, phone FROM petitioners WHERE case_id = $1 ORDER BY ordinal",
+) -> Result<(Vec<pb::Person>, Vec<pb::TimelineEntry>), Error> {
+    let rows = sqlx::query_as::<_, PartRow>(
+        "SELECT CAST(0 AS BIGINT) AS part, ordinal AS n, CAST(0 AS BIGINT) AS at, \
+         CAST(0 AS BIGINT) AS seq, name AS a, id_number AS b, phone AS c, '' AS d \
+         FROM petitioners WHERE case_id = $1 \
+         UNION ALL \
+         SELECT 1, position, occurred_at, seq, event_id, kind, summary, department \
+         FROM timeline WHERE case_id = $1 \
+         ORDER BY part, at, seq, n",
     )
     .bind(case_id)
     .fetch_all(&mut *conn)
     .await?;
-    rows.into_iter()
-        .map(|(name, id_number, phone)| {
-            Ok(pb::Person {
-                name: keyring.open(NAME.purpose, &name)?,
-                id_number: keyring.open(ID_NUMBER.purpose, &id_number)?,
-                phone: keyring.open(PHONE.purpose, &phone)?,
-            })
-        })
-        .collect()
-}
-
-/// The timeline in the order things happened; events of the same instant in arrival order.
-async fn timeline(
-    conn: &mut AnyConnection,
-    case_id: &str,
-) -> Result<Vec<pb::TimelineEntry>, Error> {
-    let rows = sqlx::query_as::<_, TimelineRow>(
-        "SELECT event_id, occurred_at, kind, summary, department, position FROM timeline \
-         WHERE case_id = $1 ORDER BY occurred_at, seq",
-    )
-    .bind(case_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows.into_iter().map(pb::TimelineEntry::from).collect())
+    let mut petitioners = Vec::new();
+    let mut timeline = Vec::with_capacity(rows.len());
+    for row in rows {
+        if row.part == 0 {
+            petitioners.push(pb::Person {
+                name: keyring.open(NAME.purpose, &row.a)?,
+                id_number: keyring.open(ID_NUMBER.purpose, &row.b)?,
+                phone: keyring.open(PHONE.purpose, &row.c)?,
+            });
+        } else {
+            timeline.push(pb::TimelineEntry::from(TimelineRow {
+                event_id: row.a,
+                occurred_at: row.at,
+                kind: row.b,
+                summary: row.c,
+                department: row.d,
+                position: row.n,
+            }));
+        }
+    }
+    Ok((petitioners, timeline))
 }
 
 #[derive(sqlx::FromRow)]

@@ -1,5 +1,5 @@
 //! The five services as five `yimen serve` processes of this very binary, each on a free port
-//! of 127.0.0.1, configured by `YIMEN__…` variables only, with its output in a log file of its
+//! of 127.0.0.1 (and its metrics on another), configured by `YIMEN__…` variables only, with its output in a log file of its
 //! own: started, killed (`SIGKILL`) and started again on the same port. Dropped, they are
 //! killed.
 
@@ -21,6 +21,8 @@ pub struct Cluster {
     env: Vec<(String, String)>,
     logs: PathBuf,
     ports: BTreeMap<Target, u16>,
+    /// Where each serves its metrics: the default port would be one for all five.
+    metrics_ports: BTreeMap<Target, u16>,
     children: BTreeMap<Target, Child>,
 }
 
@@ -34,6 +36,7 @@ impl Cluster {
             env,
             logs: logs.to_path_buf(),
             ports: BTreeMap::new(),
+            metrics_ports: BTreeMap::new(),
             children: BTreeMap::new(),
         };
         let migrate = cluster
@@ -48,6 +51,9 @@ impl Cluster {
         );
         for target in Target::ALL {
             cluster.ports.insert(target, super::private::free_port()?);
+            cluster
+                .metrics_ports
+                .insert(target, super::private::free_port()?);
             cluster.spawn(target)?;
         }
         Ok(cluster)
@@ -67,7 +73,7 @@ impl Cluster {
         Ok(())
     }
 
-    /// Starts `target`'s process (again), on its port.
+    /// Starts `target`'s process (again), on its ports.
     pub fn spawn(&mut self, target: Target) -> anyhow::Result<()> {
         let name = target.name();
         let log = std::fs::OpenOptions::new()
@@ -79,6 +85,10 @@ impl Cluster {
             .command("serve")
             .args(["--target", name])
             .env(listen, format!("127.0.0.1:{}", self.ports[&target]))
+            .env(
+                "YIMEN__TELEMETRY__METRICS_LISTEN",
+                format!("127.0.0.1:{}", self.metrics_ports[&target]),
+            )
             .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true)

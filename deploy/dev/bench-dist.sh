@@ -125,13 +125,12 @@ fi
   --analysis "${url[analysis]}" --assessment "${url[assessment]}" --token "$token" \
   --bus "$amqp" --bus-prefix "$prefix" "${measure_flags[@]}"
 if [ "$statements" = 1 ]; then
+  counted=()
   for target in intake dispatch mediation analysis assessment; do
     tail -n "+$((mark[$target] + 1))" "$work/${target}.log" >"$work/${target}.counted"
+    counted+=("${target}=$work/${target}.counted")
   done
-  python3 deploy/dev/statements.py --cases "$cases" --top "${BENCH_STATEMENTS_TOP:-15}" \
-    intake="$work/intake.counted" dispatch="$work/dispatch.counted" \
-    mediation="$work/mediation.counted" analysis="$work/analysis.counted" \
-    assessment="$work/assessment.counted"
+  python3 deploy/dev/statements.py --cases "$cases" --top "${BENCH_STATEMENTS_TOP:-15}" "${counted[@]}"
 fi
 
 echo "  the processes (CPU time, peak memory):"

@@ -1,7 +1,7 @@
 //! The five services as five `yimen serve` processes of this very binary, each on a free port
-//! of 127.0.0.1 (and its metrics on another), configured by `YIMEN__…` variables only, with its output in a log file of its
-//! own: started, killed (`SIGKILL`) and started again on the same port. Dropped, they are
-//! killed.
+//! of 127.0.0.1 (and its metrics on another), configured by `YIMEN__…` variables only, with
+//! its output in a log file of its own: started, killed (`SIGKILL`) and started again on the
+//! same ports. Dropped, they are killed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

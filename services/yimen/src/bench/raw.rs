@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
     ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
@@ -186,7 +186,7 @@ async fn publish_and_consume(
                 delivery?.ack(BasicAckOptions::default()).await?;
                 consumed.fetch_add(1, Ordering::Relaxed);
             }
-            Ok::<_, lapin::Error>(())
+            Ok::<_, lapin::Error>(consumer)
         }
     });
     let started = Instant::now();
@@ -230,7 +230,17 @@ async fn publish_and_consume(
     for publisher in publishers {
         publisher.await??;
     }
-    consuming.await??;
+    // Cancelled and closed before the queue is deleted: a consumer merely dropped is cancelled
+    // in the background, and the broker's cancel of a deleted queue's consumer can cross it.
+    let consumer = consuming.await??;
+    channel
+        .basic_cancel(
+            consumer.tag().as_str().into(),
+            BasicCancelOptions::default(),
+        )
+        .await?;
+    drop(consumer);
+    channel.close(200, "OK".into()).await?;
     Ok(messages as f64 / elapsed.as_secs_f64())
 }
 

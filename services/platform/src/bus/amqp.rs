@@ -76,6 +76,10 @@ const LIBRARY_RETRIES: usize = 4;
 /// Heartbeat interval asked of the broker (seconds); it counts a client dead after about two
 /// missed heartbeats and requeues what it held.
 const HEARTBEAT_SECS: u16 = 10;
+/// The largest frame asked of the broker (bytes). lapin keeps a send and a receive buffer of
+/// 32 frames each, zero-filled: at RabbitMQ's own 128 KiB that is 8 MiB resident for nothing,
+/// as an event is a few KiB (a larger message still goes, in several frames).
+const FRAME_MAX: u32 = 16 * 1024;
 const TCP_CONNECT_TIMEOUT_MS: u64 = 5_000;
 /// How long the handshake of a new connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -207,21 +211,7 @@ impl AmqpBus {
     }
 
     pub async fn connect_with(config: BusConfig, options: AmqpOptions) -> Result<Self, BusError> {
-        // Parsed once up front so a wrong URL is a configuration error, not an outage; the
-        // parser's message is left out as it may quote the password.
-        let mut uri: AMQPUri = config.url.parse().map_err(|_| {
-            BusError::Other(format!(
-                "bus.url `{}` is not a valid AMQP URL",
-                redact_url(&config.url)
-            ))
-        })?;
-        // Unless the URL says otherwise: a short heartbeat, so the broker soon gives back
-        // what a dead or hung connection held; and a bounded TCP connect, so a silent
-        // network cannot hold a (re)connect for minutes.
-        uri.query.heartbeat.get_or_insert(HEARTBEAT_SECS);
-        uri.query
-            .connection_timeout
-            .get_or_insert(TCP_CONNECT_TIMEOUT_MS);
+        let uri = broker_uri(&config.url)?;
         let tls = tls_config(&config.tls, &uri)?;
         let exchange = short(
             "the exchange name",
@@ -272,6 +262,26 @@ impl std::fmt::Debug for AmqpBus {
 
 /// `[bus.tls]` read once at connect, so a missing or empty file is a configuration error
 /// naming the setting, not an outage.
+/// The broker's address as `bus.url` gives it, parsed once up front so a wrong URL is a
+/// configuration error, not an outage (the parser's message is left out as it may quote the
+/// password). Unless the URL says otherwise: a short heartbeat, so the broker soon gives back
+/// what a dead or hung connection held; small frames ([`FRAME_MAX`]); and a bounded TCP
+/// connect, so a silent network cannot hold a (re)connect for minutes.
+fn broker_uri(url: &str) -> Result<AMQPUri, BusError> {
+    let mut uri: AMQPUri = url.parse().map_err(|_| {
+        BusError::Other(format!(
+            "bus.url `{}` is not a valid AMQP URL",
+            redact_url(url)
+        ))
+    })?;
+    uri.query.heartbeat.get_or_insert(HEARTBEAT_SECS);
+    uri.query.frame_max.get_or_insert(FRAME_MAX);
+    uri.query
+        .connection_timeout
+        .get_or_insert(TCP_CONNECT_TIMEOUT_MS);
+    Ok(uri)
+}
+
 fn tls_config(tls: &BusTls, uri: &AMQPUri) -> Result<OwnedTLSConfig, BusError> {
     if *tls == BusTls::default() {
         return Ok(OwnedTLSConfig::default());
@@ -1396,5 +1406,34 @@ impl Drop for AmqpAcker {
                 let _ = acker.nack(options).now_or_never();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_broker_url_gets_short_heartbeats_and_small_frames_unless_it_sets_its_own() {
+        let plain = broker_uri("amqp://guest:guest@127.0.0.1:5672/%2f").expect("parse");
+        assert_eq!(plain.query.heartbeat, Some(HEARTBEAT_SECS));
+        assert_eq!(plain.query.frame_max, Some(FRAME_MAX));
+        assert_eq!(plain.query.connection_timeout, Some(TCP_CONNECT_TIMEOUT_MS));
+
+        let own =
+            broker_uri("amqp://127.0.0.1/%2f?heartbeat=30&frame_max=131072&connection_timeout=900")
+                .expect("parse");
+        assert_eq!(own.query.heartbeat, Some(30));
+        assert_eq!(own.query.frame_max, Some(131_072));
+        assert_eq!(own.query.connection_timeout, Some(900));
+    }
+
+    #[test]
+    fn a_broker_url_that_does_not_parse_is_refused_without_its_password() {
+        let Err(BusError::Other(message)) = broker_uri("amqp://guest:s3cret@127.0.0.1:notaport/")
+        else {
+            panic!("a bad URL must be refused");
+        };
+        assert!(!message.contains("s3cret"), "{message}");
     }
 }

@@ -79,22 +79,33 @@ for target in intake dispatch mediation analysis assessment; do
   pids+=("$!")
   pid_of[$target]="$!"
 done
-# Each process's time from start to its first passing readiness probe (polled every 20 ms; a
-# probe is itself a process start, so this is an upper bound).
-for target in intake dispatch mediation analysis assessment; do
+# Each process's time from start to its first passing readiness probe, the five probed at once
+# (polled every 20 ms; a probe is itself a process start, so this is an upper bound).
+probe() {
+  local target="$1"
   for _ in $(seq 1 1500); do
     if "$bin" healthcheck --target "$target" --addr "${url[$target]}" >/dev/null 2>&1; then
-      ready[$target]="$(now_ms)"
-      break
+      now_ms >"$work/${target}.ready"
+      return 0
     fi
     if ! kill -0 "${pid_of[$target]}" 2>/dev/null; then
       echo "bench-dist: ${target} exited at start:" >&2
       tail -n 5 "$work/${target}.log" >&2
-      exit 1
+      return 1
     fi
     sleep 0.02
   done
-  "$bin" healthcheck --target "$target" --addr "${url[$target]}" >/dev/null
+  echo "bench-dist: ${target} not ready after 30 s" >&2
+  return 1
+}
+probes=()
+for target in intake dispatch mediation analysis assessment; do
+  probe "$target" &
+  probes+=("$!")
+done
+for p in "${probes[@]}"; do wait "$p" || exit 1; done
+for target in intake dispatch mediation analysis assessment; do
+  ready[$target]="$(cat "$work/${target}.ready")"
 done
 echo "bench-dist: five processes serving; joining the departments" >&2
 echo "  the processes idle (ready after start, resident memory before any load):"

@@ -62,18 +62,20 @@ export YIMEN__TELEMETRY__LOG_LEVEL=warn
 token="$(YIMEN__AUTH__SIGNING_KEY_FILE="$work/keys/signing.pem" "$bin" token issue --role admin --subject bench --ttl 2h)"
 
 "$bin" migrate >"$work/migrate.log" 2>&1
-declare -A url pid_of started ready
+declare -A url metrics_url pid_of started ready
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# Ports first, so that the five start together and no start waits for another's ports.
 for target in intake dispatch mediation analysis assessment; do
-  port="$(free_port)"
-  url[$target]="http://127.0.0.1:${port}"
+  url[$target]="http://127.0.0.1:$(free_port)"
+  metrics_url[$target]="127.0.0.1:$(free_port)"
+done
+log_level="$YIMEN__TELEMETRY__LOG_LEVEL"
+if [ "$statements" = 1 ]; then log_level="warn,sqlx::query=debug"; fi
+for target in intake dispatch mediation analysis assessment; do
   upper="$(echo "$target" | tr '[:lower:]' '[:upper:]')"
-  metrics_port="$(free_port)"
   started[$target]="$(now_ms)"
-  log_level="$YIMEN__TELEMETRY__LOG_LEVEL"
-  if [ "$statements" = 1 ]; then log_level="warn,sqlx::query=debug"; fi
-  env "YIMEN__${upper}__LISTEN=127.0.0.1:${port}" \
-    "YIMEN__TELEMETRY__METRICS_LISTEN=127.0.0.1:${metrics_port}" \
+  env "YIMEN__${upper}__LISTEN=${url[$target]#http://}" \
+    "YIMEN__TELEMETRY__METRICS_LISTEN=${metrics_url[$target]}" \
     "YIMEN__TELEMETRY__LOG_LEVEL=${log_level}" \
     "$bin" serve --target "$target" >"$work/${target}.log" 2>&1 &
   pids+=("$!")

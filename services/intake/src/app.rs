@@ -223,7 +223,7 @@ impl Intake {
     pub async fn get(&self, request: &GetCaseRequest, scope: &Scope) -> Result<Case, Error> {
         let case_ref =
             CaseRef::parse(&request.case_ref).map_err(|v| Error::InvalidArgument(vec![v]))?;
-        let mut conn = self.db.pool().acquire().await?;
+        let mut conn = self.db.reads().acquire().await?;
         store::find_case(&mut conn, &case_ref, &Visibility::of(scope), &self.keyring)
             .await?
             .ok_or_else(|| Error::not_found(format!("no case `{}`", case_ref.key())))

@@ -102,6 +102,9 @@ pub enum Backend {
 
 static NO_MIGRATIONS: Migrator = Migrator::DEFAULT;
 
+/// SQLite's read connections beside its one writer ([`Db::reads`]).
+const SQLITE_READERS: u32 = 4;
+
 /// A service's schema: the migrations written once for both backends, and those a dialect
 /// needs of its own (DDL that differs, such as an auto-increment column). Versions are unique
 /// across the three sets; service migrations are numbered from 100 so they never collide with
@@ -177,6 +180,9 @@ macro_rules! migrations {
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
+    /// Connections for reads outside any transaction ([`Db::reads`]): on PostgreSQL the pool
+    /// itself, on SQLite a few connections of their own beside the one writer.
+    reads: AnyPool,
     backend: Backend,
     service: &'static str,
     outbox_ready: Arc<Notify>,
@@ -206,7 +212,7 @@ impl Db {
             "service name `{service}` must be lowercase letters"
         );
         let acquire = Duration::from_secs(config.acquire_timeout_secs.max(1));
-        let (pool, backend) = if config.url.starts_with("postgres://")
+        let (pool, reads, backend) = if config.url.starts_with("postgres://")
             || config.url.starts_with("postgresql://")
         {
             // The schema must exist before connections point their search_path at it.
@@ -229,7 +235,7 @@ impl Db {
                 })
                 .connect(&config.url)
                 .await?;
-            (pool, Backend::Postgres)
+            (pool.clone(), pool, Backend::Postgres)
         } else if let Some(dir) = config.url.strip_prefix("sqlite://") {
             let dir = PathBuf::from(dir);
             std::fs::create_dir_all(&dir).map_err(|e| {
@@ -254,7 +260,21 @@ impl Db {
                 })
                 .connect(&url)
                 .await?;
-            (pool, Backend::Sqlite)
+            // Readers beside the writer: in WAL mode a read does not wait for a write, nor for
+            // the other reads queued on the one connection. Each sees what had committed when
+            // it began, and cannot write.
+            let reads = AnyPoolOptions::new()
+                .max_connections(SQLITE_READERS)
+                .acquire_timeout(acquire)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")
+                            .await?;
+                        Ok(())
+                    })
+                })
+                .connect_lazy(&url)?;
+            (pool, reads, Backend::Sqlite)
         } else {
             anyhow::bail!(
                 "database.url must start with postgres:// or sqlite://, not `{}`",
@@ -263,6 +283,7 @@ impl Db {
         };
         Ok(Self {
             pool,
+            reads,
             backend,
             service,
             outbox_ready: Arc::new(Notify::new()),
@@ -289,6 +310,12 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool for a read outside any transaction: it sees every transaction committed
+    /// before it begins, and may not write.
+    pub fn reads(&self) -> &AnyPool {
+        &self.reads
     }
 
     pub fn backend(&self) -> Backend {
@@ -351,6 +378,7 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        self.reads.close().await;
         self.pool.close().await;
     }
 }

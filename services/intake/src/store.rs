@@ -551,69 +551,27 @@ pub async fn find_case(
     keyring: &Keyring,
 ) -> Result<Option<pb::Case>, Error> {
     let (kind, who) = visibility_params(visibility);
-    // One statement: the case (`part` 0), its petitioners (1, in ordinal order) and its
-    // timeline (2, in the order things happened, events of one instant in arrival order). The
-    // parts are read only for the case the caller may see; each row carries all the columns,
-    // those of the other parts as placeholders.
-    let rows = sqlx::query_as::<_, CasePartRow>(sqlx::AssertSqlSafe(format!(
+    let row = sqlx::query_as::<_, CaseRow>(sqlx::AssertSqlSafe(format!(
         concat!(
-            "SELECT CAST(0 AS BIGINT) AS part, CAST(0 AS BIGINT) AS n, CAST(0 AS BIGINT) AS at, \
-             CAST(0 AS BIGINT) AS seq, '' AS a, '' AS b, '' AS c, '' AS d, \
-             case_id, case_number, status, department, channel, category, headcount, \
+            "SELECT case_id, case_number, status, department, channel, category, headcount, \
              subject, description, town, village, amount_claimed_fen, registered_at, \
              complained_about, confidential, \
              (SELECT COUNT(*) FROM closed_matters m WHERE m.case_id = cases.case_id) AS closed, \
              COALESCE((SELECT MAX(r.stage) FROM review_requests r \
              WHERE r.case_id = cases.case_id), 0) AS review_stage \
-             FROM cases WHERE {column} = $1 AND ",
-            visible_to!("$2", "$3"),
-            " UNION ALL \
-             SELECT 1, ordinal, 0, 0, name, id_number, phone, '', \
-             '', '', 0, '', 0, 0, 0, '', '', '', '', NULL, 0, '', 0, 0, 0 \
-             FROM petitioners WHERE case_id = (SELECT case_id FROM cases WHERE {column} = $1 AND ",
-            visible_to!("$2", "$3"),
-            ") UNION ALL \
-             SELECT 2, position, occurred_at, seq, event_id, kind, summary, department, \
-             '', '', 0, '', 0, 0, 0, '', '', '', '', NULL, 0, '', 0, 0, 0 \
-             FROM timeline WHERE case_id = (SELECT case_id FROM cases WHERE {column} = $1 AND ",
-            visible_to!("$2", "$3"),
-            ") ORDER BY part, at, seq, n"
+             FROM cases WHERE {} = $1 AND ",
+            visible_to!("$2", "$3")
         ),
-        column = case_ref.column()
+        case_ref.column()
     )))
     .bind(case_ref.key())
     .bind(kind)
     .bind(who)
-    .fetch_all(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    let mut rows = rows.into_iter();
-    let Some(CasePartRow {
-        part: 0, case: row, ..
-    }) = rows.next()
-    else {
-        return Ok(None);
-    };
-    let mut petitioners = Vec::new();
-    let mut timeline = Vec::new();
-    for part in rows {
-        if part.part == 1 {
-            petitioners.push(pb::Person {
-                name: keyring.open(NAME.purpose, &part.a)?,
-                id_number: keyring.open(ID_NUMBER.purpose, &part.b)?,
-                phone: keyring.open(PHONE.purpose, &part.c)?,
-            });
-        } else {
-            timeline.push(pb::TimelineEntry::from(TimelineRow {
-                event_id: part.a,
-                occurred_at: part.at,
-                kind: part.b,
-                summary: part.c,
-                department: part.d,
-                position: part.n,
-            }));
-        }
-    }
+    let Some(row) = row else { return Ok(None) };
     let summary = pb::CaseSummary::from(row.summary);
+    let (petitioners, timeline) = petitioners_and_timeline(conn, &summary.case_id, keyring).await?;
     Ok(Some(pb::Case {
         finally_closed: row.closed > 0,
         review_stage: i32::try_from(row.review_stage).unwrap_or(0),
@@ -637,11 +595,10 @@ pub async fn find_case(
     }))
 }
 
-/// A row of [`find_case`]: the case itself (`part` 0), a petitioner (1: `a`, `b`, `c` its
-/// sealed name, identity number and phone, `n` its ordinal) or a timeline line (2: `a` the
-/// event, `b` its kind, `c` its summary, `d` its department, `n` its position, `at` when).
+/// A petitioner (`part` 0, in `n` order) or a timeline line (`part` 1, with its `position` as
+/// `n`) of one case, read together by [`petitioners_and_timeline`].
 #[derive(sqlx::FromRow)]
-struct CasePartRow {
+struct PartRow {
     part: i64,
     n: i64,
     at: i64,
@@ -649,8 +606,48 @@ struct CasePartRow {
     b: String,
     c: String,
     d: String,
-    #[sqlx(flatten)]
-    case: CaseRow,
+}
+
+/// The case's petitioners, in order, and its timeline in the order things happened (events of
+/// the same instant in arrival order), in one statement.
+async fn petitioners_and_timeline(
+    conn: &mut AnyConnection,
+    case_id: &str,
+    keyring: &Keyring,
+) -> Result<(Vec<pb::Person>, Vec<pb::TimelineEntry>), Error> {
+    let rows = sqlx::query_as::<_, PartRow>(
+        "SELECT CAST(0 AS BIGINT) AS part, ordinal AS n, CAST(0 AS BIGINT) AS at, \
+         CAST(0 AS BIGINT) AS seq, name AS a, id_number AS b, phone AS c, '' AS d \
+         FROM petitioners WHERE case_id = $1 \
+         UNION ALL \
+         SELECT 1, position, occurred_at, seq, event_id, kind, summary, department \
+         FROM timeline WHERE case_id = $1 \
+         ORDER BY part, at, seq, n",
+    )
+    .bind(case_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut petitioners = Vec::new();
+    let mut timeline = Vec::with_capacity(rows.len());
+    for row in rows {
+        if row.part == 0 {
+            petitioners.push(pb::Person {
+                name: keyring.open(NAME.purpose, &row.a)?,
+                id_number: keyring.open(ID_NUMBER.purpose, &row.b)?,
+                phone: keyring.open(PHONE.purpose, &row.c)?,
+            });
+        } else {
+            timeline.push(pb::TimelineEntry::from(TimelineRow {
+                event_id: row.a,
+                occurred_at: row.at,
+                kind: row.b,
+                summary: row.c,
+                department: row.d,
+                position: row.n,
+            }));
+        }
+    }
+    Ok((petitioners, timeline))
 }
 
 #[derive(sqlx::FromRow)]

@@ -260,8 +260,6 @@ impl std::fmt::Debug for AmqpBus {
     }
 }
 
-/// `[bus.tls]` read once at connect, so a missing or empty file is a configuration error
-/// naming the setting, not an outage.
 /// The broker's address as `bus.url` gives it, parsed once up front so a wrong URL is a
 /// configuration error, not an outage (the parser's message is left out as it may quote the
 /// password). Unless the URL says otherwise: a short heartbeat, so the broker soon gives back
@@ -282,6 +280,8 @@ fn broker_uri(url: &str) -> Result<AMQPUri, BusError> {
     Ok(uri)
 }
 
+/// `[bus.tls]` read once at connect, so a missing or empty file is a configuration error
+/// naming the setting, not an outage.
 fn tls_config(tls: &BusTls, uri: &AMQPUri) -> Result<OwnedTLSConfig, BusError> {
     if *tls == BusTls::default() {
         return Ok(OwnedTLSConfig::default());

@@ -72,13 +72,20 @@ impl std::fmt::Display for Report {
             "{} cases, {} concurrent callers, {offered}, against {}",
             self.load.cases, self.load.concurrency, self.intake
         )?;
+        let submitted =
+            self.load.cases as f64 / self.submit_elapsed.as_secs_f64().max(f64::EPSILON);
         writeln!(
             f,
-            "  SubmitCase: {:.0} cases/s; latency {}; {} answered RESOURCE_EXHAUSTED and retried",
-            self.load.cases as f64 / self.submit_elapsed.as_secs_f64().max(f64::EPSILON),
-            self.submit,
-            self.refused
+            "  SubmitCase: {submitted:.0} cases/s; latency {}; {} answered RESOURCE_EXHAUSTED and retried",
+            self.submit, self.refused
         )?;
+        if let Some(note) = self
+            .load
+            .rate
+            .and_then(|rate| behind_the_pace(rate, submitted))
+        {
+            writeln!(f, "  {note}")?;
+        }
         writeln!(
             f,
             "  intake→assigned: {}/{} cases in {:.2} s ({:.0} cases/s); latency {}",
@@ -308,4 +315,29 @@ async fn watch(
             }
         }
     }))
+}
+
+/// What to say when a paced load fell short of its pace: each caller waits for its answer
+/// before taking the next case, so slow answers hold the callers back and less than the rate
+/// was offered. `None` within 5% of the rate.
+fn behind_the_pace(rate: f64, submitted: f64) -> Option<String> {
+    (submitted < rate * 0.95).then(|| {
+        format!(
+            "the callers could not keep the pace: {submitted:.0} of {rate:.0} cases/s were \
+             offered, as each waits for its answer (more callers: --concurrency, \
+             BENCH_CONCURRENCY)"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_paced_load_that_fell_short_of_its_pace_says_so() {
+        let note = behind_the_pace(200.0, 140.0).expect("140 of 200 is short");
+        assert!(note.contains("140 of 200 cases/s"), "{note}");
+        assert_eq!(behind_the_pace(200.0, 195.0), None, "within 5% of the rate");
+    }
 }
